@@ -111,6 +111,13 @@ LIMITS
 #ifndef SECURENET_H
 #define SECURENET_H
 
+/* The implementation uses POSIX interfaces on Unix-like hosts (the POSIX
+   port); glibc must see the request before its first header. */
+#if defined(SECURENET_IMPLEMENTATION) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && \
+    (defined(__unix__) || defined(__unix))
+#define _POSIX_C_SOURCE 200809L
+#endif
+
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
@@ -306,8 +313,9 @@ SNDEF void sn_router_init(sn_router *r);
    wildcard; between identical patterns the one added first wins. */
 SNDEF int sn_router_add(sn_router *r, const char *method, const char *pattern, sn_handler fn, void *user);
 
-/* Finds the route for req->method and req->path; fills req->params and
-   req->wildcard (decoding parameter values in place in req's buffer). Returns
+/* Finds the route for req->method and req->path; fills req->params,
+   req->param_names and req->wildcard (slices of the already decoded path;
+   a "%2F" in a request path therefore acts as a '/'). Returns
    the route index, -404 when no pattern matches the path, or -405 when some
    do but not for this method; then `allow` (if not NULL) receives a
    comma-separated method list for the Allow header (NUL-terminated). */
@@ -551,3 +559,2184 @@ struct sn_port {
 }
 #endif
 #endif /* SECURENET_H */
+
+/* ============================================================================
+   IMPLEMENTATION
+   ========================================================================== */
+#if defined(SECURENET_IMPLEMENTATION) && !defined(SECURENET_IMPLEMENTATION_DONE)
+#define SECURENET_IMPLEMENTATION_DONE
+
+#include <string.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+// >>compat
+/* Everything that differs between mbedTLS 2.28, 3.6 (and, later, 4.x) lives
+   here, so the rest of the file reads the same on every version. */
+#include "mbedtls/version.h"
+#include "mbedtls/ssl.h"
+#include "mbedtls/ctr_drbg.h"
+#include "mbedtls/x509_crt.h"
+#include "mbedtls/pk.h"
+#include "mbedtls/ssl_ciphersuites.h"
+#if defined(MBEDTLS_ERROR_C)
+#include "mbedtls/error.h"
+#endif
+#if defined(MBEDTLS_SSL_TICKET_C) && defined(MBEDTLS_SSL_SESSION_TICKETS)
+#include "mbedtls/ssl_ticket.h"
+#define SN__HAVE_TICKETS 1
+#endif
+#if defined(MBEDTLS_SSL_CACHE_C)
+#include "mbedtls/ssl_cache.h"
+#define SN__HAVE_CACHE 1
+#endif
+#if MBEDTLS_VERSION_MAJOR >= 3 && defined(MBEDTLS_PSA_CRYPTO_C)
+#include "psa/crypto.h"
+#define SN__HAVE_PSA 1
+#endif
+
+/* Transport errors reported to mbedTLS by our BIO callbacks (the values of
+   mbedTLS's own MBEDTLS_ERR_NET_SEND_FAILED / RECV_FAILED). */
+#define SN__BIO_SEND_FAILED (-0x004E)
+#define SN__BIO_RECV_FAILED (-0x004C)
+
+#ifndef SN_MALLOC
+#define SN_MALLOC(n) malloc(n)
+#define SN_FREE(p) free(p)
+#endif
+
+static int sn__pk_parse(mbedtls_pk_context *pk, const unsigned char *key, size_t len, const char *pw,
+                        mbedtls_ctr_drbg_context *drbg) {
+  size_t pwlen = pw ? strlen(pw) : 0;
+#if MBEDTLS_VERSION_MAJOR >= 3
+  return mbedtls_pk_parse_key(pk, key, len, (const unsigned char *) pw, pwlen, mbedtls_ctr_drbg_random, drbg);
+#else
+  (void) drbg;
+  return mbedtls_pk_parse_key(pk, key, len, (const unsigned char *) pw, pwlen);
+#endif
+}
+
+#if !defined(SN_NO_FILES) && defined(MBEDTLS_FS_IO)
+static int sn__pk_parse_file(mbedtls_pk_context *pk, const char *path, const char *pw,
+                             mbedtls_ctr_drbg_context *drbg) {
+#if MBEDTLS_VERSION_MAJOR >= 3
+  return mbedtls_pk_parse_keyfile(pk, path, pw, mbedtls_ctr_drbg_random, drbg);
+#else
+  (void) drbg;
+  return mbedtls_pk_parse_keyfile(pk, path, pw);
+#endif
+}
+#endif
+
+static int sn__pk_check_pair(mbedtls_pk_context *pub, mbedtls_pk_context *prv, mbedtls_ctr_drbg_context *drbg) {
+#if MBEDTLS_VERSION_MAJOR >= 3
+  return mbedtls_pk_check_pair(pub, prv, mbedtls_ctr_drbg_random, drbg);
+#else
+  (void) drbg;
+  return mbedtls_pk_check_pair(pub, prv);
+#endif
+}
+
+static void sn__conf_min_tls12(mbedtls_ssl_config *conf) {
+#if MBEDTLS_VERSION_MAJOR >= 3
+  mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+#else
+  mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+#endif
+}
+
+static void sn__tls_strerror(int ret, char *buf, size_t len) {
+#if defined(MBEDTLS_ERROR_C)
+  mbedtls_strerror(ret, buf, len);
+#else
+  snprintf(buf, len, "mbedTLS error");
+#endif
+}
+
+/* Forward-secret AEAD suites, strongest-first within each family. Ids the
+   build does not know are dropped when a listener is set up (mbedTLS 2.28
+   fails a handshake on an unknown id in its list). */
+static const int sn__default_suites[] = {
+    0x1301, 0x1302, 0x1303, /* TLS 1.3: AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 */
+    0xC02B, 0xC02C, 0xCCA9, /* ECDHE-ECDSA: AES-128-GCM, AES-256-GCM, ChaCha20-Poly1305 */
+    0xC02F, 0xC030, 0xCCA8, /* ECDHE-RSA: the same */
+    0xC0AC, 0xC0AD,         /* ECDHE-ECDSA: AES-128-CCM, AES-256-CCM */
+    0};
+
+// >>util
+/* Errors, logging, small string helpers shared by every layer. */
+SNDEF const char *sn_strerror(int err) {
+  switch (err) {
+#define SN__ERR_CASE(name, num, text) \
+  case num: return text;
+    SN_ERROR_LIST(SN__ERR_CASE)
+#undef SN__ERR_CASE
+    default: return "unknown error";
+  }
+}
+
+static int sn__lower(int ch) { return (ch >= 'A' && ch <= 'Z') ? ch + 32 : ch; }
+
+static int sn__ieq(const char *a, size_t alen, const char *b) {
+  size_t i;
+  for (i = 0; i < alen; i++)
+    if (b[i] == '\0' || sn__lower((unsigned char) a[i]) != sn__lower((unsigned char) b[i])) return 0;
+  return b[i] == '\0';
+}
+
+static int sn__eq(sn_str s, const char *lit) {
+  size_t n = strlen(lit);
+  return s.len == n && memcmp(s.ptr, lit, n) == 0;
+}
+
+static sn_str sn__trim(sn_str s) {
+  while (s.len && (s.ptr[0] == ' ' || s.ptr[0] == '\t')) s.ptr++, s.len--;
+  while (s.len && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t')) s.len--;
+  return s;
+}
+
+/* Iterates a comma-separated list (RFC 9110 5.6.1): returns 1 and the next
+   trimmed, non-empty element in *item. */
+static int sn__next_item(sn_str *list, sn_str *item) {
+  while (list->len) {
+    const char *comma = (const char *) memchr(list->ptr, ',', list->len);
+    size_t n = comma ? (size_t) (comma - list->ptr) : list->len;
+    item->ptr = list->ptr;
+    item->len = n;
+    list->ptr += comma ? n + 1 : n;
+    list->len -= comma ? n + 1 : n;
+    *item = sn__trim(*item);
+    if (item->len) return 1;
+  }
+  return 0;
+}
+
+static int sn__has_token(sn_str list, const char *token) {
+  sn_str item;
+  while (sn__next_item(&list, &item))
+    if (sn__ieq(item.ptr, item.len, token)) return 1;
+  return 0;
+}
+
+static int sn__hexval(int ch) {
+  if (ch >= '0' && ch <= '9') return ch - '0';
+  ch = sn__lower(ch);
+  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
+  return -1;
+}
+
+SNDEF int sn_url_decode(const char *src, size_t len, char *dst, size_t dst_len, int plus_is_space) {
+  size_t i, o = 0;
+  if (len > 0x7fffffff) return SN_ERR_TOO_BIG;
+  for (i = 0; i < len; i++) {
+    int ch = (unsigned char) src[i];
+    if (ch == '%') {
+      int hi, lo;
+      if (len - i < 3) return SN_ERR_PROTO;
+      hi = sn__hexval((unsigned char) src[i + 1]);
+      lo = sn__hexval((unsigned char) src[i + 2]);
+      if (hi < 0 || lo < 0) return SN_ERR_PROTO;
+      ch = hi * 16 + lo;
+      i += 2;
+    } else if (ch == '+' && plus_is_space) {
+      ch = ' ';
+    }
+    if (o >= dst_len) return SN_ERR_TOO_BIG;
+    dst[o++] = (char) ch;
+  }
+  return (int) o;
+}
+
+SNDEF int sn_json_str(char *dst, size_t dst_len, const char *src, size_t len) {
+  static const char hex[] = "0123456789abcdef";
+  size_t i, o = 0;
+#define SN__PUT(ch)                             \
+  do {                                          \
+    if (o + 1 >= dst_len) return SN_ERR_TOO_BIG; \
+    dst[o++] = (char) (ch);                     \
+  } while (0)
+  SN__PUT('"');
+  for (i = 0; i < len; i++) {
+    unsigned char ch = (unsigned char) src[i];
+    if (ch == '"' || ch == '\\') {
+      SN__PUT('\\');
+      SN__PUT(ch);
+    } else if (ch < 0x20 || ch == 0x7f) {
+      SN__PUT('\\');
+      SN__PUT('u');
+      SN__PUT('0');
+      SN__PUT('0');
+      SN__PUT(hex[ch >> 4]);
+      SN__PUT(hex[ch & 15]);
+    } else {
+      SN__PUT(ch);
+    }
+  }
+  SN__PUT('"');
+#undef SN__PUT
+  dst[o] = '\0';
+  return (int) o;
+}
+
+// >>mgr
+/* The event manager: owns listeners and connections, the DRBG, the clock
+   and the log hook; sn_poll() drives everything from here. */
+typedef struct sn__listener {
+  sn_sock sock;
+  int is_tls;
+  sn_http_opts opts; /* copied, defaults filled in; opts.tls is not kept */
+  sn_http_limits limits;
+  int has_client_ca;
+  mbedtls_ssl_config conf;
+  mbedtls_x509_crt cert, client_ca;
+  mbedtls_pk_context key;
+  int *suites;
+#if defined(SN__HAVE_TICKETS)
+  int has_tickets;
+  mbedtls_ssl_ticket_context tickets;
+#endif
+#if defined(SN__HAVE_CACHE)
+  int has_cache;
+  mbedtls_ssl_cache_context cache;
+#endif
+} sn__listener;
+
+enum { SN__C_HANDSHAKE, SN__C_OPEN, SN__C_CLOSING, SN__C_LINGER, SN__C_DEAD };
+enum { SN__R_HEAD, SN__R_BODY, SN__R_DISPATCH, SN__R_RESPOND };
+enum { SN__RESP_NONE, SN__RESP_STREAMING, SN__RESP_DONE };
+
+struct sn_conn {
+  sn_mgr *mgr;
+  sn__listener *lst;
+  sn_sock sock;
+  int state;
+  int is_tls;
+  int tls_err, io_err;
+  uint8_t rd_want, wr_want; /* what the last blocked read / write waits for */
+  /* request */
+  int rstate, resp;
+  unsigned keep_alive : 1, close_after : 1, skip_body : 1, is_head : 1, req_chunked : 1, sent_notify : 1,
+      has_subject : 1, chunked_resp : 1;
+  uint64_t t_start, t_active, t_req, t_close;
+  char *rx;
+  size_t rx_len, rx_cap, scan, head_len, body_len, dec_len, body_end;
+  sn_chunked chunk;
+  sn_request req;
+  /* response */
+  unsigned char *tx;
+  size_t tx_len, tx_off, tx_cap, inflight, tx_mark;
+  const unsigned char *ext; /* zero-copy body after tx (static files) */
+  size_t ext_len;
+  sn_writable_fn on_writable;
+  void *on_writable_arg;
+  mbedtls_ssl_context ssl;
+  char peer[48];
+  char subject[SN_SUBJECT_MAX];
+  union {
+    void *p;
+    uint64_t u;
+    double d;
+    unsigned char b[SN_CONN_SCRATCH];
+  } scratch;
+};
+
+struct sn_mgr {
+  sn_port port;
+  sn_log_fn log;
+  void *log_user;
+  int log_level;
+  int max_conns;
+  int tls_err;
+  int warned_no_clock;
+  uint64_t now;
+  mbedtls_ctr_drbg_context drbg;
+  sn__listener *listeners[SN_MAX_LISTENERS];
+  int nlisteners;
+  sn_conn *conns[SN_MAX_CONNS];
+  int nconns;
+  sn_mgr_stats stats;
+  sn_wait_item items[SN_MAX_SOCKETS];
+  sn_conn *item_conn[SN_MAX_SOCKETS];
+};
+
+#define SN__LINGER_MS 2000u
+#define SN__WRITE_MAX 16384u
+#define SN__TX_SLACK 1024u /* room for a reply's head beyond max_reply */
+
+static void sn__log(sn_mgr *m, int level, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void sn__log(sn_mgr *m, int level, const char *fmt, ...) {
+  char buf[SN_LOG_MAX];
+  va_list ap;
+  if (m->log == NULL || level > m->log_level) return;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  m->log(m->log_user, level, buf);
+}
+
+static void sn__log_tls(sn_mgr *m, int level, const char *what, int ret) {
+  char err[96];
+  m->tls_err = ret;
+  if (m->log == NULL || level > m->log_level) return;
+  sn__tls_strerror(ret, err, sizeof err);
+  sn__log(m, level, "%s: -0x%04x %s", what, (unsigned) -ret, err);
+}
+
+static int sn__entropy(void *arg, unsigned char *buf, size_t len) {
+  sn_mgr *m = (sn_mgr *) arg;
+  return m->port.entropy(m->port.ctx, buf, len) == 0 ? 0 : MBEDTLS_ERR_CTR_DRBG_ENTROPY_SOURCE_FAILED;
+}
+
+SNDEF int sn_mgr_random(void *mgr, unsigned char *buf, size_t len) {
+  return mbedtls_ctr_drbg_random(&((sn_mgr *) mgr)->drbg, buf, len);
+}
+
+SNDEF int sn_mgr_create(sn_mgr **out, const sn_mgr_opts *opts) {
+  sn_mgr *m;
+  const sn_port *p;
+  int ret;
+  if (out == NULL || opts == NULL || opts->port == NULL) return SN_ERR_INVALID;
+  p = opts->port;
+  if (!p->listen || !p->accept || !p->send || !p->recv || !p->close || !p->wait || !p->entropy || !p->now_ms ||
+      !p->wall_s)
+    return SN_ERR_PORT;
+  m = (sn_mgr *) SN_MALLOC(sizeof *m);
+  if (m == NULL) return SN_ERR_NOMEM;
+  memset(m, 0, sizeof *m);
+  m->port = *p;
+  m->log = opts->log;
+  m->log_user = opts->log_user;
+  m->log_level = opts->log_level ? opts->log_level : SN_LOG_WARN;
+  m->max_conns = (opts->max_conns > 0 && opts->max_conns < SN_MAX_CONNS) ? opts->max_conns : SN_MAX_CONNS;
+  m->now = p->now_ms(p->ctx);
+#if defined(SN__HAVE_PSA)
+  /* mbedTLS 3 runs TLS 1.3 and parts of TLS 1.2 through PSA, which has its
+     own RNG (MBEDTLS_ENTROPY_C, or MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG on MCUs). */
+  if (psa_crypto_init() != PSA_SUCCESS) {
+    sn__log(m, SN_LOG_ERROR, "psa_crypto_init failed: no entropy for PSA");
+    SN_FREE(m);
+    return SN_ERR_ENTROPY;
+  }
+#endif
+  mbedtls_ctr_drbg_init(&m->drbg);
+  ret = mbedtls_ctr_drbg_seed(&m->drbg, sn__entropy, m, (const unsigned char *) "securenet", 9);
+  if (ret != 0) {
+    sn__log_tls(m, SN_LOG_ERROR, "cannot seed the DRBG from the port's entropy hook", ret);
+    mbedtls_ctr_drbg_free(&m->drbg);
+    SN_FREE(m);
+    return SN_ERR_ENTROPY;
+  }
+  *out = m;
+  return SN_OK;
+}
+
+SNDEF void sn_mgr_stats_get(const sn_mgr *m, sn_mgr_stats *out) {
+  *out = m->stats;
+  out->connections = (unsigned) m->nconns;
+}
+SNDEF uint64_t sn_mgr_now_ms(const sn_mgr *m) { return m->port.now_ms(m->port.ctx); }
+SNDEF int sn_mgr_tls_error(const sn_mgr *m) { return m->tls_err; }
+SNDEF size_t sn_conn_size(void) { return sizeof(sn_conn); }
+
+// >>tls
+/* Listener TLS set-up (certificates, keys, suites, resumption) and the BIO
+   callbacks through which mbedTLS reaches the port. */
+static int sn__is_pem(const void *data, size_t len) {
+  const char *p = (const char *) data;
+  size_t i = 0;
+  while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == '\r' || p[i] == '\n')) i++;
+  return len - i >= 10 && memcmp(p + i, "-----BEGIN", 10) == 0;
+}
+
+/* mbedTLS wants PEM NUL-terminated with the NUL counted; firmware often
+   embeds it without. Returns the buffer to parse (maybe a copy) in *out. */
+static int sn__pem_terminated(const void *data, size_t len, unsigned char **copy, const unsigned char **out,
+                              size_t *out_len) {
+  const unsigned char *d = (const unsigned char *) data;
+  *copy = NULL;
+  *out = d;
+  *out_len = len;
+  if (len == 0 || !sn__is_pem(data, len) || d[len - 1] == '\0') return SN_OK;
+  *copy = (unsigned char *) SN_MALLOC(len + 1);
+  if (*copy == NULL) return SN_ERR_NOMEM;
+  memcpy(*copy, d, len);
+  (*copy)[len] = '\0';
+  *out = *copy;
+  *out_len = len + 1;
+  return SN_OK;
+}
+
+static int sn__load_crt(sn_mgr *m, mbedtls_x509_crt *crt, const void *data, size_t len, const char *file,
+                        const char *what) {
+  int ret;
+  if (data != NULL) {
+    unsigned char *copy;
+    const unsigned char *buf;
+    size_t n;
+    if ((ret = sn__pem_terminated(data, len, &copy, &buf, &n)) != SN_OK) return ret;
+    ret = mbedtls_x509_crt_parse(crt, buf, n);
+    SN_FREE(copy);
+  } else if (file != NULL) {
+#if !defined(SN_NO_FILES) && defined(MBEDTLS_FS_IO)
+    ret = mbedtls_x509_crt_parse_file(crt, file);
+    if (ret == MBEDTLS_ERR_PK_FILE_IO_ERROR || ret == MBEDTLS_ERR_X509_FILE_IO_ERROR) {
+      sn__log(m, SN_LOG_ERROR, "%s: cannot read %s", what, file);
+      return SN_ERR_FILE;
+    }
+#else
+    sn__log(m, SN_LOG_ERROR, "%s: files are not supported in this build", what);
+    return SN_ERR_UNSUPPORTED;
+#endif
+  } else {
+    return SN_ERR_INVALID;
+  }
+  if (ret != 0) {
+    if (ret > 0) sn__log(m, SN_LOG_ERROR, "%s: %d certificate(s) could not be parsed", what, ret);
+    else sn__log_tls(m, SN_LOG_ERROR, what, ret);
+    return SN_ERR_CERT;
+  }
+  return SN_OK;
+}
+
+static int sn__load_key(sn_mgr *m, sn__listener *l, const sn_tls_opts *t) {
+  int ret;
+  if (t->key != NULL) {
+    unsigned char *copy;
+    const unsigned char *buf;
+    size_t n;
+    if ((ret = sn__pem_terminated(t->key, t->key_len, &copy, &buf, &n)) != SN_OK) return ret;
+    ret = sn__pk_parse(&l->key, buf, n, t->key_password, &m->drbg);
+    if (copy) {
+      memset(copy, 0, n);
+      SN_FREE(copy);
+    }
+  } else if (t->key_file != NULL) {
+#if !defined(SN_NO_FILES) && defined(MBEDTLS_FS_IO)
+    ret = sn__pk_parse_file(&l->key, t->key_file, t->key_password, &m->drbg);
+    if (ret == MBEDTLS_ERR_PK_FILE_IO_ERROR) {
+      sn__log(m, SN_LOG_ERROR, "private key: cannot read %s", t->key_file);
+      return SN_ERR_FILE;
+    }
+#else
+    return SN_ERR_UNSUPPORTED;
+#endif
+  } else {
+    sn__log(m, SN_LOG_ERROR, "TLS listener without a private key");
+    return SN_ERR_INVALID;
+  }
+  if (ret != 0) {
+    sn__log_tls(m, SN_LOG_ERROR, "private key", ret);
+    return SN_ERR_KEY;
+  }
+  if ((ret = sn__pk_check_pair(&l->cert.pk, &l->key, &m->drbg)) != 0) {
+    sn__log_tls(m, SN_LOG_ERROR, "private key does not match the certificate", ret);
+    return SN_ERR_KEY;
+  }
+  return SN_OK;
+}
+
+static int sn__tls_setup(sn_mgr *m, sn__listener *l, const sn_tls_opts *t) {
+  const int *want = t->ciphersuites ? t->ciphersuites : sn__default_suites;
+  size_t i, n = 0;
+  int ret;
+  uint32_t lifetime = t->session_lifetime_s ? t->session_lifetime_s : 86400;
+  l->is_tls = 1;
+  if (t->cert == NULL && t->cert_file == NULL) {
+    sn__log(m, SN_LOG_ERROR, "TLS listener without a certificate");
+    return SN_ERR_INVALID;
+  }
+  if ((ret = sn__load_crt(m, &l->cert, t->cert, t->cert_len, t->cert_file, "certificate")) != SN_OK) return ret;
+  if ((ret = sn__load_key(m, l, t)) != SN_OK) return ret;
+  if (t->client_ca != NULL || t->client_ca_file != NULL) {
+    ret = sn__load_crt(m, &l->client_ca, t->client_ca, t->client_ca_len, t->client_ca_file, "client CA");
+    if (ret != SN_OK) return ret;
+    l->has_client_ca = 1;
+  }
+  for (i = 0; want[i] != 0; i++) n++;
+  l->suites = (int *) SN_MALLOC((n + 1) * sizeof(int));
+  if (l->suites == NULL) return SN_ERR_NOMEM;
+  for (i = 0, n = 0; want[i] != 0; i++)
+    if (mbedtls_ssl_ciphersuite_from_id(want[i]) != NULL) l->suites[n++] = want[i];
+  l->suites[n] = 0;
+  if (n == 0) {
+    sn__log(m, SN_LOG_ERROR, "none of the requested cipher suites is in this mbedTLS build");
+    return SN_ERR_UNSUPPORTED;
+  }
+  ret = mbedtls_ssl_config_defaults(&l->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                    MBEDTLS_SSL_PRESET_DEFAULT);
+  if (ret != 0) {
+    sn__log_tls(m, SN_LOG_ERROR, "mbedtls_ssl_config_defaults", ret);
+    return SN_ERR_TLS;
+  }
+  mbedtls_ssl_conf_rng(&l->conf, mbedtls_ctr_drbg_random, &m->drbg);
+  sn__conf_min_tls12(&l->conf);
+  mbedtls_ssl_conf_ciphersuites(&l->conf, l->suites);
+  if ((ret = mbedtls_ssl_conf_own_cert(&l->conf, &l->cert, &l->key)) != 0) {
+    sn__log_tls(m, SN_LOG_ERROR, "mbedtls_ssl_conf_own_cert", ret);
+    return SN_ERR_TLS;
+  }
+  if (l->has_client_ca) {
+    mbedtls_ssl_conf_ca_chain(&l->conf, &l->client_ca, NULL);
+    mbedtls_ssl_conf_authmode(&l->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+  } else {
+    mbedtls_ssl_conf_authmode(&l->conf, MBEDTLS_SSL_VERIFY_NONE);
+  }
+#if defined(SN__HAVE_TICKETS)
+  if (!t->disable_tickets) {
+    mbedtls_ssl_ticket_init(&l->tickets);
+    l->has_tickets = 1;
+    ret = mbedtls_ssl_ticket_setup(&l->tickets, mbedtls_ctr_drbg_random, &m->drbg, MBEDTLS_CIPHER_AES_256_GCM,
+                                   lifetime);
+    if (ret != 0) {
+      sn__log_tls(m, SN_LOG_ERROR, "mbedtls_ssl_ticket_setup", ret);
+      return SN_ERR_TLS;
+    }
+    mbedtls_ssl_conf_session_tickets_cb(&l->conf, mbedtls_ssl_ticket_write, mbedtls_ssl_ticket_parse, &l->tickets);
+  }
+#endif
+#if defined(SN__HAVE_CACHE)
+  if (t->session_cache_size >= 0) {
+    mbedtls_ssl_cache_init(&l->cache);
+    l->has_cache = 1;
+    mbedtls_ssl_cache_set_max_entries(&l->cache, t->session_cache_size ? t->session_cache_size : 32);
+#if defined(MBEDTLS_HAVE_TIME)
+    mbedtls_ssl_cache_set_timeout(&l->cache, (int) lifetime);
+#endif
+    mbedtls_ssl_conf_session_cache(&l->conf, &l->cache, mbedtls_ssl_cache_get, mbedtls_ssl_cache_set);
+  }
+#endif
+  (void) lifetime;
+  return SN_OK;
+}
+
+static void sn__listener_free(sn_mgr *m, sn__listener *l) {
+  if (l->sock != SN_INVALID_SOCK) m->port.close(m->port.ctx, l->sock);
+  mbedtls_ssl_config_free(&l->conf);
+  mbedtls_x509_crt_free(&l->cert);
+  mbedtls_x509_crt_free(&l->client_ca);
+  mbedtls_pk_free(&l->key);
+#if defined(SN__HAVE_TICKETS)
+  if (l->has_tickets) mbedtls_ssl_ticket_free(&l->tickets);
+#endif
+#if defined(SN__HAVE_CACHE)
+  if (l->has_cache) mbedtls_ssl_cache_free(&l->cache);
+#endif
+  SN_FREE(l->suites);
+  SN_FREE(l);
+}
+
+static int sn__bio_send(void *ctx, const unsigned char *buf, size_t len) {
+  sn_conn *c = (sn_conn *) ctx;
+  int n = c->mgr->port.send(c->mgr->port.ctx, c->sock, buf, len > 0x40000000 ? 0x40000000 : len);
+  if (n > 0) return n;
+  if (n == SN_WANT_WRITE) return MBEDTLS_ERR_SSL_WANT_WRITE;
+  c->io_err = n ? n : SN_ERR_IO;
+  return SN__BIO_SEND_FAILED;
+}
+
+static int sn__bio_recv(void *ctx, unsigned char *buf, size_t len) {
+  sn_conn *c = (sn_conn *) ctx;
+  int n = c->mgr->port.recv(c->mgr->port.ctx, c->sock, buf, len > 0x40000000 ? 0x40000000 : len);
+  if (n >= 0) return n;
+  if (n == SN_WANT_READ) return MBEDTLS_ERR_SSL_WANT_READ;
+  c->io_err = n;
+  return SN__BIO_RECV_FAILED;
+}
+
+/* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
+static int64_t sn__days_from_civil(int y, int mo, int d) {
+  int64_t era, yoe, doy, doe;
+  y -= mo <= 2;
+  era = (y >= 0 ? y : y - 399) / 400;
+  yoe = y - era * 400;
+  doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + doe - 719468;
+}
+
+static int64_t sn__x509_seconds(const mbedtls_x509_time *t) {
+  return sn__days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
+}
+
+/* Per-certificate verification hook: validity dates against the port's wall
+   clock (mbedTLS's own check needs a platform time() that an MCU may lack),
+   and the leaf's subject kept for handlers. */
+static int sn__verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  sn_conn *c = (sn_conn *) arg;
+  sn_mgr *m = c->mgr;
+  int64_t now = m->port.wall_s(m->port.ctx);
+  if (now < 0) {
+    if (!m->warned_no_clock) sn__log(m, SN_LOG_WARN, "no wall clock: certificate dates are not checked");
+    m->warned_no_clock = 1;
+  } else {
+    if (now < sn__x509_seconds(&crt->valid_from)) *flags |= MBEDTLS_X509_BADCERT_FUTURE;
+    if (now > sn__x509_seconds(&crt->valid_to)) *flags |= MBEDTLS_X509_BADCERT_EXPIRED;
+  }
+  if (depth == 0 && mbedtls_x509_dn_gets(c->subject, sizeof c->subject, &crt->subject) > 0) c->has_subject = 1;
+  return 0;
+}
+
+// >>conn
+/* One connection: its life cycle (handshake, open, closing, linger), its
+   buffers, reads and writes through TLS or straight to the port, timers. */
+static void sn__conn_drop(sn_conn *c) { c->state = SN__C_DEAD; }
+
+static void sn__conn_free(sn_mgr *m, sn_conn *c) {
+  int i;
+  m->port.close(m->port.ctx, c->sock);
+  if (c->is_tls) mbedtls_ssl_free(&c->ssl);
+  SN_FREE(c->rx);
+  SN_FREE(c->tx);
+  for (i = 0; i < m->nconns; i++)
+    if (m->conns[i] == c) {
+      m->conns[i] = m->conns[--m->nconns];
+      break;
+    }
+  SN_FREE(c);
+}
+
+static sn_conn *sn__conn_new(sn_mgr *m, sn__listener *l, sn_sock s, const char *peer) {
+  sn_conn *c = (sn_conn *) SN_MALLOC(sizeof *c);
+  int ret;
+  if (c == NULL) return NULL;
+  memset(c, 0, sizeof *c);
+  c->mgr = m;
+  c->lst = l;
+  c->sock = s;
+  c->rd_want = SN_READABLE;
+  c->wr_want = SN_WRITABLE;
+  c->t_start = c->t_active = m->now;
+  snprintf(c->peer, sizeof c->peer, "%s", peer);
+  c->rx = (char *) SN_MALLOC(SN_RX_INIT);
+  c->tx = (unsigned char *) SN_MALLOC(SN_TX_INIT);
+  if (c->rx == NULL || c->tx == NULL) goto fail;
+  c->rx_cap = SN_RX_INIT;
+  c->tx_cap = SN_TX_INIT;
+  if (l->is_tls) {
+    c->is_tls = 1;
+    mbedtls_ssl_init(&c->ssl);
+    if ((ret = mbedtls_ssl_setup(&c->ssl, &l->conf)) != 0) {
+      sn__log_tls(m, SN_LOG_WARN, "mbedtls_ssl_setup (out of memory?)", ret);
+      mbedtls_ssl_free(&c->ssl);
+      c->is_tls = 0;
+      goto fail;
+    }
+    mbedtls_ssl_set_bio(&c->ssl, c, sn__bio_send, sn__bio_recv, NULL);
+    if (l->has_client_ca) mbedtls_ssl_set_verify(&c->ssl, sn__verify_cb, c);
+    c->state = SN__C_HANDSHAKE;
+  } else {
+    c->state = SN__C_OPEN;
+  }
+  return c;
+fail:
+  SN_FREE(c->rx);
+  SN_FREE(c->tx);
+  SN_FREE(c);
+  return NULL;
+}
+
+/* Reads decrypted (or plain) bytes: > 0 count, 0 end of stream,
+   SN_WANT_READ / SN_WANT_WRITE, or an error. */
+static int sn__conn_read(sn_conn *c, void *buf, size_t len) {
+  int n;
+  if (!c->is_tls) {
+    n = c->mgr->port.recv(c->mgr->port.ctx, c->sock, buf, len > 0x40000000 ? 0x40000000 : len);
+    if (n == SN_WANT_READ) c->rd_want = SN_READABLE;
+    return n;
+  }
+  n = mbedtls_ssl_read(&c->ssl, (unsigned char *) buf, len);
+  if (n > 0) return n;
+  if (n == 0 || n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) return 0;
+  if (n == MBEDTLS_ERR_SSL_WANT_READ) return c->rd_want = SN_READABLE, SN_WANT_READ;
+  if (n == MBEDTLS_ERR_SSL_WANT_WRITE) return c->rd_want = SN_WRITABLE, SN_WANT_READ;
+  if (n == SN__BIO_RECV_FAILED) return c->io_err ? c->io_err : SN_ERR_IO;
+  c->tls_err = n;
+  sn__log_tls(c->mgr, SN_LOG_INFO, "TLS read", n);
+  return SN_ERR_TLS;
+}
+
+static int sn__conn_write(sn_conn *c, const void *buf, size_t len) {
+  int n;
+  if (!c->is_tls) {
+    n = c->mgr->port.send(c->mgr->port.ctx, c->sock, buf, len > 0x40000000 ? 0x40000000 : len);
+    if (n == SN_WANT_WRITE) c->wr_want = SN_WRITABLE;
+    return n == 0 ? SN_ERR_IO : n;
+  }
+  n = mbedtls_ssl_write(&c->ssl, (const unsigned char *) buf, len);
+  if (n > 0) return n;
+  if (n == MBEDTLS_ERR_SSL_WANT_WRITE) return c->wr_want = SN_WRITABLE, SN_WANT_WRITE;
+  if (n == MBEDTLS_ERR_SSL_WANT_READ) return c->wr_want = SN_READABLE, SN_WANT_WRITE;
+  if (n == SN__BIO_SEND_FAILED) return c->io_err ? c->io_err : SN_ERR_IO;
+  c->tls_err = n;
+  sn__log_tls(c->mgr, SN_LOG_INFO, "TLS write", n);
+  return n == 0 ? SN_ERR_IO : SN_ERR_TLS;
+}
+
+static int sn__out_pending(const sn_conn *c) { return c->tx_off < c->tx_len || c->ext_len > 0; }
+
+/* Sends what the send buffer (then the zero-copy body) holds. Returns 1 if
+   it sent anything, 0 if it sent nothing (done or would block), or an error.
+   A TLS write that would block is retried with the same length, as mbedTLS
+   requires. */
+static int sn__flush(sn_conn *c) {
+  int progress = 0;
+  while (sn__out_pending(c)) {
+    int from_tx = c->tx_off < c->tx_len;
+    const unsigned char *p = from_tx ? c->tx + c->tx_off : c->ext;
+    size_t n = from_tx ? c->tx_len - c->tx_off : c->ext_len;
+    int r;
+    if (c->inflight) n = c->inflight;
+    else if (n > SN__WRITE_MAX) n = SN__WRITE_MAX;
+    r = sn__conn_write(c, p, n);
+    if (r == SN_WANT_WRITE) {
+      c->inflight = n;
+      return progress;
+    }
+    if (r < 0) return r;
+    c->inflight = 0;
+    if (from_tx) c->tx_off += (size_t) r;
+    else c->ext += r, c->ext_len -= (size_t) r;
+    progress = 1;
+    c->t_active = c->mgr->now;
+  }
+  c->tx_off = c->tx_len = 0;
+  c->ext = NULL;
+  return progress;
+}
+
+static void sn__conn_close_gracefully(sn_conn *c) {
+  if (c->state == SN__C_OPEN || c->state == SN__C_HANDSHAKE) {
+    c->state = SN__C_CLOSING;
+    c->t_close = c->mgr->now + SN__LINGER_MS;
+  }
+}
+
+/* Flushes, says close_notify, then reads and drops whatever the peer still
+   sends until it closes or the linger time ends, so that a final response
+   is not destroyed by a TCP reset for unread input. */
+static void sn__conn_closing(sn_conn *c) {
+  sn_mgr *m = c->mgr;
+  int r;
+  if (c->state == SN__C_CLOSING) {
+    r = sn__flush(c);
+    if (r < 0) { sn__conn_drop(c); return; }
+    if (sn__out_pending(c)) return;
+    if (c->is_tls && !c->sent_notify) {
+      r = mbedtls_ssl_close_notify(&c->ssl);
+      if (r == MBEDTLS_ERR_SSL_WANT_WRITE || r == MBEDTLS_ERR_SSL_WANT_READ) {
+        c->wr_want = r == MBEDTLS_ERR_SSL_WANT_WRITE ? SN_WRITABLE : SN_READABLE;
+        return;
+      }
+      c->sent_notify = 1;
+      if (r != 0) { sn__conn_drop(c); return; }
+    }
+    c->state = SN__C_LINGER;
+  }
+  if (c->state == SN__C_LINGER) {
+    unsigned char buf[256];
+    int i;
+    for (i = 0; i < 128; i++) {
+      r = m->port.recv(m->port.ctx, c->sock, buf, sizeof buf);
+      if (r == SN_WANT_READ) return;
+      if (r <= 0) { sn__conn_drop(c); return; }
+    }
+  }
+}
+
+// >>http
+/* The request parser (in place, RFC 9112), the chunked decoder, framing and
+   the per-connection request/response cycle. */
+static int sn__is_tchar(int ch) {
+  /* RFC 9110 5.6.2 token characters */
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+         (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+static int sn__known_method(sn_str m) {
+  static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+  size_t i;
+  for (i = 0; i < sizeof known / sizeof known[0]; i++)
+    if (sn__eq(m, known[i])) return 1;
+  return 0;
+}
+
+/* Request-target to path and query (RFC 9112 3.2): origin-form, or
+   absolute-form whose authority is skipped. Returns 0 or an HTTP status. */
+static int sn__split_target(sn_str t, sn_request *req) {
+  const char *q;
+  if (t.len >= 7 && (sn__ieq(t.ptr, 7, "http://") || (t.len >= 8 && sn__ieq(t.ptr, 8, "https://")))) {
+    size_t skip = t.ptr[4] == ':' ? 7 : 8;
+    const char *slash = (const char *) memchr(t.ptr + skip, '/', t.len - skip);
+    const char *qm = (const char *) memchr(t.ptr + skip, '?', t.len - skip);
+    if (slash == NULL || (qm != NULL && qm < slash)) return 400; /* no path: we do not invent one */
+    t.len -= (size_t) (slash - t.ptr);
+    t.ptr = slash;
+  } else if (t.len == 1 && t.ptr[0] == '*' && sn__eq(req->method, "OPTIONS")) {
+    req->path = t;
+    return 0;
+  } else if (t.len == 0 || t.ptr[0] != '/') {
+    return 400;
+  }
+  if (memchr(t.ptr, '#', t.len) != NULL) return 400;
+  q = (const char *) memchr(t.ptr, '?', t.len);
+  req->path.ptr = t.ptr;
+  req->path.len = q ? (size_t) (q - t.ptr) : t.len;
+  req->query.ptr = q ? q + 1 : t.ptr + t.len;
+  req->query.len = q ? t.len - req->path.len - 1 : 0;
+  return 0;
+}
+
+/* Decodes the path in place; refuses what could reach a file or a handler
+   in a form other than the one checked: NUL, bad escapes, dot segments. */
+static int sn__decode_path(sn_request *req) {
+  char *p = (char *) req->path.ptr;
+  int n;
+  size_t i;
+  if (req->path.len == 1 && p[0] == '*') return 0;
+  n = sn_url_decode(p, req->path.len, p, req->path.len, 0);
+  if (n < 0) return 400;
+  req->path.len = (size_t) n;
+  for (i = 0; i < (size_t) n; i++) {
+    if (p[i] == '\0') return 400;
+    if (p[i] == '/' && i + 1 < (size_t) n && p[i + 1] == '.') {
+      size_t rest = (size_t) n - i - 1;
+      if (rest == 1 || p[i + 2] == '/') return 400;                                   /* "/." */
+      if (p[i + 2] == '.' && (rest == 2 || p[i + 3] == '/')) return 400;              /* "/.." */
+    }
+  }
+  return 0;
+}
+
+static int sn__parse_version(const char *p, size_t len, int *version) {
+  if (len != 8 || memcmp(p, "HTTP/", 5) != 0 || p[6] != '.' || p[5] < '0' || p[5] > '9' || p[7] < '0' ||
+      p[7] > '9')
+    return 400;
+  if (p[5] != '1') return 505;
+  *version = p[7] == '0' ? 10 : 11;
+  return 0;
+}
+
+/* Message framing checks (RFC 9112 6.1-6.3) that must hold before anyone
+   trusts the body length. */
+static int sn__check_framing(const sn_request *req) {
+  int i, n_te = 0, n_host = 0;
+  sn_str cl = {NULL, 0}, te = {NULL, 0};
+  for (i = 0; i < req->header_count; i++) {
+    const sn_header *h = &req->headers[i];
+    if (sn__ieq(h->name.ptr, h->name.len, "content-length")) {
+      size_t k;
+      if (h->value.len == 0) return 400;
+      for (k = 0; k < h->value.len; k++)
+        if (h->value.ptr[k] < '0' || h->value.ptr[k] > '9') return 400;
+      if (cl.ptr != NULL && (cl.len != h->value.len || memcmp(cl.ptr, h->value.ptr, cl.len) != 0)) return 400;
+      cl = h->value;
+    } else if (sn__ieq(h->name.ptr, h->name.len, "transfer-encoding")) {
+      te = h->value;
+      n_te++;
+    } else if (sn__ieq(h->name.ptr, h->name.len, "host")) {
+      n_host++;
+    }
+  }
+  if (req->version == 11 && n_host != 1) return 400; /* RFC 9112 3.2 */
+  if (n_host > 1) return 400;
+  if (n_te) {
+    sn_str list = te, item;
+    int codings = 0, chunked_last = 0;
+    if (cl.ptr != NULL) return 400; /* RFC 9112 6.3: CL + TE is an error here */
+    if (n_te > 1) return 400;
+    while (sn__next_item(&list, &item)) {
+      codings++;
+      chunked_last = sn__ieq(item.ptr, item.len, "chunked");
+      if (!chunked_last) return 501; /* RFC 9112 6.1: a coding we do not implement */
+    }
+    if (codings != 1 || !chunked_last) return 400;
+  }
+  if (cl.len > 18) return 413;
+  return 0;
+}
+
+SNDEF int sn_http_parse(char *buf, size_t len, sn_request *req, const sn_http_limits *lim, size_t *scan) {
+  size_t max_head = lim && lim->max_header_bytes ? lim->max_header_bytes : 8192;
+  size_t max_uri = lim && lim->max_uri_bytes ? lim->max_uri_bytes : 2048;
+  size_t i, start = 0, end = 0, line_end;
+  const char *sp1, *sp2;
+  int st;
+  /* RFC 9112 2.2: empty lines before the request line are ignored. */
+  while (start + 1 < len && buf[start] == '\r' && buf[start + 1] == '\n' && start < 8) start += 2;
+  i = (scan && *scan > start + 3) ? *scan - 3 : start;
+  for (; i + 3 < len; i++) {
+    if (buf[i] == '\r' && buf[i + 1] == '\n' && buf[i + 2] == '\r' && buf[i + 3] == '\n') {
+      end = i + 4;
+      break;
+    }
+  }
+  if (end == 0) {
+    const char *nl = (const char *) memchr(buf + start, '\n', len - start);
+    if (scan) *scan = len;
+    if (nl == NULL && len - start > max_uri + 32) return -414;
+    if (len >= max_head) return nl == NULL ? -414 : -431;
+    return 0;
+  }
+  memset(req, 0, sizeof *req);
+  /* request-line = method SP request-target SP HTTP-version CRLF */
+  line_end = (size_t) ((const char *) memchr(buf + start, '\n', end - start) - buf);
+  if (line_end == start || buf[line_end - 1] != '\r') return -400;
+  sp1 = (const char *) memchr(buf + start, ' ', line_end - start);
+  if (sp1 == NULL) return -400;
+  sp2 = (const char *) memchr(sp1 + 1, ' ', (size_t) (buf + line_end - 1 - (sp1 + 1)));
+  if (sp2 == NULL) return -400;
+  req->method.ptr = buf + start;
+  req->method.len = (size_t) (sp1 - (buf + start));
+  if (req->method.len == 0) return -400;
+  for (i = 0; i < req->method.len; i++)
+    if (!sn__is_tchar((unsigned char) req->method.ptr[i])) return -400;
+  {
+    sn_str target;
+    target.ptr = sp1 + 1;
+    target.len = (size_t) (sp2 - target.ptr);
+    if (target.len == 0) return -400;
+    if (target.len > max_uri) return -414;
+    for (i = 0; i < target.len; i++) {
+      unsigned char ch = (unsigned char) target.ptr[i];
+      if (ch <= 0x20 || ch == 0x7f) return -400;
+    }
+    if ((st = sn__parse_version(sp2 + 1, (size_t) (buf + line_end - 1 - (sp2 + 1)), &req->version)) != 0)
+      return -st;
+    if (end > max_head) return -431;
+    if (!sn__known_method(req->method)) return -501;
+    if ((st = sn__split_target(target, req)) != 0) return -st;
+  }
+  /* header fields */
+  i = line_end + 1;
+  while (i < end - 2) {
+    size_t eol, k;
+    const char *colon;
+    sn_header *h;
+    const char *nl = (const char *) memchr(buf + i, '\n', end - i);
+    eol = (size_t) (nl - buf);
+    if (buf[eol - 1] != '\r' || eol - 1 == i) return -400;
+    if (buf[i] == ' ' || buf[i] == '\t') return -400; /* RFC 9112 5.2: obs-fold */
+    colon = (const char *) memchr(buf + i, ':', eol - 1 - i);
+    if (colon == NULL || colon == buf + i) return -400;
+    for (k = i; k < (size_t) (colon - buf); k++)
+      if (!sn__is_tchar((unsigned char) buf[k])) return -400; /* RFC 9112 5.1: no space before ':' */
+    for (k = (size_t) (colon - buf) + 1; k < eol - 1; k++) {
+      unsigned char ch = (unsigned char) buf[k];
+      if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return -400; /* bare CR, NUL, ... */
+    }
+    if (req->header_count >= SN_MAX_HEADERS) return -431;
+    h = &req->headers[req->header_count++];
+    h->name.ptr = buf + i;
+    h->name.len = (size_t) (colon - (buf + i));
+    h->value.ptr = colon + 1;
+    h->value.len = (size_t) (buf + eol - 1 - (colon + 1));
+    h->value = sn__trim(h->value);
+    i = eol + 1;
+  }
+  if ((st = sn__check_framing(req)) != 0) return -st;
+  if ((st = sn__decode_path(req)) != 0) return -st;
+  if (scan) *scan = 0;
+  return (int) end;
+}
+
+enum { SNC_SIZE, SNC_EXT, SNC_SIZE_LF, SNC_DATA, SNC_DATA_CR, SNC_DATA_LF, SNC_TRAILER, SNC_TRAILER_LINE,
+       SNC_TRAILER_LF, SNC_END_LF, SNC_DONE };
+
+SNDEF int sn_chunked_decode(sn_chunked *st, const char *src, size_t n, char *dst, size_t *consumed,
+                            size_t *produced, uint64_t max_body) {
+  size_t i = 0, o = 0;
+  int ret = 0;
+  while (i < n && ret == 0) {
+    int ch = (unsigned char) src[i];
+    switch (st->state) {
+      case SNC_SIZE: {
+        int v = sn__hexval(ch);
+        if (v >= 0) {
+          if (st->line >= 15) ret = SN_ERR_PROTO;
+          st->remaining = st->remaining * 16 + (uint64_t) v;
+          st->line++;
+        } else if (st->line == 0) {
+          ret = SN_ERR_PROTO;
+        } else if (ch == ';' || ch == ' ' || ch == '\t') {
+          st->state = SNC_EXT;
+        } else if (ch == '\r') {
+          st->state = SNC_SIZE_LF;
+        } else {
+          ret = SN_ERR_PROTO;
+        }
+        i++;
+        break;
+      }
+      case SNC_EXT: /* chunk extensions are read and ignored (RFC 9112 7.1.1) */
+        if (ch == '\r') st->state = SNC_SIZE_LF;
+        else if (ch == '\n' || ++st->line > 256) ret = SN_ERR_PROTO;
+        i++;
+        break;
+      case SNC_SIZE_LF:
+        if (ch != '\n') {
+          ret = SN_ERR_PROTO;
+        } else if (st->remaining == 0) {
+          st->state = SNC_TRAILER;
+        } else if (st->total + st->remaining > max_body) {
+          ret = SN_ERR_TOO_BIG;
+        } else {
+          st->state = SNC_DATA;
+        }
+        st->line = 0;
+        i++;
+        break;
+      case SNC_DATA: {
+        size_t take = n - i;
+        if ((uint64_t) take > st->remaining) take = (size_t) st->remaining;
+        memmove(dst + o, src + i, take);
+        o += take;
+        i += take;
+        st->remaining -= take;
+        st->total += take;
+        if (st->remaining == 0) st->state = SNC_DATA_CR;
+        break;
+      }
+      case SNC_DATA_CR:
+        if (ch != '\r') ret = SN_ERR_PROTO;
+        st->state = SNC_DATA_LF;
+        i++;
+        break;
+      case SNC_DATA_LF:
+        if (ch != '\n') ret = SN_ERR_PROTO;
+        st->state = SNC_SIZE;
+        st->line = 0;
+        i++;
+        break;
+      case SNC_TRAILER: /* trailer fields are read and dropped (RFC 9112 7.1.2) */
+        if (ch == '\r') st->state = SNC_END_LF;
+        else if (ch == '\n') ret = SN_ERR_PROTO;
+        else st->state = SNC_TRAILER_LINE, st->line = 1;
+        i++;
+        break;
+      case SNC_TRAILER_LINE:
+        if (ch == '\r') st->state = SNC_TRAILER_LF;
+        else if (ch == '\n' || ++st->line > 4096) ret = SN_ERR_PROTO;
+        i++;
+        break;
+      case SNC_TRAILER_LF:
+        if (ch != '\n') ret = SN_ERR_PROTO;
+        st->state = SNC_TRAILER;
+        i++;
+        break;
+      case SNC_END_LF:
+        if (ch != '\n') ret = SN_ERR_PROTO;
+        else st->state = SNC_DONE, ret = 1;
+        i++;
+        break;
+      default:
+        ret = 1;
+        break;
+    }
+  }
+  if (st->state == SNC_DONE && ret == 0) ret = 1;
+  *consumed = i;
+  *produced = o;
+  return ret;
+}
+
+SNDEF sn_str sn_http_header(const sn_request *req, const char *name) {
+  int i;
+  sn_str none = {NULL, 0};
+  for (i = 0; i < req->header_count; i++)
+    if (sn__ieq(req->headers[i].name.ptr, req->headers[i].name.len, name)) return req->headers[i].value;
+  return none;
+}
+
+SNDEF sn_str sn_http_param(const sn_request *req, const char *name) {
+  int i;
+  sn_str none = {NULL, 0};
+  for (i = 0; i < req->param_count; i++)
+    if (sn__eq(req->param_names[i], name)) return req->params[i];
+  return none;
+}
+
+SNDEF int sn_http_query(const sn_request *req, const char *name, char *out, size_t out_len) {
+  sn_str q = req->query;
+  size_t nlen = strlen(name);
+  if (out == NULL || out_len == 0) return SN_ERR_INVALID;
+  while (q.len) {
+    const char *amp = (const char *) memchr(q.ptr, '&', q.len);
+    size_t plen = amp ? (size_t) (amp - q.ptr) : q.len;
+    const char *eq = (const char *) memchr(q.ptr, '=', plen);
+    size_t klen = eq ? (size_t) (eq - q.ptr) : plen;
+    if (klen == nlen && memcmp(q.ptr, name, nlen) == 0) {
+      int n = eq ? sn_url_decode(eq + 1, plen - klen - 1, out, out_len - 1, 1) : 0;
+      if (n >= 0) out[n] = '\0';
+      return n;
+    }
+    q.ptr += amp ? plen + 1 : plen;
+    q.len -= amp ? plen + 1 : plen;
+  }
+  return SN_ERR_NOT_FOUND;
+}
+
+SNDEF const char *sn_http_reason(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
+    default: return status < 200 ? "Informational" : status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+  }
+}
+
+// >>router
+/* Route patterns, matching and precedence (literal > :param > *). */
+#define SN__MAX_SEGMENTS 32
+
+static int sn__pattern_ok(const char *p) {
+  int params = 0, segs = 0;
+  if (p == NULL || p[0] != '/') return 0;
+  while (*p) {
+    const char *seg = ++p, *end = strchr(seg, '/');
+    size_t len = end ? (size_t) (end - seg) : strlen(seg);
+    if (++segs > SN__MAX_SEGMENTS) return 0;
+    if (len == 1 && seg[0] == '*' && end != NULL) return 0; /* '*' only last */
+    if (len && seg[0] == ':' && (len == 1 || ++params > SN_MAX_PARAMS)) return 0;
+    p = seg + len;
+  }
+  return 1;
+}
+
+/* One pattern against one path. On a match fills rank[] (per segment: 3
+   literal, 2 parameter, 1 wildcard) and the captures. */
+static int sn__route_try(const char *pat, sn_str path, unsigned char *rank, int *nrank, sn_str *names,
+                         sn_str *vals, int *np, sn_str *wild) {
+  size_t si = 0;
+  *nrank = *np = 0;
+  wild->ptr = NULL;
+  wild->len = 0;
+  if (path.len == 0 || path.ptr[0] != '/') return 0;
+  while (*pat) {
+    const char *seg = pat + 1, *pend = strchr(seg, '/');
+    size_t plen = pend ? (size_t) (pend - seg) : strlen(seg);
+    size_t sstart, slen;
+    const char *send;
+    if (si >= path.len || path.ptr[si] != '/') return 0;
+    sstart = si + 1;
+    send = (const char *) memchr(path.ptr + sstart, '/', path.len - sstart);
+    slen = send ? (size_t) (send - (path.ptr + sstart)) : path.len - sstart;
+    if (plen == 1 && seg[0] == '*') {
+      wild->ptr = path.ptr + sstart;
+      wild->len = path.len - sstart;
+      rank[(*nrank)++] = 1;
+      return 1;
+    }
+    if (plen > 0 && seg[0] == ':') {
+      if (slen == 0) return 0;
+      names[*np].ptr = seg + 1;
+      names[*np].len = plen - 1;
+      vals[*np].ptr = path.ptr + sstart;
+      vals[*np].len = slen;
+      (*np)++;
+      rank[(*nrank)++] = 2;
+    } else {
+      if (plen != slen || memcmp(seg, path.ptr + sstart, slen) != 0) return 0;
+      rank[(*nrank)++] = 3;
+    }
+    pat = seg + plen;
+    si = sstart + slen;
+  }
+  return si == path.len;
+}
+
+static int sn__method_ok(const char *route_method, sn_str method) {
+  if (route_method == NULL || strcmp(route_method, "*") == 0) return 1;
+  if (sn__eq(method, route_method)) return 1;
+  return strcmp(route_method, "GET") == 0 && sn__eq(method, "HEAD");
+}
+
+static void sn__allow_add(char *allow, size_t allow_len, const char *method) {
+  size_t used = strlen(allow), n = strlen(method);
+  const char *p = allow;
+  while ((p = strstr(p, method)) != NULL) { /* already listed? */
+    if ((p == allow || p[-2] == ',') && (p[n] == '\0' || p[n] == ',')) return;
+    p += n;
+  }
+  if (used + n + 3 > allow_len) return;
+  if (used) memcpy(allow + used, ", ", 2), used += 2;
+  memcpy(allow + used, method, n + 1);
+}
+
+SNDEF void sn_router_init(sn_router *r) { memset(r, 0, sizeof *r); }
+
+SNDEF int sn_router_add(sn_router *r, const char *method, const char *pattern, sn_handler fn, void *user) {
+  sn_route *rt;
+  if (r == NULL || fn == NULL || !sn__pattern_ok(pattern)) return SN_ERR_INVALID;
+  if (r->count >= SN_MAX_ROUTES) return SN_ERR_FULL;
+  rt = &r->routes[r->count++];
+  rt->method = method;
+  rt->pattern = pattern;
+  rt->fn = fn;
+  rt->user = user;
+  return SN_OK;
+}
+
+SNDEF int sn_router_match(const sn_router *r, sn_request *req, char *allow, size_t allow_len) {
+  unsigned char best_rank[SN__MAX_SEGMENTS], rank[SN__MAX_SEGMENTS];
+  sn_str names[SN_MAX_PARAMS], vals[SN_MAX_PARAMS], wild;
+  int i, best = -1, best_n = 0, path_matched = 0;
+  if (allow && allow_len) allow[0] = '\0';
+  for (i = 0; i < r->count; i++) {
+    int nrank, np, k, better;
+    if (!sn__route_try(r->routes[i].pattern, req->path, rank, &nrank, names, vals, &np, &wild)) continue;
+    path_matched = 1;
+    if (!sn__method_ok(r->routes[i].method, req->method)) {
+      if (allow && allow_len) {
+        sn__allow_add(allow, allow_len, r->routes[i].method);
+        if (strcmp(r->routes[i].method, "GET") == 0) sn__allow_add(allow, allow_len, "HEAD");
+      }
+      continue;
+    }
+    better = best < 0;
+    for (k = 0; !better && k < nrank && k < best_n; k++) {
+      if (rank[k] != best_rank[k]) {
+        better = rank[k] > best_rank[k];
+        break;
+      }
+    }
+    if (!better && best >= 0 && k == (nrank < best_n ? nrank : best_n) && nrank > best_n) better = 1;
+    if (better) {
+      best = i;
+      best_n = nrank;
+      memcpy(best_rank, rank, (size_t) nrank);
+      memcpy(req->param_names, names, sizeof names);
+      memcpy(req->params, vals, sizeof vals);
+      req->param_count = np;
+      req->wildcard = wild;
+    }
+  }
+  if (best >= 0) return best;
+  return path_matched ? -405 : -404;
+}
+
+// >>reply
+/* Writing responses into the send buffer: status line and headers, bodies,
+   printf, chunked streaming, static files. */
+static size_t sn__reply_limit(const sn_conn *c) { return c->lst->opts.max_reply + SN__TX_SLACK; }
+
+/* Makes room for n more bytes in the send buffer (compacting, then growing
+   up to the reply limit). May allocate. */
+static int sn__tx_reserve(sn_conn *c, size_t n) {
+  size_t need, cap;
+  unsigned char *p;
+  if (c->tx_off > 0 && c->inflight == 0) {
+    memmove(c->tx, c->tx + c->tx_off, c->tx_len - c->tx_off);
+    c->tx_len -= c->tx_off;
+    if (c->tx_mark >= c->tx_off) c->tx_mark -= c->tx_off;
+    c->tx_off = 0;
+  }
+  if (c->tx_cap - c->tx_len >= n) return SN_OK;
+  need = c->tx_len + n;
+  if (need > sn__reply_limit(c) || need < n) return SN_ERR_TOO_BIG;
+  cap = c->tx_cap * 2 > need ? c->tx_cap * 2 : need;
+  if (cap > sn__reply_limit(c)) cap = sn__reply_limit(c);
+  p = (unsigned char *) SN_MALLOC(cap);
+  if (p == NULL) return SN_ERR_NOMEM;
+  memcpy(p, c->tx, c->tx_len);
+  SN_FREE(c->tx);
+  c->tx = p;
+  c->tx_cap = cap;
+  return SN_OK;
+}
+
+static int sn__tx_put(sn_conn *c, const void *data, size_t n) {
+  int r;
+  if (n == 0) return SN_OK;
+  if ((r = sn__tx_reserve(c, n)) != SN_OK) return r;
+  memcpy(c->tx + c->tx_len, data, n);
+  c->tx_len += n;
+  return SN_OK;
+}
+
+static int sn__tx_vprintf(sn_conn *c, const char *fmt, va_list ap) {
+  va_list ap2;
+  int n, r;
+  va_copy(ap2, ap);
+  n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (n < 0) return SN_ERR_INVALID;
+  if ((r = sn__tx_reserve(c, (size_t) n + 1)) != SN_OK) return r;
+  vsnprintf((char *) c->tx + c->tx_len, (size_t) n + 1, fmt, ap);
+  c->tx_len += (size_t) n;
+  return SN_OK;
+}
+
+static int sn__tx_printf(sn_conn *c, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static int sn__tx_printf(sn_conn *c, const char *fmt, ...) {
+  va_list ap;
+  int r;
+  va_start(ap, fmt);
+  r = sn__tx_vprintf(c, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+static int sn__can_reply(const sn_conn *c) {
+  return c->state == SN__C_OPEN && c->rstate == SN__R_DISPATCH && c->resp == SN__RESP_NONE;
+}
+
+/* Status line and headers. content_length < 0: chunked (or, for HTTP/1.0,
+   a body delimited by closing the connection). */
+static int sn__reply_head(sn_conn *c, int status, const char *headers, long long content_length) {
+  int r, no_body = status < 200 || status == 204 || status == 304;
+  if (c == NULL || status < 100 || status > 999) return SN_ERR_INVALID;
+  if (!sn__can_reply(c)) return SN_ERR_STATE;
+  c->tx_mark = c->tx_len;
+  c->skip_body = c->is_head || no_body;
+  c->chunked_resp = content_length < 0 && !no_body && c->req.version == 11;
+  if (content_length < 0 && !no_body && c->req.version == 10) c->close_after = 1;
+  r = sn__tx_printf(c, "HTTP/1.1 %d %s\r\n", status, sn_http_reason(status));
+  if (r == SN_OK && !no_body) {
+    if (content_length >= 0) r = sn__tx_printf(c, "Content-Length: %lld\r\n", content_length);
+    else if (c->chunked_resp) r = sn__tx_printf(c, "Transfer-Encoding: chunked\r\n");
+  }
+  if (r == SN_OK && c->close_after) r = sn__tx_printf(c, "Connection: close\r\n");
+  else if (r == SN_OK && c->req.version == 10) r = sn__tx_printf(c, "Connection: keep-alive\r\n");
+  if (r == SN_OK && headers != NULL) r = sn__tx_put(c, headers, strlen(headers));
+  if (r == SN_OK) r = sn__tx_put(c, "\r\n", 2);
+  if (r != SN_OK) c->tx_len = c->tx_mark;
+  return r;
+}
+
+static int sn__reply_fail(sn_conn *c, int r) {
+  c->tx_len = c->tx_mark;
+  c->chunked_resp = 0;
+  return r;
+}
+
+SNDEF int sn_http_reply(sn_conn *c, int status, const char *headers, const void *body, size_t len) {
+  int r = sn__reply_head(c, status, headers, (long long) len);
+  if (r != SN_OK) return r;
+  if (!c->skip_body && (r = sn__tx_put(c, body, len)) != SN_OK) return sn__reply_fail(c, r);
+  c->resp = SN__RESP_DONE;
+  return SN_OK;
+}
+
+SNDEF int sn_http_vprintf(sn_conn *c, int status, const char *headers, const char *fmt, va_list ap) {
+  va_list ap2;
+  int n, r;
+  va_copy(ap2, ap);
+  n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  if (n < 0) return SN_ERR_INVALID;
+  if ((r = sn__reply_head(c, status, headers, n)) != SN_OK) return r;
+  if (!c->skip_body && (r = sn__tx_vprintf(c, fmt, ap)) != SN_OK) return sn__reply_fail(c, r);
+  c->resp = SN__RESP_DONE;
+  return SN_OK;
+}
+
+SNDEF int sn_http_printf(sn_conn *c, int status, const char *headers, const char *fmt, ...) {
+  va_list ap;
+  int r;
+  va_start(ap, fmt);
+  r = sn_http_vprintf(c, status, headers, fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+SNDEF int sn_http_json(sn_conn *c, int status, const char *fmt, ...) {
+  va_list ap;
+  int r;
+  va_start(ap, fmt);
+  r = sn_http_vprintf(c, status, "Content-Type: application/json\r\n", fmt, ap);
+  va_end(ap);
+  return r;
+}
+
+SNDEF int sn_http_error(sn_conn *c, int status) {
+  return sn_http_printf(c, status, "Content-Type: text/plain; charset=utf-8\r\n", "%d %s\n", status,
+                        sn_http_reason(status));
+}
+
+SNDEF int sn_http_chunked_begin(sn_conn *c, int status, const char *headers) {
+  int r = sn__reply_head(c, status, headers, -1);
+  if (r == SN_OK) c->resp = SN__RESP_STREAMING;
+  return r;
+}
+
+static int sn__chunk_frame(sn_conn *c, size_t len) {
+  return c->chunked_resp ? sn__tx_printf(c, "%lx\r\n", (unsigned long) len) : SN_OK;
+}
+
+SNDEF int sn_http_chunk(sn_conn *c, const void *data, size_t len) {
+  size_t mark;
+  int r;
+  if (c == NULL || c->resp != SN__RESP_STREAMING) return SN_ERR_STATE;
+  if (len == 0 || c->skip_body) return SN_OK;
+  mark = c->tx_len;
+  if ((r = sn__chunk_frame(c, len)) == SN_OK && (r = sn__tx_put(c, data, len)) == SN_OK && c->chunked_resp)
+    r = sn__tx_put(c, "\r\n", 2);
+  if (r != SN_OK) c->tx_len = mark;
+  return r;
+}
+
+SNDEF int sn_http_chunkf(sn_conn *c, const char *fmt, ...) {
+  va_list ap, ap2;
+  int n, r;
+  size_t mark;
+  if (c == NULL || c->resp != SN__RESP_STREAMING) return SN_ERR_STATE;
+  va_start(ap, fmt);
+  va_copy(ap2, ap);
+  n = vsnprintf(NULL, 0, fmt, ap2);
+  va_end(ap2);
+  mark = c->tx_len;
+  r = n < 0 ? SN_ERR_INVALID : SN_OK;
+  if (r == SN_OK && n > 0 && !c->skip_body) {
+    if ((r = sn__chunk_frame(c, (size_t) n)) == SN_OK && (r = sn__tx_vprintf(c, fmt, ap)) == SN_OK &&
+        c->chunked_resp)
+      r = sn__tx_put(c, "\r\n", 2);
+    if (r != SN_OK) c->tx_len = mark;
+  }
+  va_end(ap);
+  return r;
+}
+
+SNDEF int sn_http_chunked_end(sn_conn *c) {
+  int r = SN_OK;
+  if (c == NULL || c->resp != SN__RESP_STREAMING) return SN_ERR_STATE;
+  if (c->chunked_resp && !c->skip_body) r = sn__tx_put(c, "0\r\n\r\n", 5);
+  if (r == SN_OK) {
+    c->resp = SN__RESP_DONE;
+    c->on_writable = NULL;
+  }
+  return r;
+}
+
+SNDEF void sn_http_on_writable(sn_conn *c, sn_writable_fn fn, void *arg) {
+  c->on_writable = fn;
+  c->on_writable_arg = arg;
+}
+
+SNDEF const char *sn_mime_type(sn_str path) {
+  static const char *const types[] = {
+      "html", "text/html; charset=utf-8", "htm",  "text/html; charset=utf-8", "css", "text/css; charset=utf-8",
+      "js",   "text/javascript; charset=utf-8", "mjs", "text/javascript; charset=utf-8",
+      "json", "application/json",       "txt",  "text/plain; charset=utf-8", "svg", "image/svg+xml",
+      "png",  "image/png",              "jpg",  "image/jpeg",                "jpeg", "image/jpeg",
+      "gif",  "image/gif",              "ico",  "image/x-icon",              "webp", "image/webp",
+      "wasm", "application/wasm",       "woff2", "font/woff2",               "xml", "application/xml",
+      "pdf",  "application/pdf",        "bin",  "application/octet-stream"};
+  size_t i, dot = path.len;
+  while (dot > 0 && path.ptr[dot - 1] != '.' && path.ptr[dot - 1] != '/') dot--;
+  if (dot > 0 && path.ptr[dot - 1] == '.') {
+    for (i = 0; i < sizeof types / sizeof types[0]; i += 2)
+      if (sn__ieq(path.ptr + dot, path.len - dot, types[i])) return types[i + 1];
+  }
+  return "application/octet-stream";
+}
+
+SNDEF const sn_static_file *sn_static_find(const sn_static_file *table, size_t count, sn_str path) {
+  size_t i;
+  for (i = 0; i < count; i++)
+    if (sn__eq(path, table[i].path)) return &table[i];
+  return NULL;
+}
+
+/* Accept-Encoding names gzip with a non-zero q (RFC 9110 12.5.3). */
+static int sn__accepts_gzip(const sn_request *req) {
+  sn_str list = sn_http_header(req, "accept-encoding"), item;
+  while (sn__next_item(&list, &item)) {
+    const char *semi = (const char *) memchr(item.ptr, ';', item.len);
+    sn_str name = item, params;
+    if (semi) name.len = (size_t) (semi - item.ptr);
+    name = sn__trim(name);
+    if (!sn__ieq(name.ptr, name.len, "gzip")) continue;
+    if (semi == NULL) return 1;
+    params.ptr = semi + 1;
+    params.len = item.len - name.len - 1;
+    params = sn__trim(params);
+    if (params.len >= 3 && sn__lower((unsigned char) params.ptr[0]) == 'q' && params.ptr[1] == '=') {
+      size_t k;
+      for (k = 2; k < params.len; k++)
+        if (params.ptr[k] != '0' && params.ptr[k] != '.') return 1;
+      return 0;
+    }
+    return 1;
+  }
+  return 0;
+}
+
+static int sn__etag_matches(const sn_request *req, const char *etag) {
+  sn_str list = sn_http_header(req, "if-none-match"), item;
+  while (sn__next_item(&list, &item)) {
+    if (item.len >= 2 && item.ptr[0] == 'W' && item.ptr[1] == '/') item.ptr += 2, item.len -= 2;
+    if (sn__eq(item, "*") || sn__eq(item, etag)) return 1;
+  }
+  return 0;
+}
+
+SNDEF int sn_http_static(sn_conn *c, const sn_request *req, const sn_static_file *f) {
+  char head[256];
+  int gz, r;
+  const unsigned char *body;
+  size_t len;
+  if (c == NULL || req == NULL || f == NULL) return SN_ERR_INVALID;
+  if (f->etag != NULL && sn__etag_matches(req, f->etag)) {
+    snprintf(head, sizeof head, "ETag: %s\r\n", f->etag);
+    return sn_http_reply(c, 304, head, NULL, 0);
+  }
+  gz = f->gzip != NULL && sn__accepts_gzip(req);
+  body = gz ? f->gzip : f->data;
+  len = gz ? f->gzip_len : f->len;
+  {
+    sn_str p;
+    p.ptr = f->path;
+    p.len = strlen(f->path);
+    r = snprintf(head, sizeof head, "Content-Type: %s\r\n%s%s%s%s%s", sn_mime_type(p), f->etag ? "ETag: " : "",
+                 f->etag ? f->etag : "", f->etag ? "\r\n" : "", f->gzip ? "Vary: Accept-Encoding\r\n" : "",
+                 gz ? "Content-Encoding: gzip\r\n" : "");
+  }
+  if (r < 0 || (size_t) r >= sizeof head) return SN_ERR_TOO_BIG;
+  if ((r = sn__reply_head(c, 200, head, (long long) len)) != SN_OK) return r;
+  if (!c->skip_body) {
+    /* Small bodies join the head in one TLS record; large ones go out
+       straight from the table. */
+    if (len <= c->tx_cap - c->tx_len || len <= 1024) {
+      if ((r = sn__tx_put(c, body, len)) != SN_OK) return sn__reply_fail(c, r);
+    } else {
+      c->ext = body;
+      c->ext_len = len;
+    }
+  }
+  c->resp = SN__RESP_DONE;
+  return SN_OK;
+}
+
+// >>server
+/* The request cycle on one connection: read, parse, frame the body, route,
+   run the handler, send, then the next (pipelined) request. */
+static void sn__http_fail(sn_conn *c, int status) {
+  char extra[128];
+  c->close_after = 1;
+  c->rstate = SN__R_DISPATCH;
+  c->resp = SN__RESP_NONE;
+  c->tx_len = c->tx_off = c->inflight = 0;
+  c->is_head = 0;
+  extra[0] = '\0';
+  sn_http_printf(c, status, "Content-Type: text/plain; charset=utf-8\r\n", "%d %s\n", status,
+                 sn_http_reason(status));
+  (void) extra;
+  c->rstate = SN__R_RESPOND;
+  c->body_end = c->rx_len;
+}
+
+static int sn__rx_grow(sn_conn *c, size_t want) {
+  char *p;
+  if (want <= c->rx_cap) return SN_OK;
+  p = (char *) SN_MALLOC(want);
+  if (p == NULL) return SN_ERR_NOMEM;
+  memcpy(p, c->rx, c->rx_len);
+  /* a parsed request points into the old buffer */
+  if (c->head_len > 0) {
+    int i;
+    ptrdiff_t d = p - c->rx;
+#define SN__MOVE(s) \
+  if ((s).ptr) (s).ptr += d
+    SN__MOVE(c->req.method);
+    SN__MOVE(c->req.path);
+    SN__MOVE(c->req.query);
+    for (i = 0; i < c->req.header_count; i++) {
+      SN__MOVE(c->req.headers[i].name);
+      SN__MOVE(c->req.headers[i].value);
+    }
+    for (i = 0; i < c->req.param_count; i++) SN__MOVE(c->req.params[i]);
+    SN__MOVE(c->req.wildcard);
+#undef SN__MOVE
+  }
+  SN_FREE(c->rx);
+  c->rx = p;
+  c->rx_cap = want;
+  return SN_OK;
+}
+
+/* Redirects a plain HTTP request to the same target on HTTPS. */
+static void sn__http_redirect(sn_conn *c) {
+  static const char hexd[] = "0123456789ABCDEF";
+  sn_str host = sn_http_header(&c->req, "host");
+  char loc[96 + 3 * 256], *o = loc;
+  size_t i, hl = host.len;
+  if (hl && host.ptr[0] != '[') {
+    const char *colon = (const char *) memchr(host.ptr, ':', hl);
+    if (colon) hl = (size_t) (colon - host.ptr);
+  } else if (hl) {
+    const char *rb = (const char *) memchr(host.ptr, ']', hl);
+    hl = rb ? (size_t) (rb - host.ptr) + 1 : 0;
+  }
+  for (i = 0; i < hl; i++) {
+    char ch = host.ptr[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+          strchr(".-:[]", ch)))
+      hl = 0;
+  }
+  if (hl == 0 || hl > 255 || c->req.path.len > 256) {
+    sn__http_fail(c, 400);
+    return;
+  }
+  o += snprintf(o, 16, "https://");
+  memcpy(o, host.ptr, hl);
+  o += hl;
+  o += snprintf(o, 16, ":%u", (unsigned) c->lst->opts.redirect_to_https);
+  for (i = 0; i < c->req.path.len; i++) { /* the path was decoded; encode it again */
+    unsigned char ch = (unsigned char) c->req.path.ptr[i];
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("/-._~", ch)) {
+      *o++ = (char) ch;
+    } else {
+      *o++ = '%';
+      *o++ = hexd[ch >> 4];
+      *o++ = hexd[ch & 15];
+    }
+  }
+  *o = '\0';
+  {
+    char head[sizeof loc + 64];
+    int room = (int) (sizeof head);
+    int n = snprintf(head, (size_t) room, "Location: %s%s%.*s\r\nContent-Type: text/plain\r\n", loc,
+                     c->req.query.len ? "?" : "", c->req.query.len > 512 ? 0 : (int) c->req.query.len,
+                     c->req.query.ptr);
+    if (n < 0 || n >= room || c->req.query.len > 512) {
+      sn__http_fail(c, 414);
+      return;
+    }
+    sn_http_printf(c, 301, head, "moved to %s\n", loc);
+  }
+}
+
+static void sn__http_dispatch(sn_conn *c) {
+  sn__listener *l = c->lst;
+  sn_mgr *m = c->mgr;
+  const sn_router *r = l->opts.router;
+  int idx;
+  char allow[128];
+  c->req.body.ptr = c->rx + c->head_len;
+  c->req.body.len = c->req_chunked ? c->dec_len : c->body_len;
+  memset(&c->scratch, 0, sizeof c->scratch);
+  c->rstate = SN__R_DISPATCH;
+  c->resp = SN__RESP_NONE;
+  m->stats.requests++;
+  if (l->opts.redirect_to_https) {
+    sn__http_redirect(c);
+  } else {
+    idx = sn_router_match(r, &c->req, allow, sizeof allow);
+    if (idx >= 0) {
+      r->routes[idx].fn(c, &c->req, r->routes[idx].user);
+      if (c->resp == SN__RESP_NONE && c->state == SN__C_OPEN) {
+        sn__log(m, SN_LOG_WARN, "handler for %.*s %.*s sent no reply: 500", (int) c->req.method.len,
+                c->req.method.ptr, (int) c->req.path.len, c->req.path.ptr);
+        c->tx_len = c->tx_mark = c->tx_off;
+        sn_http_error(c, 500);
+      }
+    } else if (idx == -405) {
+      char head[sizeof allow + 64];
+      snprintf(head, sizeof head, "Allow: %s\r\nContent-Type: text/plain; charset=utf-8\r\n", allow);
+      sn_http_printf(c, 405, head, "405 %s\n", sn_http_reason(405));
+    } else {
+      sn_http_error(c, 404);
+    }
+  }
+  if (c->rstate == SN__R_DISPATCH) c->rstate = SN__R_RESPOND;
+}
+
+/* Called once the head is parsed: body framing, limits, Expect. Returns 1. */
+static int sn__http_begin_body(sn_conn *c) {
+  sn__listener *l = c->lst;
+  sn_request *req = &c->req;
+  sn_str cl = sn_http_header(req, "content-length");
+  sn_str te = sn_http_header(req, "transfer-encoding");
+  sn_str conn = sn_http_header(req, "connection");
+  sn_str expect = sn_http_header(req, "expect");
+  int has_body;
+  c->is_head = sn__eq(req->method, "HEAD");
+  c->keep_alive = req->version == 11 ? !sn__has_token(conn, "close") : sn__has_token(conn, "keep-alive");
+  c->close_after = !c->keep_alive;
+  c->body_len = c->dec_len = 0;
+  c->req_chunked = te.ptr != NULL;
+  memset(&c->chunk, 0, sizeof c->chunk);
+  if (cl.ptr != NULL) {
+    size_t k;
+    uint64_t v = 0;
+    for (k = 0; k < cl.len; k++) v = v * 10 + (uint64_t) (cl.ptr[k] - '0');
+    if (v > l->opts.max_body) return sn__http_fail(c, 413), 1;
+    c->body_len = (size_t) v;
+  }
+  has_body = c->req_chunked || c->body_len > 0;
+  if (expect.ptr != NULL) {
+    if (!sn__ieq(expect.ptr, expect.len, "100-continue")) return sn__http_fail(c, 417), 1;
+    /* RFC 9110 10.1.1: ask for the body only when it has not come already */
+    if (has_body && req->version == 11 && c->rx_len == c->head_len &&
+        sn__tx_put(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) != SN_OK)
+      return sn__http_fail(c, 500), 1;
+  }
+  if (!c->req_chunked && sn__rx_grow(c, c->head_len + c->body_len) != SN_OK) {
+    c->mgr->stats.nomem++;
+    return sn__http_fail(c, 503), 1;
+  }
+  c->rstate = SN__R_BODY;
+  return 1;
+}
+
+/* Works on buffered input. Returns 1 if it changed anything. */
+static int sn__http_process(sn_conn *c) {
+  sn__listener *l = c->lst;
+  if (c->rstate == SN__R_HEAD) {
+    int r;
+    if (c->rx_len == 0) return 0;
+    r = sn_http_parse(c->rx, c->rx_len, &c->req, &l->limits, &c->scan);
+    if (r == 0) return 0;
+    if (r < 0) return sn__http_fail(c, -r), 1;
+    c->head_len = (size_t) r;
+    return sn__http_begin_body(c);
+  }
+  if (c->rstate == SN__R_BODY) {
+    if (c->req_chunked) {
+      size_t start = c->head_len + c->dec_len, consumed, produced;
+      int r;
+      if (c->rx_len == start) return 0;
+      r = sn_chunked_decode(&c->chunk, c->rx + start, c->rx_len - start, c->rx + start, &consumed, &produced,
+                            l->opts.max_body);
+      if (r < 0) return sn__http_fail(c, r == SN_ERR_TOO_BIG ? 413 : 400), 1;
+      c->dec_len += produced;
+      if (r == 0) {
+        c->rx_len = c->head_len + c->dec_len; /* framing consumed, nothing left over */
+        return 0;
+      }
+      c->body_end = start + consumed;
+    } else {
+      if (c->rx_len < c->head_len + c->body_len) return 0;
+      c->body_end = c->head_len + c->body_len;
+    }
+    sn__http_dispatch(c);
+    return 1;
+  }
+  return 0;
+}
+
+/* The response has left: drop the request's bytes, keep what follows (the
+   next pipelined request), shrink buffers that grew, close if asked. */
+static void sn__http_request_done(sn_conn *c) {
+  size_t end = c->body_end < c->rx_len ? c->body_end : c->rx_len;
+  memmove(c->rx, c->rx + end, c->rx_len - end);
+  c->rx_len -= end;
+  c->rstate = SN__R_HEAD;
+  c->resp = SN__RESP_NONE;
+  c->scan = c->head_len = c->body_len = c->dec_len = c->body_end = 0;
+  c->req_chunked = c->chunked_resp = c->skip_body = c->is_head = 0;
+  c->on_writable = NULL;
+  c->t_active = c->mgr->now;
+  c->t_req = c->rx_len ? c->mgr->now : 0;
+  if (c->close_after) {
+    sn__conn_close_gracefully(c);
+    return;
+  }
+  if (c->rx_len <= SN_RX_INIT && c->rx_cap > SN_RX_INIT) {
+    char *p = (char *) SN_MALLOC(SN_RX_INIT);
+    if (p != NULL) {
+      memcpy(p, c->rx, c->rx_len);
+      SN_FREE(c->rx);
+      c->rx = p;
+      c->rx_cap = SN_RX_INIT;
+    }
+  }
+  if (c->tx_cap > SN_TX_INIT && !sn__out_pending(c)) {
+    unsigned char *p = (unsigned char *) SN_MALLOC(SN_TX_INIT);
+    if (p != NULL) {
+      SN_FREE(c->tx);
+      c->tx = p;
+      c->tx_cap = SN_TX_INIT;
+      c->tx_len = c->tx_off = 0;
+    }
+  }
+}
+
+static int sn__http_wants_input(const sn_conn *c) {
+  return c->state == SN__C_OPEN && (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY);
+}
+
+/* Reads what fits into the receive buffer. Returns 1 on data, 0 when it
+   would block, -1 when the connection ended. */
+static int sn__http_read(sn_conn *c) {
+  sn__listener *l = c->lst;
+  size_t room;
+  int n;
+  if (c->rx_len == c->rx_cap) {
+    size_t limit = c->rstate == SN__R_HEAD ? l->opts.max_header_bytes + 1
+                                           : c->head_len + (size_t) l->opts.max_body + 4096;
+    size_t want = c->rx_cap * 2 < limit ? c->rx_cap * 2 : limit;
+    if (want <= c->rx_cap) return 0; /* full: the parser answers 431 / 413 */
+    if (sn__rx_grow(c, want) != SN_OK) {
+      c->mgr->stats.nomem++;
+      sn__http_fail(c, 503);
+      return 1;
+    }
+  }
+  room = c->rx_cap - c->rx_len;
+  n = sn__conn_read(c, c->rx + c->rx_len, room);
+  if (n > 0) {
+    if (c->rx_len == 0 && c->rstate == SN__R_HEAD) c->t_req = c->mgr->now;
+    c->rx_len += (size_t) n;
+    c->t_active = c->mgr->now;
+    return 1;
+  }
+  if (n == SN_WANT_READ || n == SN_WANT_WRITE) return 0;
+  return -1;
+}
+
+static void sn__http_io(sn_conn *c) {
+  int round;
+  for (round = 0; round < 64 && c->state == SN__C_OPEN; round++) {
+    int progress = 0, r = sn__flush(c);
+    if (r < 0) { sn__conn_drop(c); return; }
+    progress |= r;
+    if (!sn__out_pending(c)) {
+      if (c->rstate == SN__R_RESPOND && c->resp == SN__RESP_STREAMING && c->on_writable != NULL) {
+        size_t before = c->tx_len;
+        c->rstate = SN__R_DISPATCH;
+        c->on_writable(c, c->on_writable_arg);
+        c->rstate = SN__R_RESPOND;
+        if (c->tx_len != before || c->resp != SN__RESP_STREAMING) progress = 1;
+        if (c->tx_len != before) continue;
+      }
+      if (c->rstate == SN__R_RESPOND && c->resp == SN__RESP_DONE) {
+        sn__http_request_done(c);
+        progress = 1;
+        if (c->state != SN__C_OPEN) break;
+      }
+    }
+    if (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY) progress |= sn__http_process(c);
+    if (sn__http_wants_input(c)) {
+      r = sn__http_read(c);
+      if (r < 0) {
+        /* peer closed or failed: nothing to answer to */
+        if (c->is_tls && c->io_err == 0 && c->tls_err == 0) sn__conn_close_gracefully(c);
+        else sn__conn_drop(c);
+        return;
+      }
+      progress |= r;
+    }
+    if (!progress) break;
+  }
+}
+
+static void sn__conn_io(sn_conn *c) {
+  sn_mgr *m = c->mgr;
+  if (c->state == SN__C_HANDSHAKE) {
+    int r = mbedtls_ssl_handshake(&c->ssl);
+    if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+      c->rd_want = r == MBEDTLS_ERR_SSL_WANT_READ ? SN_READABLE : SN_WRITABLE;
+      return;
+    }
+    if (r != 0) {
+      c->tls_err = r;
+      m->stats.handshake_fails++;
+      if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+        char info[128];
+        mbedtls_x509_crt_verify_info(info, sizeof info, "", mbedtls_ssl_get_verify_result(&c->ssl));
+        sn__log(m, SN_LOG_WARN, "client certificate from %s refused: %s", c->peer, info);
+      }
+      sn__log_tls(m, SN_LOG_INFO, "TLS handshake failed", r);
+      { sn__conn_drop(c); return; }
+    }
+    c->state = SN__C_OPEN;
+    c->t_active = m->now;
+    c->rd_want = SN_READABLE;
+    sn__log(m, SN_LOG_DEBUG, "%s: %s %s", c->peer, mbedtls_ssl_get_version(&c->ssl),
+            mbedtls_ssl_get_ciphersuite(&c->ssl));
+  }
+  if (c->state == SN__C_OPEN) sn__http_io(c);
+  if (c->state == SN__C_CLOSING || c->state == SN__C_LINGER) sn__conn_closing(c);
+}
+
+/* What the connection waits for, in port terms. */
+static uint8_t sn__conn_want(const sn_conn *c) {
+  uint8_t w = 0;
+  switch (c->state) {
+    case SN__C_HANDSHAKE: return c->rd_want;
+    case SN__C_OPEN:
+      if (sn__out_pending(c) || (c->resp == SN__RESP_STREAMING && c->on_writable != NULL)) w |= c->wr_want;
+      if (sn__http_wants_input(c) && !sn__out_pending(c)) w |= c->rd_want;
+      else if (sn__http_wants_input(c)) w |= c->rd_want; /* e.g. 100 Continue in flight */
+      return w;
+    case SN__C_CLOSING: return sn__out_pending(c) ? c->wr_want : SN_WRITABLE;
+    case SN__C_LINGER: return SN_READABLE;
+    default: return 0;
+  }
+}
+
+/* mbedTLS may hold a decrypted record, or more records, already read. */
+static int sn__conn_has_pending(sn_conn *c) {
+  return c->is_tls && c->state == SN__C_OPEN && sn__http_wants_input(c) &&
+         (mbedtls_ssl_get_bytes_avail(&c->ssl) > 0 || mbedtls_ssl_check_pending(&c->ssl));
+}
+
+static uint64_t sn__conn_deadline(const sn_conn *c) {
+  const sn_http_opts *o = &c->lst->opts;
+  switch (c->state) {
+    case SN__C_HANDSHAKE: return c->t_start + o->handshake_timeout_ms;
+    case SN__C_OPEN:
+      if (c->rstate == SN__R_HEAD && c->rx_len == 0 && !sn__out_pending(c)) return c->t_active + o->idle_timeout_ms;
+      if (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY) return c->t_req + o->request_timeout_ms;
+      return c->t_active + o->idle_timeout_ms; /* a response that does not move */
+    case SN__C_CLOSING:
+    case SN__C_LINGER: return c->t_close;
+    default: return 0;
+  }
+}
+
+static void sn__conn_expire(sn_conn *c) {
+  sn_mgr *m = c->mgr;
+  m->stats.timeouts++;
+  if (c->state == SN__C_HANDSHAKE) {
+    m->stats.handshake_fails++;
+    sn__log(m, SN_LOG_INFO, "%s: TLS handshake timed out", c->peer);
+    { sn__conn_drop(c); return; }
+  }
+  if (c->state == SN__C_OPEN && c->rstate == SN__R_HEAD && c->rx_len == 0 && !sn__out_pending(c)) {
+    sn__log(m, SN_LOG_DEBUG, "%s: idle keep-alive connection closed", c->peer);
+    sn__conn_close_gracefully(c);
+  } else if (c->state == SN__C_OPEN && (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY)) {
+    sn__log(m, SN_LOG_INFO, "%s: request timed out: 408", c->peer);
+    sn__http_fail(c, 408);
+  } else {
+    sn__log(m, SN_LOG_INFO, "%s: connection stalled, closed", c->peer);
+    { sn__conn_drop(c); return; }
+  }
+  sn__conn_io(c);
+}
+
+// >>poll
+/* Accepting (with LRU eviction of idle keep-alive connections) and the
+   main loop. */
+static sn_conn *sn__find_victim(sn_mgr *m) {
+  sn_conn *best = NULL;
+  int i;
+  for (i = 0; i < m->nconns; i++) {
+    sn_conn *c = m->conns[i];
+    int idle = c->state == SN__C_OPEN && c->rstate == SN__R_HEAD && c->rx_len == 0 && !sn__out_pending(c);
+    if (c->state == SN__C_LINGER || c->state == SN__C_DEAD) return c;
+    if (idle && (best == NULL || c->t_active < best->t_active)) best = c;
+  }
+  return best;
+}
+
+static int sn__can_admit(sn_mgr *m) { return m->nconns < m->max_conns || sn__find_victim(m) != NULL; }
+
+static void sn__accept(sn_mgr *m, sn__listener *l) {
+  int k;
+  for (k = 0; k < m->max_conns; k++) {
+    sn_sock s;
+    char peer[48];
+    sn_conn *c;
+    int r = m->port.accept(m->port.ctx, l->sock, &s, peer, sizeof peer);
+    if (r == SN_WANT_READ) return;
+    if (r != SN_OK) {
+      sn__log(m, SN_LOG_WARN, "accept failed: %s", sn_strerror(r));
+      return;
+    }
+    if (m->nconns >= m->max_conns) {
+      sn_conn *victim = sn__find_victim(m);
+      if (victim == NULL) {
+        m->port.close(m->port.ctx, s);
+        sn__log(m, SN_LOG_WARN, "connection from %s refused: %d connections busy", peer, m->nconns);
+        return;
+      }
+      if (victim->state == SN__C_OPEN) {
+        m->stats.evicted++;
+        sn__log(m, SN_LOG_DEBUG, "%s: idle connection evicted for %s", victim->peer, peer);
+        if (victim->is_tls) mbedtls_ssl_close_notify(&victim->ssl); /* best effort, never waits */
+      }
+      sn__conn_free(m, victim);
+    }
+    c = sn__conn_new(m, l, s, peer);
+    if (c == NULL) {
+      m->stats.nomem++;
+      m->port.close(m->port.ctx, s);
+      sn__log(m, SN_LOG_WARN, "connection from %s refused: out of memory", peer);
+      return;
+    }
+    m->conns[m->nconns++] = c;
+    m->stats.accepted++;
+    sn__conn_io(c);
+  }
+}
+
+SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
+  int i, n = 0, nl, r;
+  uint64_t next = UINT64_MAX;
+  if (m == NULL) return SN_ERR_INVALID;
+  m->now = m->port.now_ms(m->port.ctx);
+  for (i = 0; i < m->nlisteners; i++) {
+    sn__listener *l = m->listeners[i];
+    m->items[n].sock = l->sock;
+    m->items[n].want = sn__can_admit(m) ? SN_READABLE : 0;
+    m->items[n].ready = 0;
+    m->item_conn[n++] = NULL;
+  }
+  nl = n;
+  for (i = 0; i < m->nconns; i++) {
+    sn_conn *c = m->conns[i];
+    uint64_t d = sn__conn_deadline(c);
+    if (d < next) next = d;
+    if (sn__conn_has_pending(c)) timeout_ms = 0;
+    m->items[n].sock = c->sock;
+    m->items[n].want = sn__conn_want(c);
+    m->items[n].ready = 0;
+    m->item_conn[n++] = c;
+  }
+  if (next != UINT64_MAX) {
+    uint64_t wait = next > m->now ? next - m->now : 0;
+    if (timeout_ms < 0 || (uint64_t) timeout_ms > wait) timeout_ms = (int) (wait > 0x7fffffff ? 0x7fffffff : wait);
+  }
+  r = m->port.wait(m->port.ctx, m->items, n, timeout_ms);
+  if (r < 0) return r;
+  m->now = m->port.now_ms(m->port.ctx);
+  for (i = nl; i < n; i++) {
+    sn_conn *c = m->item_conn[i];
+    if (c->state != SN__C_DEAD && (m->items[i].ready || sn__conn_has_pending(c))) sn__conn_io(c);
+  }
+  for (i = 0; i < nl; i++)
+    if (m->items[i].ready & (SN_READABLE | SN_ERROR)) sn__accept(m, m->listeners[i]);
+  for (i = 0; i < m->nconns; i++) {
+    sn_conn *c = m->conns[i];
+    if (c->state != SN__C_DEAD && m->now >= sn__conn_deadline(c)) sn__conn_expire(c);
+  }
+  for (i = m->nconns - 1; i >= 0; i--)
+    if (m->conns[i]->state == SN__C_DEAD) sn__conn_free(m, m->conns[i]);
+  return SN_OK;
+}
+
+SNDEF int sn_http_listen(sn_mgr *m, const sn_http_opts *o) {
+  sn__listener *l;
+  int r;
+  if (m == NULL || o == NULL || o->router == NULL || o->port == 0) return SN_ERR_INVALID;
+  if (o->tls != NULL && o->redirect_to_https) return SN_ERR_INVALID;
+  if (m->nlisteners >= SN_MAX_LISTENERS) return SN_ERR_FULL;
+  l = (sn__listener *) SN_MALLOC(sizeof *l);
+  if (l == NULL) return SN_ERR_NOMEM;
+  memset(l, 0, sizeof *l);
+  l->sock = SN_INVALID_SOCK;
+  mbedtls_ssl_config_init(&l->conf);
+  mbedtls_x509_crt_init(&l->cert);
+  mbedtls_x509_crt_init(&l->client_ca);
+  mbedtls_pk_init(&l->key);
+  l->opts = *o;
+  l->opts.tls = NULL;
+  if (!l->opts.max_header_bytes) l->opts.max_header_bytes = 8192;
+  if (!l->opts.max_uri_bytes) l->opts.max_uri_bytes = 2048;
+  if (!l->opts.max_body) l->opts.max_body = 65536;
+  if (!l->opts.max_reply) l->opts.max_reply = 65536;
+  if (!l->opts.handshake_timeout_ms) l->opts.handshake_timeout_ms = 10000;
+  if (!l->opts.request_timeout_ms) l->opts.request_timeout_ms = 10000;
+  if (!l->opts.idle_timeout_ms) l->opts.idle_timeout_ms = 30000;
+  l->limits.max_header_bytes = l->opts.max_header_bytes;
+  l->limits.max_uri_bytes = l->opts.max_uri_bytes;
+  if (o->tls != NULL && (r = sn__tls_setup(m, l, o->tls)) != SN_OK) {
+    sn__listener_free(m, l);
+    return r;
+  }
+  r = m->port.listen(m->port.ctx, o->addr, o->port, &l->sock);
+  if (r != SN_OK) {
+    l->sock = SN_INVALID_SOCK;
+    sn__log(m, SN_LOG_ERROR, "cannot listen on %s port %u: %s", o->addr ? o->addr : "*", (unsigned) o->port,
+            sn_strerror(r));
+    sn__listener_free(m, l);
+    return r == SN_ERR_UNSUPPORTED ? r : SN_ERR_ADDR;
+  }
+  m->listeners[m->nlisteners++] = l;
+  sn__log(m, SN_LOG_INFO, "listening on %s port %u (%s)", o->addr ? o->addr : "*", (unsigned) o->port,
+          o->tls ? "HTTPS" : o->redirect_to_https ? "HTTP, redirecting to HTTPS" : "HTTP");
+  return SN_OK;
+}
+
+SNDEF void sn_mgr_destroy(sn_mgr *m) {
+  int i;
+  if (m == NULL) return;
+  while (m->nconns > 0) {
+    sn_conn *c = m->conns[m->nconns - 1];
+    if (c->is_tls && c->state == SN__C_OPEN) mbedtls_ssl_close_notify(&c->ssl);
+    sn__conn_free(m, c);
+  }
+  for (i = 0; i < m->nlisteners; i++) sn__listener_free(m, m->listeners[i]);
+  mbedtls_ctr_drbg_free(&m->drbg);
+  SN_FREE(m);
+}
+
+SNDEF sn_mgr *sn_conn_mgr(const sn_conn *c) { return c->mgr; }
+SNDEF int sn_conn_is_tls(const sn_conn *c) { return c->is_tls; }
+SNDEF const char *sn_conn_tls_version(const sn_conn *c) {
+  return c->is_tls ? mbedtls_ssl_get_version(&c->ssl) : NULL;
+}
+SNDEF const char *sn_conn_tls_suite(const sn_conn *c) {
+  return c->is_tls ? mbedtls_ssl_get_ciphersuite(&c->ssl) : NULL;
+}
+SNDEF const char *sn_conn_peer_subject(const sn_conn *c) {
+  return c->is_tls && c->has_subject && c->state != SN__C_HANDSHAKE ? c->subject : NULL;
+}
+SNDEF const char *sn_conn_peer_addr(const sn_conn *c) { return c->peer; }
+SNDEF int sn_conn_tls_error(const sn_conn *c) { return c->tls_err; }
+SNDEF void *sn_conn_listener_user(const sn_conn *c) { return c->lst->opts.user; }
+SNDEF void *sn_conn_scratch(sn_conn *c) { return c->scratch.b; }
+
+#endif /* SECURENET_IMPLEMENTATION */
+
+/*
+MIT License
+
+Copyright (c) 2026 The securenet authors
+
+Permission is hereby granted, free of charge, to any person obtaining a copy
+of this software and associated documentation files (the "Software"), to deal
+in the Software without restriction, including without limitation the rights
+to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+*/
