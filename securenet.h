@@ -2492,10 +2492,9 @@ static uint8_t sn__conn_want(const sn_conn *c) {
     case SN__C_HANDSHAKE: return c->rd_want;
     case SN__C_OPEN:
       if (sn__out_pending(c) || (c->resp == SN__RESP_STREAMING && c->on_writable != NULL)) w |= c->wr_want;
-      if (sn__http_wants_input(c) && !sn__out_pending(c)) w |= c->rd_want;
-      else if (sn__http_wants_input(c)) w |= c->rd_want; /* e.g. 100 Continue in flight */
+      if (sn__http_wants_input(c)) w |= c->rd_want;
       return w;
-    case SN__C_CLOSING: return sn__out_pending(c) ? c->wr_want : SN_WRITABLE;
+    case SN__C_CLOSING: return sn__out_pending(c) ? c->wr_want : (uint8_t) SN_WRITABLE;
     case SN__C_LINGER: return SN_READABLE;
     default: return 0;
   }

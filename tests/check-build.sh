@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Compiles securenet.h the ways users meet it, with every warning an error:
+# declarations and implementation, gcc and clang, C99 and C++, 64 and 32 bit,
+# and the implementation for Cortex-M4 when arm-none-eabi-gcc is here.
+#   tests/check-build.sh "MBED_CFLAGS" BUILD_DIR
+set -u
+mbed=${1:-}
+build=${2:-build}
+cd "$(dirname "$0")/.." || exit 1
+pass=0 fail=0
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf '#include "securenet.h"\n#include "securenet_port_posix.h"\nint main(void) { return sn_strerror(0) == 0; }\n' > "$tmp/decl.c"
+printf '#define SECURENET_IMPLEMENTATION\n#include "securenet.h"\n#include "securenet_port_posix.h"\nint main(void) { return sn_posix_port() == 0; }\n' > "$tmp/impl.c"
+cp "$tmp/decl.c" "$tmp/decl.cpp"
+cp "$tmp/impl.c" "$tmp/impl.cpp"
+W="-Wall -Wextra -Werror -pedantic"
+check() { # name, command...
+  local name=$1; shift
+  if out=$("$@" 2>&1); then
+    echo "ok - builds cleanly: $name"; pass=$((pass + 1))
+  else
+    echo "not ok - builds cleanly: $name"; echo "$out" | head -n 20; fail=$((fail + 1))
+  fi
+}
+for cc in gcc clang; do
+  command -v $cc >/dev/null || continue
+  check "$cc C99 declarations" $cc -std=c99 $W $mbed -I. -c "$tmp/decl.c" -o "$tmp/d.o"
+  check "$cc C99 implementation" $cc -std=c99 $W $mbed -I. -c "$tmp/impl.c" -o "$tmp/i.o"
+  check "$cc C99 -m32 implementation" $cc -m32 -std=c99 $W $mbed -I. -fsyntax-only "$tmp/impl.c"
+  check "$cc sn_demo" $cc -std=c99 $W $mbed -I. -I"$build" -fsyntax-only examples/posix/sn_demo.c
+done
+for cxx in g++ clang++; do
+  command -v $cxx >/dev/null || continue
+  check "$cxx C++11 declarations" $cxx -std=c++11 $W $mbed -I. -c "$tmp/decl.cpp" -o "$tmp/d.o"
+  check "$cxx C++11 implementation" $cxx -std=c++11 $W $mbed -I. -c "$tmp/impl.cpp" -o "$tmp/i.o"
+done
+echo "check-build: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

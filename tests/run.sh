@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Runs securenet's test suites and prints one closing line: "N passed, N failed".
+#   tests/run.sh [--unit] BUILD_DIR
+# Each suite prints "ok - ..." / "not ok - ..." lines; this script counts them
+# and also counts a suite that crashes or exits non-zero without a "not ok".
+set -u
+unit_only=0
+if [ "${1:-}" = "--unit" ]; then unit_only=1; shift; fi
+build=${1:-build}
+cd "$(dirname "$0")/.." || exit 1
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+pass=0 fail=0
+
+run_suite() { # name, command...
+  local name=$1; shift
+  echo "== $name"
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local p f
+  p=$(grep -c '^ok ' "$log")
+  f=$(grep -c '^not ok ' "$log")
+  if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+    echo "not ok - $name exited with status $rc"
+    f=1
+  fi
+  pass=$((pass + p)); fail=$((fail + f))
+}
+
+if [ "$unit_only" -eq 0 ]; then
+  run_suite "check-build" tests/check-build.sh "${MBED_CFLAGS:-}" "$build"
+fi
+for t in test_http_parser test_chunked test_router test_faults; do
+  [ -x "$build/$t" ] && run_suite "$t" "$build/$t"
+  [ -x "$build/asan/$t" ] && run_suite "$t (ASan/UBSan)" env ASAN_OPTIONS=detect_leaks=1 "$build/asan/$t"
+done
+if [ "$unit_only" -eq 0 ]; then
+  if command -v valgrind >/dev/null && [ -x "$build/test_faults" ]; then
+    run_suite "test_faults (valgrind)" valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9 "$build/test_faults"
+  fi
+  run_suite "integration" env SN_DEMO="$build/sn_demo" tests/integration.sh
+  run_suite "integration (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/integration.sh
+fi
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
