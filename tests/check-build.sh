@@ -35,5 +35,17 @@ for cxx in g++ clang++; do
   check "$cxx C++11 declarations" $cxx -std=c++11 $W $mbed -I. -c "$tmp/decl.cpp" -o "$tmp/d.o"
   check "$cxx C++11 implementation" $cxx -std=c++11 $W $mbed -I. -c "$tmp/impl.cpp" -o "$tmp/i.o"
 done
+# Cortex-M4, -Os: the implementation without a port (a port is the MCU's own).
+if command -v arm-none-eabi-gcc >/dev/null; then
+  printf '#define SECURENET_IMPLEMENTATION\n#include "securenet.h"\n' > "$tmp/mcu.c"
+  if [ -z "$mbed" ]; then # Debian's 2.28: its headers only, seen through an MCU configuration
+    mkdir -p "$tmp/inc" && ln -s /usr/include/mbedtls "$tmp/inc/mbedtls"
+    arm_mbed=(-isystem "$tmp/inc" '-DMBEDTLS_CONFIG_FILE="mbedtls_cm4_check.h"')
+  else
+    arm_mbed=($mbed '-DMBEDTLS_USER_CONFIG_FILE="mbedtls3_cm4_check.h"')
+  fi
+  check "arm-none-eabi-gcc Cortex-M4 -Os implementation" arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os -std=c99 \
+    $W -I. -Iconfigs "${arm_mbed[@]}" -c "$tmp/mcu.c" -o "$tmp/mcu.o"
+fi
 echo "check-build: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
