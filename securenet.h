@@ -399,6 +399,10 @@ SNDEF int sn_http_chunkf(sn_conn *c, const char *fmt, ...)
 #endif
     ;
 SNDEF int sn_http_chunked_end(sn_conn *c);
+/* fn is called with the connection each time its send buffer has drained,
+   until the response is ended; one with nothing to send yet may return
+   without writing (it is called again at the next sn_poll round, which then
+   does not sleep). Reset for every request. */
 typedef void (*sn_writable_fn)(sn_conn *c, void *arg);
 SNDEF void sn_http_on_writable(sn_conn *c, sn_writable_fn fn, void *arg);
 
@@ -2145,17 +2149,13 @@ SNDEF int sn_http_static(sn_conn *c, const sn_request *req, const sn_static_file
 // >>server
 /* The request cycle on one connection: read, parse, frame the body, route,
    run the handler, send, then the next (pipelined) request. */
+/* Answers an error found before any handler ran, then closes. Whatever the
+   send buffer holds (at most a "100 Continue") stays in front of it. */
 static void sn__http_fail(sn_conn *c, int status) {
-  char extra[128];
   c->close_after = 1;
   c->rstate = SN__R_DISPATCH;
   c->resp = SN__RESP_NONE;
-  c->tx_len = c->tx_off = c->inflight = 0;
-  c->is_head = 0;
-  extra[0] = '\0';
-  sn_http_printf(c, status, "Content-Type: text/plain; charset=utf-8\r\n", "%d %s\n", status,
-                 sn_http_reason(status));
-  (void) extra;
+  if (sn_http_error(c, status) != SN_OK) sn__conn_drop(c);
   c->rstate = SN__R_RESPOND;
   c->body_end = c->rx_len;
 }
@@ -2262,7 +2262,6 @@ static void sn__http_dispatch(sn_conn *c) {
       if (c->resp == SN__RESP_NONE && c->state == SN__C_OPEN) {
         sn__log(m, SN_LOG_WARN, "handler for %.*s %.*s sent no reply: 500", (int) c->req.method.len,
                 c->req.method.ptr, (int) c->req.path.len, c->req.path.ptr);
-        c->tx_len = c->tx_mark = c->tx_off;
         sn_http_error(c, 500);
       }
     } else if (idx == -405) {
@@ -2478,6 +2477,12 @@ static void sn__conn_io(sn_conn *c) {
     c->state = SN__C_OPEN;
     c->t_active = m->now;
     c->rd_want = SN_READABLE;
+#if defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
+    /* a resumed session skips verification: its certificate is in the session */
+    if (c->lst->has_client_ca && !c->has_subject && mbedtls_ssl_get_peer_cert(&c->ssl) != NULL &&
+        mbedtls_x509_dn_gets(c->subject, sizeof c->subject, &mbedtls_ssl_get_peer_cert(&c->ssl)->subject) > 0)
+      c->has_subject = 1;
+#endif
     sn__log(m, SN_LOG_DEBUG, "%s: %s %s", c->peer, mbedtls_ssl_get_version(&c->ssl),
             mbedtls_ssl_get_ciphersuite(&c->ssl));
   }
@@ -2522,6 +2527,10 @@ static uint64_t sn__conn_deadline(const sn_conn *c) {
 
 static void sn__conn_expire(sn_conn *c) {
   sn_mgr *m = c->mgr;
+  if (c->state == SN__C_CLOSING || c->state == SN__C_LINGER) { /* the linger time is over */
+    sn__conn_drop(c);
+    return;
+  }
   m->stats.timeouts++;
   if (c->state == SN__C_HANDSHAKE) {
     m->stats.handshake_fails++;

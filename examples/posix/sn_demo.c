@@ -95,7 +95,7 @@ static void stream_more(sn_conn *c, void *arg) {
   stream_state *s = (stream_state *) sn_conn_scratch(c);
   int i;
   (void) arg;
-  for (i = 0; i < 64 && s->next < s->count; i++, s->next++)
+  for (i = 0; i < 256 && s->next < s->count; i++, s->next++)
     if (sn_http_chunkf(c, "line %lu\n", s->next) != SN_OK) break;
   if (s->next >= s->count) sn_http_chunked_end(c);
 }
