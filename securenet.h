@@ -1789,7 +1789,7 @@ static void sn__allow_add(char *allow, size_t allow_len, const char *method) {
   size_t used = strlen(allow), n = strlen(method);
   const char *p = allow;
   while ((p = strstr(p, method)) != NULL) { /* already listed? */
-    if ((p == allow || p[-2] == ',') && (p[n] == '\0' || p[n] == ',')) return;
+    if ((p == allow || (p - allow >= 2 && p[-2] == ',')) && (p[n] == '\0' || p[n] == ',')) return;
     p += n;
   }
   if (used + n + 3 > allow_len) return;
