@@ -54,8 +54,9 @@ through the *_opts structs, where zero always means the secure default)
    SN_LOG_MAX              192      longest log line (bytes, on the stack)
 
 PORTING
-   A port is one sn_port table of ten functions (see "Port contract" below):
-   listen, accept, connect, send, recv, close, wait, entropy, now_ms, wall_s.
+   A port is one sn_port table of functions (see "Port contract" below):
+   listen, accept, connect, send, recv, close, shutdown (optional), wait,
+   entropy, now_ms, wall_s.
    securenet_port_posix.h is the reference port (BSD sockets and poll()).
    To write one for a new MCU, implement the hooks in that order, then run the
    test checklist written under "Port contract". mbedTLS itself needs its own
@@ -513,6 +514,12 @@ SNDEF const char *sn_http_reason(int status);
        there now, or SN_ERR_CLOSED / SN_ERR_IO.
    close(ctx, s)   Closes the socket and frees its resources; never fails,
        never blocks. s is not used again.
+   shutdown(ctx, s)  Optional (may be NULL). Ends the sending direction (a
+       TCP FIN) while receiving goes on. securenet calls it after a
+       connection's last response, then reads and drops what the peer still
+       sends until it closes (at most 2 s), so the response is never lost
+       to a TCP reset for unread input. Without it the peer sees the end of
+       the stream only when securenet closes the socket.
    wait(ctx, items, n, timeout_ms)  Blocks until one of the n items is ready
        (for each, set item.ready to a subset of item.want, plus SN_ERROR on a
        socket error or hang-up), or timeout_ms passes (0: just look,
@@ -553,6 +560,7 @@ struct sn_port {
   int (*send)(void *ctx, sn_sock s, const void *buf, size_t len);
   int (*recv)(void *ctx, sn_sock s, void *buf, size_t len);
   void (*close)(void *ctx, sn_sock s);
+  void (*shutdown)(void *ctx, sn_sock s);
   int (*wait)(void *ctx, sn_wait_item *items, int n, int timeout_ms);
   int (*entropy)(void *ctx, unsigned char *buf, size_t len);
   uint64_t (*now_ms)(void *ctx);
@@ -1339,6 +1347,7 @@ static void sn__conn_closing(sn_conn *c) {
       if (r != 0) { sn__conn_drop(c); return; }
     }
     c->state = SN__C_LINGER;
+    if (m->port.shutdown != NULL) m->port.shutdown(m->port.ctx, c->sock);
   }
   if (c->state == SN__C_LINGER) {
     unsigned char buf[256];

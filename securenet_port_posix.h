@@ -211,6 +211,11 @@ static void sn__px_close(void *ctx, sn_sock s) {
   close((int) s);
 }
 
+static void sn__px_shutdown(void *ctx, sn_sock s) {
+  (void) ctx;
+  (void) shutdown((int) s, SHUT_WR);
+}
+
 static int sn__px_wait(void *ctx, sn_wait_item *items, int n, int timeout_ms) {
   struct pollfd pfd[SN_MAX_SOCKETS];
   int i, r, ready = 0;
@@ -273,8 +278,8 @@ static int64_t sn__px_wall_s(void *ctx) {
 }
 
 static const sn_port sn__posix_port_table = {
-    NULL,          sn__px_listen,  sn__px_accept,  sn__px_connect, sn__px_send,  sn__px_recv,
-    sn__px_close,  sn__px_wait,    sn__px_entropy, sn__px_now_ms,  sn__px_wall_s};
+    NULL,        sn__px_listen, sn__px_accept,  sn__px_connect, sn__px_send,  sn__px_recv,
+    sn__px_close, sn__px_shutdown, sn__px_wait, sn__px_entropy, sn__px_now_ms, sn__px_wall_s};
 
 SNDEF const sn_port *sn_posix_port(void) { return &sn__posix_port_table; }
 
