@@ -210,9 +210,11 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  printf("sn_demo: listening on https://%s%s%s:%u/", strchr(bind, ':') ? "[" : "", bind,
-         strchr(bind, ':') ? "]" : "", https_port);
-  if (http_port) printf(" and http://%s:%u/%s", bind, http_port, redirect ? " (redirecting)" : "");
+  {
+    const char *lb = strchr(bind, ':') ? "[" : "", *rb = strchr(bind, ':') ? "]" : "";
+    printf("sn_demo: listening on https://%s%s%s:%u/", lb, bind, rb, https_port);
+    if (http_port) printf(" and http://%s%s%s:%u/%s", lb, bind, rb, http_port, redirect ? " (redirecting)" : "");
+  }
   printf("\n");
   fflush(stdout);
 
