@@ -828,7 +828,7 @@ struct sn_conn {
   /* request */
   int rstate, resp;
   unsigned keep_alive : 1, close_after : 1, skip_body : 1, is_head : 1, req_chunked : 1, sent_notify : 1,
-      has_subject : 1, chunked_resp : 1;
+      has_subject : 1, chunked_resp : 1, peer_eof : 1, more_work : 1;
   uint64_t t_start, t_active, t_req, t_close;
   char *rx;
   size_t rx_len, rx_cap, scan, head_len, body_len, dec_len, body_end;
@@ -2396,7 +2396,7 @@ static void sn__http_request_done(sn_conn *c) {
 }
 
 static int sn__http_wants_input(const sn_conn *c) {
-  return c->state == SN__C_OPEN && (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY);
+  return c->state == SN__C_OPEN && !c->peer_eof && (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY);
 }
 
 /* Reads what fits into the receive buffer. Returns 1 on data, 0 when it
@@ -2428,9 +2428,16 @@ static int sn__http_read(sn_conn *c) {
   return -1;
 }
 
+/* Bounded per call so one busy connection cannot starve the others; what
+   is left is picked up at the next sn_poll round, which then does not sleep. */
 static void sn__http_io(sn_conn *c) {
   int round;
-  for (round = 0; round < 64 && c->state == SN__C_OPEN; round++) {
+  c->more_work = 0;
+  for (round = 0; c->state == SN__C_OPEN; round++) {
+    if (round == 64) {
+      c->more_work = 1;
+      return;
+    }
     int progress = 0, r = sn__flush(c);
     if (r < 0) { sn__conn_drop(c); return; }
     progress |= r;
@@ -2453,14 +2460,24 @@ static void sn__http_io(sn_conn *c) {
     if (sn__http_wants_input(c)) {
       r = sn__http_read(c);
       if (r < 0) {
-        /* peer closed or failed: nothing to answer to */
-        if (c->is_tls && c->io_err == 0 && c->tls_err == 0) sn__conn_close_gracefully(c);
-        else sn__conn_drop(c);
-        return;
+        if (c->io_err != 0 || c->tls_err != 0) {
+          sn__conn_drop(c);
+          return;
+        }
+        /* An orderly end (FIN or close_notify) may be a half-close after the
+           last request: answer what is buffered, then close. */
+        c->peer_eof = 1;
+        r = 1;
       }
       progress |= r;
     }
     if (!progress) break;
+  }
+  if (c->state == SN__C_OPEN && c->peer_eof && c->resp == SN__RESP_NONE && !sn__out_pending(c) &&
+      (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY)) {
+    /* nothing more can arrive: an unfinished request is dropped */
+    if (c->rx_len == 0) sn__conn_close_gracefully(c);
+    else sn__conn_drop(c);
   }
 }
 
@@ -2516,6 +2533,7 @@ static uint8_t sn__conn_want(const sn_conn *c) {
 
 /* mbedTLS may hold a decrypted record, or more records, already read. */
 static int sn__conn_has_pending(sn_conn *c) {
+  if (c->state == SN__C_OPEN && c->more_work) return 1;
   return c->is_tls && c->state == SN__C_OPEN && sn__http_wants_input(c) &&
          (mbedtls_ssl_get_bytes_avail(&c->ssl) > 0 || mbedtls_ssl_check_pending(&c->ssl));
 }

@@ -144,6 +144,16 @@ def basic():
     report(b"Content-Type: text/x-test" in out and b"\r\n\r\nWikipedia" in out and out.endswith(b"hello, after\n"),
            "a chunked upload with extensions and trailers, split across writes, is de-chunked and the next "
            "request is kept", repr(out[-120:]))
+    # Half-close: requests, then the client's end of stream (FIN) at once.
+    if MODE == "plain":
+        s = connect()
+        s.sendall(b"GET /api/hello/h1 HTTP/1.1\r\nHost: x\r\n\r\nGET /api/hello/h2 HTTP/1.1\r\nHost: x\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        out, how = read_all(s)
+        s.close()
+        report(out.count(b"HTTP/1.1 200") == 2 and out.endswith(b"hello, h2\n") and how == "eof",
+               "requests followed at once by the client's FIN are all answered, then the server closes",
+               repr((out[-40:], how)))
     # Absolute-form target.
     out, how = exchange(b"GET http://localhost/api/hello/abs HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
     report(status(out) == 200 and out.endswith(b"hello, abs\n"), "an absolute-form request target is served",
