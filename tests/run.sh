@@ -40,6 +40,10 @@ if [ "$unit_only" -eq 0 ]; then
   fi
   run_suite "integration" env SN_DEMO="$build/sn_demo" tests/integration.sh
   run_suite "integration (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/integration.sh
+  if command -v valgrind >/dev/null; then
+    run_suite "integration (valgrind)" env SN_DEMO="$build/sn_demo" \
+      SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/integration.sh
+  fi
 fi
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
