@@ -18,8 +18,9 @@ QUICK START (POSIX; see examples/posix/sn_demo.c for the whole program)
        #include "securenet_port_posix.h"
 
        static void hello(sn_conn *c, const sn_request *req, void *user) {
-         sn_http_printf(c, 200, "Content-Type: text/plain\r\n", "hello, %.*s",
-                        (int) sn_http_param(req, "name").len, sn_http_param(req, "name").ptr);
+         sn_str name = sn_http_param(req, "name");
+         sn_http_printf(c, 200, "Content-Type: text/plain\r\n", "hello, %.*s\n",
+                        (int) name.len, name.ptr);
        }
        int main(void) {
          sn_mgr *mgr; sn_router router; sn_mgr_opts mo = {0}; sn_http_opts ho = {0}; sn_tls_opts tls = {0};
@@ -108,6 +109,11 @@ LIMITS
      in the receive buffer and are answered in order.
    - A route's handler must answer during its call (no deferred replies); a
      handler that does not answer makes the server reply 500.
+   - Paths are percent-decoded before routing, so "%2F" acts as '/'.
+   - A request that ends with the client's half-close (FIN, or a TLS 1.3
+     close_notify) is still answered; then the connection closes.
+   - Idle connections beyond max_conns evict the least recently used idle
+     one; when every connection is busy, new ones wait in the listen backlog.
 */
 #ifndef SECURENET_H
 #define SECURENET_H

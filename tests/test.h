@@ -69,7 +69,7 @@ static inline int test_check_int_(long long got, long long want, const char *nam
 }
 
 /* CHECK_STR(got, want, name): NUL-terminated strings equal (NULL allowed). */
-#define CHECK_STR(got, want, name) test_check_mem_((got), (got) ? strlen(got) : 0, (want), (name))
+#define CHECK_STR(got, want, name) test_check_str_((got), (want), (name))
 /* CHECK_MEM(ptr, len, want, name): bytes [ptr, ptr+len) equal the C string want. */
 #define CHECK_MEM(ptr, len, want, name) test_check_mem_((ptr), (len), (want), (name))
 /* CHECK_SN(s, want, name): an sn_str equals the C string want. */
@@ -78,6 +78,10 @@ static inline int test_check_mem_(const void *ptr, size_t len, const char *want,
   int ok = (ptr == NULL && want == NULL) ||
            (ptr != NULL && want != NULL && len == strlen(want) && memcmp(ptr, want, len) == 0);
   return test_report(ok, name, "got %s, want %s", test_show(ptr, len), test_show(want, want ? strlen(want) : 0));
+}
+
+static inline int test_check_str_(const char *got, const char *want, const char *name) {
+  return test_check_mem_(got, got ? strlen(got) : 0, want, name);
 }
 
 /* The program's exit status: 0 if every check passed, else 1. */
