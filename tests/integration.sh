@@ -133,6 +133,10 @@ group_s_client() {
   out=$( (sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:$P -servername localhost -CAfile "$CERTS/ca.pem" -tls1_2 -sess_in "$TMP/s12" 2>&1)
   echo "$out" | grep -q "^Reused, TLSv1.2"
   check $? "s_client: a TLS 1.2 session is resumed (Reused)" "$(echo "$out" | grep -E '^(New|Reused)')"
+  ( (sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:$P -servername localhost -CAfile "$CERTS/ca.pem" -tls1_2 -no_ticket -sess_out "$TMP/sid" >/dev/null 2>&1 )
+  out=$( (sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:$P -servername localhost -CAfile "$CERTS/ca.pem" -tls1_2 -no_ticket -sess_in "$TMP/sid" 2>&1)
+  echo "$out" | grep -q "^Reused, TLSv1.2"
+  check $? "s_client: without tickets, a TLS 1.2 session is resumed from the session cache (Reused)" "$(echo "$out" | grep -E '^(New|Reused)')"
   out=$( (sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:$P -servername localhost -CAfile "$CERTS/ca.pem" -sess_out "$TMP/s13" 2>&1)
   if echo "$out" | grep -q "^New, TLSv1.3"; then
     out=$( (sleep 1) | timeout 10 openssl s_client -connect 127.0.0.1:$P -servername localhost -CAfile "$CERTS/ca.pem" -sess_in "$TMP/s13" 2>&1)
