@@ -54,6 +54,7 @@ deps: build/.deps-ok
 
 $(MBED_DIR)/lib/libmbedtls.a: build/.deps-ok tools/build-mbedtls3.sh
 	tools/build-mbedtls3.sh $(MBED_DIR)
+	@touch $@
 
 mbedtls3:
 	$(MAKE) MBEDTLS=3 build/mbedtls-3.6/lib/libmbedtls.a
