@@ -834,7 +834,7 @@ struct sn_conn {
   /* request */
   int rstate, resp;
   unsigned keep_alive : 1, close_after : 1, skip_body : 1, is_head : 1, req_chunked : 1, sent_notify : 1,
-      has_subject : 1, chunked_resp : 1, peer_eof : 1, more_work : 1;
+      has_subject : 1, chunked_resp : 1, peer_eof : 1, more_work : 1, served : 1;
   uint64_t t_start, t_active, t_req, t_close;
   char *rx;
   size_t rx_len, rx_cap, scan, head_len, body_len, dec_len, body_end;
@@ -1462,6 +1462,7 @@ static int sn__check_framing(const sn_request *req) {
   }
   if (req->version == 11 && n_host != 1) return 400; /* RFC 9112 3.2 */
   if (n_host > 1) return 400;
+  if (n_te && req->version == 10) return 400; /* RFC 9112 6.1: faulty framing in 1.0 */
   if (n_te) {
     sn_str list = te, item;
     int codings = 0, chunked_last = 0;
@@ -2208,7 +2209,7 @@ static int sn__rx_grow(sn_conn *c, size_t want) {
 static void sn__http_redirect(sn_conn *c) {
   static const char hexd[] = "0123456789ABCDEF";
   sn_str host = sn_http_header(&c->req, "host");
-  char loc[96 + 3 * 256], *o = loc;
+  char loc[8 + 255 + 6 + 3 * 256 + 1], *o = loc; /* scheme, host, ":port", escaped path, NUL */
   size_t i, hl = host.len;
   if (hl && host.ptr[0] != '[') {
     const char *colon = (const char *) memchr(host.ptr, ':', hl);
@@ -2375,6 +2376,7 @@ static void sn__http_request_done(sn_conn *c) {
   c->scan = c->head_len = c->body_len = c->dec_len = c->body_end = 0;
   c->req_chunked = c->chunked_resp = c->skip_body = c->is_head = 0;
   c->on_writable = NULL;
+  c->served = 1;
   c->t_active = c->mgr->now;
   c->t_req = c->rx_len ? c->mgr->now : 0;
   if (c->close_after) {
@@ -2549,7 +2551,8 @@ static uint64_t sn__conn_deadline(const sn_conn *c) {
   switch (c->state) {
     case SN__C_HANDSHAKE: return c->t_start + o->handshake_timeout_ms;
     case SN__C_OPEN:
-      if (c->rstate == SN__R_HEAD && c->rx_len == 0 && !sn__out_pending(c)) return c->t_active + o->idle_timeout_ms;
+      if (c->rstate == SN__R_HEAD && c->rx_len == 0 && !sn__out_pending(c))
+        return c->t_active + (c->served ? o->idle_timeout_ms : o->request_timeout_ms);
       if (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY) return c->t_req + o->request_timeout_ms;
       return c->t_active + o->idle_timeout_ms; /* a response that does not move */
     case SN__C_CLOSING:
@@ -2591,7 +2594,11 @@ static sn_conn *sn__find_victim(sn_mgr *m) {
   int i;
   for (i = 0; i < m->nconns; i++) {
     sn_conn *c = m->conns[i];
-    int idle = c->state == SN__C_OPEN && c->rstate == SN__R_HEAD && c->rx_len == 0 && !sn__out_pending(c);
+    /* idle keep-alive: served once, nothing pending. A new connection that
+       has not sent its first request is not idle: it is bounded by the
+       request timeout instead. */
+    int idle = c->state == SN__C_OPEN && c->served && c->rstate == SN__R_HEAD && c->rx_len == 0 &&
+               !sn__out_pending(c);
     if (c->state == SN__C_LINGER || c->state == SN__C_DEAD) return c;
     if (idle && (best == NULL || c->t_active < best->t_active)) best = c;
   }
