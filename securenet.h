@@ -1563,7 +1563,7 @@ SNDEF int sn_http_parse(char *buf, size_t len, sn_request *req, const sn_http_li
   return (int) end;
 }
 
-enum { SNC_SIZE, SNC_EXT, SNC_SIZE_LF, SNC_DATA, SNC_DATA_CR, SNC_DATA_LF, SNC_TRAILER, SNC_TRAILER_LINE,
+enum { SNC_SIZE, SNC_BWS, SNC_EXT, SNC_SIZE_LF, SNC_DATA, SNC_DATA_CR, SNC_DATA_LF, SNC_TRAILER, SNC_TRAILER_LINE,
        SNC_TRAILER_LF, SNC_END_LF, SNC_DONE };
 
 SNDEF int sn_chunked_decode(sn_chunked *st, const char *src, size_t n, char *dst, size_t *consumed,
@@ -1581,8 +1581,10 @@ SNDEF int sn_chunked_decode(sn_chunked *st, const char *src, size_t n, char *dst
           st->line++;
         } else if (st->line == 0) {
           ret = SN_ERR_PROTO;
-        } else if (ch == ';' || ch == ' ' || ch == '\t') {
+        } else if (ch == ';') {
           st->state = SNC_EXT;
+        } else if (ch == ' ' || ch == '\t') {
+          st->state = SNC_BWS;
         } else if (ch == '\r') {
           st->state = SNC_SIZE_LF;
         } else {
@@ -1591,6 +1593,12 @@ SNDEF int sn_chunked_decode(sn_chunked *st, const char *src, size_t n, char *dst
         i++;
         break;
       }
+      case SNC_BWS: /* RFC 9112 7.1.1: only whitespace, then ';', may follow the size */
+        if (ch == ';') st->state = SNC_EXT;
+        else if (ch == '\r') st->state = SNC_SIZE_LF;
+        else if ((ch != ' ' && ch != '\t') || ++st->line > 256) ret = SN_ERR_PROTO;
+        i++;
+        break;
       case SNC_EXT: /* chunk extensions are read and ignored (RFC 9112 7.1.1) */
         if (ch == '\r') st->state = SNC_SIZE_LF;
         else if (ch == '\n' || ++st->line > 256) ret = SN_ERR_PROTO;
@@ -2613,7 +2621,9 @@ static void sn__accept(sn_mgr *m, sn__listener *l) {
     sn_sock s;
     char peer[48];
     sn_conn *c;
-    int r = m->port.accept(m->port.ctx, l->sock, &s, peer, sizeof peer);
+    int r;
+    if (!sn__can_admit(m)) return; /* the rest wait in the listen backlog */
+    r = m->port.accept(m->port.ctx, l->sock, &s, peer, sizeof peer);
     if (r == SN_WANT_READ) return;
     if (r != SN_OK) {
       sn__log(m, SN_LOG_WARN, "accept failed: %s", sn_strerror(r));

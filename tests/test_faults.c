@@ -1,0 +1,1798 @@
+/* test_faults.c - the whole securenet server, end to end, in memory.
+
+   "Bad input never crashes, leaks or corrupts": this test runs the real
+   server (sn_mgr, sn_http_listen, sn_poll) through a fake port with no
+   sockets. The port keeps an array of fake sockets whose client side the
+   test scripts:
+     - accept hands out pending fake connections in the order they were made;
+     - recv delivers the scripted bytes in pieces of a configurable size
+       (1 byte is the key case), optionally saying SN_WANT_READ every other call;
+     - send takes at most K bytes per call (1 byte too) and says
+       SN_WANT_WRITE every other call;
+     - wait reports every wanted event ready (or, in "strict" mode, readable
+       only when bytes or the end are there);
+     - now_ms is a fake clock the test moves (408 and idle timeouts);
+     - entropy is a FIXED DETERMINISTIC xorshift stream. That is acceptable
+       ONLY in this test (reproducible runs, no TLS secret worth anything);
+       a real port must use a real entropy source (see the port contract).
+   Every securenet allocation goes through test_malloc/test_free (SN_MALLOC /
+   SN_FREE are defined before securenet.h), which count them and can fail
+   the N-th one (or every one from the N-th on).
+
+   Checks: (a) an exact 200 response with 1-byte reads and writes, HEAD,
+   404/405/500, 100-continue, streaming, keep-alive and close; (b) pipelined
+   requests answered in order; (c) a chunked POST delivered byte by byte;
+   (d) failing each allocation of a full request cycle never crashes or
+   leaks and the next request is served; (e) 408 request timeout and the
+   idle keep-alive close; (f) LRU eviction of idle connections only;
+   (g) hundreds of garbage inputs (fixed-seed PRNG) always end in a 4xx/5xx
+   or a close; (h) one TLS client (mbedTLS, in memory, certificate made at
+   run time) through the same port. Also: buffers shrink back after a large
+   request, peers that reset or half-close, 60 pipelined requests beyond one
+   sn_poll call's budget with strict readiness, and the HTTPS redirect with
+   a maximal Host and path (run in a forked child, so a memory error there
+   is reported as one failed check; build with ASan to see it). Every phase
+   ends with sn_mgr_destroy and a check that no allocation outlived it. */
+#define _POSIX_C_SOURCE 200809L /* fork() and waitpid() for the one check that may crash */
+#include <stddef.h>
+
+static void *test_malloc(size_t n);
+static void test_free(void *p);
+#define SN_MALLOC(n) test_malloc(n)
+#define SN_FREE(p) test_free(p)
+#define SECURENET_IMPLEMENTATION
+#include "securenet.h"
+#include "test.h"
+
+#include <stdlib.h>
+#include <ctype.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mbedtls/ctr_drbg.h"
+#include "mbedtls/pk.h"
+#include "mbedtls/x509_crt.h"
+#include "mbedtls/ssl.h"
+#if defined(MBEDTLS_ECP_C)
+#include "mbedtls/ecp.h"
+#endif
+
+/* ---- allocation accounting ------------------------------------------------ */
+static unsigned long a_calls;   /* SN_MALLOC calls since the last reset */
+static unsigned long a_fail_at; /* 0: never; else the call number that fails */
+static int a_fail_rest;         /* 1: every call from a_fail_at on fails too */
+static unsigned long a_failed;  /* calls made to fail */
+static long a_live;             /* allocations not yet freed */
+static long a_live_bytes;       /* their bytes */
+static unsigned long a_total_mallocs, a_total_frees;
+static size_t a_size[256];      /* sizes of the first calls (for messages) */
+
+/* Each block carries its size in front (aligned for any scalar). */
+typedef union a_hdr {
+  size_t n;
+  long double ld;
+  long long ll;
+  void *p;
+} a_hdr;
+
+static void *test_malloc(size_t n) {
+  a_hdr *h;
+  a_calls++;
+  if (a_calls <= sizeof a_size / sizeof a_size[0]) a_size[a_calls - 1] = n;
+  if (a_fail_at && (a_calls == a_fail_at || (a_fail_rest && a_calls > a_fail_at))) {
+    a_failed++;
+    return NULL;
+  }
+  h = (a_hdr *) malloc(sizeof *h + n);
+  if (h == NULL) return NULL;
+  h->n = n;
+  a_live++;
+  a_live_bytes += (long) n;
+  a_total_mallocs++;
+  return h + 1;
+}
+
+static void test_free(void *p) {
+  a_hdr *h;
+  if (p == NULL) return;
+  h = (a_hdr *) p - 1;
+  a_live--;
+  a_live_bytes -= (long) h->n;
+  a_total_frees++;
+  free(h);
+}
+
+static void alloc_reset(unsigned long fail_at, int rest) {
+  a_calls = 0;
+  a_fail_at = fail_at;
+  a_fail_rest = rest;
+  a_failed = 0;
+}
+
+/* ---- the fake port ------------------------------------------------------------ */
+#define FP_MAX 40
+
+typedef struct fsock {
+  int used, listener, pending;
+  int srv_closed, srv_shut; /* the server called close / shutdown */
+  int reset;                /* the client reset: send and recv fail */
+  unsigned seq;             /* creation order (accept is FIFO) */
+  unsigned char *in;        /* client -> server bytes */
+  size_t in_len, in_off, in_cap;
+  int in_eof;               /* the client ended its side after in */
+  unsigned char *out;       /* server -> client bytes */
+  size_t out_len, out_cap, out_rd;
+  size_t rchunk, schunk;    /* most bytes per recv / send call */
+  int block_recv, block_send;
+  unsigned long recvs, sends;
+} fsock;
+
+static struct {
+  fsock s[FP_MAX];
+  uint64_t now;
+  uint64_t ent;
+  unsigned seq;
+  unsigned long activity; /* bytes moved, accepts, closes */
+  int strict_wait;
+  int block_send, block_recv; /* defaults for new sockets */
+  int misuse;
+  char misuse_what[160];
+} fp;
+
+static void fp_misuse(const char *what, sn_sock s) {
+  if (fp.misuse++ == 0) snprintf(fp.misuse_what, sizeof fp.misuse_what, "%s on socket %ld", what, (long) s);
+}
+
+/* 1 if s is an open socket handed out by the port, else records a misuse. */
+static int fp_ok(sn_sock s, const char *hook) {
+  if (s < 0 || s >= FP_MAX || !fp.s[s].used || fp.s[s].srv_closed || fp.s[s].pending) {
+    fp_misuse(hook, s);
+    return 0;
+  }
+  return 1;
+}
+
+static void fp_grow(unsigned char **buf, size_t *cap, size_t need) {
+  if (need <= *cap) return;
+  *cap = need * 2 + 256;
+  *buf = (unsigned char *) realloc(*buf, *cap);
+  if (*buf == NULL) abort();
+}
+
+static int fp_new(void) {
+  int i;
+  for (i = 0; i < FP_MAX; i++)
+    if (!fp.s[i].used) {
+      memset(&fp.s[i], 0, sizeof fp.s[i]);
+      fp.s[i].used = 1;
+      fp.s[i].seq = ++fp.seq;
+      return i;
+    }
+  fprintf(stderr, "test_faults: out of fake sockets\n");
+  abort();
+}
+
+static void fp_reset(void) {
+  int i;
+  for (i = 0; i < FP_MAX; i++) {
+    free(fp.s[i].in);
+    free(fp.s[i].out);
+  }
+  memset(fp.s, 0, sizeof fp.s);
+  fp.misuse = 0;
+  fp.misuse_what[0] = '\0';
+  fp.strict_wait = 0;
+  fp.block_send = 1;
+  fp.block_recv = 0;
+}
+
+static int fp_listen(void *ctx, const char *addr, uint16_t port, sn_sock *out) {
+  int i = fp_new();
+  (void) ctx;
+  (void) addr;
+  (void) port;
+  fp.s[i].listener = 1;
+  *out = i;
+  return SN_OK;
+}
+
+static int fp_accept(void *ctx, sn_sock l, sn_sock *out, char *peer, size_t peer_len) {
+  int i, best = -1;
+  (void) ctx;
+  if (!fp_ok(l, "accept") || !fp.s[l].listener) return SN_ERR_IO;
+  for (i = 0; i < FP_MAX; i++)
+    if (fp.s[i].used && fp.s[i].pending && (best < 0 || fp.s[i].seq < fp.s[best].seq)) best = i;
+  if (best < 0) return SN_WANT_READ;
+  fp.s[best].pending = 0;
+  *out = best;
+  snprintf(peer, peer_len, "fake:%d", best);
+  fp.activity++;
+  return SN_OK;
+}
+
+static int fp_connect(void *ctx, const char *host, uint16_t port, sn_sock *out) {
+  (void) ctx;
+  (void) host;
+  (void) port;
+  (void) out;
+  return SN_ERR_UNSUPPORTED;
+}
+
+static int fp_send(void *ctx, sn_sock s, const void *buf, size_t len) {
+  fsock *f;
+  size_t n;
+  (void) ctx;
+  if (!fp_ok(s, "send")) return SN_ERR_IO;
+  f = &fp.s[s];
+  if (f->listener) fp_misuse("send to a listener", s);
+  if (len == 0) fp_misuse("send of 0 bytes", s);
+  if (f->srv_shut) fp_misuse("send after shutdown", s);
+  if (f->reset) return SN_ERR_CLOSED;
+  if (f->block_send && (++f->sends & 1)) return SN_WANT_WRITE;
+  n = len < f->schunk ? len : f->schunk;
+  fp_grow(&f->out, &f->out_cap, f->out_len + n);
+  memcpy(f->out + f->out_len, buf, n);
+  f->out_len += n;
+  fp.activity++;
+  return (int) n;
+}
+
+static int fp_recv(void *ctx, sn_sock s, void *buf, size_t len) {
+  fsock *f;
+  size_t n;
+  (void) ctx;
+  if (!fp_ok(s, "recv")) return SN_ERR_IO;
+  f = &fp.s[s];
+  if (len == 0) fp_misuse("recv of 0 bytes", s);
+  if (f->reset) return SN_ERR_CLOSED;
+  if (f->in_off < f->in_len) {
+    if (f->block_recv && (++f->recvs & 1)) return SN_WANT_READ;
+    n = f->in_len - f->in_off;
+    if (n > f->rchunk) n = f->rchunk;
+    if (n > len) n = len;
+    memcpy(buf, f->in + f->in_off, n);
+    f->in_off += n;
+    fp.activity++;
+    return (int) n;
+  }
+  return f->in_eof ? 0 : SN_WANT_READ;
+}
+
+static void fp_close(void *ctx, sn_sock s) {
+  (void) ctx;
+  if (!fp_ok(s, "close")) return;
+  fp.s[s].srv_closed = 1;
+  fp.activity++;
+}
+
+static void fp_shutdown(void *ctx, sn_sock s) {
+  (void) ctx;
+  if (!fp_ok(s, "shutdown")) return;
+  if (fp.s[s].srv_shut) fp_misuse("second shutdown", s);
+  fp.s[s].srv_shut = 1;
+  fp.activity++;
+}
+
+static int fp_wait(void *ctx, sn_wait_item *items, int n, int timeout_ms) {
+  int i, ready = 0;
+  (void) ctx;
+  (void) timeout_ms;
+  for (i = 0; i < n; i++) {
+    fsock *f;
+    items[i].ready = 0;
+    if (!fp_ok(items[i].sock, "wait")) continue;
+    f = &fp.s[items[i].sock];
+    if (items[i].want & ~(SN_READABLE | SN_WRITABLE)) fp_misuse("wait for an unknown event", items[i].sock);
+    items[i].ready = items[i].want;
+    if (fp.strict_wait && !f->listener && f->in_off == f->in_len && !f->in_eof && !f->reset)
+      items[i].ready &= (uint8_t) ~SN_READABLE;
+    if (f->reset) items[i].ready |= SN_ERROR;
+    if (items[i].ready) ready++;
+  }
+  return ready;
+}
+
+/* Deterministic "entropy" (xorshift64): acceptable ONLY in this test. */
+static int fp_entropy(void *ctx, unsigned char *buf, size_t len) {
+  size_t i;
+  (void) ctx;
+  for (i = 0; i < len; i++) {
+    fp.ent ^= fp.ent << 13;
+    fp.ent ^= fp.ent >> 7;
+    fp.ent ^= fp.ent << 17;
+    buf[i] = (unsigned char) (fp.ent >> 24);
+  }
+  return 0;
+}
+
+static uint64_t fp_now(void *ctx) {
+  (void) ctx;
+  return fp.now;
+}
+
+static int64_t fp_wall(void *ctx) {
+  (void) ctx;
+  return -1;
+}
+
+static const sn_port fake_port = {NULL,     fp_listen, fp_accept,  fp_connect, fp_send, fp_recv,
+                                  fp_close, fp_shutdown, fp_wait, fp_entropy, fp_now,  fp_wall};
+
+/* ---- the client side ------------------------------------------------------------ */
+static int cl_new(size_t rchunk, size_t schunk) {
+  int i = fp_new();
+  fp.s[i].pending = 1;
+  fp.s[i].rchunk = rchunk ? rchunk : 1;
+  fp.s[i].schunk = schunk ? schunk : 1;
+  fp.s[i].block_send = fp.block_send;
+  fp.s[i].block_recv = fp.block_recv;
+  return i;
+}
+
+static void cl_write(int s, const void *p, size_t n) {
+  fsock *f = &fp.s[s];
+  fp_grow(&f->in, &f->in_cap, f->in_len + n);
+  memcpy(f->in + f->in_len, p, n);
+  f->in_len += n;
+}
+
+static void cl_puts(int s, const char *str) { cl_write(s, str, strlen(str)); }
+static void cl_eof(int s) { fp.s[s].in_eof = 1; }
+
+/* ---- the server under test --------------------------------------------------- */
+static sn_mgr *mgr;
+static sn_router router;
+static int verbose;
+static char last_log[SN_LOG_MAX];
+
+static void log_cb(void *user, int level, const char *msg) {
+  (void) user;
+  snprintf(last_log, sizeof last_log, "%s", msg);
+  if (verbose) printf("# log %d: %s\n", level, msg);
+}
+
+/* Creates the manager and a plain HTTP listener (opts may be NULL). */
+static int start(int max_conns, const sn_http_opts *opts) {
+  sn_mgr_opts mo;
+  sn_http_opts ho;
+  int r;
+  memset(&mo, 0, sizeof mo);
+  mo.port = &fake_port;
+  mo.log = log_cb;
+  mo.log_level = SN_LOG_DEBUG;
+  mo.max_conns = max_conns;
+  mgr = NULL;
+  if ((r = sn_mgr_create(&mgr, &mo)) != SN_OK) return r;
+  if (opts) ho = *opts;
+  else memset(&ho, 0, sizeof ho);
+  ho.port = 80;
+  ho.router = &router;
+  if ((r = sn_http_listen(mgr, &ho)) != SN_OK) {
+    sn_mgr_destroy(mgr);
+    mgr = NULL;
+  }
+  return r;
+}
+
+/* Destroys the manager; checks that nothing outlived it and that the
+   server never misused a socket. */
+static void stop(const char *phase) {
+  char name[200];
+  sn_mgr_destroy(mgr);
+  mgr = NULL;
+  snprintf(name, sizeof name, "faults: %s: every allocation is freed by sn_mgr_destroy", phase);
+  test_report(a_live == 0, name, "%ld allocations still live", a_live);
+  snprintf(name, sizeof name, "faults: %s: the server never used a socket it did not own or had closed", phase);
+  test_report(fp.misuse == 0, name, "%d misuses, first: %s", fp.misuse, fp.misuse_what);
+  fp_reset();
+}
+
+/* Polls until nothing has moved for a few rounds. Returns the rounds run. */
+static long pump(void) {
+  long rounds = 0;
+  int idle = 0;
+  while (idle < 4 && rounds < 4000000) {
+    unsigned long before = fp.activity;
+    sn_poll(mgr, 0);
+    rounds++;
+    idle = fp.activity == before ? idle + 1 : 0;
+  }
+  return rounds;
+}
+
+/* ---- responses ------------------------------------------------------------------- */
+typedef struct resp {
+  int status;
+  char head[4096];
+  size_t head_len;
+  char body[32768];
+  size_t body_len;
+} resp;
+
+/* A header's value from a parsed response head ("" when absent: returns 0). */
+static int resp_hdr(const resp *r, const char *name, char *val, size_t vlen) {
+  const char *p = strstr(r->head, "\r\n");
+  size_t nl = strlen(name);
+  while (p != NULL && p[2] != '\r') {
+    const char *line = p + 2, *end = strstr(line, "\r\n");
+    size_t k;
+    int same = 1;
+    for (k = 0; k < nl; k++)
+      if (tolower((unsigned char) line[k]) != tolower((unsigned char) name[k])) same = 0;
+    if (same && line[nl] == ':') {
+      const char *v = line + nl + 1;
+      size_t len;
+      while (*v == ' ') v++;
+      len = (size_t) (end - v);
+      if (len >= vlen) len = vlen - 1;
+      memcpy(val, v, len);
+      val[len] = '\0';
+      return 1;
+    }
+    p = end;
+  }
+  if (vlen) val[0] = '\0';
+  return 0;
+}
+
+/* Parses one response from buf[*off..len). head_req: the answer to HEAD
+   (no body). eof: the stream has ended (a body without a length runs to it).
+   Returns 1 (and advances *off), 0 when incomplete, -1 when malformed. */
+static int parse_resp(const unsigned char *buf, size_t len, size_t *off, int head_req, int eof, resp *r) {
+  const unsigned char *p;
+  size_t n = len - *off, i, hl = 0;
+  char v[64];
+  r->status = 0;
+  r->head_len = r->body_len = 0;
+  r->head[0] = '\0';
+  if (buf == NULL) return 0; /* nothing received yet */
+  p = buf + *off;
+  if (n > 0 && memcmp(p, "HTTP/1.1 ", n < 9 ? n : 9) != 0) return -1;
+  for (i = 0; i + 3 < n; i++)
+    if (memcmp(p + i, "\r\n\r\n", 4) == 0) {
+      hl = i + 4;
+      break;
+    }
+  if (hl == 0) return (n > sizeof r->head) ? -1 : 0;
+  if (hl >= sizeof r->head || hl < 16) return -1;
+  memcpy(r->head, p, hl);
+  r->head[hl] = '\0';
+  r->head_len = hl;
+  if (!isdigit(p[9]) || !isdigit(p[10]) || !isdigit(p[11]) || p[12] != ' ') return -1;
+  r->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+  if (r->status < 100 || r->status > 599) return -1;
+  if (r->status < 200 || r->status == 204 || r->status == 304 || head_req) {
+    *off += hl;
+    return 1;
+  }
+  if (resp_hdr(r, "content-length", v, sizeof v)) {
+    size_t cl = (size_t) strtoul(v, NULL, 10);
+    if (cl > sizeof r->body) return -1;
+    if (n - hl < cl) return 0;
+    memcpy(r->body, p + hl, cl);
+    r->body_len = cl;
+    *off += hl + cl;
+    return 1;
+  }
+  if (resp_hdr(r, "transfer-encoding", v, sizeof v)) {
+    /* our own small decoder, independent of sn_chunked_decode */
+    size_t at = hl;
+    if (strcmp(v, "chunked") != 0) return -1;
+    for (;;) {
+      size_t size = 0, k = at;
+      while (k < n && isxdigit(p[k])) {
+        size = size * 16 + (size_t) (isdigit(p[k]) ? p[k] - '0' : tolower(p[k]) - 'a' + 10);
+        k++;
+      }
+      if (k + 2 > n) return 0;
+      if (k == at || p[k] != '\r' || p[k + 1] != '\n') return -1;
+      k += 2;
+      if (size == 0) {
+        if (k + 2 > n) return 0;
+        if (p[k] != '\r' || p[k + 1] != '\n') return -1;
+        *off += k + 2;
+        return 1;
+      }
+      if (k + size + 2 > n) return 0;
+      if (p[k + size] != '\r' || p[k + size + 1] != '\n') return -1;
+      if (r->body_len + size > sizeof r->body) return -1;
+      memcpy(r->body + r->body_len, p + k, size);
+      r->body_len += size;
+      at = k + size + 2;
+    }
+  }
+  if (!eof) return 0;
+  if (n - hl > sizeof r->body) return -1;
+  memcpy(r->body, p + hl, n - hl);
+  r->body_len = n - hl;
+  *off = len;
+  return 1;
+}
+
+/* The next response the server sent on s. */
+static int next_resp(int s, resp *r, int head_req) {
+  fsock *f = &fp.s[s];
+  return parse_resp(f->out, f->out_len, &f->out_rd, head_req, f->srv_closed, r);
+}
+
+static int body_is(const resp *r, const char *want) {
+  return r->body_len == strlen(want) && memcmp(r->body, want, r->body_len) == 0;
+}
+
+static int has_close(const resp *r) {
+  char v[64];
+  return resp_hdr(r, "connection", v, sizeof v) && strcmp(v, "close") == 0;
+}
+
+/* ---- handlers --------------------------------------------------------------------- */
+static char big_body[5000];
+
+static void h_hello(sn_conn *c, const sn_request *req, void *u) {
+  (void) req;
+  (void) u;
+  sn_http_printf(c, 200, "Content-Type: text/plain\r\n", "hello, world\n");
+}
+
+static void h_echo(sn_conn *c, const sn_request *req, void *u) {
+  sn_str type = sn_http_header(req, "content-type");
+  char head[300];
+  (void) u;
+  if (type.ptr == NULL || type.len > 200) snprintf(head, sizeof head, "Content-Type: application/octet-stream\r\n");
+  else snprintf(head, sizeof head, "Content-Type: %.*s\r\n", (int) type.len, type.ptr);
+  if (sn_http_reply(c, 200, head, req->body.ptr, req->body.len) != SN_OK) sn_http_error(c, 500);
+}
+
+static void h_user(sn_conn *c, const sn_request *req, void *u) {
+  sn_str name = sn_http_param(req, "name");
+  (void) u;
+  sn_http_printf(c, 200, NULL, "user %.*s", (int) name.len, name.ptr);
+}
+
+static void h_big(sn_conn *c, const sn_request *req, void *u) {
+  (void) req;
+  (void) u;
+  if (sn_http_reply(c, 200, NULL, big_body, sizeof big_body) != SN_OK) sn_http_error(c, 500);
+}
+
+static void h_silent(sn_conn *c, const sn_request *req, void *u) {
+  (void) c;
+  (void) req;
+  (void) u;
+}
+
+typedef struct stream_state {
+  unsigned long next, count;
+} stream_state;
+
+static void stream_more(sn_conn *c, void *arg) {
+  stream_state *s = (stream_state *) sn_conn_scratch(c);
+  int i;
+  (void) arg;
+  for (i = 0; i < 16 && s->next < s->count; i++, s->next++)
+    if (sn_http_chunkf(c, "line %lu\n", s->next) != SN_OK) break;
+  if (s->next >= s->count) sn_http_chunked_end(c);
+}
+
+static void h_stream(sn_conn *c, const sn_request *req, void *u) {
+  stream_state *s = (stream_state *) sn_conn_scratch(c);
+  char n[16];
+  (void) u;
+  s->next = 0;
+  s->count = sn_http_query(req, "n", n, sizeof n) > 0 ? strtoul(n, NULL, 10) : 10;
+  sn_http_chunked_begin(c, 200, "Content-Type: text/plain\r\n");
+  sn_http_on_writable(c, stream_more, NULL);
+  stream_more(c, NULL);
+}
+
+static void h_tls(sn_conn *c, const sn_request *req, void *u) {
+  const char *v = sn_conn_tls_version(c);
+  (void) req;
+  (void) u;
+  sn_http_printf(c, 200, NULL, "%s", v ? v : "plain");
+}
+
+static void routes(void) {
+  size_t i;
+  for (i = 0; i < sizeof big_body; i++) big_body[i] = (char) ('A' + i % 23);
+  sn_router_init(&router);
+  sn_router_add(&router, "GET", "/hello", h_hello, NULL);
+  sn_router_add(&router, "POST", "/echo", h_echo, NULL);
+  sn_router_add(&router, "GET", "/u/:name", h_user, NULL);
+  sn_router_add(&router, "GET", "/big", h_big, NULL);
+  sn_router_add(&router, "GET", "/silent", h_silent, NULL);
+  sn_router_add(&router, "GET", "/stream", h_stream, NULL);
+  sn_router_add(&router, "GET", "/tls", h_tls, NULL);
+}
+
+static const char HELLO_200[] = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nhello, world\n";
+#define GET_HELLO "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
+static const char CYCLE_REQ_HEAD[] = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n";
+
+/* One request on a fresh connection; returns the socket (response parsed into *r). */
+static int one_request(const char *raw, size_t rchunk, size_t schunk, resp *r, int *got) {
+  int s = cl_new(rchunk, schunk);
+  cl_puts(s, raw);
+  pump();
+  *got = next_resp(s, r, 0);
+  return s;
+}
+
+/* ---- (a) basic exchanges with 1-byte reads and writes ------------------------------ */
+static void test_basic(void) {
+  resp r;
+  int s, got;
+  char v[128];
+  alloc_reset(0, 0);
+  if (!CHECK_INT(start(0, NULL), SN_OK, "faults: the server starts on the fake port")) return;
+
+  s = cl_new(1, 1);
+  cl_puts(s, GET_HELLO);
+  pump();
+  test_report(fp.s[s].out_len == sizeof HELLO_200 - 1 && memcmp(fp.s[s].out, HELLO_200, sizeof HELLO_200 - 1) == 0,
+              "faults: a GET read 1 byte per recv, written 1 byte per send (every other send blocked) gets the exact 200",
+              "got %s", test_show(fp.s[s].out, fp.s[s].out_len));
+  CHECK(fp.s[s].in_off == fp.s[s].in_len && !fp.s[s].srv_shut && !fp.s[s].srv_closed,
+        "faults: the request is read whole and the keep-alive connection stays open");
+  fp.s[s].out_rd = fp.s[s].out_len;
+
+  cl_puts(s, "HEAD /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+  pump();
+  got = next_resp(s, &r, 1);
+  CHECK(got == 1 && r.status == 200 && resp_hdr(&r, "content-length", v, sizeof v) && strcmp(v, "13") == 0 &&
+            fp.s[s].out_rd == fp.s[s].out_len,
+        "faults: HEAD gets GET's head with Content-Length 13 and no body, on the same connection");
+
+  cl_puts(s, "GET /u/J%C3%B6rg HTTP/1.1\r\nHost: t\r\n\r\n");
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 200 && body_is(&r, "user J\xc3\xb6rg"), "faults: a :param reaches the handler percent-decoded");
+
+  cl_puts(s, "DELETE /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 405 && resp_hdr(&r, "allow", v, sizeof v) && strcmp(v, "GET, HEAD") == 0,
+        "faults: DELETE on a GET route is 405 with Allow: GET, HEAD");
+
+  cl_puts(s, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 404 && !has_close(&r), "faults: an unknown path is 404 and keeps the connection");
+
+  cl_puts(s, "GET /silent HTTP/1.1\r\nHost: t\r\n\r\n");
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 500, "faults: a handler that does not answer makes the server reply 500");
+
+  {
+    long bytes = a_live_bytes;
+    unsigned long calls = a_calls;
+    cl_puts(s, GET_HELLO);
+    pump();
+    got = next_resp(s, &r, 0);
+    CHECK(got == 1 && r.status == 200 && a_calls == calls && a_live_bytes == bytes,
+          "faults: a keep-alive connection serving a small request allocates nothing");
+    cl_puts(s, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    pump();
+    got = next_resp(s, &r, 0);
+    CHECK(got == 1 && r.status == 200 && r.body_len == sizeof big_body && memcmp(r.body, big_body, sizeof big_body) == 0,
+          "faults: a 5000-byte reply (send buffer grows) arrives whole, 1 byte per send");
+    cl_puts(s, CYCLE_REQ_HEAD);
+    cl_write(s, big_body, sizeof big_body);
+    pump();
+    got = next_resp(s, &r, 0);
+    test_report(got == 1 && r.status == 200 && r.body_len == sizeof big_body && a_live_bytes == bytes,
+                "faults: after a 5000-byte request and reply the connection's buffers shrink back to their initial size",
+                "status %d, %ld bytes live, %ld before", r.status, a_live_bytes, bytes);
+  }
+
+  cl_puts(s, "GET /stream?n=300 HTTP/1.1\r\nHost: t\r\n\r\n");
+  pump();
+  got = next_resp(s, &r, 0);
+  {
+    char want[8000];
+    size_t o = 0;
+    unsigned long i;
+    for (i = 0; i < 300; i++) o += (size_t) sprintf(want + o, "line %lu\n", i);
+    CHECK(got == 1 && r.status == 200 && r.body_len == o && memcmp(r.body, want, o) == 0,
+          "faults: a streamed chunked reply (on_writable) of 300 lines arrives whole and in order");
+  }
+
+  cl_puts(s, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 100 && fp.s[s].out_rd == fp.s[s].out_len,
+        "faults: Expect: 100-continue gets 100 Continue before the body is sent");
+  cl_puts(s, "hello");
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 200 && body_is(&r, "hello"), "faults: after 100 Continue the body is echoed");
+
+  cl_puts(s, "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 200 && has_close(&r) && fp.s[s].srv_shut,
+        "faults: Connection: close gets Connection: close and the server ends its side");
+  CHECK(!fp.s[s].srv_closed, "faults: after its last response the server lingers, reading, until the client closes");
+  cl_eof(s);
+  pump();
+  CHECK(fp.s[s].srv_closed, "faults: the lingering connection is closed when the client closes");
+
+  s = one_request("GET /hello HTTP/1.0\r\n\r\n", 3, 2, &r, &got);
+  CHECK(got == 1 && r.status == 200 && has_close(&r) && fp.s[s].srv_shut, "faults: an HTTP/1.0 request is answered and closed");
+  s = one_request("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 3, 2, &r, &got);
+  CHECK(got == 1 && r.status == 200 && resp_hdr(&r, "connection", v, sizeof v) && strcmp(v, "keep-alive") == 0 &&
+            !fp.s[s].srv_shut,
+        "faults: HTTP/1.0 with Connection: keep-alive stays open");
+
+  s = one_request("POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                  4096, 4096, &r, &got);
+  test_report(got == 1 && (r.status == 400 || (has_close(&r) && fp.s[s].srv_shut)),
+              "faults: an HTTP/1.0 request with Transfer-Encoding is refused or answered and closed (RFC 9112 6.1)",
+              "status %d, Connection: close %d, server ended its side %d", r.status, has_close(&r), fp.s[s].srv_shut);
+
+  /* errors over the wire */
+  s = one_request("BREW /pot HTTP/1.1\r\nHost: t\r\n\r\n", 1, 1, &r, &got);
+  CHECK(got == 1 && r.status == 501 && has_close(&r) && fp.s[s].srv_shut, "faults: BREW is answered 501 and the connection closed");
+  s = one_request("GET /a/../hello HTTP/1.1\r\nHost: t\r\n\r\n", 1, 1, &r, &got);
+  CHECK(got == 1 && r.status == 400 && has_close(&r) && fp.s[s].srv_shut, "faults: a dot segment is answered 400 and closed");
+  s = one_request("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 70000\r\n\r\n", 1, 1, &r, &got);
+  CHECK(got == 1 && r.status == 413 && has_close(&r), "faults: a Content-Length over max_body (65536) is 413");
+  s = one_request("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX\r\n", 1, 1, &r, &got);
+  CHECK(got == 1 && r.status == 400 && has_close(&r), "faults: malformed chunked framing is 400");
+  s = one_request("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 5, 5,
+                  &r, &got);
+  CHECK(got == 1 && r.status == 400 && has_close(&r) && fp.s[s].out_rd == fp.s[s].out_len,
+        "faults: Content-Length with Transfer-Encoding is one 400 and nothing else");
+  s = one_request("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\nExpect: tea\r\n\r\nabc", 5, 5, &r, &got);
+  CHECK(got == 1 && r.status == 417, "faults: an unknown Expect is 417");
+  {
+    char huge[12000];
+    memset(huge, 'x', sizeof huge);
+    memcpy(huge, "GET /hello HTTP/1.1\r\nHost: t\r\nX: ", 33);
+    memcpy(huge + sizeof huge - 5, "\r\n\r\n", 5);
+    s = one_request(huge, 1, 1, &r, &got);
+    CHECK(got == 1 && r.status == 431 && has_close(&r), "faults: a 12000-byte head (read 1 byte at a time) is 431");
+    memset(huge, 'x', sizeof huge);
+    memcpy(huge, "GET /", 5);
+    memcpy(huge + sizeof huge - 30, " HTTP/1.1\r\nHost: t\r\n\r\n", 23);
+    huge[sizeof huge - 7] = '\0';
+    s = one_request(huge, 64, 64, &r, &got);
+    CHECK(got == 1 && r.status == 414, "faults: a 12000-byte request line is 414");
+  }
+  stop("basic exchanges");
+}
+
+/* ---- (b) pipelining and (c) chunked uploads -------------------------------------------- */
+static void test_pipelined(void) {
+  static const char all[] =
+      "GET /u/a HTTP/1.1\r\nHost: t\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"
+      "GET /u/b HTTP/1.1\r\nHost: t\r\n\r\n"
+      "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\nT: 1\r\n\r\n"
+      "HEAD /u/c HTTP/1.1\r\nHost: t\r\n\r\n"
+      "GET /u/d HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+  static const char *const want[] = {"user a", "hello", "user b", "abcde", "", "user d"};
+  static const size_t splits[][2] = {{65536, 65536}, {1, 1}, {7, 3}, {13, 64}, {4096, 1}};
+  size_t k;
+  alloc_reset(0, 0);
+  if (!CHECK_INT(start(0, NULL), SN_OK, "faults: the server starts for pipelining")) return;
+  for (k = 0; k < sizeof splits / sizeof splits[0]; k++) {
+    int s, i, ok = 1, strict;
+    char name[200], why[300] = "";
+    for (strict = 0; strict <= 1; strict++) {
+      fp.strict_wait = strict;
+      fp.block_recv = strict;
+      s = cl_new(splits[k][0], splits[k][1]);
+      cl_write(s, all, sizeof all - 1);
+      pump();
+      for (i = 0; i < 6; i++) {
+        resp r;
+        int got = next_resp(s, &r, i == 4);
+        if (got != 1 || r.status != 200 || !body_is(&r, want[i]) || (i == 5) != has_close(&r)) {
+          ok = 0;
+          snprintf(why, sizeof why, "%s wait: response %d: parse %d, status %d, body %s", strict ? "strict" : "all-ready", i,
+                   got, r.status, test_show(r.body, r.body_len));
+          break;
+        }
+      }
+      if (ok && (fp.s[s].out_rd != fp.s[s].out_len || !fp.s[s].srv_shut)) {
+        ok = 0;
+        snprintf(why, sizeof why, "extra bytes after the last response or not closed");
+      }
+      cl_eof(s);
+      pump();
+    }
+    snprintf(name, sizeof name,
+             "faults: six pipelined requests (GET, POST, chunked POST, HEAD, close) sent at once are answered in order (recv %zu, send %zu)",
+             splits[k][0], splits[k][1]);
+    test_report(ok, name, "%s", why);
+  }
+  fp.strict_wait = 0;
+  fp.block_recv = 0;
+
+  {
+    /* 60 pipelined requests in one read (they fit the initial receive
+       buffer), sends that never block, readiness only for real input: more
+       work than one sn_poll call's budget, and nothing left to wake it */
+    static char many[60 * 40];
+    size_t o = 0;
+    int i, s, n_ok = 0;
+    for (i = 0; i < 60; i++) o += (size_t) sprintf(many + o, "GET /u/%d HTTP/1.1\r\nHost: t\r\n\r\n", i);
+    fp.strict_wait = 1;
+    fp.block_send = 0;
+    s = cl_new(sizeof many, 65536);
+    cl_write(s, many, o);
+    pump();
+    for (i = 0; i < 60; i++) {
+      resp r;
+      char want[32];
+      snprintf(want, sizeof want, "user %d", i);
+      if (next_resp(s, &r, 0) == 1 && r.status == 200 && body_is(&r, want)) n_ok++;
+    }
+    fp.strict_wait = 0;
+    fp.block_send = 1;
+    test_report(o <= SN_RX_INIT && n_ok == 60,
+                "faults: 60 pipelined requests read at once are all answered in order, with strict readiness (no stall)",
+                "%d of 60 answered (%zu bytes)", n_ok, o);
+  }
+  {
+    /* a request and the client's half-close (FIN) right behind it */
+    resp r;
+    int s = cl_new(4096, 4096), got;
+    cl_puts(s, GET_HELLO "GET /u/last HTTP/1.1\r\nHost: t\r\n\r\n");
+    cl_eof(s);
+    pump();
+    got = next_resp(s, &r, 0);
+    got = got == 1 && r.status == 200 && body_is(&r, "hello, world\n") && next_resp(s, &r, 0) == 1 && body_is(&r, "user last");
+    CHECK(got && fp.s[s].srv_closed, "faults: requests followed at once by the client's half-close are answered, then the connection closes");
+    s = cl_new(4096, 4096);
+    cl_puts(s, "GET /hello HTTP/1.1\r\nHost:");
+    cl_eof(s);
+    pump();
+    CHECK(fp.s[s].srv_closed && fp.s[s].out_len == 0, "faults: a half request followed by the client's half-close is closed without a response");
+  }
+
+  {
+    static const char chunked[] =
+        "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/x-test\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "5;ext=1\r\nhello\r\n7\r\n, world\r\n0\r\nX-Trailer: yes\r\n\r\n";
+    resp r;
+    int got, s = cl_new(1, 1);
+    char v[64];
+    cl_write(s, chunked, sizeof chunked - 1);
+    pump();
+    got = next_resp(s, &r, 0);
+    CHECK(got == 1 && r.status == 200 && body_is(&r, "hello, world") && resp_hdr(&r, "content-type", v, sizeof v) &&
+              strcmp(v, "text/x-test") == 0,
+          "faults: a chunked POST delivered byte by byte is echoed (extension and trailer dropped)");
+    cl_puts(s, GET_HELLO);
+    pump();
+    got = next_resp(s, &r, 0);
+    CHECK(got == 1 && r.status == 200 && body_is(&r, "hello, world\n"), "faults: the connection serves a GET after the chunked POST");
+  }
+  {
+    /* 3000 bytes in chunks of 1 to 100 bytes, byte by byte: the receive buffer grows */
+    static char req[8000], body[3001];
+    size_t o, b = 0;
+    resp r;
+    int got, s = cl_new(1, 1), i = 0;
+    o = (size_t) sprintf(req, "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    while (b < 3000) {
+      size_t n = 1 + (size_t) (i++ * 37) % 100, k;
+      if (n > 3000 - b) n = 3000 - b;
+      o += (size_t) sprintf(req + o, "%zx\r\n", n);
+      for (k = 0; k < n; k++, b++) req[o++] = body[b] = (char) ('a' + (b % 26));
+      o += (size_t) sprintf(req + o, "\r\n");
+    }
+    o += (size_t) sprintf(req + o, "0\r\n\r\n");
+    cl_write(s, req, o);
+    pump();
+    got = next_resp(s, &r, 0);
+    CHECK(got == 1 && r.status == 200 && r.body_len == 3000 && memcmp(r.body, body, 3000) == 0,
+          "faults: a 3000-byte body in 58 chunks, delivered byte by byte, is echoed whole");
+  }
+  {
+    /* a body of exactly max_body in chunks, then one byte more */
+    sn_http_opts o;
+    resp r;
+    int got, s;
+    stop("pipelining and chunked uploads");
+    memset(&o, 0, sizeof o);
+    o.max_body = 100;
+    alloc_reset(0, 0);
+    if (start(0, &o) != SN_OK) return;
+    s = one_request("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "32\r\n01234567890123456789012345678901234567890123456789\r\n"
+                    "32\r\n01234567890123456789012345678901234567890123456789\r\n0\r\n\r\n",
+                    3, 7, &r, &got);
+    CHECK(got == 1 && r.status == 200 && r.body_len == 100, "faults: a chunked body of exactly max_body is accepted");
+    s = one_request("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "32\r\n01234567890123456789012345678901234567890123456789\r\n"
+                    "33\r\n012345678901234567890123456789012345678901234567890\r\n0\r\n\r\n",
+                    3, 7, &r, &got);
+    CHECK(got == 1 && r.status == 413 && has_close(&r) && fp.s[s].srv_shut, "faults: a chunked body one byte over max_body is 413");
+    stop("max_body");
+  }
+}
+
+/* ---- (d) allocation failures ---------------------------------------------------------- */
+
+/* Sends the echo of big_body and a GET /hello on s. */
+static void cycle_requests(int s) {
+  cl_puts(s, CYCLE_REQ_HEAD);
+  cl_write(s, big_body, sizeof big_body);
+  cl_puts(s, GET_HELLO);
+}
+
+/* Checks the responses on s: each one is right or a 5xx that ends the
+   connection; no response at all only if the server closed. With
+   must_succeed, both must be right. */
+static int cycle_check(int s, int must_succeed, char *why, size_t why_len) {
+  resp r;
+  int i;
+  for (i = 0; i < 2; i++) {
+    int got = next_resp(s, &r, 0);
+    if (got == 0 && !must_succeed && (fp.s[s].srv_closed || fp.s[s].srv_shut)) return 1;
+    if (got != 1) {
+      snprintf(why, why_len, "response %d: parse %d (srv_closed %d, srv_shut %d, %zu bytes)", i, got, fp.s[s].srv_closed,
+               fp.s[s].srv_shut, fp.s[s].out_len);
+      return 0;
+    }
+    if (r.status >= 500 && !must_succeed) {
+      if (!fp.s[s].srv_shut && !fp.s[s].srv_closed && r.status != 500) {
+        snprintf(why, why_len, "response %d: %d but the connection stays open", i, r.status);
+        return 0;
+      }
+      if (r.status == 503) return 1;
+      continue; /* a handler's 500 keeps the connection */
+    }
+    if (r.status != 200 || (i == 0 && (r.body_len != sizeof big_body || memcmp(r.body, big_body, sizeof big_body) != 0)) ||
+        (i == 1 && !body_is(&r, "hello, world\n"))) {
+      snprintf(why, why_len, "response %d: status %d, %zu body bytes", i, r.status, r.body_len);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* One full cycle with the given failure: start, one connection's two
+   requests, then (allocation working again) a second connection's. Returns
+   1 if everything held; *calls gets the allocation calls made before the
+   second connection. */
+static int alloc_cycle(unsigned long fail_at, int rest, unsigned long *calls, char *why, size_t why_len) {
+  int r, a, b, ok = 1;
+  alloc_reset(fail_at, rest);
+  r = start(0, NULL);
+  if (r != SN_OK) {
+    if (r != SN_ERR_NOMEM) {
+      snprintf(why, why_len, "start failed with %d (%s), not SN_ERR_NOMEM", r, sn_strerror(r));
+      ok = 0;
+    }
+    if (rest) a_fail_at = 0;
+    if ((r = start(0, NULL)) != SN_OK) {
+      snprintf(why, why_len, "start failed twice: %d", r);
+      if (mgr) sn_mgr_destroy(mgr);
+      mgr = NULL;
+      fp_reset();
+      return 0;
+    }
+  }
+  a = cl_new(512, 700);
+  cycle_requests(a);
+  pump();
+  if (!cycle_check(a, 0, why, why_len)) ok = 0;
+  *calls = a_calls;
+  a_fail_at = 0;
+  b = cl_new(512, 700);
+  cycle_requests(b);
+  pump();
+  if (ok) {
+    char tmp[300] = "";
+    if (!cycle_check(b, 1, tmp, sizeof tmp)) {
+      ok = 0;
+      snprintf(why, why_len, "the next connection: %s", tmp);
+    }
+  }
+  cl_eof(a);
+  cl_eof(b);
+  pump();
+  fp.now += 5000; /* past any linger */
+  pump();
+  sn_mgr_destroy(mgr);
+  mgr = NULL;
+  if (a_live != 0) {
+    snprintf(why, why_len, "%ld allocations leaked", a_live);
+    ok = 0;
+  }
+  if (fp.misuse) {
+    snprintf(why, why_len, "socket misuse: %s", fp.misuse_what);
+    ok = 0;
+  }
+  fp_reset();
+  return ok;
+}
+
+static void test_alloc_failures(void) {
+  unsigned long total = 0, n, calls;
+  char why[300] = "", name[200];
+  int ok, rest;
+  ok = alloc_cycle(0, 0, &total, why, sizeof why);
+  test_report(ok && total > 3, "faults: the reference request cycle (echo 5000 bytes, then a GET) succeeds", "%s (%lu allocations)",
+              why, total);
+  for (rest = 0; rest <= 1; rest++) {
+    for (n = 1; n <= total; n++) {
+      why[0] = '\0';
+      ok = alloc_cycle(n, rest, &calls, why, sizeof why);
+      snprintf(name, sizeof name,
+               "faults: failing allocation %lu%s of %lu (%zu bytes) neither crashes nor leaks, and the next request is served", n,
+               rest ? " and every later one" : "", total, a_size[n - 1]);
+      test_report(ok, name, "%s", why);
+    }
+  }
+}
+
+/* ---- (e) timeouts ------------------------------------------------------------------------ */
+static void test_timeouts(void) {
+  sn_http_opts o;
+  sn_mgr_stats st;
+  resp r;
+  int s, got;
+  memset(&o, 0, sizeof o);
+  o.request_timeout_ms = 5000;
+  o.idle_timeout_ms = 20000;
+  alloc_reset(0, 0);
+  fp.now = 1000;
+  if (start(0, &o) != SN_OK) return;
+
+  s = cl_new(1, 1);
+  cl_puts(s, "GET /hello HTTP/1.1\r\nHo");
+  pump();
+  fp.now = 5999;
+  pump();
+  CHECK(fp.s[s].out_len == 0 && !fp.s[s].srv_shut, "faults: a half request gets nothing before request_timeout_ms");
+  fp.now = 6000;
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 408 && has_close(&r) && fp.s[s].srv_shut,
+        "faults: a half request gets 408 and a close when request_timeout_ms passes");
+  sn_mgr_stats_get(mgr, &st);
+  CHECK_INT(st.timeouts, 1, "faults: the 408 counts as a timeout in the stats");
+  cl_eof(s);
+  pump();
+  CHECK(fp.s[s].srv_closed, "faults: the timed-out connection is closed when the client closes");
+
+  /* a body that stops short */
+  s = cl_new(64, 64);
+  cl_puts(s, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc");
+  pump();
+  fp.now += 5000;
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 408, "faults: a body that stops short gets 408 after request_timeout_ms");
+
+  /* a slow client trickling a byte a second is still cut at request_timeout_ms */
+  {
+    const char *req = GET_HELLO;
+    int k, cut_at = -1;
+    uint64_t t0 = fp.now;
+    s = cl_new(1, 1);
+    for (k = 0; req[k] != '\0' && k < 20; k++) {
+      cl_write(s, req + k, 1);
+      pump();
+      if (fp.s[s].out_len > 0 && cut_at < 0) cut_at = k;
+      fp.now += 1000;
+    }
+    pump();
+    got = next_resp(s, &r, 0);
+    CHECK(got == 1 && r.status == 408 && cut_at >= 5 && cut_at <= 6 && fp.now - t0 >= 5000,
+          "faults: a request trickled one byte a second gets 408 request_timeout_ms after its first byte");
+  }
+
+  /* idle keep-alive */
+  fp.now = 100000;
+  s = cl_new(4096, 4096);
+  cl_puts(s, GET_HELLO);
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 200 && !fp.s[s].srv_shut, "faults: a keep-alive request is served and the connection kept");
+  fp.now = 100000 + 19999;
+  pump();
+  CHECK(!fp.s[s].srv_shut && !fp.s[s].srv_closed, "faults: an idle keep-alive connection is kept until idle_timeout_ms");
+  fp.now = 100000 + 20000;
+  pump();
+  CHECK(fp.s[s].srv_shut && fp.s[s].out_rd == fp.s[s].out_len,
+        "faults: an idle keep-alive connection is ended (no response) when idle_timeout_ms passes");
+  fp.now += 2000;
+  pump();
+  CHECK(fp.s[s].srv_closed, "faults: the idle-closed connection is released after the linger time even if the client never closes");
+  sn_mgr_stats_get(mgr, &st);
+  CHECK_INT(st.connections, 0, "faults: no connection is left after the timeouts");
+  stop("timeouts");
+}
+
+/* ---- (f) LRU eviction ----------------------------------------------------------------- */
+static int served_hello(int s) {
+  resp r;
+  return next_resp(s, &r, 0) == 1 && r.status == 200 && body_is(&r, "hello, world\n");
+}
+
+static void test_lru(void) {
+  sn_mgr_stats st;
+  int a, b, c, d;
+  alloc_reset(0, 0);
+  fp.now = 1000;
+  if (start(2, NULL) != SN_OK) return;
+  a = cl_new(4096, 4096);
+  cl_puts(a, GET_HELLO);
+  pump();
+  fp.now = 2000;
+  b = cl_new(4096, 4096);
+  cl_puts(b, GET_HELLO);
+  pump();
+  fp.now = 3000;
+  cl_puts(a, GET_HELLO); /* a is now the more recently used */
+  pump();
+  CHECK(served_hello(a) && served_hello(b) && served_hello(a), "faults: with max_conns 2, two keep-alive connections are served");
+  fp.now = 4000;
+  c = cl_new(4096, 4096);
+  cl_puts(c, GET_HELLO);
+  pump();
+  sn_mgr_stats_get(mgr, &st);
+  CHECK(fp.s[b].srv_closed && !fp.s[a].srv_closed && served_hello(c) && st.evicted == 1,
+        "faults: a third connection evicts the least recently used idle connection (not the oldest)");
+  stop("LRU eviction");
+
+  alloc_reset(0, 0);
+  fp.now = 1000;
+  if (start(2, NULL) != SN_OK) return;
+  a = cl_new(4096, 4096);
+  cl_puts(a, "GET /hello HTTP/1.1\r\nHo"); /* a is mid-request, and the oldest */
+  pump();
+  fp.now = 2000;
+  b = cl_new(4096, 4096);
+  cl_puts(b, GET_HELLO);
+  pump();
+  fp.now = 3000;
+  c = cl_new(4096, 4096);
+  cl_puts(c, "GET /hello HTTP/1.1\r\nHo");
+  pump();
+  CHECK(fp.s[b].srv_closed && !fp.s[a].srv_closed && !fp.s[c].pending,
+        "faults: the idle connection is evicted rather than an older one mid-request");
+  fp.now = 3500;
+  d = cl_new(4096, 4096);
+  cl_puts(d, GET_HELLO);
+  pump();
+  CHECK(fp.s[d].pending && !fp.s[a].srv_closed && !fp.s[c].srv_closed,
+        "faults: with every connection mid-request a new one waits in the backlog and none is evicted");
+  fp.now = 4000;
+  cl_puts(a, "st: t\r\n\r\n");
+  pump();
+  CHECK(served_hello(a) && !fp.s[d].pending && served_hello(d) && fp.s[a].srv_closed && !fp.s[c].srv_closed,
+        "faults: once a connection goes idle the waiting one is admitted in its place");
+  cl_puts(c, "st: t\r\n\r\n");
+  pump();
+  CHECK(served_hello(c), "faults: the connection that stayed mid-request is served in the end");
+  stop("LRU eviction, mid-request");
+
+  /* a burst: three connections arrive together, before any has sent its request */
+  alloc_reset(0, 0);
+  fp.now = 1000;
+  if (start(2, NULL) != SN_OK) return;
+  a = cl_new(4096, 4096);
+  b = cl_new(4096, 4096);
+  c = cl_new(4096, 4096);
+  pump();
+  fp.now = 1001;
+  cl_puts(a, GET_HELLO);
+  cl_puts(b, GET_HELLO);
+  cl_puts(c, GET_HELLO);
+  pump();
+  {
+    int sa = served_hello(a), sb = served_hello(b);
+    test_report(sa && sb,
+                "faults: with max_conns 2, connections accepted in a burst before their first request are not evicted for a later one",
+                "first connection %s, second %s (evicted: %s)", sa ? "served" : "not served", sb ? "served" : "not served",
+                fp.s[a].srv_closed && fp.s[a].out_len == 0 ? "the first, closed without a response" : "?");
+  }
+  pump();
+  CHECK(served_hello(c), "faults: the third connection of the burst is served once a slot frees");
+  stop("LRU eviction, burst");
+
+  /* one slot left, two connections arrive together: the one that does not
+     fit must wait in the backlog ("when every connection is busy, new ones
+     wait in the listen backlog"), not be accepted and closed */
+  alloc_reset(0, 0);
+  fp.now = 1000;
+  if (start(2, NULL) != SN_OK) return;
+  a = cl_new(4096, 4096);
+  cl_puts(a, "GET /hello HTTP/1.1\r\nHo"); /* busy: mid-request */
+  pump();
+  fp.now = 1001;
+  b = cl_new(4096, 4096);
+  c = cl_new(4096, 4096);
+  pump();
+  test_report(!fp.s[c].srv_closed,
+              "faults: with one slot left, a second connection arriving with the first waits in the backlog instead of being refused",
+              "it was %s", fp.s[c].pending ? "left pending" : "accepted and closed at once");
+  fp.now = 1002;
+  cl_puts(a, "st: t\r\n\r\n");
+  cl_puts(b, GET_HELLO);
+  cl_puts(c, GET_HELLO);
+  pump();
+  CHECK(served_hello(a) && served_hello(b), "faults: the busy connection and the one admitted with the last slot are both served");
+  stop("LRU eviction, last slot");
+}
+
+/* ---- (g) garbage ------------------------------------------------------------------------ */
+static const char *const tokens[] = {"GET", "POST", "HEAD", " ", "/", "\r\n", "\r", "\n", ":", "HTTP/1.1", "HTTP/1.0", "Host",
+                                     "Content-Length", "Transfer-Encoding", "chunked", "0", "5", "ffffffff", "%", "%00", "..",
+                                     "?", "#", "\t", "\r\n\r\n", "Expect", "100-continue", "Connection", "close", ";", "-1"};
+
+static size_t make_garbage(unsigned mode, char *buf, size_t cap) {
+  size_t n = 0, len = 1 + test_rand_below(600);
+  if (mode == 0) { /* raw random bytes */
+    while (n < len && n < cap) buf[n++] = (char) test_rand_below(256);
+  } else { /* HTTP-ish token soup */
+    while (n < len) {
+      const char *t = tokens[test_rand_below(sizeof tokens / sizeof tokens[0])];
+      size_t k = strlen(t);
+      if (test_rand_below(8) == 0) {
+        if (n + 1 > cap) break;
+        buf[n++] = (char) test_rand_below(256);
+        continue;
+      }
+      if (n + k > cap) break;
+      memcpy(buf + n, t, k);
+      n += k;
+    }
+  }
+  return n;
+}
+
+static const char *const valid_reqs[] = {
+    GET_HELLO,
+    "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello",
+    "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+    ("GET /u/x%20y?q=1 HTTP/1.1\r\nHost: t\r\nAccept: */*\r\n\r\n" GET_HELLO),
+};
+
+static void test_garbage(void) {
+  static char buf[4096];
+  int i, strict_ok = 1, mut_ok = 1, alive_ok = 1;
+  char why[300] = "", why2[300] = "", why3[200] = "";
+  unsigned long answered = 0, closed_only = 0;
+  sn_mgr_stats st;
+  alloc_reset(0, 0);
+  fp.now = 1000;
+  test_srand(0xC0FFEE);
+  if (start(0, NULL) != SN_OK) return;
+  for (i = 0; i < 450; i++) {
+    unsigned mode = (unsigned) i % 3;
+    size_t n;
+    int s;
+    fp.block_recv = (int) test_rand_below(2);
+    s = cl_new(1 + test_rand_below(64), 1 + test_rand_below(64));
+    if (mode < 2) {
+      n = make_garbage(mode, buf, sizeof buf);
+    } else { /* a valid request with 1 to 4 random byte changes */
+      const char *v = valid_reqs[test_rand_below(sizeof valid_reqs / sizeof valid_reqs[0])];
+      int m, muts = 1 + (int) test_rand_below(4);
+      n = strlen(v);
+      memcpy(buf, v, n);
+      for (m = 0; m < muts; m++) {
+        size_t at = test_rand_below((unsigned) n);
+        unsigned op = test_rand_below(3);
+        if (op == 0) buf[at] = (char) test_rand_below(256);
+        else if (op == 1 && n + 1 < sizeof buf) memmove(buf + at + 1, buf + at, n - at), buf[at] = (char) test_rand_below(256), n++;
+        else if (n > 1) memmove(buf + at, buf + at + 1, n - at - 1), n--;
+      }
+    }
+    cl_write(s, buf, n);
+    pump();
+    if (!fp.s[s].srv_shut && !fp.s[s].srv_closed) { /* waiting for more: let the request time out */
+      fp.now += 10001;
+      pump();
+    }
+    cl_eof(s);
+    pump();
+    fp.now += 2001;
+    pump();
+    if (mode < 2) {
+      resp r;
+      int got = next_resp(s, &r, 0), good;
+      while (got == 1 && r.status < 200) got = next_resp(s, &r, 0); /* a 100 Continue may come first */
+      good = fp.s[s].srv_closed &&
+                 ((fp.s[s].out_len == 0) || (got == 1 && r.status >= 400 && r.status <= 599 && fp.s[s].out_rd == fp.s[s].out_len));
+      if (fp.s[s].out_len == 0) closed_only++;
+      else answered++;
+      if (!good && strict_ok) {
+        strict_ok = 0;
+        snprintf(why, sizeof why, "case %d (%s): closed %d, parse %d, status %d, out %s, in %s", i, mode ? "tokens" : "bytes",
+                 fp.s[s].srv_closed, got, r.status, test_show(fp.s[s].out, fp.s[s].out_len), test_show(buf, n));
+      }
+    } else {
+      resp r;
+      int got = 1, k = 0;
+      while (got == 1 && fp.s[s].out_rd < fp.s[s].out_len && k++ < 8) got = next_resp(s, &r, 0);
+      if ((got != 1 || !fp.s[s].srv_closed || fp.s[s].out_rd != fp.s[s].out_len) && mut_ok) {
+        mut_ok = 0;
+        snprintf(why2, sizeof why2, "case %d: closed %d, last parse %d, out %s, in %s", i, fp.s[s].srv_closed, got,
+                 test_show(fp.s[s].out, fp.s[s].out_len), test_show(buf, n));
+      }
+    }
+    if (i % 50 == 49) { /* the server still works */
+      int ok, v = cl_new(4096, 4096);
+      cl_puts(v, GET_HELLO);
+      pump();
+      ok = served_hello(v);
+      cl_eof(v);
+      pump();
+      fp.now += 2001;
+      pump();
+      if (fp.s[v].srv_closed) {
+        free(fp.s[v].in);
+        free(fp.s[v].out);
+        memset(&fp.s[v], 0, sizeof fp.s[v]);
+      }
+      if (!ok && alive_ok) {
+        alive_ok = 0;
+        snprintf(why3, sizeof why3, "after case %d", i);
+      }
+    }
+    if (fp.s[s].srv_closed) { /* recycle the slot */
+      free(fp.s[s].in);
+      free(fp.s[s].out);
+      memset(&fp.s[s], 0, sizeof fp.s[s]);
+    }
+  }
+  fp.block_recv = 0;
+  test_report(strict_ok, "faults: 300 garbage inputs (random bytes, HTTP-ish tokens) each get a 4xx/5xx or a close, never a crash",
+              "%s", why);
+  printf("# garbage: %lu answered with an error status, %lu closed without an answer\n", answered, closed_only);
+  test_report(mut_ok, "faults: 150 randomly mutated valid requests get only well-formed responses and end closed", "%s", why2);
+  test_report(alive_ok, "faults: a valid request is still served after every 50 garbage inputs", "%s", why3);
+  sn_mgr_stats_get(mgr, &st);
+  CHECK_INT(st.connections, 0, "faults: no connection is left over after the garbage");
+  stop("garbage");
+}
+
+/* ---- peers that vanish ---------------------------------------------------------------------- */
+static void test_vanishing(void) {
+  int s, v;
+  resp r;
+  alloc_reset(0, 0);
+  if (start(0, NULL) != SN_OK) return;
+  s = cl_new(4096, 10);
+  cl_puts(s, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+  sn_poll(mgr, 0);
+  sn_poll(mgr, 0);
+  sn_poll(mgr, 0);
+  fp.s[s].reset = 1;
+  pump();
+  CHECK(fp.s[s].srv_closed && fp.s[s].out_len < sizeof big_body, "faults: a client reset in the middle of a response closes the connection");
+  s = cl_new(1, 1);
+  cl_puts(s, "GET /hello HTTP/1.1\r\nHo");
+  cl_eof(s);
+  pump();
+  CHECK(fp.s[s].srv_closed && fp.s[s].out_len == 0, "faults: a client that ends mid-request is closed without a response");
+  s = cl_new(1, 1);
+  cl_puts(s, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc");
+  pump();
+  fp.s[s].reset = 1;
+  pump();
+  CHECK(fp.s[s].srv_closed, "faults: a client reset in the middle of a body closes the connection");
+  v = cl_new(4096, 4096);
+  cl_puts(v, GET_HELLO);
+  pump();
+  CHECK(next_resp(v, &r, 0) == 1 && r.status == 200, "faults: the server serves others after peers vanish");
+  stop("vanishing peers");
+}
+
+/* ---- the redirecting listener ----------------------------------------------------------- */
+static int start_redirect(void) {
+  sn_http_opts o;
+  memset(&o, 0, sizeof o);
+  o.redirect_to_https = 8443;
+  return start(0, &o);
+}
+
+/* Runs a long redirect in a child process: a stack overflow there must not
+   take the rest of this test with it. The child exits 0 if the response was
+   well-formed (301, or 4xx for what it refuses). */
+static void redirect_child(void) {
+  static char req[4096];
+  size_t o = 0;
+  int i, s, ok;
+  resp r;
+  alloc_reset(0, 0);
+  if (start_redirect() != SN_OK) _exit(3);
+  o += (size_t) sprintf(req + o, "GET /");
+  for (i = 0; i < 255; i++) o += (size_t) sprintf(req + o, "%%FF");
+  o += (size_t) sprintf(req + o, " HTTP/1.1\r\nHost: ");
+  for (i = 0; i < 255; i++) req[o++] = 'a';
+  o += (size_t) sprintf(req + o, "\r\n\r\n");
+  s = cl_new(4096, 4096);
+  cl_write(s, req, o);
+  pump();
+  ok = next_resp(s, &r, 0) == 1 && (r.status == 301 || (r.status >= 400 && r.status < 500));
+  if (!ok) printf("# redirect child: %s\n", test_show(fp.s[s].out, fp.s[s].out_len));
+  fflush(stdout);
+  sn_mgr_destroy(mgr);
+  _exit(ok && a_live == 0 ? 0 : 1);
+}
+
+static void test_redirect(void) {
+  resp r;
+  int s, got, status = 0;
+  char v[2048];
+  pid_t pid;
+  alloc_reset(0, 0);
+  if (!CHECK_INT(start_redirect(), SN_OK, "faults: a redirecting plain listener starts")) return;
+  s = one_request("GET /a%20b/c?x=1&y=%41 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n", 1, 1, &r, &got);
+  resp_hdr(&r, "location", v, sizeof v);
+  test_report(got == 1 && r.status == 301 && strcmp(v, "https://example.com:8443/a%20b/c?x=1&y=%41") == 0,
+              "faults: a redirecting listener answers 301 to https://host:port with the path re-encoded and the query kept",
+              "status %d, Location %s", r.status, v);
+  s = one_request("GET /x HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 4096, 4096, &r, &got);
+  resp_hdr(&r, "location", v, sizeof v);
+  test_report(got == 1 && r.status == 301 && strcmp(v, "https://[::1]:8443/x") == 0,
+              "faults: a redirect keeps a bracketed IPv6 host", "status %d, Location %s", r.status, v);
+  s = one_request("GET /x HTTP/1.1\r\nHost: evil.com/\"><\r\n\r\n", 4096, 4096, &r, &got);
+  CHECK(got == 1 && r.status == 400, "faults: a redirect refuses a Host with characters outside a host name (400)");
+  (void) s;
+  stop("redirect");
+
+  fflush(stdout);
+  pid = fork();
+  if (pid == 0) redirect_child();
+  if (pid > 0) waitpid(pid, &status, 0);
+  test_report(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+              "faults: a redirect for a 255-byte Host and a 256-byte path of escapes is answered without memory corruption",
+              "the child %s %d (build with -fsanitize=address for the report)",
+              WIFSIGNALED(status) ? "died of signal" : "exited with", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+
+/* ---- (h) TLS over the same port ---------------------------------------------------------------- */
+#if defined(MBEDTLS_X509_CRT_WRITE_C) && defined(MBEDTLS_PK_WRITE_C) && defined(MBEDTLS_ECP_C) && \
+    defined(MBEDTLS_ECDSA_C) && defined(MBEDTLS_SSL_CLI_C) && defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED)
+#define HAVE_TLS_TEST 1
+static unsigned char cert_pem[4096], key_pem[4096];
+
+/* Deterministic "entropy" for the test's own DRBG (certificate, client). */
+static int det_entropy(void *ctx, unsigned char *buf, size_t len) {
+  return fp_entropy(ctx, buf, len);
+}
+
+/* A self-signed P-256 certificate for CN=localhost, made now. */
+static int make_cert(void) {
+  mbedtls_pk_context key;
+  mbedtls_x509write_cert crt;
+  mbedtls_ctr_drbg_context drbg;
+  int ret;
+  mbedtls_pk_init(&key);
+  mbedtls_x509write_crt_init(&crt);
+  mbedtls_ctr_drbg_init(&drbg);
+  ret = mbedtls_ctr_drbg_seed(&drbg, det_entropy, NULL, (const unsigned char *) "cert", 4);
+  if (ret == 0) ret = mbedtls_pk_setup(&key, mbedtls_pk_info_from_type(MBEDTLS_PK_ECKEY));
+  if (ret == 0)
+    ret = mbedtls_ecp_gen_key(MBEDTLS_ECP_DP_SECP256R1, mbedtls_pk_ec(key), mbedtls_ctr_drbg_random, &drbg);
+  if (ret == 0) ret = mbedtls_pk_write_key_pem(&key, key_pem, sizeof key_pem);
+  if (ret == 0) {
+    mbedtls_x509write_crt_set_version(&crt, MBEDTLS_X509_CRT_VERSION_3);
+    mbedtls_x509write_crt_set_md_alg(&crt, MBEDTLS_MD_SHA256);
+    mbedtls_x509write_crt_set_subject_key(&crt, &key);
+    mbedtls_x509write_crt_set_issuer_key(&crt, &key);
+    ret = mbedtls_x509write_crt_set_subject_name(&crt, "CN=localhost");
+  }
+  if (ret == 0) ret = mbedtls_x509write_crt_set_issuer_name(&crt, "CN=localhost");
+  if (ret == 0) ret = mbedtls_x509write_crt_set_validity(&crt, "20200101000000", "20991231235959");
+#if MBEDTLS_VERSION_NUMBER >= 0x03040000
+  if (ret == 0) ret = mbedtls_x509write_crt_set_serial_raw(&crt, (unsigned char *) "\x01", 1);
+#else
+  if (ret == 0) {
+    mbedtls_mpi serial;
+    mbedtls_mpi_init(&serial);
+    ret = mbedtls_mpi_lset(&serial, 1);
+    if (ret == 0) ret = mbedtls_x509write_crt_set_serial(&crt, &serial);
+    mbedtls_mpi_free(&serial);
+  }
+#endif
+  if (ret == 0) ret = mbedtls_x509write_crt_set_basic_constraints(&crt, 1, -1);
+  if (ret == 0) ret = mbedtls_x509write_crt_pem(&crt, cert_pem, sizeof cert_pem, mbedtls_ctr_drbg_random, &drbg);
+  mbedtls_x509write_crt_free(&crt);
+  mbedtls_pk_free(&key);
+  mbedtls_ctr_drbg_free(&drbg);
+  return ret;
+}
+
+typedef struct tls_client {
+  int s;
+  mbedtls_ssl_context ssl;
+  mbedtls_ssl_config conf;
+  mbedtls_ctr_drbg_context drbg;
+  mbedtls_x509_crt ca;
+  unsigned char plain[16384];
+  size_t plain_len, plain_rd;
+} tls_client;
+
+static int tc_send(void *ctx, const unsigned char *buf, size_t len) {
+  tls_client *t = (tls_client *) ctx;
+  if (fp.s[t->s].srv_closed) return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+  cl_write(t->s, buf, len);
+  return (int) len;
+}
+
+static int tc_recv(void *ctx, unsigned char *buf, size_t len) {
+  tls_client *t = (tls_client *) ctx;
+  fsock *f = &fp.s[t->s];
+  size_t n = f->out_len - f->out_rd;
+  if (n == 0) return f->srv_closed ? 0 : MBEDTLS_ERR_SSL_WANT_READ;
+  if (n > len) n = len;
+  memcpy(buf, f->out + f->out_rd, n);
+  f->out_rd += n;
+  return (int) n;
+}
+
+static int tc_open(tls_client *t, size_t rchunk, size_t schunk) {
+  int ret;
+  memset(t, 0, sizeof *t);
+  t->s = cl_new(rchunk, schunk);
+  mbedtls_ssl_init(&t->ssl);
+  mbedtls_ssl_config_init(&t->conf);
+  mbedtls_ctr_drbg_init(&t->drbg);
+  mbedtls_x509_crt_init(&t->ca);
+  ret = mbedtls_ctr_drbg_seed(&t->drbg, det_entropy, NULL, (const unsigned char *) "client", 6);
+  if (ret == 0) ret = mbedtls_x509_crt_parse(&t->ca, cert_pem, strlen((const char *) cert_pem) + 1);
+  if (ret == 0)
+    ret = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+  if (ret == 0) {
+    mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &t->drbg);
+    mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+    mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
+    ret = mbedtls_ssl_setup(&t->ssl, &t->conf);
+  }
+  if (ret == 0) ret = mbedtls_ssl_set_hostname(&t->ssl, "localhost");
+  if (ret == 0) mbedtls_ssl_set_bio(&t->ssl, t, tc_send, tc_recv, NULL);
+  return ret;
+}
+
+static void tc_free(tls_client *t) {
+  mbedtls_ssl_free(&t->ssl);
+  mbedtls_ssl_config_free(&t->conf);
+  mbedtls_ctr_drbg_free(&t->drbg);
+  mbedtls_x509_crt_free(&t->ca);
+}
+
+/* Runs the client's handshake against the server. Returns its last code. */
+static int tc_handshake(tls_client *t) {
+  long i;
+  int ret = MBEDTLS_ERR_SSL_WANT_READ;
+  for (i = 0; i < 400000; i++) {
+    ret = mbedtls_ssl_handshake(&t->ssl);
+    if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE) break;
+    sn_poll(mgr, 0);
+  }
+  return ret;
+}
+
+/* Writes the request, then polls and reads until `want` responses have
+   come or nothing moves. Returns the number of responses parsed into rs. */
+static int tc_exchange(tls_client *t, const char *reqs, resp *rs, int want) {
+  size_t len = strlen(reqs), off = 0;
+  long i;
+  int got = 0, idle = 0;
+  while (off < len) {
+    int ret = mbedtls_ssl_write(&t->ssl, (const unsigned char *) reqs + off, len - off);
+    if (ret > 0) off += (size_t) ret;
+    else if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE) return -1;
+    else sn_poll(mgr, 0);
+  }
+  for (i = 0; i < 400000 && got < want && idle < 50; i++) {
+    unsigned long before = fp.activity;
+    int ret;
+    sn_poll(mgr, 0);
+    ret = mbedtls_ssl_read(&t->ssl, t->plain + t->plain_len, sizeof t->plain - t->plain_len);
+    if (ret > 0) t->plain_len += (size_t) ret;
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+    else if (ret == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) continue;
+#endif
+    else if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE) break;
+    while (got < want && parse_resp(t->plain, t->plain_len, &t->plain_rd, 0, 0, &rs[got]) == 1) got++;
+    idle = (fp.activity == before && ret <= 0) ? idle + 1 : 0;
+  }
+  return got;
+}
+
+static int start_tls(const sn_http_opts *extra) {
+  sn_tls_opts tls;
+  sn_http_opts ho;
+  sn_mgr_opts mo;
+  int r;
+  memset(&tls, 0, sizeof tls);
+  tls.cert = cert_pem;
+  tls.cert_len = strlen((const char *) cert_pem); /* without the NUL: securenet copies and terminates */
+  tls.key = key_pem;
+  tls.key_len = strlen((const char *) key_pem);
+  memset(&mo, 0, sizeof mo);
+  mo.port = &fake_port;
+  mo.log = log_cb;
+  mo.log_level = SN_LOG_DEBUG;
+  mgr = NULL;
+  if ((r = sn_mgr_create(&mgr, &mo)) != SN_OK) return r;
+  if (extra) ho = *extra;
+  else memset(&ho, 0, sizeof ho);
+  ho.port = 443;
+  ho.router = &router;
+  ho.tls = &tls;
+  if ((r = sn_http_listen(mgr, &ho)) != SN_OK) {
+    sn_mgr_destroy(mgr);
+    mgr = NULL;
+  }
+  return r;
+}
+
+static void test_tls(void) {
+  tls_client t;
+  resp rs[2];
+  int ret, n;
+  sn_mgr_stats st;
+  unsigned long total, k;
+  fp.ent = 0x1234567887654321ull;
+  if (!CHECK_INT(make_cert(), 0, "faults/tls: a self-signed P-256 certificate is made at run time")) return;
+  alloc_reset(0, 0);
+  if (!CHECK_INT(start_tls(NULL), SN_OK, "faults/tls: a TLS listener starts from in-memory PEM without a NUL")) return;
+  total = a_calls;
+
+  if (tc_open(&t, 1, 1) != 0) return;
+  ret = tc_handshake(&t);
+  test_report(ret == 0, "faults/tls: the handshake completes (verified, 1-byte server reads and writes, every other write blocked)",
+              "mbedtls_ssl_handshake -0x%04x, server says: %s", (unsigned) -ret, last_log);
+  if (ret == 0) {
+    n = tc_exchange(&t, GET_HELLO "GET /tls HTTP/1.1\r\nHost: t\r\n\r\n", rs, 2);
+    CHECK(n == 2 && rs[0].status == 200 && body_is(&rs[0], "hello, world\n") && rs[1].status == 200 &&
+              rs[1].body_len >= 7 && memcmp(rs[1].body, "TLSv1.", 6) == 0,
+          "faults/tls: two pipelined requests over TLS are answered in order, the handler sees the TLS version");
+    ret = mbedtls_ssl_close_notify(&t.ssl);
+    pump();
+    CHECK(fp.s[t.s].srv_shut, "faults/tls: the client's close_notify makes the server end its side");
+    cl_eof(t.s);
+    pump();
+    CHECK(fp.s[t.s].srv_closed, "faults/tls: the connection is closed when the client is gone");
+  }
+  tc_free(&t);
+
+  /* the same with whole records: the server reads a large request in pieces of its buffer */
+  if (tc_open(&t, 65536, 65536) == 0 && tc_handshake(&t) == 0) {
+    static char req[8000];
+    size_t o = (size_t) sprintf(req, "%s", CYCLE_REQ_HEAD);
+    memcpy(req + o, big_body, sizeof big_body);
+    strcpy(req + o + sizeof big_body, GET_HELLO);
+    fp.strict_wait = 1;
+    n = tc_exchange(&t, req, rs, 2);
+    fp.strict_wait = 0;
+    CHECK(n == 2 && rs[0].status == 200 && rs[0].body_len == sizeof big_body &&
+              memcmp(rs[0].body, big_body, sizeof big_body) == 0 && body_is(&rs[1], "hello, world\n"),
+          "faults/tls: a 5000-byte POST and a pipelined GET in one TLS write are answered (strict readiness)");
+  } else {
+    CHECK(0, "faults/tls: a 5000-byte POST and a pipelined GET in one TLS write are answered (strict readiness)");
+  }
+  tc_free(&t);
+
+  /* Expect: 100-continue over TLS: the body arrives while "100 Continue" is
+     still going out 1 byte per write, and the response is queued behind it */
+  if (tc_open(&t, 4096, 1) == 0 && tc_handshake(&t) == 0) {
+    int i, sent = 0;
+    const char *head = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\nExpect: 100-continue\r\n\r\n";
+    ret = mbedtls_ssl_write(&t.ssl, (const unsigned char *) head, strlen(head));
+    for (i = 0; i < 6; i++) sn_poll(mgr, 0);
+    sent = fp.s[t.s].out_len > 0;
+    n = tc_exchange(&t, "hello world", rs, 2);
+    CHECK(ret > 0 && sent && n == 2 && rs[0].status == 100 && rs[1].status == 200 && body_is(&rs[1], "hello world"),
+          "faults/tls: 100 Continue half sent when the body arrives is finished, then the echo follows whole");
+  } else {
+    CHECK(0, "faults/tls: 100 Continue half sent when the body arrives is finished, then the echo follows whole");
+  }
+  tc_free(&t);
+
+  /* garbage and silence on the TLS listener */
+  {
+    int g = cl_new(7, 7), q = cl_new(1, 1), i;
+    for (i = 0; i < 300; i++) {
+      unsigned char b = (unsigned char) test_rand_below(256);
+      if (i == 0) b = 0x16; /* looks like a handshake record at first */
+      cl_write(g, &b, 1);
+    }
+    pump();
+    CHECK(fp.s[g].srv_closed, "faults/tls: random bytes to the TLS listener end in a closed connection");
+    fp.now += 10000;
+    pump();
+    sn_mgr_stats_get(mgr, &st);
+    CHECK(fp.s[q].srv_closed && st.handshake_fails >= 2, "faults/tls: a silent client is dropped at the handshake timeout");
+  }
+  stop("TLS");
+
+  /* every allocation securenet makes for a TLS listener and connection, failed in turn */
+  {
+    int ok_all = 1;
+    char why[300] = "";
+    tls_client t2;
+    alloc_reset(0, 0);
+    if (start_tls(NULL) == SN_OK && tc_open(&t2, 512, 512) == 0) {
+      tc_handshake(&t2);
+      total = a_calls;
+      tc_free(&t2);
+    }
+    stop("TLS, allocation count");
+    for (k = 1; k <= total; k++) {
+      int r1, ok;
+      alloc_reset(k, 0);
+      r1 = start_tls(NULL);
+      if (r1 != SN_OK) {
+        if (r1 != SN_ERR_NOMEM && ok_all) {
+          ok_all = 0;
+          snprintf(why, sizeof why, "allocation %lu: start gave %d (%s), not SN_ERR_NOMEM", k, r1, sn_strerror(r1));
+        }
+        r1 = start_tls(NULL);
+      }
+      if (r1 != SN_OK) {
+        ok_all = 0;
+        snprintf(why, sizeof why, "allocation %lu: the second start failed: %d", k, r1);
+        fp_reset();
+        continue;
+      }
+      ok = 0;
+      if (tc_open(&t2, 512, 512) == 0) {
+        ret = tc_handshake(&t2);
+        tc_free(&t2);
+      }
+      a_fail_at = 0;
+      if (tc_open(&t2, 512, 512) == 0) {
+        if (tc_handshake(&t2) == 0) ok = tc_exchange(&t2, GET_HELLO, rs, 1) == 1 && rs[0].status == 200;
+        tc_free(&t2);
+      }
+      pump();
+      fp.now += 20000;
+      pump();
+      sn_mgr_destroy(mgr);
+      mgr = NULL;
+      if ((!ok || a_live != 0 || fp.misuse) && ok_all) {
+        ok_all = 0;
+        snprintf(why, sizeof why, "allocation %lu of %lu: next handshake and request %s, %ld leaked, misuse %s", k, total,
+                 ok ? "ok" : "failed", a_live, fp.misuse ? fp.misuse_what : "none");
+      }
+      fp_reset();
+    }
+    {
+      char name[200];
+      snprintf(name, sizeof name,
+               "faults/tls: failing each of the %lu allocations of a TLS listener and handshake neither crashes nor leaks, and the next client is served",
+               total);
+      test_report(ok_all, name, "%s", why);
+    }
+  }
+}
+#endif
+
+int main(void) {
+  verbose = getenv("TEST_VERBOSE") != NULL;
+  fp_reset();
+  fp.ent = 0x0123456789ABCDEFull;
+  routes();
+  test_basic();
+  test_pipelined();
+  test_alloc_failures();
+  test_timeouts();
+  test_lru();
+  test_garbage();
+  test_vanishing();
+  test_redirect();
+#if defined(HAVE_TLS_TEST)
+  test_tls();
+#else
+  printf("# TLS case skipped: this mbedTLS build lacks certificate writing or P-256\n");
+#endif
+  test_report(a_total_mallocs == a_total_frees, "faults: over the whole run, every SN_MALLOC was matched by an SN_FREE",
+              "%lu mallocs, %lu frees", a_total_mallocs, a_total_frees);
+  return test_summary();
+}
