@@ -960,6 +960,17 @@ SNDEF uint64_t sn_mgr_now_ms(const sn_mgr *m) { return m->port.now_ms(m->port.ct
 SNDEF int sn_mgr_tls_error(const sn_mgr *m) { return m->tls_err; }
 SNDEF size_t sn_conn_size(void) { return sizeof(sn_conn); }
 
+/* Moves a buffer to a new block of cap bytes, keeping its first `used`
+   bytes (SN_MALLOC has no realloc). Returns the new block, or NULL with the
+   old one untouched. */
+static void *sn__resize(void *old, size_t used, size_t cap) {
+  void *p = SN_MALLOC(cap);
+  if (p == NULL) return NULL;
+  memcpy(p, old, used);
+  SN_FREE(old);
+  return p;
+}
+
 // >>tls
 /* Listener TLS set-up (certificates, keys, suites, resumption) and the BIO
    callbacks through which mbedTLS reaches the port. */
@@ -1894,10 +1905,8 @@ static int sn__tx_reserve(sn_conn *c, size_t n) {
   if (need > sn__reply_limit(c) || need < n) return SN_ERR_TOO_BIG;
   cap = c->tx_cap * 2 > need ? c->tx_cap * 2 : need;
   if (cap > sn__reply_limit(c)) cap = sn__reply_limit(c);
-  p = (unsigned char *) SN_MALLOC(cap);
+  p = (unsigned char *) sn__resize(c->tx, c->tx_len, cap);
   if (p == NULL) return SN_ERR_NOMEM;
-  memcpy(p, c->tx, c->tx_len);
-  SN_FREE(c->tx);
   c->tx = p;
   c->tx_cap = cap;
   return SN_OK;
@@ -2190,12 +2199,11 @@ static int sn__rx_grow(sn_conn *c, size_t want) {
   p = (char *) SN_MALLOC(want);
   if (p == NULL) return SN_ERR_NOMEM;
   memcpy(p, c->rx, c->rx_len);
-  /* a parsed request points into the old buffer */
+  /* a parsed request points into the old buffer: move its views first */
   if (c->head_len > 0) {
     int i;
-    ptrdiff_t d = p - c->rx;
 #define SN__MOVE(s) \
-  if ((s).ptr) (s).ptr += d
+  if ((s).ptr) (s).ptr = p + ((s).ptr - c->rx)
     SN__MOVE(c->req.method);
     SN__MOVE(c->req.path);
     SN__MOVE(c->req.query);
@@ -2392,22 +2400,12 @@ static void sn__http_request_done(sn_conn *c) {
     return;
   }
   if (c->rx_len <= SN_RX_INIT && c->rx_cap > SN_RX_INIT) {
-    char *p = (char *) SN_MALLOC(SN_RX_INIT);
-    if (p != NULL) {
-      memcpy(p, c->rx, c->rx_len);
-      SN_FREE(c->rx);
-      c->rx = p;
-      c->rx_cap = SN_RX_INIT;
-    }
+    char *p = (char *) sn__resize(c->rx, c->rx_len, SN_RX_INIT);
+    if (p != NULL) c->rx = p, c->rx_cap = SN_RX_INIT;
   }
   if (c->tx_cap > SN_TX_INIT && !sn__out_pending(c)) {
-    unsigned char *p = (unsigned char *) SN_MALLOC(SN_TX_INIT);
-    if (p != NULL) {
-      SN_FREE(c->tx);
-      c->tx = p;
-      c->tx_cap = SN_TX_INIT;
-      c->tx_len = c->tx_off = 0;
-    }
+    unsigned char *p = (unsigned char *) sn__resize(c->tx, 0, SN_TX_INIT);
+    if (p != NULL) c->tx = p, c->tx_cap = SN_TX_INIT, c->tx_len = c->tx_off = 0;
   }
 }
 
