@@ -46,6 +46,10 @@ through the *_opts structs, where zero always means the secure default)
    SN_MAX_ROUTES           32       routes per sn_router
    SN_MAX_HEADERS          32       request header fields (more: 431)
    SN_MAX_PARAMS           4        :name parameters per route pattern
+   SN_MAX_MAIL_JOBS        8        mails queued per manager (SN_ERR_FULL beyond)
+   SN_ENABLE_SMTP          1        0 leaves the mail sender out
+   SN_SMTP_VERIFY_NONE     off      INSECURE: mail servers' certificates are not
+                                    verified (logged as a warning at every connection)
    SN_RX_INIT              2048     initial receive buffer per connection (bytes)
    SN_TX_INIT              2048     initial send buffer per connection (bytes)
    SN_CONN_SCRATCH         32       per-connection scratch bytes for handlers
@@ -170,8 +174,12 @@ extern "C" {
 #ifndef SN_LOG_MAX
 #define SN_LOG_MAX 192
 #endif
-/* Sockets handed to the port's wait hook at most: one per listener and connection. */
-#define SN_MAX_SOCKETS (SN_MAX_CONNS + SN_MAX_LISTENERS)
+#ifndef SN_MAX_MAIL_JOBS
+#define SN_MAX_MAIL_JOBS 8
+#endif
+/* Sockets handed to the port's wait hook at most: one per listener and
+   connection, and one for the mail sender's session. */
+#define SN_MAX_SOCKETS (SN_MAX_CONNS + SN_MAX_LISTENERS + 1)
 
 /* ---- errors ------------------------------------------------------------- */
 /* One list keeps names, numbers and words in step (sn_strerror()). */
@@ -197,13 +205,15 @@ extern "C" {
   X(SN_ERR_UNSUPPORTED,-18, "not supported by this build")                      \
   X(SN_ERR_TOO_BIG,    -19, "larger than the configured limit")                 \
   X(SN_ERR_NOT_FOUND,  -20, "not found")                                        \
-  X(SN_ERR_PORT,       -21, "port hook missing or failed")
+  X(SN_ERR_PORT,       -21, "port hook missing or failed")                      \
+  X(SN_ERR_REFUSED,    -22, "refused by the mail server (see its reply)")       \
+  X(SN_ERR_AUTH,       -23, "authentication failed or no usable method")
 
 typedef enum sn_err {
 #define SN__ERR_ENUM(name, num, text) name = num,
   SN_ERROR_LIST(SN__ERR_ENUM)
 #undef SN__ERR_ENUM
-  SN__ERR_LAST = -22
+  SN__ERR_LAST = -24
 } sn_err;
 
 /* Words for an sn_err (never NULL; unknown codes give "unknown error"). */
@@ -456,6 +466,97 @@ SNDEF void *sn_conn_listener_user(const sn_conn *c);
 /* SN_CONN_SCRATCH bytes, aligned for any scalar, owned by the handler of the
    current request (zeroed before each request). */
 SNDEF void *sn_conn_scratch(sn_conn *c);
+
+/* ---- mail sender (SMTP client) --------------------------------------------------
+   Sends mail through a submission server: implicit TLS (465) or STARTTLS
+   (587), the server verified against the given CAs and its name, AUTH PLAIN,
+   LOGIN or XOAUTH2 once TLS is up. sn_mail_send() queues a job and returns;
+   the job runs from sn_poll() and ends with one call of `done`. Jobs that
+   name the same sn_smtp_server (pointer) share one session, with RSET between
+   mails. Everything passed in is borrowed until `done` is called. */
+enum sn_smtp_mode {
+  SN_SMTP_STARTTLS = 0,      /* default: plain connect, STARTTLS required */
+  SN_SMTP_TLS = 1,           /* implicit TLS from the first byte (port 465) */
+  SN_SMTP_PLAIN_INSECURE = 2 /* no TLS at all, no AUTH: only for a local test relay */
+};
+enum sn_smtp_auth { SN_AUTH_PLAIN = 1, SN_AUTH_LOGIN = 2, SN_AUTH_XOAUTH2 = 4 };
+
+typedef struct sn_smtp_server {
+  const char *host;     /* required: name or address to connect to */
+  uint16_t port;        /* 0: 587 (STARTTLS), 465 (TLS), 25 (plain) */
+  int mode;             /* enum sn_smtp_mode */
+  const char *tls_name; /* name verified in the certificate and sent as SNI; NULL: host */
+  const void *ca;       /* trusted roots: PEM (several concatenated) or one DER */
+  size_t ca_len;
+  const char *ca_file;  /* or a PEM/DER file (not with SN_NO_FILES) */
+  const char *user;     /* AUTH user; NULL: no AUTH */
+  const char *password; /* for PLAIN and LOGIN */
+  const char *oauth_token; /* bearer token for XOAUTH2 */
+  unsigned auth_methods;   /* allowed SN_AUTH_* ; 0: every method the credentials allow */
+  const char *ehlo_name;   /* 0: "securenet.invalid" */
+  uint32_t timeout_ms;     /* per stage; 0: RFC 5321 4.5.3.2 (5 min, DATA end 10 min) */
+} sn_smtp_server;
+
+typedef struct sn_mail_addr {
+  const char *name; /* display name, UTF-8, or NULL */
+  const char *addr; /* "user@example.com" */
+} sn_mail_addr;
+
+/* A body or attachment produced piece by piece: fill buf with up to len
+   bytes; return the count, 0 at the end, or a negative sn_err to abort. */
+typedef int (*sn_mail_source_fn)(void *arg, void *buf, size_t len);
+
+typedef struct sn_mail_attachment {
+  const char *filename;     /* shown to the recipient (UTF-8) */
+  const char *content_type; /* NULL: application/octet-stream */
+  const void *data;         /* in memory, or NULL and a source */
+  size_t len;
+  sn_mail_source_fn source;
+  void *source_arg;
+} sn_mail_attachment;
+
+typedef struct sn_mail {
+  sn_mail_addr from;
+  const sn_mail_addr *to, *cc, *bcc; /* arrays; Bcc never appears in the message */
+  int to_count, cc_count, bcc_count;
+  const char *subject;           /* UTF-8 */
+  const char *text;              /* UTF-8 body, any line ends; or text_source */
+  size_t text_len;               /* 0 with text set: strlen(text) */
+  sn_mail_source_fn text_source;
+  void *text_source_arg;
+  const char *html;              /* optional HTML alternative (NUL-terminated) */
+  const sn_mail_attachment *attachments;
+  int attachment_count;
+} sn_mail;
+
+#define SN_MAIL_MAX_RCPT 32 /* To + Cc + Bcc of one mail */
+
+typedef struct sn_mail_result {
+  int err;             /* SN_OK when the server accepted the mail */
+  const char *stage;   /* where it ended: "connect", "TLS", "greeting", "EHLO",
+                          "STARTTLS", "AUTH", "MAIL FROM", "RCPT TO", "DATA",
+                          "message", "QUIT" */
+  int reply_code;      /* the server's last reply (e.g. 550), 0 if none */
+  char reply[160];     /* its text (first line), NUL-terminated */
+  int tls_error;       /* mbedTLS code when err is SN_ERR_TLS / SN_ERR_VERIFY */
+  uint32_t verify_flags; /* mbedTLS certificate verification flags */
+  int refused_count;   /* recipients the server refused; the others got the mail */
+  unsigned char refused[SN_MAIL_MAX_RCPT]; /* 1 per refused recipient, in To, Cc, Bcc order */
+} sn_mail_result;
+
+typedef void (*sn_mail_done_fn)(void *user, const sn_mail *mail, const sn_mail_result *result);
+
+/* Queues a mail. Checks it first: SN_ERR_INVALID for a missing sender or
+   recipient, more than SN_MAIL_MAX_RCPT recipients, or a CR, LF or NUL in an
+   address, display name or subject (header injection), before anything is
+   sent. SN_ERR_FULL when SN_MAX_MAIL_JOBS are queued. On SN_OK, `done` is
+   called exactly once, from sn_poll() (or sn_mgr_destroy()). */
+SNDEF int sn_mail_send(sn_mgr *mgr, const sn_smtp_server *srv, const sn_mail *mail, sn_mail_done_fn done,
+                       void *user);
+/* Blocking wrapper for POSIX or RTOS threads that own the manager: queues
+   the mail and runs sn_poll() until it is done. Returns result->err. */
+SNDEF int sn_mail_send_blocking(sn_mgr *mgr, const sn_smtp_server *srv, const sn_mail *mail,
+                                sn_mail_result *result);
 
 /* ---- parsers (used by the server; public so they can be tested alone) ------ */
 typedef struct sn_http_limits {
@@ -858,6 +959,13 @@ struct sn_conn {
   } scratch;
 };
 
+typedef struct sn__mail_job {
+  const sn_smtp_server *srv;
+  const sn_mail *mail;
+  sn_mail_done_fn done;
+  void *user;
+} sn__mail_job;
+
 struct sn_mgr {
   sn_port port;
   sn_log_fn log;
@@ -875,6 +983,9 @@ struct sn_mgr {
   sn_mgr_stats stats;
   sn_wait_item items[SN_MAX_SOCKETS];
   sn_conn *item_conn[SN_MAX_SOCKETS];
+  struct sn__smtp *smtp; /* the mail session, when one is open */
+  sn__mail_job jobs[SN_MAX_MAIL_JOBS]; /* queued mails, oldest first */
+  int njobs;
 };
 
 #define SN__LINGER_MS 2000u
@@ -1068,9 +1179,25 @@ static int sn__load_key(sn_mgr *m, sn__listener *l, const sn_tls_opts *t) {
   return SN_OK;
 }
 
-static int sn__tls_setup(sn_mgr *m, sn__listener *l, const sn_tls_opts *t) {
-  const int *want = t->ciphersuites ? t->ciphersuites : sn__default_suites;
+/* The 0-terminated suite list (a new allocation) of the ids in `want` that
+   this mbedTLS build knows; SN_ERR_UNSUPPORTED when none. */
+static int sn__suites(sn_mgr *m, const int *want, int **out) {
   size_t i, n = 0;
+  if (want == NULL) want = sn__default_suites;
+  for (i = 0; want[i] != 0; i++) n++;
+  *out = (int *) SN_MALLOC((n + 1) * sizeof(int));
+  if (*out == NULL) return SN_ERR_NOMEM;
+  for (i = 0, n = 0; want[i] != 0; i++)
+    if (mbedtls_ssl_ciphersuite_from_id(want[i]) != NULL) (*out)[n++] = want[i];
+  (*out)[n] = 0;
+  if (n == 0) {
+    sn__log(m, SN_LOG_ERROR, "none of the requested cipher suites is in this mbedTLS build");
+    return SN_ERR_UNSUPPORTED;
+  }
+  return SN_OK;
+}
+
+static int sn__tls_setup(sn_mgr *m, sn__listener *l, const sn_tls_opts *t) {
   int ret;
   uint32_t lifetime = t->session_lifetime_s ? t->session_lifetime_s : 86400;
   l->is_tls = 1;
@@ -1085,16 +1212,7 @@ static int sn__tls_setup(sn_mgr *m, sn__listener *l, const sn_tls_opts *t) {
     if (ret != SN_OK) return ret;
     l->has_client_ca = 1;
   }
-  for (i = 0; want[i] != 0; i++) n++;
-  l->suites = (int *) SN_MALLOC((n + 1) * sizeof(int));
-  if (l->suites == NULL) return SN_ERR_NOMEM;
-  for (i = 0, n = 0; want[i] != 0; i++)
-    if (mbedtls_ssl_ciphersuite_from_id(want[i]) != NULL) l->suites[n++] = want[i];
-  l->suites[n] = 0;
-  if (n == 0) {
-    sn__log(m, SN_LOG_ERROR, "none of the requested cipher suites is in this mbedTLS build");
-    return SN_ERR_UNSUPPORTED;
-  }
+  if ((ret = sn__suites(m, t->ciphersuites, &l->suites)) != SN_OK) return ret;
   ret = mbedtls_ssl_config_defaults(&l->conf, MBEDTLS_SSL_IS_SERVER, MBEDTLS_SSL_TRANSPORT_STREAM,
                                     MBEDTLS_SSL_PRESET_DEFAULT);
   if (ret != 0) {
@@ -1194,9 +1312,7 @@ static int64_t sn__x509_seconds(const mbedtls_x509_time *t) {
 /* Per-certificate verification hook: validity dates against the port's wall
    clock (mbedTLS's own check needs a platform time() that an MCU may lack),
    and the leaf's subject kept for handlers. */
-static int sn__verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
-  sn_conn *c = (sn_conn *) arg;
-  sn_mgr *m = c->mgr;
+static void sn__check_dates(sn_mgr *m, const mbedtls_x509_crt *crt, uint32_t *flags) {
   int64_t now = m->port.wall_s(m->port.ctx);
   if (now < 0) {
     if (!m->warned_no_clock) sn__log(m, SN_LOG_WARN, "no wall clock: certificate dates are not checked");
@@ -1205,6 +1321,11 @@ static int sn__verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *
     if (now < sn__x509_seconds(&crt->valid_from)) *flags |= MBEDTLS_X509_BADCERT_FUTURE;
     if (now > sn__x509_seconds(&crt->valid_to)) *flags |= MBEDTLS_X509_BADCERT_EXPIRED;
   }
+}
+
+static int sn__verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  sn_conn *c = (sn_conn *) arg;
+  sn__check_dates(c->mgr, crt, flags);
   if (depth == 0 && mbedtls_x509_dn_gets(c->subject, sizeof c->subject, &crt->subject) > 0) c->has_subject = 1;
   return 0;
 }
@@ -2592,6 +2713,1102 @@ static void sn__conn_expire(sn_conn *c) {
   sn__conn_io(c);
 }
 
+// >>mime
+/* The message writer: headers (RFC 5322, RFC 2047 encoded words), MIME
+   structure (RFC 2045/2046), quoted-printable and base64 encoders working on
+   streams, dot-stuffing (RFC 5321 4.5.2) applied to everything it emits. */
+#ifndef SN_ENABLE_SMTP
+#define SN_ENABLE_SMTP 1
+#endif
+#if SN_ENABLE_SMTP
+
+#define SN__MAIL_MAX_ATTACH 16
+
+enum { SN__P_HEAD, SN__P_MIXED_OPEN, SN__P_ALT_OPEN, SN__P_TEXT_HEAD, SN__P_TEXT, SN__P_HTML_HEAD, SN__P_HTML,
+       SN__P_ALT_CLOSE, SN__P_ATT_HEAD, SN__P_ATT, SN__P_MIXED_CLOSE, SN__P_END };
+
+typedef struct sn__mime {
+  unsigned char plan[8 + 2 * SN__MAIL_MAX_ATTACH]; /* SN__P_* in order */
+  unsigned char plan_att[8 + 2 * SN__MAIL_MAX_ATTACH];
+  int nplan, pc;
+  int started;   /* the current body step has begun */
+  size_t pos;    /* position in an in-memory source */
+  int bol;       /* at the beginning of an output line (dot-stuffing) */
+  int col;       /* encoder line length */
+  int pending_ws;/* QP: a space or tab waiting to know if a line break follows */
+  int prev_cr;   /* QP: the last input byte was CR */
+  unsigned char carry[3];
+  int ncarry;    /* base64: input bytes waiting for a group of three */
+  char mixed[40], alt[40];
+} sn__mime;
+
+static const char sn__b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static size_t sn__b64_encode(const unsigned char *in, size_t n, char *out) {
+  size_t i, o = 0;
+  for (i = 0; i + 2 < n; i += 3) {
+    out[o++] = sn__b64[in[i] >> 2];
+    out[o++] = sn__b64[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+    out[o++] = sn__b64[((in[i + 1] & 15) << 2) | (in[i + 2] >> 6)];
+    out[o++] = sn__b64[in[i + 2] & 63];
+  }
+  if (n - i == 1) {
+    out[o++] = sn__b64[in[i] >> 2];
+    out[o++] = sn__b64[(in[i] & 3) << 4];
+    out[o++] = '=';
+    out[o++] = '=';
+  } else if (n - i == 2) {
+    out[o++] = sn__b64[in[i] >> 2];
+    out[o++] = sn__b64[((in[i] & 3) << 4) | (in[i + 1] >> 4)];
+    out[o++] = sn__b64[(in[i + 1] & 15) << 2];
+    out[o++] = '=';
+  }
+  out[o] = '\0';
+  return o;
+}
+
+static int sn__is_ascii_text(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char) *s < 0x20 || (unsigned char) *s > 0x7e) return 0;
+  return 1;
+}
+
+/* A header field check: no CR, LF or NUL (header injection), bounded. */
+static int sn__header_safe(const char *s, size_t max) {
+  size_t n = 0;
+  if (s == NULL) return 1;
+  for (; s[n]; n++)
+    if (s[n] == '\r' || s[n] == '\n' || n >= max) return 0;
+  return 1;
+}
+
+static int sn__addr_ok(const sn_mail_addr *a) {
+  const char *p = a->addr;
+  int at = 0;
+  if (p == NULL || *p == '\0' || !sn__header_safe(a->name, 256)) return 0;
+  for (; *p; p++) {
+    unsigned char ch = (unsigned char) *p;
+    if (ch <= 0x20 || ch == 0x7f || ch == '<' || ch == '>' || ch == '(' || ch == ')' || ch == ',' || ch == ';' ||
+        ch == '"' || ch == '\\')
+      return 0;
+    at += ch == '@';
+    if (p - a->addr > 254) return 0;
+  }
+  return at == 1 && a->addr[0] != '@' && p[-1] != '@';
+}
+
+// >>smtp
+/* The mail session: a state machine driven by the server's replies over one
+   connection (plain, then TLS after STARTTLS, or TLS from the start), that
+   runs the queued jobs for one server one after another. */
+enum { SN__S_CONNECT, SN__S_HANDSHAKE, SN__S_GREETING, SN__S_EHLO, SN__S_HELO, SN__S_STARTTLS, SN__S_AUTH,
+       SN__S_MAIL, SN__S_BODY, SN__S_DOT, SN__S_RSET, SN__S_QUIT, SN__S_DEAD };
+enum { SN__X_STARTTLS = 1, SN__X_PIPELINING = 2, SN__X_SIZE = 4, SN__X_PLAIN = 8, SN__X_LOGIN = 16,
+       SN__X_XOAUTH2 = 32 };
+
+typedef struct sn__smtp {
+  sn_mgr *mgr;
+  const sn_smtp_server *srv;
+  sn_sock sock;
+  int state, is_tls, tls_up, starttls_done, authed, auth_method, auth_step;
+  unsigned ext;
+  unsigned long size_max;
+  uint8_t rd_want, wr_want;
+  uint64_t deadline;
+  mbedtls_ssl_context ssl;
+  mbedtls_ssl_config conf;
+  mbedtls_x509_crt ca;
+  int *suites;
+  char rx[1024];
+  size_t rx_len;
+  int code;           /* reply being read, and whether it is complete */
+  char text[160];
+  unsigned char *tx;
+  size_t tx_len, tx_off, tx_cap, inflight;
+  /* the current mail */
+  int job_active;
+  int ncmd, nsent, nacked, accepted; /* MAIL, RCPTs, DATA */
+  sn_mail_result res;
+  sn__mime w;
+} sn__smtp;
+
+#define SN__SMTP_TX_CHUNK 4096u /* message bytes produced per round */
+
+static uint32_t sn__smtp_timeout(const sn__smtp *s, uint32_t rfc_ms) {
+  return s->srv->timeout_ms ? s->srv->timeout_ms : rfc_ms;
+}
+
+static int sn__smtp_tx_put(sn__smtp *s, const void *data, size_t n) {
+  if (s->tx_off > 0 && s->inflight == 0) {
+    memmove(s->tx, s->tx + s->tx_off, s->tx_len - s->tx_off);
+    s->tx_len -= s->tx_off;
+    s->tx_off = 0;
+  }
+  if (s->tx_cap - s->tx_len < n) {
+    size_t cap = s->tx_cap * 2 > s->tx_len + n ? s->tx_cap * 2 : s->tx_len + n + 512;
+    unsigned char *p = (unsigned char *) sn__resize(s->tx, s->tx_len, cap);
+    if (p == NULL) return SN_ERR_NOMEM;
+    s->tx = p;
+    s->tx_cap = cap;
+  }
+  memcpy(s->tx + s->tx_len, data, n);
+  s->tx_len += n;
+  return SN_OK;
+}
+
+static int sn__smtp_printf(sn__smtp *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static int sn__smtp_printf(sn__smtp *s, const char *fmt, ...) {
+  char line[1100];
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t) n >= sizeof line) return SN_ERR_TOO_BIG;
+  return sn__smtp_tx_put(s, line, (size_t) n);
+}
+
+/* Message bytes: everything goes through here for dot-stuffing. */
+static int sn__mime_put(sn__smtp *s, const char *data, size_t n) {
+  size_t i, start = 0;
+  int r;
+  for (i = 0; i < n; i++) {
+    if (s->w.bol && data[i] == '.') {
+      if ((r = sn__smtp_tx_put(s, data + start, i - start)) != SN_OK) return r;
+      if ((r = sn__smtp_tx_put(s, ".", 1)) != SN_OK) return r;
+      start = i;
+    }
+    s->w.bol = data[i] == '\n';
+  }
+  return sn__smtp_tx_put(s, data + start, n - start);
+}
+
+static int sn__mime_puts(sn__smtp *s, const char *str) { return sn__mime_put(s, str, strlen(str)); }
+
+/* An unstructured header value as RFC 2047 encoded words when it is not
+   plain ASCII, folded so no line exceeds 78 characters. */
+static int sn__mime_words(sn__smtp *s, const char *v) {
+  size_t len = strlen(v), i = 0;
+  int r = SN_OK, first = 1;
+  if (sn__is_ascii_text(v) && strstr(v, "=?") == NULL) return sn__mime_put(s, v, len);
+  while (i < len && r == SN_OK) {
+    char b64[64];
+    size_t take = len - i > 45 ? 45 : len - i;
+    /* never split a UTF-8 sequence across two words */
+    while (i + take < len && take > 1 && ((unsigned char) v[i + take] & 0xC0) == 0x80) take--;
+    sn__b64_encode((const unsigned char *) v + i, take, b64);
+    if (!first) r = sn__mime_puts(s, "\r\n ");
+    if (r == SN_OK) r = sn__mime_puts(s, "=?UTF-8?B?");
+    if (r == SN_OK) r = sn__mime_puts(s, b64);
+    if (r == SN_OK) r = sn__mime_puts(s, "?=");
+    first = 0;
+    i += take;
+  }
+  return r;
+}
+
+static int sn__mime_addr(sn__smtp *s, const sn_mail_addr *a) {
+  int r = SN_OK;
+  if (a->name != NULL && a->name[0] != '\0') {
+    if (sn__is_ascii_text(a->name) && strstr(a->name, "=?") == NULL) {
+      const char *p;
+      r = sn__mime_puts(s, "\"");
+      for (p = a->name; *p && r == SN_OK; p++) {
+        if (*p == '"' || *p == '\\') r = sn__mime_puts(s, "\\");
+        if (r == SN_OK) r = sn__mime_put(s, p, 1);
+      }
+      if (r == SN_OK) r = sn__mime_puts(s, "\"");
+    } else {
+      r = sn__mime_words(s, a->name);
+    }
+    if (r == SN_OK) r = sn__mime_puts(s, " ");
+  }
+  if (r == SN_OK) r = sn__mime_puts(s, "<");
+  if (r == SN_OK) r = sn__mime_puts(s, a->addr);
+  if (r == SN_OK) r = sn__mime_puts(s, ">");
+  return r;
+}
+
+static int sn__mime_addr_list(sn__smtp *s, const char *field, const sn_mail_addr *list, int n) {
+  int i, r;
+  if (n <= 0) return SN_OK;
+  if ((r = sn__mime_puts(s, field)) != SN_OK) return r;
+  for (i = 0; i < n && r == SN_OK; i++) {
+    if (i > 0) r = sn__mime_puts(s, ",\r\n ");
+    if (r == SN_OK) r = sn__mime_addr(s, &list[i]);
+  }
+  return r == SN_OK ? sn__mime_puts(s, "\r\n") : r;
+}
+
+static void sn__civil_from_days(int64_t z, int *y, int *m, int *d) {
+  int64_t era, doe, yoe, doy, mp;
+  z += 719468;
+  era = (z >= 0 ? z : z - 146096) / 146097;
+  doe = z - era * 146097;
+  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  mp = (5 * doy + 2) / 153;
+  *d = (int) (doy - (153 * mp + 2) / 5 + 1);
+  *m = (int) (mp < 10 ? mp + 3 : mp - 9);
+  *y = (int) (yoe + era * 400 + (*m <= 2));
+}
+
+static int sn__mime_head(sn__smtp *s, const sn_mail *mail) {
+  static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  static const char *const wday[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+  unsigned char rnd[16];
+  char buf[200], hex[33];
+  const char *domain = strchr(mail->from.addr, '@') + 1;
+  int64_t now = s->mgr->port.wall_s(s->mgr->port.ctx);
+  int i, r;
+  if ((r = sn__mime_puts(s, "From: ")) != SN_OK || (r = sn__mime_addr(s, &mail->from)) != SN_OK ||
+      (r = sn__mime_puts(s, "\r\n")) != SN_OK)
+    return r;
+  if ((r = sn__mime_addr_list(s, "To: ", mail->to, mail->to_count)) != SN_OK) return r;
+  if ((r = sn__mime_addr_list(s, "Cc: ", mail->cc, mail->cc_count)) != SN_OK) return r;
+  if ((r = sn__mime_puts(s, "Subject: ")) != SN_OK || (r = sn__mime_words(s, mail->subject ? mail->subject : "")) != SN_OK ||
+      (r = sn__mime_puts(s, "\r\n")) != SN_OK)
+    return r;
+  if (now >= 0) { /* RFC 5322 3.3; a device without a clock sends no Date */
+    int64_t days = now / 86400, sec = now % 86400;
+    int y, mo, d;
+    sn__civil_from_days(days, &y, &mo, &d);
+    snprintf(buf, sizeof buf, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", wday[days % 7], d, mon[mo - 1], y,
+             (int) (sec / 3600), (int) (sec / 60 % 60), (int) (sec % 60));
+    if ((r = sn__mime_puts(s, buf)) != SN_OK) return r;
+  }
+  if (sn_mgr_random(s->mgr, rnd, sizeof rnd) != 0) return SN_ERR_ENTROPY;
+  for (i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+  snprintf(buf, sizeof buf, "Message-ID: <%s@%.100s>\r\nMIME-Version: 1.0\r\n", hex, domain);
+  if ((r = sn__mime_puts(s, buf)) != SN_OK) return r;
+  /* boundaries cannot occur in base64 or quoted-printable output: '=_' */
+  snprintf(s->w.mixed, sizeof s->w.mixed, "=_sn_m_%.24s", hex);
+  snprintf(s->w.alt, sizeof s->w.alt, "=_sn_a_%.24s", hex + 8);
+  return SN_OK;
+}
+
+static void sn__mime_plan(sn__mime *w, const sn_mail *mail) {
+  int i, n = 0, mixed = mail->attachment_count > 0, alt = mail->html != NULL;
+  w->plan[n++] = SN__P_HEAD;
+  if (mixed) w->plan[n++] = SN__P_MIXED_OPEN;
+  if (alt) w->plan[n++] = SN__P_ALT_OPEN;
+  w->plan[n++] = SN__P_TEXT_HEAD;
+  w->plan[n++] = SN__P_TEXT;
+  if (alt) {
+    w->plan[n++] = SN__P_HTML_HEAD;
+    w->plan[n++] = SN__P_HTML;
+    w->plan[n++] = SN__P_ALT_CLOSE;
+  }
+  for (i = 0; i < mail->attachment_count; i++) {
+    w->plan_att[n] = (unsigned char) i;
+    w->plan[n++] = SN__P_ATT_HEAD;
+    w->plan_att[n] = (unsigned char) i;
+    w->plan[n++] = SN__P_ATT;
+  }
+  if (mixed) w->plan[n++] = SN__P_MIXED_CLOSE;
+  w->plan[n++] = SN__P_END;
+  w->nplan = n;
+  w->pc = 0;
+  w->bol = 1;
+}
+
+/* Quoted-printable (RFC 2045 6.7) of a chunk, any line ends becoming CRLF. */
+static int sn__qp(sn__smtp *s, const unsigned char *in, size_t n, int at_end) {
+  static const char hexd[] = "0123456789ABCDEF";
+  char out[3 * 512 + 64];
+  size_t i, o = 0;
+  sn__mime *w = &s->w;
+  for (i = 0; i <= n; i++) {
+    int ch = i < n ? in[i] : -1, is_break = ch == '\n' || ch == '\r';
+    if (ch == -1 && !at_end) break;
+    if (w->pending_ws) { /* RFC 2045 6.7 (3): whitespace before a line break is encoded */
+      if (is_break || ch == -1) {
+        if (w->col + 3 > 75) memcpy(out + o, "=\r\n", 3), o += 3, w->col = 0;
+        out[o++] = '=', out[o++] = hexd[w->pending_ws >> 4], out[o++] = hexd[w->pending_ws & 15];
+      } else {
+        if (w->col + 1 > 75) memcpy(out + o, "=\r\n", 3), o += 3, w->col = 0;
+        out[o++] = (char) w->pending_ws;
+      }
+      w->col += is_break || ch == -1 ? 3 : 1;
+      w->pending_ws = 0;
+    }
+    if (ch == -1) break;
+    if (ch == '\n' && w->prev_cr) {
+      w->prev_cr = 0;
+      continue;
+    }
+    w->prev_cr = ch == '\r';
+    if (is_break) {
+      memcpy(out + o, "\r\n", 2), o += 2;
+      w->col = 0;
+    } else if (ch == ' ' || ch == '\t') {
+      w->pending_ws = ch;
+    } else if (ch >= 33 && ch <= 126 && ch != '=' && !(ch == '.' && w->col == 0)) {
+      if (w->col + 1 > 75) memcpy(out + o, "=\r\n", 3), o += 3, w->col = 0;
+      out[o++] = (char) ch;
+      w->col++;
+    } else {
+      if (w->col + 3 > 75) memcpy(out + o, "=\r\n", 3), o += 3, w->col = 0;
+      out[o++] = '=', out[o++] = hexd[ch >> 4], out[o++] = hexd[ch & 15];
+      w->col += 3;
+    }
+    if (o > sizeof out - 16) {
+      int r = sn__mime_put(s, out, o);
+      if (r != SN_OK) return r;
+      o = 0;
+    }
+  }
+  return sn__mime_put(s, out, o);
+}
+
+/* Base64 (RFC 2045 6.8) of a chunk, in lines of 76 characters. */
+static int sn__b64_stream(sn__smtp *s, const unsigned char *in, size_t n, int at_end) {
+  char out[1200];
+  size_t i = 0, o = 0;
+  sn__mime *w = &s->w;
+  while (i < n || (at_end && w->ncarry > 0)) {
+    char quad[8];
+    while (w->ncarry < 3 && i < n) w->carry[w->ncarry++] = in[i++];
+    if (w->ncarry < 3 && !at_end) break;
+    sn__b64_encode(w->carry, (size_t) w->ncarry, quad);
+    w->ncarry = 0;
+    memcpy(out + o, quad, 4), o += 4;
+    w->col += 4;
+    if (w->col >= 76) memcpy(out + o, "\r\n", 2), o += 2, w->col = 0;
+    if (o > sizeof out - 16) {
+      int r = sn__mime_put(s, out, o);
+      if (r != SN_OK) return r;
+      o = 0;
+    }
+  }
+  if (at_end && w->col > 0) memcpy(out + o, "\r\n", 2), o += 2, w->col = 0;
+  return sn__mime_put(s, out, o);
+}
+
+/* Pulls up to len bytes from a memory or callback source. Returns the count
+   (0 at the end) or an error. */
+static int sn__mime_pull(sn__smtp *s, const char *data, size_t dlen, sn_mail_source_fn fn, void *arg,
+                         unsigned char *buf, size_t len) {
+  if (fn != NULL) return fn(arg, buf, len);
+  if (data == NULL) return 0;
+  if (len > dlen - s->w.pos) len = dlen - s->w.pos;
+  memcpy(buf, data + s->w.pos, len);
+  s->w.pos += len;
+  return (int) len;
+}
+
+/* Produces the next piece of the message into the send buffer. Returns 1
+   while there is more, 0 when the message (and its final dot) is queued,
+   or an error. */
+static int sn__mime_step(sn__smtp *s, const sn_mail *mail) {
+  sn__mime *w = &s->w;
+  unsigned char buf[512];
+  char line[600];
+  int r = SN_OK, step = w->plan[w->pc], n;
+  const sn_mail_attachment *att = mail->attachment_count ? &mail->attachments[w->plan_att[w->pc]] : NULL;
+  switch (step) {
+    case SN__P_HEAD: r = sn__mime_head(s, mail); break;
+    case SN__P_MIXED_OPEN:
+      snprintf(line, sizeof line, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n--%s\r\n", w->mixed, w->mixed);
+      r = sn__mime_puts(s, line);
+      break;
+    case SN__P_ALT_OPEN:
+      snprintf(line, sizeof line, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n--%s\r\n", w->alt, w->alt);
+      r = sn__mime_puts(s, line);
+      break;
+    case SN__P_TEXT_HEAD:
+    case SN__P_HTML_HEAD:
+      snprintf(line, sizeof line, "%s%s%sContent-Type: text/%s; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
+               step == SN__P_HTML_HEAD ? "\r\n--" : "", step == SN__P_HTML_HEAD ? w->alt : "",
+               step == SN__P_HTML_HEAD ? "\r\n" : "", step == SN__P_HTML_HEAD ? "html" : "plain");
+      r = sn__mime_puts(s, line);
+      break;
+    case SN__P_TEXT:
+    case SN__P_HTML:
+    case SN__P_ATT: {
+      const char *data = step == SN__P_TEXT ? mail->text : step == SN__P_HTML ? mail->html : (const char *) att->data;
+      size_t dlen = step == SN__P_TEXT ? mail->text_len : step == SN__P_HTML ? strlen(mail->html) : att->len;
+      sn_mail_source_fn fn = step == SN__P_TEXT ? mail->text_source : step == SN__P_ATT ? att->source : NULL;
+      void *arg = step == SN__P_TEXT ? mail->text_source_arg : step == SN__P_ATT ? att->source_arg : NULL;
+      if (!w->started) {
+        w->started = 1;
+        w->pos = 0;
+        w->col = w->pending_ws = w->prev_cr = w->ncarry = 0;
+      }
+      if (step == SN__P_TEXT && data != NULL && dlen == 0 && fn == NULL) dlen = strlen(data);
+      n = sn__mime_pull(s, data, dlen, fn, arg, buf, step == SN__P_ATT ? 510 : sizeof buf);
+      if (n < 0) return n;
+      r = step == SN__P_ATT ? sn__b64_stream(s, buf, (size_t) n, n == 0) : sn__qp(s, buf, (size_t) n, n == 0);
+      if (r != SN_OK) return r;
+      if (n > 0) return 1; /* same step again */
+      w->started = 0;
+      break;
+    }
+    case SN__P_ALT_CLOSE:
+      snprintf(line, sizeof line, "\r\n--%s--\r\n", w->alt);
+      r = sn__mime_puts(s, line);
+      break;
+    case SN__P_ATT_HEAD: {
+      const char *fname = att->filename ? att->filename : "attachment";
+      const char *type = att->content_type ? att->content_type : "application/octet-stream";
+      snprintf(line, sizeof line, "\r\n--%s\r\nContent-Type: %.100s\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment;\r\n filename=\"",
+               w->mixed, type);
+      r = sn__mime_puts(s, line);
+      if (r == SN_OK) r = sn__mime_words(s, fname); /* RFC 2231 would be stricter; mail clients read this */
+      if (r == SN_OK) r = sn__mime_puts(s, "\"\r\n\r\n");
+      break;
+    }
+    case SN__P_MIXED_CLOSE:
+      snprintf(line, sizeof line, "\r\n--%s--\r\n", w->mixed);
+      r = sn__mime_puts(s, line);
+      break;
+    default: /* SN__P_END: RFC 5321 4.1.1.4, outside dot-stuffing */
+      r = sn__smtp_tx_put(s, w->bol ? ".\r\n" : "\r\n.\r\n", w->bol ? 3 : 5);
+      return r == SN_OK ? 0 : r;
+  }
+  if (r != SN_OK) return r;
+  w->pc++;
+  return 1;
+}
+
+/* ---- the session -------------------------------------------------------- */
+static void sn__smtp_result(sn__smtp *s, int err, const char *stage) {
+  if (s->res.err == SN_OK) {
+    s->res.err = err;
+    s->res.stage = stage;
+  }
+}
+
+static void sn__smtp_finish_job(sn__smtp *s) {
+  sn_mgr *m = s->mgr;
+  sn__mail_job job = m->jobs[0];
+  sn_mail_result res = s->res;
+  if (!s->job_active) return;
+  s->job_active = 0;
+  memmove(&m->jobs[0], &m->jobs[1], (size_t) (m->njobs - 1) * sizeof m->jobs[0]);
+  m->njobs--;
+  if (res.err != SN_OK)
+    sn__log(m, SN_LOG_WARN, "mail to %s via %s: %s at %s: %d %s", job.mail->to_count ? job.mail->to[0].addr : "?",
+            job.srv->host, sn_strerror(res.err), res.stage ? res.stage : "?", res.reply_code, res.reply);
+  job.done(job.user, job.mail, &res);
+}
+
+static void sn__smtp_free(sn__smtp *s) {
+  sn_mgr *m = s->mgr;
+  if (s->sock != SN_INVALID_SOCK) m->port.close(m->port.ctx, s->sock);
+  if (s->is_tls) mbedtls_ssl_free(&s->ssl);
+  mbedtls_ssl_config_free(&s->conf);
+  mbedtls_x509_crt_free(&s->ca);
+  SN_FREE(s->suites);
+  SN_FREE(s->tx);
+  m->smtp = NULL;
+  SN_FREE(s);
+}
+
+/* Ends the session; the current job (if any) ends with err at stage. */
+static void sn__smtp_abort(sn__smtp *s, int err, const char *stage) {
+  if (s->job_active) sn__smtp_result(s, err, stage);
+  sn__smtp_finish_job(s);
+  s->state = SN__S_DEAD;
+}
+
+static int sn__smtp_bio_send(void *ctx, const unsigned char *buf, size_t len) {
+  sn__smtp *s = (sn__smtp *) ctx;
+  int n = s->mgr->port.send(s->mgr->port.ctx, s->sock, buf, len > 0x40000000 ? 0x40000000 : len);
+  if (n > 0) return n;
+  return n == SN_WANT_WRITE ? MBEDTLS_ERR_SSL_WANT_WRITE : SN__BIO_SEND_FAILED;
+}
+
+static int sn__smtp_bio_recv(void *ctx, unsigned char *buf, size_t len) {
+  sn__smtp *s = (sn__smtp *) ctx;
+  int n = s->mgr->port.recv(s->mgr->port.ctx, s->sock, buf, len > 0x40000000 ? 0x40000000 : len);
+  if (n >= 0) return n;
+  return n == SN_WANT_READ ? MBEDTLS_ERR_SSL_WANT_READ : SN__BIO_RECV_FAILED;
+}
+
+static int sn__smtp_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  (void) depth;
+  sn__check_dates(((sn__smtp *) arg)->mgr, crt, flags);
+  return 0;
+}
+
+/* TLS client set-up: roots, hostname (checked and sent as SNI), suites. */
+static int sn__smtp_tls_start(sn__smtp *s) {
+  sn_mgr *m = s->mgr;
+  const sn_smtp_server *srv = s->srv;
+  int r;
+  if ((r = sn__suites(m, NULL, &s->suites)) != SN_OK) return r;
+  if ((r = mbedtls_ssl_config_defaults(&s->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                       MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
+    return s->res.tls_error = r, SN_ERR_TLS;
+  mbedtls_ssl_conf_rng(&s->conf, mbedtls_ctr_drbg_random, &m->drbg);
+  sn__conf_min_tls12(&s->conf);
+  mbedtls_ssl_conf_ciphersuites(&s->conf, s->suites);
+  if (srv->ca != NULL || srv->ca_file != NULL) {
+    if ((r = sn__load_crt(m, &s->ca, srv->ca, srv->ca_len, srv->ca_file, "mail server CA")) != SN_OK) return r;
+    mbedtls_ssl_conf_ca_chain(&s->conf, &s->ca, NULL);
+  }
+#if defined(SN_SMTP_VERIFY_NONE)
+  sn__log(m, SN_LOG_WARN, "INSECURE: SN_SMTP_VERIFY_NONE: the certificate of %s is not verified", srv->host);
+  mbedtls_ssl_conf_authmode(&s->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+#else
+  if (srv->ca == NULL && srv->ca_file == NULL) {
+    sn__log(m, SN_LOG_ERROR, "mail server %s: no trusted CA given, nothing to verify against", srv->host);
+    return SN_ERR_INVALID;
+  }
+  mbedtls_ssl_conf_authmode(&s->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+#endif
+  mbedtls_ssl_init(&s->ssl);
+  s->is_tls = 1;
+  if ((r = mbedtls_ssl_setup(&s->ssl, &s->conf)) != 0) return s->res.tls_error = r, SN_ERR_NOMEM;
+  if ((r = mbedtls_ssl_set_hostname(&s->ssl, srv->tls_name ? srv->tls_name : srv->host)) != 0)
+    return s->res.tls_error = r, SN_ERR_INVALID;
+  mbedtls_ssl_set_bio(&s->ssl, s, sn__smtp_bio_send, sn__smtp_bio_recv, NULL);
+  mbedtls_ssl_set_verify(&s->ssl, sn__smtp_verify_cb, s);
+  s->state = SN__S_HANDSHAKE;
+  s->deadline = m->now + sn__smtp_timeout(s, 60000);
+  return SN_OK;
+}
+
+/* Sends the next transaction command; with PIPELINING all of them at once
+   (RFC 2920), else one per reply. */
+static int sn__smtp_send_cmds(sn__smtp *s) {
+  const sn_mail *mail = s->mgr->jobs[0].mail;
+  int r = SN_OK;
+  while (r == SN_OK && s->nsent < s->ncmd && ((s->ext & SN__X_PIPELINING) || s->nsent == s->nacked)) {
+    int i = s->nsent;
+    if (i == 0) {
+      r = sn__smtp_printf(s, "MAIL FROM:<%s>\r\n", mail->from.addr);
+    } else if (i < s->ncmd - 1) {
+      int k = i - 1;
+      const sn_mail_addr *a = k < mail->to_count ? &mail->to[k]
+                              : k < mail->to_count + mail->cc_count ? &mail->cc[k - mail->to_count]
+                                                                    : &mail->bcc[k - mail->to_count - mail->cc_count];
+      r = sn__smtp_printf(s, "RCPT TO:<%s>\r\n", a->addr);
+    } else {
+      if (!(s->ext & SN__X_PIPELINING) && s->accepted == 0) break; /* no recipient: do not ask for DATA */
+      r = sn__smtp_printf(s, "DATA\r\n");
+    }
+    s->nsent++;
+  }
+  return r;
+}
+
+static int sn__smtp_start_mail(sn__smtp *s) {
+  sn_mgr *m = s->mgr;
+  const sn_mail *mail;
+  if (m->njobs == 0 || m->jobs[0].srv != s->srv) {
+    s->state = SN__S_QUIT;
+    s->deadline = m->now + sn__smtp_timeout(s, 10000);
+    return sn__smtp_printf(s, "QUIT\r\n");
+  }
+  mail = m->jobs[0].mail;
+  memset(&s->res, 0, sizeof s->res);
+  if ((s->ext & SN__X_SIZE) && s->size_max > 0 && mail->text_source == NULL) { /* RFC 1870 */
+    unsigned long est = 4096 + (unsigned long) (mail->text ? (mail->text_len ? mail->text_len : strlen(mail->text)) : 0) +
+                        (unsigned long) (mail->html ? strlen(mail->html) : 0);
+    int i, known = 1;
+    for (i = 0; i < mail->attachment_count; i++) {
+      known &= mail->attachments[i].source == NULL;
+      est += (unsigned long) (mail->attachments[i].len / 3 * 4 * 78 / 76);
+    }
+    if (known && est > s->size_max) {
+      s->job_active = 1;
+      snprintf(s->res.reply, sizeof s->res.reply, "about %lu bytes, over the server's SIZE %lu", est, s->size_max);
+      sn__smtp_abort(s, SN_ERR_TOO_BIG, "MAIL FROM");
+      return SN_OK;
+    }
+  }
+  s->job_active = 1;
+  s->ncmd = 2 + mail->to_count + mail->cc_count + mail->bcc_count;
+  s->nsent = s->nacked = s->accepted = 0;
+  s->state = SN__S_MAIL;
+  s->deadline = m->now + sn__smtp_timeout(s, 300000);
+  return sn__smtp_send_cmds(s);
+}
+
+static void sn__smtp_ehlo(sn__smtp *s, int helo) {
+  const char *name = s->srv->ehlo_name ? s->srv->ehlo_name : "securenet.invalid";
+  s->ext = 0;
+  s->state = helo ? SN__S_HELO : SN__S_EHLO;
+  s->deadline = s->mgr->now + sn__smtp_timeout(s, 300000);
+  if (sn__smtp_printf(s, "%s %.200s\r\n", helo ? "HELO" : "EHLO", name) != SN_OK) sn__smtp_abort(s, SN_ERR_NOMEM, "EHLO");
+}
+
+/* After EHLO/HELO: STARTTLS if due, then AUTH, then the first mail. */
+static void sn__smtp_after_ehlo(sn__smtp *s) {
+  const sn_smtp_server *srv = s->srv;
+  int r = SN_OK;
+  if (srv->mode == SN_SMTP_STARTTLS && !s->tls_up) {
+    if (!(s->ext & SN__X_STARTTLS)) { /* no silent downgrade */
+      snprintf(s->res.reply, sizeof s->res.reply, "the server does not offer STARTTLS");
+      sn__smtp_abort(s, SN_ERR_PROTO, "STARTTLS");
+      return;
+    }
+    s->state = SN__S_STARTTLS;
+    s->deadline = s->mgr->now + sn__smtp_timeout(s, 120000);
+    r = sn__smtp_printf(s, "STARTTLS\r\n");
+  } else if (srv->user != NULL && !s->authed) {
+    unsigned allowed = srv->auth_methods ? srv->auth_methods : (SN_AUTH_PLAIN | SN_AUTH_LOGIN | SN_AUTH_XOAUTH2);
+    char raw[600], b64[820];
+    size_t n;
+    if (!s->tls_up) { /* credentials never cross the wire in clear text */
+      snprintf(s->res.reply, sizeof s->res.reply, "refusing to authenticate without TLS");
+      sn__smtp_abort(s, SN_ERR_AUTH, "AUTH");
+      return;
+    }
+    /* the strongest method both sides allow: a token over a password,
+       PLAIN (one round trip) over LOGIN */
+    if (srv->oauth_token && (allowed & SN_AUTH_XOAUTH2) && (s->ext & SN__X_XOAUTH2)) s->auth_method = SN_AUTH_XOAUTH2;
+    else if (srv->password && (allowed & SN_AUTH_PLAIN) && (s->ext & SN__X_PLAIN)) s->auth_method = SN_AUTH_PLAIN;
+    else if (srv->password && (allowed & SN_AUTH_LOGIN) && (s->ext & SN__X_LOGIN)) s->auth_method = SN_AUTH_LOGIN;
+    else {
+      snprintf(s->res.reply, sizeof s->res.reply, "no AUTH method allowed by both sides");
+      sn__smtp_abort(s, SN_ERR_AUTH, "AUTH");
+      return;
+    }
+    s->state = SN__S_AUTH;
+    s->auth_step = 0;
+    s->deadline = s->mgr->now + sn__smtp_timeout(s, 300000);
+    if (s->auth_method == SN_AUTH_LOGIN) {
+      r = sn__smtp_printf(s, "AUTH LOGIN\r\n");
+    } else {
+      if (s->auth_method == SN_AUTH_XOAUTH2)
+        n = (size_t) snprintf(raw, sizeof raw, "user=%s\001auth=Bearer %s\001\001", srv->user, srv->oauth_token);
+      else
+        n = (size_t) snprintf(raw, sizeof raw, "%c%s%c%s", 0, srv->user, 0, srv->password);
+      if (n >= sizeof raw) {
+        sn__smtp_abort(s, SN_ERR_TOO_BIG, "AUTH");
+        return;
+      }
+      sn__b64_encode((const unsigned char *) raw, n, b64);
+      memset(raw, 0, sizeof raw);
+      r = sn__smtp_printf(s, "AUTH %s %s\r\n", s->auth_method == SN_AUTH_PLAIN ? "PLAIN" : "XOAUTH2", b64);
+      memset(b64, 0, sizeof b64);
+    }
+  } else {
+    r = sn__smtp_start_mail(s);
+  }
+  if (r != SN_OK) sn__smtp_abort(s, r, "EHLO");
+}
+
+static void sn__smtp_parse_ext(sn__smtp *s, const char *line, size_t len) {
+  sn_str kw;
+  kw.ptr = line;
+  kw.len = len;
+  if (len >= 8 && sn__ieq(line, 8, "STARTTLS")) s->ext |= SN__X_STARTTLS;
+  if (len >= 10 && sn__ieq(line, 10, "PIPELINING")) s->ext |= SN__X_PIPELINING;
+  if (len >= 4 && sn__ieq(line, 4, "SIZE")) {
+    s->ext |= SN__X_SIZE;
+    s->size_max = len > 5 ? strtoul(line + 5, NULL, 10) : 0;
+  }
+  if (len >= 5 && sn__ieq(line, 5, "AUTH ")) {
+    sn_str list = kw, item;
+    list.ptr += 5, list.len -= 5;
+    while (list.len) { /* space-separated mechanisms */
+      const char *sp = (const char *) memchr(list.ptr, ' ', list.len);
+      item.ptr = list.ptr;
+      item.len = sp ? (size_t) (sp - list.ptr) : list.len;
+      list.ptr += sp ? item.len + 1 : item.len;
+      list.len -= sp ? item.len + 1 : item.len;
+      if (sn__ieq(item.ptr, item.len, "PLAIN")) s->ext |= SN__X_PLAIN;
+      if (sn__ieq(item.ptr, item.len, "LOGIN")) s->ext |= SN__X_LOGIN;
+      if (sn__ieq(item.ptr, item.len, "XOAUTH2")) s->ext |= SN__X_XOAUTH2;
+    }
+  }
+}
+
+/* One complete reply (code, first line's text) arrived. */
+static void sn__smtp_on_reply(sn__smtp *s) {
+  sn_mgr *m = s->mgr;
+  int code = s->code, ok = code >= 200 && code < 400;
+  if (s->res.err == SN_OK) { /* the reply that decided the outcome is kept */
+    s->res.reply_code = code;
+    snprintf(s->res.reply, sizeof s->res.reply, "%s", s->text);
+  }
+  switch (s->state) {
+    case SN__S_GREETING:
+      if (code != 220) { sn__smtp_abort(s, SN_ERR_REFUSED, "greeting"); return; }
+      sn__smtp_ehlo(s, 0);
+      return;
+    case SN__S_EHLO:
+      if (code == 250) { sn__smtp_after_ehlo(s); return; }
+      if (code >= 500 && code <= 504) { sn__smtp_ehlo(s, 1); return; } /* RFC 5321 4.1.4: HELO fallback */
+      { sn__smtp_abort(s, SN_ERR_REFUSED, "EHLO"); return; }
+    case SN__S_HELO:
+      if (code != 250) { sn__smtp_abort(s, SN_ERR_REFUSED, "HELO"); return; }
+      { sn__smtp_after_ehlo(s); return; }
+    case SN__S_STARTTLS: {
+      int r;
+      if (code != 220) { sn__smtp_abort(s, SN_ERR_REFUSED, "STARTTLS"); return; }
+      /* Whatever came with or after the 220 was sent in clear text before
+         TLS: it is dropped, never read as a reply (the STARTTLS injection). */
+      if (s->rx_len > 0) sn__log(m, SN_LOG_WARN, "%s: %u bytes after the STARTTLS reply dropped", s->srv->host, (unsigned) s->rx_len);
+      s->rx_len = 0;
+      s->ext = 0;
+      s->starttls_done = 1;
+      if ((r = sn__smtp_tls_start(s)) != SN_OK) { sn__smtp_abort(s, r, "TLS"); return; }
+      return;
+    }
+    case SN__S_AUTH:
+      if (code == 235) {
+        s->authed = 1;
+        if (sn__smtp_start_mail(s) != SN_OK) sn__smtp_abort(s, SN_ERR_NOMEM, "MAIL FROM");
+        return;
+      }
+      if (code == 334 && s->auth_method == SN_AUTH_LOGIN && s->auth_step < 2) {
+        char b64[400];
+        const char *v = s->auth_step == 0 ? s->srv->user : s->srv->password;
+        size_t n = strlen(v);
+        if (n > 290) { sn__smtp_abort(s, SN_ERR_TOO_BIG, "AUTH"); return; }
+        sn__b64_encode((const unsigned char *) v, n, b64);
+        s->auth_step++;
+        if (sn__smtp_printf(s, "%s\r\n", b64) != SN_OK) sn__smtp_abort(s, SN_ERR_NOMEM, "AUTH");
+        memset(b64, 0, sizeof b64);
+        return;
+      }
+      if (code == 334 && s->auth_method == SN_AUTH_XOAUTH2) { /* an error challenge: answer empty, get 535 */
+        if (sn__smtp_printf(s, "\r\n") != SN_OK) sn__smtp_abort(s, SN_ERR_NOMEM, "AUTH");
+        return;
+      }
+      { sn__smtp_abort(s, SN_ERR_AUTH, "AUTH"); return; }
+    case SN__S_MAIL: {
+      int i = s->nacked++;
+      s->deadline = m->now + sn__smtp_timeout(s, 300000);
+      if (i == 0 && !ok) { sn__smtp_abort(s, SN_ERR_REFUSED, "MAIL FROM"); return; }
+      if (i > 0 && i < s->ncmd - 1) {
+        if (ok) {
+          s->accepted++;
+        } else {
+          s->res.refused[i - 1] = 1;
+          s->res.refused_count++;
+          sn__smtp_result(s, SN_ERR_REFUSED, "RCPT TO");
+          sn__log(m, SN_LOG_WARN, "recipient %d refused: %d %s", i, code, s->text);
+        }
+        if (s->nacked == s->ncmd - 1 && s->accepted == 0 && !(s->ext & SN__X_PIPELINING))
+          { sn__smtp_abort(s, SN_ERR_REFUSED, "RCPT TO"); return; }
+        if (sn__smtp_send_cmds(s) != SN_OK) sn__smtp_abort(s, SN_ERR_NOMEM, "RCPT TO");
+        return;
+      }
+      if (i == s->ncmd - 1) { /* DATA */
+        if (s->accepted == 0) { sn__smtp_abort(s, SN_ERR_REFUSED, "RCPT TO"); return; }
+        if (code != 354) { sn__smtp_abort(s, SN_ERR_REFUSED, "DATA"); return; }
+        sn__mime_plan(&s->w, m->jobs[0].mail);
+        s->state = SN__S_BODY;
+        s->deadline = m->now + sn__smtp_timeout(s, 180000);
+      }
+      return;
+    }
+    case SN__S_DOT:
+      if (code != 250) { sn__smtp_abort(s, SN_ERR_REFUSED, "DATA"); return; }
+      sn__smtp_finish_job(s);
+      if (m->njobs > 0 && m->jobs[0].srv == s->srv) { /* next mail, same session */
+        s->state = SN__S_RSET;
+        s->deadline = m->now + sn__smtp_timeout(s, 300000);
+        if (sn__smtp_printf(s, "RSET\r\n") != SN_OK) s->state = SN__S_DEAD;
+      } else if (sn__smtp_start_mail(s) != SN_OK) {
+        s->state = SN__S_DEAD;
+      }
+      return;
+    case SN__S_RSET:
+      if (code != 250) { sn__smtp_abort(s, SN_ERR_REFUSED, "RSET"); return; }
+      if (sn__smtp_start_mail(s) != SN_OK) sn__smtp_abort(s, SN_ERR_NOMEM, "MAIL FROM");
+      return;
+    case SN__S_QUIT:
+      s->state = SN__S_DEAD;
+      return;
+    default:
+      { sn__smtp_abort(s, SN_ERR_PROTO, "reply"); return; }
+  }
+}
+
+/* Splits rx into reply lines (RFC 5321 4.2: "250-..." continues, "250 ..."
+   ends). Returns 1 if a whole reply was handled. */
+static int sn__smtp_lines(sn__smtp *s) {
+  while (s->rx_len > 0 && s->state != SN__S_DEAD) {
+    char *nl = (char *) memchr(s->rx, '\n', s->rx_len);
+    size_t len, used;
+    int last;
+    if (nl == NULL) {
+      if (s->rx_len == sizeof s->rx) return sn__smtp_abort(s, SN_ERR_PROTO, "reply"), 0;
+      return 0;
+    }
+    used = (size_t) (nl - s->rx) + 1;
+    len = used - 1;
+    if (len > 0 && s->rx[len - 1] == '\r') len--;
+    if (len < 3 || s->rx[0] < '2' || s->rx[0] > '5' || s->rx[1] < '0' || s->rx[1] > '9' || s->rx[2] < '0' ||
+        s->rx[2] > '9' || (len > 3 && s->rx[3] != ' ' && s->rx[3] != '-')) {
+      snprintf(s->res.reply, sizeof s->res.reply, "malformed reply line");
+      return sn__smtp_abort(s, SN_ERR_PROTO, "reply"), 0;
+    }
+    last = len == 3 || s->rx[3] == ' ';
+    if (s->code == 0) { /* first line of a reply */
+      s->code = (s->rx[0] - '0') * 100 + (s->rx[1] - '0') * 10 + (s->rx[2] - '0');
+      snprintf(s->text, sizeof s->text, "%.*s", (int) (len > 4 ? len - 4 : 0), s->rx + 4);
+    } else if (s->state == SN__S_EHLO) {
+      sn__smtp_parse_ext(s, s->rx + 4, len - 4);
+    }
+    memmove(s->rx, s->rx + used, s->rx_len - used);
+    s->rx_len -= used;
+    if (last) {
+      sn__smtp_on_reply(s);
+      s->code = 0;
+      if (s->state == SN__S_HANDSHAKE) return 1; /* nothing past STARTTLS's reply is read */
+    }
+  }
+  return 0;
+}
+
+static int sn__smtp_flush(sn__smtp *s) {
+  while (s->tx_off < s->tx_len) {
+    size_t n = s->inflight ? s->inflight : s->tx_len - s->tx_off;
+    int r;
+    if (n > SN__WRITE_MAX) n = SN__WRITE_MAX;
+    if (s->tls_up) {
+      r = mbedtls_ssl_write(&s->ssl, s->tx + s->tx_off, n);
+      if (r == MBEDTLS_ERR_SSL_WANT_WRITE || r == MBEDTLS_ERR_SSL_WANT_READ) {
+        s->wr_want = r == MBEDTLS_ERR_SSL_WANT_WRITE ? SN_WRITABLE : SN_READABLE;
+        s->inflight = n;
+        return 0;
+      }
+      if (r < 0) return s->res.tls_error = r, SN_ERR_TLS;
+    } else {
+      r = s->mgr->port.send(s->mgr->port.ctx, s->sock, s->tx + s->tx_off, n);
+      if (r == SN_WANT_WRITE) return s->wr_want = SN_WRITABLE, 0;
+      if (r <= 0) return r < 0 ? r : SN_ERR_IO;
+    }
+    s->inflight = 0;
+    s->tx_off += (size_t) r;
+  }
+  s->tx_off = s->tx_len = 0;
+  return 0;
+}
+
+static const char *sn__smtp_stage(const sn__smtp *s) {
+  static const char *const names[] = {"connect", "TLS", "greeting", "EHLO", "HELO", "STARTTLS", "AUTH",
+                                      "RCPT TO", "DATA", "DATA", "RSET", "QUIT", "QUIT"};
+  if (s->state == SN__S_MAIL && s->nacked == 0) return "MAIL FROM";
+  if (s->state == SN__S_MAIL && s->nacked == s->ncmd - 1) return "DATA";
+  return names[s->state];
+}
+
+static void sn__smtp_io(sn__smtp *s) {
+  sn_mgr *m = s->mgr;
+  int round, r;
+  for (round = 0; round < 64 && s->state != SN__S_DEAD; round++) {
+    int progress = 0;
+    if (s->state == SN__S_CONNECT) {
+      /* writable means connected (or failed: the first read tells) */
+      s->state = s->srv->mode == SN_SMTP_TLS ? SN__S_HANDSHAKE : SN__S_GREETING;
+      s->deadline = m->now + sn__smtp_timeout(s, 300000);
+      if (s->srv->mode == SN_SMTP_TLS && (r = sn__smtp_tls_start(s)) != SN_OK) { sn__smtp_abort(s, r, "TLS"); return; }
+    }
+    if (s->state == SN__S_HANDSHAKE) {
+      r = mbedtls_ssl_handshake(&s->ssl);
+      if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        s->rd_want = r == MBEDTLS_ERR_SSL_WANT_READ ? SN_READABLE : SN_WRITABLE;
+        return;
+      }
+      if (r != 0) {
+        s->res.tls_error = r;
+        s->res.verify_flags = mbedtls_ssl_get_verify_result(&s->ssl);
+        if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+          mbedtls_x509_crt_verify_info(s->res.reply, sizeof s->res.reply, "", s->res.verify_flags);
+          s->res.reply[strcspn(s->res.reply, "\n")] = '\0';
+        } else {
+          sn__tls_strerror(r, s->res.reply, sizeof s->res.reply);
+        }
+        sn__log_tls(m, SN_LOG_WARN, "mail server TLS handshake failed", r);
+        { sn__smtp_abort(s, r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ? SN_ERR_VERIFY : SN_ERR_TLS, "TLS"); return; }
+      }
+      s->tls_up = 1;
+      sn__log(m, SN_LOG_DEBUG, "mail server %s: %s %s", s->srv->host, mbedtls_ssl_get_version(&s->ssl),
+              mbedtls_ssl_get_ciphersuite(&s->ssl));
+      if (s->starttls_done) sn__smtp_ehlo(s, 0); /* RFC 3207 4.2: forget everything, say EHLO again */
+      else s->state = SN__S_GREETING;
+      s->deadline = m->now + sn__smtp_timeout(s, 300000);
+    }
+    /* produce message bytes while the send buffer is short */
+    while (s->state == SN__S_BODY && s->tx_len - s->tx_off < SN__SMTP_TX_CHUNK) {
+      r = sn__mime_step(s, m->jobs[0].mail);
+      if (r < 0) { sn__smtp_abort(s, r, "message"); return; }
+      progress = 1;
+      if (r == 0) {
+        s->state = SN__S_DOT;
+        s->deadline = m->now + sn__smtp_timeout(s, 600000); /* RFC 5321 4.5.3.2.6 */
+      }
+    }
+    if (s->tx_off < s->tx_len) {
+      size_t before = s->tx_off + s->tx_len;
+      if ((r = sn__smtp_flush(s)) != SN_OK) { sn__smtp_abort(s, r, sn__smtp_stage(s)); return; }
+      if (s->tx_off + s->tx_len != before) progress = 1, s->deadline = s->state == SN__S_BODY ? m->now + sn__smtp_timeout(s, 180000) : s->deadline;
+    }
+    if (s->state != SN__S_BODY && s->state != SN__S_CONNECT && s->state != SN__S_HANDSHAKE) {
+      if (s->rx_len < sizeof s->rx) {
+        if (s->tls_up) {
+          r = mbedtls_ssl_read(&s->ssl, (unsigned char *) s->rx + s->rx_len, sizeof s->rx - s->rx_len);
+          if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+            s->rd_want = r == MBEDTLS_ERR_SSL_WANT_READ ? SN_READABLE : SN_WRITABLE;
+            r = SN_WANT_READ;
+          }
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+          else if (r == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+            progress = 1;
+            continue;
+          }
+#endif
+          else if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) r = 0;
+          else if (r < 0) s->res.tls_error = r, r = SN_ERR_TLS;
+        } else {
+          r = m->port.recv(m->port.ctx, s->sock, s->rx + s->rx_len, sizeof s->rx - s->rx_len);
+          if (r == SN_WANT_READ) s->rd_want = SN_READABLE;
+        }
+        if (r > 0) {
+          s->rx_len += (size_t) r;
+          progress = 1;
+        } else if (r != SN_WANT_READ) {
+          if (s->state == SN__S_QUIT) s->state = SN__S_DEAD;
+          else {
+            snprintf(s->res.reply, sizeof s->res.reply, "%s", r == 0 ? "connection closed by the server" : sn_strerror(r));
+            sn__smtp_abort(s, r == 0 ? SN_ERR_CLOSED : r, sn__smtp_stage(s));
+          }
+          return;
+        }
+      }
+      if (s->rx_len > 0 && sn__smtp_lines(s)) progress = 1;
+    }
+    if (!progress) break;
+  }
+}
+
+static uint8_t sn__smtp_want(const sn__smtp *s) {
+  uint8_t w = 0;
+  if (s->state == SN__S_CONNECT) return SN_WRITABLE;
+  if (s->state == SN__S_HANDSHAKE) return s->rd_want;
+  if (s->tx_off < s->tx_len || s->state == SN__S_BODY) w |= s->wr_want;
+  if (s->state != SN__S_BODY) w |= s->rd_want;
+  return w;
+}
+
+static int sn__smtp_has_pending(sn__smtp *s) {
+  return s->tls_up && s->state != SN__S_DEAD && (mbedtls_ssl_get_bytes_avail(&s->ssl) > 0 || mbedtls_ssl_check_pending(&s->ssl));
+}
+
+/* Opens a session for the oldest job. */
+static void sn__smtp_open(sn_mgr *m) {
+  const sn_smtp_server *srv = m->jobs[0].srv;
+  uint16_t port = srv->port ? srv->port : srv->mode == SN_SMTP_TLS ? 465 : srv->mode == SN_SMTP_STARTTLS ? 587 : 25;
+  sn__smtp *s = (sn__smtp *) SN_MALLOC(sizeof *s);
+  int r;
+  if (s == NULL) goto nomem;
+  memset(s, 0, sizeof *s);
+  s->mgr = m;
+  s->srv = srv;
+  s->sock = SN_INVALID_SOCK;
+  s->rd_want = SN_READABLE;
+  s->wr_want = SN_WRITABLE;
+  mbedtls_ssl_config_init(&s->conf);
+  mbedtls_x509_crt_init(&s->ca);
+  s->tx = (unsigned char *) SN_MALLOC(1024);
+  if (s->tx == NULL) goto nomem;
+  s->tx_cap = 1024;
+  m->smtp = s;
+  s->job_active = 1;
+  s->res.stage = NULL;
+  if (m->port.connect == NULL) { sn__smtp_abort(s, SN_ERR_UNSUPPORTED, "connect"); return; }
+  r = m->port.connect(m->port.ctx, srv->host, port, &s->sock);
+  if (r == SN_WANT_READ) { /* name resolution under way: try again next round */
+    s->sock = SN_INVALID_SOCK;
+    s->job_active = 0;
+    sn__smtp_free(s);
+    return;
+  }
+  if (r != SN_OK) {
+    s->sock = SN_INVALID_SOCK;
+    snprintf(s->res.reply, sizeof s->res.reply, "cannot connect to %.100s port %u", srv->host, (unsigned) port);
+    { sn__smtp_abort(s, r, "connect"); return; }
+  }
+  s->state = SN__S_CONNECT;
+  s->deadline = m->now + sn__smtp_timeout(s, 60000);
+  return;
+nomem:
+  if (s) SN_FREE(s->tx), SN_FREE(s);
+  m->smtp = NULL;
+  {
+    sn_mail_result res;
+    sn__mail_job job = m->jobs[0];
+    memset(&res, 0, sizeof res);
+    res.err = SN_ERR_NOMEM;
+    res.stage = "connect";
+    memmove(&m->jobs[0], &m->jobs[1], (size_t) (m->njobs - 1) * sizeof m->jobs[0]);
+    m->njobs--;
+    job.done(job.user, job.mail, &res);
+  }
+}
+
+/* Called from sn_poll: start a session, run it, expire it, reap it. */
+static void sn__smtp_poll(sn_mgr *m, int ready) {
+  sn__smtp *s = m->smtp;
+  if (s == NULL) return;
+  if (s->state != SN__S_DEAD && (ready || sn__smtp_has_pending(s))) sn__smtp_io(s);
+  if (s->state != SN__S_DEAD && m->now >= s->deadline) {
+    snprintf(s->res.reply, sizeof s->res.reply, "no answer from the server in time");
+    sn__smtp_abort(s, SN_ERR_TIMEOUT, sn__smtp_stage(s));
+  }
+  if (s->state == SN__S_DEAD) {
+    if (s->tls_up) mbedtls_ssl_close_notify(&s->ssl); /* best effort */
+    sn__smtp_free(s);
+  }
+}
+
+SNDEF int sn_mail_send(sn_mgr *m, const sn_smtp_server *srv, const sn_mail *mail, sn_mail_done_fn done, void *user) {
+  int i, n;
+  if (m == NULL || srv == NULL || srv->host == NULL || mail == NULL || done == NULL) return SN_ERR_INVALID;
+  n = mail->to_count + mail->cc_count + mail->bcc_count;
+  if (!sn__addr_ok(&mail->from) || n <= 0 || n > SN_MAIL_MAX_RCPT || mail->to_count < 0 || mail->cc_count < 0 ||
+      mail->bcc_count < 0 || !sn__header_safe(mail->subject, 900) || mail->attachment_count < 0 ||
+      mail->attachment_count > SN__MAIL_MAX_ATTACH || (mail->attachment_count && mail->attachments == NULL))
+    return SN_ERR_INVALID;
+  for (i = 0; i < mail->to_count; i++)
+    if (!sn__addr_ok(&mail->to[i])) return SN_ERR_INVALID;
+  for (i = 0; i < mail->cc_count; i++)
+    if (!sn__addr_ok(&mail->cc[i])) return SN_ERR_INVALID;
+  for (i = 0; i < mail->bcc_count; i++)
+    if (!sn__addr_ok(&mail->bcc[i])) return SN_ERR_INVALID;
+  for (i = 0; i < mail->attachment_count; i++)
+    if (!sn__header_safe(mail->attachments[i].filename, 200) || !sn__header_safe(mail->attachments[i].content_type, 100))
+      return SN_ERR_INVALID;
+  if (srv->mode != SN_SMTP_STARTTLS && srv->mode != SN_SMTP_TLS && srv->mode != SN_SMTP_PLAIN_INSECURE)
+    return SN_ERR_INVALID;
+  if (m->njobs >= SN_MAX_MAIL_JOBS) return SN_ERR_FULL;
+  m->jobs[m->njobs].srv = srv;
+  m->jobs[m->njobs].mail = mail;
+  m->jobs[m->njobs].done = done;
+  m->jobs[m->njobs].user = user;
+  m->njobs++;
+  return SN_OK;
+}
+
+static void sn__mail_blocking_done(void *user, const sn_mail *mail, const sn_mail_result *res) {
+  (void) mail;
+  *(sn_mail_result *) user = *res;
+  ((sn_mail_result *) user)->stage = res->stage ? res->stage : "";
+}
+
+SNDEF int sn_mail_send_blocking(sn_mgr *m, const sn_smtp_server *srv, const sn_mail *mail, sn_mail_result *result) {
+  int r;
+  memset(result, 0, sizeof *result);
+  if ((r = sn_mail_send(m, srv, mail, sn__mail_blocking_done, result)) != SN_OK) return result->err = r;
+  while (result->stage == NULL) sn_poll(m, 1000);
+  return result->err;
+}
+#endif /* SN_ENABLE_SMTP */
+
 // >>poll
 /* Accepting (with LRU eviction of idle keep-alive connections) and the
    main loop. */
@@ -2667,6 +3884,17 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
     m->item_conn[n++] = NULL;
   }
   nl = n;
+#if SN_ENABLE_SMTP
+  for (i = 0; m->smtp == NULL && m->njobs > 0 && i < SN_MAX_MAIL_JOBS; i++) sn__smtp_open(m);
+  if (m->smtp != NULL) {
+    if (m->smtp->deadline < next) next = m->smtp->deadline;
+    if (sn__smtp_has_pending(m->smtp)) timeout_ms = 0;
+    m->items[n].sock = m->smtp->sock;
+    m->items[n].want = sn__smtp_want(m->smtp);
+    m->items[n].ready = 0;
+    m->item_conn[n++] = NULL;
+  }
+#endif
   for (i = 0; i < m->nconns; i++) {
     sn_conn *c = m->conns[i];
     uint64_t d = sn__conn_deadline(c);
@@ -2684,6 +3912,9 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   r = m->port.wait(m->port.ctx, m->items, n, timeout_ms);
   if (r < 0) return r;
   m->now = m->port.now_ms(m->port.ctx);
+#if SN_ENABLE_SMTP
+  if (m->smtp != NULL) sn__smtp_poll(m, m->items[nl++].ready != 0);
+#endif
   for (i = nl; i < n; i++) {
     sn_conn *c = m->item_conn[i];
     if (c->state != SN__C_DEAD && (m->items[i].ready || sn__conn_has_pending(c))) sn__conn_io(c);
@@ -2751,6 +3982,23 @@ SNDEF void sn_mgr_destroy(sn_mgr *m) {
     sn__conn_free(m, c);
   }
   for (i = 0; i < m->nlisteners; i++) sn__listener_free(m, m->listeners[i]);
+#if SN_ENABLE_SMTP
+  if (m->smtp != NULL) {
+    snprintf(m->smtp->res.reply, sizeof m->smtp->res.reply, "the manager was destroyed");
+    sn__smtp_abort(m->smtp, SN_ERR_CLOSED, "connect");
+    sn__smtp_free(m->smtp);
+  }
+  while (m->njobs > 0) { /* every queued job still gets its one call */
+    sn_mail_result res;
+    sn__mail_job job = m->jobs[0];
+    memset(&res, 0, sizeof res);
+    res.err = SN_ERR_CLOSED;
+    res.stage = "connect";
+    memmove(&m->jobs[0], &m->jobs[1], (size_t) (m->njobs - 1) * sizeof m->jobs[0]);
+    m->njobs--;
+    job.done(job.user, job.mail, &res);
+  }
+#endif
   mbedtls_ctr_drbg_free(&m->drbg);
   SN_FREE(m);
 }

@@ -518,7 +518,7 @@ static void test_strerror(void) {
         snprintf(why, sizeof why, "%s and %s share their text", codes[i].name, codes[j].name);
       }
   }
-  test_report(own && n == 22, "sn_strerror: every code in SN_ERROR_LIST has its own text", "%s (%zu codes)", why, n);
+  test_report(own && n == (size_t) -SN__ERR_LAST, "sn_strerror: every code in SN_ERROR_LIST has its own text", "%s (%zu codes)", why, n);
   test_report(distinct, "sn_strerror: no two codes share a text", "%s", why);
   CHECK_STR(sn_strerror(SN__ERR_LAST), "unknown error", "sn_strerror: SN__ERR_LAST says unknown error");
   CHECK_STR(sn_strerror(1), "unknown error", "sn_strerror: a positive code says unknown error");
