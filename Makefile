@@ -37,7 +37,7 @@ help:
 	@echo "  make demo         install what is missing, build, make dev certificates, run sn_demo"
 	@echo "  make test         build with gcc and clang (-Werror), unit tests, integration tests"
 	@echo "                    against real clients, all again under ASan/UBSan; ends 'N passed, N failed'"
-	@echo "  make examples     build $(BUILD)/sn_demo"
+	@echo "  make examples     build $(BUILD)/sn_demo and $(BUILD)/sn_sendmail"
 	@echo "  make certs        development CA, server and client certificates in $(CERTS)"
 	@echo "  make unit         unit tests only"
 	@echo "  make deps         install missing Debian packages (tools/deps.sh)"
@@ -70,7 +70,15 @@ $(BUILD)/asan/sn_demo: $(DEMO_SRC) $(HEADERS) $(BUILD)/demo_static.h $(MBED_DEP)
 	@mkdir -p $(BUILD)/asan
 	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -I$(BUILD) $(DEMO_SRC) -o $@ $(MBED_LIBS)
 
-examples: $(BUILD)/sn_demo
+$(BUILD)/sn_sendmail: examples/posix/sn_sendmail.c $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. examples/posix/sn_sendmail.c -o $@ $(MBED_LIBS)
+
+$(BUILD)/asan/sn_sendmail: examples/posix/sn_sendmail.c $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)/asan
+	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. examples/posix/sn_sendmail.c -o $@ $(MBED_LIBS)
+
+examples: $(BUILD)/sn_demo $(BUILD)/sn_sendmail
 
 $(CERTS)/server.pem: tools/sn-certgen build/.deps-ok
 	tools/sn-certgen --out $(CERTS)

@@ -3481,6 +3481,10 @@ static void sn__smtp_on_reply(sn__smtp *s) {
       int i = s->nacked++;
       s->deadline = m->now + sn__smtp_timeout(s, 300000);
       if (i == 0 && !ok) { sn__smtp_abort(s, SN_ERR_REFUSED, "MAIL FROM"); return; }
+      if (i == 0) {
+        if (sn__smtp_send_cmds(s) != SN_OK) sn__smtp_abort(s, SN_ERR_NOMEM, "RCPT TO");
+        return;
+      }
       if (i > 0 && i < s->ncmd - 1) {
         if (ok) {
           s->accepted++;
@@ -3616,6 +3620,7 @@ static void sn__smtp_io(sn__smtp *s) {
       }
       if (r != 0) {
         s->res.tls_error = r;
+        s->res.reply_code = 0;
         s->res.verify_flags = mbedtls_ssl_get_verify_result(&s->ssl);
         if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
           mbedtls_x509_crt_verify_info(s->res.reply, sizeof s->res.reply, "", s->res.verify_flags);
@@ -3675,6 +3680,7 @@ static void sn__smtp_io(sn__smtp *s) {
           if (s->state == SN__S_QUIT) s->state = SN__S_DEAD;
           else {
             snprintf(s->res.reply, sizeof s->res.reply, "%s", r == 0 ? "connection closed by the server" : sn_strerror(r));
+            s->res.reply_code = 0;
             sn__smtp_abort(s, r == 0 ? SN_ERR_CLOSED : r, sn__smtp_stage(s));
           }
           return;
@@ -3758,6 +3764,7 @@ static void sn__smtp_poll(sn_mgr *m, int ready) {
   if (s->state != SN__S_DEAD && (ready || sn__smtp_has_pending(s))) sn__smtp_io(s);
   if (s->state != SN__S_DEAD && m->now >= s->deadline) {
     snprintf(s->res.reply, sizeof s->res.reply, "no answer from the server in time");
+    s->res.reply_code = 0;
     sn__smtp_abort(s, SN_ERR_TIMEOUT, sn__smtp_stage(s));
   }
   if (s->state == SN__S_DEAD) {
@@ -3872,7 +3879,7 @@ static void sn__accept(sn_mgr *m, sn__listener *l) {
 }
 
 SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
-  int i, n = 0, nl, r;
+  int i, n = 0, nl, first_conn, r;
   uint64_t next = UINT64_MAX;
   if (m == NULL) return SN_ERR_INVALID;
   m->now = m->port.now_ms(m->port.ctx);
@@ -3895,6 +3902,7 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
     m->item_conn[n++] = NULL;
   }
 #endif
+  first_conn = n;
   for (i = 0; i < m->nconns; i++) {
     sn_conn *c = m->conns[i];
     uint64_t d = sn__conn_deadline(c);
@@ -3913,9 +3921,9 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   if (r < 0) return r;
   m->now = m->port.now_ms(m->port.ctx);
 #if SN_ENABLE_SMTP
-  if (m->smtp != NULL) sn__smtp_poll(m, m->items[nl++].ready != 0);
+  if (m->smtp != NULL) sn__smtp_poll(m, first_conn > nl && m->items[nl].ready != 0);
 #endif
-  for (i = nl; i < n; i++) {
+  for (i = first_conn; i < n; i++) {
     sn_conn *c = m->item_conn[i];
     if (c->state != SN__C_DEAD && (m->items[i].ready || sn__conn_has_pending(c))) sn__conn_io(c);
   }

@@ -1,0 +1,233 @@
+/* sn_sendmail - send mail through a submission server with securenet.
+
+     sn_sendmail --server HOST --port N --mode tls|starttls|plain --ca FILE (repeatable)
+                 [--tls-name NAME] [--user U --pass P | --oauth-user U --token T]
+                 --from ADDR --to ADDR (repeatable) [--cc ADDR] [--bcc ADDR]
+                 --subject TEXT (--body TEXT | --body-file FILE) [--html-file FILE]
+                 [--attach FILE (repeatable)] [--count N] [--verbose]
+
+   Sends N messages (default 1) in one SMTP session. Exit 0 when every
+   message was accepted; otherwise 1, with one line on stderr naming the
+   stage and the server's reply or the TLS error. A body file and
+   attachments are streamed from disk, never held in memory whole.
+   SN_SMTP_TIMEOUT_MS in the environment shortens the per-stage timeouts. */
+#define SECURENET_IMPLEMENTATION
+#include "securenet.h"
+#include "securenet_port_posix.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LIST 16
+
+static void usage(void) {
+  fprintf(stderr, "usage: sn_sendmail --server HOST --port N --mode tls|starttls|plain --ca FILE [--tls-name NAME]\n"
+                  "         [--user U --pass P | --oauth-user U --token T] --from ADDR --to ADDR [--cc ADDR] [--bcc ADDR]\n"
+                  "         --subject TEXT (--body TEXT | --body-file FILE) [--html-file FILE] [--attach FILE] [--count N]\n");
+  exit(2);
+}
+
+static void log_stderr(void *user, int level, const char *msg) {
+  (void) user;
+  (void) level;
+  fprintf(stderr, "sn_sendmail: %s\n", msg);
+}
+
+/* A file read piece by piece: the message never holds it whole. */
+static int file_source(void *arg, void *buf, size_t len) {
+  FILE *f = (FILE *) arg;
+  size_t n = fread(buf, 1, len, f);
+  return ferror(f) ? SN_ERR_FILE : (int) n;
+}
+
+static char *read_all(const char *path) {
+  FILE *f = fopen(path, "rb");
+  char *buf;
+  long n;
+  if (f == NULL) return NULL;
+  fseek(f, 0, SEEK_END);
+  n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  buf = (char *) malloc((size_t) n + 1);
+  if (buf != NULL && fread(buf, 1, (size_t) n, f) != (size_t) n) n = 0;
+  if (buf != NULL) buf[n] = '\0';
+  fclose(f);
+  return buf;
+}
+
+/* One message in flight: its own open files, so N can stream in turn. */
+typedef struct message {
+  sn_mail mail;
+  sn_mail_attachment att[MAX_LIST];
+  FILE *files[MAX_LIST + 1];
+  int nfiles;
+} message;
+
+static int accepted, failed, done_count;
+
+static void on_done(void *user, const sn_mail *mail, const sn_mail_result *r) {
+  message *msg = (message *) user;
+  int i;
+  (void) mail;
+  done_count++;
+  if (r->err == SN_OK) {
+    accepted++;
+  } else {
+    failed++;
+    if (failed == 1) {
+      if (r->reply_code)
+        fprintf(stderr, "sn_sendmail: %s: %d %s (%s)\n", r->stage, r->reply_code, r->reply, sn_strerror(r->err));
+      else
+        fprintf(stderr, "sn_sendmail: %s: %s%s%s\n", r->stage, sn_strerror(r->err), r->reply[0] ? ": " : "", r->reply);
+    }
+  }
+  for (i = 0; i < msg->nfiles; i++) fclose(msg->files[i]);
+  free(msg);
+}
+
+int main(int argc, char **argv) {
+  sn_smtp_server srv;
+  sn_mail_addr to[MAX_LIST], cc[MAX_LIST], bcc[MAX_LIST], from;
+  const char *attach[MAX_LIST], *body = NULL, *body_file = NULL, *html_file = NULL, *subject = "";
+  const char *ca_files[MAX_LIST];
+  char *ca_bundle = NULL, *html = NULL;
+  size_t ca_len = 0;
+  int nto = 0, ncc = 0, nbcc = 0, natt = 0, nca = 0, count = 1, verbose = 0, queued = 0, i, r;
+  sn_mgr *mgr;
+  sn_mgr_opts mo;
+
+  memset(&srv, 0, sizeof srv);
+  memset(&from, 0, sizeof from);
+  srv.mode = -1;
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--verbose") == 0) {
+      verbose = 1;
+      continue;
+    }
+    if (v == NULL) usage();
+    i++;
+    if (strcmp(a, "--server") == 0) srv.host = v;
+    else if (strcmp(a, "--port") == 0) srv.port = (uint16_t) atoi(v);
+    else if (strcmp(a, "--mode") == 0)
+      srv.mode = strcmp(v, "tls") == 0        ? SN_SMTP_TLS
+                 : strcmp(v, "starttls") == 0 ? SN_SMTP_STARTTLS
+                 : strcmp(v, "plain") == 0    ? SN_SMTP_PLAIN_INSECURE
+                                              : -2;
+    else if (strcmp(a, "--ca") == 0 && nca < MAX_LIST) ca_files[nca++] = v;
+    else if (strcmp(a, "--tls-name") == 0) srv.tls_name = v;
+    else if (strcmp(a, "--user") == 0 || strcmp(a, "--oauth-user") == 0) srv.user = v;
+    else if (strcmp(a, "--pass") == 0) srv.password = v;
+    else if (strcmp(a, "--token") == 0) srv.oauth_token = v;
+    else if (strcmp(a, "--from") == 0) from.addr = v;
+    else if (strcmp(a, "--to") == 0 && nto < MAX_LIST) to[nto].name = NULL, to[nto++].addr = v;
+    else if (strcmp(a, "--cc") == 0 && ncc < MAX_LIST) cc[ncc].name = NULL, cc[ncc++].addr = v;
+    else if (strcmp(a, "--bcc") == 0 && nbcc < MAX_LIST) bcc[nbcc].name = NULL, bcc[nbcc++].addr = v;
+    else if (strcmp(a, "--subject") == 0) subject = v;
+    else if (strcmp(a, "--body") == 0) body = v;
+    else if (strcmp(a, "--body-file") == 0) body_file = v;
+    else if (strcmp(a, "--html-file") == 0) html_file = v;
+    else if (strcmp(a, "--attach") == 0 && natt < MAX_LIST) attach[natt++] = v;
+    else if (strcmp(a, "--count") == 0) count = atoi(v);
+    else usage();
+  }
+  if (srv.host == NULL || srv.mode < 0 || from.addr == NULL || nto + ncc + nbcc == 0 || count < 1 ||
+      (body == NULL && body_file == NULL))
+    usage();
+  if (getenv("SN_SMTP_TIMEOUT_MS")) srv.timeout_ms = (uint32_t) strtoul(getenv("SN_SMTP_TIMEOUT_MS"), NULL, 10);
+  /* several --ca files make one PEM bundle, as firmware keeps its roots */
+  for (i = 0; i < nca; i++) {
+    char *pem = read_all(ca_files[i]);
+    size_t n = pem ? strlen(pem) : 0;
+    char *p;
+    if (pem == NULL) {
+      fprintf(stderr, "sn_sendmail: connect: cannot read CA file %s\n", ca_files[i]);
+      return 1;
+    }
+    p = (char *) realloc(ca_bundle, ca_len + n + 2);
+    if (p == NULL) return 1;
+    ca_bundle = p;
+    memcpy(ca_bundle + ca_len, pem, n);
+    ca_len += n;
+    ca_bundle[ca_len++] = '\n';
+    ca_bundle[ca_len] = '\0';
+    free(pem);
+  }
+  srv.ca = ca_bundle;
+  srv.ca_len = ca_bundle ? ca_len + 1 : 0;
+  if (html_file && (html = read_all(html_file)) == NULL) {
+    fprintf(stderr, "sn_sendmail: message: cannot read %s\n", html_file);
+    return 1;
+  }
+
+  memset(&mo, 0, sizeof mo);
+  mo.port = sn_posix_port();
+  mo.log = log_stderr;
+  mo.log_level = verbose ? SN_LOG_DEBUG : SN_LOG_ERROR;
+  if ((r = sn_mgr_create(&mgr, &mo)) != SN_OK) {
+    fprintf(stderr, "sn_sendmail: connect: %s\n", sn_strerror(r));
+    return 1;
+  }
+  while (done_count < count || done_count < queued) {
+    while (queued < count) { /* keep the queue full; the session runs them in order */
+      message *msg = (message *) calloc(1, sizeof *msg);
+      sn_mail *m;
+      if (msg == NULL) break;
+      m = &msg->mail;
+      m->from = from;
+      m->to = to, m->to_count = nto;
+      m->cc = cc, m->cc_count = ncc;
+      m->bcc = bcc, m->bcc_count = nbcc;
+      m->subject = subject;
+      m->html = html;
+      if (body_file) {
+        FILE *f = fopen(body_file, "rb");
+        if (f == NULL) {
+          fprintf(stderr, "sn_sendmail: message: cannot read %s\n", body_file);
+          return 1;
+        }
+        msg->files[msg->nfiles++] = f;
+        m->text_source = file_source;
+        m->text_source_arg = f;
+      } else {
+        m->text = body;
+      }
+      for (i = 0; i < natt; i++) {
+        FILE *f = fopen(attach[i], "rb");
+        const char *base = strrchr(attach[i], '/');
+        sn_str path;
+        if (f == NULL) {
+          fprintf(stderr, "sn_sendmail: message: cannot read %s\n", attach[i]);
+          return 1;
+        }
+        msg->files[msg->nfiles++] = f;
+        path.ptr = attach[i];
+        path.len = strlen(attach[i]);
+        msg->att[i].filename = base ? base + 1 : attach[i];
+        msg->att[i].content_type = sn_mime_type(path);
+        msg->att[i].source = file_source;
+        msg->att[i].source_arg = f;
+      }
+      m->attachments = msg->att;
+      m->attachment_count = natt;
+      r = sn_mail_send(mgr, &srv, m, on_done, msg);
+      if (r != SN_OK) {
+        for (i = 0; i < msg->nfiles; i++) fclose(msg->files[i]);
+        free(msg);
+        if (r == SN_ERR_FULL) break;
+        fprintf(stderr, "sn_sendmail: message: %s\n", sn_strerror(r));
+        failed++;
+        count = done_count = queued; /* stop: what is queued still finishes */
+        break;
+      }
+      queued++;
+    }
+    sn_poll(mgr, 1000);
+  }
+  sn_mgr_destroy(mgr);
+  free(ca_bundle);
+  free(html);
+  if (verbose) fprintf(stderr, "sn_sendmail: %d accepted, %d failed\n", accepted, failed);
+  return failed ? 1 : 0;
+}
