@@ -69,13 +69,20 @@ static int accepted, failed, done_count;
 static void on_done(void *user, const sn_mail *mail, const sn_mail_result *r) {
   message *msg = (message *) user;
   int i;
-  (void) mail;
   done_count++;
   if (r->err == SN_OK) {
     accepted++;
   } else {
     failed++;
-    if (failed == 1) {
+    if (failed == 1 && r->refused_count > 0) {
+      int k, n = mail->to_count + mail->cc_count + mail->bcc_count;
+      for (k = 0; k < n && !r->refused[k]; k++) continue;
+      fprintf(stderr, "sn_sendmail: RCPT TO:<%s>: %d %s (%d of %d recipients refused; the others got the mail)\n",
+              k < mail->to_count ? mail->to[k].addr
+              : k < mail->to_count + mail->cc_count ? mail->cc[k - mail->to_count].addr
+                                                    : mail->bcc[k - mail->to_count - mail->cc_count].addr,
+              r->reply_code, r->reply, r->refused_count, n);
+    } else if (failed == 1) {
       if (r->reply_code)
         fprintf(stderr, "sn_sendmail: %s: %d %s (%s)\n", r->stage, r->reply_code, r->reply, sn_strerror(r->err));
       else
