@@ -26,7 +26,7 @@ SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recove
 DEMO_SRC := examples/posix/sn_demo.c
 HEADERS := securenet.h securenet_port_posix.h
 STATIC := $(wildcard examples/posix/static/*)
-UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup
+UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup test_mime
 CERTS := build/certs
 HTTPS_PORT ?= 8443
 

@@ -3133,11 +3133,11 @@ static int sn__mime_step(sn__smtp *s, const sn_mail *mail) {
   switch (step) {
     case SN__P_HEAD: r = sn__mime_head(s, mail); break;
     case SN__P_MIXED_OPEN:
-      snprintf(line, sizeof line, "Content-Type: multipart/mixed; boundary=\"%s\"\r\n\r\n--%s\r\n", w->mixed, w->mixed);
+      snprintf(line, sizeof line, "Content-Type: multipart/mixed;\r\n boundary=\"%s\"\r\n\r\n--%s\r\n", w->mixed, w->mixed);
       r = sn__mime_puts(s, line);
       break;
     case SN__P_ALT_OPEN:
-      snprintf(line, sizeof line, "Content-Type: multipart/alternative; boundary=\"%s\"\r\n\r\n--%s\r\n", w->alt, w->alt);
+      snprintf(line, sizeof line, "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n\r\n--%s\r\n", w->alt, w->alt);
       r = sn__mime_puts(s, line);
       break;
     case SN__P_TEXT_HEAD:
