@@ -8,7 +8,7 @@
 # Environment:
 #   SN_DEMO       the server binary (default build/sn_demo)
 #   SN_CERTS      certificates from tools/sn-certgen (default build/certs; made if missing)
-#   SN_PORT_BASE  first of 13 loopback ports used (default 20000 + $$ % 20000)
+#   SN_PORT_BASE  first of 13 loopback ports used (default 20000 + ($$ % 1250) * 16)
 #   SN_TMP        scratch directory (default build/it-tmp.$$; removed unless a check failed)
 #   SN_WRAP       a wrapper for the server command, e.g. "valgrind -q --error-exitcode=9"
 #
@@ -26,7 +26,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 DEMO=${SN_DEMO:-build/sn_demo}
 CERTS=${SN_CERTS:-build/certs}
-BASE=${SN_PORT_BASE:-$((20000 + $$ % 20000))}
+# Each run uses 13 ports from BASE. Not 20000 + $$ % 20000: runs started together have
+# neighbouring PIDs, so their ranges would overlap; 16 ports per PID keeps them apart.
+BASE=${SN_PORT_BASE:-$((20000 + ($$ % 1250) * 16))}
 TMP=${SN_TMP:-build/it-tmp.$$}
 PY=/usr/bin/python3
 RAW=tests/integration/raw.py
@@ -406,9 +408,13 @@ if [ -n "$only" ]; then
 fi
 
 [ -x "$DEMO" ] || { echo "not ok - $DEMO exists and is executable"; fail=1; finish; }
-if [ ! -f "$CERTS/rsa/server-chain.pem" ]; then # RSA server certificate from the same CA
-  mkdir -p "$CERTS/rsa" && cp "$CERTS/ca.pem" "$CERTS/ca.key" "$CERTS/rsa/" &&
-    tools/sn-certgen --rsa --out "$CERTS/rsa" >/dev/null
+# An RSA server certificate from the same CA (for the key exchange checks): the one
+# in $CERTS/rsa if there is one, else a fresh one in $TMP/rsa.
+RSA=$CERTS/rsa
+if [ ! -f "$RSA/server-chain.pem" ]; then
+  RSA=$TMP/rsa
+  mkdir -p "$RSA" && cp "$CERTS/ca.pem" "$CERTS/ca.key" "$RSA/" && tools/sn-certgen --rsa --out "$RSA" >/dev/null ||
+    nok "tools/sn-certgen --rsa makes an RSA server certificate from the dev CA"
 fi
 
 # ---- the servers, one block each --------------------------------------------------------
@@ -422,7 +428,7 @@ fi
 if start redirect $((BASE + 2)) --http-port $((BASE + 3)) --redirect; then
   group_redirect $((BASE + 3)) $((BASE + 2)); alive redirect "https://localhost:$((BASE + 2))"; stop redirect
 fi
-if start rsa $((BASE + 4)) --cert "$CERTS/rsa/server-chain.pem" --key "$CERTS/rsa/server.key"; then
+if start rsa $((BASE + 4)) --cert "$RSA/server-chain.pem" --key "$RSA/server.key"; then
   group_suites_rsa $((BASE + 4)); alive rsa "https://localhost:$((BASE + 4))"; stop rsa
 fi
 if start mtls $((BASE + 5)) --client-ca "$CERTS/ca.pem"; then
