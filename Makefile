@@ -47,7 +47,7 @@ help:
 
 build/.deps-ok: tools/deps.sh
 	@mkdir -p build
-	tools/deps.sh
+	tools/deps.sh python3-aiosmtpd
 	@touch $@
 
 deps: build/.deps-ok
@@ -106,7 +106,7 @@ unit: $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT))
 check-build: $(BUILD)/demo_static.h $(MBED_DEP)
 	tests/check-build.sh "$(MBED_CFLAGS)" $(BUILD)
 
-test: $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
+test: $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
 	MBED_CFLAGS="$(MBED_CFLAGS)" tests/run.sh $(BUILD)
 
 clean:
