@@ -1647,6 +1647,10 @@ SNDEF int sn_http_parse(char *buf, size_t len, sn_request *req, const sn_http_li
   }
   if (end == 0) {
     const char *nl = (const char *) memchr(buf + start, '\n', len - start);
+    /* a line ended by a bare LF can never complete the head: refuse it now
+       rather than at the request timeout (RFC 9112 2.2 lets us) */
+    for (i = (scan && *scan > start) ? *scan : start; i < len; i++)
+      if (buf[i] == '\n' && (i == 0 || buf[i - 1] != '\r')) return -400;
     if (scan) *scan = len;
     if (nl == NULL && len - start > max_uri + 32) return -414;
     if (len >= max_head) return nl == NULL ? -414 : -431;
@@ -2649,10 +2653,18 @@ static void sn__conn_io(sn_conn *c) {
       if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
         char info[128];
         mbedtls_x509_crt_verify_info(info, sizeof info, "", mbedtls_ssl_get_verify_result(&c->ssl));
+        info[strcspn(info, "\n")] = '\0';
         sn__log(m, SN_LOG_WARN, "client certificate from %s refused: %s", c->peer, info);
       }
       sn__log_tls(m, SN_LOG_INFO, "TLS handshake failed", r);
-      { sn__conn_drop(c); return; }
+      /* mbedTLS has sent its alert; read what the client still sends before
+         closing, so the alert is not lost to a TCP reset */
+      c->sent_notify = 1;
+      c->state = SN__C_LINGER;
+      c->t_close = m->now + SN__LINGER_MS;
+      if (m->port.shutdown != NULL) m->port.shutdown(m->port.ctx, c->sock);
+      sn__conn_closing(c);
+      return;
     }
     c->state = SN__C_OPEN;
     c->t_active = m->now;
@@ -3884,6 +3896,7 @@ static void sn__accept(sn_mgr *m, sn__listener *l) {
       }
       sn__conn_free(m, victim);
     }
+    m->now = m->port.now_ms(m->port.ctx);
     c = sn__conn_new(m, l, s, peer);
     if (c == NULL) {
       m->stats.nomem++;
@@ -3944,7 +3957,12 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
 #endif
   for (i = first_conn; i < n; i++) {
     sn_conn *c = m->item_conn[i];
-    if (c->state != SN__C_DEAD && (m->items[i].ready || sn__conn_has_pending(c))) sn__conn_io(c);
+    if (c->state != SN__C_DEAD && (m->items[i].ready || sn__conn_has_pending(c))) {
+      /* a handshake can take long on a small CPU: time stamps use the clock
+         as it is now, not as it was when the round began */
+      m->now = m->port.now_ms(m->port.ctx);
+      sn__conn_io(c);
+    }
   }
   for (i = 0; i < nl; i++)
     if (m->items[i].ready & (SN_READABLE | SN_ERROR)) sn__accept(m, m->listeners[i]);

@@ -12,15 +12,17 @@
 #   SN_TMP        scratch directory (default build/it-tmp.$$; removed unless a check failed)
 #   SN_WRAP       a wrapper for the server command, e.g. "valgrind -q --error-exitcode=9"
 #
-#   tests/integration.sh --only GROUP --port P [--http-port H]
+#   tests/integration.sh --only GROUP --port P [--http-port H] [--plain]
 #     runs one group of checks against a server already listening on port P
+#     (HTTPS; H is its plain HTTP port for the groups plain and redirect)
 #     (used to show each negative check failing against a peer that does the
 #     wrong thing, e.g. an `openssl s_server` stand-in). GROUP is one of
 #       verify curl resume tls-versions suites-ecdsa suites-rsa mtls gnutls
 #       plain redirect ipv6 basic errors timeout lru idle
 #     (basic errors timeout lru idle are raw.py groups; add --plain for TCP).
 #   source tests/integration.sh --lib
-#     defines the functions (e.g. server_refused_version OUTPUT) and returns.
+#     defines the functions (e.g. server_refused_version OUTPUT) and returns
+#     (after a cd to the repository's top and set -u).
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -86,9 +88,11 @@ start() {
     sleep 0.1
   done
   nok "$name: server starts and prints 'listening' within 10 s"
-  kill -9 "$SPID" 2>/dev/null
+  kill -9 "$SPID" 2>/dev/null; wait "$SPID" 2>/dev/null; reaped
   return 1
 }
+# the server SPID has exited and been waited for: the exit trap must not signal its PID again
+reaped() { pids=$(for p in $pids; do [ "$p" != "$SPID" ] && echo "$p"; done); }
 # alive NAME URL [curl options]: the server still answers GET /api/status after its checks
 alive() {
   local name=$1 url=$2 out; shift 2
@@ -103,11 +107,11 @@ stop() {
   kill -TERM "$SPID" 2>/dev/null
   for i in $(seq 1 $n); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$SPID" 2>/dev/null; then
-    kill -9 "$SPID"
+    kill -9 "$SPID"; wait "$SPID" 2>/dev/null; reaped
     nok "$name: server exits cleanly on SIGTERM (status 0, no sanitizer report)" "still running after $((n / 10)) s"
     return
   fi
-  wait "$SPID"; rc=$?
+  wait "$SPID"; rc=$?; reaped
   if [ "$rc" -ne 0 ] || grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|definitely lost: [1-9]" "$LOG"; then
     nok "$name: server exits cleanly on SIGTERM (status 0, no sanitizer report)" "status $rc"
     grep -m5 -E "ERROR:|runtime error:|SUMMARY|definitely lost" "$LOG" | sed 's/^/#   /'
@@ -381,6 +385,7 @@ done
 if [ ! -d "$CERTS" ] || [ ! -f "$CERTS/server.pem" ]; then
   tools/sn-certgen --out "$CERTS" >/dev/null || { echo "not ok - tools/sn-certgen --out $CERTS"; echo "0 passed, 1 failed"; exit 1; }
 fi
+if [ -z "$only" ] && [ ! -x "$DEMO" ]; then echo "not ok - $DEMO exists and is executable"; echo "0 passed, 1 failed"; exit 1; fi
 mkdir -p "$TMP"
 cleanup() {
   local p
@@ -399,15 +404,14 @@ if [ -n "$only" ]; then
     tls-versions) group_tls_versions "$oport" ;;
     suites-ecdsa) group_suites_ecdsa "$oport" ;;
     suites-rsa) group_suites_rsa "$oport" ;;
-    plain) group_plain "$oport" ;;
-    redirect) group_redirect "$oport" "${ohttp:?--http-port: the HTTPS port redirected to}" ;;
+    plain) group_plain "${ohttp:-$oport}" ;;
+    redirect) group_redirect "${ohttp:?--only redirect needs --http-port (plain) and --port (HTTPS)}" "$oport" ;;
     basic | errors | timeout | lru | idle) raw "$omode" "$oport" "$only" ;;
     *) echo "unknown group $only" >&2; exit 2 ;;
   esac
   finish
 fi
 
-[ -x "$DEMO" ] || { echo "not ok - $DEMO exists and is executable"; fail=1; finish; }
 # An RSA server certificate from the same CA (for the key exchange checks): the one
 # in $CERTS/rsa if there is one, else a fresh one in $TMP/rsa.
 RSA=$CERTS/rsa

@@ -269,6 +269,9 @@ static void test_errors_400(void) {
   CHECK_INT(parse("GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\n\tc\r\n\r\n"), -400, "parser: obs-fold (a line starting with HTAB) is 400");
   CHECK_INT(parse("GET / HTTP/1.1\r\nX-A: b\nHost: a\r\n\r\n"), -400, "parser: a header line ending in a bare LF is 400");
   CHECK_INT(parse("GET / HTTP/1.1\nHost: a\r\n\r\n"), -400, "parser: a request line ending in a bare LF is 400");
+  CHECK_INT(parse("GET / HTTP/1.1\nHost: a\n\n"), -400,
+            "parser: a head of bare-LF lines is 400 at once, not a wait for a CRLF CRLF that never comes");
+  CHECK_INT(parse("GET / HTTP/1.1\r\nHost: a\n"), -400, "parser: an unfinished head with a bare LF is 400 at once");
   CHECK_INT(parse("GET / HTTP/1.1\r\nHost: a\r\nX-A: b\rc\r\n\r\n"), -400, "parser: a bare CR inside a header value is 400");
   CHECK_INT(parse("GET / HTTP/1.1\r\nHost: a\r\nX-A: b\r\r\n\r\n"), -400, "parser: CR CR LF at the end of a header line is 400");
   CHECK_INT(parse_n("GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n", sizeof("GET / HTTP/1.1\r\nHost: a\r\nX-A: b\0c\r\n\r\n") - 1, 0, 0), -400, "parser: a NUL inside a header value is 400");
