@@ -41,6 +41,10 @@ serve nostarttls nostarttls $((BASE + 2))
 serve inject inject $((BASE + 3))
 serve stall stall $((BASE + 4))
 serve authfail authfail $((BASE + 5))
+serve login login $((BASE + 6))
+serve noehlo noehlo $((BASE + 7))
+serve dropdata dropdata $((BASE + 8))
+serve size size $((BASE + 9))
 
 head -c 200000 /dev/urandom >"$TMP/blob.bin"
 printf 'Grüße from the device\n.a line starting with a dot\nand a last line\n' >"$TMP/body.txt"
@@ -101,6 +105,9 @@ check $? "a hostname mismatch (--tls-name wrong.example) stops the send at TLS" 
 send --server localhost --port $((BASE + 2)) --mode starttls --ca "$CERTS/ca.pem" --user u --pass p --to a@example.com --body x
 [ $rc -ne 0 ] && grep -q "STARTTLS" "$TMP/err" && [ "$(msgs nostarttls)" -eq 0 ] && ! grep -q "AUTH" "$TMP/nostarttls/log" 2>/dev/null
 check $? "a server without STARTTLS is refused: no downgrade, no AUTH, no mail" "$(cat "$TMP/err")"
+send --server localhost --port $((BASE + 2)) --mode starttls --ca "$CERTS/ca.pem" --to a@example.com --body x
+[ $rc -ne 0 ] && grep -q "STARTTLS" "$TMP/err" && [ "$(msgs nostarttls)" -eq 0 ]
+check $? "a server without STARTTLS gets no mail in clear text either (no credentials involved)" "$(cat "$TMP/err")"
 
 send --server localhost --port $((BASE + 3)) --mode starttls --ca "$CERTS/ca.pem" --to a@example.com --to b@example.com --body x
 [ $rc -eq 0 ] && [ "$(msgs inject)" -eq 1 ] && grep -q "C: b'EHLO" "$TMP/inject/log" && [ "$(grep -c "C: b'EHLO" "$TMP/inject/log")" -eq 1 ]
@@ -122,6 +129,41 @@ before=$(msgs starttls)
 SUBJECT="$(printf 'hi\r\nBcc: victim@example.net')" send --server localhost --port $BASE --mode starttls --ca "$CERTS/ca.pem" --to a@example.com --body x
 [ $rc -ne 0 ] && [ "$(msgs starttls)" -eq "$before" ]
 check $? "CR LF in the subject is refused before anything is sent" "$(cat "$TMP/err")"
+
+send --server localhost --port $((BASE + 3)) --mode starttls --ca "$CERTS/ca.pem" --oauth-user dev@example.org --token tok123 --to a@example.com --body x
+tok=$(grep -o "AUTH XOAUTH2 [A-Za-z0-9+/=]*" "$TMP/inject/log" | tail -n 1 | cut -d' ' -f3 | base64 -d 2>/dev/null | tr '\001' '|')
+[ $rc -eq 0 ] && [ "$tok" = "user=dev@example.org|auth=Bearer tok123||" ]
+check $? "XOAUTH2: a bearer token is sent in the XOAUTH2 format when the server offers it" "rc=$rc token=$tok $(cat "$TMP/err")"
+
+send --server localhost --port $((BASE + 6)) --mode starttls --ca "$CERTS/ca.pem" --user u --pass p --to a@example.com --body x
+[ $rc -eq 0 ] && grep -q "C: b'AUTH LOGIN'" "$TMP/login/log" && grep -q "C: b'dQ=='" "$TMP/login/log" && grep -q "C: b'cA=='" "$TMP/login/log"
+check $? "AUTH LOGIN is used when it is the only method offered (user and password in base64)" "$(cat "$TMP/err")"
+
+send --server localhost --port $((BASE + 7)) --mode plain --to a@example.com --body x
+[ $rc -eq 0 ] && [ "$(msgs noehlo)" -eq 1 ] && grep -q "C: b'HELO" "$TMP/noehlo/log"
+check $? "a server refusing EHLO gets HELO instead (plain test relay mode)" "$(cat "$TMP/err")"
+send --server localhost --port $((BASE + 7)) --mode plain --user u --pass p --to a@example.com --body x
+[ $rc -ne 0 ] && ! grep -q "C: b'AUTH" "$TMP/noehlo/log"
+check $? "credentials are never sent without TLS, even in plain mode" "$(cat "$TMP/err")"
+
+send --server localhost --port $((BASE + 8)) --mode starttls --ca "$CERTS/ca.pem" --to a@example.com --attach "$TMP/blob.bin" --body x
+[ $rc -ne 0 ] && grep -qE "^sn_sendmail: (DATA|message)" "$TMP/err" && [ "$(msgs dropdata)" -eq 0 ]
+check $? "a server closing in the middle of DATA gives an error at DATA" "$(cat "$TMP/err")"
+
+send --server localhost --port $BASE --mode starttls --ca "$CERTS/ca.pem" --to busy@example.com --body x
+[ $rc -ne 0 ] && grep -q "RCPT TO:<busy@example.com>: 452" "$TMP/err"
+check $? "a 452 temporary failure is reported with its code" "$(cat "$TMP/err")"
+
+send --server localhost --port $((BASE + 9)) --mode starttls --ca "$CERTS/ca.pem" --to a@example.com --body "$(head -c 6000 /dev/zero | tr '\0' x)"
+[ $rc -ne 0 ] && grep -q "^sn_sendmail: MAIL FROM:.*SIZE" "$TMP/err" && ! grep -q "C: b'MAIL" "$TMP/size/log"
+check $? "SIZE: a mail over the advertised limit is refused before MAIL FROM" "$(cat "$TMP/err")"
+send --server localhost --port $((BASE + 9)) --mode starttls --ca "$CERTS/ca.pem" --to a@example.com --body small
+check $rc "SIZE: a mail under the limit goes" "$(cat "$TMP/err")"
+
+before=$(msgs implicit)
+send --server 127.0.0.1 --tls-name localhost --port $((BASE + 1)) --mode tls --ca "$CERTS/ca.pem" --to a@example.com --body "burst" --count 100
+[ $rc -eq 0 ] && [ "$(msgs implicit)" -eq $((before + 100)) ]
+check $? "100 mails in one session are all accepted${SN_WRAP:+ (under $(echo $SN_WRAP | cut -d' ' -f1): no leak, no error)}" "rc=$rc $(tail -n 3 "$TMP/err")"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

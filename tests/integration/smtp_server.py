@@ -3,7 +3,10 @@
 
   smtp_server.py MODE PORT DIR CERT KEY
     aiosmtpd modes:  starttls | implicit | nostarttls   (AUTH PLAIN/LOGIN u/p)
-    raw modes:       inject | stall | authfail
+    raw modes:       inject | stall | authfail | login | noehlo | dropdata | size
+      (all but noehlo go through STARTTLS, with plaintext injected after its
+      220; login offers only AUTH LOGIN; noehlo refuses EHLO (plain only);
+      dropdata closes in the middle of DATA; size advertises SIZE 8000)
 
 Each received message is written to DIR/N.eml with DIR/N.env (mail from,
 recipients, tls, connection number); DIR/log gets one line per event.
@@ -46,6 +49,8 @@ if MODE in ("starttls", "implicit", "nostarttls"):
         async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
             if address.startswith("refuse"):
                 return "550 5.1.1 <%s>: no such user" % address
+            if address.startswith("busy"):
+                return "452 4.2.2 <%s>: mailbox busy, try later" % address
             envelope.rcpt_tos.append(address)
             return "250 OK"
 
@@ -86,20 +91,28 @@ def serve(c):
         time.sleep(30)
         return
     c.sendall(b"220 raw test server\r\n")
-    f.readline()
-    c.sendall(b"250-raw\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n")
-    line = f.readline()
-    log("C: %r" % line.strip())
-    # STARTTLS, answered together with injected plaintext a correct client drops
-    c.sendall(b"220 go ahead\r\n250-injected\r\n250 AUTH PLAIN\r\n")
-    t = ctx.wrap_socket(c, server_side=True)
-    tf = t.makefile("rb")
+    if MODE == "noehlo":
+        t, tf = c, f
+    else:
+        f.readline()
+        c.sendall(b"250-raw\r\n250-AUTH PLAIN LOGIN\r\n250 STARTTLS\r\n")
+        line = f.readline()
+        log("C: %r" % line.strip())
+        # STARTTLS, answered together with injected plaintext a correct client drops
+        c.sendall(b"220 go ahead\r\n250-injected\r\n250 AUTH PLAIN\r\n")
+        t = ctx.wrap_socket(c, server_side=True)
+        tf = t.makefile("rb")
+    auth = {"login": b"250-AUTH LOGIN\r\n", "size": b"250-SIZE 8000\r\n"}.get(MODE, b"250-AUTH PLAIN LOGIN XOAUTH2\r\n")
     data, in_data, rcpts, mail_from = b"", False, [], ""
     while True:
         line = tf.readline()
         if not line:
             break
         if in_data:
+            if MODE == "dropdata" and len(data) > 2000:
+                log("dropping the connection in DATA")
+                t.close()
+                return
             if line == b".\r\n":
                 in_data = False
                 save(data, mail_from, rcpts, True, 1)
@@ -110,7 +123,15 @@ def serve(c):
         log("C: %r" % line.strip())
         cmd = line[:4].upper()
         if cmd == b"EHLO":
-            t.sendall(b"250-raw\r\n250-AUTH PLAIN LOGIN\r\n250 PIPELINING\r\n")
+            t.sendall(b"502 5.5.1 EHLO not here\r\n" if MODE == "noehlo" else b"250-raw\r\n" + auth + b"250 PIPELINING\r\n")
+        elif cmd == b"HELO":
+            t.sendall(b"250 raw\r\n")
+        elif cmd == b"AUTH" and MODE == "login":
+            t.sendall(b"334 VXNlcm5hbWU6\r\n")
+            log("C: %r" % tf.readline().strip())
+            t.sendall(b"334 UGFzc3dvcmQ6\r\n")
+            log("C: %r" % tf.readline().strip())
+            t.sendall(b"235 ok\r\n")
         elif cmd == b"AUTH":
             t.sendall(b"535 5.7.8 bad credentials\r\n" if MODE == "authfail" else b"235 ok\r\n")
         elif cmd == b"MAIL":
