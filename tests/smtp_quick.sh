@@ -21,9 +21,9 @@ check() { if [ "$1" = 0 ]; then ok "$2"; else nok "$2" "${3:-}"; fi; }
 [ -f "$CERTS/server.pem" ] || tools/sn-certgen --out "$CERTS" >/dev/null
 $PY -c 'import aiosmtpd' 2>/dev/null || tools/deps.sh python3-aiosmtpd >/dev/null
 
-serve() { # NAME MODE PORT
+serve() { # NAME MODE PORT [CERT KEY]
   mkdir -p "$TMP/$1"
-  $PY tests/integration/smtp_server.py "$2" "$3" "$TMP/$1" "$CERTS/server.pem" "$CERTS/server.key" >"$TMP/$1.out" 2>&1 &
+  $PY tests/integration/smtp_server.py "$2" "$3" "$TMP/$1" "${4:-$CERTS/server.pem}" "${5:-$CERTS/server.key}" >"$TMP/$1.out" 2>&1 &
   pids="$pids $!"
   local i
   for i in $(seq 1 50); do grep -q ready "$TMP/$1.out" && return 0; sleep 0.1; done
@@ -45,6 +45,14 @@ serve login login $((BASE + 6))
 serve noehlo noehlo $((BASE + 7))
 serve dropdata dropdata $((BASE + 8))
 serve size size $((BASE + 9))
+# an expired server certificate from the dev CA (OpenSSL 3.0's `ca` takes explicit dates)
+(cd "$TMP" && touch index.txt && echo 01 >serial &&
+  printf '[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nserial=serial\nnew_certs_dir=.\ndefault_md=sha256\npolicy=p\ncopy_extensions=copy\n[p]\ncommonName=supplied\n' >ca.cnf &&
+  openssl ecparam -name prime256v1 -genkey -noout -out expired.key &&
+  openssl req -new -key expired.key -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -out expired.csr &&
+  openssl ca -batch -config ca.cnf -cert "$OLDPWD/$CERTS/ca.pem" -keyfile "$OLDPWD/$CERTS/ca.key" \
+    -startdate 20200101000000Z -enddate 20200201000000Z -in expired.csr -out expired.pem) >/dev/null 2>&1
+serve expired implicit $((BASE + 10)) "$TMP/expired.pem" "$TMP/expired.key"
 
 head -c 200000 /dev/urandom >"$TMP/blob.bin"
 printf 'Grüße from the device\n.a line starting with a dot\nand a last line\n' >"$TMP/body.txt"
@@ -101,6 +109,10 @@ check $? "an untrusted server certificate stops the send at TLS, nothing deliver
 send --server 127.0.0.1 --tls-name wrong.example --port $((BASE + 1)) --mode tls --ca "$CERTS/ca.pem" --to a@example.com --body x
 [ $rc -ne 0 ] && grep -qiE "^sn_sendmail: TLS:.*(CN|name)" "$TMP/err" && [ "$(msgs implicit)" -eq "$before" ]
 check $? "a hostname mismatch (--tls-name wrong.example) stops the send at TLS" "$(cat "$TMP/err")"
+
+send --server localhost --port $((BASE + 10)) --mode tls --ca "$CERTS/ca.pem" --to a@example.com --body x
+[ $rc -ne 0 ] && grep -qi "^sn_sendmail: TLS:.*expired" "$TMP/err" && [ "$(msgs expired)" -eq 0 ]
+check $? "an expired server certificate stops the send at TLS" "$(cat "$TMP/err")"
 
 send --server localhost --port $((BASE + 2)) --mode starttls --ca "$CERTS/ca.pem" --user u --pass p --to a@example.com --body x
 [ $rc -ne 0 ] && grep -q "STARTTLS" "$TMP/err" && [ "$(msgs nostarttls)" -eq 0 ] && ! grep -q "AUTH" "$TMP/nostarttls/log" 2>/dev/null
