@@ -939,6 +939,14 @@ typedef struct sn__listener {
 #endif
 } sn__listener;
 
+/* What mbedTLS's BIO callbacks need to reach the port: shared by server
+   connections and the mail session. */
+typedef struct sn__bio {
+  sn_mgr *mgr;
+  sn_sock sock;
+  int err; /* the port's error behind a failed send or recv */
+} sn__bio;
+
 enum { SN__C_HANDSHAKE, SN__C_OPEN, SN__C_CLOSING, SN__C_LINGER, SN__C_DEAD };
 enum { SN__R_HEAD, SN__R_BODY, SN__R_DISPATCH, SN__R_RESPOND };
 enum { SN__RESP_NONE, SN__RESP_STREAMING, SN__RESP_DONE };
@@ -946,10 +954,10 @@ enum { SN__RESP_NONE, SN__RESP_STREAMING, SN__RESP_DONE };
 struct sn_conn {
   sn_mgr *mgr;
   sn__listener *lst;
-  sn_sock sock;
+  sn__bio io;
   int state;
   int is_tls;
-  int tls_err, io_err;
+  int tls_err;
   uint8_t rd_want, wr_want; /* what the last blocked read / write waits for */
   /* request */
   int rstate, resp;
@@ -1296,20 +1304,20 @@ static void sn__listener_free(sn_mgr *m, sn__listener *l) {
 }
 
 static int sn__bio_send(void *ctx, const unsigned char *buf, size_t len) {
-  sn_conn *c = (sn_conn *) ctx;
-  int n = c->mgr->port.send(c->mgr->port.ctx, c->sock, buf, len > 0x40000000 ? 0x40000000 : len);
+  sn__bio *io = (sn__bio *) ctx;
+  int n = io->mgr->port.send(io->mgr->port.ctx, io->sock, buf, len > 0x40000000 ? 0x40000000 : len);
   if (n > 0) return n;
   if (n == SN_WANT_WRITE) return MBEDTLS_ERR_SSL_WANT_WRITE;
-  c->io_err = n ? n : SN_ERR_IO;
+  io->err = n ? n : SN_ERR_IO;
   return SN__BIO_SEND_FAILED;
 }
 
 static int sn__bio_recv(void *ctx, unsigned char *buf, size_t len) {
-  sn_conn *c = (sn_conn *) ctx;
-  int n = c->mgr->port.recv(c->mgr->port.ctx, c->sock, buf, len > 0x40000000 ? 0x40000000 : len);
+  sn__bio *io = (sn__bio *) ctx;
+  int n = io->mgr->port.recv(io->mgr->port.ctx, io->sock, buf, len > 0x40000000 ? 0x40000000 : len);
   if (n >= 0) return n;
   if (n == SN_WANT_READ) return MBEDTLS_ERR_SSL_WANT_READ;
-  c->io_err = n;
+  io->err = n;
   return SN__BIO_RECV_FAILED;
 }
 
@@ -1356,7 +1364,7 @@ static void sn__conn_drop(sn_conn *c) { c->state = SN__C_DEAD; }
 
 static void sn__conn_free(sn_mgr *m, sn_conn *c) {
   int i;
-  m->port.close(m->port.ctx, c->sock);
+  m->port.close(m->port.ctx, c->io.sock);
   if (c->is_tls) mbedtls_ssl_free(&c->ssl);
   SN_FREE(c->rx);
   SN_FREE(c->tx);
@@ -1373,9 +1381,9 @@ static sn_conn *sn__conn_new(sn_mgr *m, sn__listener *l, sn_sock s, const char *
   int ret;
   if (c == NULL) return NULL;
   memset(c, 0, sizeof *c);
-  c->mgr = m;
+  c->mgr = c->io.mgr = m;
   c->lst = l;
-  c->sock = s;
+  c->io.sock = s;
   c->rd_want = SN_READABLE;
   c->wr_want = SN_WRITABLE;
   c->t_start = c->t_active = m->now;
@@ -1394,7 +1402,7 @@ static sn_conn *sn__conn_new(sn_mgr *m, sn__listener *l, sn_sock s, const char *
       c->is_tls = 0;
       goto fail;
     }
-    mbedtls_ssl_set_bio(&c->ssl, c, sn__bio_send, sn__bio_recv, NULL);
+    mbedtls_ssl_set_bio(&c->ssl, &c->io, sn__bio_send, sn__bio_recv, NULL);
     if (l->has_client_ca) mbedtls_ssl_set_verify(&c->ssl, sn__verify_cb, c);
     c->state = SN__C_HANDSHAKE;
   } else {
@@ -1413,7 +1421,7 @@ fail:
 static int sn__conn_read(sn_conn *c, void *buf, size_t len) {
   int n;
   if (!c->is_tls) {
-    n = c->mgr->port.recv(c->mgr->port.ctx, c->sock, buf, len > 0x40000000 ? 0x40000000 : len);
+    n = c->mgr->port.recv(c->mgr->port.ctx, c->io.sock, buf, len > 0x40000000 ? 0x40000000 : len);
     if (n == SN_WANT_READ) c->rd_want = SN_READABLE;
     return n;
   }
@@ -1422,7 +1430,7 @@ static int sn__conn_read(sn_conn *c, void *buf, size_t len) {
   if (n == 0 || n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) return 0;
   if (n == MBEDTLS_ERR_SSL_WANT_READ) return c->rd_want = SN_READABLE, SN_WANT_READ;
   if (n == MBEDTLS_ERR_SSL_WANT_WRITE) return c->rd_want = SN_WRITABLE, SN_WANT_READ;
-  if (n == SN__BIO_RECV_FAILED) return c->io_err ? c->io_err : SN_ERR_IO;
+  if (n == SN__BIO_RECV_FAILED) return c->io.err ? c->io.err : SN_ERR_IO;
   c->tls_err = n;
   sn__log_tls(c->mgr, SN_LOG_INFO, "TLS read", n);
   return SN_ERR_TLS;
@@ -1431,7 +1439,7 @@ static int sn__conn_read(sn_conn *c, void *buf, size_t len) {
 static int sn__conn_write(sn_conn *c, const void *buf, size_t len) {
   int n;
   if (!c->is_tls) {
-    n = c->mgr->port.send(c->mgr->port.ctx, c->sock, buf, len > 0x40000000 ? 0x40000000 : len);
+    n = c->mgr->port.send(c->mgr->port.ctx, c->io.sock, buf, len > 0x40000000 ? 0x40000000 : len);
     if (n == SN_WANT_WRITE) c->wr_want = SN_WRITABLE;
     return n == 0 ? SN_ERR_IO : n;
   }
@@ -1439,7 +1447,7 @@ static int sn__conn_write(sn_conn *c, const void *buf, size_t len) {
   if (n > 0) return n;
   if (n == MBEDTLS_ERR_SSL_WANT_WRITE) return c->wr_want = SN_WRITABLE, SN_WANT_WRITE;
   if (n == MBEDTLS_ERR_SSL_WANT_READ) return c->wr_want = SN_READABLE, SN_WANT_WRITE;
-  if (n == SN__BIO_SEND_FAILED) return c->io_err ? c->io_err : SN_ERR_IO;
+  if (n == SN__BIO_SEND_FAILED) return c->io.err ? c->io.err : SN_ERR_IO;
   c->tls_err = n;
   sn__log_tls(c->mgr, SN_LOG_INFO, "TLS write", n);
   return n == 0 ? SN_ERR_IO : SN_ERR_TLS;
@@ -1504,13 +1512,13 @@ static void sn__conn_closing(sn_conn *c) {
       if (r != 0) { sn__conn_drop(c); return; }
     }
     c->state = SN__C_LINGER;
-    if (m->port.shutdown != NULL) m->port.shutdown(m->port.ctx, c->sock);
+    if (m->port.shutdown != NULL) m->port.shutdown(m->port.ctx, c->io.sock);
   }
   if (c->state == SN__C_LINGER) {
     unsigned char buf[256];
     int i;
     for (i = 0; i < 128; i++) {
-      r = m->port.recv(m->port.ctx, c->sock, buf, sizeof buf);
+      r = m->port.recv(m->port.ctx, c->io.sock, buf, sizeof buf);
       if (r == SN_WANT_READ) return;
       if (r <= 0) { sn__conn_drop(c); return; }
     }
@@ -2618,7 +2626,7 @@ static void sn__http_io(sn_conn *c) {
     if (sn__http_wants_input(c)) {
       r = sn__http_read(c);
       if (r < 0) {
-        if (c->io_err != 0 || c->tls_err != 0) {
+        if (c->io.err != 0 || c->tls_err != 0) {
           sn__conn_drop(c);
           return;
         }
@@ -2662,7 +2670,7 @@ static void sn__conn_io(sn_conn *c) {
       c->sent_notify = 1;
       c->state = SN__C_LINGER;
       c->t_close = m->now + SN__LINGER_MS;
-      if (m->port.shutdown != NULL) m->port.shutdown(m->port.ctx, c->sock);
+      if (m->port.shutdown != NULL) m->port.shutdown(m->port.ctx, c->io.sock);
       sn__conn_closing(c);
       return;
     }
@@ -2840,7 +2848,7 @@ enum { SN__X_STARTTLS = 1, SN__X_PIPELINING = 2, SN__X_SIZE = 4, SN__X_PLAIN = 8
 typedef struct sn__smtp {
   sn_mgr *mgr;
   const sn_smtp_server *srv;
-  sn_sock sock;
+  sn__bio io;
   int state, is_tls, tls_up, starttls_done, authed, auth_method, auth_step;
   unsigned ext;
   unsigned long size_max;
@@ -3231,7 +3239,7 @@ static void sn__smtp_finish_job(sn__smtp *s) {
 
 static void sn__smtp_free(sn__smtp *s) {
   sn_mgr *m = s->mgr;
-  if (s->sock != SN_INVALID_SOCK) m->port.close(m->port.ctx, s->sock);
+  if (s->io.sock != SN_INVALID_SOCK) m->port.close(m->port.ctx, s->io.sock);
   if (s->is_tls) mbedtls_ssl_free(&s->ssl);
   mbedtls_ssl_config_free(&s->conf);
   mbedtls_x509_crt_free(&s->ca);
@@ -3246,20 +3254,6 @@ static void sn__smtp_abort(sn__smtp *s, int err, const char *stage) {
   if (s->job_active) sn__smtp_result(s, err, stage);
   sn__smtp_finish_job(s);
   s->state = SN__S_DEAD;
-}
-
-static int sn__smtp_bio_send(void *ctx, const unsigned char *buf, size_t len) {
-  sn__smtp *s = (sn__smtp *) ctx;
-  int n = s->mgr->port.send(s->mgr->port.ctx, s->sock, buf, len > 0x40000000 ? 0x40000000 : len);
-  if (n > 0) return n;
-  return n == SN_WANT_WRITE ? MBEDTLS_ERR_SSL_WANT_WRITE : SN__BIO_SEND_FAILED;
-}
-
-static int sn__smtp_bio_recv(void *ctx, unsigned char *buf, size_t len) {
-  sn__smtp *s = (sn__smtp *) ctx;
-  int n = s->mgr->port.recv(s->mgr->port.ctx, s->sock, buf, len > 0x40000000 ? 0x40000000 : len);
-  if (n >= 0) return n;
-  return n == SN_WANT_READ ? MBEDTLS_ERR_SSL_WANT_READ : SN__BIO_RECV_FAILED;
 }
 
 static int sn__smtp_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
@@ -3299,7 +3293,7 @@ static int sn__smtp_tls_start(sn__smtp *s) {
   if ((r = mbedtls_ssl_setup(&s->ssl, &s->conf)) != 0) return s->res.tls_error = r, SN_ERR_NOMEM;
   if ((r = mbedtls_ssl_set_hostname(&s->ssl, srv->tls_name ? srv->tls_name : srv->host)) != 0)
     return s->res.tls_error = r, SN_ERR_INVALID;
-  mbedtls_ssl_set_bio(&s->ssl, s, sn__smtp_bio_send, sn__smtp_bio_recv, NULL);
+  mbedtls_ssl_set_bio(&s->ssl, &s->io, sn__bio_send, sn__bio_recv, NULL);
   mbedtls_ssl_set_verify(&s->ssl, sn__smtp_verify_cb, s);
   s->state = SN__S_HANDSHAKE;
   s->deadline = m->now + sn__smtp_timeout(s, 60000);
@@ -3613,7 +3607,7 @@ static int sn__smtp_flush(sn__smtp *s) {
       }
       if (r < 0) return s->res.tls_error = r, SN_ERR_TLS;
     } else {
-      r = s->mgr->port.send(s->mgr->port.ctx, s->sock, s->tx + s->tx_off, n);
+      r = s->mgr->port.send(s->mgr->port.ctx, s->io.sock, s->tx + s->tx_off, n);
       if (r == SN_WANT_WRITE) return s->wr_want = SN_WRITABLE, 0;
       if (r <= 0) return r < 0 ? r : SN_ERR_IO;
     }
@@ -3701,7 +3695,7 @@ static void sn__smtp_io(sn__smtp *s) {
           else if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) r = 0;
           else if (r < 0) s->res.tls_error = r, r = SN_ERR_TLS;
         } else {
-          r = m->port.recv(m->port.ctx, s->sock, s->rx + s->rx_len, sizeof s->rx - s->rx_len);
+          r = m->port.recv(m->port.ctx, s->io.sock, s->rx + s->rx_len, sizeof s->rx - s->rx_len);
           if (r == SN_WANT_READ) s->rd_want = SN_READABLE;
         }
         if (r > 0) {
@@ -3744,9 +3738,9 @@ static void sn__smtp_open(sn_mgr *m) {
   int r;
   if (s == NULL) goto nomem;
   memset(s, 0, sizeof *s);
-  s->mgr = m;
+  s->mgr = s->io.mgr = m;
   s->srv = srv;
-  s->sock = SN_INVALID_SOCK;
+  s->io.sock = SN_INVALID_SOCK;
   s->rd_want = SN_READABLE;
   s->wr_want = SN_WRITABLE;
   mbedtls_ssl_config_init(&s->conf);
@@ -3758,15 +3752,15 @@ static void sn__smtp_open(sn_mgr *m) {
   s->job_active = 1;
   s->res.stage = NULL;
   if (m->port.connect == NULL) { sn__smtp_abort(s, SN_ERR_UNSUPPORTED, "connect"); return; }
-  r = m->port.connect(m->port.ctx, srv->host, port, &s->sock);
+  r = m->port.connect(m->port.ctx, srv->host, port, &s->io.sock);
   if (r == SN_WANT_READ) { /* name resolution under way: try again next round */
-    s->sock = SN_INVALID_SOCK;
+    s->io.sock = SN_INVALID_SOCK;
     s->job_active = 0;
     sn__smtp_free(s);
     return;
   }
   if (r != SN_OK) {
-    s->sock = SN_INVALID_SOCK;
+    s->io.sock = SN_INVALID_SOCK;
     snprintf(s->res.reply, sizeof s->res.reply, "cannot connect to %.100s port %u", srv->host, (unsigned) port);
     { sn__smtp_abort(s, r, "connect"); return; }
   }
@@ -3928,7 +3922,7 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   if (m->smtp != NULL) {
     if (m->smtp->deadline < next) next = m->smtp->deadline;
     if (sn__smtp_has_pending(m->smtp)) timeout_ms = 0;
-    m->items[n].sock = m->smtp->sock;
+    m->items[n].sock = m->smtp->io.sock;
     m->items[n].want = sn__smtp_want(m->smtp);
     m->items[n].ready = 0;
     m->item_conn[n++] = NULL;
@@ -3940,7 +3934,7 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
     uint64_t d = sn__conn_deadline(c);
     if (d < next) next = d;
     if (sn__conn_has_pending(c)) timeout_ms = 0;
-    m->items[n].sock = c->sock;
+    m->items[n].sock = c->io.sock;
     m->items[n].want = sn__conn_want(c);
     m->items[n].ready = 0;
     m->item_conn[n++] = c;
