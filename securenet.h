@@ -3706,7 +3706,9 @@ static void sn__smtp_io(sn__smtp *s) {
           else {
             snprintf(s->res.reply, sizeof s->res.reply, "%s", r == 0 ? "connection closed by the server" : sn_strerror(r));
             s->res.reply_code = 0;
-            sn__smtp_abort(s, r == 0 ? SN_ERR_CLOSED : r, sn__smtp_stage(s));
+            /* nothing ever heard: the connection itself failed (refused, unreachable) */
+            sn__smtp_abort(s, r == 0 ? SN_ERR_CLOSED : r,
+                           s->state == SN__S_GREETING && !s->tls_up ? "connect" : sn__smtp_stage(s));
           }
           return;
         }

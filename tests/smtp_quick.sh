@@ -137,6 +137,10 @@ t1=$(date +%s)
 [ $rc -ne 0 ] && grep -q "^sn_sendmail: greeting: timed out" "$TMP/err" && [ $((t1 - t0)) -le 5 ]
 check $? "a server that never answers gives a timeout error at the greeting" "$(cat "$TMP/err") after $((t1 - t0)) s"
 
+send --server 127.0.0.1 --port $((BASE + 11)) --mode starttls --ca "$CERTS/ca.pem" --to a@example.com --body x
+[ $rc -ne 0 ] && grep -q "^sn_sendmail: connect:" "$TMP/err"
+check $? "a refused connection is reported at the connect stage" "$(cat "$TMP/err")"
+
 before=$(msgs starttls)
 SUBJECT="$(printf 'hi\r\nBcc: victim@example.net')" send --server localhost --port $BASE --mode starttls --ca "$CERTS/ca.pem" --to a@example.com --body x
 [ $rc -ne 0 ] && [ "$(msgs starttls)" -eq "$before" ]
