@@ -3216,6 +3216,23 @@ static int sn__mime_step(sn__smtp *s, const sn_mail *mail) {
 }
 
 /* ---- the session -------------------------------------------------------- */
+/* Takes the oldest job off the queue and calls its done with `res`. */
+static void sn__mail_pop(sn_mgr *m, const sn_mail_result *res) {
+  sn__mail_job job = m->jobs[0];
+  memmove(&m->jobs[0], &m->jobs[1], (size_t) (m->njobs - 1) * sizeof m->jobs[0]);
+  m->njobs--;
+  job.done(job.user, job.mail, res);
+}
+
+/* Ends the oldest job with an error that came before any session. */
+static void sn__mail_fail_oldest(sn_mgr *m, int err, const char *stage) {
+  sn_mail_result res;
+  memset(&res, 0, sizeof res);
+  res.err = err;
+  res.stage = stage;
+  sn__mail_pop(m, &res);
+}
+
 static void sn__smtp_result(sn__smtp *s, int err, const char *stage) {
   if (s->res.err == SN_OK) {
     s->res.err = err;
@@ -3225,16 +3242,13 @@ static void sn__smtp_result(sn__smtp *s, int err, const char *stage) {
 
 static void sn__smtp_finish_job(sn__smtp *s) {
   sn_mgr *m = s->mgr;
-  sn__mail_job job = m->jobs[0];
   sn_mail_result res = s->res;
   if (!s->job_active) return;
   s->job_active = 0;
-  memmove(&m->jobs[0], &m->jobs[1], (size_t) (m->njobs - 1) * sizeof m->jobs[0]);
-  m->njobs--;
   if (res.err != SN_OK)
-    sn__log(m, SN_LOG_WARN, "mail to %s via %s: %s at %s: %d %s", job.mail->to_count ? job.mail->to[0].addr : "?",
-            job.srv->host, sn_strerror(res.err), res.stage ? res.stage : "?", res.reply_code, res.reply);
-  job.done(job.user, job.mail, &res);
+    sn__log(m, SN_LOG_WARN, "mail via %s: %s at %s: %d %s", s->srv->host, sn_strerror(res.err),
+            res.stage ? res.stage : "?", res.reply_code, res.reply);
+  sn__mail_pop(m, &res);
 }
 
 static void sn__smtp_free(sn__smtp *s) {
@@ -3772,16 +3786,7 @@ static void sn__smtp_open(sn_mgr *m) {
 nomem:
   if (s) SN_FREE(s->tx), SN_FREE(s);
   m->smtp = NULL;
-  {
-    sn_mail_result res;
-    sn__mail_job job = m->jobs[0];
-    memset(&res, 0, sizeof res);
-    res.err = SN_ERR_NOMEM;
-    res.stage = "connect";
-    memmove(&m->jobs[0], &m->jobs[1], (size_t) (m->njobs - 1) * sizeof m->jobs[0]);
-    m->njobs--;
-    job.done(job.user, job.mail, &res);
-  }
+  sn__mail_fail_oldest(m, SN_ERR_NOMEM, "connect");
 }
 
 /* Called from sn_poll: start a session, run it, expire it, reap it. */
@@ -4029,16 +4034,7 @@ SNDEF void sn_mgr_destroy(sn_mgr *m) {
     sn__smtp_abort(m->smtp, SN_ERR_CLOSED, "connect");
     sn__smtp_free(m->smtp);
   }
-  while (m->njobs > 0) { /* every queued job still gets its one call */
-    sn_mail_result res;
-    sn__mail_job job = m->jobs[0];
-    memset(&res, 0, sizeof res);
-    res.err = SN_ERR_CLOSED;
-    res.stage = "connect";
-    memmove(&m->jobs[0], &m->jobs[1], (size_t) (m->njobs - 1) * sizeof m->jobs[0]);
-    m->njobs--;
-    job.done(job.user, job.mail, &res);
-  }
+  while (m->njobs > 0) sn__mail_fail_oldest(m, SN_ERR_CLOSED, "connect"); /* each job gets its one call */
 #endif
   mbedtls_ctr_drbg_free(&m->drbg);
   SN_FREE(m);
