@@ -555,8 +555,10 @@ typedef struct sn_mail_result {
   const char *stage;   /* where it ended: "connect", "TLS", "greeting", "EHLO",
                           "STARTTLS", "AUTH", "MAIL FROM", "RCPT TO", "DATA",
                           "message", "QUIT" */
-  int reply_code;      /* the server's last reply (e.g. 550), 0 if none */
-  char reply[160];     /* its text (first line), NUL-terminated */
+  int reply_code;      /* the server's reply that ended it (e.g. 550); 0 when no reply
+                          did (a broken connection, a timeout, a TLS failure) */
+  char reply[160];     /* that reply's text (first line), or the failure in words (TLS,
+                          verification, connect, timeout), or ""; NUL-terminated */
   int tls_error;       /* mbedTLS code when err is SN_ERR_TLS / SN_ERR_VERIFY */
   uint32_t verify_flags; /* mbedTLS certificate verification flags */
   int refused_count;   /* recipients the server refused; the others got the mail */
@@ -3619,6 +3621,7 @@ static int sn__smtp_flush(sn__smtp *s) {
         s->inflight = n;
         return 0;
       }
+      if (r == SN__BIO_SEND_FAILED) return s->io.err ? s->io.err : SN_ERR_IO;
       if (r < 0) return s->res.tls_error = r, SN_ERR_TLS;
     } else {
       r = s->mgr->port.send(s->mgr->port.ctx, s->io.sock, s->tx + s->tx_off, n);
@@ -3638,6 +3641,14 @@ static const char *sn__smtp_stage(const sn__smtp *s) {
   if (s->state == SN__S_MAIL && s->nacked == 0) return "MAIL FROM";
   if (s->state == SN__S_MAIL && s->nacked == s->ncmd - 1) return "DATA";
   return names[s->state];
+}
+
+/* The connection broke: the last reply belongs to an earlier command, so it is dropped
+   and the error names the break (SN_ERR_CLOSED, SN_ERR_IO, or the TLS error in words). */
+static void sn__smtp_broken(sn__smtp *s, int err) {
+  s->res.reply_code = 0;
+  s->res.reply[0] = '\0';
+  if (err == SN_ERR_TLS) sn__tls_strerror(s->res.tls_error, s->res.reply, sizeof s->res.reply);
 }
 
 static void sn__smtp_io(sn__smtp *s) {
@@ -3689,7 +3700,12 @@ static void sn__smtp_io(sn__smtp *s) {
     }
     if (s->tx_off < s->tx_len) {
       size_t before = s->tx_off + s->tx_len;
-      if ((r = sn__smtp_flush(s)) != SN_OK) { sn__smtp_abort(s, r, sn__smtp_stage(s)); return; }
+      if ((r = sn__smtp_flush(s)) != SN_OK) {
+        /* the last reply belongs to an earlier command: report the broken connection instead */
+        sn__smtp_broken(s, r);
+        sn__smtp_abort(s, r, sn__smtp_stage(s));
+        return;
+      }
       if (s->tx_off + s->tx_len != before) progress = 1, s->deadline = s->state == SN__S_BODY ? m->now + sn__smtp_timeout(s, 180000) : s->deadline;
     }
     if (s->state != SN__S_BODY && s->state != SN__S_CONNECT && s->state != SN__S_HANDSHAKE) {
@@ -3707,6 +3723,7 @@ static void sn__smtp_io(sn__smtp *s) {
           }
 #endif
           else if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) r = 0;
+          else if (r == SN__BIO_RECV_FAILED) r = s->io.err ? s->io.err : SN_ERR_IO;
           else if (r < 0) s->res.tls_error = r, r = SN_ERR_TLS;
         } else {
           r = m->port.recv(m->port.ctx, s->io.sock, s->rx + s->rx_len, sizeof s->rx - s->rx_len);
@@ -3718,8 +3735,7 @@ static void sn__smtp_io(sn__smtp *s) {
         } else if (r != SN_WANT_READ) {
           if (s->state == SN__S_QUIT) s->state = SN__S_DEAD;
           else {
-            snprintf(s->res.reply, sizeof s->res.reply, "%s", r == 0 ? "connection closed by the server" : sn_strerror(r));
-            s->res.reply_code = 0;
+            sn__smtp_broken(s, r == 0 ? SN_ERR_CLOSED : r);
             /* nothing ever heard: the connection itself failed (refused, unreachable) */
             sn__smtp_abort(s, r == 0 ? SN_ERR_CLOSED : r,
                            s->state == SN__S_GREETING && !s->tls_up ? "connect" : sn__smtp_stage(s));

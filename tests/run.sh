@@ -42,6 +42,9 @@ if [ "$unit_only" -eq 0 ]; then
   run_suite "integration (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/integration.sh
   run_suite "mail" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_quick.sh
   run_suite "mail (ASan/UBSan)" env SN_SENDMAIL="$build/asan/sn_sendmail" ASAN_OPTIONS=detect_leaks=1 tests/smtp_quick.sh
+  # aiosmtpd with every feature and fault, and a private Postfix instance (tests/smtp/README.md)
+  run_suite "mail servers" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_integration.sh
+  run_suite "mail servers (ASan/UBSan)" env SN_SENDMAIL="$build/asan/sn_sendmail" ASAN_OPTIONS=detect_leaks=1 tests/smtp_integration.sh
   if command -v valgrind >/dev/null; then
     run_suite "mail (valgrind)" env SN_SENDMAIL="$build/sn_sendmail" \
       SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/smtp_quick.sh

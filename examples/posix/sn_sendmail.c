@@ -8,7 +8,10 @@
 
    Sends N messages (default 1) in one SMTP session. Exit 0 when every
    message was accepted; otherwise 1, with one line on stderr naming the
-   stage and the server's reply or the TLS error. A body file and
+   stage and the server's reply or the TLS error. ADDR is a bare address or
+   "Display Name <addr>" (UTF-8; quotes around the name are removed, the
+   library encodes it). At most 16 of each of --to, --cc, --bcc, --ca and
+   --attach. A body file and
    attachments are streamed from disk, never held in memory whole.
    SN_SMTP_TIMEOUT_MS in the environment shortens the per-stage timeouts. */
 #define SECURENET_IMPLEMENTATION
@@ -93,6 +96,24 @@ static void on_done(void *user, const sn_mail *mail, const sn_mail_result *r) {
   free(msg);
 }
 
+/* "Name <addr>", "\"Last, First\" <addr>" or a bare "addr": splits argv in place. A CR or LF
+   is left where it is, for the library to refuse (header injection). */
+static void parse_addr(char *v, sn_mail_addr *a) {
+  char *lt = strrchr(v, '<'), *end = v + strlen(v), *n;
+  a->name = NULL;
+  a->addr = v;
+  while (end > v && end[-1] == ' ') end--;
+  if (lt == NULL || end == v || end[-1] != '>') return;
+  end[-1] = '\0';
+  a->addr = lt + 1;
+  *lt = '\0';
+  for (n = v; *n == ' '; n++) {
+  }
+  for (end = lt; end > n && end[-1] == ' ';) *--end = '\0';
+  if (end - n >= 2 && n[0] == '"' && end[-1] == '"') n++, end[-1] = '\0';
+  if (*n != '\0') a->name = n;
+}
+
 int main(int argc, char **argv) {
   sn_smtp_server srv;
   sn_mail_addr to[MAX_LIST], cc[MAX_LIST], bcc[MAX_LIST], from;
@@ -127,10 +148,10 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--user") == 0 || strcmp(a, "--oauth-user") == 0) srv.user = v;
     else if (strcmp(a, "--pass") == 0) srv.password = v;
     else if (strcmp(a, "--token") == 0) srv.oauth_token = v;
-    else if (strcmp(a, "--from") == 0) from.addr = v;
-    else if (strcmp(a, "--to") == 0 && nto < MAX_LIST) to[nto].name = NULL, to[nto++].addr = v;
-    else if (strcmp(a, "--cc") == 0 && ncc < MAX_LIST) cc[ncc].name = NULL, cc[ncc++].addr = v;
-    else if (strcmp(a, "--bcc") == 0 && nbcc < MAX_LIST) bcc[nbcc].name = NULL, bcc[nbcc++].addr = v;
+    else if (strcmp(a, "--from") == 0) parse_addr(argv[i], &from);
+    else if (strcmp(a, "--to") == 0 && nto < MAX_LIST) parse_addr(argv[i], &to[nto++]);
+    else if (strcmp(a, "--cc") == 0 && ncc < MAX_LIST) parse_addr(argv[i], &cc[ncc++]);
+    else if (strcmp(a, "--bcc") == 0 && nbcc < MAX_LIST) parse_addr(argv[i], &bcc[nbcc++]);
     else if (strcmp(a, "--subject") == 0) subject = v;
     else if (strcmp(a, "--body") == 0) body = v;
     else if (strcmp(a, "--body-file") == 0) body_file = v;
