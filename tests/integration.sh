@@ -20,6 +20,10 @@
 #       verify curl resume tls-versions suites-ecdsa suites-rsa mtls gnutls
 #       plain redirect ipv6 basic errors timeout lru idle
 #     (basic errors timeout lru idle are raw.py groups; add --plain for TCP).
+#     --host ADDR: clients connect to ADDR (IPv4) instead of 127.0.0.1/localhost and
+#     still verify the certificate name localhost (curl --connect-to, s_client
+#     -connect ADDR:P -servername localhost, gnutls-cli --sni-hostname/--verify-hostname,
+#     raw.py SN_HOST); for a server on another stack, e.g. tests/lwip_integration.sh.
 #   source tests/integration.sh --lib
 #     defines the functions (e.g. server_refused_version OUTPUT) and returns
 #     (after a cd to the repository's top and set -u).
@@ -35,6 +39,9 @@ TMP=${SN_TMP:-build/it-tmp.$$}
 PY=/usr/bin/python3
 RAW=tests/integration/raw.py
 CA="--cacert $CERTS/ca.pem"
+# Where clients connect (--host changes these): the address for s_client, plain
+# http:// and raw.py, extra curl options, and gnutls-cli's host arguments.
+ADDR=127.0.0.1 CTO=() GN=(localhost)
 pass=0 fail=0 pids="" LOG=""
 
 # ---- reporting --------------------------------------------------------------------------
@@ -49,7 +56,7 @@ check() { if [ "$1" = 0 ]; then ok "$2"; else nok "$2" "${3:-}"; fi; } # STATUS 
 is() { [ "$1" = "$2" ] && echo 0 || echo 1; }                           # for check: is GOT WANT
 
 # Every client command is bounded.
-C() { timeout 20 curl -q -sS --max-time 15 "$@"; }
+C() { timeout 20 curl -q -sS --max-time 15 "${CTO[@]}" "$@"; }
 # s_client HOST:PORT [options...]: stdin must be given by the caller
 SC() { local hp=$1; shift; timeout 10 openssl s_client -connect "$hp" -servername localhost "$@" 2>&1; }
 
@@ -226,20 +233,20 @@ sys.exit(0 if ok else 1)' "$TMP/head.out")
 
 group_resume() {
   local P=$1 out
-  out=$(SC 127.0.0.1:$P -CAfile "$CERTS/ca.pem" -tls1_2 -sess_out "$TMP/s12" </dev/null)
+  out=$(SC $ADDR:$P -CAfile "$CERTS/ca.pem" -tls1_2 -sess_out "$TMP/s12" </dev/null)
   grep -q "Verify return code: 0 (ok)" <<<"$out" && grep -q "^New, TLSv1.2" <<<"$out"
   check $? "s_client: a TLS 1.2 handshake verifies against the dev CA (-servername localhost)" "$(grep -E '^(New|Reused)|Verify return' <<<"$out")"
-  out=$(SC 127.0.0.1:$P -CAfile "$CERTS/ca.pem" -tls1_2 -sess_in "$TMP/s12" </dev/null)
+  out=$(SC $ADDR:$P -CAfile "$CERTS/ca.pem" -tls1_2 -sess_in "$TMP/s12" </dev/null)
   grep -q "^Reused, TLSv1.2" <<<"$out"
   check $? "s_client: the TLS 1.2 session is resumed with -sess_in (Reused, TLSv1.2)" "$(grep -E '^(New|Reused)' <<<"$out")"
-  SC 127.0.0.1:$P -CAfile "$CERTS/ca.pem" -tls1_2 -no_ticket -sess_out "$TMP/sid" </dev/null >/dev/null
-  out=$(SC 127.0.0.1:$P -CAfile "$CERTS/ca.pem" -tls1_2 -no_ticket -sess_in "$TMP/sid" </dev/null)
+  SC $ADDR:$P -CAfile "$CERTS/ca.pem" -tls1_2 -no_ticket -sess_out "$TMP/sid" </dev/null >/dev/null
+  out=$(SC $ADDR:$P -CAfile "$CERTS/ca.pem" -tls1_2 -no_ticket -sess_in "$TMP/sid" </dev/null)
   grep -q "^Reused, TLSv1.2" <<<"$out"
   check $? "s_client: without tickets (-no_ticket) a TLS 1.2 session is resumed from the server's cache" "$(grep -E '^(New|Reused)' <<<"$out")"
   # TLS 1.3 tickets come after the handshake: keep stdin open a moment to read them.
-  out=$( (sleep 1) | SC 127.0.0.1:$P -CAfile "$CERTS/ca.pem" -sess_out "$TMP/s13")
+  out=$( (sleep 1) | SC $ADDR:$P -CAfile "$CERTS/ca.pem" -sess_out "$TMP/s13")
   if grep -q "^New, TLSv1.3" <<<"$out"; then
-    out=$( (sleep 1) | SC 127.0.0.1:$P -CAfile "$CERTS/ca.pem" -sess_in "$TMP/s13")
+    out=$( (sleep 1) | SC $ADDR:$P -CAfile "$CERTS/ca.pem" -sess_in "$TMP/s13")
     grep -q "^Reused, TLSv1.3" <<<"$out"
     check $? "s_client: a TLS 1.3 session is resumed from its ticket (Reused, TLSv1.3)" "$(grep -E '^(New|Reused)' <<<"$out")"
   elif grep -q "^New, TLSv1.2" <<<"$out"; then
@@ -254,7 +261,7 @@ group_tls_versions() {
   for v in 1.0 1.1; do
     n=tls1; [ $v = 1.1 ] && n=tls1_1
     # The client offers only the old version and, at SECLEVEL=0, is willing to use it.
-    out=$(SC 127.0.0.1:$P -msg -CAfile "$CERTS/ca.pem" -$n -cipher 'DEFAULT:@SECLEVEL=0' </dev/null)
+    out=$(SC $ADDR:$P -msg -CAfile "$CERTS/ca.pem" -$n -cipher 'DEFAULT:@SECLEVEL=0' </dev/null)
     server_refused_version "$out" $v
     check $? "s_client: TLS $v is refused by the server (client offered it; the server's alert or version)" \
       "$(grep -E 'ClientHello|<<< .*(Alert|ServerHello)|Cipher is|error' <<<"$out" | head -n 4)"
@@ -264,7 +271,7 @@ group_tls_versions() {
 # suites_case PORT CIPHER accept|refuse WHAT
 suites_case() {
   local out
-  out=$(SC 127.0.0.1:$1 -msg -CAfile "$CERTS/ca.pem" -tls1_2 -cipher "$2" </dev/null)
+  out=$(SC $ADDR:$1 -msg -CAfile "$CERTS/ca.pem" -tls1_2 -cipher "$2" </dev/null)
   if [ "$3" = accept ]; then
     grep -qE "^New, TLSv1.2, Cipher is ${2%%:*}\$" <<<"$out" && grep -q "Verify return code: 0 (ok)" <<<"$out"
   else
@@ -316,7 +323,7 @@ group_mtls() {
   mtls_refused "mTLS: a client certificate with the same subject from another CA is refused" "$out" $rc
   # A second client stack: the server asks for a certificate, and without one no HTTP answer comes.
   out=$( (printf 'GET /api/status HTTP/1.1\r\nHost: localhost\r\n\r\n'; sleep 1) |
-    SC 127.0.0.1:$P -msg -ign_eof -CAfile "$CERTS/ca.pem")
+    SC $ADDR:$P -msg -ign_eof -CAfile "$CERTS/ca.pem")
   grep -qE '^<<< .*CertificateRequest' <<<"$out" && ! grep -q "^HTTP/1.1" <<<"$out" && client_hello_sent "$out"
   check $? "mTLS: s_client is sent a CertificateRequest and, with no certificate, gets no HTTP response" \
     "$(grep -E 'CertificateRequest|^HTTP|Alert|error' <<<"$out" | head -n 3)"
@@ -325,7 +332,7 @@ group_mtls() {
 group_gnutls() {
   local out
   out=$(printf 'GET /api/hello/gnutls HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' |
-    timeout 10 gnutls-cli --x509cafile "$CERTS/ca.pem" -p "$1" localhost 2>&1)
+    timeout 10 gnutls-cli --x509cafile "$CERTS/ca.pem" -p "$1" "${GN[@]}" 2>&1)
   grep -q "^hello, gnutls" <<<"$out" && grep -q "^HTTP/1.1 200" <<<"$out"
   check $? "gnutls-cli: a second TLS stack verifies the server and GET /api/hello/gnutls answers hello, gnutls" \
     "$(grep -iE 'error|fatal|hello' <<<"$out" | tail -n 2)"
@@ -333,18 +340,18 @@ group_gnutls() {
 
 group_plain() { # $1: the plain HTTP port beside HTTPS
   local out
-  out=$(C "http://127.0.0.1:$1/api/hello/plain")
+  out=$(C "http://$ADDR:$1/api/hello/plain")
   check "$(is "$out" "hello, plain")" "plain HTTP beside HTTPS: http:// /api/hello/plain works" "$out"
-  out=$(C "http://127.0.0.1:$1/api/status")
+  out=$(C "http://$ADDR:$1/api/status")
   $PY -c 'import json,sys; d=json.loads(sys.argv[1]); assert d["tls"] is None and d["client"] is None' "$out" 2>/dev/null
   check $? "plain HTTP: /api/status says tls null" "$out"
 }
 
 group_redirect() { # $1 plain HTTP port, $2 HTTPS port
   local out loc
-  C -D "$TMP/h" -o /dev/null "http://127.0.0.1:$1/api/hello/x"
+  C -D "$TMP/h" -o /dev/null "http://$ADDR:$1/api/hello/x"
   loc=$(grep -i '^Location:' "$TMP/h" | tr -d '\r')
-  grep -q '^HTTP/1.1 301' "$TMP/h" && [ "$loc" = "Location: https://127.0.0.1:$2/api/hello/x" ]
+  grep -q '^HTTP/1.1 301' "$TMP/h" && [ "$loc" = "Location: https://$ADDR:$2/api/hello/x" ]
   check $? "--redirect: plain HTTP answers 301 with Location https://127.0.0.1:<https-port>/api/hello/x" "$(head -n1 "$TMP/h") $loc"
   out=$(C -L $CA "http://localhost:$1/api/hello/follow?q=1")
   check "$(is "$out" "hello, follow")" "--redirect: curl -L follows to HTTPS and gets the answer" "$out"
@@ -378,7 +385,11 @@ while [ $# -gt 0 ]; do
     --port) oport=$2; shift ;;
     --http-port) ohttp=$2; shift ;;
     --plain) omode=plain ;;
-    *) echo "usage: $0 [--only GROUP --port P [--http-port H] [--plain]]" >&2; exit 2 ;;
+    --host)
+      ADDR=$2 CTO=(--connect-to "localhost::$2:") GN=(--sni-hostname localhost --verify-hostname localhost "$2")
+      export SN_HOST=$2
+      shift ;;
+    *) echo "usage: $0 [--only GROUP --port P [--http-port H] [--plain] [--host ADDR]]" >&2; exit 2 ;;
   esac
   shift
 done
