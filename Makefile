@@ -24,6 +24,7 @@ WARN := -std=c99 -Wall -Wextra -Werror -pedantic
 CFLAGS ?= -O2 -g
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 DEMO_SRC := examples/posix/sn_demo.c
+DEMO_DEPS := $(DEMO_SRC) examples/common/demo_app.h
 HEADERS := securenet.h securenet_port_posix.h
 STATIC := $(wildcard examples/posix/static/*)
 UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup test_mime
@@ -63,12 +64,12 @@ $(BUILD)/demo_static.h: tools/sn-embed $(STATIC) build/.deps-ok
 	@mkdir -p $(BUILD)
 	python3 tools/sn-embed -o $@ --name demo_files --gzip --strip examples/posix/static $(STATIC)
 
-$(BUILD)/sn_demo: $(DEMO_SRC) $(HEADERS) $(BUILD)/demo_static.h $(MBED_DEP)
-	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -I$(BUILD) $(DEMO_SRC) -o $@ $(MBED_LIBS)
+$(BUILD)/sn_demo: $(DEMO_DEPS) $(HEADERS) $(BUILD)/demo_static.h $(MBED_DEP)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(DEMO_SRC) -o $@ $(MBED_LIBS)
 
-$(BUILD)/asan/sn_demo: $(DEMO_SRC) $(HEADERS) $(BUILD)/demo_static.h $(MBED_DEP)
+$(BUILD)/asan/sn_demo: $(DEMO_DEPS) $(HEADERS) $(BUILD)/demo_static.h $(MBED_DEP)
 	@mkdir -p $(BUILD)/asan
-	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -I$(BUILD) $(DEMO_SRC) -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(DEMO_SRC) -o $@ $(MBED_LIBS)
 
 $(BUILD)/sn_sendmail: examples/posix/sn_sendmail.c $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)

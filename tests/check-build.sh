@@ -28,7 +28,7 @@ for cc in gcc clang; do
   check "$cc C99 declarations" $cc -std=c99 $W $mbed -I. -c "$tmp/decl.c" -o "$tmp/d.o"
   check "$cc C99 implementation" $cc -std=c99 $W $mbed -I. -c "$tmp/impl.c" -o "$tmp/i.o"
   check "$cc C99 -m32 implementation" $cc -m32 -std=c99 $W $mbed -I. -fsyntax-only "$tmp/impl.c"
-  check "$cc sn_demo" $cc -std=c99 $W $mbed -I. -I"$build" -fsyntax-only examples/posix/sn_demo.c
+  check "$cc sn_demo" $cc -std=c99 $W $mbed -I. -I"$build" -Iexamples/common -fsyntax-only examples/posix/sn_demo.c
 done
 for cxx in g++ clang++; do
   command -v $cxx >/dev/null || continue

@@ -1,0 +1,60 @@
+/* lwipopts.h - lwIP settings for securenet's lwIP examples (NO_SYS=1, raw API).
+
+   A starting point for a device: the values marked "host" are sized for the
+   test on a Linux TAP interface (50 clients at once); the comment beside each
+   says what a Cortex-M with 128-256 KiB of RAM would use. What securenet needs
+   and why is in the README's "lwIP memory" table; securenet_port_lwip.h stops
+   the build when TCP_WND cannot hold one TLS record. */
+#ifndef LWIPOPTS_H
+#define LWIPOPTS_H
+
+/* ---- system: bare metal, one main loop ---- */
+#define NO_SYS 1                 /* no threads: the main loop calls everything */
+#define SYS_LIGHTWEIGHT_PROT 0   /* nothing runs concurrently (no lwIP calls from interrupts) */
+#define LWIP_SOCKET 0            /* raw API only */
+#define LWIP_NETCONN 0
+#define LWIP_CALLBACK_API 1      /* securenet_port_lwip.h uses tcp_recv/tcp_sent/tcp_err */
+
+/* ---- protocols ---- */
+#define LWIP_IPV4 1
+#define LWIP_IPV6 0              /* securenet works with either; IPv6 costs about 10 KiB of flash */
+#define LWIP_ARP 1
+#define LWIP_ETHERNET 1
+#define LWIP_ICMP 1              /* ping */
+#define LWIP_UDP 1               /* for DNS */
+#define LWIP_DNS 1               /* the mail sender resolves its server's name */
+#define LWIP_DHCP 0              /* the examples set a static address; enable for a real network */
+#define LWIP_TCP 1
+#define TCP_LISTEN_BACKLOG 1     /* connections securenet has not taken yet count against a backlog */
+#define LWIP_TCP_KEEPALIVE 0     /* securenet's idle timers close idle connections */
+#define TCP_QUEUE_OOSEQ 1
+
+/* ---- TCP window and send buffer (see securenet_port_lwip.h "Window and records") ---- */
+#define TCP_MSS 1460
+#define TCP_WND (12 * TCP_MSS)   /* >= one 16 KiB TLS record + 261; MCU: the same (browsers send 16 KiB records) */
+#define TCP_SND_BUF (8 * TCP_MSS) /* MCU: 4 * TCP_MSS; securenet queues one TLS record at a time anyway */
+#define TCP_SND_QUEUELEN ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
+
+/* ---- memory ---- */
+#define MEM_ALIGNMENT 4
+#define MEM_SIZE (256 * 1024)    /* host; lwIP's heap holds copies of sent data (tcp_write with COPY):
+                                    up to TCP_SND_BUF per sending connection. MCU: 16-24 KiB */
+#define MEMP_NUM_TCP_PCB 64      /* host: 50 clients + TIME_WAIT; MCU: SN_MAX_CONNS + a few */
+#define MEMP_NUM_TCP_PCB_LISTEN 4 /* HTTPS and HTTP listeners */
+#define MEMP_NUM_TCP_SEG 256     /* host; MCU: TCP_SND_QUEUELEN * connections sending at once */
+#define MEMP_NUM_PBUF 32
+#define PBUF_POOL_SIZE 96        /* host; received frames; MCU: 24 (two windows in flight) */
+#define PBUF_POOL_BUFSIZE LWIP_MEM_ALIGN_SIZE(TCP_MSS + 40 + PBUF_LINK_ENCAPSULATION_HLEN + PBUF_LINK_HLEN)
+
+/* ---- statistics: the examples print high-water marks at exit ---- */
+#define LWIP_STATS 1
+#define MEM_STATS 1
+#define MEMP_STATS 1
+#define LWIP_STATS_DISPLAY 0
+
+/* ---- randomness for DNS ids and ports: the board's TRNG, never a counter ---- */
+#include <stdint.h>
+uint32_t example_lwip_rand(void);
+#define LWIP_RAND() example_lwip_rand()
+
+#endif /* LWIPOPTS_H */
