@@ -16,12 +16,11 @@
 #                    Default: the config exactly as shipped in the source
 #                    package (upstream's default + Debian's patches).
 #
-# The source arrives through a PRIVATE apt configuration in build/apt-trixie/:
-# its own sources list (one deb-src line, trixie, the system's own mirror,
-# Signed-By the Debian archive keyring), its own lists, cache, empty
-# sources.list.d and preferences, and the apt hooks that `apt-get update`
-# would otherwise run (e.g. an AppStream cache refresh) cleared.  Nothing on
-# the system changes, nothing from trixie is installed, and it works as an
+# The source arrives through a PRIVATE apt configuration in build/apt-trixie/
+# (tools/apt-trixie.sh, shared with tools/fetch-lwip.sh): its own sources list
+# (one deb-src line, trixie, the system's own mirror or $MBEDTLS3_MIRROR /
+# $TRIXIE_MIRROR), lists, cache and preferences, apt hooks cleared.  Nothing
+# on the system changes, nothing from trixie is installed, and it works as an
 # ordinary user too.
 #
 # Idempotent: when OUTDIR/lib/libmbedtls.a exists and OUTDIR/.built records a
@@ -34,7 +33,6 @@ set -o pipefail
 RECIPE=2
 SERIES=3.6
 SUITE=trixie
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 JOBS=${JOBS:-2}
 
 me=build-mbedtls3
@@ -58,6 +56,8 @@ while [ $# -gt 0 ]; do
 done
 
 top=$(cd "$(dirname "$0")/.." && pwd -P)
+# shellcheck source=tools/apt-trixie.sh
+. "$top/tools/apt-trixie.sh"
 if [ -z "$out_arg" ]; then
     out=$top/build/mbedtls-3.6
 else
@@ -121,84 +121,9 @@ if [ -d "$out" ] && [ ! -e "$owner" ] && [ ! -e "$stamp" ] &&
 fi
 
 t0=$SECONDS
-mkdir -p "$apt_dir" "$src_parent"
-# One run at a time (parallel make, two terminals): the rest wait here.
-if command -v flock >/dev/null 2>&1; then
-    exec 9>"$apt_dir/.lock"
-    flock 9
-fi
-
-# ---- the private apt configuration ------------------------------------------
-system_mirror() {
-    local m=
-    # deb822 (bookworm's default): the first URIs: that is not -security.
-    if [ -f /etc/apt/sources.list.d/debian.sources ]; then
-        m=$(awk 'tolower($1) == "uris:" { for (i = 2; i <= NF; i++) print $i }' \
-                /etc/apt/sources.list.d/debian.sources | grep -v -- '-security' |
-            head -n 1 || true)
-    fi
-    # One-line format: "deb [options] URI suite components".
-    if [ -z "$m" ] && [ -f /etc/apt/sources.list ]; then
-        m=$(sed -n -E 's/^[[:space:]]*deb(-src)?[[:space:]]+(\[[^]]*\][[:space:]]+)?([^[:space:]]+).*/\3/p' \
-                /etc/apt/sources.list | grep -v -- '-security' | head -n 1 || true)
-    fi
-    echo "${m%/}"
-}
-
-mirror=${MBEDTLS3_MIRROR:-$(system_mirror)}
-[ -n "$mirror" ] || die "no Debian mirror found in /etc/apt/sources.list.d/debian.sources or /etc/apt/sources.list (set MBEDTLS3_MIRROR)"
-[ -r "$KEYRING" ] || die "$KEYRING missing (package debian-archive-keyring)"
-
-mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" \
-         "$apt_dir/sources.list.d" "$apt_dir/preferences.d"
-: >"$apt_dir/preferences"
-# Exactly one line: sources only, trixie, verified against the archive keyring
-# (bookworm's debian-archive-keyring already holds the trixie keys).
-echo "deb-src [signed-by=$KEYRING] $mirror $SUITE main" >"$apt_dir/sources.list"
-# The system's apt.conf.d is still read (proxies, Acquire settings), but the
-# hooks it registers must not run for our private update: on this machine
-# APT::Update::Post-Invoke-Success would refresh the system's AppStream cache
-# (/var/cache/swcatalog) and ping PackageKit.  -o cannot empty a list; a
-# config file read with -c can.
-cat >"$apt_dir/apt.conf" <<'EOF'
-// Private apt configuration of tools/build-mbedtls3.sh (generated).
-#clear APT::Update::Pre-Invoke;
-#clear APT::Update::Post-Invoke;
-#clear APT::Update::Post-Invoke-Success;
-#clear DPkg::Pre-Invoke;
-#clear DPkg::Post-Invoke;
-#clear DPkg::Pre-Install-Pkgs;
-EOF
-
-apt_opts=(
-    -c "$apt_dir/apt.conf"
-    -o "Dir::Etc::SourceList=$apt_dir/sources.list"
-    -o "Dir::Etc::SourceParts=$apt_dir/sources.list.d"
-    -o "Dir::State::Lists=$apt_dir/lists"
-    -o "Dir::Cache=$apt_dir/cache"
-    -o "Dir::Cache::pkgcache="
-    -o "Dir::Cache::srcpkgcache="
-    -o "Dir::Etc::Preferences=$apt_dir/preferences"
-    -o "Dir::Etc::PreferencesParts=$apt_dir/preferences.d"
-    -o "APT::Get::Only-Source=true"
-)
-
-fetch_version() { # apt-get update (private) and print trixie's version
-    say "updating the private trixie source index from $mirror" >&2
-    apt-get -q=2 "${apt_opts[@]}" --error-on=any update >&2 ||
-        die "apt-get update of the private index failed"
-    local v best=
-    for v in $(apt-cache "${apt_opts[@]}" showsrc mbedtls 2>/dev/null |
-               sed -n 's/^Version: //p'); do
-        if [ -z "$best" ] || dpkg --compare-versions "$v" gt "$best"; then
-            best=$v
-        fi
-    done
-    [ -n "$best" ] || die "no source package mbedtls in $SUITE's index"
-    echo "$best"
-}
-
-upstream_of() { local v=${1#*:}; echo "${v%-*}"; }
+trixie_lock "$apt_dir"
+mkdir -p "$src_parent"
+TRIXIE_MIRROR=${MBEDTLS3_MIRROR:-${TRIXIE_MIRROR:-}}
 
 # ---- the source tree ---------------------------------------------------------
 # $src_parent/current holds the Debian version of the tree extracted there,
@@ -206,11 +131,11 @@ upstream_of() { local v=${1#*:}; echo "${v%-*}"; }
 version=
 if [ $refresh -eq 0 ] && [ -f "$src_parent/current" ]; then
     version=$(cat "$src_parent/current")
-    [ -d "$src_parent/mbedtls-$(upstream_of "$version")/library" ] || version=
+    [ -d "$src_parent/mbedtls-$(trixie_upstream "$version")/library" ] || version=
 fi
 if [ -z "$version" ] || [ $refresh -eq 1 ]; then
-    version=$(fetch_version)
-    upstream=$(upstream_of "$version")
+    version=$(trixie_newest_version mbedtls)
+    upstream=$(trixie_upstream "$version")
     case $upstream in "$SERIES".*) ;; *) die "$SUITE has mbedtls $version, not $SERIES.x" ;; esac
     if [ $refresh -eq 1 ] && up_to_date "$version"; then
         say "trixie still has $version; nothing to rebuild"
@@ -220,35 +145,17 @@ if [ -z "$version" ] || [ $refresh -eq 1 ]; then
     if [ "$(cat "$src_parent/current" 2>/dev/null || true)" != "$version" ] ||
        [ ! -d "$src_parent/mbedtls-$upstream/library" ]; then
         rm -f "$src_parent/current"
-        rm -rf "$src_parent"/mbedtls-* "$src_parent"/mbedtls_* "$src_parent/dl"
-        mkdir -p "$src_parent/dl"
-        # Downloads run as the unprivileged _apt user when we are root; give
-        # it the download directory, as apt does for its own partial dirs.
-        if [ "$(id -u)" -eq 0 ] && id _apt >/dev/null 2>&1; then
-            chown _apt "$src_parent/dl"
-        fi
-        say "downloading the source of mbedtls $version"
-        # The .dsc and tarballs are checked against the hashes in the
-        # signed (InRelease -> Sources) index: no --allow-unauthenticated.
-        (cd "$src_parent/dl" &&
-            apt-get -q=2 "${apt_opts[@]}" source --download-only "mbedtls=$version") ||
-            die "apt-get source failed"
-        dsc=$(ls "$src_parent/dl"/mbedtls_*.dsc)
-        # dpkg-source re-checks the tarballs against the .dsc's checksums and
-        # applies debian/patches (3.0 quilt).  Its OpenPGP check of the .dsc
-        # needs debian-keyring, which is not installed; the archive signature
-        # verified by apt above is what authenticates the files.
-        (cd "$src_parent" && dpkg-source -q --no-copy -x "$dsc" "mbedtls-$upstream") \
-            >"$src_parent/extract.log" 2>&1 ||
-            { cat "$src_parent/extract.log" >&2; die "dpkg-source -x failed"; }
-        grep -v -i -E '^gpgv:|signature|keyring' "$src_parent/extract.log" >&2 || true
+        # Only mbedtls's own: its trees, and dl/ where its downloads went
+        # before they moved to build/apt-trixie/dl/mbedtls.
+        rm -rf "$src_parent"/mbedtls-[0-9]* "$src_parent/dl"
+        trixie_unpack mbedtls "$version" "$src_parent/mbedtls-$upstream"
         # Pristine copy of the shipped config, to build any variant from.
         cp "$src_parent/mbedtls-$upstream/include/mbedtls/mbedtls_config.h" \
            "$src_parent/mbedtls-$upstream/include/mbedtls/mbedtls_config.h.shipped"
         echo "$version" >"$src_parent/current"
     fi
 fi
-upstream=$(upstream_of "$version")
+upstream=$(trixie_upstream "$version")
 src=$src_parent/mbedtls-$upstream
 cfg=$src/include/mbedtls/mbedtls_config.h
 [ -f "$cfg.shipped" ] || cp "$cfg" "$cfg.shipped"
