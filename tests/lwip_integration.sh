@@ -96,7 +96,7 @@ fi
 mkdir -p "$TMP" && TMP=$(cd "$TMP" && pwd) || exit 1
 
 cleanup() {
-  local p i
+  local p="" i
   # The programs and everything they started: each runs in its own session (setsid).
   for p in $pids; do kill -TERM -- "-$p" 2>/dev/null; done
   for i in $(seq 1 30); do
