@@ -24,11 +24,32 @@
 #   trixie_upstream VERSION      the upstream part of a Debian version
 #                                (1:2.3-4 -> 2.3).
 #
+# And the command line both scripts share, "[OPTION...] [OUTDIR]":
+#
+#   trixie_parse_args "$@"       -h/--help, unknown options and at most one
+#                                OUTDIR (into out_arg); every other option
+#                                goes to the caller's `parse_option OPTION`,
+#                                which returns 1 for one it does not know.
+#                                Needs the caller's $me and `usage`.
+#
 # The mirror is $TRIXIE_MIRROR when set, otherwise the first non-security
 # mirror of the system's own apt sources.  Globals: trixie_dir (APT_DIR),
 # trixie_mirror, and trixie_apt_opts (the options that make apt-get and
 # apt-cache private).
 # shellcheck shell=bash
+
+trixie_parse_args() {
+    out_arg=
+    while [ $# -gt 0 ]; do
+        case $1 in
+            -h|--help) usage; exit 0 ;;
+            -*) parse_option "$1" ||
+                    { echo "${me:?}: unknown option: $1" >&2; usage >&2; exit 2; } ;;
+            *) [ -z "$out_arg" ] || { usage >&2; exit 2; }; out_arg=$1 ;;
+        esac
+        shift
+    done
+}
 
 trixie_lock() {
     trixie_dir=$1

@@ -42,22 +42,20 @@ usage() {
     echo "usage: ${0##*/} [--programs] [--refresh] [--debian-config] [OUTDIR]"
 }
 
-programs=0 refresh=0 config=source out_arg=
-while [ $# -gt 0 ]; do
+parse_option() {
     case $1 in
         --programs) programs=1 ;;
         --refresh) refresh=1 ;;
         --debian-config) config=debian ;;
-        -h|--help) usage; exit 0 ;;
-        -*) echo "$me: unknown option: $1" >&2; usage >&2; exit 2 ;;
-        *) [ -z "$out_arg" ] || { usage >&2; exit 2; }; out_arg=$1 ;;
+        *) return 1 ;;
     esac
-    shift
-done
+}
 
 top=$(cd "$(dirname "$0")/.." && pwd -P)
 # shellcheck source=tools/apt-trixie.sh
 . "$top/tools/apt-trixie.sh"
+programs=0 refresh=0 config=source
+trixie_parse_args "$@"
 if [ -z "$out_arg" ]; then
     out=$top/build/mbedtls-3.6
 else
