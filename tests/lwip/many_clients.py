@@ -40,27 +40,32 @@ def client(i):
         results[i] = ("the start barrier broke", 0.0)
         return
     t0 = time.time()
+    stage = ["GET: connect"]
     try:
-        status, body, _ = one("GET", "/api/hello/c%d" % i, None, {})
+        status, body, _ = one(stage, "GET", "/api/hello/c%d" % i, None, {})
         if status != 200 or body != b"hello, c%d\n" % i:
-            raise AssertionError("GET /api/hello/c%d: %d %r" % (i, status, body[:60]))
+            raise AssertionError("%d %r" % (status, body[:60]))
         data = random.Random(i).randbytes(16384)
-        status, body, ctype = one("POST", "/api/echo", data, {"Content-Type": "application/x-c%d" % i})
+        stage[0] = "POST: connect"
+        status, body, ctype = one(stage, "POST", "/api/echo", data, {"Content-Type": "application/x-c%d" % i})
         if status != 200 or body != data or ctype != "application/x-c%d" % i:
-            raise AssertionError("POST /api/echo: %d, %d bytes, same=%s, Content-Type %s"
-                                 % (status, len(body), body == data, ctype))
+            raise AssertionError("%d, %d bytes, same=%s, Content-Type %s" % (status, len(body), body == data, ctype))
         results[i] = ("", time.time() - t0)
     except Exception as e:  # each client reports its own failure, whatever it was
-        results[i] = ("%s: %s" % (type(e).__name__, e), time.time() - t0)
+        results[i] = ("%s: %s: %s" % (stage[0], type(e).__name__, e), time.time() - t0)
 
 
-def one(method, path, data, headers):
-    """One request on a new verified TLS connection: (status, body, Content-Type)."""
+def one(stage, method, path, data, headers):
+    """One request on a new verified TLS connection: (status, body, Content-Type).
+    stage[0] says how far it got: "METHOD: connect|handshake|request|response"."""
     with socket.create_connection((ADDR, PORT), timeout=TIMEOUT) as raw:
+        stage[0] = method + ": handshake"
         with ctx.wrap_socket(raw, server_hostname="localhost") as sock:
+            stage[0] = method + ": request"
             conn = http.client.HTTPConnection(ADDR, PORT, timeout=TIMEOUT)
             conn.sock = sock
             conn.request(method, path, body=data, headers=dict(headers, Host="localhost", Connection="close"))
+            stage[0] = method + ": response"
             r = conn.getresponse()
             return r.status, r.read(), r.getheader("Content-Type")
 
@@ -81,7 +86,7 @@ bad = [(i, r) for i, r in enumerate(results) if r is None or r[0]]
 times = [r[1] for r in results if r is not None and not r[0]]
 if times:
     print("# %d clients done in %.2f s; fastest %.2f s, slowest %.2f s" % (N - len(bad), took, min(times), max(times)))
-for i, r in bad[:3]:
+for i, r in bad[:5]:
     print("#   client %d: %s" % (i, "still running at the deadline" if r is None else "%s (after %.2f s)" % r))
 what = ("%d concurrent HTTPS clients (started together), two connections each: each verifies localhost, gets "
         "its own /api/hello/c<i>, and its own 16 KiB POST /api/echo back byte for byte" % N)
