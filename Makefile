@@ -31,7 +31,7 @@ UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup tes
 CERTS := build/certs
 HTTPS_PORT ?= 8443
 
-.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3
+.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3 lwip
 
 help:
 	@echo "securenet targets:"
@@ -43,6 +43,7 @@ help:
 	@echo "  make unit         unit tests only"
 	@echo "  make deps         install missing Debian packages (tools/deps.sh)"
 	@echo "  make mbedtls3     fetch and build mbedTLS 3.6 from Debian trixie's source package"
+	@echo "  make lwip         fetch lwIP 2.2 (Debian trixie's source) and build the lwIP examples"
 	@echo "  make clean        remove build/"
 	@echo "Variables: MBEDTLS=2|3 (default 2), CC, BUILD, HTTPS_PORT (demo, default 8443)"
 
@@ -53,7 +54,7 @@ build/.deps-ok: tools/deps.sh
 
 deps: build/.deps-ok
 
-$(MBED_DIR)/lib/libmbedtls.a: build/.deps-ok tools/build-mbedtls3.sh
+$(MBED_DIR)/lib/libmbedtls.a: build/.deps-ok tools/build-mbedtls3.sh tools/apt-trixie.sh
 	tools/build-mbedtls3.sh $(MBED_DIR)
 	@touch $@
 
@@ -80,6 +81,73 @@ $(BUILD)/asan/sn_sendmail: examples/posix/sn_sendmail.c $(HEADERS) $(MBED_DEP)
 	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. examples/posix/sn_sendmail.c -o $@ $(MBED_LIBS)
 
 examples: $(BUILD)/sn_demo $(BUILD)/sn_sendmail
+
+# ---- lwIP (securenet_port_lwip.h) --------------------------------------------
+# lwIP 2.2 from Debian trixie's source package (tools/fetch-lwip.sh, into
+# $(LWIP_DIR)), built twice: bare metal (NO_SYS=1, examples/lwip/lwipopts.h,
+# our TAP driver examples/lwip/host_tap.c) and RTOS mode (NO_SYS=0 with core
+# locking, examples/lwip/rtos/lwipopts.h, lwIP's unix port: pthreads and its
+# threaded tapif).
+LWIP_DIR ?= build/lwip
+LWIP_UNIX := $(LWIP_DIR)/contrib/ports/unix/port
+LWIP_CORE = $(wildcard $(LWIP_DIR)/src/core/*.c $(LWIP_DIR)/src/core/ipv4/*.c) $(LWIP_DIR)/src/netif/ethernet.c
+LWIP_RTOS_SRC = $(LWIP_CORE) $(LWIP_DIR)/src/api/tcpip.c $(LWIP_UNIX)/sys_arch.c $(LWIP_UNIX)/netif/tapif.c
+LWIP_INC := -Iexamples/lwip -I$(LWIP_DIR)/src/include
+LWIP_RTOS_INC := -Iexamples/lwip/rtos -Iexamples/lwip -I$(LWIP_DIR)/src/include -I$(LWIP_UNIX)/include
+LWIP_EX := examples/lwip/host_lwip.h examples/lwip/host_tap.h examples/lwip/host_tap.c securenet_port_lwip.h \
+  examples/lwip/lwipopts.h examples/lwip/arch/cc.h
+LWIP_FETCHED := $(LWIP_DIR)/.fetched
+
+$(LWIP_FETCHED): tools/fetch-lwip.sh tools/apt-trixie.sh
+	tools/fetch-lwip.sh $(LWIP_DIR)
+
+# lwIP is third-party code: its own warnings do not stop our build.
+# lwip_lib SOURCES, CFLAGS: one static library from lwIP's sources.
+define lwip_lib
+	@mkdir -p $(@D) && rm -f $(@D)/*.o $@
+	set -e; for f in $(1); do $(CC) -std=gnu99 -w $(2) -c $$f -o $(@D)/$$(basename $$f .c).o; done
+	ar rcs $@ $(@D)/*.o
+endef
+LWIP_NOSYS_DEPS := $(LWIP_FETCHED) examples/lwip/lwipopts.h examples/lwip/arch/cc.h
+LWIP_RTOS_DEPS := $(LWIP_NOSYS_DEPS) examples/lwip/rtos/lwipopts.h
+$(BUILD)/lwip-nosys/liblwip.a: $(LWIP_NOSYS_DEPS)
+	$(call lwip_lib,$(LWIP_CORE),-O2 -g $(LWIP_INC))
+$(BUILD)/asan/lwip-nosys/liblwip.a: $(LWIP_NOSYS_DEPS)
+	$(call lwip_lib,$(LWIP_CORE),-O1 -g $(SAN) $(LWIP_INC))
+$(BUILD)/lwip-rtos/liblwip.a: $(LWIP_RTOS_DEPS)
+	$(call lwip_lib,$(LWIP_RTOS_SRC),-O2 -g -DLWIP_UNIX_LINUX $(LWIP_RTOS_INC))
+$(BUILD)/asan/lwip-rtos/liblwip.a: $(LWIP_RTOS_DEPS)
+	$(call lwip_lib,$(LWIP_RTOS_SRC),-O1 -g $(SAN) -DLWIP_UNIX_LINUX $(LWIP_RTOS_INC))
+
+LWIP_DEMO := examples/lwip/sn_demo_lwip.c examples/lwip/host_tap.c
+LWIP_MAIL := examples/lwip/sn_sendmail_lwip.c examples/lwip/host_tap.c
+$(BUILD)/sn_demo_lwip: $(LWIP_DEMO) $(LWIP_EX) $(DEMO_DEPS) $(HEADERS) $(BUILD)/demo_static.h $(BUILD)/lwip-nosys/liblwip.a $(MBED_DEP)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(LWIP_INC) $(LWIP_DEMO) -o $@ \
+	  $(BUILD)/lwip-nosys/liblwip.a $(MBED_LIBS)
+
+$(BUILD)/asan/sn_demo_lwip: $(LWIP_DEMO) $(LWIP_EX) $(DEMO_DEPS) $(HEADERS) $(BUILD)/demo_static.h $(BUILD)/asan/lwip-nosys/liblwip.a $(MBED_DEP)
+	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(LWIP_INC) $(LWIP_DEMO) -o $@ \
+	  $(BUILD)/asan/lwip-nosys/liblwip.a $(MBED_LIBS)
+
+$(BUILD)/sn_sendmail_lwip: $(LWIP_MAIL) examples/posix/sn_sendmail.c $(LWIP_EX) $(HEADERS) $(BUILD)/lwip-nosys/liblwip.a $(MBED_DEP)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. $(LWIP_INC) $(LWIP_MAIL) -o $@ $(BUILD)/lwip-nosys/liblwip.a $(MBED_LIBS)
+
+# RTOS mode: lwIP's threads bring their own TAP driver (no host_tap.c)
+$(BUILD)/sn_demo_lwip_rtos: examples/lwip/sn_demo_lwip.c $(LWIP_EX) examples/lwip/rtos/lwipopts.h $(DEMO_DEPS) $(HEADERS) $(BUILD)/demo_static.h $(BUILD)/lwip-rtos/liblwip.a $(MBED_DEP)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(LWIP_RTOS_INC) examples/lwip/sn_demo_lwip.c -o $@ \
+	  $(BUILD)/lwip-rtos/liblwip.a $(MBED_LIBS) -lpthread
+
+$(BUILD)/asan/sn_demo_lwip_rtos: examples/lwip/sn_demo_lwip.c $(LWIP_EX) examples/lwip/rtos/lwipopts.h $(DEMO_DEPS) $(HEADERS) $(BUILD)/demo_static.h $(BUILD)/asan/lwip-rtos/liblwip.a $(MBED_DEP)
+	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(LWIP_RTOS_INC) examples/lwip/sn_demo_lwip.c -o $@ \
+	  $(BUILD)/asan/lwip-rtos/liblwip.a $(MBED_LIBS) -lpthread
+
+$(BUILD)/sn_sendmail_lwip_rtos: examples/lwip/sn_sendmail_lwip.c examples/posix/sn_sendmail.c $(LWIP_EX) examples/lwip/rtos/lwipopts.h $(HEADERS) $(BUILD)/lwip-rtos/liblwip.a $(MBED_DEP)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. $(LWIP_RTOS_INC) examples/lwip/sn_sendmail_lwip.c -o $@ \
+	  $(BUILD)/lwip-rtos/liblwip.a $(MBED_LIBS) -lpthread
+
+LWIP_BINS := $(BUILD)/sn_demo_lwip $(BUILD)/asan/sn_demo_lwip $(BUILD)/sn_sendmail_lwip \
+  $(BUILD)/sn_demo_lwip_rtos $(BUILD)/asan/sn_demo_lwip_rtos $(BUILD)/sn_sendmail_lwip_rtos
+lwip: $(LWIP_BINS)
 
 $(CERTS)/server.pem: tools/sn-certgen build/.deps-ok
 	tools/sn-certgen --out $(CERTS)

@@ -1,7 +1,7 @@
 /* host_lwip.h - what a board would provide, done on a Linux PC so that the
    lwIP examples run against a real lwIP stack on a TAP interface:
    - the network interface: host_tap.c (bare metal, NO_SYS=1) or lwIP's own
-     threaded tapif (RTOS mode, NO_SYS=0, Debian's liblwip);
+     threaded tapif from its unix port (RTOS mode, NO_SYS=0, rtos/lwipopts.h);
    - entropy (getrandom(): the PC's stand-in for a TRNG), the wall clock
      (time(): the stand-in for an RTC), sys_now() and LWIP_RAND;
    - the command-line options --tap IFNAME --ip A --netmask M --gw G [--dns D].
@@ -63,6 +63,7 @@ u32_t sys_now(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (u32_t) ((uint64_t) ts.tv_sec * 1000u + (uint64_t) ts.tv_nsec / 1000000u);
 }
+#endif
 
 /* LWIP_RAND (DNS ids, local ports), from the same TRNG. */
 uint32_t example_lwip_rand(void) {
@@ -70,7 +71,6 @@ uint32_t example_lwip_rand(void) {
   if (host_entropy((unsigned char *) &r, sizeof r) != 0) abort();
   return r;
 }
-#endif
 
 /* Takes --tap, --ip, --netmask, --gw and --dns out of argv (the rest is the
    program's own). Returns 0, or -1 when --tap or --ip is missing. */
@@ -153,16 +153,22 @@ static void host_net_poll(host_net *n, int timeout_ms) {
 #endif
 }
 
+#if NO_SYS
+#define HOST_DROPPED() host_tap_dropped()
+#else
+#define HOST_DROPPED() 0ul /* lwIP's tapif counts none */
+#endif
+
 /* lwIP's pool high-water marks, one line. */
 static void host_net_stats(const char *prog) {
-#if LWIP_STATS && MEMP_STATS && MEM_STATS && NO_SYS
+#if LWIP_STATS && MEMP_STATS && MEM_STATS
   printf("%s: stats: pbuf_pool max %u of %u (errors %u), tcp_pcb max %u of %u, tcp_seg max %u of %u, "
          "heap max %u of %u bytes (errors %u), frames dropped %lu\n",
          prog, (unsigned) lwip_stats.memp[MEMP_PBUF_POOL]->max, (unsigned) lwip_stats.memp[MEMP_PBUF_POOL]->avail,
          (unsigned) lwip_stats.memp[MEMP_PBUF_POOL]->err, (unsigned) lwip_stats.memp[MEMP_TCP_PCB]->max,
          (unsigned) lwip_stats.memp[MEMP_TCP_PCB]->avail, (unsigned) lwip_stats.memp[MEMP_TCP_SEG]->max,
          (unsigned) lwip_stats.memp[MEMP_TCP_SEG]->avail, (unsigned) lwip_stats.mem.max, (unsigned) lwip_stats.mem.avail,
-         (unsigned) lwip_stats.mem.err, host_tap_dropped());
+         (unsigned) lwip_stats.mem.err, HOST_DROPPED());
 #else
   printf("%s: stats: (lwIP's pools are malloc'd in this build: no high-water marks)\n", prog);
 #endif

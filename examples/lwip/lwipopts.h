@@ -36,7 +36,11 @@
 #define TCP_SND_QUEUELEN ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
 
 /* ---- memory ---- */
-#define MEM_ALIGNMENT 4
+#if defined(__LP64__) || defined(_WIN64)
+#define MEM_ALIGNMENT 8          /* a 64-bit PC: pointers in pool elements need 8 */
+#else
+#define MEM_ALIGNMENT 4          /* Cortex-M */
+#endif
 #define MEM_SIZE (256 * 1024)    /* host; lwIP's heap holds copies of sent data (tcp_write with COPY):
                                     up to TCP_SND_BUF per sending connection. MCU: 16-24 KiB */
 #define MEMP_NUM_TCP_PCB 64      /* host: 50 clients + TIME_WAIT; MCU: SN_MAX_CONNS + a few */

@@ -122,16 +122,12 @@ int main(int argc, char **argv) {
   printf("\n");
   fflush(stdout);
 
-  /* The main loop. On a board: no waiting at all (poll the MAC, run the
+  /* The main loop. On a board: no waiting at all (poll the MAC, run lwIP's
      timers, run securenet). Here the driver may sleep up to 5 ms in poll()
      when no frame is waiting, so an idle demo does not spin a PC core. */
   while (!stop_requested) {
-#if NO_SYS
-    host_net_poll(&net, 5);
-    sn_poll(mgr, 0);
-#else
-    sn_poll(mgr, 200); /* sleeps on the port's semaphore until lwIP's thread has news */
-#endif
+    host_net_poll(&net, NO_SYS ? 5 : 0); /* with an RTOS: nothing, lwIP's threads do it */
+    sn_poll(mgr, NO_SYS ? 0 : 200);      /* with an RTOS: sleeps until lwIP's thread has news */
   }
   sn_mgr_stats_get(mgr, &st);
   sn_lwip_stats_get(&lw, &ls);

@@ -14,9 +14,14 @@
    --attach. A body file and
    attachments are streamed from disk, never held in memory whole.
    SN_SMTP_TIMEOUT_MS in the environment shortens the per-stage timeouts. */
+#ifndef SN_SENDMAIL_PORT /* examples/lwip/sn_sendmail_lwip.c runs this file on lwIP */
 #define SECURENET_IMPLEMENTATION
 #include "securenet.h"
 #include "securenet_port_posix.h"
+#define SN_SENDMAIL_PORT() sn_posix_port()
+#define SN_SENDMAIL_POLL(mgr) sn_poll(mgr, 1000)
+#define SN_SENDMAIL_MAIN main
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,7 +119,7 @@ static void parse_addr(char *v, sn_mail_addr *a) {
   if (*n != '\0') a->name = n;
 }
 
-int main(int argc, char **argv) {
+int SN_SENDMAIL_MAIN(int argc, char **argv) {
   sn_smtp_server srv;
   sn_mail_addr to[MAX_LIST], cc[MAX_LIST], bcc[MAX_LIST], from;
   const char *attach[MAX_LIST], *body = NULL, *body_file = NULL, *html_file = NULL, *subject = "";
@@ -190,7 +195,7 @@ int main(int argc, char **argv) {
   }
 
   memset(&mo, 0, sizeof mo);
-  mo.port = sn_posix_port();
+  mo.port = SN_SENDMAIL_PORT();
   mo.log = log_stderr;
   mo.log_level = verbose ? SN_LOG_DEBUG : SN_LOG_ERROR;
   if ((r = sn_mgr_create(&mgr, &mo)) != SN_OK) {
@@ -251,7 +256,7 @@ int main(int argc, char **argv) {
       }
       queued++;
     }
-    sn_poll(mgr, 1000);
+    SN_SENDMAIL_POLL(mgr);
   }
   sn_mgr_destroy(mgr);
   free(ca_bundle);

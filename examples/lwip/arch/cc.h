@@ -17,4 +17,8 @@
     abort();                                                                         \
   } while (0)
 
+/* What sys_arch_protect() returns (SYS_LIGHTWEIGHT_PROT, RTOS mode): the
+   type of lwIP's unix port; a board's RTOS port may use its own. */
+typedef int sys_prot_t;
+
 #endif /* ARCH_CC_H */
