@@ -86,9 +86,7 @@
 #include "lwip/opt.h"
 #include "lwip/tcp.h"
 #include "lwip/ip_addr.h"
-#if !NO_SYS
-#include "lwip/sys.h"
-#endif
+#include "lwip/sys.h" /* sys_now(); with NO_SYS=0 also semaphores */
 
 #ifdef __cplusplus
 extern "C" {

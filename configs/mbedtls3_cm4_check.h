@@ -10,3 +10,6 @@
 #undef MBEDTLS_PSA_ITS_FILE_C
 #undef MBEDTLS_PSA_CRYPTO_STORAGE_C
 #define MBEDTLS_NO_PLATFORM_ENTROPY
+/* 3.6 keeps a millisecond clock (TLS 1.3 ticket ages, timeouts): without an
+   OS the firmware provides mbedtls_ms_time() itself (e.g. from sys_now()). */
+#define MBEDTLS_PLATFORM_MS_TIME_ALT

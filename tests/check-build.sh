@@ -47,5 +47,33 @@ if command -v arm-none-eabi-gcc >/dev/null; then
   check "arm-none-eabi-gcc Cortex-M4 -Os implementation" arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os -std=c99 \
     $W -I. -Iconfigs "${arm_mbed[@]}" -c "$tmp/mcu.c" -o "$tmp/mcu.o"
 fi
+# Cortex-M4, -Os -Werror: securenet with its lwIP port, lwIP's sources (NO_SYS=1,
+# examples/lwip/lwipopts.h) and, on mbedTLS 3.6, mbedTLS's own sources, linked
+# into one ELF with newlib (tests/lwip_cm4.c: a board of made-up registers).
+lwip=${LWIP_DIR:-build/lwip}
+if command -v arm-none-eabi-gcc >/dev/null && [ -f "$lwip/src/core/tcp.c" ]; then
+  cm4=(arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections)
+  mkdir -p "$tmp/cm4"
+  lw_ok=0
+  for f in "$lwip"/src/core/*.c "$lwip"/src/core/ipv4/*.c "$lwip"/src/netif/ethernet.c; do
+    "${cm4[@]}" -std=c99 -Wall -Werror -Iexamples/lwip -I"$lwip/src/include" -c "$f" -o "$tmp/cm4/lwip_$(basename "$f" .c).o" ||
+      lw_ok=1
+  done
+  check "arm-none-eabi-gcc Cortex-M4 -Os -Werror: lwIP's sources with examples/lwip/lwipopts.h" test $lw_ok = 0
+  check "arm-none-eabi-gcc Cortex-M4 -Os -Werror: securenet + securenet_port_lwip.h" "${cm4[@]}" -std=c99 $W -I. -Iconfigs \
+    "${arm_mbed[@]}" -Iexamples/lwip -I"$lwip/src/include" -c tests/lwip_cm4.c -o "$tmp/cm4/app.o"
+  mbed_src=$(ls -d build/apt-trixie/src/mbedtls-3.6.*/library 2>/dev/null | head -n 1)
+  if [ -n "$mbed" ] && [ -n "$mbed_src" ]; then
+    mb_ok=0
+    for f in "$mbed_src"/*.c; do
+      "${cm4[@]}" -std=c99 -Werror $mbed -I"$mbed_src" -Iconfigs '-DMBEDTLS_USER_CONFIG_FILE="mbedtls3_cm4_check.h"' \
+        -c "$f" -o "$tmp/cm4/mbed_$(basename "$f" .c).o" || mb_ok=1
+    done
+    check "arm-none-eabi-gcc Cortex-M4 -Os -Werror: mbedTLS 3.6's sources" test $mb_ok = 0
+    check "Cortex-M4 image links (securenet + lwIP port + lwIP + mbedTLS, newlib-nano)" "${cm4[@]}" -Wl,--gc-sections \
+      --specs=nano.specs --specs=nosys.specs "$tmp"/cm4/*.o -o "$tmp/cm4/lwip_cm4.elf"
+    [ -f "$tmp/cm4/lwip_cm4.elf" ] && arm-none-eabi-size "$tmp/cm4/lwip_cm4.elf" | sed 's/^/# /'
+  fi
+fi
 echo "check-build: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
