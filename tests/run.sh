@@ -45,6 +45,17 @@ if [ "$unit_only" -eq 0 ]; then
   # aiosmtpd with every feature and fault, and a private Postfix instance (tests/smtp/README.md)
   run_suite "mail servers" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_integration.sh
   run_suite "mail servers (ASan/UBSan)" env SN_SENDMAIL="$build/asan/sn_sendmail" ASAN_OPTIONS=detect_leaks=1 tests/smtp_integration.sh
+  # securenet_port_lwip.h on a real lwIP stack behind TAP devices (tests/lwip_integration.sh):
+  # bare metal (NO_SYS=1) and RTOS mode (NO_SYS=0, core locking), each also under ASan/UBSan
+  if [ -x "$build/sn_demo_lwip" ]; then
+    run_suite "lwIP port" env SN_DEMO_LWIP="$build/sn_demo_lwip" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip" tests/lwip_integration.sh
+    run_suite "lwIP port (ASan/UBSan)" env SN_DEMO_LWIP="$build/asan/sn_demo_lwip" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip" \
+      ASAN_OPTIONS=detect_leaks=1 tests/lwip_integration.sh
+    run_suite "lwIP port, RTOS mode" env SN_DEMO_LWIP="$build/sn_demo_lwip_rtos" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip_rtos" \
+      tests/lwip_integration.sh
+    run_suite "lwIP port, RTOS mode (ASan/UBSan)" env SN_DEMO_LWIP="$build/asan/sn_demo_lwip_rtos" \
+      SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip_rtos" ASAN_OPTIONS=detect_leaks=1 tests/lwip_integration.sh
+  fi
   if command -v valgrind >/dev/null; then
     run_suite "mail (valgrind)" env SN_SENDMAIL="$build/sn_sendmail" \
       SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/smtp_quick.sh

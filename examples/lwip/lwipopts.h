@@ -43,11 +43,11 @@
 #endif
 #define MEM_SIZE (256 * 1024)    /* host; lwIP's heap holds copies of sent data (tcp_write with COPY):
                                     up to TCP_SND_BUF per sending connection. MCU: 16-24 KiB */
-#define MEMP_NUM_TCP_PCB 64      /* host: 50 clients + TIME_WAIT; MCU: SN_MAX_CONNS + a few */
+#define MEMP_NUM_TCP_PCB 96      /* host: 50 clients + TIME_WAIT; MCU: SN_MAX_CONNS + backlog + a few */
 #define MEMP_NUM_TCP_PCB_LISTEN 4 /* HTTPS and HTTP listeners */
 #define MEMP_NUM_TCP_SEG 256     /* host; MCU: TCP_SND_QUEUELEN * connections sending at once */
 #define MEMP_NUM_PBUF 32
-#define PBUF_POOL_SIZE 96        /* host; received frames; MCU: 24 (two windows in flight) */
+#define PBUF_POOL_SIZE 192       /* host: 50 clients at once; MCU: 24 (about two windows in flight) */
 #define PBUF_POOL_BUFSIZE LWIP_MEM_ALIGN_SIZE(TCP_MSS + 40 + PBUF_LINK_ENCAPSULATION_HLEN + PBUF_LINK_HLEN)
 
 /* ---- statistics: the examples print high-water marks at exit ---- */

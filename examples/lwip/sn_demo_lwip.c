@@ -17,6 +17,10 @@
 
 #define SN_LWIP_ENTROPY(buf, len) host_entropy(buf, len)
 #define SN_LWIP_WALL_S() host_wall_s()
+/* Connections lwIP has accepted while all SN_MAX_CONNS are busy wait here
+   (a pcb and a socket each, about 200 bytes, plus what they sent). The tests
+   open 50 at once; a board would keep the default 4 and let SYNs wait. */
+#define SN_LWIP_BACKLOG 40
 #define SECURENET_IMPLEMENTATION
 #include "securenet.h"
 #include "securenet_port_lwip.h"
