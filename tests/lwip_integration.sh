@@ -83,6 +83,19 @@ counted() {
 }
 # nsx COMMAND...: run inside the test's namespace
 nsx() { ip netns exec "$NS" "$@"; }
+# bounded FILE COMMAND...: runs COMMAND (`timeout ...` or `ip netns exec NS timeout ...`, not
+# a function, which would run in a subshell), output and errors to FILE, status in rc. In the
+# background, waited for: a foreground command would hold off Ctrl-C's trap until it ends
+# (timeout takes a process group of its own, so the terminal's SIGINT never reaches it);
+# cleanup ends it, and its children, by that group.
+CPID=""
+bounded() {
+  local f=$1; shift
+  "$@" >"$f" 2>&1 &
+  CPID=$!
+  wait "$CPID"; rc=$?
+  CPID=""
+}
 
 # ---- can it run here? --------------------------------------------------------------------
 [ "$(id -u)" -eq 0 ] || skip "not root (the test makes a network namespace and TAP devices)"
@@ -97,6 +110,7 @@ mkdir -p "$TMP" && TMP=$(cd "$TMP" && pwd) || exit 1
 
 cleanup() {
   local p="" i
+  [ -n "$CPID" ] && { kill -TERM -- "-$CPID" 2>/dev/null; kill -TERM "$CPID" 2>/dev/null; }
   # The programs and everything they started: each runs in its own session (setsid).
   for p in $pids; do kill -TERM -- "-$p" 2>/dev/null; done
   for i in $(seq 1 30); do
@@ -174,31 +188,34 @@ gn=0
 group() {
   local g=$1 p=$2 out; shift 2
   gn=$((gn + 1))
-  out=$(timeout $((150 * SLOW)) ip netns exec "$NS" env SN_CERTS="$CERTS" SN_TMP="$TMP/it.$gn" \
-    tests/integration.sh --only "$g" --port "$p" --host $DEV0 "$@" 2>&1)
+  bounded "$TMP/it.$gn.out" timeout $((150 * SLOW)) ip netns exec "$NS" env SN_CERTS="$CERTS" SN_TMP="$TMP/it.$gn" \
+    tests/integration.sh --only "$g" --port "$p" --host $DEV0 "$@"
+  out=$(cat "$TMP/it.$gn.out")
   counted "$out"
   grep -qE '^(ok|not ok) ' <<<"$out" || nok "integration.sh --only $g $* ran" "$(tail -n 3 <<<"$out")"
 }
 # alive NAME [curl options]: the server still answers GET /api/status
 alive() {
   local out
-  out=$(nsx timeout 20 curl -q -sS --max-time 15 --cacert "$CERTS/ca.pem" --connect-to "localhost::$DEV0:" \
-    "${@:2}" "https://localhost:$HTTPS/api/status" 2>&1)
+  bounded "$TMP/alive.out" ip netns exec "$NS" timeout 20 curl -q -sS --max-time 15 --cacert "$CERTS/ca.pem" --connect-to "localhost::$DEV0:" \
+    "${@:2}" "https://localhost:$HTTPS/api/status"
+  out=$(cat "$TMP/alive.out")
   grep -q '"uptime_ms"' <<<"$out"
   check $? "$1: still answers GET /api/status after the checks above" "$out"
 }
 
 if [ -x "${DEMO[0]}" ] || command -v "${DEMO[0]}" >/dev/null; then
   if want main && start main --http-port $HTTP; then
-    out=$(nsx timeout 10 $PY tests/lwip/ping.py $DEV0 2>&1)
-    check $? "main: $DEV0 answers an ICMP echo through $TAP0 (ARP and IP work)" "$out"
+    bounded "$TMP/ping.out" ip netns exec "$NS" timeout 10 $PY tests/lwip/ping.py $DEV0
+    out=$(cat "$TMP/ping.out")
+    check $rc "main: $DEV0 answers an ICMP echo through $TAP0 (ARP and IP work)" "$out"
     grep '^#' <<<"$out"
     for g in verify curl resume tls-versions suites-ecdsa gnutls; do group $g $HTTPS; done
     group plain $HTTP
     group basic $HTTPS; group basic $HTTP --plain
     group errors $HTTPS; group errors $HTTP --plain
-    out=$(nsx timeout $((60 * SLOW)) $PY tests/lwip/many_clients.py $DEV0 $HTTPS "$CERTS/ca.pem" 50 $((30 * SLOW)) 2>&1)
-    rc=$?
+    bounded "$TMP/many.out" ip netns exec "$NS" timeout $((60 * SLOW)) $PY tests/lwip/many_clients.py $DEV0 $HTTPS "$CERTS/ca.pem" 50 $((30 * SLOW))
+    out=$(cat "$TMP/many.out")
     counted "$out"
     if ! grep -qE '^(ok|not ok) ' <<<"$out"; then nok "many_clients.py ran to the end within $((60 * SLOW)) s" "exit $rc: $(tail -n 2 <<<"$out")"; fi
     alive main
@@ -252,8 +269,10 @@ jget() { $PY -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.arg
 send() {
   LASTCMD="${SM[*]} --tap $TAP1 --ip $DEV1 --netmask $MASK --gw $GW1 $(printf '%q ' "$@")"
   SN_SMTP_TIMEOUT_MS=5000 timeout $((40 * SLOW)) ip netns exec "$NS" "${WRAP[@]}" "${SM[@]}" \
-    --tap $TAP1 --ip $DEV1 --netmask $MASK --gw $GW1 "$@" >"$TMP/out" 2>"$TMP/err"
-  rc=$?
+    --tap $TAP1 --ip $DEV1 --netmask $MASK --gw $GW1 "$@" >"$TMP/out" 2>"$TMP/err" &
+  CPID=$! # in the background for the reason given at bounded()
+  wait "$CPID"; rc=$?
+  CPID=""
 }
 why() { echo "exit $rc; stderr: $(tr '\n' ' ' <"$TMP/err" | cut -c1-200); command: $LASTCMD"; }
 # mailcheck LABEL NAME SPEC: tests/smtp/check_mail.py on the newest message of server NAME
