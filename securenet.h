@@ -64,7 +64,10 @@ PORTING
    A port is one sn_port table of functions (see "Port contract" below):
    listen, accept, connect, send, recv, close, shutdown (optional), wait,
    entropy, now_ms, wall_s.
-   securenet_port_posix.h is the reference port (BSD sockets and poll()).
+   securenet_port_posix.h is the reference port (BSD sockets and poll());
+   securenet_port_lwip.h is the port for lwIP's raw API (bare metal or an
+   RTOS), where a new MCU needs only its board: Ethernet driver, TRNG,
+   SysTick, RTC (README: "Porting to a new MCU").
    To write one for a new MCU, implement the hooks in that order, then run the
    test checklist written under "Port contract". mbedTLS itself needs its own
    platform set-up on bare metal (MBEDTLS_PLATFORM_*, no MBEDTLS_NET_C needed).
