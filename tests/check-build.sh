@@ -62,6 +62,21 @@ if command -v arm-none-eabi-gcc >/dev/null && [ -f "$lwip/src/core/tcp.c" ]; the
   check "arm-none-eabi-gcc Cortex-M4 -Os -Werror: lwIP's sources with examples/lwip/lwipopts.h" test $lw_ok = 0
   check "arm-none-eabi-gcc Cortex-M4 -Os -Werror: securenet + securenet_port_lwip.h" "${cm4[@]}" -std=c99 $W -I. -Iconfigs \
     "${arm_mbed[@]}" -Iexamples/lwip -I"$lwip/src/include" -c tests/lwip_cm4.c -o "$tmp/cm4/app.o"
+  # What the port refuses to build without, each stopping with its #error and the fix in words.
+  refuses() { # name, message, extra flags...
+    local name=$1 msg=$2 out; shift 2
+    out=$("${cm4[@]}" -std=c99 $W -I. -Iconfigs "${arm_mbed[@]}" -Iexamples/lwip -I"$lwip/src/include" "$@" \
+      -c tests/lwip_cm4.c -o "$tmp/cm4/refused.o" 2>&1)
+    if [ $? -ne 0 ] && grep -q "$msg" <<<"$out"; then
+      echo "ok - the lwIP port refuses to build $name"; pass=$((pass + 1))
+    else
+      echo "not ok - the lwIP port refuses to build $name"; echo "$out" | head -n 5; fail=$((fail + 1))
+    fi
+  }
+  refuses "without SN_LWIP_ENTROPY (no fallback to a clock)" "define SN_LWIP_ENTROPY" -DLWIP_CM4_NO_ENTROPY
+  refuses "without a wall-clock choice (SN_LWIP_WALL_S or SN_LWIP_NO_WALL_CLOCK)" "define SN_LWIP_WALL_S" -DLWIP_CM4_NO_CLOCK_CHOICE
+  refuses "with TCP_WND smaller than one TLS record" "TCP_WND is smaller than one TLS record" -DLWIP_CM4_SMALL_WND
+  rm -f "$tmp/cm4/refused.o"
   mbed_src=$(ls -d build/apt-trixie/src/mbedtls-3.6.*/library 2>/dev/null | head -n 1)
   if [ -n "$mbed" ] && [ -n "$mbed_src" ]; then
     mb_ok=0

@@ -28,8 +28,17 @@ static int board_trng_read(unsigned char *buf, size_t len) {
   return 0;
 }
 
+/* (the LWIP_CM4_* switches leave one requirement out, to see the build refuse) */
+#ifndef LWIP_CM4_NO_ENTROPY
 #define SN_LWIP_ENTROPY(buf, len) board_trng_read(buf, len)
+#endif
+#ifndef LWIP_CM4_NO_CLOCK_CHOICE
 #define SN_LWIP_NO_WALL_CLOCK 1 /* no RTC on this board: certificate dates are not checked */
+#endif
+#ifdef LWIP_CM4_SMALL_WND
+#undef TCP_WND
+#define TCP_WND (4 * TCP_MSS) /* lwIP's default: smaller than a 16 KiB record */
+#endif
 #define SECURENET_IMPLEMENTATION
 #include "securenet.h"
 #include "securenet_port_lwip.h"
