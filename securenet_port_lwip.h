@@ -106,6 +106,7 @@ struct sn_lwip;
 typedef struct sn__lw_dns {
   volatile int state; /* 0 idle, 1 asking, 2 found, 3 failed */
   ip_addr_t ip;
+  char name[DNS_MAX_NAME_LENGTH + 1]; /* what state is about */
 } sn__lw_dns;
 
 /* One socket of the port. Private: read only through sn_lwip_stats. */
@@ -426,14 +427,23 @@ static int sn__lw_connect(void *ctx, const char *host, uint16_t port, sn_sock *o
   if (!ipaddr_aton(host, &ip)) {
 #if LWIP_DNS
     sn__lw_dns *d = &lw->dns;
-    if (d->state == 0) {
-      err_t e = dns_gethostbyname(host, &d->ip, sn__lw_on_dns, d);
-      d->state = e == ERR_OK ? 2 : e == ERR_INPROGRESS ? 1 : 3;
+    if (strlen(host) > DNS_MAX_NAME_LENGTH) {
+      r = SN_ERR_ADDR;
+    } else if (d->state == 1 && strcmp(d->name, host) != 0) {
+      r = SN_WANT_READ; /* another name is being looked up: its answer first */
+    } else {
+      if (d->state == 0 || strcmp(d->name, host) != 0) {
+        err_t e;
+        strcpy(d->name, host);
+        d->state = 1;
+        e = dns_gethostbyname(host, &d->ip, sn__lw_on_dns, d);
+        if (e != ERR_INPROGRESS) d->state = e == ERR_OK ? 2 : 3;
+      }
+      if (d->state == 1) r = SN_WANT_READ;
+      else if (d->state == 3) r = SN_ERR_ADDR;
+      else ip = d->ip;
+      if (d->state >= 2) d->state = 0;
     }
-    if (d->state == 1) r = SN_WANT_READ;
-    else if (d->state == 3) r = SN_ERR_ADDR;
-    else ip = d->ip;
-    if (d->state >= 2) d->state = 0;
 #else
     r = SN_ERR_ADDR;
 #endif
