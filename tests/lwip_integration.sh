@@ -13,7 +13,7 @@
 #   sntap1  198.18.1.1/24 (Linux)  <->  sn_sendmail_lwip --ip 198.18.1.2  (aiosmtpd on 198.18.1.1:587, :465)
 #
 # (a TAP device is opened by one process at a time, so the mail client has its
-# own). The server is started once per configuration (main, rsa, mtls, lru),
+# own). The server is started once per configuration (main, rsa, mtls, lru, idle, timeout),
 # and inside the namespace tests/integration.sh --only GROUP --host 198.18.0.2
 # runs its groups against it, verifying the certificate name localhost. Then
 # 50 concurrent HTTPS clients (tests/lwip/many_clients.py), and mail through the
@@ -40,7 +40,7 @@
 #   STANDIN_BUG=othername SN_DEMO_LWIP=tests/lwip/standin_demo.sh ... tests/lwip_integration.sh
 #
 #   tests/lwip_integration.sh [--only PART[,PART...]]
-#     PARTS: main rsa mtls lru mail (default: all)
+#     PARTS: main rsa mtls lru idle timeout mail (default: all)
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -241,8 +241,13 @@ if [ -x "${DEMO[0]}" ] || command -v "${DEMO[0]}" >/dev/null; then
   if want lru && start lru --http-port $HTTP --max-conns 4; then
     group lru $HTTPS; group lru $HTTP --plain; alive lru; stop lru
   fi
-  echo "# not run here: integration.sh's timeout and idle groups (sn_demo_lwip has no --request-timeout-ms"
-  echo "# or --idle-timeout-ms), redirect (no --redirect) and ipv6 (no --bind)"
+  if want idle && start idle --http-port $HTTP --idle-timeout-ms 500; then
+    group idle $HTTPS; group idle $HTTP --plain; alive idle; stop idle
+  fi
+  if want timeout && start timeout --http-port $HTTP --request-timeout-ms 500; then
+    group timeout $HTTPS; group timeout $HTTP --plain; alive timeout; stop timeout
+  fi
+  echo "# not run here: integration.sh's redirect and ipv6 groups (examples/lwip/lwipopts.h has no IPv6)"
 else
   nok "${DEMO[0]} exists and is executable (SN_DEMO_LWIP)"
 fi
@@ -323,6 +328,21 @@ if want mail; then
     [ $rc -ne 0 ] && [ "$(grep -c . "$TMP/err")" -eq 1 ] && [ "$(msgs starttls)" -eq "$before" ] &&
       ! tail -n +$((lines + 1)) "$TMP/starttls/log" | grep -qE 'C: (AUTH|MAIL)'
     check $? "mail: a server certificate that does not name --tls-name (mail.example.invalid) is refused: exit non-zero, one stderr line, no AUTH, no MAIL" "$(why)"
+
+    # a host name, resolved by lwIP's DNS client (dns_gethostbyname) through a responder on $GW1:53
+    setsid ip netns exec "$NS" $PY tests/lwip/dns_server.py $GW1 mail.test.example=$GW1 >"$TMP/dns.out" 2>&1 &
+    pids="$pids $!"
+    for i in $(seq 1 50); do grep -q '^ready' "$TMP/dns.out" 2>/dev/null && break; sleep 0.1; done
+    before=$(msgs starttls)
+    send --server mail.test.example --dns $GW1 --port $SUBMISSION --mode starttls "${AUTH[@]}" --to d@example.com \
+      --subject dns --body "found by name"
+    [ $rc -eq 0 ] && [ "$(msgs starttls)" -eq $((before + 1)) ] && grep -q '^Q mail.test.example 1 -> ' "$TMP/dns.out"
+    check $? "mail: --server mail.test.example is resolved by lwIP's DNS client (an A query to $GW1) and the message is accepted" "$(why)"
+    send --server nowhere.test.example --dns $GW1 --port $SUBMISSION --mode starttls "${AUTH[@]}" --to d@example.com \
+      --subject dns --body "must not arrive"
+    [ $rc -ne 0 ] && [ "$(grep -c . "$TMP/err")" -eq 1 ] && grep -q '^sn_sendmail: connect: .*nowhere.test.example' "$TMP/err" &&
+      [ "$(msgs starttls)" -eq $((before + 1)) ]
+    check $? "mail: a name the DNS does not know (NXDOMAIN) fails at the connect stage with one line naming it" "$(why)"
   fi
 fi
 finish

@@ -9,7 +9,8 @@
 
      sn_demo_lwip --tap IFNAME --ip A [--netmask M] [--gw G]
                   [--https-port N (443)] [--http-port N] [--redirect]
-                  [--cert FILE --key FILE] [--client-ca FILE] [--max-conns N] [--verbose]
+                  [--cert FILE --key FILE] [--client-ca FILE] [--max-conns N]
+                  [--request-timeout-ms N] [--idle-timeout-ms N] [--verbose]
 
    A board has no files: there the certificate and key come compiled in, from
    tools/sn-certgen's C header (tls.cert = ..., tls.cert_len = ...). */
@@ -43,7 +44,8 @@ static void log_stdout(void *user, int level, const char *msg) {
 
 static void usage(void) {
   fprintf(stderr, "usage: sn_demo_lwip --tap IFNAME --ip A [--netmask M] [--gw G] [--https-port N] [--http-port N]\n"
-                  "                    [--redirect] [--cert FILE --key FILE] [--client-ca FILE] [--max-conns N] [--verbose]\n");
+                  "                    [--redirect] [--cert FILE --key FILE] [--client-ca FILE] [--max-conns N]\n"
+                  "                    [--request-timeout-ms N] [--idle-timeout-ms N] [--verbose]\n");
   exit(2);
 }
 
@@ -55,6 +57,7 @@ int main(int argc, char **argv) {
   unsigned https_port = 443, http_port = 0;
   int redirect = 0, verbose = 0, i, r;
   long max_conns = 0;
+  unsigned long request_timeout = 0, idle_timeout = 0;
   sn_mgr *mgr;
   sn_mgr_opts mo;
   sn_http_opts ho;
@@ -75,6 +78,8 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--key") == 0) key = v, i++;
     else if (strcmp(a, "--client-ca") == 0) client_ca = v, i++;
     else if (strcmp(a, "--max-conns") == 0) max_conns = atol(v), i++;
+    else if (strcmp(a, "--request-timeout-ms") == 0) request_timeout = strtoul(v, NULL, 10), i++;
+    else if (strcmp(a, "--idle-timeout-ms") == 0) idle_timeout = strtoul(v, NULL, 10), i++;
     else usage();
   }
   if (https_port == 0 || https_port > 65535 || http_port > 65535) usage();
@@ -104,6 +109,8 @@ int main(int argc, char **argv) {
   ho.router = &router;
   ho.max_body = 2ul << 20;
   ho.max_reply = ho.max_body + 4096;
+  ho.request_timeout_ms = (uint32_t) request_timeout;
+  ho.idle_timeout_ms = (uint32_t) idle_timeout;
   ho.port = (uint16_t) https_port;
   ho.tls = &tls;
   if ((r = sn_http_listen(mgr, &ho)) != SN_OK) {
