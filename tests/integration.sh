@@ -58,7 +58,7 @@ is() { [ "$1" = "$2" ] && echo 0 || echo 1; }                           # for ch
 # Every client command is bounded.
 C() { timeout 20 curl -q -sS --max-time 15 "${CTO[@]}" "$@"; }
 # s_client HOST:PORT [options...]: stdin must be given by the caller
-SC() { local hp=$1; shift; timeout 10 openssl s_client -connect "$hp" -servername localhost "$@" 2>&1; }
+SC() { local hp=$1; shift; timeout 10 openssl s_client -connect "$hp" -servername localhost -verify_hostname localhost "$@" 2>&1; }
 
 # ---- assertions on s_client -msg output (usable on their own: source --lib) ----------------
 # The client really offered the handshake (its ClientHello went out), so a
