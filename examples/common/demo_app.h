@@ -4,10 +4,15 @@
    Include it once, after securenet.h, in the file that sets up the server.
 
    Routes: GET / (dashboard), GET /api/status, GET /api/hello/:name,
-   POST /api/echo, GET /files/ *, GET /stream?n=N. */
+   POST /api/echo, GET /files/ *, GET /stream?n=N.
+
+   Also the part of main() both programs share: their common command-line
+   options (demo_parse), the listeners (demo_listen), SIGINT/SIGTERM and a
+   log hook. What differs, the port and the main loop, stays in each program. */
 #ifndef DEMO_APP_H
 #define DEMO_APP_H
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,4 +115,107 @@ static void demo_routes(sn_router *router, sn_mgr *mgr) {
   sn_router_add(router, "GET", "/files/*", api_files, NULL);
   sn_router_add(router, "GET", "/stream", api_stream, NULL);
 }
+
+/* ---- what both demo programs' main() share ------------------------------- */
+typedef struct demo_config {
+  const char *prog;                          /* for messages: "sn_demo" */
+  const char *cert, *key, *client_ca, *bind; /* bind NULL: every interface */
+  unsigned https_port, http_port;            /* http_port 0: no plain HTTP */
+  int redirect, verbose;
+  long max_conns;
+  unsigned long max_body, request_timeout_ms, idle_timeout_ms;
+} demo_config;
+
+#define DEMO_OPTIONS_HELP                                                               \
+  "[--https-port N] [--http-port N] [--redirect] [--cert FILE --key FILE]\n"            \
+  "       [--client-ca FILE] [--bind ADDR] [--max-conns N] [--max-body N]\n"             \
+  "       [--request-timeout-ms N] [--idle-timeout-ms N] [--verbose]"
+
+/* Reads the options into c (which holds the defaults). Returns 0, or -1 for
+   an unknown or incomplete option. */
+static int demo_parse(int argc, char **argv, demo_config *c) {
+  int i;
+  for (i = 1; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--redirect") == 0) c->redirect = 1;
+    else if (strcmp(a, "--verbose") == 0) c->verbose = 1;
+    else if (v == NULL) return -1;
+    else if (strcmp(a, "--https-port") == 0) c->https_port = (unsigned) atoi(v), i++;
+    else if (strcmp(a, "--http-port") == 0) c->http_port = (unsigned) atoi(v), i++;
+    else if (strcmp(a, "--cert") == 0) c->cert = v, i++;
+    else if (strcmp(a, "--key") == 0) c->key = v, i++;
+    else if (strcmp(a, "--client-ca") == 0) c->client_ca = v, i++;
+    else if (strcmp(a, "--bind") == 0) c->bind = v, i++;
+    else if (strcmp(a, "--max-conns") == 0) c->max_conns = atol(v), i++;
+    else if (strcmp(a, "--max-body") == 0) c->max_body = strtoul(v, NULL, 10), i++;
+    else if (strcmp(a, "--request-timeout-ms") == 0) c->request_timeout_ms = strtoul(v, NULL, 10), i++;
+    else if (strcmp(a, "--idle-timeout-ms") == 0) c->idle_timeout_ms = strtoul(v, NULL, 10), i++;
+    else return -1;
+  }
+  return c->https_port == 0 || c->https_port > 65535 || c->http_port > 65535 ? -1 : 0;
+}
+
+static volatile sig_atomic_t demo_stop; /* set by SIGINT and SIGTERM */
+static void demo_on_signal(int sig) {
+  (void) sig;
+  demo_stop = 1;
+}
+static void demo_catch_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = demo_on_signal; /* no SA_RESTART: a waiting poll() returns at once */
+  sigaction(SIGINT, &sa, NULL);
+  sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The log hook; user is the program's name. */
+static void demo_log(void *user, int level, const char *msg) {
+  static const char *const names[] = {"", "error", "warn", "info", "debug"};
+  fprintf(stderr, "%s: %s: %s\n", (const char *) user, names[level], msg);
+}
+
+/* The routes, the HTTPS listener and, with http_port, plain HTTP beside it;
+   prints "PROG: listening on https://HOST:PORT/..." (HOST: bind, or shown_host
+   when bind is NULL). Returns SN_OK or the error, already reported. */
+static int demo_listen(sn_mgr *mgr, const demo_config *c, const char *shown_host) {
+  static sn_router router;
+  static sn_tls_opts tls;
+  sn_http_opts ho;
+  const char *host = c->bind ? c->bind : shown_host;
+  const char *lb = strchr(host, ':') ? "[" : "", *rb = strchr(host, ':') ? "]" : "";
+  int r;
+  demo_routes(&router, mgr);
+  memset(&tls, 0, sizeof tls);
+  tls.cert_file = c->cert;
+  tls.key_file = c->key;
+  tls.client_ca_file = c->client_ca;
+  memset(&ho, 0, sizeof ho);
+  ho.addr = c->bind;
+  ho.router = &router;
+  ho.max_body = c->max_body;
+  ho.max_reply = c->max_body + 4096;
+  ho.request_timeout_ms = (uint32_t) c->request_timeout_ms;
+  ho.idle_timeout_ms = (uint32_t) c->idle_timeout_ms;
+  ho.port = (uint16_t) c->https_port;
+  ho.tls = &tls;
+  if ((r = sn_http_listen(mgr, &ho)) != SN_OK) {
+    fprintf(stderr, "%s: HTTPS on %s port %u: %s\n", c->prog, host, c->https_port, sn_strerror(r));
+    return r;
+  }
+  if (c->http_port) {
+    ho.port = (uint16_t) c->http_port;
+    ho.tls = NULL;
+    ho.redirect_to_https = c->redirect ? (uint16_t) c->https_port : 0;
+    if ((r = sn_http_listen(mgr, &ho)) != SN_OK) {
+      fprintf(stderr, "%s: HTTP on %s port %u: %s\n", c->prog, host, c->http_port, sn_strerror(r));
+      return r;
+    }
+  }
+  printf("%s: listening on https://%s%s%s:%u/", c->prog, lb, host, rb, c->https_port);
+  if (c->http_port) printf(" and http://%s%s%s:%u/%s", lb, host, rb, c->http_port, c->redirect ? " (redirecting)" : "");
+  printf("\n");
+  fflush(stdout);
+  return SN_OK;
+}
+
 #endif /* DEMO_APP_H */
