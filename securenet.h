@@ -489,6 +489,30 @@ SNDEF void *sn_conn_listener_user(const sn_conn *c);
    current request (zeroed before each request). */
 SNDEF void *sn_conn_scratch(sn_conn *c);
 
+/* ---- outgoing TLS ------------------------------------------------------------------
+   One TLS client path serves every outgoing connection (the mail sender and
+   client connections): the server's chain is verified against the given
+   roots, its validity dates against the port's wall clock and its name
+   against tls_name (also sent as SNI). Turning verification off takes the
+   compile-time SN_TLS_VERIFY_NONE (SN_SMTP_VERIFY_NONE is an alias), and
+   logs a warning at every connection. */
+typedef struct sn_tls_client_opts {
+  const void *ca;        /* trusted roots: PEM (several concatenated) or one DER */
+  size_t ca_len;
+  const char *ca_file;   /* or a PEM/DER file (not with SN_NO_FILES) */
+  const char *tls_name;  /* name verified in the certificate and sent as SNI; NULL: the host */
+  const void *cert;      /* client identity for servers that want one (mutual TLS): */
+  size_t cert_len;       /*   its certificate chain, PEM or DER ... */
+  const char *cert_file;
+  const void *key;       /*   ... and its private key, PEM or DER */
+  size_t key_len;
+  const char *key_file;
+  const char *key_password;
+  const unsigned char *pin_sha256; /* 32 bytes: SHA-256 of the server's SubjectPublicKeyInfo.
+                                      With roots, both must hold; without, the pin stands in
+                                      for them (dates and name are still checked). */
+} sn_tls_client_opts;
+
 /* ---- mail sender (SMTP client) --------------------------------------------------
    Sends mail through a submission server: implicit TLS (465) or STARTTLS
    (587), the server verified against the given CAs and its name, AUTH PLAIN,
@@ -722,6 +746,7 @@ struct sn_port {
 #include "mbedtls/x509_crt.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/ssl_ciphersuites.h"
+#include "mbedtls/sha256.h"
 #if defined(MBEDTLS_ERROR_C)
 #include "mbedtls/error.h"
 #endif
@@ -777,6 +802,14 @@ static int sn__pk_check_pair(mbedtls_pk_context *pub, mbedtls_pk_context *prv, m
 #else
   (void) drbg;
   return mbedtls_pk_check_pair(pub, prv);
+#endif
+}
+
+static int sn__sha256(const unsigned char *in, size_t len, unsigned char out[32]) {
+#if MBEDTLS_VERSION_MAJOR >= 3
+  return mbedtls_sha256(in, len, out, 0);
+#else
+  return mbedtls_sha256_ret(in, len, out, 0);
 #endif
 }
 
@@ -1174,37 +1207,40 @@ static int sn__load_crt(sn_mgr *m, mbedtls_x509_crt *crt, const void *data, size
   return SN_OK;
 }
 
-static int sn__load_key(sn_mgr *m, sn__listener *l, const sn_tls_opts *t) {
+/* A private key from memory (PEM or DER) or a file, checked against the
+   certificate it goes with. */
+static int sn__load_key(sn_mgr *m, mbedtls_pk_context *pk, mbedtls_x509_crt *crt, const void *key, size_t key_len,
+                        const char *key_file, const char *pw) {
   int ret;
-  if (t->key != NULL) {
+  if (key != NULL) {
     unsigned char *copy;
     const unsigned char *buf;
     size_t n;
-    if ((ret = sn__pem_terminated(t->key, t->key_len, &copy, &buf, &n)) != SN_OK) return ret;
-    ret = sn__pk_parse(&l->key, buf, n, t->key_password, &m->drbg);
+    if ((ret = sn__pem_terminated(key, key_len, &copy, &buf, &n)) != SN_OK) return ret;
+    ret = sn__pk_parse(pk, buf, n, pw, &m->drbg);
     if (copy) {
       memset(copy, 0, n);
       SN_FREE(copy);
     }
-  } else if (t->key_file != NULL) {
+  } else if (key_file != NULL) {
 #if !defined(SN_NO_FILES) && defined(MBEDTLS_FS_IO)
-    ret = sn__pk_parse_file(&l->key, t->key_file, t->key_password, &m->drbg);
+    ret = sn__pk_parse_file(pk, key_file, pw, &m->drbg);
     if (ret == MBEDTLS_ERR_PK_FILE_IO_ERROR) {
-      sn__log(m, SN_LOG_ERROR, "private key: cannot read %s", t->key_file);
+      sn__log(m, SN_LOG_ERROR, "private key: cannot read %s", key_file);
       return SN_ERR_FILE;
     }
 #else
     return SN_ERR_UNSUPPORTED;
 #endif
   } else {
-    sn__log(m, SN_LOG_ERROR, "TLS listener without a private key");
+    sn__log(m, SN_LOG_ERROR, "a certificate without its private key");
     return SN_ERR_INVALID;
   }
   if (ret != 0) {
     sn__log_tls(m, SN_LOG_ERROR, "private key", ret);
     return SN_ERR_KEY;
   }
-  if ((ret = sn__pk_check_pair(&l->cert.pk, &l->key, &m->drbg)) != 0) {
+  if ((ret = sn__pk_check_pair(&crt->pk, pk, &m->drbg)) != 0) {
     sn__log_tls(m, SN_LOG_ERROR, "private key does not match the certificate", ret);
     return SN_ERR_KEY;
   }
@@ -1238,7 +1274,7 @@ static int sn__tls_setup(sn_mgr *m, sn__listener *l, const sn_tls_opts *t) {
     return SN_ERR_INVALID;
   }
   if ((ret = sn__load_crt(m, &l->cert, t->cert, t->cert_len, t->cert_file, "certificate")) != SN_OK) return ret;
-  if ((ret = sn__load_key(m, l, t)) != SN_OK) return ret;
+  if ((ret = sn__load_key(m, &l->key, &l->cert, t->key, t->key_len, t->key_file, t->key_password)) != SN_OK) return ret;
   if (t->client_ca != NULL || t->client_ca_file != NULL) {
     ret = sn__load_crt(m, &l->client_ca, t->client_ca, t->client_ca_len, t->client_ca_file, "client CA");
     if (ret != SN_OK) return ret;
@@ -1360,6 +1396,140 @@ static int sn__verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *
   sn__check_dates(c->mgr, crt, flags);
   if (depth == 0 && mbedtls_x509_dn_gets(c->subject, sizeof c->subject, &crt->subject) > 0) c->has_subject = 1;
   return 0;
+}
+
+/* ---- outgoing TLS: the one client path (the mail sender, sn_connect) ------------ */
+#if defined(SN_SMTP_VERIFY_NONE) && !defined(SN_TLS_VERIFY_NONE)
+#define SN_TLS_VERIFY_NONE 1
+#endif
+
+typedef struct sn__tlsc {
+  sn_mgr *mgr;
+  mbedtls_ssl_context ssl;
+  mbedtls_ssl_config conf;
+  mbedtls_x509_crt ca, own;
+  mbedtls_pk_context key;
+  int *suites;
+  const unsigned char *pin; /* 32 bytes, or NULL */
+  uint8_t is_set_up;        /* ssl was set up (and must be freed) */
+} sn__tlsc;
+
+static void sn__tlsc_init(sn__tlsc *t, sn_mgr *m) {
+  memset(t, 0, sizeof *t);
+  t->mgr = m;
+  mbedtls_ssl_config_init(&t->conf);
+  mbedtls_x509_crt_init(&t->ca);
+  mbedtls_x509_crt_init(&t->own);
+  mbedtls_pk_init(&t->key);
+}
+
+static void sn__tlsc_free(sn__tlsc *t) {
+  if (t->is_set_up) mbedtls_ssl_free(&t->ssl);
+  mbedtls_ssl_config_free(&t->conf);
+  mbedtls_x509_crt_free(&t->ca);
+  mbedtls_x509_crt_free(&t->own);
+  mbedtls_pk_free(&t->key);
+  SN_FREE(t->suites);
+  t->suites = NULL;
+  t->is_set_up = 0;
+}
+
+static int sn__tlsc_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  (void) depth;
+  sn__check_dates((sn_mgr *) arg, crt, flags);
+  return 0;
+}
+
+/* Sets up a client handshake with host (or o->tls_name) over io. what names
+   the peer in logs ("mail server"). SN_ERR_INVALID without roots or a pin
+   (unless SN_TLS_VERIFY_NONE), SN_ERR_CERT/KEY/FILE for what does not load. */
+static int sn__tlsc_start(sn__tlsc *t, const sn_tls_client_opts *o, const char *host, sn__bio *io, const char *what,
+                          int *tls_error) {
+  sn_mgr *m = t->mgr;
+  const char *name = o->tls_name ? o->tls_name : host;
+  int r, has_ca = o->ca != NULL || o->ca_file != NULL;
+  if ((r = sn__suites(m, NULL, &t->suites)) != SN_OK) return r;
+  if ((r = mbedtls_ssl_config_defaults(&t->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
+                                       MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
+    return *tls_error = r, SN_ERR_TLS;
+  mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &m->drbg);
+  sn__conf_min_tls12(&t->conf);
+  mbedtls_ssl_conf_ciphersuites(&t->conf, t->suites);
+  if (has_ca) {
+    if ((r = sn__load_crt(m, &t->ca, o->ca, o->ca_len, o->ca_file, "trusted roots")) != SN_OK) return r;
+    mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
+  }
+  if (o->cert != NULL || o->cert_file != NULL) {
+    if ((r = sn__load_crt(m, &t->own, o->cert, o->cert_len, o->cert_file, "client certificate")) != SN_OK) return r;
+    if ((r = sn__load_key(m, &t->key, &t->own, o->key, o->key_len, o->key_file, o->key_password)) != SN_OK) return r;
+    if ((r = mbedtls_ssl_conf_own_cert(&t->conf, &t->own, &t->key)) != 0) return *tls_error = r, SN_ERR_TLS;
+  }
+  t->pin = o->pin_sha256;
+#if defined(SN_TLS_VERIFY_NONE)
+  sn__log(m, SN_LOG_WARN, "INSECURE: SN_TLS_VERIFY_NONE: the certificate of %s %s is not verified", what, name);
+  mbedtls_ssl_conf_authmode(&t->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
+  t->pin = NULL;
+#else
+  if (!has_ca && t->pin == NULL) {
+    sn__log(m, SN_LOG_ERROR, "%s %s: no trusted roots and no pin, nothing to verify against", what, name);
+    return SN_ERR_INVALID;
+  }
+  /* pinned without roots: the chain cannot be trusted, the pin decides (after the handshake) */
+  mbedtls_ssl_conf_authmode(&t->conf, has_ca ? MBEDTLS_SSL_VERIFY_REQUIRED : MBEDTLS_SSL_VERIFY_OPTIONAL);
+#endif
+  mbedtls_ssl_init(&t->ssl);
+  t->is_set_up = 1;
+  if ((r = mbedtls_ssl_setup(&t->ssl, &t->conf)) != 0) return *tls_error = r, SN_ERR_NOMEM;
+  if ((r = mbedtls_ssl_set_hostname(&t->ssl, name)) != 0) return *tls_error = r, SN_ERR_INVALID;
+  mbedtls_ssl_set_bio(&t->ssl, io, sn__bio_send, sn__bio_recv, NULL);
+  mbedtls_ssl_set_verify(&t->ssl, sn__tlsc_verify_cb, m);
+  return SN_OK;
+}
+
+/* The pin against the server's key, and, when the pin stands in for roots,
+   every other verification result (dates, name) except "not trusted". */
+static int sn__tlsc_check_pin(sn__tlsc *t, uint32_t *flags, char *why, size_t why_len) {
+  const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&t->ssl);
+  unsigned char der[1200], hash[32];
+  int n;
+  uint32_t f = mbedtls_ssl_get_verify_result(&t->ssl);
+  if (peer == NULL) return snprintf(why, why_len, "no server certificate to check the pin against"), SN_ERR_VERIFY;
+  if ((f & ~(uint32_t) MBEDTLS_X509_BADCERT_NOT_TRUSTED) != 0) {
+    *flags = f;
+    mbedtls_x509_crt_verify_info(why, why_len, "", f);
+    why[strcspn(why, "\n")] = '\0';
+    return SN_ERR_VERIFY;
+  }
+  n = mbedtls_pk_write_pubkey_der((mbedtls_pk_context *) &peer->pk, der, sizeof der);
+  if (n <= 0 || sn__sha256(der + sizeof der - n, (size_t) n, hash) != 0 || memcmp(hash, t->pin, 32) != 0) {
+    snprintf(why, why_len, "the server's public key does not match the pin");
+    return SN_ERR_VERIFY;
+  }
+  return SN_OK;
+}
+
+/* Drives the handshake: SN_OK when done and verified, SN_WANT_READ (with
+   *want set to SN_READABLE or SN_WRITABLE) to come back later, or
+   SN_ERR_VERIFY / SN_ERR_TLS with the reason in words in why. */
+static int sn__tlsc_handshake(sn__tlsc *t, uint8_t *want, int *tls_error, uint32_t *flags, char *why, size_t why_len) {
+  int r = mbedtls_ssl_handshake(&t->ssl);
+  if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+    *want = r == MBEDTLS_ERR_SSL_WANT_READ ? SN_READABLE : SN_WRITABLE;
+    return SN_WANT_READ;
+  }
+  if (r != 0) {
+    *tls_error = r;
+    *flags = mbedtls_ssl_get_verify_result(&t->ssl);
+    if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+      mbedtls_x509_crt_verify_info(why, why_len, "", *flags);
+      why[strcspn(why, "\n")] = '\0';
+    } else {
+      sn__tls_strerror(r, why, why_len);
+    }
+    return r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ? SN_ERR_VERIFY : SN_ERR_TLS;
+  }
+  if (t->pin != NULL) return sn__tlsc_check_pin(t, flags, why, why_len);
+  return SN_OK;
 }
 
 // >>conn
@@ -2854,15 +3024,12 @@ typedef struct sn__smtp {
   sn_mgr *mgr;
   const sn_smtp_server *srv;
   sn__bio io;
-  int state, is_tls, tls_up, starttls_done, authed, auth_method, auth_step;
+  int state, tls_up, starttls_done, authed, auth_method, auth_step;
   unsigned ext;
   unsigned long size_max;
   uint8_t rd_want, wr_want;
   uint64_t deadline;
-  mbedtls_ssl_context ssl;
-  mbedtls_ssl_config conf;
-  mbedtls_x509_crt ca;
-  int *suites;
+  sn__tlsc tls;
   char rx[1024];
   size_t rx_len;
   int code;           /* reply being read, and whether it is complete */
@@ -3259,10 +3426,7 @@ static void sn__smtp_finish_job(sn__smtp *s) {
 static void sn__smtp_free(sn__smtp *s) {
   sn_mgr *m = s->mgr;
   if (s->io.sock != SN_INVALID_SOCK) m->port.close(m->port.ctx, s->io.sock);
-  if (s->is_tls) mbedtls_ssl_free(&s->ssl);
-  mbedtls_ssl_config_free(&s->conf);
-  mbedtls_x509_crt_free(&s->ca);
-  SN_FREE(s->suites);
+  sn__tlsc_free(&s->tls);
   SN_FREE(s->tx);
   m->smtp = NULL;
   SN_FREE(s);
@@ -3275,47 +3439,18 @@ static void sn__smtp_abort(sn__smtp *s, int err, const char *stage) {
   s->state = SN__S_DEAD;
 }
 
-static int sn__smtp_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
-  (void) depth;
-  sn__check_dates(((sn__smtp *) arg)->mgr, crt, flags);
-  return 0;
-}
-
-/* TLS client set-up: roots, hostname (checked and sent as SNI), suites. */
+/* TLS client set-up through the one outgoing TLS path: the server's roots,
+   its name (checked and sent as SNI). */
 static int sn__smtp_tls_start(sn__smtp *s) {
-  sn_mgr *m = s->mgr;
   const sn_smtp_server *srv = s->srv;
+  sn_tls_client_opts o;
   int r;
-  if ((r = sn__suites(m, NULL, &s->suites)) != SN_OK) return r;
-  if ((r = mbedtls_ssl_config_defaults(&s->conf, MBEDTLS_SSL_IS_CLIENT, MBEDTLS_SSL_TRANSPORT_STREAM,
-                                       MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
-    return s->res.tls_error = r, SN_ERR_TLS;
-  mbedtls_ssl_conf_rng(&s->conf, mbedtls_ctr_drbg_random, &m->drbg);
-  sn__conf_min_tls12(&s->conf);
-  mbedtls_ssl_conf_ciphersuites(&s->conf, s->suites);
-  if (srv->ca != NULL || srv->ca_file != NULL) {
-    if ((r = sn__load_crt(m, &s->ca, srv->ca, srv->ca_len, srv->ca_file, "mail server CA")) != SN_OK) return r;
-    mbedtls_ssl_conf_ca_chain(&s->conf, &s->ca, NULL);
-  }
-#if defined(SN_SMTP_VERIFY_NONE)
-  sn__log(m, SN_LOG_WARN, "INSECURE: SN_SMTP_VERIFY_NONE: the certificate of %s is not verified", srv->host);
-  mbedtls_ssl_conf_authmode(&s->conf, MBEDTLS_SSL_VERIFY_OPTIONAL);
-#else
-  if (srv->ca == NULL && srv->ca_file == NULL) {
-    sn__log(m, SN_LOG_ERROR, "mail server %s: no trusted CA given, nothing to verify against", srv->host);
-    return SN_ERR_INVALID;
-  }
-  mbedtls_ssl_conf_authmode(&s->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
-#endif
-  mbedtls_ssl_init(&s->ssl);
-  s->is_tls = 1;
-  if ((r = mbedtls_ssl_setup(&s->ssl, &s->conf)) != 0) return s->res.tls_error = r, SN_ERR_NOMEM;
-  if ((r = mbedtls_ssl_set_hostname(&s->ssl, srv->tls_name ? srv->tls_name : srv->host)) != 0)
-    return s->res.tls_error = r, SN_ERR_INVALID;
-  mbedtls_ssl_set_bio(&s->ssl, &s->io, sn__bio_send, sn__bio_recv, NULL);
-  mbedtls_ssl_set_verify(&s->ssl, sn__smtp_verify_cb, s);
+  memset(&o, 0, sizeof o);
+  o.ca = srv->ca, o.ca_len = srv->ca_len, o.ca_file = srv->ca_file;
+  o.tls_name = srv->tls_name;
+  if ((r = sn__tlsc_start(&s->tls, &o, srv->host, &s->io, "mail server", &s->res.tls_error)) != SN_OK) return r;
   s->state = SN__S_HANDSHAKE;
-  s->deadline = m->now + sn__smtp_timeout(s, 60000);
+  s->deadline = s->mgr->now + sn__smtp_timeout(s, 60000);
   return SN_OK;
 }
 
@@ -3618,7 +3753,7 @@ static int sn__smtp_flush(sn__smtp *s) {
     int r;
     if (n > SN__WRITE_MAX) n = SN__WRITE_MAX;
     if (s->tls_up) {
-      r = mbedtls_ssl_write(&s->ssl, s->tx + s->tx_off, n);
+      r = mbedtls_ssl_write(&s->tls.ssl, s->tx + s->tx_off, n);
       if (r == MBEDTLS_ERR_SSL_WANT_WRITE || r == MBEDTLS_ERR_SSL_WANT_READ) {
         s->wr_want = r == MBEDTLS_ERR_SSL_WANT_WRITE ? SN_WRITABLE : SN_READABLE;
         s->inflight = n;
@@ -3666,27 +3801,19 @@ static void sn__smtp_io(sn__smtp *s) {
       if (s->srv->mode == SN_SMTP_TLS && (r = sn__smtp_tls_start(s)) != SN_OK) { sn__smtp_abort(s, r, "TLS"); return; }
     }
     if (s->state == SN__S_HANDSHAKE) {
-      r = mbedtls_ssl_handshake(&s->ssl);
-      if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
-        s->rd_want = r == MBEDTLS_ERR_SSL_WANT_READ ? SN_READABLE : SN_WRITABLE;
+      r = sn__tlsc_handshake(&s->tls, &s->rd_want, &s->res.tls_error, &s->res.verify_flags, s->res.reply,
+                             sizeof s->res.reply);
+      if (r == SN_WANT_READ) return;
+      if (r != SN_OK) {
+        s->res.reply_code = 0;
+        sn__log(m, SN_LOG_WARN, "mail server %s: TLS handshake failed: %s", s->srv->host, s->res.reply);
+        m->tls_err = s->res.tls_error;
+        sn__smtp_abort(s, r, "TLS");
         return;
       }
-      if (r != 0) {
-        s->res.tls_error = r;
-        s->res.reply_code = 0;
-        s->res.verify_flags = mbedtls_ssl_get_verify_result(&s->ssl);
-        if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
-          mbedtls_x509_crt_verify_info(s->res.reply, sizeof s->res.reply, "", s->res.verify_flags);
-          s->res.reply[strcspn(s->res.reply, "\n")] = '\0';
-        } else {
-          sn__tls_strerror(r, s->res.reply, sizeof s->res.reply);
-        }
-        sn__log_tls(m, SN_LOG_WARN, "mail server TLS handshake failed", r);
-        { sn__smtp_abort(s, r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ? SN_ERR_VERIFY : SN_ERR_TLS, "TLS"); return; }
-      }
       s->tls_up = 1;
-      sn__log(m, SN_LOG_DEBUG, "mail server %s: %s %s", s->srv->host, mbedtls_ssl_get_version(&s->ssl),
-              mbedtls_ssl_get_ciphersuite(&s->ssl));
+      sn__log(m, SN_LOG_DEBUG, "mail server %s: %s %s", s->srv->host, mbedtls_ssl_get_version(&s->tls.ssl),
+              mbedtls_ssl_get_ciphersuite(&s->tls.ssl));
       if (s->starttls_done) sn__smtp_ehlo(s, 0); /* RFC 3207 4.2: forget everything, say EHLO again */
       else s->state = SN__S_GREETING;
       s->deadline = m->now + sn__smtp_timeout(s, 300000);
@@ -3714,7 +3841,7 @@ static void sn__smtp_io(sn__smtp *s) {
     if (s->state != SN__S_BODY && s->state != SN__S_CONNECT && s->state != SN__S_HANDSHAKE) {
       if (s->rx_len < sizeof s->rx) {
         if (s->tls_up) {
-          r = mbedtls_ssl_read(&s->ssl, (unsigned char *) s->rx + s->rx_len, sizeof s->rx - s->rx_len);
+          r = mbedtls_ssl_read(&s->tls.ssl, (unsigned char *) s->rx + s->rx_len, sizeof s->rx - s->rx_len);
           if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
             s->rd_want = r == MBEDTLS_ERR_SSL_WANT_READ ? SN_READABLE : SN_WRITABLE;
             r = SN_WANT_READ;
@@ -3762,7 +3889,7 @@ static uint8_t sn__smtp_want(const sn__smtp *s) {
 }
 
 static int sn__smtp_has_pending(sn__smtp *s) {
-  return s->tls_up && s->state != SN__S_DEAD && (mbedtls_ssl_get_bytes_avail(&s->ssl) > 0 || mbedtls_ssl_check_pending(&s->ssl));
+  return s->tls_up && s->state != SN__S_DEAD && (mbedtls_ssl_get_bytes_avail(&s->tls.ssl) > 0 || mbedtls_ssl_check_pending(&s->tls.ssl));
 }
 
 /* Opens a session for the oldest job. */
@@ -3778,8 +3905,7 @@ static void sn__smtp_open(sn_mgr *m) {
   s->io.sock = SN_INVALID_SOCK;
   s->rd_want = SN_READABLE;
   s->wr_want = SN_WRITABLE;
-  mbedtls_ssl_config_init(&s->conf);
-  mbedtls_x509_crt_init(&s->ca);
+  sn__tlsc_init(&s->tls, m);
   s->tx = (unsigned char *) SN_MALLOC(1024);
   if (s->tx == NULL) goto nomem;
   s->tx_cap = 1024;
@@ -3819,7 +3945,7 @@ static void sn__smtp_poll(sn_mgr *m, int ready) {
     sn__smtp_abort(s, SN_ERR_TIMEOUT, sn__smtp_stage(s));
   }
   if (s->state == SN__S_DEAD) {
-    if (s->tls_up) mbedtls_ssl_close_notify(&s->ssl); /* best effort */
+    if (s->tls_up) mbedtls_ssl_close_notify(&s->tls.ssl); /* best effort */
     sn__smtp_free(s);
   }
 }
