@@ -49,9 +49,11 @@ through the *_opts structs, where zero always means the secure default)
    SN_MAX_HEADERS          32       request header fields (more: 431)
    SN_MAX_PARAMS           4        :name parameters per route pattern
    SN_MAX_MAIL_JOBS        8        mails queued per manager (SN_ERR_FULL beyond)
+   SN_MAX_CLIENTS          4        outgoing connections (sn_connect) at once
    SN_ENABLE_SMTP          1        0 leaves the mail sender out
-   SN_SMTP_VERIFY_NONE     off      INSECURE: mail servers' certificates are not
-                                    verified (logged as a warning at every connection)
+   SN_TLS_VERIFY_NONE      off      INSECURE: servers' certificates are not verified on
+                                    outgoing TLS (logged as a warning at every connection);
+                                    SN_SMTP_VERIFY_NONE is an alias
    SN_RX_INIT              2048     initial receive buffer per connection (bytes)
    SN_TX_INIT              2048     initial send buffer per connection (bytes)
    SN_CONN_SCRATCH         32       per-connection scratch bytes for handlers
@@ -201,7 +203,10 @@ extern "C" {
 #endif
 /* Sockets handed to the port's wait hook at most: one per listener and
    connection, and one for the mail sender's session. */
-#define SN_MAX_SOCKETS (SN_MAX_CONNS + SN_MAX_LISTENERS + 1)
+#ifndef SN_MAX_CLIENTS
+#define SN_MAX_CLIENTS 4 /* outgoing connections (sn_connect) at once */
+#endif
+#define SN_MAX_SOCKETS (SN_MAX_CONNS + SN_MAX_LISTENERS + 1 + SN_MAX_CLIENTS)
 
 /* ---- errors ------------------------------------------------------------- */
 /* One list keeps names, numbers and words in step (sn_strerror()). */
@@ -512,6 +517,58 @@ typedef struct sn_tls_client_opts {
                                       With roots, both must hold; without, the pin stands in
                                       for them (dates and name are still checked). */
 } sn_tls_client_opts;
+
+/* ---- client connections ------------------------------------------------------------
+   An outgoing byte stream, TLS or plain TCP, driven by sn_poll like the
+   server's connections: sn_connect resolves the name through the port,
+   connects, runs the TLS handshake (verified as above), then calls on_connect;
+   data arrives through on_data; sn_client_send queues within a bound. Every
+   client ends with exactly one on_close, after which it is freed. */
+typedef struct sn_client sn_client;
+
+typedef struct sn_client_callbacks {
+  /* connected and, with TLS, the server verified; sending may start */
+  void (*on_connect)(sn_client *c, void *user);
+  /* bytes received; data is borrowed for the call */
+  void (*on_data)(sn_client *c, const void *data, size_t len, void *user);
+  /* everything queued has been handed to the port: room for more */
+  void (*on_sent)(sn_client *c, void *user);
+  /* the end, once: err SN_OK for an orderly end (the server's close_notify
+     with TLS, its FIN on plain TCP, or sn_client_close), else why it ended,
+     with why in words (a verification failure names its reason; a TLS
+     stream cut without close_notify is SN_ERR_CLOSED, a possible
+     truncation). c is freed when on_close returns. */
+  void (*on_close)(sn_client *c, int err, const char *why, void *user);
+  void *user;
+} sn_client_callbacks;
+
+typedef struct sn_client_opts {
+  const sn_tls_client_opts *tls; /* NULL: plain TCP. Borrowed until on_close. */
+  uint32_t connect_timeout_ms;   /* name, TCP and TLS handshake; 0: 30 s */
+  uint32_t idle_timeout_ms;      /* nothing sent or received for this long ends it; 0: never */
+  size_t max_queued;             /* bytes sn_client_send may hold unsent; 0: 16 KiB */
+} sn_client_opts;
+
+/* Starts a connection to host (a name or a numeric address) and port. host
+   is copied (at most 253 characters); opts and cb are copied, opts->tls is
+   borrowed. SN_ERR_FULL when SN_MAX_CLIENTS are open, SN_ERR_INVALID for bad
+   arguments or TLS options that cannot verify (no roots and no pin); every
+   later failure (name, connect, TLS, verification, timeout) comes through
+   on_close. *out (may be NULL) is valid until on_close returns. Allocates. */
+SNDEF int sn_connect(sn_mgr *mgr, const char *host, uint16_t port, const sn_client_opts *opts,
+                     const sn_client_callbacks *cb, sn_client **out);
+/* Queues len bytes, all or none: SN_OK, SN_ERR_FULL when they do not fit in
+   max_queued (wait for on_sent), SN_ERR_CLOSED after sn_client_close or
+   once the connection is ending. May be called before on_connect. */
+SNDEF int sn_client_send(sn_client *c, const void *data, size_t len);
+/* Ends the connection after what is queued has gone (with close_notify on
+   TLS); on_close(SN_OK) follows from sn_poll. */
+SNDEF void sn_client_close(sn_client *c);
+/* "TLSv1.3" and the suite's name; "" before the handshake or on plain TCP. */
+SNDEF const char *sn_client_tls_version(const sn_client *c);
+SNDEF const char *sn_client_tls_suite(const sn_client *c);
+/* Bytes queued and not yet handed to the port. */
+SNDEF size_t sn_client_queued(const sn_client *c);
 
 /* ---- mail sender (SMTP client) --------------------------------------------------
    Sends mail through a submission server: implicit TLS (465) or STARTTLS
@@ -1529,6 +1586,62 @@ static int sn__tlsc_handshake(sn__tlsc *t, uint8_t *want, int *tls_error, uint32
     return r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ? SN_ERR_VERIFY : SN_ERR_TLS;
   }
   if (t->pin != NULL) return sn__tlsc_check_pin(t, flags, why, why_len);
+  return SN_OK;
+}
+
+/* ---- an outgoing byte queue (the mail session, client connections) ---- */
+typedef struct sn__txq {
+  unsigned char *buf;
+  size_t len, off, cap;
+  size_t inflight; /* a TLS write that wanted to be retried with the same bytes */
+} sn__txq;
+
+static size_t sn__txq_pending(const sn__txq *q) { return q->len - q->off; }
+
+static int sn__txq_put(sn__txq *q, const void *data, size_t n) {
+  if (q->off > 0 && q->inflight == 0) {
+    memmove(q->buf, q->buf + q->off, q->len - q->off);
+    q->len -= q->off;
+    q->off = 0;
+  }
+  if (q->cap - q->len < n) {
+    size_t cap = q->cap * 2 > q->len + n ? q->cap * 2 : q->len + n + 512;
+    unsigned char *p = (unsigned char *) sn__resize(q->buf, q->len, cap);
+    if (p == NULL) return SN_ERR_NOMEM;
+    q->buf = p;
+    q->cap = cap;
+  }
+  memcpy(q->buf + q->len, data, n);
+  q->len += n;
+  return SN_OK;
+}
+
+/* Writes what the port takes, through ssl when not NULL. SN_OK when all went
+   or the port is full (*wr_want says what to wait for), else the error. */
+static int sn__txq_flush(sn__txq *q, sn_mgr *m, sn__bio *io, mbedtls_ssl_context *ssl, uint8_t *wr_want,
+                         int *tls_error) {
+  while (q->off < q->len) {
+    size_t n = q->inflight ? q->inflight : q->len - q->off;
+    int r;
+    if (n > SN__WRITE_MAX) n = SN__WRITE_MAX;
+    if (ssl != NULL) {
+      r = mbedtls_ssl_write(ssl, q->buf + q->off, n);
+      if (r == MBEDTLS_ERR_SSL_WANT_WRITE || r == MBEDTLS_ERR_SSL_WANT_READ) {
+        *wr_want = r == MBEDTLS_ERR_SSL_WANT_WRITE ? SN_WRITABLE : SN_READABLE;
+        q->inflight = n; /* mbedTLS wants the same bytes again */
+        return SN_OK;
+      }
+      if (r == SN__BIO_SEND_FAILED) return io->err ? io->err : SN_ERR_IO;
+      if (r < 0) return *tls_error = r, SN_ERR_TLS;
+    } else {
+      r = m->port.send(m->port.ctx, io->sock, q->buf + q->off, n);
+      if (r == SN_WANT_WRITE) return *wr_want = SN_WRITABLE, SN_OK;
+      if (r <= 0) return r < 0 ? r : SN_ERR_IO;
+    }
+    q->inflight = 0;
+    q->off += (size_t) r;
+  }
+  q->off = q->len = 0;
   return SN_OK;
 }
 
@@ -3034,8 +3147,7 @@ typedef struct sn__smtp {
   size_t rx_len;
   int code;           /* reply being read, and whether it is complete */
   char text[160];
-  unsigned char *tx;
-  size_t tx_len, tx_off, tx_cap, inflight;
+  sn__txq tx;
   /* the current mail */
   int job_active;
   int ncmd, nsent, nacked, accepted; /* MAIL, RCPTs, DATA */
@@ -3049,23 +3161,7 @@ static uint32_t sn__smtp_timeout(const sn__smtp *s, uint32_t rfc_ms) {
   return s->srv->timeout_ms ? s->srv->timeout_ms : rfc_ms;
 }
 
-static int sn__smtp_tx_put(sn__smtp *s, const void *data, size_t n) {
-  if (s->tx_off > 0 && s->inflight == 0) {
-    memmove(s->tx, s->tx + s->tx_off, s->tx_len - s->tx_off);
-    s->tx_len -= s->tx_off;
-    s->tx_off = 0;
-  }
-  if (s->tx_cap - s->tx_len < n) {
-    size_t cap = s->tx_cap * 2 > s->tx_len + n ? s->tx_cap * 2 : s->tx_len + n + 512;
-    unsigned char *p = (unsigned char *) sn__resize(s->tx, s->tx_len, cap);
-    if (p == NULL) return SN_ERR_NOMEM;
-    s->tx = p;
-    s->tx_cap = cap;
-  }
-  memcpy(s->tx + s->tx_len, data, n);
-  s->tx_len += n;
-  return SN_OK;
-}
+static int sn__smtp_tx_put(sn__smtp *s, const void *data, size_t n) { return sn__txq_put(&s->tx, data, n); }
 
 static int sn__smtp_printf(sn__smtp *s, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -3427,7 +3523,7 @@ static void sn__smtp_free(sn__smtp *s) {
   sn_mgr *m = s->mgr;
   if (s->io.sock != SN_INVALID_SOCK) m->port.close(m->port.ctx, s->io.sock);
   sn__tlsc_free(&s->tls);
-  SN_FREE(s->tx);
+  SN_FREE(s->tx.buf);
   m->smtp = NULL;
   SN_FREE(s);
 }
@@ -3748,29 +3844,7 @@ static int sn__smtp_lines(sn__smtp *s) {
 }
 
 static int sn__smtp_flush(sn__smtp *s) {
-  while (s->tx_off < s->tx_len) {
-    size_t n = s->inflight ? s->inflight : s->tx_len - s->tx_off;
-    int r;
-    if (n > SN__WRITE_MAX) n = SN__WRITE_MAX;
-    if (s->tls_up) {
-      r = mbedtls_ssl_write(&s->tls.ssl, s->tx + s->tx_off, n);
-      if (r == MBEDTLS_ERR_SSL_WANT_WRITE || r == MBEDTLS_ERR_SSL_WANT_READ) {
-        s->wr_want = r == MBEDTLS_ERR_SSL_WANT_WRITE ? SN_WRITABLE : SN_READABLE;
-        s->inflight = n;
-        return 0;
-      }
-      if (r == SN__BIO_SEND_FAILED) return s->io.err ? s->io.err : SN_ERR_IO;
-      if (r < 0) return s->res.tls_error = r, SN_ERR_TLS;
-    } else {
-      r = s->mgr->port.send(s->mgr->port.ctx, s->io.sock, s->tx + s->tx_off, n);
-      if (r == SN_WANT_WRITE) return s->wr_want = SN_WRITABLE, 0;
-      if (r <= 0) return r < 0 ? r : SN_ERR_IO;
-    }
-    s->inflight = 0;
-    s->tx_off += (size_t) r;
-  }
-  s->tx_off = s->tx_len = 0;
-  return 0;
+  return sn__txq_flush(&s->tx, s->mgr, &s->io, s->tls_up ? &s->tls.ssl : NULL, &s->wr_want, &s->res.tls_error);
 }
 
 static const char *sn__smtp_stage(const sn__smtp *s) {
@@ -3819,7 +3893,7 @@ static void sn__smtp_io(sn__smtp *s) {
       s->deadline = m->now + sn__smtp_timeout(s, 300000);
     }
     /* produce message bytes while the send buffer is short */
-    while (s->state == SN__S_BODY && s->tx_len - s->tx_off < SN__SMTP_TX_CHUNK) {
+    while (s->state == SN__S_BODY && sn__txq_pending(&s->tx) < SN__SMTP_TX_CHUNK) {
       r = sn__mime_step(s, m->jobs[0].mail);
       if (r < 0) { sn__smtp_abort(s, r, "message"); return; }
       progress = 1;
@@ -3828,15 +3902,15 @@ static void sn__smtp_io(sn__smtp *s) {
         s->deadline = m->now + sn__smtp_timeout(s, 600000); /* RFC 5321 4.5.3.2.6 */
       }
     }
-    if (s->tx_off < s->tx_len) {
-      size_t before = s->tx_off + s->tx_len;
+    if (sn__txq_pending(&s->tx) > 0) {
+      size_t before = s->tx.off + s->tx.len;
       if ((r = sn__smtp_flush(s)) != SN_OK) {
         /* the last reply belongs to an earlier command: report the broken connection instead */
         sn__smtp_broken(s, r);
         sn__smtp_abort(s, r, sn__smtp_stage(s));
         return;
       }
-      if (s->tx_off + s->tx_len != before) progress = 1, s->deadline = s->state == SN__S_BODY ? m->now + sn__smtp_timeout(s, 180000) : s->deadline;
+      if (s->tx.off + s->tx.len != before) progress = 1, s->deadline = s->state == SN__S_BODY ? m->now + sn__smtp_timeout(s, 180000) : s->deadline;
     }
     if (s->state != SN__S_BODY && s->state != SN__S_CONNECT && s->state != SN__S_HANDSHAKE) {
       if (s->rx_len < sizeof s->rx) {
@@ -3883,7 +3957,7 @@ static uint8_t sn__smtp_want(const sn__smtp *s) {
   uint8_t w = 0;
   if (s->state == SN__S_CONNECT) return SN_WRITABLE;
   if (s->state == SN__S_HANDSHAKE) return s->rd_want;
-  if (s->tx_off < s->tx_len || s->state == SN__S_BODY) w |= s->wr_want;
+  if (sn__txq_pending(&s->tx) > 0 || s->state == SN__S_BODY) w |= s->wr_want;
   if (s->state != SN__S_BODY) w |= s->rd_want;
   return w;
 }
@@ -3906,9 +3980,9 @@ static void sn__smtp_open(sn_mgr *m) {
   s->rd_want = SN_READABLE;
   s->wr_want = SN_WRITABLE;
   sn__tlsc_init(&s->tls, m);
-  s->tx = (unsigned char *) SN_MALLOC(1024);
-  if (s->tx == NULL) goto nomem;
-  s->tx_cap = 1024;
+  s->tx.buf = (unsigned char *) SN_MALLOC(1024);
+  if (s->tx.buf == NULL) goto nomem;
+  s->tx.cap = 1024;
   m->smtp = s;
   s->job_active = 1;
   s->res.stage = NULL;
@@ -3929,7 +4003,7 @@ static void sn__smtp_open(sn_mgr *m) {
   s->deadline = m->now + sn__smtp_timeout(s, 60000);
   return;
 nomem:
-  if (s) SN_FREE(s->tx), SN_FREE(s);
+  if (s) SN_FREE(s->tx.buf), SN_FREE(s);
   m->smtp = NULL;
   sn__mail_fail_oldest(m, SN_ERR_NOMEM, "connect");
 }

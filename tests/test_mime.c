@@ -26,18 +26,18 @@ static char *render(const sn_mail *mail) {
   int r, guard = 0;
   memset(&s, 0, sizeof s);
   s.mgr = mgr;
-  s.tx = (unsigned char *) malloc(64);
-  s.tx_cap = 64;
+  s.tx.buf = (unsigned char *) malloc(64);
+  s.tx.cap = 64;
   sn__mime_plan(&s.w, mail);
   while ((r = sn__mime_step(&s, mail)) == 1 && guard++ < 100000) continue;
   if (r != 0) {
-    free(s.tx);
+    free(s.tx.buf);
     return NULL;
   }
-  out = (char *) malloc(s.tx_len + 1);
-  memcpy(out, s.tx, s.tx_len);
-  out[s.tx_len] = '\0';
-  free(s.tx);
+  out = (char *) malloc(s.tx.len + 1);
+  memcpy(out, s.tx.buf, s.tx.len);
+  out[s.tx.len] = '\0';
+  free(s.tx.buf);
   return out;
 }
 
