@@ -38,7 +38,7 @@ help:
 	@echo "  make demo         install what is missing, build, make dev certificates, run sn_demo"
 	@echo "  make test         build with gcc and clang (-Werror), unit tests, integration tests"
 	@echo "                    against real clients, all again under ASan/UBSan; ends 'N passed, N failed'"
-	@echo "  make examples     build $(BUILD)/sn_demo and $(BUILD)/sn_sendmail"
+	@echo "  make examples     build $(BUILD)/sn_demo, $(BUILD)/sn_sendmail and $(BUILD)/sn_tlscat"
 	@echo "  make certs        development CA, server and client certificates in $(CERTS)"
 	@echo "  make unit         unit tests only"
 	@echo "  make deps         install missing Debian packages (tools/deps.sh)"
@@ -81,7 +81,15 @@ $(BUILD)/asan/sn_sendmail: examples/posix/sn_sendmail.c $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)/asan
 	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. examples/posix/sn_sendmail.c -o $@ $(MBED_LIBS)
 
-examples: $(BUILD)/sn_demo $(BUILD)/sn_sendmail
+$(BUILD)/sn_tlscat: examples/posix/sn_tlscat.c $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. examples/posix/sn_tlscat.c -o $@ $(MBED_LIBS)
+
+$(BUILD)/asan/sn_tlscat: examples/posix/sn_tlscat.c $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)/asan
+	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. examples/posix/sn_tlscat.c -o $@ $(MBED_LIBS)
+
+examples: $(BUILD)/sn_demo $(BUILD)/sn_sendmail $(BUILD)/sn_tlscat
 
 # ---- lwIP (securenet_port_lwip.h) --------------------------------------------
 # lwIP 2.2 from Debian trixie's source package (tools/fetch-lwip.sh, into
@@ -176,7 +184,7 @@ unit: $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT))
 check-build: $(BUILD)/demo_static.h $(MBED_DEP) $(LWIP_FETCHED)
 	LWIP_DIR=$(LWIP_DIR) tests/check-build.sh "$(MBED_CFLAGS)" $(BUILD)
 
-test: $(LWIP_BINS) $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
+test: $(LWIP_BINS) $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
 	MBED_CFLAGS="$(MBED_CFLAGS)" LWIP_DIR=$(LWIP_DIR) tests/run.sh $(BUILD)
 
 # The lwIP port's suite alone (root, for its network namespace).

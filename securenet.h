@@ -1106,6 +1106,8 @@ struct sn_mgr {
   sn_wait_item items[SN_MAX_SOCKETS];
   sn_conn *item_conn[SN_MAX_SOCKETS];
   struct sn__smtp *smtp; /* the mail session, when one is open */
+  sn_client *clients[SN_MAX_CLIENTS]; /* outgoing connections, oldest first */
+  int nclients;
   sn__mail_job jobs[SN_MAX_MAIL_JOBS]; /* queued mails, oldest first */
   int njobs;
 };
@@ -1199,7 +1201,7 @@ SNDEF size_t sn_conn_size(void) { return sizeof(sn_conn); }
 static void *sn__resize(void *old, size_t used, size_t cap) {
   void *p = SN_MALLOC(cap);
   if (p == NULL) return NULL;
-  memcpy(p, old, used);
+  if (used > 0) memcpy(p, old, used);
   SN_FREE(old);
   return p;
 }
@@ -4067,6 +4069,278 @@ SNDEF int sn_mail_send_blocking(sn_mgr *m, const sn_smtp_server *srv, const sn_m
 }
 #endif /* SN_ENABLE_SMTP */
 
+// >>client
+/* Outgoing connections (sn_connect): the name and the TCP connection through
+   the port, the handshake on the one TLS client path, then a byte stream to
+   the application's callbacks. Ends are recorded and reported from sn_poll,
+   never from inside an sn_client_* call. */
+enum { SN__CL_RESOLVE, SN__CL_CONNECT, SN__CL_HANDSHAKE, SN__CL_OPEN, SN__CL_DEAD };
+
+struct sn_client {
+  sn_mgr *mgr;
+  sn__bio io;
+  sn_client_opts opts;
+  sn_client_callbacks cb;
+  sn__tlsc *tls; /* NULL: plain TCP */
+  sn__txq tx;
+  int state, err, tls_error;
+  uint32_t verify_flags;
+  uint8_t rd_want, wr_want, closing, sent_due, tls_up;
+  uint16_t port;
+  uint64_t deadline; /* connect + handshake, then the idle timeout */
+  char host[254];
+  char why[160];     /* how it ended, in words */
+};
+
+#define SN__CLIENT_READ 2048u /* bytes read per on_data call (on the stack) */
+
+/* Records the end; fmt has one %s (arg may be c->why itself). */
+static void sn__client_end(sn_client *c, int err, const char *fmt, const char *arg) {
+  char why[sizeof c->why];
+  if (c->state == SN__CL_DEAD) return;
+  c->err = err;
+  snprintf(why, sizeof why, fmt, arg);
+  memcpy(c->why, why, sizeof why);
+  c->state = SN__CL_DEAD;
+}
+
+static void sn__client_idle(sn_client *c) {
+  c->deadline = c->opts.idle_timeout_ms ? c->mgr->now + c->opts.idle_timeout_ms : UINT64_MAX;
+}
+
+static void sn__client_open(sn_client *c) {
+  c->state = SN__CL_OPEN;
+  sn__client_idle(c);
+  if (c->cb.on_connect) c->cb.on_connect(c, c->cb.user);
+}
+
+/* Asks the port for the connection (again, while a name is being resolved). */
+static void sn__client_connect(sn_client *c) {
+  sn_mgr *m = c->mgr;
+  int r = m->port.connect ? m->port.connect(m->port.ctx, c->host, c->port, &c->io.sock) : SN_ERR_UNSUPPORTED;
+  if (r == SN_WANT_READ) {
+    c->io.sock = SN_INVALID_SOCK;
+    return;
+  }
+  if (r != SN_OK) {
+    c->io.sock = SN_INVALID_SOCK;
+    sn__client_end(c, r, r == SN_ERR_ADDR ? "cannot resolve or reach %.100s" : "cannot connect to %.100s", c->host);
+    return;
+  }
+  c->state = SN__CL_CONNECT;
+  sn__log(m, SN_LOG_DEBUG, "connecting to %.100s port %u", c->host, (unsigned) c->port);
+}
+
+static void sn__client_io(sn_client *c, uint8_t ready) {
+  sn_mgr *m = c->mgr;
+  unsigned char buf[SN__CLIENT_READ];
+  int round, r;
+  if (c->state == SN__CL_CONNECT) {
+    if (ready & SN_ERROR) { /* the port's error tells why: refused, unreachable */
+      r = m->port.recv(m->port.ctx, c->io.sock, buf, 1);
+      char where[96];
+      snprintf(where, sizeof where, "%.60s port %u", c->host, (unsigned) c->port);
+      sn__client_end(c, r < 0 && r != SN_WANT_READ ? r : SN_ERR_IO, "cannot connect to %s (refused or unreachable)", where);
+      return;
+    }
+    if (!(ready & SN_WRITABLE)) return;
+    if (c->tls == NULL) {
+      sn__client_open(c);
+    } else {
+      c->state = SN__CL_HANDSHAKE;
+      c->rd_want = SN_WRITABLE;
+    }
+  }
+  for (round = 0; round < 64 && c->state != SN__CL_DEAD; round++) {
+    int progress = 0;
+    if (c->state == SN__CL_HANDSHAKE) {
+      r = sn__tlsc_handshake(c->tls, &c->rd_want, &c->tls_error, &c->verify_flags, c->why, sizeof c->why);
+      if (r == SN_WANT_READ) return;
+      if (r != SN_OK) {
+        char why[sizeof c->why];
+        memcpy(why, c->why, sizeof why);
+        m->tls_err = c->tls_error;
+        sn__log(m, SN_LOG_WARN, "%s: TLS: %s", c->host, why);
+        sn__client_end(c, r, "%s", why);
+        return;
+      }
+      c->tls_up = 1;
+      c->rd_want = SN_READABLE;
+      sn__log(m, SN_LOG_DEBUG, "%s: %s %s", c->host, mbedtls_ssl_get_version(&c->tls->ssl),
+              mbedtls_ssl_get_ciphersuite(&c->tls->ssl));
+      sn__client_open(c);
+      if (c->state != SN__CL_OPEN) return;
+    }
+    if (sn__txq_pending(&c->tx) > 0) {
+      size_t before = sn__txq_pending(&c->tx);
+      r = sn__txq_flush(&c->tx, m, &c->io, c->tls_up ? &c->tls->ssl : NULL, &c->wr_want, &c->tls_error);
+      if (r != SN_OK) {
+        if (r == SN_ERR_TLS) sn__tls_strerror(c->tls_error, c->why, sizeof c->why);
+        sn__client_end(c, r, r == SN_ERR_TLS ? "%s" : "connection to %.100s broken while sending",
+                       r == SN_ERR_TLS ? c->why : c->host);
+        return;
+      }
+      if (sn__txq_pending(&c->tx) != before) progress = 1, sn__client_idle(c);
+    }
+    if (c->sent_due && sn__txq_pending(&c->tx) == 0) {
+      c->sent_due = 0;
+      if (c->cb.on_sent) c->cb.on_sent(c, c->cb.user);
+      progress = 1;
+    }
+    if (c->closing && sn__txq_pending(&c->tx) == 0) {
+      if (c->tls_up) (void) mbedtls_ssl_close_notify(&c->tls->ssl); /* best effort, never waits */
+      if (m->port.shutdown) m->port.shutdown(m->port.ctx, c->io.sock);
+      sn__client_end(c, SN_OK, "%s", "closed by the application");
+      return;
+    }
+    if (c->state != SN__CL_OPEN) return;
+    if (c->tls_up) {
+      r = mbedtls_ssl_read(&c->tls->ssl, buf, sizeof buf);
+      if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+        c->rd_want = r == MBEDTLS_ERR_SSL_WANT_READ ? SN_READABLE : SN_WRITABLE;
+        r = SN_WANT_READ;
+      }
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+      else if (r == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+        continue;
+      }
+#endif
+      else if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
+        sn__client_end(c, SN_OK, "%s", "closed by the server (close_notify)");
+        return;
+      } else if (r == 0 || r == MBEDTLS_ERR_SSL_CONN_EOF) {
+        sn__client_end(c, SN_ERR_CLOSED, "%.60s closed the connection without close_notify (data may be truncated)",
+                       c->host);
+        return;
+      } else if (r == SN__BIO_RECV_FAILED) {
+        r = c->io.err ? c->io.err : SN_ERR_IO;
+      } else if (r < 0) {
+        c->tls_error = r;
+        m->tls_err = r;
+        sn__tls_strerror(r, c->why, sizeof c->why);
+        sn__client_end(c, SN_ERR_TLS, "%s", c->why);
+        return;
+      }
+    } else {
+      r = m->port.recv(m->port.ctx, c->io.sock, buf, sizeof buf);
+      if (r == 0) {
+        sn__client_end(c, SN_OK, "%s", "closed by the server");
+        return;
+      }
+    }
+    if (r > 0) {
+      sn__client_idle(c);
+      if (c->cb.on_data) c->cb.on_data(c, buf, (size_t) r, c->cb.user);
+      progress = 1;
+    } else if (r != SN_WANT_READ) {
+      sn__client_end(c, r, "connection to %.100s broken", c->host);
+      return;
+    }
+    if (!progress) break;
+  }
+}
+
+static uint8_t sn__client_want(const sn_client *c) {
+  if (c->state == SN__CL_CONNECT) return SN_WRITABLE;
+  if (c->state == SN__CL_HANDSHAKE) return c->rd_want;
+  if (c->state != SN__CL_OPEN) return 0;
+  return (uint8_t) (c->rd_want | (sn__txq_pending(&c->tx) > 0 ? c->wr_want : 0));
+}
+
+static int sn__client_has_pending(sn_client *c) {
+  return c->tls_up && c->state == SN__CL_OPEN &&
+         (mbedtls_ssl_get_bytes_avail(&c->tls->ssl) > 0 || mbedtls_ssl_check_pending(&c->tls->ssl) ||
+          (c->closing && sn__txq_pending(&c->tx) == 0) || (c->sent_due && sn__txq_pending(&c->tx) == 0));
+}
+
+static void sn__client_free(sn_mgr *m, sn_client *c) {
+  int i;
+  if (c->io.sock != SN_INVALID_SOCK) m->port.close(m->port.ctx, c->io.sock);
+  if (c->tls) sn__tlsc_free(c->tls), SN_FREE(c->tls);
+  SN_FREE(c->tx.buf);
+  for (i = 0; i < m->nclients; i++)
+    if (m->clients[i] == c) {
+      memmove(&m->clients[i], &m->clients[i + 1], (size_t) (m->nclients - i - 1) * sizeof m->clients[0]);
+      m->nclients--;
+      break;
+    }
+  SN_FREE(c);
+}
+
+/* Reports the end (once) and frees. */
+static void sn__client_reap(sn_mgr *m, sn_client *c) {
+  if (c->cb.on_close) c->cb.on_close(c, c->err, c->why, c->cb.user);
+  sn__client_free(m, c);
+}
+
+SNDEF int sn_connect(sn_mgr *m, const char *host, uint16_t port, const sn_client_opts *opts,
+                     const sn_client_callbacks *cb, sn_client **out) {
+  sn_client *c;
+  size_t n = host ? strlen(host) : 0;
+  int r;
+  if (out) *out = NULL;
+  if (m == NULL || n == 0 || n >= sizeof c->host || port == 0 || cb == NULL) return SN_ERR_INVALID;
+  if (m->nclients >= SN_MAX_CLIENTS) return SN_ERR_FULL;
+  c = (sn_client *) SN_MALLOC(sizeof *c);
+  if (c == NULL) return SN_ERR_NOMEM;
+  memset(c, 0, sizeof *c);
+  c->mgr = c->io.mgr = m;
+  c->io.sock = SN_INVALID_SOCK;
+  if (opts) c->opts = *opts;
+  if (c->opts.max_queued == 0) c->opts.max_queued = 16384;
+  c->cb = *cb;
+  memcpy(c->host, host, n + 1);
+  c->port = port;
+  c->rd_want = SN_READABLE;
+  c->wr_want = SN_WRITABLE;
+  m->now = m->port.now_ms(m->port.ctx);
+  c->deadline = m->now + (c->opts.connect_timeout_ms ? c->opts.connect_timeout_ms : 30000);
+  if (c->opts.tls != NULL) {
+    c->tls = (sn__tlsc *) SN_MALLOC(sizeof *c->tls);
+    if (c->tls == NULL) {
+      SN_FREE(c);
+      return SN_ERR_NOMEM;
+    }
+    sn__tlsc_init(c->tls, m);
+    /* roots, identity and pin load now: a bad option is the caller's error, not a late on_close */
+    if ((r = sn__tlsc_start(c->tls, c->opts.tls, c->host, &c->io, "server", &c->tls_error)) != SN_OK) {
+      sn__tlsc_free(c->tls);
+      SN_FREE(c->tls);
+      SN_FREE(c);
+      return r;
+    }
+  }
+  m->clients[m->nclients++] = c;
+  sn__client_connect(c);
+  if (out) *out = c;
+  return SN_OK;
+}
+
+SNDEF int sn_client_send(sn_client *c, const void *data, size_t len) {
+  if (c == NULL || (data == NULL && len > 0)) return SN_ERR_INVALID;
+  if (c->closing || c->state == SN__CL_DEAD) return SN_ERR_CLOSED;
+  if (len > c->opts.max_queued || sn__txq_pending(&c->tx) > c->opts.max_queued - len) return SN_ERR_FULL;
+  if (len == 0) return SN_OK;
+  if (sn__txq_put(&c->tx, data, len) != SN_OK) return SN_ERR_NOMEM;
+  c->sent_due = 1;
+  return SN_OK;
+}
+
+SNDEF void sn_client_close(sn_client *c) {
+  if (c != NULL && c->state != SN__CL_DEAD) {
+    c->closing = 1;
+    if (c->state != SN__CL_OPEN) sn__client_end(c, SN_OK, "%s", "closed by the application");
+  }
+}
+
+SNDEF const char *sn_client_tls_version(const sn_client *c) {
+  return c->tls_up ? mbedtls_ssl_get_version(&c->tls->ssl) : "";
+}
+SNDEF const char *sn_client_tls_suite(const sn_client *c) {
+  return c->tls_up ? mbedtls_ssl_get_ciphersuite(&c->tls->ssl) : "";
+}
+SNDEF size_t sn_client_queued(const sn_client *c) { return sn__txq_pending(&c->tx); }
+
 // >>poll
 /* Accepting (with LRU eviction of idle keep-alive connections) and the
    main loop. */
@@ -4131,7 +4405,7 @@ static void sn__accept(sn_mgr *m, sn__listener *l) {
 }
 
 SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
-  int i, n = 0, nl, first_conn, r;
+  int i, n = 0, nl, first_client, first_conn, r;
   uint64_t next = UINT64_MAX;
   if (m == NULL) return SN_ERR_INVALID;
   m->now = m->port.now_ms(m->port.ctx);
@@ -4154,6 +4428,17 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
     m->item_conn[n++] = NULL;
   }
 #endif
+  first_client = n;
+  for (i = 0; i < m->nclients; i++) {
+    sn_client *c = m->clients[i];
+    if (c->state == SN__CL_RESOLVE) sn__client_connect(c);
+    if (c->deadline < next) next = c->deadline;
+    if (sn__client_has_pending(c) || c->state == SN__CL_DEAD) timeout_ms = 0;
+    m->items[n].sock = c->io.sock;
+    m->items[n].want = c->state == SN__CL_RESOLVE || c->state == SN__CL_DEAD ? 0 : sn__client_want(c);
+    m->items[n].ready = 0;
+    m->item_conn[n++] = NULL;
+  }
   first_conn = n;
   for (i = 0; i < m->nconns; i++) {
     sn_conn *c = m->conns[i];
@@ -4175,6 +4460,20 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
 #if SN_ENABLE_SMTP
   if (m->smtp != NULL) sn__smtp_poll(m, first_conn > nl && m->items[nl].ready != 0);
 #endif
+  for (i = first_client; i < first_conn; i++) {
+    sn_client *c = m->clients[i - first_client];
+    if (c->state != SN__CL_DEAD && c->state != SN__CL_RESOLVE && (m->items[i].ready || sn__client_has_pending(c))) {
+      m->now = m->port.now_ms(m->port.ctx);
+      sn__client_io(c, m->items[i].ready);
+    }
+  }
+  for (i = 0; i < m->nclients; i++) {
+    sn_client *c = m->clients[i];
+    if (c->state != SN__CL_DEAD && m->now >= c->deadline)
+      sn__client_end(c, SN_ERR_TIMEOUT, c->state == SN__CL_OPEN ? "%.100s: idle timeout" : "%.100s: no connection in time", c->host);
+  }
+  for (i = m->nclients - 1; i >= 0; i--)
+    if (m->clients[i]->state == SN__CL_DEAD) sn__client_reap(m, m->clients[i]);
   for (i = first_conn; i < n; i++) {
     sn_conn *c = m->item_conn[i];
     if (c->state != SN__C_DEAD && (m->items[i].ready || sn__conn_has_pending(c))) {
@@ -4247,6 +4546,12 @@ SNDEF void sn_mgr_destroy(sn_mgr *m) {
     sn__conn_free(m, c);
   }
   for (i = 0; i < m->nlisteners; i++) sn__listener_free(m, m->listeners[i]);
+  while (m->nclients > 0) { /* each gets its one on_close */
+    sn_client *c = m->clients[m->nclients - 1];
+    if (c->tls_up && c->state == SN__CL_OPEN) mbedtls_ssl_close_notify(&c->tls->ssl);
+    sn__client_end(c, SN_ERR_CLOSED, "%s", "the manager was destroyed");
+    sn__client_reap(m, c);
+  }
 #if SN_ENABLE_SMTP
   if (m->smtp != NULL) {
     snprintf(m->smtp->res.reply, sizeof m->smtp->res.reply, "the manager was destroyed");

@@ -45,13 +45,8 @@ serve login login $((BASE + 6))
 serve noehlo noehlo $((BASE + 7))
 serve dropdata dropdata $((BASE + 8))
 serve size size $((BASE + 9))
-# an expired server certificate from the dev CA (OpenSSL 3.0's `ca` takes explicit dates)
-(cd "$TMP" && touch index.txt && echo 01 >serial &&
-  printf '[ca]\ndefault_ca=d\n[d]\ndatabase=index.txt\nserial=serial\nnew_certs_dir=.\ndefault_md=sha256\npolicy=p\ncopy_extensions=copy\n[p]\ncommonName=supplied\n' >ca.cnf &&
-  openssl ecparam -name prime256v1 -genkey -noout -out expired.key &&
-  openssl req -new -key expired.key -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -out expired.csr &&
-  openssl ca -batch -config ca.cnf -cert "$OLDPWD/$CERTS/ca.pem" -keyfile "$OLDPWD/$CERTS/ca.key" \
-    -startdate 20200101000000Z -enddate 20200201000000Z -in expired.csr -out expired.pem) >/dev/null 2>&1
+# an expired server certificate from the dev CA
+tests/expired_cert.sh "$CERTS" "$TMP" >/dev/null 2>&1
 serve expired implicit $((BASE + 10)) "$TMP/expired.pem" "$TMP/expired.key"
 
 head -c 200000 /dev/urandom >"$TMP/blob.bin"
