@@ -38,7 +38,7 @@ help:
 	@echo "  make demo         install what is missing, build, make dev certificates, run sn_demo"
 	@echo "  make test         build with gcc and clang (-Werror), unit tests, integration tests"
 	@echo "                    against real clients, all again under ASan/UBSan; ends 'N passed, N failed'"
-	@echo "  make examples     build $(BUILD)/sn_demo, $(BUILD)/sn_sendmail and $(BUILD)/sn_tlscat"
+	@echo "  make examples     build $(BUILD)/sn_demo, sn_sendmail, sn_tlscat and sn_fetch"
 	@echo "  make certs        development CA, server and client certificates in $(CERTS)"
 	@echo "  make unit         unit tests only"
 	@echo "  make deps         install missing Debian packages (tools/deps.sh)"
@@ -81,15 +81,23 @@ $(BUILD)/asan/sn_sendmail: examples/posix/sn_sendmail.c $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)/asan
 	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. examples/posix/sn_sendmail.c -o $@ $(MBED_LIBS)
 
-$(BUILD)/sn_tlscat: examples/posix/sn_tlscat.c $(HEADERS) $(MBED_DEP)
+$(BUILD)/sn_tlscat: examples/posix/sn_tlscat.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. examples/posix/sn_tlscat.c -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_tlscat.c -o $@ $(MBED_LIBS)
 
-$(BUILD)/asan/sn_tlscat: examples/posix/sn_tlscat.c $(HEADERS) $(MBED_DEP)
+$(BUILD)/asan/sn_tlscat: examples/posix/sn_tlscat.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)/asan
-	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. examples/posix/sn_tlscat.c -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_tlscat.c -o $@ $(MBED_LIBS)
 
-examples: $(BUILD)/sn_demo $(BUILD)/sn_sendmail $(BUILD)/sn_tlscat
+$(BUILD)/sn_fetch: examples/posix/sn_fetch.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_fetch.c -o $@ $(MBED_LIBS)
+
+$(BUILD)/asan/sn_fetch: examples/posix/sn_fetch.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)/asan
+	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_fetch.c -o $@ $(MBED_LIBS)
+
+examples: $(BUILD)/sn_demo $(BUILD)/sn_sendmail $(BUILD)/sn_tlscat $(BUILD)/sn_fetch
 
 # ---- lwIP (securenet_port_lwip.h) --------------------------------------------
 # lwIP 2.2 from Debian trixie's source package (tools/fetch-lwip.sh, into
@@ -184,7 +192,7 @@ unit: $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT))
 check-build: $(BUILD)/demo_static.h $(MBED_DEP) $(LWIP_FETCHED)
 	LWIP_DIR=$(LWIP_DIR) tests/check-build.sh "$(MBED_CFLAGS)" $(BUILD)
 
-test: $(LWIP_BINS) $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
+test: $(LWIP_BINS) $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
 	MBED_CFLAGS="$(MBED_CFLAGS)" LWIP_DIR=$(LWIP_DIR) tests/run.sh $(BUILD)
 
 # The lwIP port's suite alone (root, for its network namespace).

@@ -546,6 +546,7 @@ typedef struct sn_client_opts {
   const sn_tls_client_opts *tls; /* NULL: plain TCP. Borrowed until on_close. */
   uint32_t connect_timeout_ms;   /* name, TCP and TLS handshake; 0: 30 s */
   uint32_t idle_timeout_ms;      /* nothing sent or received for this long ends it; 0: never */
+  uint32_t total_timeout_ms;     /* the whole connection, from sn_connect; 0: no limit */
   size_t max_queued;             /* bytes sn_client_send may hold unsent; 0: 16 KiB */
 } sn_client_opts;
 
@@ -569,6 +570,53 @@ SNDEF const char *sn_client_tls_version(const sn_client *c);
 SNDEF const char *sn_client_tls_suite(const sn_client *c);
 /* Bytes queued and not yet handed to the port. */
 SNDEF size_t sn_client_queued(const sn_client *c);
+
+/* ---- HTTP client ---------------------------------------------------------------------
+   One HTTP/1.1 request on a client connection of its own (Connection: close),
+   verified TLS for https://. The response reaches the caller as it arrives:
+   on_head with the status and headers, on_body in pieces, on_done once. A
+   body cut short (before its Content-Length, its last chunk, or, when it ends
+   with the connection, before TLS's close_notify) ends with SN_ERR_CLOSED,
+   never as a success. */
+typedef struct sn_http_response {
+  int status;      /* e.g. 200 */
+  sn_str reason;   /* "OK" */
+  int version;     /* 10 or 11 */
+  sn_header headers[SN_MAX_HEADERS];
+  int header_count;
+  int64_t content_length; /* -1 when not given */
+} sn_http_response;
+
+typedef struct sn_http_request_opts {
+  const char *method;    /* NULL: GET, or POST when there is a body */
+  const char *url;       /* http:// or https://, host (name, IPv4, [IPv6]), port, path, query */
+  const char *headers;   /* extra header lines, each ending in CRLF; NULL: none */
+  const void *body;      /* a body from memory ... */
+  size_t body_len;
+  /* ... or produced piece by piece (sent chunked): fill buf with up to len
+     bytes, return the count, 0 at the end, or a negative sn_err to abort */
+  int (*body_source)(void *arg, void *buf, size_t len);
+  void *body_source_arg;
+  const sn_tls_client_opts *tls; /* for https: required (roots or a pin) */
+  uint32_t timeout_ms;   /* the whole exchange; 0: 60 s */
+  size_t max_header_bytes; /* response head; 0: 16 KiB (SN_ERR_TOO_BIG beyond) */
+  uint64_t max_body;     /* response body; 0: no limit (SN_ERR_TOO_BIG beyond) */
+  int max_redirects;     /* 0: a 3xx goes to the caller; else followed at most this often,
+                            never from https to http */
+  /* status and headers (borrowed for the call); called again after a redirect is not */
+  void (*on_head)(void *user, const sn_http_response *r);
+  void (*on_body)(void *user, const void *data, size_t len); /* decoded body bytes */
+  /* once, last: SN_OK when the whole response arrived (whatever its status),
+     else the error with why in words */
+  void (*on_done)(void *user, int err, const char *why);
+  void *user;
+} sn_http_request_opts;
+
+/* Starts the request; everything after comes through the callbacks from
+   sn_poll. SN_ERR_INVALID for a bad URL or options, SN_ERR_FULL when
+   SN_MAX_CLIENTS connections are open. o is copied; o->url, o->headers,
+   o->body and o->tls are borrowed until on_done. Allocates. */
+SNDEF int sn_http_request(sn_mgr *mgr, const sn_http_request_opts *o);
 
 /* ---- mail sender (SMTP client) --------------------------------------------------
    Sends mail through a submission server: implicit TLS (465) or STARTTLS
@@ -4088,6 +4136,7 @@ struct sn_client {
   uint8_t rd_want, wr_want, closing, sent_due, tls_up;
   uint16_t port;
   uint64_t deadline; /* connect + handshake, then the idle timeout */
+  uint64_t end_at;   /* the total timeout */
   char host[254];
   char why[160];     /* how it ended, in words */
 };
@@ -4295,6 +4344,7 @@ SNDEF int sn_connect(sn_mgr *m, const char *host, uint16_t port, const sn_client
   c->wr_want = SN_WRITABLE;
   m->now = m->port.now_ms(m->port.ctx);
   c->deadline = m->now + (c->opts.connect_timeout_ms ? c->opts.connect_timeout_ms : 30000);
+  c->end_at = c->opts.total_timeout_ms ? m->now + c->opts.total_timeout_ms : UINT64_MAX;
   if (c->opts.tls != NULL) {
     c->tls = (sn__tlsc *) SN_MALLOC(sizeof *c->tls);
     if (c->tls == NULL) {
@@ -4340,6 +4390,441 @@ SNDEF const char *sn_client_tls_suite(const sn_client *c) {
   return c->tls_up ? mbedtls_ssl_get_ciphersuite(&c->tls->ssl) : "";
 }
 SNDEF size_t sn_client_queued(const sn_client *c) { return sn__txq_pending(&c->tx); }
+
+// >>httpc
+/* The HTTP client: one request on a client connection of its own. The
+   response head is gathered in a bounded buffer and parsed; the body is
+   framed by Content-Length, chunked coding or the end of the connection, and
+   handed over as it arrives. Redirects, when asked for, start a new
+   connection from the old one's on_close. */
+enum { SN__HC_HEAD, SN__HC_BODY, SN__HC_DONE };
+enum { SN__HF_NONE, SN__HF_LENGTH, SN__HF_CHUNKED, SN__HF_CLOSE };
+
+typedef struct sn__httpc {
+  sn_mgr *mgr;
+  sn_http_request_opts o;
+  sn_client *client;
+  char *url;          /* the current URL (a copy once redirected) */
+  char host[254];
+  uint16_t port;
+  int https, state, framing, redirects, redirect_next, done_called, body_ended;
+  const char *path;   /* into url */
+  char *head;         /* the response head as it arrives */
+  size_t head_len;
+  uint64_t remaining, received;
+  sn_chunked ch;
+  sn_http_response resp;
+  size_t body_off;    /* memory body: bytes queued so far */
+  int err;
+  char why[160];
+  uint64_t started;
+} sn__httpc;
+
+#define SN__HC_PIECE 4096u
+
+/* Splits an http(s) URL: host (no brackets), port, path (with query; "/" when
+   empty). Refuses user info, spaces and control bytes. */
+static int sn__url_split(const char *url, int *https, char *host, size_t host_len, uint16_t *port,
+                         const char **path) {
+  const char *p, *h, *he;
+  unsigned long pn = 0;
+  size_t i;
+  for (i = 0; url[i]; i++)
+    if ((unsigned char) url[i] <= 0x20 || url[i] == 0x7f) return SN_ERR_INVALID;
+  if (strncmp(url, "https://", 8) == 0) *https = 1, p = url + 8;
+  else if (strncmp(url, "http://", 7) == 0) *https = 0, p = url + 7;
+  else return SN_ERR_INVALID;
+  h = p;
+  if (*h == '[') {
+    he = strchr(h, ']');
+    if (he == NULL) return SN_ERR_INVALID;
+    h++;
+    p = he + 1;
+  } else {
+    for (he = h; *he && *he != ':' && *he != '/' && *he != '?' && *he != '#'; he++)
+      if (*he == '@') return SN_ERR_INVALID;
+    p = he;
+  }
+  if (he == h || (size_t) (he - h) >= host_len) return SN_ERR_INVALID;
+  memcpy(host, h, (size_t) (he - h));
+  host[he - h] = '\0';
+  if (*p == ':') {
+    for (p++; *p >= '0' && *p <= '9'; p++) {
+      pn = pn * 10 + (unsigned long) (*p - '0');
+      if (pn > 65535) return SN_ERR_INVALID;
+    }
+    if (pn == 0) return SN_ERR_INVALID;
+  }
+  if (*p != '\0' && *p != '/' && *p != '?' && *p != '#') return SN_ERR_INVALID;
+  *port = (uint16_t) (pn ? pn : *https ? 443 : 80);
+  *path = p;
+  return SN_OK;
+}
+
+static void sn__httpc_fail(sn__httpc *h, int err, const char *why) {
+  if (h->err == SN_OK) {
+    h->err = err;
+    snprintf(h->why, sizeof h->why, "%s", why);
+  }
+  h->state = SN__HC_DONE;
+  if (h->client) sn_client_close(h->client);
+}
+
+/* The response is complete: report, and let the connection go. */
+static void sn__httpc_complete(sn__httpc *h) {
+  h->state = SN__HC_DONE;
+  h->body_ended = 1;
+  if (h->client) sn_client_close(h->client);
+}
+
+static int sn__httpc_printf(sn__httpc *h, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static int sn__httpc_printf(sn__httpc *h, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t) n >= sizeof buf) return SN_ERR_TOO_BIG;
+  return sn_client_send(h->client, buf, (size_t) n);
+}
+
+/* Queues more of the request body while there is room. */
+static void sn__httpc_feed(sn__httpc *h) {
+  const sn_http_request_opts *o = &h->o;
+  if (h->state == SN__HC_DONE) return;
+  if (o->body != NULL) {
+    while (h->body_off < o->body_len) {
+      size_t n = o->body_len - h->body_off;
+      if (n > SN__HC_PIECE) n = SN__HC_PIECE;
+      if (sn_client_send(h->client, (const char *) o->body + h->body_off, n) != SN_OK) return; /* full: on_sent */
+      h->body_off += n;
+    }
+  } else if (o->body_source != NULL && !h->body_ended) {
+    char buf[SN__HC_PIECE + 16];
+    while (sn_client_queued(h->client) == 0) {
+      int n = o->body_source(o->body_source_arg, buf + 10, SN__HC_PIECE);
+      char size[12];
+      int k;
+      if (n < 0) {
+        sn__httpc_fail(h, n, "the request body's source failed");
+        return;
+      }
+      if (n == 0) {
+        h->body_ended = 1;
+        sn_client_send(h->client, "0\r\n\r\n", 5);
+        return;
+      }
+      k = snprintf(size, sizeof size, "%x\r\n", (unsigned) n);
+      memcpy(buf + 10 - k, size, (size_t) k); /* the chunk's size line right before its data */
+      memcpy(buf + 10 + n, "\r\n", 2);
+      if (sn_client_send(h->client, buf + 10 - k, (size_t) (k + n + 2)) != SN_OK) {
+        sn__httpc_fail(h, SN_ERR_NOMEM, "cannot queue the request body");
+        return;
+      }
+    }
+  }
+}
+
+static void sn__httpc_on_connect(sn_client *c, void *user) {
+  sn__httpc *h = (sn__httpc *) user;
+  const sn_http_request_opts *o = &h->o;
+  const char *method = o->method ? o->method : (o->body || o->body_source) ? "POST" : "GET";
+  int v6 = strchr(h->host, ':') != NULL, dflt = h->port == (h->https ? 443 : 80), r;
+  char port[8];
+  size_t plen = strcspn(h->path, "#");
+  (void) c;
+  snprintf(port, sizeof port, ":%u", (unsigned) h->port);
+  r = sn__httpc_printf(h, "%s %s%.*s HTTP/1.1\r\nHost: %s%s%s%s\r\nUser-Agent: securenet/" SN_VERSION "\r\nConnection: close\r\n",
+                       method, plen == 0 || h->path[0] == '?' ? "/" : "", (int) plen, h->path, v6 ? "[" : "", h->host,
+                       v6 ? "]" : "", dflt ? "" : port);
+  if (r == SN_OK && o->body != NULL) r = sn__httpc_printf(h, "Content-Length: %lu\r\n", (unsigned long) o->body_len);
+  if (r == SN_OK && o->body == NULL && o->body_source != NULL) r = sn__httpc_printf(h, "Transfer-Encoding: chunked\r\n");
+  if (r == SN_OK && o->headers != NULL) r = sn_client_send(h->client, o->headers, strlen(o->headers));
+  if (r == SN_OK) r = sn_client_send(h->client, "\r\n", 2);
+  if (r != SN_OK) {
+    sn__httpc_fail(h, r, "cannot build the request (a header too long or malformed?)");
+    return;
+  }
+  sn__httpc_feed(h);
+}
+
+static void sn__httpc_on_sent(sn_client *c, void *user) {
+  (void) c;
+  sn__httpc_feed((sn__httpc *) user);
+}
+
+static sn_str sn__span(const char *p, const char *e) {
+  sn_str r;
+  r.ptr = p, r.len = (size_t) (e - p);
+  return sn__trim(r);
+}
+
+/* Parses head[0..len) (through the empty line) into h->resp and chooses the
+   body's framing. SN_OK, or SN_ERR_PROTO with why. */
+static int sn__httpc_parse_head(sn__httpc *h, size_t len) {
+  sn_http_response *r = &h->resp;
+  const char *p = h->head, *end = h->head + len - 2, *eol;
+  int chunked = 0, te = 0;
+  memset(r, 0, sizeof *r);
+  r->content_length = -1;
+  eol = strstr(p, "\r\n");
+  if (eol - p < 12 || strncmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ' ||
+      p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9' ||
+      (eol - p > 12 && p[12] != ' '))
+    return snprintf(h->why, sizeof h->why, "malformed status line"), SN_ERR_PROTO;
+  r->version = p[7] == '1' ? 11 : 10;
+  r->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+  r->reason = sn__span(p + 12 < eol ? p + 12 : eol, eol);
+  for (p = eol + 2; p < end; p = eol + 2) {
+    const char *colon;
+    sn_str name, value;
+    eol = strstr(p, "\r\n");
+    colon = (const char *) memchr(p, ':', (size_t) (eol - p));
+    if (colon == NULL || colon == p || *p == ' ' || *p == '\t' || colon[-1] == ' ' || colon[-1] == '\t')
+      return snprintf(h->why, sizeof h->why, "malformed header line (or obs-fold)"), SN_ERR_PROTO;
+    if (r->header_count >= SN_MAX_HEADERS)
+      return snprintf(h->why, sizeof h->why, "more than %d header lines", SN_MAX_HEADERS), SN_ERR_PROTO;
+    name.ptr = p, name.len = (size_t) (colon - p);
+    value = sn__span(colon + 1, eol);
+    r->headers[r->header_count].name = name;
+    r->headers[r->header_count++].value = value;
+    if (sn__ieq(name.ptr, name.len, "content-length")) {
+      int64_t v = 0;
+      size_t i;
+      if (value.len == 0 || value.len > 18) return snprintf(h->why, sizeof h->why, "bad Content-Length"), SN_ERR_PROTO;
+      for (i = 0; i < value.len; i++) {
+        if (value.ptr[i] < '0' || value.ptr[i] > '9') return snprintf(h->why, sizeof h->why, "bad Content-Length"), SN_ERR_PROTO;
+        v = v * 10 + (value.ptr[i] - '0');
+      }
+      if (r->content_length >= 0 && r->content_length != v)
+        return snprintf(h->why, sizeof h->why, "differing Content-Length headers"), SN_ERR_PROTO;
+      r->content_length = v;
+    } else if (sn__ieq(name.ptr, name.len, "transfer-encoding")) {
+      /* RFC 9112 6.1: chunked must be the last coding */
+      te = 1;
+      chunked = value.len >= 7 && sn__ieq(value.ptr + value.len - 7, 7, "chunked") &&
+                (value.len == 7 || value.ptr[value.len - 8] == ',' || value.ptr[value.len - 8] == ' ');
+    }
+  }
+  if (te && !chunked) return snprintf(h->why, sizeof h->why, "a transfer coding other than chunked"), SN_ERR_PROTO;
+  if ((h->o.method && strcmp(h->o.method, "HEAD") == 0) || r->status == 204 || r->status == 304) h->framing = SN__HF_NONE;
+  else if (te) h->framing = SN__HF_CHUNKED, memset(&h->ch, 0, sizeof h->ch); /* RFC 9112 6.3: TE wins over CL */
+  else if (r->content_length >= 0) h->framing = SN__HF_LENGTH, h->remaining = (uint64_t) r->content_length;
+  else h->framing = SN__HF_CLOSE;
+  return SN_OK;
+}
+
+static const sn_str *sn__resp_header(const sn_http_response *r, const char *name) {
+  int i;
+  for (i = 0; i < r->header_count; i++)
+    if (sn__ieq(r->headers[i].name.ptr, r->headers[i].name.len, name)) return &r->headers[i].value;
+  return NULL;
+}
+
+/* Body bytes (already framed out of the stream): to the caller, unless the
+   response is a redirect being followed. */
+static void sn__httpc_body(sn__httpc *h, const char *data, size_t n) {
+  if (n == 0) return;
+  h->received += n;
+  if (h->o.max_body && h->received > h->o.max_body) {
+    sn__httpc_fail(h, SN_ERR_TOO_BIG, "the response body is larger than max_body");
+    return;
+  }
+  if (!h->redirect_next && h->o.on_body) h->o.on_body(h->o.user, data, n);
+}
+
+static void sn__httpc_on_data(sn_client *c, const void *data, size_t len, void *user) {
+  sn__httpc *h = (sn__httpc *) user;
+  const char *d = (const char *) data;
+  size_t max_head = h->o.max_header_bytes ? h->o.max_header_bytes : 16384;
+  (void) c;
+  while (len > 0 && h->state != SN__HC_DONE) {
+    if (h->state == SN__HC_HEAD) {
+      /* one byte at a time into the bounded head buffer, until the empty line */
+      size_t take = 0;
+      char *e;
+      if (h->head == NULL && (h->head = (char *) SN_MALLOC(max_head + 1)) == NULL) {
+        sn__httpc_fail(h, SN_ERR_NOMEM, "out of memory for the response head");
+        return;
+      }
+      while (take < len && h->head_len < max_head) {
+        h->head[h->head_len++] = d[take++];
+        if (h->head_len >= 4 && memcmp(h->head + h->head_len - 4, "\r\n\r\n", 4) == 0) break;
+      }
+      d += take, len -= take;
+      h->head[h->head_len] = '\0';
+      e = h->head_len >= 4 ? h->head + h->head_len - 4 : NULL;
+      if (e == NULL || memcmp(e, "\r\n\r\n", 4) != 0) {
+        if (h->head_len >= max_head) sn__httpc_fail(h, SN_ERR_TOO_BIG, "the response head is larger than max_header_bytes");
+        else if (memchr(h->head, '\0', h->head_len)) sn__httpc_fail(h, SN_ERR_PROTO, "a NUL byte in the response head");
+        continue;
+      }
+      if (memchr(h->head, '\0', h->head_len)) {
+        sn__httpc_fail(h, SN_ERR_PROTO, "a NUL byte in the response head");
+        return;
+      }
+      {
+        int r = sn__httpc_parse_head(h, h->head_len);
+        const sn_str *loc;
+        if (r != SN_OK) {
+          char why[sizeof h->why];
+          memcpy(why, h->why, sizeof why);
+          sn__httpc_fail(h, r, why);
+          return;
+        }
+        if (h->resp.status >= 100 && h->resp.status < 200) { /* interim (100 Continue): the real head follows */
+          h->head_len = 0;
+          continue;
+        }
+        loc = sn__resp_header(&h->resp, "location");
+        h->redirect_next = h->redirects < h->o.max_redirects && loc != NULL &&
+                           (h->resp.status == 301 || h->resp.status == 302 || h->resp.status == 303 ||
+                            h->resp.status == 307 || h->resp.status == 308);
+        if (!h->redirect_next && h->o.on_head) h->o.on_head(h->o.user, &h->resp);
+        h->state = SN__HC_BODY;
+        if (h->framing == SN__HF_NONE || (h->framing == SN__HF_LENGTH && h->remaining == 0)) {
+          sn__httpc_complete(h);
+          return;
+        }
+      }
+    } else if (h->framing == SN__HF_LENGTH) {
+      size_t n = len < h->remaining ? len : (size_t) h->remaining;
+      h->remaining -= n;
+      sn__httpc_body(h, d, n);
+      d += n, len -= n;
+      if (h->remaining == 0 && h->state != SN__HC_DONE) sn__httpc_complete(h);
+      if (len > 0 && h->state == SN__HC_DONE) return; /* bytes after the body: ignored (Connection: close) */
+    } else if (h->framing == SN__HF_CHUNKED) {
+      char out[1024];
+      size_t in = len < sizeof out ? len : sizeof out, used = 0, made = 0;
+      int r = sn_chunked_decode(&h->ch, d, in, out, &used, &made, h->o.max_body ? h->o.max_body : UINT64_MAX);
+      if (r < 0) {
+        sn__httpc_fail(h, r, r == SN_ERR_TOO_BIG ? "the response body is larger than max_body" : "malformed chunked body");
+        return;
+      }
+      sn__httpc_body(h, out, made);
+      d += used, len -= used;
+      if (r == 1 && h->state != SN__HC_DONE) sn__httpc_complete(h);
+      if (used == 0 && made == 0 && r == 0) break;
+    } else { /* until the connection ends */
+      sn__httpc_body(h, d, len);
+      len = 0;
+    }
+  }
+}
+
+static void sn__httpc_free(sn__httpc *h) {
+  if (h->url != h->o.url) SN_FREE(h->url);
+  SN_FREE(h->head);
+  SN_FREE(h);
+}
+
+static int sn__httpc_start(sn__httpc *h);
+
+/* The connection ended: finish the request, or follow the redirect. */
+static void sn__httpc_on_close(sn_client *c, int err, const char *why, void *user) {
+  sn__httpc *h = (sn__httpc *) user;
+  (void) c;
+  h->client = NULL;
+  if (h->err == SN_OK && h->state != SN__HC_DONE) {
+    if (err == SN_OK && h->state == SN__HC_BODY && h->framing == SN__HF_CLOSE) {
+      h->body_ended = 1; /* the end of the connection was the end of the body, and TLS said so */
+    } else if (err != SN_OK) {
+      h->err = err;
+      if (err == SN_ERR_CLOSED && h->state == SN__HC_BODY)
+        snprintf(h->why, sizeof h->why, "the response was cut short after %lu body bytes: %s",
+                 (unsigned long) h->received, why);
+      else snprintf(h->why, sizeof h->why, "%s", why);
+    } else {
+      h->err = SN_ERR_CLOSED;
+      snprintf(h->why, sizeof h->why, h->state == SN__HC_HEAD ? "the server closed before a complete response head"
+                                                               : "the response was cut short (%lu body bytes)",
+               (unsigned long) h->received);
+    }
+  }
+  if (h->err == SN_OK && h->redirect_next) {
+    const sn_str *loc = sn__resp_header(&h->resp, "location");
+    size_t cap = loc && loc->len < 2048 ? loc->len + sizeof h->host + 24 : 0;
+    char *next = cap ? (char *) SN_MALLOC(cap) : NULL;
+    int r = SN_ERR_NOMEM;
+    if (next != NULL) {
+      int v6 = strchr(h->host, ':') != NULL;
+      if (loc->len > 0 && loc->ptr[0] == '/' && (loc->len < 2 || loc->ptr[1] != '/')) /* a path on the same server */
+        snprintf(next, cap, "%s://%s%s%s:%u%.*s", h->https ? "https" : "http", v6 ? "[" : "", h->host, v6 ? "]" : "",
+                 (unsigned) h->port, (int) loc->len, loc->ptr);
+      else
+        snprintf(next, cap, "%.*s", (int) loc->len, loc->ptr);
+      if (h->https && strncmp(next, "https://", 8) != 0) {
+        r = SN_ERR_VERIFY; /* never from https down to http (or anything else) */
+        SN_FREE(next);
+      } else {
+        if (h->url != h->o.url) SN_FREE(h->url);
+        h->url = next;
+        h->redirects++;
+        r = sn__httpc_start(h);
+      }
+    }
+    if (r == SN_OK) return; /* connected anew: this h lives on */
+    h->err = r;
+    snprintf(h->why, sizeof h->why, r == SN_ERR_VERIFY ? "a redirect from https to http was refused"
+                                    : "cannot follow the redirect to its Location");
+  }
+  if (!h->done_called && h->o.on_done) h->o.on_done(h->o.user, h->err, h->err == SN_OK ? "complete" : h->why);
+  h->done_called = 1;
+  sn__httpc_free(h);
+}
+
+/* (Re)starts on h->url: splits it and connects. */
+static int sn__httpc_start(sn__httpc *h) {
+  sn_client_opts co;
+  sn_client_callbacks cb;
+  uint64_t now = h->mgr->port.now_ms(h->mgr->port.ctx);
+  uint32_t total = h->o.timeout_ms ? h->o.timeout_ms : 60000;
+  int r = sn__url_split(h->url, &h->https, h->host, sizeof h->host, &h->port, &h->path);
+  if (r != SN_OK) return r;
+  if (h->https && h->o.tls == NULL) return SN_ERR_INVALID;
+  if (now - h->started >= total) return SN_ERR_TIMEOUT;
+  memset(&co, 0, sizeof co);
+  co.tls = h->https ? h->o.tls : NULL;
+  co.total_timeout_ms = (uint32_t) (total - (now - h->started));
+  co.connect_timeout_ms = co.total_timeout_ms;
+  co.max_queued = SN__HC_PIECE + 2048;
+  memset(&cb, 0, sizeof cb);
+  cb.on_connect = sn__httpc_on_connect;
+  cb.on_data = sn__httpc_on_data;
+  cb.on_sent = sn__httpc_on_sent;
+  cb.on_close = sn__httpc_on_close;
+  cb.user = h;
+  h->state = SN__HC_HEAD;
+  h->head_len = 0;
+  h->received = h->body_off = 0;
+  h->body_ended = h->redirect_next = 0;
+  return sn_connect(h->mgr, h->host, h->port, &co, &cb, &h->client);
+}
+
+SNDEF int sn_http_request(sn_mgr *m, const sn_http_request_opts *o) {
+  sn__httpc *h;
+  int r;
+  if (m == NULL || o == NULL || o->url == NULL || o->on_done == NULL || (o->body != NULL && o->body_source != NULL))
+    return SN_ERR_INVALID;
+  h = (sn__httpc *) SN_MALLOC(sizeof *h);
+  if (h == NULL) return SN_ERR_NOMEM;
+  memset(h, 0, sizeof *h);
+  h->mgr = m;
+  h->o = *o;
+  h->url = (char *) o->url;
+  h->started = m->port.now_ms(m->port.ctx);
+  if ((r = sn__httpc_start(h)) != SN_OK) {
+    SN_FREE(h);
+    return r;
+  }
+  return SN_OK;
+}
 
 // >>poll
 /* Accepting (with LRU eviction of idle keep-alive connections) and the
@@ -4433,6 +4918,7 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
     sn_client *c = m->clients[i];
     if (c->state == SN__CL_RESOLVE) sn__client_connect(c);
     if (c->deadline < next) next = c->deadline;
+    if (c->end_at < next) next = c->end_at;
     if (sn__client_has_pending(c) || c->state == SN__CL_DEAD) timeout_ms = 0;
     m->items[n].sock = c->io.sock;
     m->items[n].want = c->state == SN__CL_RESOLVE || c->state == SN__CL_DEAD ? 0 : sn__client_want(c);
@@ -4469,6 +4955,8 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   }
   for (i = 0; i < m->nclients; i++) {
     sn_client *c = m->clients[i];
+    if (c->state != SN__CL_DEAD && m->now >= c->end_at)
+      sn__client_end(c, SN_ERR_TIMEOUT, "%.100s: not done in time (total timeout)", c->host);
     if (c->state != SN__CL_DEAD && m->now >= c->deadline)
       sn__client_end(c, SN_ERR_TIMEOUT, c->state == SN__CL_OPEN ? "%.100s: idle timeout" : "%.100s: no connection in time", c->host);
   }

@@ -46,6 +46,10 @@ if [ "$unit_only" -eq 0 ]; then
   run_suite "client connections" env SN_TLSCAT="$build/sn_tlscat" SN_DEMO="$build/sn_demo" tests/client_integration.sh
   run_suite "client connections (ASan/UBSan)" env SN_TLSCAT="$build/asan/sn_tlscat" SN_DEMO="$build/sn_demo" \
     ASAN_OPTIONS=detect_leaks=1 tests/client_integration.sh
+  # the HTTP client (sn_http_request) through sn_fetch against sn_demo, a private nginx and misbehaving peers
+  run_suite "HTTP client" env SN_FETCH="$build/sn_fetch" SN_DEMO="$build/sn_demo" tests/fetch_integration.sh
+  run_suite "HTTP client (ASan/UBSan)" env SN_FETCH="$build/asan/sn_fetch" SN_DEMO="$build/sn_demo" \
+    ASAN_OPTIONS=detect_leaks=1 tests/fetch_integration.sh
   # aiosmtpd with every feature and fault, and a private Postfix instance (tests/smtp/README.md)
   run_suite "mail servers" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_integration.sh
   run_suite "mail servers (ASan/UBSan)" env SN_SENDMAIL="$build/asan/sn_sendmail" ASAN_OPTIONS=detect_leaks=1 tests/smtp_integration.sh
@@ -63,6 +67,8 @@ if [ "$unit_only" -eq 0 ]; then
   if command -v valgrind >/dev/null; then
     run_suite "mail (valgrind)" env SN_SENDMAIL="$build/sn_sendmail" \
       SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/smtp_quick.sh
+    run_suite "HTTP client (valgrind)" env SN_FETCH="$build/sn_fetch" SN_DEMO="$build/sn_demo" \
+      SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/fetch_integration.sh
     run_suite "client connections (valgrind)" env SN_TLSCAT="$build/sn_tlscat" SN_DEMO="$build/sn_demo" \
       SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/client_integration.sh
     run_suite "integration (valgrind)" env SN_DEMO="$build/sn_demo" \

@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "example_util.h"
+
 #define MAX_CA 8
 
 static int done, exit_code, connected;
@@ -38,44 +40,6 @@ static void usage(void) {
   fprintf(stderr, "usage: sn_tlscat [--plain] [--ca FILE] [--pin-sha256 BASE64] [--cert FILE --key FILE]\n"
                   "                 [--tls-name NAME] [--timeout SECONDS] [--idle-ms N] [--verbose] HOST PORT\n");
   exit(2);
-}
-
-static char *read_all(FILE *f, size_t max, size_t *len) {
-  size_t cap = 4096, n = 0;
-  char *buf = (char *) malloc(cap);
-  while (buf != NULL) {
-    size_t got;
-    if (n == cap) {
-      char *p = cap * 2 > max + 1 ? NULL : (char *) realloc(buf, cap * 2);
-      if (p == NULL) break;
-      buf = p, cap *= 2;
-    }
-    got = fread(buf + n, 1, cap - n, f);
-    n += got;
-    if (got == 0) break;
-  }
-  if (buf) *len = n > max ? max : n;
-  return buf;
-}
-
-/* --pin-sha256 is base64, as HPKP and curl's --pinnedpubkey write it */
-static int base64_decode(const char *in, unsigned char *out, size_t cap) {
-  static const char *abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  unsigned long acc = 0;
-  int bits = 0;
-  size_t n = 0;
-  for (; *in && *in != '='; in++) {
-    const char *p = strchr(abc, *in);
-    if (p == NULL) return -1;
-    acc = (acc << 6) | (unsigned long) (p - abc);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      if (n == cap) return -1;
-      out[n++] = (unsigned char) (acc >> bits);
-    }
-  }
-  return (int) n;
 }
 
 static void on_connect(sn_client *c, void *user) {
@@ -142,29 +106,21 @@ int main(int argc, char **argv) {
   }
   if (host == NULL || port == 0 || port > 65535) usage();
   if (pin_b64 != NULL) {
-    if (base64_decode(pin_b64, pin, sizeof pin) != 32) {
+    if (ex_base64_decode(pin_b64, pin, sizeof pin) != 32) {
       fprintf(stderr, "sn_tlscat: --pin-sha256 must be 32 bytes in base64\n");
       return 2;
     }
     tls.pin_sha256 = pin;
   }
-  for (i = 0; i < nca; i++) { /* several files make one PEM bundle, as firmware keeps its roots */
-    FILE *f = fopen(ca_files[i], "rb");
-    size_t n = 0;
-    char *pem = f ? read_all(f, 1u << 20, &n) : NULL, *p;
-    if (f) fclose(f);
-    if (pem == NULL || (p = (char *) realloc(bundle, bundle_len + n + 1)) == NULL) {
-      fprintf(stderr, "sn_tlscat: connect: cannot read %s\n", ca_files[i]);
+  if (nca > 0) { /* several files make one PEM bundle, as firmware keeps its roots */
+    const char *bad = NULL;
+    if ((bundle = ex_ca_bundle(ca_files, nca, &bundle_len, &bad)) == NULL) {
+      fprintf(stderr, "sn_tlscat: connect: cannot read %s\n", bad);
       return 3;
     }
-    bundle = p;
-    memcpy(bundle + bundle_len, pem, n);
-    bundle_len += n;
-    bundle[bundle_len++] = '\n';
-    free(pem);
   }
   tls.ca = bundle, tls.ca_len = bundle_len;
-  input = read_all(stdin, 4u << 20, &input_len);
+  input = ex_read_stream(stdin, 4u << 20, &input_len);
 
   memset(&mo, 0, sizeof mo);
   mo.port = sn_posix_port();

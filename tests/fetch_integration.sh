@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# HTTP client tests: build/sn_fetch (securenet's sn_http_request) against
+# sn_demo, a private nginx instance (Debian's nginx, its own configuration on
+# loopback, static files small and large over HTTPS and HTTP, a redirect down
+# to http) and peers that misbehave (openssl s_server with an expired
+# certificate, tests/client/tls_peer.py cutting a response short or never
+# answering). One line per check, "ok - ..." or "not ok - ...: why", then
+# "N passed, N failed"; exit 1 if any failed.
+#
+# Environment:
+#   SN_FETCH      the client (default build/sn_fetch)
+#   SN_DEMO       the server (default build/sn_demo)
+#   SN_CERTS      certificates from tools/sn-certgen (default build/certs; made if missing)
+#   SN_PORT_BASE  first of 10 loopback ports (default 48000 + ($$ % 800) * 10)
+#   SN_TMP        scratch directory (default build/fetch-it.$$; removed unless a check failed)
+#   SN_WRAP       a wrapper for the client, e.g. "valgrind -q --leak-check=full --error-exitcode=9"
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+FETCH=${SN_FETCH:-build/sn_fetch}
+DEMO=${SN_DEMO:-build/sn_demo}
+CERTS=${SN_CERTS:-build/certs}
+BASE=${SN_PORT_BASE:-$((48000 + ($$ % 800) * 10))}
+TMP=${SN_TMP:-build/fetch-it.$$}
+PY=/usr/bin/python3
+LIMIT=30
+[ -n "${SN_WRAP:-}" ] && LIMIT=120
+pass=0 fail=0 pids=""
+mkdir -p "$TMP"
+TMP=$(cd "$TMP" && pwd)
+
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+nok() {
+  echo "not ok - $1${2:+: $(echo "$2" | tr '\n' ' ' | cut -c1-300)}"
+  fail=$((fail + 1))
+}
+check() { if [ "$1" = 0 ]; then ok "$2"; else nok "$2" "${3:-}"; fi; }
+cleanup() {
+  local p
+  for p in $pids; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  [ "$fail" -eq 0 ] && rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# fetch ARGS...: stdout in $TMP/out, stderr in $TMP/err, exit status in rc
+fetch() {
+  timeout $LIMIT ${SN_WRAP:-} "$FETCH" "$@" >"$TMP/out" 2>"$TMP/err"
+  rc=$?
+}
+why() { echo "exit $rc; stderr: $(tr '\n' ' ' <"$TMP/err" | cut -c1-240)"; }
+one_line() { [ "$(grep -c . "$TMP/err")" -eq 1 ] && grep -qiE "$1" "$TMP/err"; }
+wait_port() {
+  local i
+  for i in $(seq 1 50); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  nok "a server listens on port $1" "$(tail -n 3 "$2" 2>/dev/null)"
+  return 1
+}
+
+[ -f "$CERTS/server.pem" ] || tools/sn-certgen --out "$CERTS" >/dev/null
+CERTS=$(cd "$CERTS" && pwd)
+CA=(--ca "$CERTS/ca.pem")
+P_HTTPS=$BASE P_HTTP=$((BASE + 1)) P_MTLS=$((BASE + 2)) P_NGX=$((BASE + 3)) P_NGXP=$((BASE + 4))
+P_EXP=$((BASE + 5)) P_TRUNC=$((BASE + 6)) P_SILENT=$((BASE + 7)) P_NONE=$((BASE + 8)) P_REDIR=$((BASE + 9))
+
+"$DEMO" --https-port $P_HTTPS --http-port $P_HTTP >"$TMP/demo.log" 2>&1 &
+pids="$pids $!"
+"$DEMO" --https-port $P_REDIR --http-port $((P_REDIR + 10)) --redirect >"$TMP/redir.log" 2>&1 &
+pids="$pids $!"
+"$DEMO" --https-port $P_MTLS --client-ca "$CERTS/ca.pem" >"$TMP/mtls.log" 2>&1 &
+pids="$pids $!"
+tests/expired_cert.sh "$CERTS" "$TMP/expired" >/dev/null 2>&1
+openssl s_server -accept "127.0.0.1:$P_EXP" -cert "$TMP/expired/expired.pem" -key "$TMP/expired/expired.key" -www -quiet \
+  </dev/null >"$TMP/exp.log" 2>&1 &
+pids="$pids $!"
+$PY tests/client/tls_peer.py truncate $P_TRUNC "$CERTS/server.pem" "$CERTS/server.key" >"$TMP/trunc.log" 2>&1 &
+pids="$pids $!"
+$PY tests/client/tls_peer.py silent $P_SILENT "$CERTS/server.pem" "$CERTS/server.key" >"$TMP/silent.log" 2>&1 &
+pids="$pids $!"
+
+# a private nginx: its own prefix, configuration, logs and temp paths under $TMP, loopback only
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+if [ ! -x "$NGINX" ]; then tools/deps.sh nginx-light >/dev/null 2>&1 || tools/deps.sh nginx >/dev/null 2>&1; fi
+mkdir -p "$TMP/ngx/www/files" "$TMP/ngx/tmp" "$TMP/ngx/logs"
+printf 'small file from nginx\n' >"$TMP/ngx/www/files/small.txt"
+head -c 5242880 /dev/urandom >"$TMP/ngx/www/files/large.bin"
+cat >"$TMP/ngx/nginx.conf" <<EOF
+worker_processes 1;
+pid $TMP/ngx/nginx.pid;
+error_log $TMP/ngx/logs/error.log;
+events { worker_connections 64; }
+http {
+  access_log $TMP/ngx/logs/access.log;
+  client_body_temp_path $TMP/ngx/tmp/body;
+  proxy_temp_path $TMP/ngx/tmp/proxy;
+  fastcgi_temp_path $TMP/ngx/tmp/fastcgi;
+  uwsgi_temp_path $TMP/ngx/tmp/uwsgi;
+  scgi_temp_path $TMP/ngx/tmp/scgi;
+  server {
+    listen 127.0.0.1:$P_NGX ssl;
+    ssl_certificate $CERTS/server-chain.pem;
+    ssl_certificate_key $CERTS/server.key;
+    root $TMP/ngx/www;
+    location = /down { return 302 http://127.0.0.1:$P_NGXP/files/small.txt; }
+  }
+  server {
+    listen 127.0.0.1:$P_NGXP;
+    root $TMP/ngx/www;
+  }
+}
+EOF
+"$NGINX" -p "$TMP/ngx" -c "$TMP/ngx/nginx.conf" -g 'daemon off;' >"$TMP/ngx/out.log" 2>&1 &
+pids="$pids $!"
+for p in $P_HTTPS $P_HTTP $P_MTLS $P_EXP $P_TRUNC $P_SILENT $P_NGX $P_NGXP $P_REDIR; do wait_port $p "$TMP/demo.log" || true; done
+
+# ---- sn_demo ------------------------------------------------------------------------------------
+fetch "${CA[@]}" "https://localhost:$P_HTTPS/api/hello/fetch"
+[ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "hello, fetch" ] && [ ! -s "$TMP/err" ]
+check $? "sn_demo: GET over verified HTTPS, the body on stdout, exit 0" "$(why)"
+fetch "http://127.0.0.1:$P_HTTP/api/hello/plain"
+[ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "hello, plain" ]
+check $? "sn_demo: GET over plain HTTP to a numeric address" "$(why)"
+fetch -i "${CA[@]}" -d 'a=1&b=2' -H 'Content-Type: application/x-www-form-urlencoded' "https://localhost:$P_HTTPS/api/echo"
+[ $rc -eq 0 ] && head -n 1 "$TMP/out" | grep -q '^HTTP/1.1 200 OK' && grep -qi '^content-type: application/x-www-form-urlencoded' "$TMP/out" &&
+  [ "$(tail -c 7 "$TMP/out")" = 'a=1&b=2' ]
+check $? "sn_demo: POST -d with an extra header, -i shows the status line and headers before the body" "$(why)"
+head -c 1048576 /dev/urandom >"$TMP/blob.bin"
+fetch "${CA[@]}" --data-file "$TMP/blob.bin" -o "$TMP/blob.out" "https://localhost:$P_HTTPS/api/echo"
+[ $rc -eq 0 ] && cmp -s "$TMP/blob.bin" "$TMP/blob.out"
+check $? "sn_demo: a 1 MiB --data-file (streamed, sent chunked) comes back byte for byte into -o" "$(why)"
+fetch "${CA[@]}" "https://localhost:$P_HTTPS/stream?n=30000"
+[ $rc -eq 0 ] && [ "$(wc -l <"$TMP/out")" -eq 30000 ] && [ "$(tail -n 1 "$TMP/out")" = "line 29999" ]
+check $? "sn_demo: a chunked /stream response is decoded to its 30000 lines" "$(why)"
+fetch "${CA[@]}" --cert "$CERTS/client.pem" --key "$CERTS/client.key" "https://localhost:$P_MTLS/api/status"
+[ $rc -eq 0 ] && grep -qE '"client":"[^"]*CN=' "$TMP/out"
+check $? "mutual TLS: /api/status reports the client certificate's subject" "$(why)"
+fetch "${CA[@]}" "https://localhost:$P_MTLS/api/status"
+[ $rc -eq 35 ] && one_line '^sn_fetch: TLS: '
+check $? "mutual TLS: a server that demands a client certificate and gets none: exit 35, one line at TLS" "$(why)"
+fetch "${CA[@]}" "https://localhost:$P_HTTPS/no/such/page"
+[ $rc -eq 22 ] && one_line 'answered 404'
+check $? "sn_demo: a 404 gives exit 22, like curl -f" "$(why)"
+fetch "${CA[@]}" "http://localhost:$((P_REDIR + 10))/api/hello/up"
+[ $rc -eq 22 ] && one_line 'answered 301'
+check $? "a redirect is not followed unless asked (301: exit 22)" "$(why)"
+fetch "${CA[@]}" --max-redirs 2 "http://localhost:$((P_REDIR + 10))/api/hello/up"
+[ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "hello, up" ]
+check $? "--max-redirs 2: the 301 from http to https is followed, and the https answer verified" "$(why)"
+
+# ---- nginx --------------------------------------------------------------------------------------
+fetch "${CA[@]}" "https://localhost:$P_NGX/files/small.txt"
+[ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "small file from nginx" ]
+check $? "nginx over HTTPS: a small static file" "$(why)"
+fetch "${CA[@]}" -o "$TMP/large.out" "https://localhost:$P_NGX/files/large.bin"
+[ $rc -eq 0 ] && cmp -s "$TMP/ngx/www/files/large.bin" "$TMP/large.out"
+check $? "nginx over HTTPS: a 5 MiB static file, byte for byte" "$(why)"
+fetch "${CA[@]}" "https://localhost:$P_NGX/files/missing"
+[ $rc -eq 22 ] && one_line 'answered 404'
+check $? "nginx: a 404 gives exit 22" "$(why)"
+fetch -X HEAD -i "${CA[@]}" "https://localhost:$P_NGX/files/large.bin"
+[ $rc -eq 0 ] && grep -qi '^content-length: 5242880' "$TMP/out" && [ "$(wc -c <"$TMP/out")" -lt 1000 ]
+check $? "nginx: HEAD gets the headers (Content-Length 5242880) and no body" "$(why)"
+fetch "${CA[@]}" --max-redirs 3 "https://localhost:$P_NGX/down"
+[ $rc -ne 0 ] && one_line 'https to http' && [ ! -s "$TMP/out" ]
+check $? "a redirect from https down to http is refused, even with --max-redirs" "$(why)"
+grep -c 'GET /files/small.txt' "$TMP/ngx/logs/access.log" >/dev/null 2>&1
+check $? "nginx's access log saw the requests (a real peer answered)"
+
+# ---- verification failures ----------------------------------------------------------------------
+mkdir -p "$TMP/other" && tools/sn-certgen --out "$TMP/other" >/dev/null 2>&1
+fetch --ca "$TMP/other/ca.pem" "https://localhost:$P_HTTPS/api/hello/x"
+[ $rc -eq 60 ] && one_line 'trusted CA|not trusted' && [ ! -s "$TMP/out" ]
+check $? "an untrusted CA: exit 60, one line says not trusted, nothing written" "$(why)"
+fetch "${CA[@]}" "https://localhost:$P_EXP/"
+[ $rc -eq 60 ] && one_line 'expired'
+check $? "an expired certificate: exit 60, one line says expired" "$(why)"
+fetch "${CA[@]}" --tls-name wrong.example "https://localhost:$P_HTTPS/api/hello/x"
+[ $rc -eq 60 ] && one_line 'CN|name'
+check $? "a host name the certificate does not name: exit 60" "$(why)"
+fetch "${CA[@]}" "https://127.0.0.2:$P_HTTPS/api/hello/x"
+[ $rc -ne 0 ] && [ ! -s "$TMP/out" ]
+check $? "an address the certificate does not name (127.0.0.2): refused" "$(why)"
+PIN=$(openssl x509 -in "$CERTS/server.pem" -pubkey -noout | openssl pkey -pubin -outform der | openssl dgst -sha256 -binary | base64)
+OTHERPIN=$(openssl ecparam -name prime256v1 -genkey | openssl pkey -pubout -outform der | openssl dgst -sha256 -binary | base64)
+fetch --pin-sha256 "$PIN" "https://localhost:$P_HTTPS/api/hello/pinned"
+[ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "hello, pinned" ]
+check $? "a matching pin, without roots: accepted" "$(why)"
+fetch "${CA[@]}" --pin-sha256 "$OTHERPIN" "https://localhost:$P_HTTPS/api/hello/pinned"
+[ $rc -eq 60 ] && one_line 'pin' && [ ! -s "$TMP/out" ]
+check $? "a pin of another key: exit 60, one line names the pin" "$(why)"
+fetch "https://localhost:$P_HTTPS/api/hello/x"
+[ $rc -eq 3 ] && one_line 'needs --ca'
+check $? "https without roots or a pin: refused before connecting (exit 3)" "$(why)"
+
+# ---- connection failures ------------------------------------------------------------------------
+fetch "${CA[@]}" "https://localhost:$P_NONE/"
+[ $rc -eq 7 ] && one_line "cannot connect to localhost port $P_NONE"
+check $? "connection refused: exit 7, one line names host and port" "$(why)"
+fetch "${CA[@]}" "https://nonexistent.invalid/"
+[ $rc -eq 6 ] && one_line 'nonexistent.invalid'
+check $? "an unresolvable name: exit 6" "$(why)"
+start=$(date +%s%N)
+fetch "${CA[@]}" --timeout 2 "https://localhost:$P_SILENT/"
+el=$((($(date +%s%N) - start) / 1000000))
+[ $rc -eq 28 ] && one_line 'time' && [ $el -lt 15000 ]
+check $? "a server that never answers: --timeout 2 ends it (exit 28 after ${el} ms)" "$(why)"
+fetch "${CA[@]}" "https://localhost:$P_TRUNC/"
+[ $rc -eq 18 ] && one_line 'cut short' && [ "$(wc -c <"$TMP/out")" -eq 1000 ]
+check $? "a body cut short before its Content-Length, without close_notify: exit 18, not success" "$(why)"
+fetch "${CA[@]}" "ftp://localhost/"
+[ $rc -eq 3 ]
+check $? "a URL that is not http(s): exit 3" "$(why)"
+fetch "${CA[@]}" "https://user@localhost:$P_HTTPS/"
+[ $rc -eq 3 ]
+check $? "a URL with user info (user@host): refused, exit 3" "$(why)"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
