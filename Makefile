@@ -50,7 +50,7 @@ help:
 
 build/.deps-ok: tools/deps.sh
 	@mkdir -p build
-	tools/deps.sh python3-aiosmtpd
+	tools/deps.sh python3-aiosmtpd nginx-light
 	@touch $@
 
 deps: build/.deps-ok
