@@ -73,13 +73,13 @@ $(BUILD)/asan/sn_demo: $(DEMO_DEPS) $(HEADERS) $(BUILD)/demo_static.h $(MBED_DEP
 	@mkdir -p $(BUILD)/asan
 	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(DEMO_SRC) -o $@ $(MBED_LIBS)
 
-$(BUILD)/sn_sendmail: examples/posix/sn_sendmail.c $(HEADERS) $(MBED_DEP)
+$(BUILD)/sn_sendmail: examples/posix/sn_sendmail.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. examples/posix/sn_sendmail.c -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_sendmail.c -o $@ $(MBED_LIBS)
 
-$(BUILD)/asan/sn_sendmail: examples/posix/sn_sendmail.c $(HEADERS) $(MBED_DEP)
+$(BUILD)/asan/sn_sendmail: examples/posix/sn_sendmail.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)/asan
-	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. examples/posix/sn_sendmail.c -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_sendmail.c -o $@ $(MBED_LIBS)
 
 $(BUILD)/sn_tlscat: examples/posix/sn_tlscat.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)
@@ -146,8 +146,12 @@ $(BUILD)/asan/sn_demo_lwip: $(LWIP_DEMO) $(LWIP_EX) $(DEMO_DEPS) $(HEADERS) $(BU
 	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(LWIP_INC) $(LWIP_DEMO) -o $@ \
 	  $(BUILD)/asan/lwip-nosys/liblwip.a $(MBED_LIBS)
 
-$(BUILD)/sn_sendmail_lwip: $(LWIP_MAIL) examples/posix/sn_sendmail.c $(LWIP_EX) $(HEADERS) $(BUILD)/lwip-nosys/liblwip.a $(MBED_DEP)
-	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. $(LWIP_INC) $(LWIP_MAIL) -o $@ $(BUILD)/lwip-nosys/liblwip.a $(MBED_LIBS)
+$(BUILD)/sn_sendmail_lwip: $(LWIP_MAIL) examples/posix/sn_sendmail.c examples/common/example_util.h $(LWIP_EX) $(HEADERS) $(BUILD)/lwip-nosys/liblwip.a $(MBED_DEP)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common $(LWIP_INC) $(LWIP_MAIL) -o $@ $(BUILD)/lwip-nosys/liblwip.a $(MBED_LIBS)
+
+LWIP_FETCH := examples/lwip/sn_fetch_lwip.c examples/lwip/host_tap.c
+$(BUILD)/sn_fetch_lwip: $(LWIP_FETCH) examples/posix/sn_fetch.c examples/common/example_util.h $(LWIP_EX) $(HEADERS) $(BUILD)/lwip-nosys/liblwip.a $(MBED_DEP)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common $(LWIP_INC) $(LWIP_FETCH) -o $@ $(BUILD)/lwip-nosys/liblwip.a $(MBED_LIBS)
 
 # RTOS mode: lwIP's threads bring their own TAP driver (no host_tap.c)
 $(BUILD)/sn_demo_lwip_rtos: examples/lwip/sn_demo_lwip.c $(LWIP_EX) examples/lwip/rtos/lwipopts.h $(DEMO_DEPS) $(HEADERS) $(BUILD)/demo_static.h $(BUILD)/lwip-rtos/liblwip.a $(MBED_DEP)
@@ -158,11 +162,11 @@ $(BUILD)/asan/sn_demo_lwip_rtos: examples/lwip/sn_demo_lwip.c $(LWIP_EX) example
 	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(LWIP_RTOS_INC) examples/lwip/sn_demo_lwip.c -o $@ \
 	  $(BUILD)/asan/lwip-rtos/liblwip.a $(MBED_LIBS) -lpthread
 
-$(BUILD)/sn_sendmail_lwip_rtos: examples/lwip/sn_sendmail_lwip.c examples/posix/sn_sendmail.c $(LWIP_EX) examples/lwip/rtos/lwipopts.h $(HEADERS) $(BUILD)/lwip-rtos/liblwip.a $(MBED_DEP)
-	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. $(LWIP_RTOS_INC) examples/lwip/sn_sendmail_lwip.c -o $@ \
+$(BUILD)/sn_sendmail_lwip_rtos: examples/lwip/sn_sendmail_lwip.c examples/posix/sn_sendmail.c examples/common/example_util.h $(LWIP_EX) examples/lwip/rtos/lwipopts.h $(HEADERS) $(BUILD)/lwip-rtos/liblwip.a $(MBED_DEP)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common $(LWIP_RTOS_INC) examples/lwip/sn_sendmail_lwip.c -o $@ \
 	  $(BUILD)/lwip-rtos/liblwip.a $(MBED_LIBS) -lpthread
 
-LWIP_BINS := $(BUILD)/sn_demo_lwip $(BUILD)/asan/sn_demo_lwip $(BUILD)/sn_sendmail_lwip \
+LWIP_BINS := $(BUILD)/sn_demo_lwip $(BUILD)/asan/sn_demo_lwip $(BUILD)/sn_sendmail_lwip $(BUILD)/sn_fetch_lwip \
   $(BUILD)/sn_demo_lwip_rtos $(BUILD)/asan/sn_demo_lwip_rtos $(BUILD)/sn_sendmail_lwip_rtos
 lwip: $(LWIP_BINS)
 

@@ -28,19 +28,7 @@ LIMIT=20
 pass=0 fail=0 pids=""
 mkdir -p "$TMP"
 
-ok() { echo "ok - $1"; pass=$((pass + 1)); }
-nok() {
-  echo "not ok - $1${2:+: $(echo "$2" | tr '\n' ' ' | cut -c1-300)}"
-  fail=$((fail + 1))
-}
-check() { if [ "$1" = 0 ]; then ok "$2"; else nok "$2" "${3:-}"; fi; }
-cleanup() {
-  local p
-  for p in $pids; do kill "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  [ "$fail" -eq 0 ] && rm -rf "$TMP"
-}
-trap cleanup EXIT
+. tests/client/suite.sh
 
 # inp FORMAT [ARGS]: what the next client run sends (printf), into $TMP/in
 inp() { printf "$@" >"$TMP/in"; }
@@ -49,19 +37,9 @@ cat_() {
   timeout $LIMIT ${SN_WRAP:-} "$CAT" "$@" <"$TMP/in" >"$TMP/out" 2>"$TMP/err"
   rc=$?
 }
-why() { echo "exit $rc; stderr: $(tr '\n' ' ' <"$TMP/err" | cut -c1-240)"; }
 # one line on stderr naming the reason, besides the "connected:" note
 one_line() { [ "$(grep -vc '^sn_tlscat: connected:' "$TMP/err")" -eq 1 ] && grep -qiE "$1" "$TMP/err"; }
 
-wait_port() { # PORT LOG: until something listens (bounded)
-  local i
-  for i in $(seq 1 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.1
-  done
-  nok "a server listens on port $1" "$(tail -n 3 "$2" 2>/dev/null)"
-  return 1
-}
 
 [ -f "$CERTS/server.pem" ] || tools/sn-certgen --out "$CERTS" >/dev/null
 CA=(--ca "$CERTS/ca.pem")

@@ -27,6 +27,9 @@
 # Environment:
 #   SN_DEMO_LWIP      the server (default build/sn_demo_lwip), split on spaces
 #   SN_SENDMAIL_LWIP  the mail client (default build/sn_sendmail_lwip), split on spaces
+#   SN_DEMO           the POSIX sn_demo the fetch part serves from the Linux side (default build/sn_demo)
+#   SN_FETCH_LWIP     the HTTP client (default build/sn_fetch_lwip), split on spaces; its part
+#                     (fetch) is skipped with a note when it does not exist
 #   SN_CERTS          certificates from tools/sn-certgen (default build/certs; made if missing)
 #   SN_TMP            scratch directory (default build/lwip-it.$$; removed unless a check failed)
 #   SN_WRAP           a wrapper for both lwIP programs, e.g. "valgrind -q --error-exitcode=9"
@@ -40,12 +43,13 @@
 #   STANDIN_BUG=othername SN_DEMO_LWIP=tests/lwip/standin_demo.sh ... tests/lwip_integration.sh
 #
 #   tests/lwip_integration.sh [--only PART[,PART...]]
-#     PARTS: main rsa mtls lru idle timeout mail (default: all)
+#     PARTS: main rsa mtls lru idle timeout mail fetch (default: all)
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 read -ra DEMO <<<"${SN_DEMO_LWIP:-build/sn_demo_lwip}"
 read -ra SM <<<"${SN_SENDMAIL_LWIP:-build/sn_sendmail_lwip}"
+read -ra FETCH <<<"${SN_FETCH_LWIP:-build/sn_fetch_lwip}"
 read -ra WRAP <<<"${SN_WRAP:-}"
 CERTS=${SN_CERTS:-build/certs}
 TMP=${SN_TMP:-build/lwip-it.$$}
@@ -343,6 +347,37 @@ if want mail; then
     [ $rc -ne 0 ] && [ "$(grep -c . "$TMP/err")" -eq 1 ] && grep -q '^sn_sendmail: connect: .*nowhere.test.example' "$TMP/err" &&
       [ "$(msgs starttls)" -eq $((before + 1)) ]
     check $? "mail: a name the DNS does not know (NXDOMAIN) fails at the connect stage with one line naming it" "$(why)"
+  fi
+fi
+# ---- the HTTP client on lwIP: sn_fetch_lwip on sntap1 to sn_demo on the Linux side ----------------
+if want fetch; then
+  if ! { [ -x "${FETCH[0]}" ] || command -v "${FETCH[0]}" >/dev/null; }; then
+    echo "# fetch: ${FETCH[0]} not built; the HTTP client on lwIP was not tested"
+  else
+    setsid ip netns exec "$NS" "${SN_DEMO:-build/sn_demo}" --bind $GW1 --https-port 8443 --http-port 8080 >"$TMP/linuxdemo.log" 2>&1 &
+    pids="$pids $!"
+    for i in $(seq 1 50); do grep -q listening "$TMP/linuxdemo.log" 2>/dev/null && break; sleep 0.1; done
+    fetch_lwip() { # ARGS...: stdout in $TMP/out, stderr in $TMP/err, rc
+      LASTCMD="${FETCH[*]} $*"
+      timeout $((40 * SLOW)) ip netns exec "$NS" "${WRAP[@]}" "${FETCH[@]}" --tap $TAP1 --ip $DEV1 --netmask $MASK --gw $GW1 \
+        "$@" >"$TMP/out" 2>"$TMP/err" &
+      CPID=$!
+      wait "$CPID"; rc=$?
+      CPID=""
+    }
+    fetch_lwip --ca "$CERTS/ca.pem" --tls-name localhost "https://$GW1:8443/api/hello/lwip"
+    [ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "hello, lwip" ]
+    check $? "fetch: sn_fetch_lwip from $DEV1 gets https://$GW1:8443/api/hello/lwip over verified TLS through lwIP" "$(why)"
+    head -c 300000 /dev/urandom >"$TMP/up.bin"
+    fetch_lwip --ca "$CERTS/ca.pem" --tls-name localhost --data-file "$TMP/up.bin" -o "$TMP/up.out" "https://$GW1:8443/api/echo"
+    [ $rc -eq 0 ] && cmp -s "$TMP/up.bin" "$TMP/up.out"
+    check $? "fetch: a 300 KB upload through lwIP comes back byte for byte" "$(why)"
+    fetch_lwip "http://$GW1:8080/api/hello/plain"
+    [ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "hello, plain" ]
+    check $? "fetch: plain HTTP through lwIP" "$(why)"
+    fetch_lwip --ca "$CERTS/ca.pem" "https://$GW1:8443/api/hello/x"
+    [ $rc -eq 60 ] && [ "$(grep -c . "$TMP/err")" -eq 1 ]
+    check $? "fetch: the address $GW1 is not in the certificate: refused on lwIP too (exit 60)" "$(why)"
   fi
 fi
 finish

@@ -56,12 +56,12 @@ if [ "$unit_only" -eq 0 ]; then
   # securenet_port_lwip.h on a real lwIP stack behind TAP devices (tests/lwip_integration.sh):
   # bare metal (NO_SYS=1) and RTOS mode (NO_SYS=0, core locking), each also under ASan/UBSan
   if [ -x "$build/sn_demo_lwip" ]; then
-    run_suite "lwIP port" env SN_DEMO_LWIP="$build/sn_demo_lwip" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip" tests/lwip_integration.sh
-    run_suite "lwIP port (ASan/UBSan)" env SN_DEMO_LWIP="$build/asan/sn_demo_lwip" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip" \
+    run_suite "lwIP port" env SN_DEMO="$build/sn_demo" SN_FETCH_LWIP="$build/sn_fetch_lwip" SN_DEMO_LWIP="$build/sn_demo_lwip" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip" tests/lwip_integration.sh
+    run_suite "lwIP port (ASan/UBSan)" env SN_DEMO="$build/sn_demo" SN_FETCH_LWIP="$build/sn_fetch_lwip" SN_DEMO_LWIP="$build/asan/sn_demo_lwip" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip" \
       ASAN_OPTIONS=detect_leaks=1 tests/lwip_integration.sh
-    run_suite "lwIP port, RTOS mode" env SN_DEMO_LWIP="$build/sn_demo_lwip_rtos" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip_rtos" \
+    run_suite "lwIP port, RTOS mode" env SN_DEMO="$build/sn_demo" SN_FETCH_LWIP="$build/sn_fetch_lwip" SN_DEMO_LWIP="$build/sn_demo_lwip_rtos" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip_rtos" \
       tests/lwip_integration.sh
-    run_suite "lwIP port, RTOS mode (ASan/UBSan)" env SN_DEMO_LWIP="$build/asan/sn_demo_lwip_rtos" \
+    run_suite "lwIP port, RTOS mode (ASan/UBSan)" env SN_DEMO="$build/sn_demo" SN_FETCH_LWIP="$build/sn_fetch_lwip" SN_DEMO_LWIP="$build/asan/sn_demo_lwip_rtos" \
       SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip_rtos" ASAN_OPTIONS=detect_leaks=1 tests/lwip_integration.sh
   fi
   if command -v valgrind >/dev/null; then

@@ -10,7 +10,7 @@
 
 /* Reads f to its end, at most max bytes (the rest is dropped); *len is set.
    NUL-terminated. NULL when out of memory. */
-static char *ex_read_stream(FILE *f, size_t max, size_t *len) {
+static inline char *ex_read_stream(FILE *f, size_t max, size_t *len) {
   size_t cap = 4096, n = 0;
   char *buf = (char *) malloc(cap + 1);
   while (buf != NULL && n < max) {
@@ -32,7 +32,7 @@ static char *ex_read_stream(FILE *f, size_t max, size_t *len) {
 }
 
 /* A whole file (at most 16 MiB), NUL-terminated; NULL if it cannot be read. */
-static char *ex_read_file(const char *path, size_t *len) {
+static inline char *ex_read_file(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
   char *buf;
   size_t n = 0;
@@ -46,7 +46,7 @@ static char *ex_read_file(const char *path, size_t *len) {
 /* The files' contents one after another, NUL-terminated (*len counts the
    NUL, as mbedTLS wants for PEM). NULL, with *bad naming the file, if one
    cannot be read. */
-static char *ex_ca_bundle(const char *const *files, int n, size_t *len, const char **bad) {
+static inline char *ex_ca_bundle(const char *const *files, int n, size_t *len, const char **bad) {
   char *bundle = NULL;
   size_t used = 0;
   int i;
@@ -72,7 +72,7 @@ static char *ex_ca_bundle(const char *const *files, int n, size_t *len, const ch
 
 /* Standard base64 (as curl's --pinnedpubkey and HPKP write pins): the
    decoded length, or -1 for bad input or more than cap bytes. */
-static int ex_base64_decode(const char *in, unsigned char *out, size_t cap) {
+static inline int ex_base64_decode(const char *in, unsigned char *out, size_t cap) {
   static const char *abc = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   unsigned long acc = 0;
   int bits = 0;

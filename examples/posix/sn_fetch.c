@@ -14,9 +14,14 @@
      response, 18 response cut short (truncated), 23 cannot write the output,
      28 timeout, 35 TLS error, 60 server verification failed (chain, dates,
      name or pin), 63 response larger than the limit. */
+#ifndef SN_FETCH_PORT /* examples/lwip/sn_fetch_lwip.c runs this file on lwIP */
 #define SECURENET_IMPLEMENTATION
 #include "securenet.h"
 #include "securenet_port_posix.h"
+#define SN_FETCH_PORT() sn_posix_port()
+#define SN_FETCH_POLL(mgr) sn_poll(mgr, 1000)
+#define SN_FETCH_MAIN main
+#endif
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,7 +95,7 @@ static int exit_for(const fetch *f, const char **stage) {
   }
 }
 
-int main(int argc, char **argv) {
+int SN_FETCH_MAIN(int argc, char **argv) {
   const char *ca_files[MAX_CA], *url = NULL, *data = NULL, *data_file = NULL, *out_file = NULL, *pin_b64 = NULL;
   char headers[MAX_HEADERS_BYTES] = "", *bundle = NULL;
   size_t hlen = 0, bundle_len = 0;
@@ -166,7 +171,7 @@ int main(int argc, char **argv) {
   }
 
   memset(&mo, 0, sizeof mo);
-  mo.port = sn_posix_port();
+  mo.port = SN_FETCH_PORT();
   mo.log = verbose ? log_stderr : NULL; /* the failure is reported in one line below */
   mo.log_level = SN_LOG_DEBUG;
   if ((r = sn_mgr_create(&mgr, &mo)) != SN_OK) {
@@ -189,7 +194,7 @@ int main(int argc, char **argv) {
     snprintf(f.why, sizeof f.why, "%s", r == SN_ERR_INVALID ? "bad URL or options (https needs --ca or --pin-sha256)"
                                                             : sn_strerror(r));
   }
-  while (!f.done) sn_poll(mgr, 1000);
+  while (!f.done) SN_FETCH_POLL(mgr);
   sn_mgr_destroy(mgr);
   if (body_file) fclose(body_file);
   if (f.out != stdout && fclose(f.out) != 0) f.write_failed = 1;

@@ -27,6 +27,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "example_util.h"
+
 #define MAX_LIST 16
 
 static void usage(void) {
@@ -47,21 +49,6 @@ static int file_source(void *arg, void *buf, size_t len) {
   FILE *f = (FILE *) arg;
   size_t n = fread(buf, 1, len, f);
   return ferror(f) ? SN_ERR_FILE : (int) n;
-}
-
-static char *read_all(const char *path) {
-  FILE *f = fopen(path, "rb");
-  char *buf;
-  long n;
-  if (f == NULL) return NULL;
-  fseek(f, 0, SEEK_END);
-  n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  buf = (char *) malloc((size_t) n + 1);
-  if (buf != NULL && fread(buf, 1, (size_t) n, f) != (size_t) n) n = 0;
-  if (buf != NULL) buf[n] = '\0';
-  fclose(f);
-  return buf;
 }
 
 /* One message in flight: its own open files, so N can stream in turn. */
@@ -169,27 +156,16 @@ int SN_SENDMAIL_MAIN(int argc, char **argv) {
       (body == NULL && body_file == NULL))
     usage();
   if (getenv("SN_SMTP_TIMEOUT_MS")) srv.timeout_ms = (uint32_t) strtoul(getenv("SN_SMTP_TIMEOUT_MS"), NULL, 10);
-  /* several --ca files make one PEM bundle, as firmware keeps its roots */
-  for (i = 0; i < nca; i++) {
-    char *pem = read_all(ca_files[i]);
-    size_t n = pem ? strlen(pem) : 0;
-    char *p;
-    if (pem == NULL) {
-      fprintf(stderr, "sn_sendmail: connect: cannot read CA file %s\n", ca_files[i]);
+  if (nca > 0) { /* several --ca files make one PEM bundle, as firmware keeps its roots */
+    const char *bad = NULL;
+    if ((ca_bundle = ex_ca_bundle(ca_files, nca, &ca_len, &bad)) == NULL) {
+      fprintf(stderr, "sn_sendmail: connect: cannot read CA file %s\n", bad);
       return 1;
     }
-    p = (char *) realloc(ca_bundle, ca_len + n + 2);
-    if (p == NULL) return 1;
-    ca_bundle = p;
-    memcpy(ca_bundle + ca_len, pem, n);
-    ca_len += n;
-    ca_bundle[ca_len++] = '\n';
-    ca_bundle[ca_len] = '\0';
-    free(pem);
   }
   srv.ca = ca_bundle;
-  srv.ca_len = ca_bundle ? ca_len + 1 : 0;
-  if (html_file && (html = read_all(html_file)) == NULL) {
+  srv.ca_len = ca_len;
+  if (html_file && (html = ex_read_file(html_file, NULL)) == NULL) {
     fprintf(stderr, "sn_sendmail: message: cannot read %s\n", html_file);
     return 1;
   }
