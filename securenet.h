@@ -1136,6 +1136,20 @@ typedef struct sn__mail_job {
   void *user;
 } sn__mail_job;
 
+/* A TLS session kept for resuming outgoing connections: per options object,
+   server name and port. */
+typedef struct sn__tls_sess {
+  const void *key;
+  uint16_t port;
+  char name[254];
+  mbedtls_ssl_session *s; /* NULL until a session (or ticket) arrives */
+  uint64_t used;
+} sn__tls_sess;
+
+#ifndef SN_TLS_CLIENT_SESSIONS
+#define SN_TLS_CLIENT_SESSIONS 4
+#endif
+
 struct sn_mgr {
   sn_port port;
   sn_log_fn log;
@@ -1156,6 +1170,7 @@ struct sn_mgr {
   struct sn__smtp *smtp; /* the mail session, when one is open */
   sn_client *clients[SN_MAX_CLIENTS]; /* outgoing connections, oldest first */
   int nclients;
+  sn__tls_sess sessions[SN_TLS_CLIENT_SESSIONS]; /* for resuming outgoing TLS */
   sn__mail_job jobs[SN_MAX_MAIL_JOBS]; /* queued mails, oldest first */
   int njobs;
 };
@@ -1519,7 +1534,47 @@ typedef struct sn__tlsc {
   int *suites;
   const unsigned char *pin; /* 32 bytes, or NULL */
   uint8_t is_set_up;        /* ssl was set up (and must be freed) */
+  uint8_t offered;          /* a saved session was offered for resumption */
+  sn__tls_sess *sess;       /* where this server's session is kept */
 } sn__tlsc;
+
+static void sn__tls_sess_drop(sn__tls_sess *e) {
+  if (e->s != NULL) {
+    mbedtls_ssl_session_free(e->s);
+    SN_FREE(e->s);
+    e->s = NULL;
+  }
+}
+
+/* The slot for (key, name, port): the matching one, else an empty or the
+   least recently used one, emptied. */
+static sn__tls_sess *sn__tls_sess_find(sn_mgr *m, const void *key, const char *name, uint16_t port) {
+  sn__tls_sess *best = &m->sessions[0];
+  int i;
+  if (strlen(name) >= sizeof best->name) return NULL;
+  for (i = 0; i < SN_TLS_CLIENT_SESSIONS; i++) {
+    sn__tls_sess *e = &m->sessions[i];
+    if (e->key == key && e->port == port && strcmp(e->name, name) == 0) return e;
+    if (e->used < best->used) best = e;
+  }
+  sn__tls_sess_drop(best);
+  best->key = key, best->port = port, best->used = 0;
+  strcpy(best->name, name);
+  return best;
+}
+
+/* Keeps the connection's session (TLS 1.2 after the handshake, TLS 1.3 when
+   a ticket arrives) for the next connection to the same server. */
+static void sn__tlsc_save(sn__tlsc *t) {
+  sn__tls_sess *e = t->sess;
+  if (e == NULL) return;
+  sn__tls_sess_drop(e);
+  e->s = (mbedtls_ssl_session *) SN_MALLOC(sizeof *e->s);
+  if (e->s == NULL) return;
+  mbedtls_ssl_session_init(e->s);
+  if (mbedtls_ssl_get_session(&t->ssl, e->s) != 0) sn__tls_sess_drop(e);
+  else e->used = t->mgr->now + 1;
+}
 
 static void sn__tlsc_init(sn__tlsc *t, sn_mgr *m) {
   memset(t, 0, sizeof *t);
@@ -1547,11 +1602,12 @@ static int sn__tlsc_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint3
   return 0;
 }
 
-/* Sets up a client handshake with host (or o->tls_name) over io. what names
-   the peer in logs ("mail server"). SN_ERR_INVALID without roots or a pin
+/* Sets up a client handshake with host (or o->tls_name) over io, offering the
+   session kept for (key, name, port) if there is one. what names the peer in
+   logs ("mail server"). SN_ERR_INVALID without roots or a pin
    (unless SN_TLS_VERIFY_NONE), SN_ERR_CERT/KEY/FILE for what does not load. */
-static int sn__tlsc_start(sn__tlsc *t, const sn_tls_client_opts *o, const char *host, sn__bio *io, const char *what,
-                          int *tls_error) {
+static int sn__tlsc_start(sn__tlsc *t, const sn_tls_client_opts *o, const void *key, const char *host, uint16_t port,
+                          sn__bio *io, const char *what, int *tls_error) {
   sn_mgr *m = t->mgr;
   const char *name = o->tls_name ? o->tls_name : host;
   int r, has_ca = o->ca != NULL || o->ca_file != NULL;
@@ -1562,6 +1618,11 @@ static int sn__tlsc_start(sn__tlsc *t, const sn_tls_client_opts *o, const char *
   mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &m->drbg);
   sn__conf_min_tls12(&t->conf);
   mbedtls_ssl_conf_ciphersuites(&t->conf, t->suites);
+#if defined(MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED) && defined(MBEDTLS_SSL_SESSION_TICKETS) && \
+    defined(MBEDTLS_SSL_PROTO_TLS1_3)
+  /* TLS 1.3 tickets come after the handshake: have mbedTLS say so, to keep them */
+  mbedtls_ssl_conf_tls13_enable_signal_new_session_tickets(&t->conf, MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED);
+#endif
   if (has_ca) {
     if ((r = sn__load_crt(m, &t->ca, o->ca, o->ca_len, o->ca_file, "trusted roots")) != SN_OK) return r;
     mbedtls_ssl_conf_ca_chain(&t->conf, &t->ca, NULL);
@@ -1590,6 +1651,11 @@ static int sn__tlsc_start(sn__tlsc *t, const sn_tls_client_opts *o, const char *
   if ((r = mbedtls_ssl_set_hostname(&t->ssl, name)) != 0) return *tls_error = r, SN_ERR_INVALID;
   mbedtls_ssl_set_bio(&t->ssl, io, sn__bio_send, sn__bio_recv, NULL);
   mbedtls_ssl_set_verify(&t->ssl, sn__tlsc_verify_cb, m);
+  t->sess = sn__tls_sess_find(m, key, name, port);
+  if (t->sess != NULL && t->sess->s != NULL && mbedtls_ssl_set_session(&t->ssl, t->sess->s) == 0) {
+    t->offered = 1;
+    t->sess->used = m->now + 1;
+  }
   return SN_OK;
 }
 
@@ -1635,7 +1701,8 @@ static int sn__tlsc_handshake(sn__tlsc *t, uint8_t *want, int *tls_error, uint32
     }
     return r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ? SN_ERR_VERIFY : SN_ERR_TLS;
   }
-  if (t->pin != NULL) return sn__tlsc_check_pin(t, flags, why, why_len);
+  if (t->pin != NULL && (r = sn__tlsc_check_pin(t, flags, why, why_len)) != SN_OK) return r;
+  if (strcmp(mbedtls_ssl_get_version(&t->ssl), "TLSv1.3") != 0) sn__tlsc_save(t); /* 1.3: when the ticket comes */
   return SN_OK;
 }
 
@@ -1666,10 +1733,10 @@ static int sn__txq_put(sn__txq *q, const void *data, size_t n) {
   return SN_OK;
 }
 
-/* Writes what the port takes, through ssl when not NULL. SN_OK when all went
+/* Writes what the port takes, through tls when not NULL. SN_OK when all went
    or the port is full (*wr_want says what to wait for), else the error. */
-static int sn__txq_flush(sn__txq *q, sn_mgr *m, sn__bio *io, mbedtls_ssl_context *ssl, uint8_t *wr_want,
-                         int *tls_error) {
+static int sn__txq_flush(sn__txq *q, sn_mgr *m, sn__bio *io, sn__tlsc *tls, uint8_t *wr_want, int *tls_error) {
+  mbedtls_ssl_context *ssl = tls ? &tls->ssl : NULL;
   while (q->off < q->len) {
     size_t n = q->inflight ? q->inflight : q->len - q->off;
     int r;
@@ -1681,6 +1748,12 @@ static int sn__txq_flush(sn__txq *q, sn_mgr *m, sn__bio *io, mbedtls_ssl_context
         q->inflight = n; /* mbedTLS wants the same bytes again */
         return SN_OK;
       }
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
+      if (r == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) { /* TLS 1.3: a ticket came in meanwhile */
+        sn__tlsc_save(tls);
+        continue;
+      }
+#endif
       if (r == SN__BIO_SEND_FAILED) return io->err ? io->err : SN_ERR_IO;
       if (r < 0) return *tls_error = r, SN_ERR_TLS;
     } else {
@@ -3594,7 +3667,8 @@ static int sn__smtp_tls_start(sn__smtp *s) {
   memset(&o, 0, sizeof o);
   o.ca = srv->ca, o.ca_len = srv->ca_len, o.ca_file = srv->ca_file;
   o.tls_name = srv->tls_name;
-  if ((r = sn__tlsc_start(&s->tls, &o, srv->host, &s->io, "mail server", &s->res.tls_error)) != SN_OK) return r;
+  r = sn__tlsc_start(&s->tls, &o, srv, srv->host, srv->port, &s->io, "mail server", &s->res.tls_error);
+  if (r != SN_OK) return r;
   s->state = SN__S_HANDSHAKE;
   s->deadline = s->mgr->now + sn__smtp_timeout(s, 60000);
   return SN_OK;
@@ -3894,7 +3968,7 @@ static int sn__smtp_lines(sn__smtp *s) {
 }
 
 static int sn__smtp_flush(sn__smtp *s) {
-  return sn__txq_flush(&s->tx, s->mgr, &s->io, s->tls_up ? &s->tls.ssl : NULL, &s->wr_want, &s->res.tls_error);
+  return sn__txq_flush(&s->tx, s->mgr, &s->io, s->tls_up ? &s->tls : NULL, &s->wr_want, &s->res.tls_error);
 }
 
 static const char *sn__smtp_stage(const sn__smtp *s) {
@@ -3972,6 +4046,7 @@ static void sn__smtp_io(sn__smtp *s) {
           }
 #if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
           else if (r == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+            sn__tlsc_save(&s->tls);
             progress = 1;
             continue;
           }
@@ -4222,7 +4297,7 @@ static void sn__client_io(sn_client *c, uint8_t ready) {
     }
     if (sn__txq_pending(&c->tx) > 0) {
       size_t before = sn__txq_pending(&c->tx);
-      r = sn__txq_flush(&c->tx, m, &c->io, c->tls_up ? &c->tls->ssl : NULL, &c->wr_want, &c->tls_error);
+      r = sn__txq_flush(&c->tx, m, &c->io, c->tls_up ? c->tls : NULL, &c->wr_want, &c->tls_error);
       if (r != SN_OK) {
         if (r == SN_ERR_TLS) sn__tls_strerror(c->tls_error, c->why, sizeof c->why);
         sn__client_end(c, r, r == SN_ERR_TLS ? "%s" : "connection to %.100s broken while sending",
@@ -4251,6 +4326,7 @@ static void sn__client_io(sn_client *c, uint8_t ready) {
       }
 #if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
       else if (r == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
+        sn__tlsc_save(c->tls);
         continue;
       }
 #endif
@@ -4353,7 +4429,7 @@ SNDEF int sn_connect(sn_mgr *m, const char *host, uint16_t port, const sn_client
     }
     sn__tlsc_init(c->tls, m);
     /* roots, identity and pin load now: a bad option is the caller's error, not a late on_close */
-    if ((r = sn__tlsc_start(c->tls, c->opts.tls, c->host, &c->io, "server", &c->tls_error)) != SN_OK) {
+    if ((r = sn__tlsc_start(c->tls, c->opts.tls, c->opts.tls, c->host, port, &c->io, "server", &c->tls_error)) != SN_OK) {
       sn__tlsc_free(c->tls);
       SN_FREE(c->tls);
       SN_FREE(c);
@@ -5048,6 +5124,7 @@ SNDEF void sn_mgr_destroy(sn_mgr *m) {
   }
   while (m->njobs > 0) sn__mail_fail_oldest(m, SN_ERR_CLOSED, "connect"); /* each job gets its one call */
 #endif
+  for (i = 0; i < SN_TLS_CLIENT_SESSIONS; i++) sn__tls_sess_drop(&m->sessions[i]);
   mbedtls_ctr_drbg_free(&m->drbg);
   SN_FREE(m);
 }

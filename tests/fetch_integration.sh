@@ -11,7 +11,7 @@
 #   SN_FETCH      the client (default build/sn_fetch)
 #   SN_DEMO       the server (default build/sn_demo)
 #   SN_CERTS      certificates from tools/sn-certgen (default build/certs; made if missing)
-#   SN_PORT_BASE  first of 10 loopback ports (default 48000 + ($$ % 800) * 10)
+#   SN_PORT_BASE  first of 12 loopback ports (default 48000 + ($$ % 600) * 12)
 #   SN_TMP        scratch directory (default build/fetch-it.$$; removed unless a check failed)
 #   SN_WRAP       a wrapper for the client, e.g. "valgrind -q --leak-check=full --error-exitcode=9"
 set -u
@@ -20,7 +20,7 @@ cd "$ROOT" || exit 1
 FETCH=${SN_FETCH:-build/sn_fetch}
 DEMO=${SN_DEMO:-build/sn_demo}
 CERTS=${SN_CERTS:-build/certs}
-BASE=${SN_PORT_BASE:-$((48000 + ($$ % 800) * 10))}
+BASE=${SN_PORT_BASE:-$((48000 + ($$ % 600) * 12))}
 TMP=${SN_TMP:-build/fetch-it.$$}
 PY=/usr/bin/python3
 LIMIT=30
@@ -43,6 +43,7 @@ CERTS=$(cd "$CERTS" && pwd)
 CA=(--ca "$CERTS/ca.pem")
 P_HTTPS=$BASE P_HTTP=$((BASE + 1)) P_MTLS=$((BASE + 2)) P_NGX=$((BASE + 3)) P_NGXP=$((BASE + 4))
 P_EXP=$((BASE + 5)) P_TRUNC=$((BASE + 6)) P_SILENT=$((BASE + 7)) P_NONE=$((BASE + 8)) P_REDIR=$((BASE + 9))
+P_WWW=$((BASE + 11)) # (BASE + 10 is the plain HTTP port of the redirecting sn_demo)
 
 "$DEMO" --https-port $P_HTTPS --http-port $P_HTTP >"$TMP/demo.log" 2>&1 &
 pids="$pids $!"
@@ -127,6 +128,19 @@ check $? "a redirect is not followed unless asked (301: exit 22)" "$(why)"
 fetch "${CA[@]}" --max-redirs 2 "http://localhost:$((P_REDIR + 10))/api/hello/up"
 [ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "hello, up" ]
 check $? "--max-redirs 2: the 301 from http to https is followed, and the https answer verified" "$(why)"
+
+# ---- session resumption, seen from the server's side (openssl s_server -www reports it) ----------
+openssl s_server -accept "127.0.0.1:$P_WWW" -cert "$CERTS/server-chain.pem" -key "$CERTS/server.key" -www -quiet \
+  </dev/null >"$TMP/www.log" 2>&1 &
+pids="$pids $!"
+wait_port $P_WWW "$TMP/www.log"
+fetch --repeat 3 "${CA[@]}" "https://localhost:$P_WWW/"
+[ $rc -eq 0 ] && [ "$(grep -cE '^New, TLSv1\.[23]' "$TMP/out")" -eq 1 ] && [ "$(grep -cE '^Reused, TLSv1\.[23]' "$TMP/out")" -eq 2 ]
+check $? "resumption: three requests in one process to s_server: the first a full handshake, the next two resumed" \
+  "$(why) $(grep -E '^(New|Reused)' "$TMP/out" | tr '\n' ' ')"
+fetch --repeat 2 "${CA[@]}" --tls-name wrong.example "https://localhost:$P_WWW/"
+[ $rc -eq 60 ]
+check $? "resumption never skips verification: a name mismatch still fails (exit 60)" "$(why)"
 
 # ---- nginx --------------------------------------------------------------------------------------
 fetch "${CA[@]}" "https://localhost:$P_NGX/files/small.txt"

@@ -3,11 +3,13 @@
 
      sn_fetch [-X METHOD] [-H 'Name: value' (repeatable)] [-d DATA | --data-file FILE]
               [--ca FILE (repeatable)] [--pin-sha256 BASE64] [--cert FILE --key FILE]
-              [--tls-name NAME] [-i] [-o FILE] [--timeout SECONDS] [--max-redirs N] [-v] URL
+              [--tls-name NAME] [-i] [-o FILE] [--timeout SECONDS] [--max-redirs N] [--repeat N] [-v] URL
 
    Writes the response body to standard output (or -o FILE), with -i the
    status line and headers first. A --data-file is streamed (sent chunked),
-   never held in memory whole. -v logs securenet's steps on stderr. Exit status, as curl's where there is one:
+   never held in memory whole. --repeat N makes the request N times in one
+   process, one connection each (the later ones resume the TLS session).
+   -v logs securenet's steps on stderr. Exit status, as curl's where there is one:
    0 for a 2xx response, 22 for any other status, and for failures, each with
    one line on stderr naming the stage and the reason:
      2 usage, 3 bad URL, 6 cannot resolve, 7 cannot connect, 8 malformed
@@ -47,7 +49,7 @@ static void log_stderr(void *user, int level, const char *msg) {
 static void usage(void) {
   fprintf(stderr, "usage: sn_fetch [-X METHOD] [-H 'Name: value'] [-d DATA | --data-file FILE] [--ca FILE]\n"
                   "                [--pin-sha256 BASE64] [--cert FILE --key FILE] [--tls-name NAME] [-i] [-o FILE]\n"
-                  "                [--timeout SECONDS] [--max-redirs N] URL\n");
+                  "                [--timeout SECONDS] [--max-redirs N] [--repeat N] [-v] URL\n");
   exit(2);
 }
 
@@ -99,7 +101,7 @@ int SN_FETCH_MAIN(int argc, char **argv) {
   const char *ca_files[MAX_CA], *url = NULL, *data = NULL, *data_file = NULL, *out_file = NULL, *pin_b64 = NULL;
   char headers[MAX_HEADERS_BYTES] = "", *bundle = NULL;
   size_t hlen = 0, bundle_len = 0;
-  int nca = 0, verbose = 0, i, r, code;
+  int nca = 0, verbose = 0, repeat = 1, n, i, r, code;
   unsigned long timeout_s = 60;
   unsigned char pin[32];
   FILE *body_file = NULL;
@@ -140,6 +142,7 @@ int SN_FETCH_MAIN(int argc, char **argv) {
     else if (strcmp(a, "-o") == 0) out_file = v, i++;
     else if (strcmp(a, "--timeout") == 0) timeout_s = strtoul(v, NULL, 10), i++;
     else if (strcmp(a, "--max-redirs") == 0) ro.max_redirects = atoi(v), i++;
+    else if (strcmp(a, "--repeat") == 0) repeat = atoi(v), i++;
     else usage();
   }
   if (url == NULL || (data && data_file)) usage();
@@ -188,13 +191,17 @@ int SN_FETCH_MAIN(int argc, char **argv) {
   ro.on_body = on_body;
   ro.on_done = on_done;
   ro.user = &f;
-  r = sn_http_request(mgr, &ro);
-  if (r != SN_OK) {
-    f.done = 1, f.err = r;
-    snprintf(f.why, sizeof f.why, "%s", r == SN_ERR_INVALID ? "bad URL or options (https needs --ca or --pin-sha256)"
-                                                            : sn_strerror(r));
+  for (n = 0; n < repeat && (n == 0 || (f.err == SN_OK && !f.write_failed)); n++) {
+    if (n > 0 && body_file) rewind(body_file);
+    f.done = 0;
+    r = sn_http_request(mgr, &ro); /* the same TLS options: the next ones resume the session */
+    if (r != SN_OK) {
+      f.done = 1, f.err = r;
+      snprintf(f.why, sizeof f.why, "%s", r == SN_ERR_INVALID ? "bad URL or options (https needs --ca or --pin-sha256)"
+                                                              : sn_strerror(r));
+    }
+    while (!f.done) SN_FETCH_POLL(mgr);
   }
-  while (!f.done) SN_FETCH_POLL(mgr);
   sn_mgr_destroy(mgr);
   if (body_file) fclose(body_file);
   if (f.out != stdout && fclose(f.out) != 0) f.write_failed = 1;
