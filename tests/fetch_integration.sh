@@ -138,6 +138,9 @@ fetch --repeat 3 "${CA[@]}" "https://localhost:$P_WWW/"
 [ $rc -eq 0 ] && [ "$(grep -cE '^New, TLSv1\.[23]' "$TMP/out")" -eq 1 ] && [ "$(grep -cE '^Reused, TLSv1\.[23]' "$TMP/out")" -eq 2 ]
 check $? "resumption: three requests in one process to s_server: the first a full handshake, the next two resumed" \
   "$(why) $(grep -E '^(New|Reused)' "$TMP/out" | tr '\n' ' ')"
+fetch --repeat 100 "${CA[@]}" -o "$TMP/hundred.out" "https://localhost:$P_HTTPS/api/hello/again"
+[ $rc -eq 0 ] && [ "$(wc -c <"$TMP/hundred.out")" -eq $((100 * 13)) ] && [ ! -s "$TMP/err" ]
+check $? "100 requests in one process, each on its own resumed connection: all answered, and (under ASan or valgrind) nothing leaked" "$(why)"
 fetch --repeat 2 "${CA[@]}" --tls-name wrong.example "https://localhost:$P_WWW/"
 [ $rc -eq 60 ]
 check $? "resumption never skips verification: a name mismatch still fails (exit 60)" "$(why)"
