@@ -274,6 +274,9 @@ typedef struct sn_mgr_opts {
   void *log_user;       /* passed to log */
   int log_level;        /* 0: SN_LOG_WARN */
   int max_conns;        /* 0 or > SN_MAX_CONNS: SN_MAX_CONNS */
+  int tls_debug;        /* 1-4: mbedTLS's own debug messages at that verbosity go to log
+                           (at SN_LOG_DEBUG; needs MBEDTLS_DEBUG_C; the threshold is
+                           mbedTLS's, so it is global); 0: none */
 } sn_mgr_opts;
 
 typedef struct sn_mgr_stats {
@@ -852,6 +855,9 @@ struct sn_port {
 #include "mbedtls/pk.h"
 #include "mbedtls/ssl_ciphersuites.h"
 #include "mbedtls/sha256.h"
+#if defined(MBEDTLS_DEBUG_C)
+#include "mbedtls/debug.h"
+#endif
 #if defined(MBEDTLS_ERROR_C)
 #include "mbedtls/error.h"
 #endif
@@ -1156,6 +1162,7 @@ struct sn_mgr {
   void *log_user;
   int log_level;
   int max_conns;
+  int tls_debug;
   int tls_err;
   int warned_no_clock;
   uint64_t now;
@@ -1194,6 +1201,26 @@ static void sn__log(sn_mgr *m, int level, const char *fmt, ...) {
   m->log(m->log_user, level, buf);
 }
 
+#if defined(MBEDTLS_DEBUG_C)
+/* mbedTLS's debug lines, through the log hook ("file:line: message"). */
+static void sn__tls_dbg(void *ctx, int level, const char *file, int line, const char *str) {
+  const char *base = strrchr(file, '/');
+  size_t n = strlen(str);
+  (void) level;
+  while (n > 0 && (str[n - 1] == '\n' || str[n - 1] == '\r')) n--;
+  sn__log((sn_mgr *) ctx, SN_LOG_DEBUG, "mbedtls %s:%d: %.*s", base ? base + 1 : file, line, (int) n, str);
+}
+#endif
+
+/* Routes a TLS configuration's debug output to the log when asked for. */
+static void sn__conf_debug(sn_mgr *m, mbedtls_ssl_config *conf) {
+#if defined(MBEDTLS_DEBUG_C)
+  if (m->tls_debug > 0) mbedtls_ssl_conf_dbg(conf, sn__tls_dbg, m);
+#else
+  (void) m, (void) conf;
+#endif
+}
+
 static void sn__log_tls(sn_mgr *m, int level, const char *what, int ret) {
   char err[96];
   m->tls_err = ret;
@@ -1228,6 +1255,10 @@ SNDEF int sn_mgr_create(sn_mgr **out, const sn_mgr_opts *opts) {
   m->log_user = opts->log_user;
   m->log_level = opts->log_level ? opts->log_level : SN_LOG_WARN;
   m->max_conns = (opts->max_conns > 0 && opts->max_conns < SN_MAX_CONNS) ? opts->max_conns : SN_MAX_CONNS;
+  m->tls_debug = opts->tls_debug;
+#if defined(MBEDTLS_DEBUG_C)
+  if (m->tls_debug > 0) mbedtls_debug_set_threshold(m->tls_debug);
+#endif
   m->now = p->now_ms(p->ctx);
 #if defined(SN__HAVE_PSA)
   /* mbedTLS 3 runs TLS 1.3 and parts of TLS 1.2 through PSA, which has its
@@ -1410,6 +1441,7 @@ static int sn__tls_setup(sn_mgr *m, sn__listener *l, const sn_tls_opts *t) {
     return SN_ERR_TLS;
   }
   mbedtls_ssl_conf_rng(&l->conf, mbedtls_ctr_drbg_random, &m->drbg);
+  sn__conf_debug(m, &l->conf);
   sn__conf_min_tls12(&l->conf);
   mbedtls_ssl_conf_ciphersuites(&l->conf, l->suites);
   if ((ret = mbedtls_ssl_conf_own_cert(&l->conf, &l->cert, &l->key)) != 0) {
@@ -1616,6 +1648,7 @@ static int sn__tlsc_start(sn__tlsc *t, const sn_tls_client_opts *o, const void *
                                        MBEDTLS_SSL_PRESET_DEFAULT)) != 0)
     return *tls_error = r, SN_ERR_TLS;
   mbedtls_ssl_conf_rng(&t->conf, mbedtls_ctr_drbg_random, &m->drbg);
+  sn__conf_debug(m, &t->conf);
   sn__conf_min_tls12(&t->conf);
   mbedtls_ssl_conf_ciphersuites(&t->conf, t->suites);
 #if defined(MBEDTLS_SSL_TLS1_3_SIGNAL_NEW_SESSION_TICKETS_ENABLED) && defined(MBEDTLS_SSL_SESSION_TICKETS) && \

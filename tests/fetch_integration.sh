@@ -129,6 +129,13 @@ fetch "${CA[@]}" --max-redirs 2 "http://localhost:$((P_REDIR + 10))/api/hello/up
 [ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "hello, up" ]
 check $? "--max-redirs 2: the 301 from http to https is followed, and the https answer verified" "$(why)"
 
+fetch -vv "${CA[@]}" "https://localhost:$P_HTTPS/api/hello/trace"
+[ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "hello, trace" ] && grep -q '^sn_fetch: debug: mbedtls .*handshake' "$TMP/err"
+check $? "-vv: mbedTLS's handshake trace comes through securenet's log hook (tls_debug), the answer is unchanged" "$(why)"
+fetch -v "${CA[@]}" "https://localhost:$P_HTTPS/api/hello/trace"
+[ $rc -eq 0 ] && ! grep -q 'debug: mbedtls ' "$TMP/err" && grep -q 'debug: ' "$TMP/err"
+check $? "-v: securenet's own steps only, no mbedTLS trace" "$(why)"
+
 # ---- session resumption, seen from the server's side (openssl s_server -www reports it) ----------
 openssl s_server -accept "127.0.0.1:$P_WWW" -cert "$CERTS/server-chain.pem" -key "$CERTS/server.key" -www -quiet \
   </dev/null >"$TMP/www.log" 2>&1 &

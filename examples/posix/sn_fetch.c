@@ -3,13 +3,14 @@
 
      sn_fetch [-X METHOD] [-H 'Name: value' (repeatable)] [-d DATA | --data-file FILE]
               [--ca FILE (repeatable)] [--pin-sha256 BASE64] [--cert FILE --key FILE]
-              [--tls-name NAME] [-i] [-o FILE] [--timeout SECONDS] [--max-redirs N] [--repeat N] [-v] URL
+              [--tls-name NAME] [-i] [-o FILE] [--timeout SECONDS] [--max-redirs N] [--repeat N] [-v|-vv] URL
 
    Writes the response body to standard output (or -o FILE), with -i the
    status line and headers first. A --data-file is streamed (sent chunked),
    never held in memory whole. --repeat N makes the request N times in one
    process, one connection each (the later ones resume the TLS session).
-   -v logs securenet's steps on stderr. Exit status, as curl's where there is one:
+   -v logs securenet's steps on stderr, -vv also mbedTLS's handshake trace
+   (through securenet's log hook). Exit status, as curl's where there is one:
    0 for a 2xx response, 22 for any other status, and for failures, each with
    one line on stderr naming the stage and the reason:
      2 usage, 3 bad URL, 6 cannot resolve, 7 cannot connect, 8 malformed
@@ -49,7 +50,7 @@ static void log_stderr(void *user, int level, const char *msg) {
 static void usage(void) {
   fprintf(stderr, "usage: sn_fetch [-X METHOD] [-H 'Name: value'] [-d DATA | --data-file FILE] [--ca FILE]\n"
                   "                [--pin-sha256 BASE64] [--cert FILE --key FILE] [--tls-name NAME] [-i] [-o FILE]\n"
-                  "                [--timeout SECONDS] [--max-redirs N] [--repeat N] [-v] URL\n");
+                  "                [--timeout SECONDS] [--max-redirs N] [--repeat N] [-v|-vv] URL\n");
   exit(2);
 }
 
@@ -119,6 +120,7 @@ int SN_FETCH_MAIN(int argc, char **argv) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (strcmp(a, "-i") == 0) f.show_head = 1;
     else if (strcmp(a, "-v") == 0) verbose = 1;
+    else if (strcmp(a, "-vv") == 0) verbose = 2;
     else if (a[0] != '-' && url == NULL) url = a;
     else if (v == NULL) usage();
     else if (strcmp(a, "-X") == 0) ro.method = v, i++;
@@ -177,6 +179,7 @@ int SN_FETCH_MAIN(int argc, char **argv) {
   mo.port = SN_FETCH_PORT();
   mo.log = verbose ? log_stderr : NULL; /* the failure is reported in one line below */
   mo.log_level = SN_LOG_DEBUG;
+  mo.tls_debug = verbose > 1 ? 2 : 0; /* -vv: mbedTLS's own handshake trace too */
   if ((r = sn_mgr_create(&mgr, &mo)) != SN_OK) {
     fprintf(stderr, "sn_fetch: connect: %s\n", sn_strerror(r));
     return 7;
