@@ -11,7 +11,7 @@
 #   SN_FETCH      the client (default build/sn_fetch)
 #   SN_DEMO       the server (default build/sn_demo)
 #   SN_CERTS      certificates from tools/sn-certgen (default build/certs; made if missing)
-#   SN_PORT_BASE  first of 12 loopback ports (default 48000 + ($$ % 600) * 12)
+#   SN_PORT_BASE  first of 14 loopback ports (default 48000 + ($$ % 500) * 14)
 #   SN_TMP        scratch directory (default build/fetch-it.$$; removed unless a check failed)
 #   SN_WRAP       a wrapper for the client, e.g. "valgrind -q --leak-check=full --error-exitcode=9"
 set -u
@@ -20,7 +20,7 @@ cd "$ROOT" || exit 1
 FETCH=${SN_FETCH:-build/sn_fetch}
 DEMO=${SN_DEMO:-build/sn_demo}
 CERTS=${SN_CERTS:-build/certs}
-BASE=${SN_PORT_BASE:-$((48000 + ($$ % 600) * 12))}
+BASE=${SN_PORT_BASE:-$((48000 + ($$ % 500) * 14))}
 TMP=${SN_TMP:-build/fetch-it.$$}
 PY=/usr/bin/python3
 LIMIT=30
@@ -44,6 +44,7 @@ CA=(--ca "$CERTS/ca.pem")
 P_HTTPS=$BASE P_HTTP=$((BASE + 1)) P_MTLS=$((BASE + 2)) P_NGX=$((BASE + 3)) P_NGXP=$((BASE + 4))
 P_EXP=$((BASE + 5)) P_TRUNC=$((BASE + 6)) P_SILENT=$((BASE + 7)) P_NONE=$((BASE + 8)) P_REDIR=$((BASE + 9))
 P_WWW=$((BASE + 11)) # (BASE + 10 is the plain HTTP port of the redirecting sn_demo)
+P_V6=$((BASE + 12))  # and BASE + 13
 
 "$DEMO" --https-port $P_HTTPS --http-port $P_HTTP >"$TMP/demo.log" 2>&1 &
 pids="$pids $!"
@@ -151,6 +152,18 @@ check $? "100 requests in one process, each on its own resumed connection: all a
 fetch --repeat 2 "${CA[@]}" --tls-name wrong.example "https://localhost:$P_WWW/"
 [ $rc -eq 60 ]
 check $? "resumption never skips verification: a name mismatch still fails (exit 60)" "$(why)"
+
+# ---- IPv6 literals ------------------------------------------------------------------------------
+if "$DEMO" --bind ::1 --https-port $P_V6 --http-port $((P_V6 + 1)) >"$TMP/v6.log" 2>&1 & then
+  pids="$pids $!"
+  for i in $(seq 1 50); do grep -q listening "$TMP/v6.log" && break; sleep 0.1; done
+  fetch "${CA[@]}" --tls-name localhost "https://[::1]:$P_V6/api/hello/six"
+  [ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "hello, six" ]
+  check $? "an IPv6 literal URL (https://[::1]:port/...) over verified TLS (--tls-name localhost)" "$(why)"
+  fetch "http://[::1]:$((P_V6 + 1))/api/hello/six?x=1"
+  [ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "hello, six" ]
+  check $? "an IPv6 literal URL with a query over plain HTTP" "$(why)"
+fi
 
 # ---- nginx --------------------------------------------------------------------------------------
 fetch "${CA[@]}" "https://localhost:$P_NGX/files/small.txt"
