@@ -50,6 +50,8 @@ through the *_opts structs, where zero always means the secure default)
    SN_MAX_PARAMS           4        :name parameters per route pattern
    SN_MAX_MAIL_JOBS        8        mails queued per manager (SN_ERR_FULL beyond)
    SN_MAX_CLIENTS          4        outgoing connections (sn_connect) at once
+   SN_HTTP_IDLE            2        HTTP client connections kept open for reuse
+   SN_TLS_CLIENT_SESSIONS  4        outgoing TLS sessions kept for resumption
    SN_ENABLE_SMTP          1        0 leaves the mail sender out
    SN_TLS_VERIFY_NONE      off      INSECURE: servers' certificates are not verified on
                                     outgoing TLS (logged as a warning at every connection);
@@ -575,8 +577,10 @@ SNDEF const char *sn_client_tls_suite(const sn_client *c);
 SNDEF size_t sn_client_queued(const sn_client *c);
 
 /* ---- HTTP client ---------------------------------------------------------------------
-   One HTTP/1.1 request on a client connection of its own (Connection: close),
-   verified TLS for https://. The response reaches the caller as it arrives:
+   One HTTP/1.1 request, verified TLS for https://. After a complete response
+   the connection is kept (at most SN_HTTP_IDLE, for 30 s) for the next
+   request to the same server with the same TLS options; a kept connection
+   the server closed meanwhile is replaced once. The response reaches the caller as it arrives:
    on_head with the status and headers, on_body in pieces, on_done once. A
    body cut short (before its Content-Length, its last chunk, or, when it ends
    with the connection, before TLS's close_notify) ends with SN_ERR_CLOSED,
@@ -1156,6 +1160,20 @@ typedef struct sn__tls_sess {
 #define SN_TLS_CLIENT_SESSIONS 4
 #endif
 
+/* An HTTP client connection kept open after its response, for the next
+   request to the same server (scheme, host, port and TLS options). */
+#ifndef SN_HTTP_IDLE
+#define SN_HTTP_IDLE 2
+#endif
+#define SN__HTTP_IDLE_MS 30000u
+typedef struct sn__http_idle {
+  sn_client *c; /* NULL: free */
+  const void *tls;
+  uint16_t port;
+  uint8_t https;
+  char host[254];
+} sn__http_idle;
+
 struct sn_mgr {
   sn_port port;
   sn_log_fn log;
@@ -1178,6 +1196,7 @@ struct sn_mgr {
   sn_client *clients[SN_MAX_CLIENTS]; /* outgoing connections, oldest first */
   int nclients;
   sn__tls_sess sessions[SN_TLS_CLIENT_SESSIONS]; /* for resuming outgoing TLS */
+  sn__http_idle http_idle[SN_HTTP_IDLE];          /* keep-alive connections of the HTTP client */
   sn__mail_job jobs[SN_MAX_MAIL_JOBS]; /* queued mails, oldest first */
   int njobs;
 };
@@ -4517,6 +4536,9 @@ typedef struct sn__httpc {
   char host[254];
   uint16_t port;
   int https, state, framing, redirects, redirect_next, done_called, body_ended;
+  int req_done;       /* the whole request (head and body) was queued */
+  int keep;           /* the response is complete and the connection may serve the next request */
+  int reused, retried; /* the connection came from the idle pool; a stale one was replaced once */
   const char *path;   /* into url */
   char *head;         /* the response head as it arrives */
   size_t head_len;
@@ -4579,11 +4601,27 @@ static void sn__httpc_fail(sn__httpc *h, int err, const char *why) {
   if (h->client) sn_client_close(h->client);
 }
 
-/* The response is complete: report, and let the connection go. */
+/* RFC 9110 7.6.1: the Connection header's "close" token. */
+static int sn__says_close(const sn_http_response *r) {
+  int i;
+  for (i = 0; i < r->header_count; i++)
+    if (sn__ieq(r->headers[i].name.ptr, r->headers[i].name.len, "connection")) {
+      sn_str list = r->headers[i].value, item;
+      while (sn__next_item(&list, &item))
+        if (sn__ieq(item.ptr, item.len, "close")) return 1;
+    }
+  return 0;
+}
+
+/* The response is complete. The connection serves the next request to this
+   server (see sn__httpc_on_data) when HTTP/1.1 keeps it, the whole request went
+   and nothing is left over; else it is closed and on_close finishes. */
 static void sn__httpc_complete(sn__httpc *h) {
   h->state = SN__HC_DONE;
   h->body_ended = 1;
-  if (h->client) sn_client_close(h->client);
+  h->keep = h->client != NULL && h->resp.version == 11 && !sn__says_close(&h->resp) && h->req_done &&
+            sn_client_queued(h->client) == 0 && !h->redirect_next && h->framing != SN__HF_CLOSE;
+  if (!h->keep && h->client) sn_client_close(h->client);
 }
 
 static int sn__httpc_printf(sn__httpc *h, const char *fmt, ...)
@@ -4613,7 +4651,10 @@ static void sn__httpc_feed(sn__httpc *h) {
       if (sn_client_send(h->client, (const char *) o->body + h->body_off, n) != SN_OK) return; /* full: on_sent */
       h->body_off += n;
     }
-  } else if (o->body_source != NULL && !h->body_ended) {
+    h->req_done = 1;
+  } else if (o->body_source == NULL) {
+    h->req_done = 1;
+  } else if (!h->req_done) {
     char buf[SN__HC_PIECE + 16];
     while (sn_client_queued(h->client) == 0) {
       int n = o->body_source(o->body_source_arg, buf + 10, SN__HC_PIECE);
@@ -4624,7 +4665,7 @@ static void sn__httpc_feed(sn__httpc *h) {
         return;
       }
       if (n == 0) {
-        h->body_ended = 1;
+        h->req_done = 1;
         sn_client_send(h->client, "0\r\n\r\n", 5);
         return;
       }
@@ -4648,7 +4689,7 @@ static void sn__httpc_on_connect(sn_client *c, void *user) {
   size_t plen = strcspn(h->path, "#");
   (void) c;
   snprintf(port, sizeof port, ":%u", (unsigned) h->port);
-  r = sn__httpc_printf(h, "%s %s%.*s HTTP/1.1\r\nHost: %s%s%s%s\r\nUser-Agent: securenet/" SN_VERSION "\r\nConnection: close\r\n",
+  r = sn__httpc_printf(h, "%s %s%.*s HTTP/1.1\r\nHost: %s%s%s%s\r\nUser-Agent: securenet/" SN_VERSION "\r\n",
                        method, plen == 0 || h->path[0] == '?' ? "/" : "", (int) plen, h->path, v6 ? "[" : "", h->host,
                        v6 ? "]" : "", dflt ? "" : port);
   if (r == SN_OK && o->body != NULL) r = sn__httpc_printf(h, "Content-Length: %lu\r\n", (unsigned long) o->body_len);
@@ -4747,11 +4788,8 @@ static void sn__httpc_body(sn__httpc *h, const char *data, size_t n) {
   if (!h->redirect_next && h->o.on_body) h->o.on_body(h->o.user, data, n);
 }
 
-static void sn__httpc_on_data(sn_client *c, const void *data, size_t len, void *user) {
-  sn__httpc *h = (sn__httpc *) user;
-  const char *d = (const char *) data;
+static void sn__httpc_data(sn__httpc *h, const char *d, size_t len) {
   size_t max_head = h->o.max_header_bytes ? h->o.max_header_bytes : 16384;
-  (void) c;
   while (len > 0 && h->state != SN__HC_DONE) {
     if (h->state == SN__HC_HEAD) {
       /* one byte at a time into the bounded head buffer, until the empty line */
@@ -4807,7 +4845,6 @@ static void sn__httpc_on_data(sn_client *c, const void *data, size_t len, void *
       sn__httpc_body(h, d, n);
       d += n, len -= n;
       if (h->remaining == 0 && h->state != SN__HC_DONE) sn__httpc_complete(h);
-      if (len > 0 && h->state == SN__HC_DONE) return; /* bytes after the body: ignored (Connection: close) */
     } else if (h->framing == SN__HF_CHUNKED) {
       char out[1024];
       size_t in = len < sizeof out ? len : sizeof out, used = 0, made = 0;
@@ -4825,6 +4862,68 @@ static void sn__httpc_on_data(sn_client *c, const void *data, size_t len, void *
       len = 0;
     }
   }
+  if (len > 0 && h->keep) { /* bytes after a complete response: the connection cannot be trusted again */
+    h->keep = 0;
+    if (h->client) sn_client_close(h->client);
+  }
+}
+
+static void sn__httpc_free(sn__httpc *h);
+
+/* An idle kept connection: the server must not speak unasked; its end frees the slot. */
+static void sn__idle_on_data(sn_client *c, const void *data, size_t len, void *user) {
+  (void) data, (void) len, (void) user;
+  sn_client_close(c);
+}
+static void sn__idle_on_close(sn_client *c, int err, const char *why, void *user) {
+  sn__http_idle *e = (sn__http_idle *) user;
+  (void) err, (void) why;
+  if (e->c == c) e->c = NULL;
+}
+
+static void sn__client_rebind(sn_client *c, const sn_client_callbacks *cb, uint32_t idle_ms, uint32_t total_ms) {
+  c->cb = *cb;
+  c->opts.idle_timeout_ms = idle_ms;
+  c->end_at = total_ms ? c->mgr->now + total_ms : UINT64_MAX;
+  sn__client_idle(c);
+}
+
+/* Keeps h's connection for the next request to the same server; 0 if there is no room. */
+static int sn__httpc_park(sn__httpc *h) {
+  sn_mgr *m = h->mgr;
+  sn_client_callbacks cb;
+  int i;
+  for (i = 0; i < SN_HTTP_IDLE; i++) {
+    sn__http_idle *e = &m->http_idle[i];
+    if (e->c != NULL) continue;
+    e->c = h->client;
+    e->tls = h->https ? (const void *) h->o.tls : NULL;
+    e->port = h->port;
+    e->https = (uint8_t) h->https;
+    memcpy(e->host, h->host, sizeof e->host);
+    memset(&cb, 0, sizeof cb);
+    cb.on_data = sn__idle_on_data;
+    cb.on_close = sn__idle_on_close;
+    cb.user = e;
+    sn__client_rebind(h->client, &cb, SN__HTTP_IDLE_MS, 0);
+    h->client = NULL;
+    return 1;
+  }
+  return 0;
+}
+
+static void sn__httpc_on_data(sn_client *c, const void *data, size_t len, void *user) {
+  sn__httpc *h = (sn__httpc *) user;
+  sn__httpc_data(h, (const char *) data, len);
+  if (h->state == SN__HC_DONE && h->keep && h->err == SN_OK) {
+    if (!sn__httpc_park(h)) {
+      sn_client_close(c); /* no room to keep it: on_close finishes */
+      return;
+    }
+    if (!h->done_called && h->o.on_done) h->o.on_done(h->o.user, SN_OK, "complete");
+    h->done_called = 1;
+    sn__httpc_free(h);
+  }
 }
 
 static void sn__httpc_free(sn__httpc *h) {
@@ -4833,13 +4932,22 @@ static void sn__httpc_free(sn__httpc *h) {
   SN_FREE(h);
 }
 
-static int sn__httpc_start(sn__httpc *h);
+static int sn__httpc_start(sn__httpc *h, int fresh);
 
 /* The connection ended: finish the request, or follow the redirect. */
 static void sn__httpc_on_close(sn_client *c, int err, const char *why, void *user) {
   sn__httpc *h = (sn__httpc *) user;
   (void) c;
   h->client = NULL;
+  if (h->reused && !h->retried && h->state == SN__HC_HEAD && h->head_len == 0 &&
+      (h->err == SN_OK || h->err == SN_ERR_CLOSED || h->err == SN_ERR_IO)) {
+    /* the kept connection had been closed by the server meanwhile: once more, on a new one */
+    h->retried = 1;
+    h->err = SN_OK;
+    sn__log(h->mgr, SN_LOG_DEBUG, "%s: the kept connection was closed by the server; the request goes again on a new one",
+            h->host);
+    if (sn__httpc_start(h, 1) == SN_OK) return;
+  }
   if (h->err == SN_OK && h->state != SN__HC_DONE) {
     if (err == SN_OK && h->state == SN__HC_BODY && h->framing == SN__HF_CLOSE) {
       h->body_ended = 1; /* the end of the connection was the end of the body, and TLS said so */
@@ -4875,7 +4983,7 @@ static void sn__httpc_on_close(sn_client *c, int err, const char *why, void *use
         if (h->url != h->o.url) SN_FREE(h->url);
         h->url = next;
         h->redirects++;
-        r = sn__httpc_start(h);
+        r = sn__httpc_start(h, 0);
       }
     }
     if (r == SN_OK) return; /* connected anew: this h lives on */
@@ -4888,8 +4996,9 @@ static void sn__httpc_on_close(sn_client *c, int err, const char *why, void *use
   sn__httpc_free(h);
 }
 
-/* (Re)starts on h->url: splits it and connects. */
-static int sn__httpc_start(sn__httpc *h) {
+/* (Re)starts on h->url: splits it, and sends on a kept connection to the same
+   server or connects (always connects when fresh). */
+static int sn__httpc_start(sn__httpc *h, int fresh) {
   sn_client_opts co;
   sn_client_callbacks cb;
   uint64_t now = h->mgr->port.now_ms(h->mgr->port.ctx);
@@ -4912,7 +5021,23 @@ static int sn__httpc_start(sn__httpc *h) {
   h->state = SN__HC_HEAD;
   h->head_len = 0;
   h->received = h->body_off = 0;
-  h->body_ended = h->redirect_next = 0;
+  h->body_ended = h->redirect_next = h->req_done = h->keep = h->reused = 0;
+  if (!fresh && (h->o.body_source == NULL || h->o.body != NULL)) { /* a streamed body cannot be sent twice */
+    int i;
+    for (i = 0; i < SN_HTTP_IDLE; i++) {
+      sn__http_idle *e = &h->mgr->http_idle[i];
+      if (e->c != NULL && e->c->state == SN__CL_OPEN && !e->c->closing && e->port == h->port && e->https == h->https &&
+          e->tls == (h->https ? (const void *) h->o.tls : NULL) && strcmp(e->host, h->host) == 0) {
+        h->client = e->c;
+        e->c = NULL;
+        h->mgr->now = now;
+        sn__client_rebind(h->client, &cb, 0, co.total_timeout_ms);
+        h->reused = 1;
+        sn__httpc_on_connect(h->client, h);
+        return SN_OK;
+      }
+    }
+  }
   return sn_connect(h->mgr, h->host, h->port, &co, &cb, &h->client);
 }
 
@@ -4928,7 +5053,7 @@ SNDEF int sn_http_request(sn_mgr *m, const sn_http_request_opts *o) {
   h->o = *o;
   h->url = (char *) o->url;
   h->started = m->port.now_ms(m->port.ctx);
-  if ((r = sn__httpc_start(h)) != SN_OK) {
+  if ((r = sn__httpc_start(h, 0)) != SN_OK) {
     SN_FREE(h);
     return r;
   }

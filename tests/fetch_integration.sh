@@ -11,7 +11,7 @@
 #   SN_FETCH      the client (default build/sn_fetch)
 #   SN_DEMO       the server (default build/sn_demo)
 #   SN_CERTS      certificates from tools/sn-certgen (default build/certs; made if missing)
-#   SN_PORT_BASE  first of 14 loopback ports (default 48000 + ($$ % 500) * 14)
+#   SN_PORT_BASE  first of 15 loopback ports (default 48000 + ($$ % 450) * 15)
 #   SN_TMP        scratch directory (default build/fetch-it.$$; removed unless a check failed)
 #   SN_WRAP       a wrapper for the client, e.g. "valgrind -q --leak-check=full --error-exitcode=9"
 set -u
@@ -20,7 +20,7 @@ cd "$ROOT" || exit 1
 FETCH=${SN_FETCH:-build/sn_fetch}
 DEMO=${SN_DEMO:-build/sn_demo}
 CERTS=${SN_CERTS:-build/certs}
-BASE=${SN_PORT_BASE:-$((48000 + ($$ % 500) * 14))}
+BASE=${SN_PORT_BASE:-$((48000 + ($$ % 450) * 15))}
 TMP=${SN_TMP:-build/fetch-it.$$}
 PY=/usr/bin/python3
 LIMIT=30
@@ -45,12 +45,15 @@ P_HTTPS=$BASE P_HTTP=$((BASE + 1)) P_MTLS=$((BASE + 2)) P_NGX=$((BASE + 3)) P_NG
 P_EXP=$((BASE + 5)) P_TRUNC=$((BASE + 6)) P_SILENT=$((BASE + 7)) P_NONE=$((BASE + 8)) P_REDIR=$((BASE + 9))
 P_WWW=$((BASE + 11)) # (BASE + 10 is the plain HTTP port of the redirecting sn_demo)
 P_V6=$((BASE + 12))  # and BASE + 13
+P_IDLE=$((BASE + 14))
 
 "$DEMO" --https-port $P_HTTPS --http-port $P_HTTP >"$TMP/demo.log" 2>&1 &
 pids="$pids $!"
 "$DEMO" --https-port $P_REDIR --http-port $((P_REDIR + 10)) --redirect >"$TMP/redir.log" 2>&1 &
 pids="$pids $!"
 "$DEMO" --https-port $P_MTLS --client-ca "$CERTS/ca.pem" >"$TMP/mtls.log" 2>&1 &
+pids="$pids $!"
+"$DEMO" --https-port $P_IDLE --idle-timeout-ms 300 >"$TMP/idle.log" 2>&1 &
 pids="$pids $!"
 tests/expired_cert.sh "$CERTS" "$TMP/expired" >/dev/null 2>&1
 openssl s_server -accept "127.0.0.1:$P_EXP" -cert "$TMP/expired/expired.pem" -key "$TMP/expired/expired.key" -www -quiet \
@@ -73,7 +76,8 @@ pid $TMP/ngx/nginx.pid;
 error_log $TMP/ngx/logs/error.log;
 events { worker_connections 64; }
 http {
-  access_log $TMP/ngx/logs/access.log;
+  log_format reuse '\$connection \$connection_requests \$request';
+  access_log $TMP/ngx/logs/access.log reuse;
   client_body_temp_path $TMP/ngx/tmp/body;
   proxy_temp_path $TMP/ngx/tmp/proxy;
   fastcgi_temp_path $TMP/ngx/tmp/fastcgi;
@@ -94,7 +98,7 @@ http {
 EOF
 "$NGINX" -p "$TMP/ngx" -c "$TMP/ngx/nginx.conf" -g 'daemon off;' >"$TMP/ngx/out.log" 2>&1 &
 pids="$pids $!"
-for p in $P_HTTPS $P_HTTP $P_MTLS $P_EXP $P_TRUNC $P_SILENT $P_NGX $P_NGXP $P_REDIR; do wait_port $p "$TMP/demo.log" || true; done
+for p in $P_IDLE $P_HTTPS $P_HTTP $P_MTLS $P_EXP $P_TRUNC $P_SILENT $P_NGX $P_NGXP $P_REDIR; do wait_port $p "$TMP/demo.log" || true; done
 
 # ---- sn_demo ------------------------------------------------------------------------------------
 fetch "${CA[@]}" "https://localhost:$P_HTTPS/api/hello/fetch"
@@ -172,6 +176,18 @@ check $? "nginx over HTTPS: a small static file" "$(why)"
 fetch "${CA[@]}" -o "$TMP/large.out" "https://localhost:$P_NGX/files/large.bin"
 [ $rc -eq 0 ] && cmp -s "$TMP/ngx/www/files/large.bin" "$TMP/large.out"
 check $? "nginx over HTTPS: a 5 MiB static file, byte for byte" "$(why)"
+fetch --repeat 3 "${CA[@]}" "https://localhost:$P_NGX/files/small.txt?keep"
+conns=$(grep 'small.txt?keep' "$TMP/ngx/logs/access.log" | cut -d' ' -f1 | sort -u | wc -l)
+reqs=$(grep 'small.txt?keep' "$TMP/ngx/logs/access.log" | cut -d' ' -f2 | tr '\n' ' ')
+[ $rc -eq 0 ] && [ "$(grep -c 'small file from nginx' "$TMP/out")" -eq 3 ] && [ "$conns" -eq 1 ] && [ "$reqs" = "1 2 3 " ]
+check $? "nginx keep-alive: three requests to one server go over one kept connection (nginx counts requests 1 2 3 on it)" \
+  "$(why) connections=$conns requests=$reqs"
+fetch --repeat 2 "${CA[@]}" "https://localhost:$P_HTTPS/api/hello/kept"
+[ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "$(printf 'hello, kept\nhello, kept')" ]
+check $? "sn_demo keep-alive: a second request on the kept connection is answered" "$(why)"
+fetch -v --repeat 2 --pause-ms 1200 "${CA[@]}" "https://localhost:$P_IDLE/api/hello/stale"
+[ $rc -eq 0 ] && [ "$(grep -c 'hello, stale' "$TMP/out")" -eq 2 ] && grep -q 'kept connection was closed by the server' "$TMP/err"
+check $? "a kept connection the server closed while the client slept (idle timeout 300 ms): the request goes again on a new one" "$(why)"
 fetch "${CA[@]}" "https://localhost:$P_NGX/files/missing"
 [ $rc -eq 22 ] && one_line 'answered 404'
 check $? "nginx: a 404 gives exit 22" "$(why)"

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "example_util.h"
 
@@ -103,7 +104,7 @@ int SN_FETCH_MAIN(int argc, char **argv) {
   char headers[MAX_HEADERS_BYTES] = "", *bundle = NULL;
   size_t hlen = 0, bundle_len = 0;
   int nca = 0, verbose = 0, repeat = 1, n, i, r, code;
-  unsigned long timeout_s = 60;
+  unsigned long timeout_s = 60, pause_ms = 0;
   unsigned char pin[32];
   FILE *body_file = NULL;
   sn_tls_client_opts tls;
@@ -145,6 +146,7 @@ int SN_FETCH_MAIN(int argc, char **argv) {
     else if (strcmp(a, "--timeout") == 0) timeout_s = strtoul(v, NULL, 10), i++;
     else if (strcmp(a, "--max-redirs") == 0) ro.max_redirects = atoi(v), i++;
     else if (strcmp(a, "--repeat") == 0) repeat = atoi(v), i++;
+    else if (strcmp(a, "--pause-ms") == 0) pause_ms = strtoul(v, NULL, 10), i++;
     else usage();
   }
   if (url == NULL || (data && data_file)) usage();
@@ -196,6 +198,12 @@ int SN_FETCH_MAIN(int argc, char **argv) {
   ro.user = &f;
   for (n = 0; n < repeat && (n == 0 || (f.err == SN_OK && !f.write_failed)); n++) {
     if (n > 0 && body_file) rewind(body_file);
+    if (n > 0 && pause_ms > 0) { /* asleep, not polling: as a device that calls now and then */
+      struct timespec ts;
+      ts.tv_sec = (time_t) (pause_ms / 1000);
+      ts.tv_nsec = (long) (pause_ms % 1000) * 1000000L;
+      nanosleep(&ts, NULL);
+    }
     f.done = 0;
     r = sn_http_request(mgr, &ro); /* the same TLS options: the next ones resume the session */
     if (r != SN_OK) {
