@@ -29,6 +29,10 @@ for cc in gcc clang; do
   check "$cc C99 implementation" $cc -std=c99 $W $mbed -I. -c "$tmp/impl.c" -o "$tmp/i.o"
   check "$cc C99 -m32 implementation" $cc -m32 -std=c99 $W $mbed -I. -fsyntax-only "$tmp/impl.c"
   check "$cc sn_demo" $cc -std=c99 $W $mbed -I. -I"$build" -Iexamples/common -fsyntax-only examples/posix/sn_demo.c
+  for ex in sn_sendmail sn_tlscat sn_fetch; do
+    check "$cc $ex" $cc -std=c99 $W $mbed -I. -Iexamples/common -fsyntax-only examples/posix/$ex.c
+  done
+  check "$cc -m32 sn_fetch" $cc -m32 -std=c99 $W $mbed -I. -Iexamples/common -fsyntax-only examples/posix/sn_fetch.c
 done
 for cxx in g++ clang++; do
   command -v $cxx >/dev/null || continue
