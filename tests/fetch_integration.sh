@@ -11,7 +11,7 @@
 #   SN_FETCH      the client (default build/sn_fetch)
 #   SN_DEMO       the server (default build/sn_demo)
 #   SN_CERTS      certificates from tools/sn-certgen (default build/certs; made if missing)
-#   SN_PORT_BASE  first of 15 loopback ports (default 48000 + ($$ % 450) * 15)
+#   SN_PORT_BASE  first of 15 loopback ports (default 12500 + ($$ % 450) * 15: below the ephemeral range)
 #   SN_TMP        scratch directory (default build/fetch-it.$$; removed unless a check failed)
 #   SN_WRAP       a wrapper for the client, e.g. "valgrind -q --leak-check=full --error-exitcode=9"
 set -u
@@ -20,7 +20,7 @@ cd "$ROOT" || exit 1
 FETCH=${SN_FETCH:-build/sn_fetch}
 DEMO=${SN_DEMO:-build/sn_demo}
 CERTS=${SN_CERTS:-build/certs}
-BASE=${SN_PORT_BASE:-$((48000 + ($$ % 450) * 15))}
+BASE=${SN_PORT_BASE:-$((12500 + ($$ % 450) * 15))}
 TMP=${SN_TMP:-build/fetch-it.$$}
 PY=/usr/bin/python3
 LIMIT=30

@@ -15,8 +15,8 @@
 #                 SN_SENDMAIL="/usr/bin/python3 tests/smtp/stand_in_sendmail.py"
 #                 (STANDIN_BUG=... makes that one misbehave on purpose; see its header)
 #   SN_CERTS      certificates from tools/sn-certgen (default build/certs; made if missing)
-#   SN_PORT_BASE  first of 19 loopback ports (default 30000 + ($$ % 1000) * 20: within
-#                 30000-49999, and runs started together (neighbouring PIDs) do not overlap)
+#   SN_PORT_BASE  first of 19 loopback ports (default 8000 + ($$ % 100) * 20: below the ephemeral range,
+#                 8000-9999, and runs started together (neighbouring PIDs) do not overlap)
 #   SN_TMP        scratch directory (default build/smtp-it.$$; removed unless a check failed)
 #   SN_WRAP       a wrapper for the client, e.g. "valgrind -q --error-exitcode=9"
 #   SN_SMTP_TIMEOUT_MS  passed to the client: 5000, and 1500 for the stalling servers
@@ -34,7 +34,7 @@ cd "$ROOT" || exit 1
 SM=${SN_SENDMAIL:-build/sn_sendmail}
 read -ra SMCMD <<<"$SM"
 CERTS=${SN_CERTS:-build/certs}
-BASE=${SN_PORT_BASE:-$((30000 + ($$ % 1000) * 20))}
+BASE=${SN_PORT_BASE:-$((8000 + ($$ % 100) * 20))} # below the ephemeral range (32768-)
 TMP=${SN_TMP:-build/smtp-it.$$}
 PY=/usr/bin/python3
 LIMIT=20 # seconds for one client run (the client's own timeouts are shorter); 120 under SN_WRAP
