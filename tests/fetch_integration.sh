@@ -89,6 +89,7 @@ http {
     ssl_certificate_key $CERTS/server.key;
     root $TMP/ngx/www;
     location = /down { return 302 http://127.0.0.1:$P_NGXP/files/small.txt; }
+    location = /bighead { $(for i in 1 2 3 4 5 6; do printf 'add_header X-Big%s %s; ' $i "$(head -c 3000 /dev/zero | tr '\0' a)"; done) return 200 "x"; }
   }
   server {
     listen 127.0.0.1:$P_NGXP;
@@ -188,6 +189,16 @@ check $? "sn_demo keep-alive: a second request on the kept connection is answere
 fetch -v --repeat 2 --pause-ms 1200 "${CA[@]}" "https://localhost:$P_IDLE/api/hello/stale"
 [ $rc -eq 0 ] && [ "$(grep -c 'hello, stale' "$TMP/out")" -eq 2 ] && grep -q 'kept connection was closed by the server' "$TMP/err"
 check $? "a kept connection the server closed while the client slept (idle timeout 300 ms): the request goes again on a new one" "$(why)"
+fetch "${CA[@]}" --max-filesize 100000 -o "$TMP/big.out" "https://localhost:$P_NGX/files/large.bin"
+[ $rc -eq 63 ] && one_line 'max_body'
+check $? "--max-filesize 100000 against a 5 MiB file: refused with exit 63, one line" "$(why)"
+fetch "${CA[@]}" "https://localhost:$P_NGX/bighead"
+[ $rc -eq 63 ] && one_line 'head'
+check $? "a response head over 16 KiB (nginx add_header): refused with exit 63, one line" "$(why)"
+openssl x509 -in "$CERTS/ca.pem" -outform der -out "$TMP/ca.der"
+fetch --ca "$TMP/ca.der" "https://localhost:$P_NGX/files/small.txt"
+[ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "small file from nginx" ]
+check $? "trusted roots given as DER" "$(why)"
 fetch "${CA[@]}" "https://localhost:$P_NGX/files/missing"
 [ $rc -eq 22 ] && one_line 'answered 404'
 check $? "nginx: a 404 gives exit 22" "$(why)"

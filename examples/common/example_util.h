@@ -44,12 +44,25 @@ static inline char *ex_read_file(const char *path, size_t *len) {
 }
 
 /* The files' contents one after another, NUL-terminated (*len counts the
-   NUL, as mbedTLS wants for PEM). NULL, with *bad naming the file, if one
-   cannot be read. */
+   NUL, as mbedTLS wants for PEM); one DER file is returned as it is (*len its
+   size). NULL, with *bad naming the file, if one cannot be read. */
 static inline char *ex_ca_bundle(const char *const *files, int n, size_t *len, const char **bad) {
   char *bundle = NULL;
   size_t used = 0;
   int i;
+  if (n == 1) {
+    char *one = ex_read_file(files[0], &used);
+    if (one == NULL) {
+      *bad = files[0];
+      return NULL;
+    }
+    if (strstr(one, "-----BEGIN") == NULL) { /* DER: exactly its bytes */
+      *len = used;
+      return one;
+    }
+    free(one);
+    used = 0;
+  }
   for (i = 0; i < n; i++) {
     size_t k = 0;
     char *pem = ex_read_file(files[i], &k), *p;

@@ -3,12 +3,16 @@
 
      sn_fetch [-X METHOD] [-H 'Name: value' (repeatable)] [-d DATA | --data-file FILE]
               [--ca FILE (repeatable)] [--pin-sha256 BASE64] [--cert FILE --key FILE]
-              [--tls-name NAME] [-i] [-o FILE] [--timeout SECONDS] [--max-redirs N] [--repeat N] [-v|-vv] URL
+              [--tls-name NAME] [-i] [-o FILE] [--timeout SECONDS] [--max-redirs N]
+              [--repeat N] [--pause-ms M] [--max-filesize BYTES] [-v|-vv] URL
 
    Writes the response body to standard output (or -o FILE), with -i the
    status line and headers first. A --data-file is streamed (sent chunked),
    never held in memory whole. --repeat N makes the request N times in one
-   process, one connection each (the later ones resume the TLS session).
+   process: on the kept connection when the server keeps it open, else on a
+   new one that resumes the TLS session; --pause-ms M sleeps M ms between
+   them without polling (a kept connection may go stale meanwhile).
+   --max-filesize BYTES refuses a larger response body, as curl's.
    -v logs securenet's steps on stderr, -vv also mbedTLS's handshake trace
    (through securenet's log hook). Exit status, as curl's where there is one:
    0 for a 2xx response, 22 for any other status, and for failures, each with
@@ -51,7 +55,8 @@ static void log_stderr(void *user, int level, const char *msg) {
 static void usage(void) {
   fprintf(stderr, "usage: sn_fetch [-X METHOD] [-H 'Name: value'] [-d DATA | --data-file FILE] [--ca FILE]\n"
                   "                [--pin-sha256 BASE64] [--cert FILE --key FILE] [--tls-name NAME] [-i] [-o FILE]\n"
-                  "                [--timeout SECONDS] [--max-redirs N] [--repeat N] [-v|-vv] URL\n");
+                  "                [--timeout SECONDS] [--max-redirs N] [--repeat N] [--pause-ms M] [--max-filesize BYTES]\n"
+                  "                [-v|-vv] URL\n");
   exit(2);
 }
 
@@ -147,6 +152,7 @@ int SN_FETCH_MAIN(int argc, char **argv) {
     else if (strcmp(a, "--max-redirs") == 0) ro.max_redirects = atoi(v), i++;
     else if (strcmp(a, "--repeat") == 0) repeat = atoi(v), i++;
     else if (strcmp(a, "--pause-ms") == 0) pause_ms = strtoul(v, NULL, 10), i++;
+    else if (strcmp(a, "--max-filesize") == 0) ro.max_body = strtoull(v, NULL, 10), i++;
     else usage();
   }
   if (url == NULL || (data && data_file)) usage();
