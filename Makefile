@@ -136,6 +136,12 @@ $(BUILD)/lwip-rtos/liblwip.a: $(LWIP_RTOS_DEPS)
 $(BUILD)/asan/lwip-rtos/liblwip.a: $(LWIP_RTOS_DEPS)
 	$(call lwip_lib,$(LWIP_RTOS_SRC),-O1 -g $(SAN) -DLWIP_UNIX_LINUX $(LWIP_RTOS_INC))
 
+# A starved variant: lwIP's pools and securenet's backlog far too small for the
+# 50-client test, to see that running out fails connections, not the server.
+LWIP_STARVED := -DMEMP_NUM_TCP_PCB=8 -DPBUF_POOL_SIZE=20 -DMEMP_NUM_TCP_SEG=32 -DMEM_SIZE=32768 -DSN_LWIP_BACKLOG=2
+$(BUILD)/lwip-starved/liblwip.a: $(LWIP_NOSYS_DEPS)
+	$(call lwip_lib,$(LWIP_CORE),-O2 -g $(LWIP_STARVED) $(LWIP_INC))
+
 LWIP_DEMO := examples/lwip/sn_demo_lwip.c examples/lwip/host_tap.c
 LWIP_MAIL := examples/lwip/sn_sendmail_lwip.c examples/lwip/host_tap.c
 $(BUILD)/sn_demo_lwip: $(LWIP_DEMO) $(LWIP_EX) $(DEMO_DEPS) $(HEADERS) $(BUILD)/demo_static.h $(BUILD)/lwip-nosys/liblwip.a $(MBED_DEP)
@@ -153,6 +159,10 @@ LWIP_FETCH := examples/lwip/sn_fetch_lwip.c examples/lwip/host_tap.c
 $(BUILD)/sn_fetch_lwip: $(LWIP_FETCH) examples/posix/sn_fetch.c examples/common/example_util.h $(LWIP_EX) $(HEADERS) $(BUILD)/lwip-nosys/liblwip.a $(MBED_DEP)
 	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common $(LWIP_INC) $(LWIP_FETCH) -o $@ $(BUILD)/lwip-nosys/liblwip.a $(MBED_LIBS)
 
+$(BUILD)/sn_demo_lwip_starved: $(LWIP_DEMO) $(LWIP_EX) $(DEMO_DEPS) $(HEADERS) $(BUILD)/demo_static.h $(BUILD)/lwip-starved/liblwip.a $(MBED_DEP)
+	$(CC) $(WARN) $(CFLAGS) $(LWIP_STARVED) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(LWIP_INC) $(LWIP_DEMO) -o $@ \
+	  $(BUILD)/lwip-starved/liblwip.a $(MBED_LIBS)
+
 # RTOS mode: lwIP's threads bring their own TAP driver (no host_tap.c)
 $(BUILD)/sn_demo_lwip_rtos: examples/lwip/sn_demo_lwip.c $(LWIP_EX) examples/lwip/rtos/lwipopts.h $(DEMO_DEPS) $(HEADERS) $(BUILD)/demo_static.h $(BUILD)/lwip-rtos/liblwip.a $(MBED_DEP)
 	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(LWIP_RTOS_INC) examples/lwip/sn_demo_lwip.c -o $@ \
@@ -167,6 +177,7 @@ $(BUILD)/sn_sendmail_lwip_rtos: examples/lwip/sn_sendmail_lwip.c examples/posix/
 	  $(BUILD)/lwip-rtos/liblwip.a $(MBED_LIBS) -lpthread
 
 LWIP_BINS := $(BUILD)/sn_demo_lwip $(BUILD)/asan/sn_demo_lwip $(BUILD)/sn_sendmail_lwip $(BUILD)/sn_fetch_lwip \
+  $(BUILD)/sn_demo_lwip_starved \
   $(BUILD)/sn_demo_lwip_rtos $(BUILD)/asan/sn_demo_lwip_rtos $(BUILD)/sn_sendmail_lwip_rtos
 lwip: $(LWIP_BINS)
 

@@ -28,6 +28,7 @@
 #   SN_DEMO_LWIP      the server (default build/sn_demo_lwip), split on spaces
 #   SN_SENDMAIL_LWIP  the mail client (default build/sn_sendmail_lwip), split on spaces
 #   SN_DEMO           the POSIX sn_demo the fetch part serves from the Linux side (default build/sn_demo)
+#   SN_DEMO_LWIP_STARVED  sn_demo_lwip with lwIP's pools too small (default build/sn_demo_lwip_starved)
 #   SN_FETCH_LWIP     the HTTP client (default build/sn_fetch_lwip), split on spaces; its part
 #                     (fetch) is skipped with a note when it does not exist
 #   SN_CERTS          certificates from tools/sn-certgen (default build/certs; made if missing)
@@ -43,7 +44,7 @@
 #   STANDIN_BUG=othername SN_DEMO_LWIP=tests/lwip/standin_demo.sh ... tests/lwip_integration.sh
 #
 #   tests/lwip_integration.sh [--only PART[,PART...]]
-#     PARTS: main rsa mtls lru idle timeout mail fetch (default: all)
+#     PARTS: main rsa mtls lru idle timeout starved mail fetch (default: all)
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -250,6 +251,27 @@ if [ -x "${DEMO[0]}" ] || command -v "${DEMO[0]}" >/dev/null; then
   fi
   if want timeout && start timeout --http-port $HTTP --request-timeout-ms 500; then
     group timeout $HTTPS; group timeout $HTTP --plain; alive timeout; stop timeout
+  fi
+  # starved: lwIP's pools and the backlog far too small for 50 clients at once (see LWIP_STARVED in
+  # the Makefile): connections may fail, the server must not, and must serve a client afterwards
+  read -ra STARVED <<<"${SN_DEMO_LWIP_STARVED:-build/sn_demo_lwip_starved}"
+  if want starved && [ -x "${STARVED[0]}" ]; then
+    SAVED=("${DEMO[@]}")
+    DEMO=("${STARVED[@]}")
+    if start starved; then
+      bounded "$TMP/starved.out" ip netns exec "$NS" timeout $((60 * SLOW)) $PY tests/lwip/many_clients.py $DEV0 $HTTPS "$CERTS/ca.pem" 50 10
+      grep '^# ' "$TMP/starved.out" | head -n 3
+      kill -0 "$SPID" 2>/dev/null
+      check $? "starved: the server is still running after 50 clients at once with 8 pcbs and 20 pbufs" "$(tail -n 2 "$TMP/starved.out")"
+      alive starved
+      stop starved
+      grep -qE 'errors [1-9]|dropped [1-9]|refused for a full table [1-9]' "$LOG"
+      check $? "starved: lwIP really ran short (pool errors, dropped frames or refused connections in the stats)" \
+        "$(grep 'stats:' "$LOG" | tr '\n' ' ')"
+    fi
+    DEMO=("${SAVED[@]}")
+  elif want starved; then
+    echo "# starved: ${STARVED[0]} not built; running out of lwIP's pools was not tested"
   fi
   echo "# not run here: integration.sh's redirect and ipv6 groups (examples/lwip/lwipopts.h has no IPv6)"
 else

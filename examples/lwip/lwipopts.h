@@ -1,4 +1,6 @@
 /* lwipopts.h - lwIP settings for securenet's lwIP examples (NO_SYS=1, raw API).
+   (The pool sizes can be given on the command line: the tests build a starved
+   variant to see what happens when they run out.)
 
    A starting point for a device: the values marked "host" are sized for the
    test on a Linux TAP interface (50 clients at once); the comment beside each
@@ -41,13 +43,21 @@
 #else
 #define MEM_ALIGNMENT 4          /* Cortex-M */
 #endif
-#define MEM_SIZE (256 * 1024)    /* host; lwIP's heap holds copies of sent data (tcp_write with COPY):
-                                    up to TCP_SND_BUF per sending connection. MCU: 16-24 KiB */
+#ifndef MEM_SIZE /* lwIP's heap holds copies of sent data (tcp_write with COPY): up to
+                    TCP_SND_BUF per sending connection. MCU: 16-24 KiB */
+#define MEM_SIZE (256 * 1024)    /* host */
+#endif
+#ifndef MEMP_NUM_TCP_PCB
 #define MEMP_NUM_TCP_PCB 96      /* host: 50 clients + TIME_WAIT; MCU: SN_MAX_CONNS + backlog + a few */
+#endif
 #define MEMP_NUM_TCP_PCB_LISTEN 4 /* HTTPS and HTTP listeners */
+#ifndef MEMP_NUM_TCP_SEG
 #define MEMP_NUM_TCP_SEG 256     /* host; MCU: TCP_SND_QUEUELEN * connections sending at once */
+#endif
 #define MEMP_NUM_PBUF 32
+#ifndef PBUF_POOL_SIZE
 #define PBUF_POOL_SIZE 192       /* host: 50 clients at once; MCU: 24 (about two windows in flight) */
+#endif
 #define PBUF_POOL_BUFSIZE LWIP_MEM_ALIGN_SIZE(TCP_MSS + 40 + PBUF_LINK_ENCAPSULATION_HLEN + PBUF_LINK_HLEN)
 
 /* ---- statistics: the examples print high-water marks at exit ---- */

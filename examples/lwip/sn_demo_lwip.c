@@ -19,7 +19,9 @@
 /* Connections lwIP has accepted while all SN_MAX_CONNS are busy wait here
    (a pcb and a socket each, about 200 bytes, plus what they sent). The tests
    open 50 at once; a board would keep the default 4 and let SYNs wait. */
+#ifndef SN_LWIP_BACKLOG
 #define SN_LWIP_BACKLOG 40
+#endif
 #define SECURENET_IMPLEMENTATION
 #include "securenet.h"
 #include "securenet_port_lwip.h"
