@@ -120,6 +120,17 @@ SECURITY
      handshake are dropped; AUTH happens only over TLS; CR or LF in an
      address, display name or subject is refused before anything is sent.
      SN_SMTP_VERIFY_NONE turns verification off, loudly, at compile time.
+   - Outgoing TLS (mail, sn_connect, sn_http_request) has one code path:
+     chain, dates and name are verified by default (no roots and no pin: the
+     call fails); a pin is checked on the server's key after the handshake,
+     resumed sessions included. Sessions are resumed only for the same
+     options object, server name and port; change the roots or the pin in a
+     new sn_tls_client_opts, not in place. SN_TLS_VERIFY_NONE turns
+     verification off, loudly, at compile time.
+   - The HTTP client treats a response cut short (before its length, its
+     last chunk or TLS's close_notify) as an error, follows redirects only
+     when asked and never from https to http, and refuses URLs with user
+     info.
    - Request smuggling: Content-Length together with Transfer-Encoding,
      differing Content-Lengths, obs-fold, bare CR or LF and whitespace before
      a colon are all answered with 400 and the connection is closed.
