@@ -62,6 +62,7 @@ pids="$pids $!"
 $PY tests/client/tls_peer.py silent $P_SILENT "$CERTS/server.pem" "$CERTS/server.key" >"$TMP/silent.log" 2>&1 &
 pids="$pids $!"
 for p in $P_REV $P_HTTPS $P_HTTP $P_MTLS $P_EXP $P_TRUNC $P_SILENT; do wait_port $p "$TMP/demo.log" || true; done
+listening "$TMP/demo.log" "$TMP/mtls.log"
 
 # ---- a raw TLS peer: openssl s_server -rev --------------------------------------------------
 inp 'hello world\nsecond line\n'; cat_ "${CA[@]}" --tls-name localhost 127.0.0.1 $P_REV

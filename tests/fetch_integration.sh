@@ -100,6 +100,7 @@ EOF
 "$NGINX" -p "$TMP/ngx" -c "$TMP/ngx/nginx.conf" -g 'daemon off;' >"$TMP/ngx/out.log" 2>&1 &
 pids="$pids $!"
 for p in $P_IDLE $P_HTTPS $P_HTTP $P_MTLS $P_EXP $P_TRUNC $P_SILENT $P_NGX $P_NGXP $P_REDIR; do wait_port $p "$TMP/demo.log" || true; done
+listening "$TMP/demo.log" "$TMP/redir.log" "$TMP/mtls.log" "$TMP/idle.log"
 
 # ---- sn_demo ------------------------------------------------------------------------------------
 fetch "${CA[@]}" "https://localhost:$P_HTTPS/api/hello/fetch"
