@@ -568,7 +568,8 @@ typedef struct sn_client_opts {
 
 /* Starts a connection to host (a name or a numeric address) and port. host
    is copied (at most 253 characters); opts and cb are copied, opts->tls is
-   borrowed. SN_ERR_FULL when SN_MAX_CLIENTS are open, SN_ERR_INVALID for bad
+   borrowed. SN_ERR_FULL when SN_MAX_CLIENTS are open (connections the HTTP
+   client keeps alive count too), SN_ERR_INVALID for bad
    arguments or TLS options that cannot verify (no roots and no pin); every
    later failure (name, connect, TLS, verification, timeout) comes through
    on_close. *out (may be NULL) is valid until on_close returns. Allocates. */
@@ -1208,6 +1209,7 @@ struct sn_mgr {
   int nclients;
   sn__tls_sess sessions[SN_TLS_CLIENT_SESSIONS]; /* for resuming outgoing TLS */
   sn__http_idle http_idle[SN_HTTP_IDLE];          /* keep-alive connections of the HTTP client */
+  int destroying;                                 /* sn_mgr_destroy is ending everything */
   sn__mail_job jobs[SN_MAX_MAIL_JOBS]; /* queued mails, oldest first */
   int njobs;
 };
@@ -4435,30 +4437,29 @@ static uint8_t sn__client_want(const sn_client *c) {
   return (uint8_t) (c->rd_want | (sn__txq_pending(&c->tx) > 0 ? c->wr_want : 0));
 }
 
+/* Work that no socket event will announce: decrypted bytes mbedTLS holds, a
+   close or an on_sent due now that the queue is empty. */
 static int sn__client_has_pending(sn_client *c) {
-  return c->tls_up && c->state == SN__CL_OPEN &&
-         (mbedtls_ssl_get_bytes_avail(&c->tls->ssl) > 0 || mbedtls_ssl_check_pending(&c->tls->ssl) ||
-          (c->closing && sn__txq_pending(&c->tx) == 0) || (c->sent_due && sn__txq_pending(&c->tx) == 0));
+  if (c->state != SN__CL_OPEN) return 0;
+  if (sn__txq_pending(&c->tx) == 0 && (c->closing || c->sent_due)) return 1;
+  return c->tls_up && (mbedtls_ssl_get_bytes_avail(&c->tls->ssl) > 0 || mbedtls_ssl_check_pending(&c->tls->ssl));
 }
 
-static void sn__client_free(sn_mgr *m, sn_client *c) {
+/* Reports the end (once) and frees. The client leaves the manager's list
+   first, so on_close may start a new connection in its place. */
+static void sn__client_reap(sn_mgr *m, sn_client *c) {
   int i;
-  if (c->io.sock != SN_INVALID_SOCK) m->port.close(m->port.ctx, c->io.sock);
-  if (c->tls) sn__tlsc_free(c->tls), SN_FREE(c->tls);
-  SN_FREE(c->tx.buf);
   for (i = 0; i < m->nclients; i++)
     if (m->clients[i] == c) {
       memmove(&m->clients[i], &m->clients[i + 1], (size_t) (m->nclients - i - 1) * sizeof m->clients[0]);
       m->nclients--;
       break;
     }
-  SN_FREE(c);
-}
-
-/* Reports the end (once) and frees. */
-static void sn__client_reap(sn_mgr *m, sn_client *c) {
   if (c->cb.on_close) c->cb.on_close(c, c->err, c->why, c->cb.user);
-  sn__client_free(m, c);
+  if (c->io.sock != SN_INVALID_SOCK) m->port.close(m->port.ctx, c->io.sock);
+  if (c->tls) sn__tlsc_free(c->tls), SN_FREE(c->tls);
+  SN_FREE(c->tx.buf);
+  SN_FREE(c);
 }
 
 SNDEF int sn_connect(sn_mgr *m, const char *host, uint16_t port, const sn_client_opts *opts,
@@ -4468,6 +4469,7 @@ SNDEF int sn_connect(sn_mgr *m, const char *host, uint16_t port, const sn_client
   int r;
   if (out) *out = NULL;
   if (m == NULL || n == 0 || n >= sizeof c->host || port == 0 || cb == NULL) return SN_ERR_INVALID;
+  if (m->destroying) return SN_ERR_STATE; /* (from an on_close during sn_mgr_destroy) */
   if (m->nclients >= SN_MAX_CLIENTS) return SN_ERR_FULL;
   c = (sn_client *) SN_MALLOC(sizeof *c);
   if (c == NULL) return SN_ERR_NOMEM;
@@ -5279,6 +5281,7 @@ SNDEF void sn_mgr_destroy(sn_mgr *m) {
     sn__conn_free(m, c);
   }
   for (i = 0; i < m->nlisteners; i++) sn__listener_free(m, m->listeners[i]);
+  m->destroying = 1;
   while (m->nclients > 0) { /* each gets its one on_close */
     sn_client *c = m->clients[m->nclients - 1];
     if (c->tls_up && c->state == SN__CL_OPEN) mbedtls_ssl_close_notify(&c->tls->ssl);
