@@ -50,7 +50,7 @@ help:
 
 build/.deps-ok: tools/deps.sh
 	@mkdir -p build
-	tools/deps.sh python3-aiosmtpd nginx-light
+	tools/deps.sh python3-aiosmtpd nginx-light iproute2
 	@touch $@
 
 deps: build/.deps-ok
