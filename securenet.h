@@ -214,8 +214,8 @@ extern "C" {
 #ifndef SN_MAX_MAIL_JOBS
 #define SN_MAX_MAIL_JOBS 8
 #endif
-/* Sockets handed to the port's wait hook at most: one per listener and
-   connection, and one for the mail sender's session. */
+/* Sockets handed to the port's wait hook at most: one per listener, server
+   connection and client connection, and one for the mail sender's session. */
 #ifndef SN_MAX_CLIENTS
 #define SN_MAX_CLIENTS 4 /* outgoing connections (sn_connect) at once */
 #endif
@@ -592,8 +592,9 @@ SNDEF size_t sn_client_queued(const sn_client *c);
    One HTTP/1.1 request, verified TLS for https://. After a complete response
    the connection is kept (at most SN_HTTP_IDLE, for 30 s) for the next
    request to the same server with the same TLS options; a kept connection
-   the server closed meanwhile is replaced once. The response reaches the caller as it arrives:
-   on_head with the status and headers, on_body in pieces, on_done once. A
+   the server closed meanwhile is replaced once. The response reaches the
+   caller as it arrives: on_head with the status and headers, on_body in
+   pieces, on_done once. A
    body cut short (before its Content-Length, its last chunk, or, when it ends
    with the connection, before TLS's close_notify) ends with SN_ERR_CLOSED,
    never as a success. */
@@ -1598,7 +1599,6 @@ typedef struct sn__tlsc {
   int *suites;
   const unsigned char *pin; /* 32 bytes, or NULL */
   uint8_t is_set_up;        /* ssl was set up (and must be freed) */
-  uint8_t offered;          /* a saved session was offered for resumption */
   sn__tls_sess *sess;       /* where this server's session is kept */
 } sn__tlsc;
 
@@ -1717,10 +1717,8 @@ static int sn__tlsc_start(sn__tlsc *t, const sn_tls_client_opts *o, const void *
   mbedtls_ssl_set_bio(&t->ssl, io, sn__bio_send, sn__bio_recv, NULL);
   mbedtls_ssl_set_verify(&t->ssl, sn__tlsc_verify_cb, m);
   t->sess = sn__tls_sess_find(m, key, name, port);
-  if (t->sess != NULL && t->sess->s != NULL && mbedtls_ssl_set_session(&t->ssl, t->sess->s) == 0) {
-    t->offered = 1;
+  if (t->sess != NULL && t->sess->s != NULL && mbedtls_ssl_set_session(&t->ssl, t->sess->s) == 0)
     t->sess->used = m->now + 1;
-  }
   return SN_OK;
 }
 
@@ -2310,12 +2308,19 @@ SNDEF int sn_chunked_decode(sn_chunked *st, const char *src, size_t n, char *dst
   return ret;
 }
 
-SNDEF sn_str sn_http_header(const sn_request *req, const char *name) {
+/* The first header field called name (any case) among n, or NULL: requests
+   and the HTTP client's responses. */
+static const sn_str *sn__header_find(const sn_header *hs, int n, const char *name) {
   int i;
+  for (i = 0; i < n; i++)
+    if (sn__ieq(hs[i].name.ptr, hs[i].name.len, name)) return &hs[i].value;
+  return NULL;
+}
+
+SNDEF sn_str sn_http_header(const sn_request *req, const char *name) {
+  const sn_str *v = sn__header_find(req->headers, req->header_count, name);
   sn_str none = {NULL, 0};
-  for (i = 0; i < req->header_count; i++)
-    if (sn__ieq(req->headers[i].name.ptr, req->headers[i].name.len, name)) return req->headers[i].value;
-  return none;
+  return v ? *v : none;
 }
 
 SNDEF sn_str sn_http_param(const sn_request *req, const char *name) {
@@ -4326,8 +4331,8 @@ static void sn__client_io(sn_client *c, uint8_t ready) {
   int round, r;
   if (c->state == SN__CL_CONNECT) {
     if (ready & SN_ERROR) { /* the port's error tells why: refused, unreachable */
-      r = m->port.recv(m->port.ctx, c->io.sock, buf, 1);
       char where[96];
+      r = m->port.recv(m->port.ctx, c->io.sock, buf, 1);
       snprintf(where, sizeof where, "%.60s port %u", c->host, (unsigned) c->port);
       sn__client_end(c, r < 0 && r != SN_WANT_READ ? r : SN_ERR_IO, "cannot connect to %s (refused or unreachable)", where);
       return;
@@ -4548,7 +4553,7 @@ typedef struct sn__httpc {
   char *url;          /* the current URL (a copy once redirected) */
   char host[254];
   uint16_t port;
-  int https, state, framing, redirects, redirect_next, done_called, body_ended;
+  int https, state, framing, redirects, redirect_next;
   int req_done;       /* the whole request (head and body) was queued */
   int keep;           /* the response is complete and the connection may serve the next request */
   int reused, retried; /* the connection came from the idle pool; a stale one was replaced once */
@@ -4614,15 +4619,12 @@ static void sn__httpc_fail(sn__httpc *h, int err, const char *why) {
   if (h->client) sn_client_close(h->client);
 }
 
-/* RFC 9110 7.6.1: the Connection header's "close" token. */
+/* RFC 9110 7.6.1: a "close" token in any Connection header field. */
 static int sn__says_close(const sn_http_response *r) {
   int i;
   for (i = 0; i < r->header_count; i++)
-    if (sn__ieq(r->headers[i].name.ptr, r->headers[i].name.len, "connection")) {
-      sn_str list = r->headers[i].value, item;
-      while (sn__next_item(&list, &item))
-        if (sn__ieq(item.ptr, item.len, "close")) return 1;
-    }
+    if (sn__ieq(r->headers[i].name.ptr, r->headers[i].name.len, "connection") && sn__has_token(r->headers[i].value, "close"))
+      return 1;
   return 0;
 }
 
@@ -4631,7 +4633,6 @@ static int sn__says_close(const sn_http_response *r) {
    and nothing is left over; else it is closed and on_close finishes. */
 static void sn__httpc_complete(sn__httpc *h) {
   h->state = SN__HC_DONE;
-  h->body_ended = 1;
   h->keep = h->client != NULL && h->resp.version == 11 && !sn__says_close(&h->resp) && h->req_done &&
             sn_client_queued(h->client) == 0 && !h->redirect_next && h->framing != SN__HF_CLOSE;
   if (!h->keep && h->client) sn_client_close(h->client);
@@ -4782,12 +4783,6 @@ static int sn__httpc_parse_head(sn__httpc *h, size_t len) {
   return SN_OK;
 }
 
-static const sn_str *sn__resp_header(const sn_http_response *r, const char *name) {
-  int i;
-  for (i = 0; i < r->header_count; i++)
-    if (sn__ieq(r->headers[i].name.ptr, r->headers[i].name.len, name)) return &r->headers[i].value;
-  return NULL;
-}
 
 /* Body bytes (already framed out of the stream): to the caller, unless the
    response is a redirect being followed. */
@@ -4841,7 +4836,7 @@ static void sn__httpc_data(sn__httpc *h, const char *d, size_t len) {
           h->head_len = 0;
           continue;
         }
-        loc = sn__resp_header(&h->resp, "location");
+        loc = sn__header_find(h->resp.headers, h->resp.header_count, "location");
         h->redirect_next = h->redirects < h->o.max_redirects && loc != NULL &&
                            (h->resp.status == 301 || h->resp.status == 302 || h->resp.status == 303 ||
                             h->resp.status == 307 || h->resp.status == 308);
@@ -4881,7 +4876,7 @@ static void sn__httpc_data(sn__httpc *h, const char *d, size_t len) {
   }
 }
 
-static void sn__httpc_free(sn__httpc *h);
+static void sn__httpc_finish(sn__httpc *h);
 
 /* An idle kept connection: the server must not speak unasked; its end frees the slot. */
 static void sn__idle_on_data(sn_client *c, const void *data, size_t len, void *user) {
@@ -4933,13 +4928,13 @@ static void sn__httpc_on_data(sn_client *c, const void *data, size_t len, void *
       sn_client_close(c); /* no room to keep it: on_close finishes */
       return;
     }
-    if (!h->done_called && h->o.on_done) h->o.on_done(h->o.user, SN_OK, "complete");
-    h->done_called = 1;
-    sn__httpc_free(h);
+    sn__httpc_finish(h);
   }
 }
 
-static void sn__httpc_free(sn__httpc *h) {
+/* The request's one on_done, then h is freed. */
+static void sn__httpc_finish(sn__httpc *h) {
+  if (h->o.on_done) h->o.on_done(h->o.user, h->err, h->err == SN_OK ? "complete" : h->why);
   if (h->url != h->o.url) SN_FREE(h->url);
   SN_FREE(h->head);
   SN_FREE(h);
@@ -4952,8 +4947,8 @@ static void sn__httpc_on_close(sn_client *c, int err, const char *why, void *use
   sn__httpc *h = (sn__httpc *) user;
   (void) c;
   h->client = NULL;
-  if (h->reused && !h->retried && h->state == SN__HC_HEAD && h->head_len == 0 &&
-      (h->err == SN_OK || h->err == SN_ERR_CLOSED || h->err == SN_ERR_IO)) {
+  if (h->reused && !h->retried && h->state == SN__HC_HEAD && h->head_len == 0 && h->err == SN_OK &&
+      (err == SN_OK || err == SN_ERR_CLOSED || err == SN_ERR_IO)) {
     /* the kept connection had been closed by the server meanwhile: once more, on a new one */
     h->retried = 1;
     h->err = SN_OK;
@@ -4963,7 +4958,7 @@ static void sn__httpc_on_close(sn_client *c, int err, const char *why, void *use
   }
   if (h->err == SN_OK && h->state != SN__HC_DONE) {
     if (err == SN_OK && h->state == SN__HC_BODY && h->framing == SN__HF_CLOSE) {
-      h->body_ended = 1; /* the end of the connection was the end of the body, and TLS said so */
+      /* the end of the connection was the end of the body, and TLS said so: complete */
     } else if (err != SN_OK) {
       h->err = err;
       if (err == SN_ERR_CLOSED && h->state == SN__HC_BODY)
@@ -4978,7 +4973,7 @@ static void sn__httpc_on_close(sn_client *c, int err, const char *why, void *use
     }
   }
   if (h->err == SN_OK && h->redirect_next) {
-    const sn_str *loc = sn__resp_header(&h->resp, "location");
+    const sn_str *loc = sn__header_find(h->resp.headers, h->resp.header_count, "location");
     size_t cap = loc && loc->len < 2048 ? loc->len + sizeof h->host + 24 : 0;
     char *next = cap ? (char *) SN_MALLOC(cap) : NULL;
     int r = SN_ERR_NOMEM;
@@ -5004,9 +4999,7 @@ static void sn__httpc_on_close(sn_client *c, int err, const char *why, void *use
     snprintf(h->why, sizeof h->why, r == SN_ERR_VERIFY ? "a redirect from https to http was refused"
                                     : "cannot follow the redirect to its Location");
   }
-  if (!h->done_called && h->o.on_done) h->o.on_done(h->o.user, h->err, h->err == SN_OK ? "complete" : h->why);
-  h->done_called = 1;
-  sn__httpc_free(h);
+  sn__httpc_finish(h);
 }
 
 /* (Re)starts on h->url: splits it, and sends on a kept connection to the same
@@ -5034,8 +5027,8 @@ static int sn__httpc_start(sn__httpc *h, int fresh) {
   h->state = SN__HC_HEAD;
   h->head_len = 0;
   h->received = h->body_off = 0;
-  h->body_ended = h->redirect_next = h->req_done = h->keep = h->reused = 0;
-  if (!fresh && (h->o.body_source == NULL || h->o.body != NULL)) { /* a streamed body cannot be sent twice */
+  h->redirect_next = h->req_done = h->keep = h->reused = 0;
+  if (!fresh && h->o.body_source == NULL) { /* a streamed body cannot be sent twice */
     int i;
     for (i = 0; i < SN_HTTP_IDLE; i++) {
       sn__http_idle *e = &h->mgr->http_idle[i];
