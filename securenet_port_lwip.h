@@ -134,7 +134,6 @@ typedef struct sn_lwip {
   sn__lw_dns dns;
 #if !NO_SYS
   sys_sem_t wake;        /* signalled by the callbacks */
-  int has_wake;
 #endif
 } sn_lwip;
 
@@ -625,7 +624,6 @@ SNDEF const sn_port *sn_lwip_port(sn_lwip *lw) {
   memset(lw, 0, sizeof *lw);
 #if !NO_SYS
   if (sys_sem_new(&lw->wake, 0) != ERR_OK) return NULL;
-  lw->has_wake = 1;
 #endif
   lw->last_ms = sys_now();
   lw->port.ctx = lw;

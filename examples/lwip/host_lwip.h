@@ -153,6 +153,13 @@ static void host_net_poll(host_net *n, int timeout_ms) {
 #endif
 }
 
+/* Lets the last segments go out before the process ends (bare metal: the
+   driver and lwIP's timers run only when polled). */
+static void host_net_drain(host_net *n) {
+  int i;
+  for (i = 0; NO_SYS && i < 50; i++) host_net_poll(n, 1);
+}
+
 #if NO_SYS
 #define HOST_DROPPED() host_tap_dropped()
 #else
@@ -173,6 +180,24 @@ static void host_net_stats(const char *prog) {
   printf("%s: stats: (lwIP's pools are malloc'd in this build: no high-water marks)\n", prog);
 #endif
   fflush(stdout);
+}
+
+/* main() of a command-line tool compiled onto lwIP (sn_sendmail_lwip,
+   sn_fetch_lwip): the --tap options, the interface, the tool itself, the last
+   segments, and lwIP's pool marks when SN_LWIP_STATS is set. start_failed is
+   the tool's exit status when the interface does not come up. */
+static inline int host_tool_main(int argc, char **argv, host_net *n, const char *name, const char *args, int start_failed,
+                                 int (*tool)(int, char **)) {
+  int r;
+  if (host_net_args(&argc, argv, n) != 0) {
+    fprintf(stderr, "usage: %s --tap IFNAME --ip A [--netmask M] [--gw G] [--dns D] %s\n", name, args);
+    return 2;
+  }
+  if (host_net_start(n) != 0) return start_failed;
+  r = tool(argc, argv);
+  host_net_drain(n);
+  if (getenv("SN_LWIP_STATS") != NULL) host_net_stats(name);
+  return r;
 }
 
 #endif /* HOST_LWIP_H */

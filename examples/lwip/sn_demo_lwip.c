@@ -37,7 +37,7 @@ int main(int argc, char **argv) {
   sn_mgr_opts mo;
   sn_mgr_stats st;
   sn_lwip_stats ls;
-  int i, r;
+  int r;
 
   if (host_net_args(&argc, argv, &net) != 0 || demo_parse(argc, argv, &cfg) != 0) {
     fprintf(stderr, "usage: sn_demo_lwip --tap IFNAME --ip A [--netmask M] [--gw G]\n"
@@ -72,11 +72,7 @@ int main(int argc, char **argv) {
   sn_mgr_stats_get(mgr, &st);
   sn_lwip_stats_get(&lw, &ls);
   sn_mgr_destroy(mgr);
-#if NO_SYS
-  for (i = 0; i < 50; i++) host_net_poll(&net, 1); /* let the closes go out */
-#else
-  (void) i;
-#endif
+  host_net_drain(&net); /* let the closes go out */
   host_net_stats("sn_demo_lwip");
   printf("sn_demo_lwip: stats: %lu connections, %lu requests, port sockets max %u, refused for a full table %lu\n",
          st.accepted, st.requests, ls.sockets_peak, ls.refused);

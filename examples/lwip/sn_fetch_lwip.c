@@ -24,14 +24,5 @@ static sn_lwip lw;
 #include "../posix/sn_fetch.c"
 
 int main(int argc, char **argv) {
-  int r, i;
-  if (host_net_args(&argc, argv, &net) != 0) {
-    fprintf(stderr, "usage: sn_fetch_lwip --tap IFNAME --ip A [--netmask M] [--gw G] [--dns D] SN_FETCH_OPTIONS... URL\n");
-    return 2;
-  }
-  if (host_net_start(&net) != 0) return 7;
-  r = fetch_main(argc, argv);
-  for (i = 0; NO_SYS && i < 50; i++) host_net_poll(&net, 1); /* let the last segments go out */
-  if (getenv("SN_LWIP_STATS") != NULL) host_net_stats("sn_fetch_lwip");
-  return r;
+  return host_tool_main(argc, argv, &net, "sn_fetch_lwip", "SN_FETCH_OPTIONS... URL", 7, fetch_main);
 }

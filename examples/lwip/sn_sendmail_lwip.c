@@ -26,19 +26,5 @@ static sn_lwip lw;
 #include "../posix/sn_sendmail.c"
 
 int main(int argc, char **argv) {
-  int r;
-  if (host_net_args(&argc, argv, &net) != 0) {
-    fprintf(stderr, "usage: sn_sendmail_lwip --tap IFNAME --ip A [--netmask M] [--gw G] [--dns D] SN_SENDMAIL_OPTIONS...\n");
-    return 2;
-  }
-  if (host_net_start(&net) != 0) return 1;
-  r = sendmail_main(argc, argv);
-#if NO_SYS
-  {
-    int i;
-    for (i = 0; i < 50; i++) host_net_poll(&net, 1); /* let the last segments go out */
-  }
-#endif
-  if (getenv("SN_LWIP_STATS") != NULL) host_net_stats("sn_sendmail_lwip");
-  return r;
+  return host_tool_main(argc, argv, &net, "sn_sendmail_lwip", "SN_SENDMAIL_OPTIONS...", 1, sendmail_main);
 }
