@@ -214,12 +214,36 @@ extern "C" {
 #ifndef SN_MAX_MAIL_JOBS
 #define SN_MAX_MAIL_JOBS 8
 #endif
-/* Sockets handed to the port's wait hook at most: one per listener, server
-   connection and client connection, and one for the mail sender's session. */
 #ifndef SN_MAX_CLIENTS
 #define SN_MAX_CLIENTS 4 /* outgoing connections (sn_connect) at once */
 #endif
-#define SN_MAX_SOCKETS (SN_MAX_CONNS + SN_MAX_LISTENERS + 1 + SN_MAX_CLIENTS)
+
+/* ---- features (see OPTIONS): 0 compiles one out; `make size` shows what
+   each costs in flash. A function of a feature compiled out is declared but
+   not defined, so calling it fails at link time. */
+#ifndef SN_ENABLE_SMTP
+#define SN_ENABLE_SMTP 1
+#endif
+#ifndef SN_ENABLE_CLIENT
+#define SN_ENABLE_CLIENT 1
+#endif
+#ifndef SN_ENABLE_HTTP_CLIENT
+#define SN_ENABLE_HTTP_CLIENT SN_ENABLE_CLIENT
+#endif
+#ifndef SN_ENABLE_PLAIN_HTTP
+#define SN_ENABLE_PLAIN_HTTP 1
+#endif
+#ifndef SN_ENABLE_LOG
+#define SN_ENABLE_LOG 1
+#endif
+#if SN_ENABLE_HTTP_CLIENT && !SN_ENABLE_CLIENT
+#error "SN_ENABLE_HTTP_CLIENT needs SN_ENABLE_CLIENT: the HTTP client runs on sn_connect's connections"
+#endif
+#define SN__TLS_CLIENT (SN_ENABLE_SMTP || SN_ENABLE_CLIENT) /* one outgoing TLS path for both */
+
+/* Sockets handed to the port's wait hook at most: one per listener, server
+   connection and client connection, and one for the mail sender's session. */
+#define SN_MAX_SOCKETS (SN_MAX_CONNS + SN_MAX_LISTENERS + SN_ENABLE_SMTP + SN_ENABLE_CLIENT * SN_MAX_CLIENTS)
 
 /* ---- errors ------------------------------------------------------------- */
 /* One list keeps names, numbers and words in step (sn_strerror()). */
@@ -933,6 +957,7 @@ static int sn__pk_check_pair(mbedtls_pk_context *pub, mbedtls_pk_context *prv, m
 #endif
 }
 
+#if SN__TLS_CLIENT
 static int sn__sha256(const unsigned char *in, size_t len, unsigned char out[32]) {
 #if MBEDTLS_VERSION_MAJOR >= 3
   return mbedtls_sha256(in, len, out, 0);
@@ -940,6 +965,7 @@ static int sn__sha256(const unsigned char *in, size_t len, unsigned char out[32]
   return mbedtls_sha256_ret(in, len, out, 0);
 #endif
 }
+#endif
 
 static void sn__conf_min_tls12(mbedtls_ssl_config *conf) {
 #if MBEDTLS_VERSION_MAJOR >= 3
@@ -953,6 +979,7 @@ static void sn__tls_strerror(int ret, char *buf, size_t len) {
 #if defined(MBEDTLS_ERROR_C)
   mbedtls_strerror(ret, buf, len);
 #else
+  (void) ret;
   snprintf(buf, len, "mbedTLS error");
 #endif
 }
@@ -1205,14 +1232,22 @@ struct sn_mgr {
   sn_mgr_stats stats;
   sn_wait_item items[SN_MAX_SOCKETS];
   sn_conn *item_conn[SN_MAX_SOCKETS];
-  struct sn__smtp *smtp; /* the mail session, when one is open */
+#if SN__TLS_CLIENT
+  sn__tls_sess sessions[SN_TLS_CLIENT_SESSIONS]; /* for resuming outgoing TLS */
+#endif
+#if SN_ENABLE_CLIENT
   sn_client *clients[SN_MAX_CLIENTS]; /* outgoing connections, oldest first */
   int nclients;
-  sn__tls_sess sessions[SN_TLS_CLIENT_SESSIONS]; /* for resuming outgoing TLS */
-  sn__http_idle http_idle[SN_HTTP_IDLE];          /* keep-alive connections of the HTTP client */
-  int destroying;                                 /* sn_mgr_destroy is ending everything */
+  int destroying; /* sn_mgr_destroy is ending everything */
+#endif
+#if SN_ENABLE_HTTP_CLIENT
+  sn__http_idle http_idle[SN_HTTP_IDLE]; /* keep-alive connections of the HTTP client */
+#endif
+#if SN_ENABLE_SMTP
+  struct sn__smtp *smtp;               /* the mail session, when one is open */
   sn__mail_job jobs[SN_MAX_MAIL_JOBS]; /* queued mails, oldest first */
   int njobs;
+#endif
 };
 
 #define SN__LINGER_MS 2000u
@@ -1224,6 +1259,7 @@ static void sn__log(sn_mgr *m, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+#if SN_ENABLE_LOG
 static void sn__log(sn_mgr *m, int level, const char *fmt, ...) {
   char buf[SN_LOG_MAX];
   va_list ap;
@@ -1233,6 +1269,10 @@ static void sn__log(sn_mgr *m, int level, const char *fmt, ...) {
   va_end(ap);
   m->log(m->log_user, level, buf);
 }
+#else
+/* Empty, so the compiler drops the calls and their strings. */
+static void sn__log(sn_mgr *m, int level, const char *fmt, ...) { (void) m, (void) level, (void) fmt; }
+#endif
 
 #if defined(MBEDTLS_DEBUG_C)
 /* mbedTLS's debug lines, through the log hook ("file:line: message"). */
@@ -1257,7 +1297,7 @@ static void sn__conf_debug(sn_mgr *m, mbedtls_ssl_config *conf) {
 static void sn__log_tls(sn_mgr *m, int level, const char *what, int ret) {
   char err[96];
   m->tls_err = ret;
-  if (m->log == NULL || level > m->log_level) return;
+  if (!SN_ENABLE_LOG || m->log == NULL || level > m->log_level) return;
   sn__tls_strerror(ret, err, sizeof err);
   sn__log(m, level, "%s: -0x%04x %s", what, (unsigned) -ret, err);
 }
@@ -1585,6 +1625,7 @@ static int sn__verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *
   return 0;
 }
 
+#if SN__TLS_CLIENT
 /* ---- outgoing TLS: the one client path (the mail sender, sn_connect) ------------ */
 #if defined(SN_SMTP_VERIFY_NONE) && !defined(SN_TLS_VERIFY_NONE)
 #define SN_TLS_VERIFY_NONE 1
@@ -1830,6 +1871,8 @@ static int sn__txq_flush(sn__txq *q, sn_mgr *m, sn__bio *io, sn__tlsc *tls, uint
   q->off = q->len = 0;
   return SN_OK;
 }
+
+#endif /* SN__TLS_CLIENT */
 
 // >>conn
 /* One connection: its life cycle (handshake, open, closing, linger), its
@@ -3237,9 +3280,6 @@ static void sn__conn_expire(sn_conn *c) {
 /* The message writer: headers (RFC 5322, RFC 2047 encoded words), MIME
    structure (RFC 2045/2046), quoted-printable and base64 encoders working on
    streams, dot-stuffing (RFC 5321 4.5.2) applied to everything it emits. */
-#ifndef SN_ENABLE_SMTP
-#define SN_ENABLE_SMTP 1
-#endif
 #if SN_ENABLE_SMTP
 
 #define SN__MAIL_MAX_ATTACH 16
@@ -4263,6 +4303,7 @@ SNDEF int sn_mail_send_blocking(sn_mgr *m, const sn_smtp_server *srv, const sn_m
 #endif /* SN_ENABLE_SMTP */
 
 // >>client
+#if SN_ENABLE_CLIENT
 /* Outgoing connections (sn_connect): the name and the TCP connection through
    the port, the handshake on the one TLS client path, then a byte stream to
    the application's callbacks. Ends are recorded and reported from sn_poll,
@@ -4536,8 +4577,10 @@ SNDEF const char *sn_client_tls_suite(const sn_client *c) {
   return c->tls_up ? mbedtls_ssl_get_ciphersuite(&c->tls->ssl) : "";
 }
 SNDEF size_t sn_client_queued(const sn_client *c) { return sn__txq_pending(&c->tx); }
+#endif /* SN_ENABLE_CLIENT */
 
 // >>httpc
+#if SN_ENABLE_HTTP_CLIENT
 /* The HTTP client: one request on a client connection of its own. The
    response head is gathered in a bounded buffer and parsed; the body is
    framed by Content-Length, chunked coding or the end of the connection, and
@@ -5066,6 +5109,8 @@ SNDEF int sn_http_request(sn_mgr *m, const sn_http_request_opts *o) {
   return SN_OK;
 }
 
+#endif /* SN_ENABLE_HTTP_CLIENT */
+
 // >>poll
 /* Accepting (with LRU eviction of idle keep-alive connections) and the
    main loop. */
@@ -5154,6 +5199,7 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   }
 #endif
   first_client = n;
+#if SN_ENABLE_CLIENT
   for (i = 0; i < m->nclients; i++) {
     sn_client *c = m->clients[i];
     if (c->state == SN__CL_RESOLVE) sn__client_connect(c);
@@ -5165,6 +5211,7 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
     m->items[n].ready = 0;
     m->item_conn[n++] = NULL;
   }
+#endif
   first_conn = n;
   for (i = 0; i < m->nconns; i++) {
     sn_conn *c = m->conns[i];
@@ -5186,6 +5233,7 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
 #if SN_ENABLE_SMTP
   if (m->smtp != NULL) sn__smtp_poll(m, first_conn > nl && m->items[nl].ready != 0);
 #endif
+#if SN_ENABLE_CLIENT
   for (i = first_client; i < first_conn; i++) {
     sn_client *c = m->clients[i - first_client];
     if (c->state != SN__CL_DEAD && c->state != SN__CL_RESOLVE && (m->items[i].ready || sn__client_has_pending(c))) {
@@ -5202,6 +5250,9 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   }
   for (i = m->nclients - 1; i >= 0; i--)
     if (m->clients[i]->state == SN__CL_DEAD) sn__client_reap(m, m->clients[i]);
+#else
+  (void) first_client;
+#endif
   for (i = first_conn; i < n; i++) {
     sn_conn *c = m->item_conn[i];
     if (c->state != SN__C_DEAD && (m->items[i].ready || sn__conn_has_pending(c))) {
@@ -5274,6 +5325,7 @@ SNDEF void sn_mgr_destroy(sn_mgr *m) {
     sn__conn_free(m, c);
   }
   for (i = 0; i < m->nlisteners; i++) sn__listener_free(m, m->listeners[i]);
+#if SN_ENABLE_CLIENT
   m->destroying = 1;
   while (m->nclients > 0) { /* each gets its one on_close */
     sn_client *c = m->clients[m->nclients - 1];
@@ -5281,6 +5333,7 @@ SNDEF void sn_mgr_destroy(sn_mgr *m) {
     sn__client_end(c, SN_ERR_CLOSED, "%s", "the manager was destroyed");
     sn__client_reap(m, c);
   }
+#endif
 #if SN_ENABLE_SMTP
   if (m->smtp != NULL) {
     snprintf(m->smtp->res.reply, sizeof m->smtp->res.reply, "the manager was destroyed");
@@ -5289,7 +5342,9 @@ SNDEF void sn_mgr_destroy(sn_mgr *m) {
   }
   while (m->njobs > 0) sn__mail_fail_oldest(m, SN_ERR_CLOSED, "connect"); /* each job gets its one call */
 #endif
+#if SN__TLS_CLIENT
   for (i = 0; i < SN_TLS_CLIENT_SESSIONS; i++) sn__tls_sess_drop(&m->sessions[i]);
+#endif
   mbedtls_ctr_drbg_free(&m->drbg);
   SN_FREE(m);
 }

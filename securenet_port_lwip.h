@@ -158,6 +158,7 @@ SNDEF void sn_lwip_stats_get(sn_lwip *lw, sn_lwip_stats *out);
 #if defined(SECURENET_IMPLEMENTATION) && !defined(SECURENET_PORT_LWIP_DONE)
 #define SECURENET_PORT_LWIP_DONE
 
+#include <string.h>
 #include "lwip/tcp.h"
 #include "lwip/dns.h"
 #include "lwip/pbuf.h"

@@ -1,0 +1,193 @@
+#!/bin/bash
+# bench/size.sh - flash and RAM of securenet on a Cortex-M4 (`make size`).
+#
+#   bench/size.sh [--config FILE] [--mcpu CPU]
+#
+# Builds, with arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os, one complete
+# firmware image per feature set: securenet (bench/size/sn.c) + its lwIP
+# port (port.c) + a small application (app.c) + lwIP 2.2 (bare metal,
+# examples/lwip/lwipopts.h with MCU pool sizes) + mbedTLS 3.6 built from
+# Debian trixie's source with FILE (default configs/sn_mbedtls_minimal.h) +
+# newlib-nano, linked with bench/size/cortex-m4.ld and --gc-sections. Then
+# it reads the linker's map and prints what securenet's own objects kept
+# (code + read-only data, initialised data, zeroed data), and the image's
+# text/data/bss as arm-none-eabi-size reports them.
+#
+# Feature sets (each row adds to the one before; SN_ENABLE_* switches):
+#   https   HTTPS server, router, static files; SN_ENABLE_SMTP=0,
+#           SN_ENABLE_CLIENT=0, SN_ENABLE_PLAIN_HTTP=0
+#   +plain  plain HTTP beside it (a listener redirecting to HTTPS)
+#   +mail   the mail sender (sn_mail_send)
+#   +client client connections (sn_connect) and the HTTP client
+# plus the https row with SN_ENABLE_LOG=0 (no log strings).
+#
+# Inputs come from the project's own scripts: the mbedTLS source from
+# tools/build-mbedtls3.sh, lwIP from tools/fetch-lwip.sh (`make size`
+# runs both first). Objects go to build/size/; mbedTLS and lwIP are
+# compiled again only when their flags or the config change.
+set -eu
+set -o pipefail
+shopt -s inherit_errexit
+
+top=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$top"
+me=size
+die() { echo "$me: error: $*" >&2; exit 1; }
+
+config=configs/sn_mbedtls_minimal.h
+mcpu=cortex-m4
+while [ $# -gt 0 ]; do
+  case $1 in
+    --config) config=$2; shift 2 ;;
+    --mcpu) mcpu=$2; shift 2 ;;
+    -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown argument: $1" ;;
+  esac
+done
+
+command -v arm-none-eabi-gcc >/dev/null || die "arm-none-eabi-gcc is not installed"
+[ -f "$config" ] || die "no mbedTLS configuration $config"
+mbed_src=$(ls -d build/apt-trixie/src/mbedtls-3.6.*/ 2>/dev/null | head -n 1)
+mbed_src=${mbed_src%/}
+[ -n "$mbed_src" ] && [ -d "$mbed_src/library" ] || die "no mbedTLS 3.6 source: run tools/build-mbedtls3.sh (make mbedtls3)"
+lwip=${LWIP_DIR:-build/lwip}
+[ -f "$lwip/src/core/tcp.c" ] || die "no lwIP source in $lwip: run tools/fetch-lwip.sh $lwip"
+
+out=build/size
+mkdir -p "$out"
+cc=(arm-none-eabi-gcc -mcpu="$mcpu" -mthumb -Os -ffunction-sections -fdata-sections -std=c99)
+warn=(-Wall -Wextra -Werror -pedantic)
+cfg_name=$(basename "$config")
+mbed_inc=(-I"$(dirname "$config")" -I"$mbed_src/include" "-DMBEDTLS_CONFIG_FILE=\"$cfg_name\"")
+# lwIP with an MCU's pools (examples/lwip/lwipopts.h lets these be set)
+lwip_defs=(-DMEM_SIZE=20480 -DMEMP_NUM_TCP_PCB=12 -DMEMP_NUM_TCP_SEG=32 -DPBUF_POOL_SIZE=24)
+lwip_inc=(-Iexamples/lwip -I"$lwip/src/include")
+
+# compile_lib NAME FLAGS... -- SOURCES...: NAME/lib.a, compiled again when the
+# flags, the list of sources, the config or any source changed.
+compile_lib() {
+  local name=$1 dir=$out/$1 flags=() srcs=() key f
+  shift
+  while [ "$1" != -- ]; do flags+=("$1"); shift; done
+  shift
+  srcs=("$@")
+  key=$({ printf '%s\n' "$mcpu" "${flags[@]}" "${srcs[@]}"; cat "$config"; } | sha256sum | cut -c1-16)
+  if [ -f "$dir/lib.a" ] && [ "$(cat "$dir/key" 2>/dev/null)" = "$key" ] &&
+     [ -z "$(find "${srcs[@]}" "$config" -newer "$dir/lib.a" 2>/dev/null | head -n 1)" ]; then
+    return 0
+  fi
+  echo "$me: compiling $name (${#srcs[@]} files)" >&2
+  rm -rf "$dir" && mkdir -p "$dir"
+  : >"$dir/jobs"
+  for f in "${srcs[@]}"; do
+    printf '%q ' "${cc[@]}" "${flags[@]}" -c "$f" -o "$dir/$(basename "$f" .c).o" >>"$dir/jobs"
+    printf '|| echo %q\n' "failed: $f" >>"$dir/jobs"
+  done
+  xargs -P "${JOBS:-2}" -d '\n' -I{} sh -c '{}' <"$dir/jobs" >"$dir/errors" 2>&1 || true
+  if grep -q '^failed: ' "$dir/errors"; then
+    head -n 30 "$dir/errors" >&2
+    die "compiling $name failed (all errors: $dir/errors)"
+  fi
+  arm-none-eabi-ar rcs "$dir/lib.a" "$dir"/*.o
+  echo "$key" >"$dir/key"
+}
+
+compile_lib mbedtls "${mbed_inc[@]}" -- "$mbed_src"/library/*.c
+compile_lib lwip "${lwip_inc[@]}" "${lwip_defs[@]}" -- \
+  "$lwip"/src/core/*.c "$lwip"/src/core/ipv4/*.c "$lwip"/src/netif/ethernet.c
+
+# map_sum MAP OBJ: "flash data bss" that OBJ contributed to the image
+# (sections named in the map's memory part, after garbage collection).
+map_sum() {
+  awk -v obj="$2" '
+    function hex(s,   i, v) {
+      v = 0
+      for (i = 3; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1
+      return v
+    }
+    function add(sec, size, file) {
+      if (index(file, obj) == 0 || substr(file, length(file) - length(obj) + 1) != obj) return
+      size = hex(size)
+      if (sec ~ /^\.(text|rodata)/) flash += size
+      else if (sec ~ /^\.data/) data += size
+      else if (sec ~ /^\.bss|^COMMON/) bss += size
+    }
+    /^Linker script and memory map/ { go = 1; next }
+    !go { next }
+    /^ [.A-Za-z_][^ ]*$/ { sec = $1; next }                      # a long name: numbers on the next line
+    /^ [.A-Za-z_][^ ]* +0x[0-9a-f]+ +0x[0-9a-f]+ / { add($1, $3, $4); sec = ""; next }
+    sec != "" && /^ +0x[0-9a-f]+ +0x[0-9a-f]+ / { add(sec, $2, $3); sec = ""; next }
+    { sec = "" }
+    END { printf "%d %d %d\n", flash, data, bss }' "$1"
+}
+
+# image NAME FLAGS...: links one image, prints "sn_flash sn_data sn_bss port_flash port_ram text data bss"
+image() {
+  local name=$1 dir=$out/img-$1
+  shift
+  mkdir -p "$dir"
+  local common=("${cc[@]}" "${warn[@]}" -I. "${mbed_inc[@]}" "${lwip_inc[@]}" "${lwip_defs[@]}" "$@")
+  "${common[@]}" -c bench/size/sn.c -o "$dir/sn.o"
+  "${common[@]}" -c bench/size/port.c -o "$dir/port.o"
+  "${common[@]}" -c bench/size/app.c -o "$dir/app.o"
+  "${cc[@]}" "${warn[@]}" -c bench/size/startup.c -o "$dir/startup.o"
+  "${cc[@]}" -nostartfiles -T bench/size/cortex-m4.ld -Wl,--gc-sections -Wl,-Map="$dir/image.map" \
+    --specs=nano.specs --specs=nosys.specs "$dir/startup.o" "$dir/app.o" "$dir/sn.o" "$dir/port.o" \
+    "$out/lwip/lib.a" "$out/mbedtls/lib.a" -o "$dir/image.elf" 2>"$dir/link.log" ||
+    { cat "$dir/link.log" >&2; die "linking $name failed"; }
+  local sn port sz
+  sn=$(map_sum "$dir/image.map" "$dir/sn.o")
+  port=$(map_sum "$dir/image.map" "$dir/port.o")
+  sz=$(arm-none-eabi-size "$dir/image.elf" | awk 'NR == 2 { print $1, $2, $3 }')
+  echo "$sn $port $sz"
+}
+
+off=(-DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSN_ENABLE_PLAIN_HTTP=0)
+declare -A row
+row[https]=$(image https "${off[@]}")
+row[nolog]=$(image nolog "${off[@]}" -DSN_ENABLE_LOG=0)
+row[plain]=$(image plain -DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSIZE_PLAIN)
+row[mail]=$(image mail -DSN_ENABLE_CLIENT=0 -DSIZE_PLAIN -DSIZE_MAIL)
+row[all]=$(image all -DSIZE_PLAIN -DSIZE_MAIL -DSIZE_CLIENT -DSIZE_HTTPC)
+
+kib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1024 }'; }
+field() { echo "${row[$1]}" | cut -d' ' -f"$2"; }
+
+echo "securenet on Cortex-M4 ($(arm-none-eabi-gcc --version | head -n 1 | sed 's/.*) //'), -mcpu=$mcpu -mthumb -Os, --gc-sections"
+echo "mbedTLS $(basename "$mbed_src" | sed 's/mbedtls-//') with $config; lwIP $(sed -n 's/.*LWIP_VERSION_STRING.*"\(.*\)".*/\1/p' "$lwip/src/include/lwip/init.h" | head -n 1)"
+echo
+echo "securenet's own code (what the linker kept of securenet.h; read-only data included):"
+printf '  %-48s %10s %8s %10s\n' "feature set" "flash B" "KiB" "RAM B"
+prev=0
+for r in https plain mail all; do
+  case $r in
+    https) label="HTTPS server, router, static files" ;;
+    plain) label="+ plain HTTP (SN_ENABLE_PLAIN_HTTP)" ;;
+    mail) label="+ mail sender (SN_ENABLE_SMTP)" ;;
+    all) label="+ client connections, HTTP client (SN_ENABLE_CLIENT)" ;;
+  esac
+  f=$(field $r 1)
+  printf '  %-48s %10d %8s %10d   (+%d)\n' "$label" "$f" "$(kib "$f")" $(($(field $r 2) + $(field $r 3))) $((f - prev))
+  prev=$f
+done
+pf=$(field all 4)
+printf '  %-48s %10d %8s %10d\n' "+ lwIP port (securenet_port_lwip.h)" "$((prev + pf))" "$(kib $((prev + pf)))" \
+  $(($(field all 2) + $(field all 3) + $(field all 5) + $(field all 6)))
+printf '  %-48s %10d %8s\n' "  (the lwIP port alone)" "$pf" "$(kib "$pf")"
+f=$(field nolog 1)
+printf '  %-48s %10d %8s   (%d)\n' "HTTPS server with SN_ENABLE_LOG=0" "$f" "$(kib "$f")" $((f - $(field https 1)))
+echo
+echo "complete images (securenet + lwIP port + lwIP + mbedTLS + newlib-nano + app; arm-none-eabi-size):"
+printf '  %-48s %10s %8s %8s %10s\n' "image" "text" "KiB" "data" "bss"
+for r in https plain mail all; do
+  case $r in
+    https) label="minimal HTTPS server" ;;
+    plain) label="+ plain HTTP" ;;
+    mail) label="+ mail sender" ;;
+    all) label="+ client connections, HTTP client" ;;
+  esac
+  t=$(field $r 7)
+  printf '  %-48s %10d %8s %8d %10d\n' "$label" "$t" "$(kib "$t")" "$(field $r 8)" "$(field $r 9)"
+done
+echo
+echo "(images: build/size/img-*/image.elf, maps beside them; bss includes lwIP's pools: $(printf '%s ' "${lwip_defs[@]}" | sed 's/-D//g'))"
