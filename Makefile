@@ -31,7 +31,7 @@ UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup tes
 CERTS := build/certs
 HTTPS_PORT ?= 8443
 
-.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3 lwip test-lwip
+.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3 lwip test-lwip size
 
 help:
 	@echo "securenet targets:"
@@ -45,6 +45,8 @@ help:
 	@echo "  make mbedtls3     fetch and build mbedTLS 3.6 from Debian trixie's source package"
 	@echo "  make lwip         fetch lwIP 2.2 (Debian trixie's source) and build the lwIP examples"
 	@echo "  make test-lwip    the lwIP port's suite alone (needs root: a network namespace and TAP devices)"
+	@echo "  make size         flash and RAM on Cortex-M4 per feature set, and complete firmware images"
+	@echo "                    (arm-none-eabi-gcc -Os, mbedTLS 3.6 with configs/sn_mbedtls_minimal.h, lwIP)"
 	@echo "  make clean        remove build/"
 	@echo "Variables: MBEDTLS=2|3 (default 2), CC, BUILD, HTTPS_PORT (demo, default 8443)"
 
@@ -205,7 +207,7 @@ unit: $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT))
 # The header must compile cleanly everywhere users meet it: gcc and clang,
 # C and C++, 64 and 32 bits (declarations and implementation).
 check-build: $(BUILD)/demo_static.h $(MBED_DEP) $(LWIP_FETCHED)
-	LWIP_DIR=$(LWIP_DIR) tests/check-build.sh "$(MBED_CFLAGS)" $(BUILD)
+	LWIP_DIR=$(LWIP_DIR) MBED_LIBS="$(MBED_LIBS)" tests/check-build.sh "$(MBED_CFLAGS)" $(BUILD)
 
 test: $(LWIP_BINS) $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
 	MBED_CFLAGS="$(MBED_CFLAGS)" LWIP_DIR=$(LWIP_DIR) tests/run.sh $(BUILD)
@@ -213,6 +215,9 @@ test: $(LWIP_BINS) $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch 
 # The lwIP port's suite alone (root, for its network namespace).
 test-lwip: $(LWIP_BINS) certs
 	SN_DEMO_LWIP=$(BUILD)/sn_demo_lwip SN_SENDMAIL_LWIP=$(BUILD)/sn_sendmail_lwip tests/lwip_integration.sh
+
+size: mbedtls3 $(LWIP_FETCHED)
+	bench/size.sh
 
 clean:
 	rm -rf build

@@ -53,6 +53,12 @@ through the *_opts structs, where zero always means the secure default)
    SN_HTTP_IDLE            2        HTTP client connections kept open for reuse
    SN_TLS_CLIENT_SESSIONS  4        outgoing TLS sessions kept for resumption
    SN_ENABLE_SMTP          1        0 leaves the mail sender out
+   SN_ENABLE_CLIENT        1        0 leaves sn_connect (and the HTTP client) out
+   SN_ENABLE_HTTP_CLIENT   =CLIENT  0 leaves sn_http_request out
+   SN_ENABLE_PLAIN_HTTP    1        0: listeners need TLS (sn_http_listen without tls
+                                    returns SN_ERR_UNSUPPORTED)
+   SN_ENABLE_LOG           1        0 drops every log line and its text (errors are still
+                                    returned, and mbedTLS codes kept)
    SN_TLS_VERIFY_NONE      off      INSECURE: servers' certificates are not verified on
                                     outgoing TLS (logged as a warning at every connection);
                                     SN_SMTP_VERIFY_NONE is an alias
@@ -1937,7 +1943,7 @@ fail:
    SN_WANT_READ / SN_WANT_WRITE, or an error. */
 static int sn__conn_read(sn_conn *c, void *buf, size_t len) {
   int n;
-  if (!c->is_tls) {
+  if (SN_ENABLE_PLAIN_HTTP && !c->is_tls) {
     n = c->mgr->port.recv(c->mgr->port.ctx, c->io.sock, buf, len > 0x40000000 ? 0x40000000 : len);
     if (n == SN_WANT_READ) c->rd_want = SN_READABLE;
     return n;
@@ -1955,7 +1961,7 @@ static int sn__conn_read(sn_conn *c, void *buf, size_t len) {
 
 static int sn__conn_write(sn_conn *c, const void *buf, size_t len) {
   int n;
-  if (!c->is_tls) {
+  if (SN_ENABLE_PLAIN_HTTP && !c->is_tls) {
     n = c->mgr->port.send(c->mgr->port.ctx, c->io.sock, buf, len > 0x40000000 ? 0x40000000 : len);
     if (n == SN_WANT_WRITE) c->wr_want = SN_WRITABLE;
     return n == 0 ? SN_ERR_IO : n;
@@ -2394,40 +2400,24 @@ SNDEF int sn_http_query(const sn_request *req, const char *name, char *out, size
   return SN_ERR_NOT_FOUND;
 }
 
+/* One string, "<code><reason>\0" after another: a third of the flash a
+   switch takes. */
+static const char sn__reasons[] =
+    "100Continue\0""200OK\0""201Created\0""202Accepted\0""204No Content\0""206Partial Content\0"
+    "301Moved Permanently\0""302Found\0""303See Other\0""304Not Modified\0""307Temporary Redirect\0"
+    "308Permanent Redirect\0""400Bad Request\0""401Unauthorized\0""403Forbidden\0""404Not Found\0"
+    "405Method Not Allowed\0""408Request Timeout\0""409Conflict\0""411Length Required\0"
+    "413Content Too Large\0""414URI Too Long\0""415Unsupported Media Type\0""417Expectation Failed\0"
+    "429Too Many Requests\0""431Request Header Fields Too Large\0""500Internal Server Error\0"
+    "501Not Implemented\0""503Service Unavailable\0""505HTTP Version Not Supported\0";
+
 SNDEF const char *sn_http_reason(int status) {
-  switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 415: return "Unsupported Media Type";
-    case 417: return "Expectation Failed";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return status < 200 ? "Informational" : status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
+  const char *p = sn__reasons;
+  while (p < sn__reasons + sizeof sn__reasons - 1) {
+    if ((p[0] - '0') * 100 + (p[1] - '0') * 10 + (p[2] - '0') == status) return p + 3;
+    p += strlen(p) + 1;
   }
+  return status < 200 ? "Informational" : status < 400 ? "OK" : status < 500 ? "Client Error" : "Server Error";
 }
 
 // >>router
@@ -2961,7 +2951,7 @@ static void sn__http_dispatch(sn_conn *c) {
   c->rstate = SN__R_DISPATCH;
   c->resp = SN__RESP_NONE;
   m->stats.requests++;
-  if (l->opts.redirect_to_https) {
+  if (SN_ENABLE_PLAIN_HTTP && l->opts.redirect_to_https) {
     sn__http_redirect(c);
   } else {
     idx = sn_router_match(r, &c->req, allow, sizeof allow);
@@ -5278,6 +5268,7 @@ SNDEF int sn_http_listen(sn_mgr *m, const sn_http_opts *o) {
   int r;
   if (m == NULL || o == NULL || o->router == NULL || o->port == 0) return SN_ERR_INVALID;
   if (o->tls != NULL && o->redirect_to_https) return SN_ERR_INVALID;
+  if (o->tls == NULL && !SN_ENABLE_PLAIN_HTTP) return SN_ERR_UNSUPPORTED; /* compiled out */
   if (m->nlisteners >= SN_MAX_LISTENERS) return SN_ERR_FULL;
   l = (sn__listener *) SN_MALLOC(sizeof *l);
   if (l == NULL) return SN_ERR_NOMEM;

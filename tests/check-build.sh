@@ -6,6 +6,7 @@
 set -u
 mbed=${1:-}
 build=${2:-build}
+MBED_LIBS=${MBED_LIBS:--lmbedtls -lmbedx509 -lmbedcrypto}
 cd "$(dirname "$0")/.." || exit 1
 pass=0 fail=0
 tmp=$(mktemp -d)
@@ -34,6 +35,33 @@ for cc in gcc clang; do
   done
   check "$cc -m32 sn_fetch" $cc -m32 -std=c99 $W $mbed -I. -Iexamples/common -fsyntax-only examples/posix/sn_fetch.c
 done
+# Each SN_ENABLE_* switch off on its own, and all together (gcc and clang):
+# what is left builds without a warning; all off also runs (tests/feature_off.c).
+for cc in gcc clang; do
+  command -v $cc >/dev/null || continue
+  for sw in SN_ENABLE_SMTP SN_ENABLE_CLIENT SN_ENABLE_HTTP_CLIENT SN_ENABLE_PLAIN_HTTP SN_ENABLE_LOG; do
+    check "$cc implementation with $sw=0" $cc -std=c99 $W $mbed -I. -D$sw=0 -c "$tmp/impl.c" -o "$tmp/i.o"
+  done
+done
+off="-DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSN_ENABLE_PLAIN_HTTP=0 -DSN_ENABLE_LOG=0"
+check "gcc every optional feature off (tests/feature_off.c)" gcc -std=c99 $W $mbed $off -I. tests/feature_off.c \
+  -o "$tmp/feature_off" $MBED_LIBS
+if [ -x "$tmp/feature_off" ]; then
+  if out=$("$tmp/feature_off" 2>&1); then
+    echo "ok - runs with every optional feature off"; pass=$((pass + 1))
+  else
+    echo "not ok - runs with every optional feature off"; fail=$((fail + 1))
+  fi
+  echo "$out" | sed 's/^/# /'
+fi
+if out=$(gcc -std=c99 $W $mbed -I. -DSN_ENABLE_CLIENT=0 -DSN_ENABLE_HTTP_CLIENT=1 -c "$tmp/impl.c" -o "$tmp/i.o" 2>&1); then
+  echo "not ok - SN_ENABLE_HTTP_CLIENT without SN_ENABLE_CLIENT is refused"; fail=$((fail + 1))
+elif grep -q "SN_ENABLE_HTTP_CLIENT needs SN_ENABLE_CLIENT" <<<"$out"; then
+  echo "ok - SN_ENABLE_HTTP_CLIENT without SN_ENABLE_CLIENT is refused"; pass=$((pass + 1))
+else
+  echo "not ok - SN_ENABLE_HTTP_CLIENT without SN_ENABLE_CLIENT is refused (other error)"; echo "$out" | head -n 5
+  fail=$((fail + 1))
+fi
 for cxx in g++ clang++; do
   command -v $cxx >/dev/null || continue
   check "$cxx C++11 declarations" $cxx -std=c++11 $W $mbed -I. -c "$tmp/decl.cpp" -o "$tmp/d.o"
