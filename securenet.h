@@ -973,11 +973,44 @@ static int sn__sha256(const unsigned char *in, size_t len, unsigned char out[32]
 }
 #endif
 
+/* Key exchange groups, fastest first: X25519, then P-256 and P-384 (what
+   browsers and mail servers offer). mbedTLS's own default order puts P-521
+   and the Brainpool curves first, which makes every handshake with a client
+   that offers them several times slower, for no security a device needs. */
+#if MBEDTLS_VERSION_MAJOR >= 3
+static const uint16_t sn__groups[] = {
+#if defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED) || defined(PSA_WANT_ECC_MONTGOMERY_255)
+    MBEDTLS_SSL_IANA_TLS_GROUP_X25519,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED) || defined(PSA_WANT_ECC_SECP_R1_256)
+    MBEDTLS_SSL_IANA_TLS_GROUP_SECP256R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED) || defined(PSA_WANT_ECC_SECP_R1_384)
+    MBEDTLS_SSL_IANA_TLS_GROUP_SECP384R1,
+#endif
+    MBEDTLS_SSL_IANA_TLS_GROUP_NONE};
+#else
+static const mbedtls_ecp_group_id sn__groups[] = {
+#if defined(MBEDTLS_ECP_DP_CURVE25519_ENABLED)
+    MBEDTLS_ECP_DP_CURVE25519,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP256R1_ENABLED)
+    MBEDTLS_ECP_DP_SECP256R1,
+#endif
+#if defined(MBEDTLS_ECP_DP_SECP384R1_ENABLED)
+    MBEDTLS_ECP_DP_SECP384R1,
+#endif
+    MBEDTLS_ECP_DP_NONE};
+#endif
+
+/* TLS 1.2 at least, and our groups. */
 static void sn__conf_min_tls12(mbedtls_ssl_config *conf) {
 #if MBEDTLS_VERSION_MAJOR >= 3
   mbedtls_ssl_conf_min_tls_version(conf, MBEDTLS_SSL_VERSION_TLS1_2);
+  if (sn__groups[0] != MBEDTLS_SSL_IANA_TLS_GROUP_NONE) mbedtls_ssl_conf_groups(conf, sn__groups);
 #else
   mbedtls_ssl_conf_min_version(conf, MBEDTLS_SSL_MAJOR_VERSION_3, MBEDTLS_SSL_MINOR_VERSION_3);
+  if (sn__groups[0] != MBEDTLS_ECP_DP_NONE) mbedtls_ssl_conf_curves(conf, sn__groups);
 #endif
 }
 
