@@ -31,7 +31,7 @@ UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup tes
 CERTS := build/certs
 HTTPS_PORT ?= 8443
 
-.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3 lwip test-lwip size
+.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3 lwip test-lwip size heap
 
 help:
 	@echo "securenet targets:"
@@ -47,6 +47,9 @@ help:
 	@echo "  make test-lwip    the lwIP port's suite alone (needs root: a network namespace and TAP devices)"
 	@echo "  make size         flash and RAM on Cortex-M4 per feature set, and complete firmware images"
 	@echo "                    (arm-none-eabi-gcc -Os, mbedTLS 3.6 with configs/sn_mbedtls_minimal.h, lwIP)"
+	@echo "  make heap         heap (peak, per connection, mail), static RAM, sizeof and stack depth of"
+	@echo "                    securenet on a 32-bit host build with configs/sn_mbedtls_minimal.h, against"
+	@echo "                    openssl s_client and aiosmtpd (HEAP_CONFIG=sn_mbedtls_browser|sn_mbedtls_mail)"
 	@echo "  make clean        remove build/"
 	@echo "Variables: MBEDTLS=2|3 (default 2), CC, BUILD, HTTPS_PORT (demo, default 8443)"
 
@@ -218,6 +221,9 @@ test-lwip: $(LWIP_BINS) certs
 
 size: mbedtls3 $(LWIP_FETCHED)
 	bench/size.sh
+
+heap: mbedtls3 certs build/.deps-ok
+	bench/heap.sh
 
 clean:
 	rm -rf build

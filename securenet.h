@@ -62,8 +62,8 @@ through the *_opts structs, where zero always means the secure default)
    SN_TLS_VERIFY_NONE      off      INSECURE: servers' certificates are not verified on
                                     outgoing TLS (logged as a warning at every connection);
                                     SN_SMTP_VERIFY_NONE is an alias
-   SN_RX_INIT              2048     initial receive buffer per connection (bytes)
-   SN_TX_INIT              2048     initial send buffer per connection (bytes)
+   SN_RX_INIT              1024     receive buffer per connection while requests fit (bytes)
+   SN_TX_INIT              1024     send buffer per connection while responses fit (bytes)
    SN_CONN_SCRATCH         32       per-connection scratch bytes for handlers
    SN_SUBJECT_MAX          160      bytes kept of a client certificate's subject
    SN_MALLOC(n) / SN_FREE(p)  malloc/free  allocator (override both or neither)
@@ -203,10 +203,10 @@ extern "C" {
 #define SN_MAX_PARAMS 4
 #endif
 #ifndef SN_RX_INIT
-#define SN_RX_INIT 2048
+#define SN_RX_INIT 1024
 #endif
 #ifndef SN_TX_INIT
-#define SN_TX_INIT 2048
+#define SN_TX_INIT 1024
 #endif
 #ifndef SN_CONN_SCRATCH
 #define SN_CONN_SCRATCH 32

@@ -70,16 +70,7 @@ W=(-Wall -Wextra -Werror -pedantic)
 PROG_FLAGS=(-m32 -O2 -g -no-pie -std=c99 -I. -isystem "$SRC/include" -Iconfigs "-DMBEDTLS_CONFIG_FILE=\"$CFG.h\"" "${XF[@]}" ${HEAP_CFLAGS:-})
 LIBS=("$LIB/libmbedtls.a" "$LIB/libmbedx509.a" "$LIB/libmbedcrypto.a")
 build_prog() { gcc "${PROG_FLAGS[@]}" "$@" bench/heap.c "${LIBS[@]}" -o "$BIN"; }
-if ! err=$(build_prog "${W[@]}" 2>&1); then
-  # securenet.h's sn__tls_strerror leaves `ret` unused without MBEDTLS_ERROR_C
-  if grep -q "unused parameter" <<<"$err" && build_prog "${W[@]}" -Wno-unused-parameter 2>/dev/null; then
-    echo "heap: NOTE: securenet.h needs -Wno-unused-parameter with this configuration:" >&2
-    grep -m1 "unused parameter" <<<"$err" >&2
-  else
-    echo "$err" >&2
-    exit 1
-  fi
-fi
+build_prog "${W[@]}"
 
 # ---- static RAM and code
 impl=$OUT/impl.c
@@ -90,10 +81,10 @@ static_line() { # label, object or archive
 }
 echo
 echo "== static RAM (.data + .bss) and code (.text), $CFG"
-gcc -m32 -O2 -std=c99 -Wno-unused-parameter -I. -isystem "$SRC/include" -Iconfigs "-DMBEDTLS_CONFIG_FILE=\"$CFG.h\"" \
+gcc -m32 -O2 -std=c99 "${W[@]}" -I. -isystem "$SRC/include" -Iconfigs "-DMBEDTLS_CONFIG_FILE=\"$CFG.h\"" \
   -c "$OUT/impl_posix.c" -o "$OUT/impl_m32.o" && static_line "securenet + POSIX port, gcc -m32 -O2" "$OUT/impl_m32.o"
 if command -v arm-none-eabi-gcc >/dev/null; then
-  arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os -std=c99 -Wno-unused-parameter -I. -isystem "$SRC/include" -Iconfigs \
+  arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os -std=c99 "${W[@]}" -I. -isystem "$SRC/include" -Iconfigs \
     "-DMBEDTLS_CONFIG_FILE=\"$CFG.h\"" -c "$impl" -o "$OUT/impl_cm4.o" &&
     size -t "$OUT/impl_cm4.o" | tail -n 1 |
     awk '{printf "  %-52s text %7d  data %5d  bss %6d\n", "securenet (no port), Cortex-M4 -Os", $1, $2, $3}'
