@@ -1666,6 +1666,9 @@ static int sn__verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *
 
 #if SN__TLS_CLIENT
 /* ---- outgoing TLS: the one client path (the mail sender, sn_connect) ------------ */
+#if !defined(MBEDTLS_SSL_CLI_C)
+#error "securenet: the mail sender and sn_connect need mbedTLS's TLS client (MBEDTLS_SSL_CLI_C); for a server alone set SN_ENABLE_SMTP 0 and SN_ENABLE_CLIENT 0"
+#endif
 #if defined(SN_SMTP_VERIFY_NONE) && !defined(SN_TLS_VERIFY_NONE)
 #define SN_TLS_VERIFY_NONE 1
 #endif

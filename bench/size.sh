@@ -60,7 +60,12 @@ warn=(-Wall -Wextra -Werror -pedantic)
 cfg_name=$(basename "$config")
 mbed_inc=(-I"$(dirname "$config")" -I"$mbed_src/include" "-DMBEDTLS_CONFIG_FILE=\"$cfg_name\"")
 # lwIP with an MCU's pools (examples/lwip/lwipopts.h lets these be set)
-lwip_defs=(-DMEM_SIZE=20480 -DMEMP_NUM_TCP_PCB=12 -DMEMP_NUM_TCP_SEG=32 -DPBUF_POOL_SIZE=24)
+# and no assertions (LWIP_NOASSERT), as a release build has; a server alone
+# also goes without DNS, UDP and IP fragments (lwip_srv), and without
+# mbedTLS's TLS client (SN_MBEDTLS_SERVER_ONLY, configs/sn_mbedtls_minimal.h).
+lwip_defs=(-DMEM_SIZE=20480 -DMEMP_NUM_TCP_PCB=12 -DMEMP_NUM_TCP_SEG=32 -DPBUF_POOL_SIZE=24 -DLWIP_NOASSERT)
+lwip_srv=(-DLWIP_DNS=0 -DIP_REASSEMBLY=0 -DIP_FRAG=0)
+mbed_srv=(-DSN_MBEDTLS_SERVER_ONLY=1)
 lwip_inc=(-Iexamples/lwip -I"$lwip/src/include")
 
 # compile_lib NAME FLAGS... -- SOURCES...: NAME/lib.a, compiled again when the
@@ -92,9 +97,11 @@ compile_lib() {
   echo "$key" >"$dir/key"
 }
 
+lwip_srcs=("$lwip"/src/core/*.c "$lwip"/src/core/ipv4/*.c "$lwip"/src/netif/ethernet.c)
 compile_lib mbedtls "${mbed_inc[@]}" -- "$mbed_src"/library/*.c
-compile_lib lwip "${lwip_inc[@]}" "${lwip_defs[@]}" -- \
-  "$lwip"/src/core/*.c "$lwip"/src/core/ipv4/*.c "$lwip"/src/netif/ethernet.c
+compile_lib mbedtls-srv "${mbed_inc[@]}" "${mbed_srv[@]}" -- "$mbed_src"/library/*.c
+compile_lib lwip "${lwip_inc[@]}" "${lwip_defs[@]}" -- "${lwip_srcs[@]}"
+compile_lib lwip-srv "${lwip_inc[@]}" "${lwip_defs[@]}" "${lwip_srv[@]}" -- "${lwip_srcs[@]}"
 
 # map_sum MAP OBJ: "flash data bss" that OBJ contributed to the image
 # (sections named in the map's memory part, after garbage collection).
@@ -121,19 +128,20 @@ map_sum() {
     END { printf "%d %d %d\n", flash, data, bss }' "$1"
 }
 
-# image NAME FLAGS...: links one image, prints "sn_flash sn_data sn_bss port_flash port_ram text data bss"
+# image NAME srv|full FLAGS...: links one image, prints "sn_flash sn_data sn_bss port_flash port_ram text data bss"
 image() {
-  local name=$1 dir=$out/img-$1
-  shift
+  local name=$1 dir=$out/img-$1 suffix="" extra=()
+  [ "$2" = srv ] && suffix=-srv extra=("${mbed_srv[@]}" "${lwip_srv[@]}")
+  shift 2
   mkdir -p "$dir"
-  local common=("${cc[@]}" "${warn[@]}" -I. "${mbed_inc[@]}" "${lwip_inc[@]}" "${lwip_defs[@]}" "$@")
+  local common=("${cc[@]}" "${warn[@]}" -I. "${mbed_inc[@]}" "${lwip_inc[@]}" "${lwip_defs[@]}" "${extra[@]}" "$@")
   "${common[@]}" -c bench/size/sn.c -o "$dir/sn.o"
   "${common[@]}" -c bench/size/port.c -o "$dir/port.o"
   "${common[@]}" -c bench/size/app.c -o "$dir/app.o"
   "${cc[@]}" "${warn[@]}" -c bench/size/startup.c -o "$dir/startup.o"
   "${cc[@]}" -nostartfiles -T bench/size/cortex-m4.ld -Wl,--gc-sections -Wl,-Map="$dir/image.map" \
     --specs=nano.specs --specs=nosys.specs "$dir/startup.o" "$dir/app.o" "$dir/sn.o" "$dir/port.o" \
-    "$out/lwip/lib.a" "$out/mbedtls/lib.a" -o "$dir/image.elf" 2>"$dir/link.log" ||
+    "$out/lwip$suffix/lib.a" "$out/mbedtls$suffix/lib.a" -o "$dir/image.elf" 2>"$dir/link.log" ||
     { cat "$dir/link.log" >&2; die "linking $name failed"; }
   local sn port sz
   sn=$(map_sum "$dir/image.map" "$dir/sn.o")
@@ -144,17 +152,17 @@ image() {
 
 off=(-DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSN_ENABLE_PLAIN_HTTP=0)
 declare -A row
-row[https]=$(image https "${off[@]}")
-row[nolog]=$(image nolog "${off[@]}" -DSN_ENABLE_LOG=0)
-row[plain]=$(image plain -DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSIZE_PLAIN)
-row[mail]=$(image mail -DSN_ENABLE_CLIENT=0 -DSIZE_PLAIN -DSIZE_MAIL)
-row[all]=$(image all -DSIZE_PLAIN -DSIZE_MAIL -DSIZE_CLIENT -DSIZE_HTTPC)
+row[https]=$(image https srv "${off[@]}")
+row[nolog]=$(image nolog srv "${off[@]}" -DSN_ENABLE_LOG=0)
+row[plain]=$(image plain srv -DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSIZE_PLAIN)
+row[mail]=$(image mail full -DSN_ENABLE_CLIENT=0 -DSIZE_PLAIN -DSIZE_MAIL)
+row[all]=$(image all full -DSIZE_PLAIN -DSIZE_MAIL -DSIZE_CLIENT -DSIZE_HTTPC)
 
 kib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1024 }'; }
 field() { echo "${row[$1]}" | cut -d' ' -f"$2"; }
 
 echo "securenet on Cortex-M4 ($(arm-none-eabi-gcc --version | head -n 1 | sed 's/.*) //'), -mcpu=$mcpu -mthumb -Os, --gc-sections"
-echo "mbedTLS $(basename "$mbed_src" | sed 's/mbedtls-//') with $config; lwIP $(sed -n 's/.*LWIP_VERSION_STRING.*"\(.*\)".*/\1/p' "$lwip/src/include/lwip/init.h" | head -n 1)"
+echo "mbedTLS $(basename "$mbed_src" | sed 's/mbedtls-//') with $config; lwIP $(awk '/define LWIP_VERSION_(MAJOR|MINOR|REVISION)[ \t]/ { v = v (v ? "." : "") $3 } END { print v }' "$lwip/src/include/lwip/init.h" | tr -d 'U')"
 echo
 echo "securenet's own code (what the linker kept of securenet.h; read-only data included):"
 printf '  %-48s %10s %8s %10s\n' "feature set" "flash B" "KiB" "RAM B"
@@ -181,9 +189,9 @@ echo "complete images (securenet + lwIP port + lwIP + mbedTLS + newlib-nano + ap
 printf '  %-48s %10s %8s %8s %10s\n' "image" "text" "KiB" "data" "bss"
 for r in https plain mail all; do
   case $r in
-    https) label="minimal HTTPS server" ;;
+    https) label="minimal HTTPS server (no TLS client, no DNS)" ;;
     plain) label="+ plain HTTP" ;;
-    mail) label="+ mail sender" ;;
+    mail) label="+ mail sender (TLS client, DNS)" ;;
     all) label="+ client connections, HTTP client" ;;
   esac
   t=$(field $r 7)

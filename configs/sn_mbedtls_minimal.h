@@ -242,10 +242,15 @@
 
 /* ---- TLS -------------------------------------------------------------- */
 
-/* The TLS protocol, as server (HTTPS) and client (mail, sn_connect). */
+/* The TLS protocol, as server (HTTPS) and client (mail, sn_connect).
+   -DSN_MBEDTLS_SERVER_ONLY leaves the client side out (about 8.5 KiB of
+   flash) for firmware that only serves HTTPS (SN_ENABLE_SMTP=0,
+   SN_ENABLE_CLIENT=0; securenet refuses to build otherwise). */
 #define MBEDTLS_SSL_TLS_C
 #define MBEDTLS_SSL_SRV_C
+#ifndef SN_MBEDTLS_SERVER_ONLY
 #define MBEDTLS_SSL_CLI_C
+#endif
 
 /* TLS 1.2 and TLS 1.3 (securenet refuses anything older). TLS 1.3 costs
    ~34 KiB flash over TLS 1.2 alone, and ~1 KB more heap per idle

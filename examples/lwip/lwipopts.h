@@ -23,8 +23,18 @@
 #define LWIP_ARP 1
 #define LWIP_ETHERNET 1
 #define LWIP_ICMP 1              /* ping */
-#define LWIP_UDP 1               /* for DNS */
-#define LWIP_DNS 1               /* the mail sender resolves its server's name */
+#ifndef LWIP_DNS
+#define LWIP_DNS 1               /* the mail sender and clients resolve names; a server alone: 0 */
+#endif
+#ifndef LWIP_UDP
+#define LWIP_UDP LWIP_DNS        /* for DNS */
+#endif
+#ifndef IP_REASSEMBLY
+#define IP_REASSEMBLY 1          /* TCP peers do not fragment (path MTU): 0 saves about 2.5 KiB */
+#endif
+#ifndef IP_FRAG
+#define IP_FRAG 1
+#endif
 #define LWIP_DHCP 0              /* the examples set a static address; enable for a real network */
 #define LWIP_TCP 1
 #define TCP_LISTEN_BACKLOG 1     /* connections securenet has not taken yet count against a backlog */
