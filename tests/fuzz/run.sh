@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# tests/fuzz/run.sh - builds securenet's fuzz targets and runs them.
+#
+#   tests/fuzz/run.sh [SECONDS]          fuzz each target for SECONDS (default 60), one after
+#                                        the other, on one CPU (-jobs is never used)
+#   tests/fuzz/run.sh --regress [BUILD]  replay the committed corpus and regressions once
+#                                        (no fuzzing), plus the MIME round trip through
+#                                        Python's email package; prints "ok - ..." /
+#                                        "not ok - ..." lines (for tests/run.sh)
+#
+# Targets (tests/fuzz/fuzz_*.c): http_parser router smtp mime server.
+# Binaries go to BUILD/fuzz (BUILD: build). Fuzzing works on a copy of the corpus
+# in BUILD/fuzz/corpus/<target> (it grows there; nothing is ever written into
+# tests/fuzz/); crashes land in BUILD/fuzz/crashes/<target>/. A crash, a leak or
+# a broken invariant ends the run with status 1 and the command to reproduce it.
+#
+# Environment:
+#   FUZZ_TARGETS="smtp mime"   only these targets
+#   FUZZ_SKIP_KNOWN=1          look past the bugs already reported (tests/fuzz/README.md)
+#   CLANG=clang-14             the compiler for libFuzzer builds (default: clang)
+#   CC=gcc                     --regress without libFuzzer: the compiler for the
+#                              replay driver (default: clang, then cc)
+#   MBED_CFLAGS, MBED_LIBS     mbedTLS (default: Debian's 2.28: -lmbedtls -lmbedx509 -lmbedcrypto)
+set -u
+cd "$(dirname "$0")/../.." || exit 1
+
+mode=fuzz
+seconds=60
+build=build
+if [ "${1:-}" = "--regress" ]; then
+  mode=regress
+  build=${2:-build}
+elif [ -n "${1:-}" ]; then
+  seconds=$1
+fi
+case $seconds in ''|*[!0-9]*) echo "usage: $0 [SECONDS] | --regress [BUILD]" >&2; exit 2 ;; esac
+
+targets=${FUZZ_TARGETS:-"http_parser router smtp mime server"}
+CLANG=${CLANG:-clang}
+MBED_CFLAGS=${MBED_CFLAGS:-}
+MBED_LIBS=${MBED_LIBS:-"-lmbedtls -lmbedx509 -lmbedcrypto"}
+WARN="-std=c99 -Wall -Wextra -Werror -pedantic"
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
+INC="-I. -Itests/fuzz -I$build -Iexamples/common"
+out=$build/fuzz
+mkdir -p "$out"
+
+# The server target serves the demo's routes, whose static files are generated.
+if [ ! -f "$build/demo_static.h" ]; then
+  python3 tools/sn-embed -o "$build/demo_static.h" --name demo_files --gzip --strip examples/posix/static \
+    examples/posix/static/* || exit 1
+fi
+
+have_libfuzzer() {
+  local t
+  t=$(mktemp -d) || return 1
+  printf '#include <stdint.h>\n#include <stddef.h>\nint LLVMFuzzerTestOneInput(const uint8_t *d, size_t n) { (void) d; (void) n; return 0; }\n' >"$t/t.c"
+  "$CLANG" -fsanitize=fuzzer "$t/t.c" -o "$t/t" >/dev/null 2>&1
+  local rc=$?
+  rm -rf "$t"
+  return $rc
+}
+
+# build TARGET: BUILD/fuzz/fuzz_TARGET, libFuzzer or (regress mode only) the replay driver
+build_target() {
+  local t=$1 bin=$out/fuzz_$1
+  if [ "$engine" = libfuzzer ]; then
+    "$CLANG" $WARN -O1 -g -fsanitize=fuzzer $SAN $MBED_CFLAGS $INC "tests/fuzz/fuzz_$t.c" -o "$bin" $MBED_LIBS
+  else
+    "$REPLAY_CC" $WARN -O1 -g $SAN $MBED_CFLAGS $INC "tests/fuzz/fuzz_$t.c" tests/fuzz/replay_main.c -o "$bin" $MBED_LIBS
+  fi
+}
+
+inputs_of() { # the committed inputs of a target, one per line
+  local d
+  for d in "tests/fuzz/corpus/$1" "tests/fuzz/regressions/$1"; do
+    [ -d "$d" ] && find "$d" -type f | sort
+  done
+}
+
+if have_libfuzzer; then
+  engine=libfuzzer
+elif [ "$mode" = regress ]; then
+  engine=replay
+  REPLAY_CC=${CC:-}
+  if [ -z "$REPLAY_CC" ]; then command -v clang >/dev/null && REPLAY_CC=clang || REPLAY_CC=cc; fi
+  echo "# no libFuzzer for $CLANG (Debian: libclang-rt-14-dev): replaying with $REPLAY_CC"
+else
+  echo "$0: $CLANG cannot link -fsanitize=fuzzer; install libclang-rt-14-dev (tools/deps.sh libclang-rt-14-dev)" >&2
+  exit 1
+fi
+
+status=0
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+
+if [ "$mode" = regress ]; then
+  for t in $targets; do
+    if ! build_target "$t"; then
+      echo "not ok - fuzz $t: does not build"
+      status=1
+      continue
+    fi
+    mapfile -t files < <(inputs_of "$t")
+    log=$(mktemp)
+    "$out/fuzz_$t" "${files[@]}" >"$log" 2>&1
+    rc=$?
+    if [ $rc -eq 0 ]; then
+      echo "ok - fuzz regression $t: ${#files[@]} committed inputs replay cleanly"
+    else
+      bad=$(grep '^Running: ' "$log" | tail -1 | sed 's/^Running: //')
+      echo "not ok - fuzz regression $t: $bad fails (status $rc); reproduce: $out/fuzz_$t $bad"
+      grep -v '^Running: \|^Executed \|^INFO: ' "$log" | head -40
+      # go on with the other inputs of the target, one by one
+      for f in "${files[@]}"; do
+        [ "$f" = "$bad" ] && continue
+        "$out/fuzz_$t" "$f" >/dev/null 2>&1 || echo "not ok - fuzz regression $t: $f fails; reproduce: $out/fuzz_$t $f"
+      done
+      status=1
+    fi
+    rm -f "$log"
+  done
+  case " $targets " in
+    *" mime "*)
+      if [ -x "$out/fuzz_mime" ]; then
+        /usr/bin/python3 tests/fuzz/mime_roundtrip.py --bin "$out/fuzz_mime" || status=1
+      fi
+      ;;
+  esac
+  exit $status
+fi
+
+# fuzzing
+for t in $targets; do
+  echo "== fuzz_$t: building"
+  build_target "$t" || exit 1
+done
+for t in $targets; do
+  work=$out/corpus/$t
+  crashes=$out/crashes/$t
+  mkdir -p "$work" "$crashes"
+  inputs_of "$t" | while read -r f; do cp -f "$f" "$work/"; done
+  echo "== fuzz_$t: ${seconds}s on $(find "$work" -type f | wc -l) inputs ($work)"
+  log=$out/fuzz_$t.log
+  before=$(find "$crashes" -type f | wc -l)
+  "$out/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix="$crashes/" "$work" >"$log" 2>&1
+  rc=$?
+  grep -E '^#[0-9]+ +(DONE|INITED)' "$log" | sed 's/^/   /'
+  grep -E 'average_exec_per_sec|number_of_executed_units' "$log" | sed 's/^stat::/   /'
+  after=$(find "$crashes" -type f | wc -l)
+  if [ $rc -ne 0 ] || [ "$after" -gt "$before" ]; then
+    status=1
+    repro=$(grep -o 'Test unit written to .*' "$log" | tail -1 | sed 's/Test unit written to //')
+    echo "!! fuzz_$t failed (status $rc); the report:"
+    grep -E -A12 'FUZZ INVARIANT|ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error' "$log" | head -60 | sed 's/^/   /'
+    echo "!! reproducer: ${repro:-see $log}"
+    echo "!! replay:     $out/fuzz_$t ${repro:-<file>}"
+    echo "!! keep it:    cp ${repro:-<file>} tests/fuzz/regressions/$t/<what-it-shows>"
+  fi
+done
+[ $status -eq 0 ] && echo "fuzz: every target ran ${seconds}s without a failure"
+exit $status
