@@ -64,6 +64,8 @@ through the *_opts structs, where zero always means the secure default)
                                     SN_SMTP_VERIFY_NONE is an alias
    SN_RX_INIT              1024     receive buffer per connection while requests fit (bytes)
    SN_TX_INIT              1024     send buffer per connection while responses fit (bytes)
+   SN_IDLE_RELEASE_MS      1000     an idle keep-alive connection frees its buffers after
+                                    this long (0: keeps them)
    SN_CONN_SCRATCH         32       per-connection scratch bytes for handlers
    SN_SUBJECT_MAX          160      bytes kept of a client certificate's subject
    SN_MALLOC(n) / SN_FREE(p)  malloc/free  allocator (override both or neither)
@@ -86,11 +88,14 @@ MEMORY
    Every allocation of securenet goes through SN_MALLOC/SN_FREE; mbedTLS
    allocates its record buffers (MBEDTLS_SSL_IN/OUT_CONTENT_LEN each, plus
    overhead) through its own calloc. Per connection securenet holds the
-   sn_conn struct (see sn_conn_size()), a receive buffer that starts at
-   SN_RX_INIT and grows up to the header limit plus max_body, and a send
-   buffer that starts at SN_TX_INIT and grows up to max_reply. Buffers that
-   grew for a large request shrink back when the connection goes idle; a
-   keep-alive connection serving small requests allocates nothing per request.
+   sn_conn struct (see sn_conn_size()), a receive buffer of SN_RX_INIT that
+   grows up to the header limit plus max_body, and a send buffer of
+   SN_TX_INIT that grows up to max_reply. The buffers are allocated at the
+   first request, not during the TLS handshake; buffers that grew for a
+   large request shrink back after it; a connection idle for
+   SN_IDLE_RELEASE_MS frees both, so an idle keep-alive connection costs the
+   sn_conn struct and mbedTLS's state only. A connection serving small
+   requests back to back allocates nothing per request.
    Allocation failure closes the one connection concerned (or makes the
    reply call return SN_ERR_NOMEM); the server goes on serving the others.
    The mail sender holds one session at a time (about 2.5 KiB plus a send
@@ -207,6 +212,9 @@ extern "C" {
 #endif
 #ifndef SN_TX_INIT
 #define SN_TX_INIT 1024
+#endif
+#ifndef SN_IDLE_RELEASE_MS
+#define SN_IDLE_RELEASE_MS 1000
 #endif
 #ifndef SN_CONN_SCRATCH
 #define SN_CONN_SCRATCH 32
@@ -447,8 +455,21 @@ typedef struct sn_http_opts {
   uint32_t handshake_timeout_ms;/* 0: 10000 */
   uint32_t request_timeout_ms;  /* first byte to whole request; 0: 10000 (408) */
   uint32_t idle_timeout_ms;     /* keep-alive idle; 0: 30000 */
+  const char *headers;          /* header lines (each ending in CRLF) added to every
+                                   response, borrowed for the listener's life;
+                                   NULL: SN_HTTP_DEFAULT_HEADERS, "": none. E.g. add
+                                   "Strict-Transport-Security: max-age=31536000\r\n"
+                                   once the device's certificate is trusted */
   void *user;                   /* available to handlers: sn_conn_listener_user() */
 } sn_http_opts;
+
+/* Sent with every response unless sn_http_opts.headers says otherwise: no
+   MIME sniffing, no framing by other sites (clickjacking of a device's admin
+   pages), no Referer to other sites. Not HSTS: it would make a certificate
+   error on the device impossible to click through for a year. */
+#define SN_HTTP_DEFAULT_HEADERS                                                           \
+  "X-Content-Type-Options: nosniff\r\nX-Frame-Options: SAMEORIGIN\r\n"                     \
+  "Referrer-Policy: same-origin\r\n"
 
 /* Starts an HTTP (opts->tls NULL) or HTTPS listener. Parses and checks the
    certificate and key now (SN_ERR_CERT, SN_ERR_KEY, SN_ERR_FILE) and binds
@@ -1155,6 +1176,7 @@ typedef struct sn__listener {
   sn_sock sock;
   int is_tls;
   sn_http_opts opts; /* copied, defaults filled in; opts.tls is not kept */
+  size_t headers_len; /* of opts.headers */
   sn_http_limits limits;
   int has_client_ca;
   mbedtls_ssl_config conf;
@@ -1947,11 +1969,8 @@ static sn_conn *sn__conn_new(sn_mgr *m, sn__listener *l, sn_sock s, const char *
   c->wr_want = SN_WRITABLE;
   c->t_start = c->t_active = m->now;
   snprintf(c->peer, sizeof c->peer, "%s", peer);
-  c->rx = (char *) SN_MALLOC(SN_RX_INIT);
-  c->tx = (unsigned char *) SN_MALLOC(SN_TX_INIT);
-  if (c->rx == NULL || c->tx == NULL) goto fail;
-  c->rx_cap = SN_RX_INIT;
-  c->tx_cap = SN_TX_INIT;
+  /* rx and tx are allocated when the first bytes come and go: a handshake
+     does not hold them */
   if (l->is_tls) {
     c->is_tls = 1;
     mbedtls_ssl_init(&c->ssl);
@@ -1969,8 +1988,6 @@ static sn_conn *sn__conn_new(sn_mgr *m, sn__listener *l, sn_sock s, const char *
   }
   return c;
 fail:
-  SN_FREE(c->rx);
-  SN_FREE(c->tx);
   SN_FREE(c);
   return NULL;
 }
@@ -2606,6 +2623,7 @@ static int sn__tx_reserve(sn_conn *c, size_t n) {
   need = c->tx_len + n;
   if (need > sn__reply_limit(c) || need < n) return SN_ERR_TOO_BIG;
   cap = c->tx_cap * 2 > need ? c->tx_cap * 2 : need;
+  if (cap < SN_TX_INIT) cap = SN_TX_INIT;
   if (cap > sn__reply_limit(c)) cap = sn__reply_limit(c);
   p = (unsigned char *) sn__resize(c->tx, c->tx_len, cap);
   if (p == NULL) return SN_ERR_NOMEM;
@@ -2671,6 +2689,7 @@ static int sn__reply_head(sn_conn *c, int status, const char *headers, long long
   }
   if (r == SN_OK && c->close_after) r = sn__tx_printf(c, "Connection: close\r\n");
   else if (r == SN_OK && c->req.version == 10) r = sn__tx_printf(c, "Connection: keep-alive\r\n");
+  if (r == SN_OK) r = sn__tx_put(c, c->lst->opts.headers, c->lst->headers_len);
   if (r == SN_OK && headers != NULL) r = sn__tx_put(c, headers, strlen(headers));
   if (r == SN_OK) r = sn__tx_put(c, "\r\n", 2);
   if (r != SN_OK) c->tx_len = c->tx_mark;
@@ -2900,7 +2919,7 @@ static int sn__rx_grow(sn_conn *c, size_t want) {
   if (want <= c->rx_cap) return SN_OK;
   p = (char *) SN_MALLOC(want);
   if (p == NULL) return SN_ERR_NOMEM;
-  memcpy(p, c->rx, c->rx_len);
+  if (c->rx_len > 0) memcpy(p, c->rx, c->rx_len);
   /* a parsed request points into the old buffer: move its views first */
   if (c->head_len > 0) {
     int i;
@@ -3006,6 +3025,10 @@ static void sn__http_dispatch(sn_conn *c) {
       sn_http_error(c, 404);
     }
   }
+  if (c->resp == SN__RESP_NONE && c->state == SN__C_OPEN) { /* not even an error reply fit: out of memory */
+    m->stats.nomem++;
+    sn__conn_drop(c);
+  }
   if (c->rstate == SN__R_DISPATCH) c->rstate = SN__R_RESPOND;
 }
 
@@ -3087,7 +3110,7 @@ static int sn__http_process(sn_conn *c) {
    next pipelined request), shrink buffers that grew, close if asked. */
 static void sn__http_request_done(sn_conn *c) {
   size_t end = c->body_end < c->rx_len ? c->body_end : c->rx_len;
-  memmove(c->rx, c->rx + end, c->rx_len - end);
+  if (c->rx_len > end) memmove(c->rx, c->rx + end, c->rx_len - end);
   c->rx_len -= end;
   c->rstate = SN__R_HEAD;
   c->resp = SN__RESP_NONE;
@@ -3124,7 +3147,8 @@ static int sn__http_read(sn_conn *c) {
   if (c->rx_len == c->rx_cap) {
     size_t limit = c->rstate == SN__R_HEAD ? l->opts.max_header_bytes + 1
                                            : c->head_len + (size_t) l->opts.max_body + 4096;
-    size_t want = c->rx_cap * 2 < limit ? c->rx_cap * 2 : limit;
+    size_t want = c->rx_cap > 0 ? c->rx_cap * 2 : SN_RX_INIT;
+    if (want > limit) want = limit;
     if (want <= c->rx_cap) return 0; /* full: the parser answers 431 / 413 */
     if (sn__rx_grow(c, want) != SN_OK) {
       c->mgr->stats.nomem++;
@@ -3275,6 +3299,28 @@ static uint64_t sn__conn_deadline(const sn_conn *c) {
     case SN__C_LINGER: return c->t_close;
     default: return 0;
   }
+}
+
+/* An idle keep-alive connection gives its receive and send buffers back
+   once it has been idle SN_IDLE_RELEASE_MS; its next request allocates them
+   again. A connection that keeps working keeps them, so a steady stream of
+   requests allocates nothing. Returns when to look again (0: never). */
+static uint64_t sn__conn_release(sn_conn *c) {
+#if SN_IDLE_RELEASE_MS > 0
+  uint64_t at = c->t_active + SN_IDLE_RELEASE_MS;
+  if (c->rx_cap + c->tx_cap == 0 || c->state != SN__C_OPEN || c->rstate != SN__R_HEAD || c->rx_len > 0 ||
+      sn__out_pending(c) || c->inflight > 0)
+    return 0;
+  if (c->mgr->now < at) return at;
+  SN_FREE(c->rx);
+  SN_FREE(c->tx);
+  c->rx = NULL;
+  c->tx = NULL;
+  c->rx_cap = c->tx_cap = c->tx_len = c->tx_off = c->tx_mark = 0;
+#else
+  (void) c;
+#endif
+  return 0;
 }
 
 static void sn__conn_expire(sn_conn *c) {
@@ -5241,8 +5287,9 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   first_conn = n;
   for (i = 0; i < m->nconns; i++) {
     sn_conn *c = m->conns[i];
-    uint64_t d = sn__conn_deadline(c);
+    uint64_t d = sn__conn_deadline(c), rel = sn__conn_release(c);
     if (d < next) next = d;
+    if (rel != 0 && rel < next) next = rel;
     if (sn__conn_has_pending(c)) timeout_ms = 0;
     m->items[n].sock = c->io.sock;
     m->items[n].want = sn__conn_want(c);
@@ -5293,6 +5340,7 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   for (i = 0; i < m->nconns; i++) {
     sn_conn *c = m->conns[i];
     if (c->state != SN__C_DEAD && m->now >= sn__conn_deadline(c)) sn__conn_expire(c);
+    if (c->state != SN__C_DEAD) sn__conn_release(c);
   }
   for (i = m->nconns - 1; i >= 0; i--)
     if (m->conns[i]->state == SN__C_DEAD) sn__conn_free(m, m->conns[i]);
@@ -5323,6 +5371,8 @@ SNDEF int sn_http_listen(sn_mgr *m, const sn_http_opts *o) {
   if (!l->opts.handshake_timeout_ms) l->opts.handshake_timeout_ms = 10000;
   if (!l->opts.request_timeout_ms) l->opts.request_timeout_ms = 10000;
   if (!l->opts.idle_timeout_ms) l->opts.idle_timeout_ms = 30000;
+  if (l->opts.headers == NULL) l->opts.headers = SN_HTTP_DEFAULT_HEADERS;
+  l->headers_len = strlen(l->opts.headers);
   l->limits.max_header_bytes = l->opts.max_header_bytes;
   l->limits.max_uri_bytes = l->opts.max_uri_bytes;
   if (o->tls != NULL && (r = sn__tls_setup(m, l, o->tls)) != SN_OK) {

@@ -219,7 +219,7 @@ idle() { # n, tls flag
   while [ "$(field requests "$(ask count count:)")" -lt $((reqs0 + n)) ]; do
     sleep 0.05; i=$((i + 1)); [ $i -gt 300 ] && { echo "heap: idle clients did not all get an answer" >&2; break; }
   done
-  sleep 0.3
+  sleep 1.5 # past SN_IDLE_RELEASE_MS (1 s), when an idle connection frees its buffers
   s=$(ask stats heap:)
   cur=$(field current "$s")
   v=${fl#-tls}

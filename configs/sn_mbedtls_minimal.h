@@ -312,20 +312,25 @@
 /* Send an alert for every failure, so the peer logs why. ~0.3 KiB flash. */
 #define MBEDTLS_SSL_ALL_ALERT_MESSAGES
 
-/* 4 KiB records in each direction: the two record buffers are ~4.3 KiB
-   each per connection (instead of ~16.7 KiB each at the default 16384).
+/* 4 KiB records in, 2 KiB out: the two record buffers are ~4.3 and ~2.3 KiB
+   per connection (instead of ~16.7 KiB each at the default 16384).
    Incoming: clients must not send bigger records; TLS 1.2 and 1.3 clients
    do only when they have more than 4 KiB to send in one go (a large
    request body, a client certificate chain above 4 KiB); a record above the
    limit fails the connection (record_overflow). curl, OpenSSL and
    mbedTLS clients send requests well under it. Browsers send their
    Certificate/large POSTs in 16 KiB records: use sn_mbedtls_browser.h.
-   Outgoing: securenet writes in 4 KiB records, no interoperability cost. */
+   Outgoing: 2 KiB records, no interoperability cost (every peer takes any
+   size up to 16 KiB), and 2 KiB less per connection, every connection's
+   lifetime long (make heap: an idle TLS 1.2 keep-alive connection 9.1 KiB
+   instead of 11.1 KiB). The largest handshake message we send must fit:
+   a P-256 certificate chain of two or three certificates does. Responses
+   go out in more, smaller records (about 1.4 % overhead instead of 0.7 %). */
 #ifndef MBEDTLS_SSL_IN_CONTENT_LEN /* -D may override: library and program alike */
 #define MBEDTLS_SSL_IN_CONTENT_LEN 4096
 #endif
 #ifndef MBEDTLS_SSL_OUT_CONTENT_LEN
-#define MBEDTLS_SSL_OUT_CONTENT_LEN 4096
+#define MBEDTLS_SSL_OUT_CONTENT_LEN 2048
 #endif
 
 /* After the handshake, shrink the record buffers to the negotiated
