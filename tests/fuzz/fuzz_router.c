@@ -249,6 +249,9 @@ static void run_request(fz_in *in, unsigned flags) {
     const char *method = sp ? lines[i] : "GET", *pat = sp ? sp + 1 : lines[i];
     int full = router.count >= SN_MAX_ROUTES;
     if (sp) *sp = '\0';
+    /* FUZZ_SKIP_KNOWN: a route whose method is "" makes a 405 loop forever
+       in sn__allow_add (reported; see README.md) */
+    if (sp == lines[i] && getenv("FUZZ_SKIP_KNOWN") != NULL) continue;
     r = sn_router_add(&router, method, pat, dummy, NULL);
     if (!ref_pattern_ok(pat)) FZ_CHECK(r == SN_ERR_INVALID, "malformed pattern \"%s\" accepted (%d)", pat, r);
     else FZ_CHECK(r == (full ? SN_ERR_FULL : SN_OK), "pattern \"%s\": %d", pat, r);

@@ -159,7 +159,9 @@ static void check_responses(const char *p, size_t n, int conn) {
     FZ_CHECK(!(chunked && clen >= 0), "connection %d: Content-Length and chunked", conn);
     p = head_end + 4;
     if (status < 200 || status == 204 || status == 304) continue;
-    if (chunked) {
+    if (chunked && (p == end || starts(p, end, "HTTP/1.1 "))) {
+      continue; /* a HEAD response: the head of a chunked reply, no body */
+    } else if (chunked) {
       for (;;) { /* size line, data, CRLF; 0 ends (no trailers from us) */
         unsigned long size = 0;
         const char *s = p;

@@ -103,6 +103,8 @@ def compare(eml, exp):
         if part.get_payload(decode=True) != data:
             problems.append("attachment %d: bytes differ" % i)
         want = utf8(name)
+        if want is not None:
+            want = want.strip()  # get_filename() strips surrounding white space
         if want is not None and part.get_filename() != want:
             problems.append("attachment %d: file name %r, want %r" % (i, part.get_filename(), want))
         if re.fullmatch(rb"[a-z0-9.+-]+/[a-z0-9.+-]+", ctype) and part.get_content_type() != ctype.decode():

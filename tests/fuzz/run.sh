@@ -15,6 +15,7 @@
 # a broken invariant ends the run with status 1 and the command to reproduce it.
 #
 # Environment:
+#   BUILD=build/m3             the build directory (also the second argument of --regress)
 #   FUZZ_TARGETS="smtp mime"   only these targets
 #   FUZZ_SKIP_KNOWN=1          look past the bugs already reported (tests/fuzz/README.md)
 #   CLANG=clang-14             the compiler for libFuzzer builds (default: clang)
@@ -26,10 +27,10 @@ cd "$(dirname "$0")/../.." || exit 1
 
 mode=fuzz
 seconds=60
-build=build
+build=${BUILD:-build}
 if [ "${1:-}" = "--regress" ]; then
   mode=regress
-  build=${2:-build}
+  build=${2:-$build}
 elif [ -n "${1:-}" ]; then
   seconds=$1
 fi
@@ -103,7 +104,12 @@ if [ "$mode" = regress ]; then
     fi
     mapfile -t files < <(inputs_of "$t")
     log=$(mktemp)
-    "$out/fuzz_$t" "${files[@]}" >"$log" 2>&1
+    # a hang is a failure too: libFuzzer's own -timeout, or timeout(1) around the replay driver
+    if [ "$engine" = libfuzzer ]; then
+      "$out/fuzz_$t" -timeout=10 "${files[@]}" >"$log" 2>&1
+    else
+      timeout 120 "$out/fuzz_$t" "${files[@]}" >"$log" 2>&1
+    fi
     rc=$?
     if [ $rc -eq 0 ]; then
       echo "ok - fuzz regression $t: ${#files[@]} committed inputs replay cleanly"
@@ -114,7 +120,7 @@ if [ "$mode" = regress ]; then
       # go on with the other inputs of the target, one by one
       for f in "${files[@]}"; do
         [ "$f" = "$bad" ] && continue
-        "$out/fuzz_$t" "$f" >/dev/null 2>&1 || echo "not ok - fuzz regression $t: $f fails; reproduce: $out/fuzz_$t $f"
+        timeout 60 "$out/fuzz_$t" "$f" >/dev/null 2>&1 || echo "not ok - fuzz regression $t: $f fails; reproduce: $out/fuzz_$t $f"
       done
       status=1
     fi
