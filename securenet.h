@@ -2682,13 +2682,30 @@ static int sn__reply_head(sn_conn *c, int status, const char *headers, long long
   c->skip_body = c->is_head || no_body;
   c->chunked_resp = content_length < 0 && !no_body && c->req.version == 11;
   if (content_length < 0 && !no_body && c->req.version == 10) c->close_after = 1;
-  r = sn__tx_printf(c, "HTTP/1.1 %d %s\r\n", status, sn_http_reason(status));
-  if (r == SN_OK && !no_body) {
-    if (content_length >= 0) r = sn__tx_printf(c, "Content-Length: %lld\r\n", content_length);
-    else if (c->chunked_resp) r = sn__tx_printf(c, "Transfer-Encoding: chunked\r\n");
+  { /* the status line and framing, put together by hand: this runs for
+       every response, and printf would parse its format twice */
+    char line[160], num[24], *d = num + sizeof num;
+    const char *reason = sn_http_reason(status);
+    size_t n = 0, rl = strlen(reason);
+    if (rl > 64) rl = 64;
+    memcpy(line, "HTTP/1.1 ", 9), n = 9;
+    line[n++] = (char) ('0' + status / 100), line[n++] = (char) ('0' + status / 10 % 10);
+    line[n++] = (char) ('0' + status % 10), line[n++] = ' ';
+    memcpy(line + n, reason, rl), n += rl;
+    line[n++] = '\r', line[n++] = '\n';
+    if (!no_body && content_length >= 0) {
+      unsigned long long v = (unsigned long long) content_length;
+      do *--d = (char) ('0' + v % 10); while ((v /= 10) != 0);
+      memcpy(line + n, "Content-Length: ", 16), n += 16;
+      memcpy(line + n, d, (size_t) (num + sizeof num - d)), n += (size_t) (num + sizeof num - d);
+      line[n++] = '\r', line[n++] = '\n';
+    } else if (!no_body && c->chunked_resp) {
+      memcpy(line + n, "Transfer-Encoding: chunked\r\n", 28), n += 28;
+    }
+    if (c->close_after) memcpy(line + n, "Connection: close\r\n", 19), n += 19;
+    else if (c->req.version == 10) memcpy(line + n, "Connection: keep-alive\r\n", 24), n += 24;
+    r = sn__tx_put(c, line, n);
   }
-  if (r == SN_OK && c->close_after) r = sn__tx_printf(c, "Connection: close\r\n");
-  else if (r == SN_OK && c->req.version == 10) r = sn__tx_printf(c, "Connection: keep-alive\r\n");
   if (r == SN_OK) r = sn__tx_put(c, c->lst->opts.headers, c->lst->headers_len);
   if (r == SN_OK && headers != NULL) r = sn__tx_put(c, headers, strlen(headers));
   if (r == SN_OK) r = sn__tx_put(c, "\r\n", 2);
