@@ -606,7 +606,7 @@ static void routes(void) {
   sn_router_add(&router, "GET", "/tls", h_tls, NULL);
 }
 
-static const char HELLO_200[] = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nhello, world\n";
+static const char HELLO_200[] = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n" SN_HTTP_DEFAULT_HEADERS "Content-Type: text/plain\r\n\r\nhello, world\n";
 #define GET_HELLO "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n"
 static const char CYCLE_REQ_HEAD[] = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 5000\r\n\r\n";
 
