@@ -404,7 +404,8 @@ SNDEF void sn_router_init(sn_router *r);
    a whole segment, matching one non-empty segment) or, as the last segment
    only, "*" (matching the rest of the path, possibly empty, slashes included).
    A GET route also answers HEAD. Returns SN_ERR_INVALID for a malformed
-   pattern, SN_ERR_FULL beyond SN_MAX_ROUTES.
+   pattern or a method that is not a token ("" included), SN_ERR_FULL beyond
+   SN_MAX_ROUTES.
    Precedence does not depend on the order routes are added: paths are
    compared segment by segment and at the first segment where two matching
    routes differ, a literal beats a parameter and a parameter beats a
@@ -2542,6 +2543,7 @@ static int sn__method_ok(const char *route_method, sn_str method) {
 static void sn__allow_add(char *allow, size_t allow_len, const char *method) {
   size_t used = strlen(allow), n = strlen(method);
   const char *p = allow;
+  if (n == 0) return; /* (sn_router_add refuses it; strstr would never move on) */
   while ((p = strstr(p, method)) != NULL) { /* already listed? */
     if ((p == allow || (p - allow >= 2 && p[-2] == ',')) && (p[n] == '\0' || p[n] == ',')) return;
     p += n;
@@ -2553,9 +2555,18 @@ static void sn__allow_add(char *allow, size_t allow_len, const char *method) {
 
 SNDEF void sn_router_init(sn_router *r) { memset(r, 0, sizeof *r); }
 
+/* A method is an RFC 9110 token ("GET"), or "*" / NULL for any. */
+static int sn__method_valid(const char *m) {
+  size_t i;
+  if (m == NULL) return 1;
+  for (i = 0; m[i] != '\0'; i++)
+    if (i >= 32 || !sn__is_tchar((unsigned char) m[i])) return 0;
+  return i > 0;
+}
+
 SNDEF int sn_router_add(sn_router *r, const char *method, const char *pattern, sn_handler fn, void *user) {
   sn_route *rt;
-  if (r == NULL || fn == NULL || !sn__pattern_ok(pattern)) return SN_ERR_INVALID;
+  if (r == NULL || fn == NULL || !sn__method_valid(method) || !sn__pattern_ok(pattern)) return SN_ERR_INVALID;
   if (r->count >= SN_MAX_ROUTES) return SN_ERR_FULL;
   rt = &r->routes[r->count++];
   rt->method = method;

@@ -82,6 +82,8 @@ static void test_add(void) {
   CHECK_INT(sn_router_add(&r, "GET", "", h, NULL), SN_ERR_INVALID, "router: an empty pattern is SN_ERR_INVALID");
   CHECK_INT(sn_router_add(&r, "GET", NULL, h, NULL), SN_ERR_INVALID, "router: a NULL pattern is SN_ERR_INVALID");
   CHECK_INT(sn_router_add(&r, "GET", "/*/x", h, NULL), SN_ERR_INVALID, "router: '*' before the last segment is SN_ERR_INVALID");
+  CHECK_INT(sn_router_add(&r, "", "/x", h, NULL), SN_ERR_INVALID, "router: an empty method is SN_ERR_INVALID (it made the 405 Allow list loop: fuzz)");
+  CHECK_INT(sn_router_add(&r, "G T", "/x", h, NULL), SN_ERR_INVALID, "router: a method with a space is SN_ERR_INVALID");
   CHECK_INT(sn_router_add(&r, "GET", "/a/*/", h, NULL), SN_ERR_INVALID, "router: '*' followed by '/' is SN_ERR_INVALID");
   CHECK_INT(sn_router_add(&r, "GET", "/:", h, NULL), SN_ERR_INVALID, "router: an empty ':' parameter name is SN_ERR_INVALID");
   CHECK_INT(sn_router_add(&r, "GET", "/a/:/b", h, NULL), SN_ERR_INVALID, "router: an empty ':' name in the middle is SN_ERR_INVALID");
