@@ -13,7 +13,8 @@
      - the parser accepts an origin-form target iff its path percent-decodes
        and the result holds no NUL and no "." or ".." segment; then
        req.path is exactly the decoded path and req.query the raw query;
-     - sn_router_add accepts exactly the well-formed patterns;
+     - sn_router_add accepts exactly the well-formed patterns with a token
+       as method;
      - sn_router_match picks the route the documented precedence picks
        (segment by segment: literal > :param > *, longer on a tie, then
        first added), with the same captures, and -404/-405 alike; Allow
@@ -98,6 +99,19 @@ static int ref_pattern_ok(const char *p) {
   for (k = 0; k < n; k++) {
     if (len[k] == 1 && seg[k][0] == '*' && k != n - 1) return 0;
     if (len[k] >= 1 && seg[k][0] == ':' && (len[k] == 1 || ++params > SN_MAX_PARAMS)) return 0;
+  }
+  return 1;
+}
+
+/* a route's method: an HTTP token (RFC 9110 5.6.2) of at most 32 characters ("*" is one) */
+static int ref_method_ok(const char *m) {
+  size_t i, n = strlen(m);
+  static const char extra[] = "!#$%&'*+-.^_`|~";
+  if (n == 0 || n > 32) return 0;
+  for (i = 0; i < n; i++) {
+    int ch = (unsigned char) m[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr(extra, ch) != NULL))
+      return 0;
   }
   return 1;
 }
@@ -249,11 +263,9 @@ static void run_request(fz_in *in, unsigned flags) {
     const char *method = sp ? lines[i] : "GET", *pat = sp ? sp + 1 : lines[i];
     int full = router.count >= SN_MAX_ROUTES;
     if (sp) *sp = '\0';
-    /* FUZZ_SKIP_KNOWN: a route whose method is "" makes a 405 loop forever
-       in sn__allow_add (reported; see README.md) */
-    if (sp == lines[i] && getenv("FUZZ_SKIP_KNOWN") != NULL) continue;
     r = sn_router_add(&router, method, pat, dummy, NULL);
-    if (!ref_pattern_ok(pat)) FZ_CHECK(r == SN_ERR_INVALID, "malformed pattern \"%s\" accepted (%d)", pat, r);
+    if (!ref_method_ok(method)) FZ_CHECK(r == SN_ERR_INVALID, "method \"%s\" accepted (%d)", method, r);
+    else if (!ref_pattern_ok(pat)) FZ_CHECK(r == SN_ERR_INVALID, "malformed pattern \"%s\" accepted (%d)", pat, r);
     else FZ_CHECK(r == (full ? SN_ERR_FULL : SN_OK), "pattern \"%s\": %d", pat, r);
   }
 
@@ -441,7 +453,9 @@ static void run_strings(fz_in *in, unsigned flags) {
     req.headers[1].name.ptr = "If-None-Match";
     req.headers[1].name.len = 13;
     req.headers[1].value = v;
-    (void) sn__accepts_gzip(&req);
+    /* FUZZ_SKIP_KNOWN: white space before the ';' makes sn__accepts_gzip
+       read past the value (reported; see README.md) */
+    if (getenv("FUZZ_SKIP_KNOWN") == NULL) (void) sn__accepts_gzip(&req);
     (void) sn__etag_matches(&req, "\"abc\"");
     (void) sn__has_token(v, "close");
     (void) sn_mime_type(v);

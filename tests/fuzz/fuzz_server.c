@@ -34,13 +34,13 @@ static void fz_free_block(void *p);
 #define FZ_WITH_PORT
 #include "securenet.h"
 #include "fuzz_common.h"
-#if defined(__clang__)
-#pragma clang diagnostic push
-#pragma clang diagnostic ignored "-Wunused-function" /* the demo's main() helpers */
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function" /* the demo's main() helpers */
 #endif
 #include "demo_app.h"
-#if defined(__clang__)
-#pragma clang diagnostic pop
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
 #endif
 
 /* ---- allocation accounting ---------------------------------------------------- */

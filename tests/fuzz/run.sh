@@ -108,7 +108,7 @@ if [ "$mode" = regress ]; then
     if [ "$engine" = libfuzzer ]; then
       "$out/fuzz_$t" -timeout=10 "${files[@]}" >"$log" 2>&1
     else
-      timeout 120 "$out/fuzz_$t" "${files[@]}" >"$log" 2>&1
+      timeout 30 "$out/fuzz_$t" "${files[@]}" >"$log" 2>&1
     fi
     rc=$?
     if [ $rc -eq 0 ]; then
@@ -120,7 +120,7 @@ if [ "$mode" = regress ]; then
       # go on with the other inputs of the target, one by one
       for f in "${files[@]}"; do
         [ "$f" = "$bad" ] && continue
-        timeout 60 "$out/fuzz_$t" "$f" >/dev/null 2>&1 || echo "not ok - fuzz regression $t: $f fails; reproduce: $out/fuzz_$t $f"
+        timeout 20 "$out/fuzz_$t" "$f" >/dev/null 2>&1 || echo "not ok - fuzz regression $t: $f fails; reproduce: $out/fuzz_$t $f"
       done
       status=1
     fi
