@@ -152,7 +152,7 @@ for t in $targets; do
   "$out/fuzz_$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$crashes/" "$work" >"$log" 2>&1
   rc=$?
-  grep -E '^#[0-9]+ +(DONE|INITED)' "$log" | sed 's/^/   /'
+  grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)' "$log" | sed 's/^/   /'
   grep -E 'average_exec_per_sec|number_of_executed_units' "$log" | sed 's/^stat::/   /'
   after=$(find "$crashes" -type f | wc -l)
   if [ $rc -ne 0 ] || [ "$after" -gt "$before" ]; then
