@@ -4,7 +4,7 @@
    Include it once, after securenet.h, in the file that sets up the server.
 
    Routes: GET / (dashboard), GET /api/status, GET /api/hello/:name,
-   POST /api/echo, GET /files/ *, GET /stream?n=N.
+   POST /api/echo, GET /files/ *, GET /stream?n=N, GET /api/blob?bytes=N.
 
    Also the part of main() both programs share: their common command-line
    options (demo_parse), the listeners (demo_listen), SIGINT/SIGTERM and a
@@ -102,6 +102,40 @@ static void api_stream(sn_conn *c, const sn_request *req, void *user) {
   stream_more(c, NULL);
 }
 
+/* GET /api/blob?bytes=N: N zero bytes (at most 64 MiB), streamed like
+   /stream; the download that bench/run.sh times. Each call adds one chunk
+   whose size line, data and CRLF make 16 KiB: one full TLS record. */
+#define DEMO_BLOB_MAX (64ul << 20)
+#define DEMO_BLOB_CHUNK (16384u - 8u) /* "3ff8\r\n" + data + "\r\n" */
+
+static void blob_more(sn_conn *c, void *arg) {
+  static const unsigned char zeros[DEMO_BLOB_CHUNK] = {0};
+  unsigned long *left = (unsigned long *) sn_conn_scratch(c);
+  size_t n = *left < DEMO_BLOB_CHUNK ? (size_t) *left : DEMO_BLOB_CHUNK;
+  (void) arg;
+  if (n > 0 && sn_http_chunk(c, zeros, n) == SN_OK) *left -= n;
+  if (*left == 0) sn_http_chunked_end(c);
+}
+
+static void api_blob(sn_conn *c, const sn_request *req, void *user) {
+  unsigned long *left = (unsigned long *) sn_conn_scratch(c);
+  char n[16];
+  char *end;
+  (void) user;
+  if (sn_http_query(req, "bytes", n, sizeof n) <= 0) {
+    sn_http_error(c, 400);
+    return;
+  }
+  *left = strtoul(n, &end, 10);
+  if (*end != '\0' || n[0] == '-' || *left > DEMO_BLOB_MAX) {
+    sn_http_error(c, 400);
+    return;
+  }
+  sn_http_chunked_begin(c, 200, "Content-Type: application/octet-stream\r\n");
+  sn_http_on_writable(c, blob_more, NULL);
+  blob_more(c, NULL);
+}
+
 /* The demo's routes: the dashboard files and the JSON API. */
 static void demo_routes(sn_router *router, sn_mgr *mgr) {
   int i;
@@ -114,6 +148,7 @@ static void demo_routes(sn_router *router, sn_mgr *mgr) {
   sn_router_add(router, "POST", "/api/echo", api_echo, NULL);
   sn_router_add(router, "GET", "/files/*", api_files, NULL);
   sn_router_add(router, "GET", "/stream", api_stream, NULL);
+  sn_router_add(router, "GET", "/api/blob", api_blob, NULL);
 }
 
 /* ---- what both demo programs' main() share ------------------------------- */

@@ -1,0 +1,376 @@
+#!/bin/bash
+# bench/run.sh - `make bench`: sn_demo against mbedTLS's ssl_server2 and nginx
+#
+# On loopback, with the same ECDSA P-256 certificate (build/certs), the same
+# suite (TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256, TLS 1.3 TLS_AES_128_GCM_SHA256)
+# and the same key-exchange group (P-256), alternating the three servers
+# round after round (sn_demo, ssl_server2, nginx, sn_demo, ...), measures:
+#   keep-alive requests/s and p99 latency at 1 and 50 connections (wrk),
+#   full and resumed handshakes/s, TLS 1.2 and 1.3 (openssl s_time -new /
+#   -reuse, resumption checked connection by connection), the server's CPU
+#   time per request and per handshake (/proc/PID/schedstat), a 1 MiB
+#   download's throughput (wrk) and the server's peak RSS (VmHWM).
+# Prints a table of medians with sn_demo's ratio to each peer and writes
+# build/bench/results.txt, results.json and the raw samples.tsv.
+#
+# Settings (environment):
+#   BENCH_SECONDS=5     seconds per figure and round (integer >= 1)
+#   BENCH_ROUNDS=3      alternations of the three servers (median over them)
+#   BENCH_HS_CLIENTS=2  s_time processes at once for the handshake figures
+#   BENCH_PORT_BASE=14430  servers on 127.0.0.1 BASE+1..BASE+3 (14000-14996)
+#   BENCH_MAX_CONNS=64  connection limit given to sn_demo and nginx
+#   BENCH_NO_BUILD=1    use what is built; do not install, build or make certs
+# A smoke run: BENCH_SECONDS=1 BENCH_ROUNDS=1 bench/run.sh (well under a minute).
+#
+# Builds (unless BENCH_NO_BUILD): wrk and nginx-light through tools/deps.sh;
+# ssl_server2 through tools/build-mbedtls3.sh --programs into
+# build/mbedtls-3.6-bench (run with bench/nodelay.c preloaded: TCP_NODELAY
+# like the others); sn_demo at -O2 against mbedTLS 3.6 into
+# build/bench/m3 with SN_MAX_CONNS=64 (the default 16 cannot hold 50
+# keep-alive connections: beyond it idle ones are evicted).
+set -eu
+set -o pipefail
+
+me=bench
+say() { echo "$me: $*"; }
+die() { echo "$me: error: $*" >&2; exit 1; }
+
+top=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$top"
+
+S=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
+HS_CLIENTS=${BENCH_HS_CLIENTS:-2}
+PORT_BASE=${BENCH_PORT_BASE:-14430}
+MAX_CONNS=${BENCH_MAX_CONNS:-64}
+for v in S ROUNDS HS_CLIENTS PORT_BASE MAX_CONNS; do
+    [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
+done
+if [ "$S" -gt 600 ] || [ "$ROUNDS" -gt 50 ] || [ "$HS_CLIENTS" -gt 16 ]; then
+    die "BENCH_SECONDS <= 600, BENCH_ROUNDS <= 50, BENCH_HS_CLIENTS <= 16"
+fi
+if [ "$PORT_BASE" -lt 14000 ] || [ "$PORT_BASE" -gt 14996 ]; then die "BENCH_PORT_BASE must be 14000-14996"; fi
+[ "$MAX_CONNS" -ge 51 ] || die "BENCH_MAX_CONNS must be at least 51 (50 wrk connections)"
+
+OUT=$top/build/bench
+LOGS=$OUT/logs
+CERT=$top/build/certs/server.pem
+KEY=$top/build/certs/server.key
+CA=$top/build/certs/ca.pem
+SN_DEMO=$top/build/bench/m3/sn_demo
+MBED_BENCH=$top/build/mbedtls-3.6-bench
+SSL_SERVER2=$MBED_BENCH/bin/ssl_server2
+NGINX=/usr/sbin/nginx
+CNF12=$top/bench/openssl-tls12.cnf
+CNF13=$top/bench/openssl-tls13.cnf
+SMALL=/api/hello/bench        # 13 bytes of body from sn_demo and nginx
+BLOB_BYTES=1048576
+
+# ---- what the run needs ------------------------------------------------------
+if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
+    tools/deps.sh wrk nginx-light openssl python3
+    tools/build-mbedtls3.sh --programs "$MBED_BENCH" | tail -n 1
+    make -s MBEDTLS=3 BUILD=build/bench/m3 CFLAGS="-O2 -g -DSN_MAX_CONNS=$MAX_CONNS" build/bench/m3/sn_demo
+    make -s certs
+fi
+# ssl_server2 leaves Nagle on: bench/nodelay.c sets TCP_NODELAY as the others do
+NODELAY=$top/build/bench/nodelay.so
+if [ ! -f "$NODELAY" ] || [ bench/nodelay.c -nt "$NODELAY" ]; then
+    mkdir -p "$(dirname "$NODELAY")"
+    "${CC:-cc}" -std=c99 -Wall -Wextra -Werror -pedantic -O2 -shared -fPIC -o "$NODELAY" bench/nodelay.c -ldl
+fi
+for f in "$SN_DEMO" "$SSL_SERVER2" "$NGINX"; do [ -x "$f" ] || die "missing $f"; done
+for f in "$CERT" "$KEY" "$CA"; do [ -f "$f" ] || die "missing $f (make certs)"; done
+for t in wrk openssl python3 timeout; do command -v "$t" >/dev/null || die "missing $t"; done
+
+mkdir -p "$OUT" "$LOGS"
+SAMPLES=$OUT/samples.tsv
+META=$OUT/meta.tsv
+: >"$SAMPLES"
+: >"$META"
+
+# Pinning: the server on CPU 0, the load (wrk, s_time) on CPU 1.
+pin=0
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then pin=1; fi
+run_on() {          # run_on CPU CMD...  (execs: $! of `run_on ... &` is CMD's pid)
+    local cpu=$1
+    shift
+    if [ $pin = 1 ]; then exec taskset -c "$cpu" "$@"; else exec "$@"; fi
+}
+
+# ---- servers -------------------------------------------------------------------
+pids=()             # every process started and not yet reaped, for the trap
+cleanup() {
+    local p
+    for p in ${pids[@]+"${pids[@]}"}; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in ${pids[@]+"${pids[@]}"}; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+        kill -KILL "$p" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+forget() {          # forget PID: drop it from the trap's list
+    local p keep=()
+    for p in ${pids[@]+"${pids[@]}"}; do [ "$p" = "$1" ] || keep+=("$p"); done
+    pids=(${keep[@]+"${keep[@]}"})
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+srv_pid=        # the process measured (nginx: its one worker)
+srv_all=()      # the processes to stop
+srv_port=
+
+start_server() {    # start_server NAME ROUND
+    local name=$1 round=$2 log=$LOGS/$1.$2.log pid i
+    case $name in
+        sn_demo) srv_port=$((PORT_BASE + 1)) ;;
+        ssl_server2) srv_port=$((PORT_BASE + 2)) ;;
+        nginx) srv_port=$((PORT_BASE + 3)) ;;
+    esac
+    ! port_open "$srv_port" || die "port $srv_port is in use (BENCH_PORT_BASE)"
+    case $name in
+        sn_demo)
+            run_on 0 "$SN_DEMO" --https-port "$srv_port" --bind 127.0.0.1 --cert "$CERT" --key "$KEY" \
+                --max-conns "$MAX_CONNS" >"$log" 2>&1 &
+            ;;
+        ssl_server2)
+            # its stdout narrates every connection: only errors are kept
+            LD_PRELOAD=$NODELAY run_on 0 "$SSL_SERVER2" server_addr=127.0.0.1 server_port="$srv_port" \
+                crt_file="$CERT" key_file="$KEY" ca_file=none auth_mode=none \
+                min_version=tls12 max_version=tls13 tickets=1 >/dev/null 2>"$log" &
+            ;;
+        nginx)
+            local prefix=$OUT/nginx user_line=""
+            mkdir -p "$prefix/html" "$prefix/tmp"
+            [ -s "$prefix/html/blob-1m" ] || head -c "$BLOB_BYTES" /dev/zero >"$prefix/html/blob-1m"
+            # as root the worker would become "nobody": keep the current user
+            [ "$(id -u)" != 0 ] || user_line="user $(id -un) $(id -gn);"
+            sed -e "s|@USER_LINE@|$user_line|" -e "s|@PREFIX@|$prefix|g" -e "s|@PORT@|$srv_port|g" \
+                -e "s|@MAX_CONNS@|$MAX_CONNS|g" -e "s|@CERT@|$CERT|g" -e "s|@KEY@|$KEY|g" \
+                bench/nginx.conf.in >"$prefix/nginx.conf"
+            run_on 0 "$NGINX" -p "$prefix/" -c "$prefix/nginx.conf" -e "$prefix/error.log" >"$log" 2>&1 &
+            ;;
+    esac
+    pid=$!
+    pids+=("$pid")
+    srv_all=("$pid")
+    srv_pid=$pid
+    for i in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; die "$name exited at start (log: $log)"; }
+        if port_open "$srv_port"; then break; fi
+        [ "$i" -lt 100 ] || die "$name does not listen on port $srv_port after 10 s"
+        sleep 0.1
+    done
+    if [ "$name" = ssl_server2 ] && ! grep -q nodelay.so "/proc/$pid/maps"; then
+        sample ssl_server2 start "$round" nan "nodelay.so not loaded: Nagle is on"
+    fi
+    if [ "$name" = nginx ]; then
+        local w=
+        for i in $(seq 50); do
+            w=$(pgrep -P "$pid" | head -n 1 || true)
+            [ -z "$w" ] || break
+            sleep 0.1
+        done
+        [ -n "$w" ] || die "no nginx worker process"
+        pids+=("$w")
+        srv_all+=("$w")
+        srv_pid=$w
+    fi
+}
+
+stop_server() {
+    local p
+    for p in "${srv_all[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    for p in "${srv_all[@]}"; do
+        for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+        forget "$p"
+    done
+    srv_all=()
+}
+
+cpu_ns() { awk '{print $1}' "/proc/$srv_pid/schedstat"; }
+now_ns() { date +%s%N; }
+
+# ---- samples ---------------------------------------------------------------------
+sample() {          # sample SERVER FIGURE ROUND VALUE [NOTE]
+    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5:-}" >>"$SAMPLES"
+}
+
+to_ms() {           # wrk's "2.71ms" / "840.00us" / "1.02s" -> ms
+    awk -v t="$1" 'BEGIN {
+        v = t + 0
+        if (t ~ /us$/) v /= 1000; else if (t ~ /ms$/) ; else if (t ~ /m$/) v *= 60000; else if (t ~ /s$/) v *= 1000
+        printf "%.3f", v }'
+}
+
+# run_wrk SERVER ROUND CONNS PATH -> sets wrk_rps wrk_p99 wrk_reqs wrk_cpu_us wrk_note
+run_wrk() {
+    local server=$1 round=$2 conns=$3 path=$4 out c0 c1 errs non2xx
+    c0=$(cpu_ns)
+    out=$(OPENSSL_CONF=$CNF12 run_on 1 timeout $((S + 30)) wrk -t1 -c"$conns" -d"${S}s" --timeout 5s \
+          --latency "https://127.0.0.1:$srv_port$path" 2>&1) || true
+    c1=$(cpu_ns)
+    printf '%s\n' "$out" >"$LOGS/wrk.$server.$round.c$conns.${path//[^a-z0-9]/_}.log"
+    wrk_rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+    wrk_reqs=$(awk '/ requests in / {print $1}' <<<"$out")
+    wrk_p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    wrk_note=
+    if [ -z "$wrk_rps" ] || [ -z "$wrk_reqs" ] || [ "$wrk_reqs" = 0 ]; then
+        wrk_rps=nan wrk_p99=nan wrk_cpu_us=nan
+        wrk_note="wrk failed: $(tail -n 1 <<<"$out")"
+        return 0
+    fi
+    wrk_p99=$(to_ms "$wrk_p99")
+    wrk_cpu_us=$(awk -v a="$c0" -v b="$c1" -v n="$wrk_reqs" 'BEGIN {printf "%.1f", (b - a) / 1000 / n}')
+    errs=$(sed -n 's/^ *Socket errors: //p' <<<"$out")
+    non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *//p' <<<"$out")
+    [ -z "$errs" ] || wrk_note="socket errors: $errs"
+    [ -z "$non2xx" ] || wrk_note="${wrk_note:+$wrk_note; }non-2xx responses: $non2xx"
+    return 0
+}
+
+# run_stime SERVER ROUND VER(12|13) MODE(-new|-reuse) -> hs_rate hs_cpu_us hs_note
+run_stime() {
+    local server=$1 round=$2 ver=$3 mode=$4 cnf=$CNF12 t0 t1 c0 c1 i n total=0 r=0 star=0
+    local lp=() f proto=(-tls1_2 -cipher ECDHE-ECDSA-AES128-GCM-SHA256)
+    # s_time resets the protocol range the configuration sets: say it again
+    [ "$ver" = 12 ] || cnf=$CNF13 proto=(-tls1_3 -ciphersuites TLS_AES_128_GCM_SHA256)
+    c0=$(cpu_ns)
+    t0=$(now_ns)
+    for i in $(seq "$HS_CLIENTS"); do
+        f=$LOGS/stime.$server.$round.tls$ver$mode.$i.log
+        OPENSSL_CONF=$cnf run_on 1 timeout $((S + 30)) openssl s_time -connect "127.0.0.1:$srv_port" \
+            "${proto[@]}" "$mode" -time "$S" -www "$SMALL" >"$f" 2>&1 &
+        lp+=("$!")
+        pids+=("$!")
+    done
+    for i in "${lp[@]}"; do wait "$i" || true; forget "$i"; done
+    t1=$(now_ns)
+    c1=$(cpu_ns)
+    for i in $(seq "$HS_CLIENTS"); do
+        f=$LOGS/stime.$server.$round.tls$ver$mode.$i.log
+        n=$(awk '/ connections in / {print $1; exit}' "$f")
+        total=$((total + ${n:-0}))
+        # one character per connection: 'r' resumed, '*' full
+        n=$(grep -E '^[*rt3]+$' "$f" | tr -d '\n' || true)
+        r=$((r + $(tr -cd 'r' <<<"$n" | wc -c)))
+        star=$((star + $(tr -cd '*' <<<"$n" | wc -c)))
+    done
+    hs_note=
+    if [ "$total" = 0 ]; then
+        hs_rate=nan hs_cpu_us=nan
+        hs_note="s_time made no connection: $(tail -n 1 "$f")"
+        return 0
+    fi
+    hs_rate=$(awk -v n="$total" -v a="$t0" -v b="$t1" 'BEGIN {printf "%.1f", n / ((b - a) / 1e9)}')
+    hs_cpu_us=$(awk -v a="$c0" -v b="$c1" -v n="$total" 'BEGIN {printf "%.1f", (b - a) / 1000 / n}')
+    if [ "$mode" = -reuse ] && [ $((r * 100)) -lt $(((r + star) * 95)) ]; then
+        hs_note="only $r of $((r + star)) connections resumed"
+    elif [ "$mode" = -new ] && [ "$r" -gt 0 ]; then
+        hs_note="$r of $((r + star)) connections resumed (should be full handshakes)"
+    fi
+    return 0
+}
+
+# What each server negotiates under the clients' configuration (round 1).
+probe_tls() {       # probe_tls SERVER
+    local ver cnf out proto suite group
+    for ver in 12 13; do
+        cnf=$CNF12
+        [ $ver = 12 ] || cnf=$CNF13
+        out=$(OPENSSL_CONF=$cnf timeout 10 openssl s_client -connect "127.0.0.1:$srv_port" \
+              -servername localhost -CAfile "$CA" -verify_return_error </dev/null 2>&1) || true
+        # "New, TLSv1.3, Cipher is TLS_AES_128_GCM_SHA256" (always printed)
+        read -r proto suite < <(sed -n 's/^New, \(TLSv1\.[0-9]\), Cipher is \(.*\)$/\1 \2/p' <<<"$out" | head -n 1) || true
+        group=$(sed -n 's/^Server Temp Key: \(.*\)$/\1/p;s/^Negotiated TLS1.3 group: \(.*\)$/\1/p' <<<"$out" | head -n 1)
+        say "  $1 under openssl-tls$ver.cnf: ${proto:-?} ${suite:-?} ${group:-?}"
+        case "$ver $proto $suite" in
+            "12 TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256" | "13 TLSv1.3 TLS_AES_128_GCM_SHA256") ;;
+            *) sample "$1" probe 1 nan "TLS 1.${ver#1} probe negotiated '${proto:-?} ${suite:-?}'" ;;
+        esac
+        case $group in *prime256v1* | *P-256* | *secp256r1*) ;;
+            *) sample "$1" probe 1 nan "TLS 1.${ver#1} probe: key exchange '${group:-?}', not P-256" ;;
+        esac
+    done
+    if [ "$1" = sn_demo ]; then
+        out=$(OPENSSL_CONF=$CNF12 run_on 1 timeout 20 wrk -t1 -c1 -d1s -s bench/tls-probe.lua \
+              "https://127.0.0.1:$srv_port/api/status" 2>&1 | sed -n 's/^probe: //p') || true
+        say "  wrk under openssl-tls12.cnf, sn_demo's /api/status: $out"
+        case $out in *TLSv1.2*TLS-ECDHE-ECDSA-WITH-AES-128-GCM-SHA256*) ;;
+            *) sample sn_demo probe 1 nan "wrk did not negotiate TLS 1.2 ECDHE-ECDSA-AES128-GCM: $out" ;;
+        esac
+    fi
+}
+
+measure() {         # measure SERVER ROUND
+    local server=$1 round=$2 ver mode fig
+    if [ "$server" != ssl_server2 ]; then
+        run_wrk "$server" "$round" 1 "$SMALL"
+        sample "$server" ka1_rps "$round" "$wrk_rps" "$wrk_note"
+        sample "$server" ka1_p99_ms "$round" "$wrk_p99"
+        run_wrk "$server" "$round" 50 "$SMALL"
+        sample "$server" ka50_rps "$round" "$wrk_rps" "$wrk_note"
+        sample "$server" ka50_p99_ms "$round" "$wrk_p99"
+        sample "$server" ka50_cpu_us "$round" "$wrk_cpu_us"
+    fi
+    for ver in 12 13; do
+        for mode in -new -reuse; do
+            fig=full
+            [ $mode = -new ] || fig=res
+            run_stime "$server" "$round" $ver $mode
+            sample "$server" "$fig${ver}_hs" "$round" "$hs_rate" "$hs_note"
+            sample "$server" "$fig${ver}_cpu_us" "$round" "$hs_cpu_us"
+        done
+    done
+    if [ "$server" != ssl_server2 ]; then
+        local path=/blob-1m
+        [ "$server" != sn_demo ] || path="/api/blob?bytes=$BLOB_BYTES"
+        run_wrk "$server" "$round" 1 "$path"
+        sample "$server" dl_mbps "$round" \
+            "$(awk -v r="$wrk_rps" -v b="$BLOB_BYTES" 'BEGIN {print (r == "nan") ? "nan" : r * b / 1e6}')" "$wrk_note"
+    fi
+    sample "$server" rss_kib "$round" "$(awk '/^VmHWM:/ {print $2}' "/proc/$srv_pid/status")"
+}
+
+# ---- the machine and the tools ---------------------------------------------------
+meta() { printf '%s\t%s\n' "$1" "$2" >>"$META"; }
+cpu_model=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
+meta cpu "${cpu_model:-unknown}, $(nproc) CPUs online"
+if [ $pin = 1 ]; then
+    meta pinning "server on CPU 0, load (wrk, s_time) on CPU 1 (taskset)"
+else
+    meta pinning "none (taskset missing or fewer than 2 CPUs): server and load share the CPUs"
+fi
+meta kernel "$(uname -sr)"
+meta compiler "$(${CC:-cc} --version | head -n 1)"
+meta mbedtls "$(sed -n 's/.*version=\([^ ]*\).*/\1/p' "$MBED_BENCH/.built" 2>/dev/null || echo '?') (sn_demo and ssl_server2, -O2)"
+meta openssl "$(openssl version) (s_time; wrk's libssl)"
+meta wrk "$(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2)"
+meta nginx "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), 1 worker"
+meta securenet "$(sed -n 's/^#define SN_VERSION "\(.*\)"/\1/p' securenet.h) at $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- securenet.h securenet_port_posix.h examples 2>/dev/null || echo ' + local changes'), SN_MAX_CONNS=$MAX_CONNS"
+meta load "loadavg at start $(cut -d' ' -f1-3 /proc/loadavg); wrk -t1; $HS_CLIENTS s_time at once; limit $MAX_CONNS connections"
+meta tls "TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256, TLS 1.3 TLS_AES_128_GCM_SHA256, P-256 (cert and ECDHE); keep-alive and download on TLS 1.2"
+meta rounds "$ROUNDS"
+meta seconds "$S"
+
+say "$ROUNDS round(s) x $S s per figure; ports $((PORT_BASE + 1))-$((PORT_BASE + 3)); $(sed -n 's/^pinning\t//p' "$META")"
+t_start=$SECONDS
+for round in $(seq "$ROUNDS"); do
+    for server in sn_demo ssl_server2 nginx; do
+        say "round $round/$ROUNDS: $server"
+        start_server "$server" "$round"
+        [ "$round" != 1 ] || probe_tls "$server"
+        measure "$server" "$round"
+        stop_server
+    done
+done
+say "measured in $((SECONDS - t_start)) s"
+echo
+python3 bench/report.py "$SAMPLES" "$META" "$OUT/results.txt" "$OUT/results.json"
+echo
+say "results: $(realpath --relative-to="$top" "$OUT")/results.txt, results.json (raw: samples.tsv, logs/)"
