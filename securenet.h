@@ -285,13 +285,14 @@ extern "C" {
   X(SN_ERR_NOT_FOUND,  -20, "not found")                                        \
   X(SN_ERR_PORT,       -21, "port hook missing or failed")                      \
   X(SN_ERR_REFUSED,    -22, "refused by the mail server (see its reply)")       \
-  X(SN_ERR_AUTH,       -23, "authentication failed or no usable method")
+  X(SN_ERR_AUTH,       -23, "authentication failed or no usable method")         \
+  X(SN_ERR_UNCONFIRMED,-24, "the connection ended after the whole message: it may have been accepted")
 
 typedef enum sn_err {
 #define SN__ERR_ENUM(name, num, text) name = num,
   SN_ERROR_LIST(SN__ERR_ENUM)
 #undef SN__ERR_ENUM
-  SN__ERR_LAST = -24
+  SN__ERR_LAST = -25
 } sn_err;
 
 /* Words for an sn_err (never NULL; unknown codes give "unknown error"). */
@@ -755,7 +756,14 @@ typedef struct sn_mail {
 #define SN_MAIL_MAX_RCPT 32 /* To + Cc + Bcc of one mail */
 
 typedef struct sn_mail_result {
-  int err;             /* SN_OK when the server accepted the mail */
+  int err;             /* SN_OK: the server accepted the mail for every recipient.
+                          SN_ERR_REFUSED at "RCPT TO" with refused_count > 0: accepted
+                          for the others (refused[] says who was refused); any later
+                          failure replaces this. SN_ERR_UNCONFIRMED: the connection
+                          ended (or the server went silent) after the whole message
+                          was sent and before the server's answer; the mail may or
+                          may not have been taken, so a retry may deliver it twice.
+                          Anything else: the mail was not sent. */
   const char *stage;   /* where it ended: "connect", "TLS", "greeting", "EHLO",
                           "STARTTLS", "AUTH", "MAIL FROM", "RCPT TO", "DATA",
                           "message", "QUIT" */
@@ -765,16 +773,17 @@ typedef struct sn_mail_result {
                           verification, connect, timeout), or ""; NUL-terminated */
   int tls_error;       /* mbedTLS code when err is SN_ERR_TLS / SN_ERR_VERIFY */
   uint32_t verify_flags; /* mbedTLS certificate verification flags */
-  int refused_count;   /* recipients the server refused; the others got the mail */
+  int refused_count;   /* recipients the server refused */
   unsigned char refused[SN_MAIL_MAX_RCPT]; /* 1 per refused recipient, in To, Cc, Bcc order */
 } sn_mail_result;
 
 typedef void (*sn_mail_done_fn)(void *user, const sn_mail *mail, const sn_mail_result *result);
 
 /* Queues a mail. Checks it first: SN_ERR_INVALID for a missing sender or
-   recipient, more than SN_MAIL_MAX_RCPT recipients, or a CR, LF or NUL in an
-   address, display name or subject (header injection), before anything is
-   sent. SN_ERR_FULL when SN_MAX_MAIL_JOBS are queued. On SN_OK, `done` is
+   recipient, more than SN_MAIL_MAX_RCPT recipients, a CR or LF in a display
+   name, subject or file name (header injection), an address with white
+   space, control or 8-bit characters (no SMTPUTF8), or a content type that
+   is not printable ASCII, before anything is sent. SN_ERR_FULL when SN_MAX_MAIL_JOBS are queued. On SN_OK, `done` is
    called exactly once, from sn_poll() (or sn_mgr_destroy()). */
 SNDEF int sn_mail_send(sn_mgr *mgr, const sn_smtp_server *srv, const sn_mail *mail, sn_mail_done_fn done,
                        void *user);
@@ -2869,7 +2878,7 @@ static int sn__accepts_gzip(const sn_request *req) {
     if (!sn__ieq(name.ptr, name.len, "gzip")) continue;
     if (semi == NULL) return 1;
     params.ptr = semi + 1;
-    params.len = item.len - name.len - 1;
+    params.len = (size_t) (item.ptr + item.len - params.ptr); /* not from name.len: name is trimmed */
     params = sn__trim(params);
     if (params.len >= 3 && sn__lower((unsigned char) params.ptr[0]) == 'q' && params.ptr[1] == '=') {
       size_t k;
@@ -3442,13 +3451,23 @@ static int sn__header_safe(const char *s, size_t max) {
   return 1;
 }
 
+/* Printable ASCII only, bounded (a content type goes into a header as is). */
+static int sn__printable(const char *s, size_t max) {
+  size_t n = 0;
+  if (s == NULL) return 1;
+  for (; s[n]; n++)
+    if ((unsigned char) s[n] < 0x20 || (unsigned char) s[n] > 0x7e || n >= max) return 0;
+  return 1;
+}
+
+/* An address: 7-bit (no SMTPUTF8), no white space, controls or specials. */
 static int sn__addr_ok(const sn_mail_addr *a) {
   const char *p = a->addr;
   int at = 0;
   if (p == NULL || *p == '\0' || !sn__header_safe(a->name, 256)) return 0;
   for (; *p; p++) {
     unsigned char ch = (unsigned char) *p;
-    if (ch <= 0x20 || ch == 0x7f || ch == '<' || ch == '>' || ch == '(' || ch == ')' || ch == ',' || ch == ';' ||
+    if (ch <= 0x20 || ch >= 0x7f || ch == '<' || ch == '>' || ch == '(' || ch == ')' || ch == ',' || ch == ';' ||
         ch == '"' || ch == '\\')
       return 0;
     at += ch == '@';
@@ -3483,6 +3502,7 @@ typedef struct sn__smtp {
   sn__txq tx;
   /* the current mail */
   int job_active;
+  int partial; /* res holds a refused recipient only: a later failure replaces it */
   int ncmd, nsent, nacked, accepted; /* MAIL, RCPTs, DATA */
   sn_mail_result res;
   sn__mime w;
@@ -3531,6 +3551,16 @@ static int sn__mime_puts(sn__smtp *s, const char *str) { return sn__mime_put(s, 
 
 /* An unstructured header value as RFC 2047 encoded words when it is not
    plain ASCII, folded so no line exceeds 78 characters. */
+/* A quoted-string (RFC 5322 3.2.4, RFC 2045 5.1): '"' and '\\' escaped. */
+static int sn__mime_quoted(sn__smtp *s, const char *v) {
+  int r = sn__mime_puts(s, "\"");
+  for (; *v && r == SN_OK; v++) {
+    if (*v == '"' || *v == '\\') r = sn__mime_puts(s, "\\");
+    if (r == SN_OK) r = sn__mime_put(s, v, 1);
+  }
+  return r == SN_OK ? sn__mime_puts(s, "\"") : r;
+}
+
 static int sn__mime_words(sn__smtp *s, const char *v) {
   size_t len = strlen(v), i = 0;
   int r = SN_OK, first = 1;
@@ -3555,13 +3585,7 @@ static int sn__mime_addr(sn__smtp *s, const sn_mail_addr *a) {
   int r = SN_OK;
   if (a->name != NULL && a->name[0] != '\0') {
     if (sn__is_ascii_text(a->name) && strstr(a->name, "=?") == NULL) {
-      const char *p;
-      r = sn__mime_puts(s, "\"");
-      for (p = a->name; *p && r == SN_OK; p++) {
-        if (*p == '"' || *p == '\\') r = sn__mime_puts(s, "\\");
-        if (r == SN_OK) r = sn__mime_put(s, p, 1);
-      }
-      if (r == SN_OK) r = sn__mime_puts(s, "\"");
+      r = sn__mime_quoted(s, a->name);
     } else {
       r = sn__mime_words(s, a->name);
     }
@@ -3796,11 +3820,18 @@ static int sn__mime_step(sn__smtp *s, const sn_mail *mail) {
     case SN__P_ATT_HEAD: {
       const char *fname = att->filename ? att->filename : "attachment";
       const char *type = att->content_type ? att->content_type : "application/octet-stream";
-      snprintf(line, sizeof line, "\r\n--%s\r\nContent-Type: %.100s\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment;\r\n filename=\"",
+      snprintf(line, sizeof line, "\r\n--%s\r\nContent-Type: %.100s\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment;\r\n filename=",
                w->mixed, type);
       r = sn__mime_puts(s, line);
-      if (r == SN_OK) r = sn__mime_words(s, fname); /* RFC 2231 would be stricter; mail clients read this */
-      if (r == SN_OK) r = sn__mime_puts(s, "\"\r\n\r\n");
+      if (r != SN_OK) break;
+      if (sn__is_ascii_text(fname) && strstr(fname, "=?") == NULL) {
+        r = sn__mime_quoted(s, fname);
+      } else { /* encoded words in quotes: RFC 2231 would be stricter; mail clients read this */
+        r = sn__mime_puts(s, "\"");
+        if (r == SN_OK) r = sn__mime_words(s, fname);
+        if (r == SN_OK) r = sn__mime_puts(s, "\"");
+      }
+      if (r == SN_OK) r = sn__mime_puts(s, "\r\n\r\n");
       break;
     }
     case SN__P_MIXED_CLOSE:
@@ -3835,9 +3866,10 @@ static void sn__mail_fail_oldest(sn_mgr *m, int err, const char *stage) {
 }
 
 static void sn__smtp_result(sn__smtp *s, int err, const char *stage) {
-  if (s->res.err == SN_OK) {
+  if (s->res.err == SN_OK || s->partial) {
     s->res.err = err;
     s->res.stage = stage;
+    s->partial = 0;
   }
 }
 
@@ -4036,7 +4068,7 @@ static void sn__smtp_parse_ext(sn__smtp *s, const char *line, size_t len) {
 static void sn__smtp_on_reply(sn__smtp *s) {
   sn_mgr *m = s->mgr;
   int code = s->code, ok = code >= 200 && code < 400;
-  if (s->res.err == SN_OK) { /* the reply that decided the outcome is kept */
+  if (s->res.err == SN_OK || (s->partial && code >= 400)) { /* the reply that decided the outcome is kept */
     s->res.reply_code = code;
     snprintf(s->res.reply, sizeof s->res.reply, "%s", s->text);
   }
@@ -4101,6 +4133,7 @@ static void sn__smtp_on_reply(sn__smtp *s) {
           s->res.refused[i - 1] = 1;
           s->res.refused_count++;
           sn__smtp_result(s, SN_ERR_REFUSED, "RCPT TO");
+          s->partial = 1;
           sn__log(m, SN_LOG_WARN, "recipient %d refused: %d %s", i, code, s->text);
         }
         if (s->nacked == s->ncmd - 1 && s->accepted == 0 && !(s->ext & SN__X_PIPELINING))
@@ -4191,10 +4224,18 @@ static const char *sn__smtp_stage(const sn__smtp *s) {
 
 /* The connection broke: the last reply belongs to an earlier command, so it is dropped
    and the error names the break (SN_ERR_CLOSED, SN_ERR_IO, or the TLS error in words). */
-static void sn__smtp_broken(sn__smtp *s, int err) {
+static int sn__smtp_broken(sn__smtp *s, int err) {
   s->res.reply_code = 0;
   s->res.reply[0] = '\0';
+  if (s->state == SN__S_DOT && sn__txq_pending(&s->tx) == 0) {
+    /* the final dot left: the server may have taken the mail. Neither
+       success nor a plain failure (a retry could deliver it twice). */
+    snprintf(s->res.reply, sizeof s->res.reply, "%s after the end of the message, before its reply",
+             err == SN_ERR_TIMEOUT ? "no answer" : "connection lost");
+    return SN_ERR_UNCONFIRMED;
+  }
   if (err == SN_ERR_TLS) sn__tls_strerror(s->res.tls_error, s->res.reply, sizeof s->res.reply);
+  return err;
 }
 
 static void sn__smtp_io(sn__smtp *s) {
@@ -4240,8 +4281,7 @@ static void sn__smtp_io(sn__smtp *s) {
       size_t before = s->tx.off + s->tx.len;
       if ((r = sn__smtp_flush(s)) != SN_OK) {
         /* the last reply belongs to an earlier command: report the broken connection instead */
-        sn__smtp_broken(s, r);
-        sn__smtp_abort(s, r, sn__smtp_stage(s));
+        sn__smtp_abort(s, sn__smtp_broken(s, r), sn__smtp_stage(s));
         return;
       }
       if (s->tx.off + s->tx.len != before) progress = 1, s->deadline = s->state == SN__S_BODY ? m->now + sn__smtp_timeout(s, 180000) : s->deadline;
@@ -4274,10 +4314,9 @@ static void sn__smtp_io(sn__smtp *s) {
         } else if (r != SN_WANT_READ) {
           if (s->state == SN__S_QUIT) s->state = SN__S_DEAD;
           else {
-            sn__smtp_broken(s, r == 0 ? SN_ERR_CLOSED : r);
+            int err = sn__smtp_broken(s, r == 0 ? SN_ERR_CLOSED : r);
             /* nothing ever heard: the connection itself failed (refused, unreachable) */
-            sn__smtp_abort(s, r == 0 ? SN_ERR_CLOSED : r,
-                           s->state == SN__S_GREETING && !s->tls_up ? "connect" : sn__smtp_stage(s));
+            sn__smtp_abort(s, err, s->state == SN__S_GREETING && !s->tls_up ? "connect" : sn__smtp_stage(s));
           }
           return;
         }
@@ -4349,9 +4388,9 @@ static void sn__smtp_poll(sn_mgr *m, int ready) {
   if (s == NULL) return;
   if (s->state != SN__S_DEAD && (ready || sn__smtp_has_pending(s))) sn__smtp_io(s);
   if (s->state != SN__S_DEAD && m->now >= s->deadline) {
-    snprintf(s->res.reply, sizeof s->res.reply, "no answer from the server in time");
-    s->res.reply_code = 0;
-    sn__smtp_abort(s, SN_ERR_TIMEOUT, sn__smtp_stage(s));
+    int err = sn__smtp_broken(s, SN_ERR_TIMEOUT);
+    if (err == SN_ERR_TIMEOUT) snprintf(s->res.reply, sizeof s->res.reply, "no answer from the server in time");
+    sn__smtp_abort(s, err, sn__smtp_stage(s));
   }
   if (s->state == SN__S_DEAD) {
     if (s->tls_up) mbedtls_ssl_close_notify(&s->tls.ssl); /* best effort */
@@ -4374,7 +4413,7 @@ SNDEF int sn_mail_send(sn_mgr *m, const sn_smtp_server *srv, const sn_mail *mail
   for (i = 0; i < mail->bcc_count; i++)
     if (!sn__addr_ok(&mail->bcc[i])) return SN_ERR_INVALID;
   for (i = 0; i < mail->attachment_count; i++)
-    if (!sn__header_safe(mail->attachments[i].filename, 200) || !sn__header_safe(mail->attachments[i].content_type, 100))
+    if (!sn__header_safe(mail->attachments[i].filename, 200) || !sn__printable(mail->attachments[i].content_type, 100))
       return SN_ERR_INVALID;
   if (srv->mode != SN_SMTP_STARTTLS && srv->mode != SN_SMTP_TLS && srv->mode != SN_SMTP_PLAIN_INSECURE)
     return SN_ERR_INVALID;
@@ -5276,6 +5315,9 @@ static void sn__accept(sn_mgr *m, sn__listener *l) {
 
 SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   int i, n = 0, nl, first_client, first_conn, r;
+#if SN_ENABLE_SMTP
+  int smtp_item = -1;
+#endif
   uint64_t next = UINT64_MAX;
   if (m == NULL) return SN_ERR_INVALID;
   m->now = m->port.now_ms(m->port.ctx);
@@ -5289,9 +5331,14 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   nl = n;
 #if SN_ENABLE_SMTP
   for (i = 0; m->smtp == NULL && m->njobs > 0 && i < SN_MAX_MAIL_JOBS; i++) sn__smtp_open(m);
-  if (m->smtp != NULL) {
+  if (m->smtp != NULL && m->smtp->state == SN__S_DEAD) { /* failed at once (connect): reaped before the wait */
+    sn__smtp_poll(m, 0);
+    timeout_ms = 0; /* the next job starts next round */
+  }
+  if (m->smtp != NULL && m->smtp->io.sock != SN_INVALID_SOCK) {
     if (m->smtp->deadline < next) next = m->smtp->deadline;
     if (sn__smtp_has_pending(m->smtp)) timeout_ms = 0;
+    smtp_item = n;
     m->items[n].sock = m->smtp->io.sock;
     m->items[n].want = sn__smtp_want(m->smtp);
     m->items[n].ready = 0;
@@ -5332,7 +5379,7 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   if (r < 0) return r;
   m->now = m->port.now_ms(m->port.ctx);
 #if SN_ENABLE_SMTP
-  if (m->smtp != NULL) sn__smtp_poll(m, first_conn > nl && m->items[nl].ready != 0);
+  if (m->smtp != NULL) sn__smtp_poll(m, smtp_item >= 0 && m->items[smtp_item].ready != 0);
 #endif
 #if SN_ENABLE_CLIENT
   for (i = first_client; i < first_conn; i++) {
