@@ -31,7 +31,7 @@ UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup tes
 CERTS := build/certs
 HTTPS_PORT ?= 8443
 
-.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3 lwip test-lwip size heap
+.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3 lwip test-lwip size heap fuzz
 
 help:
 	@echo "securenet targets:"
@@ -50,12 +50,14 @@ help:
 	@echo "  make heap         heap (peak, per connection, mail), static RAM, sizeof and stack depth of"
 	@echo "                    securenet on a 32-bit host build with configs/sn_mbedtls_minimal.h, against"
 	@echo "                    openssl s_client and aiosmtpd (HEAP_CONFIG=sn_mbedtls_browser|sn_mbedtls_mail)"
+	@echo "  make fuzz         fuzz the HTTP parser, router, SMTP replies, MIME writer and the whole"
+	@echo "                    server with libFuzzer, FUZZ_SECONDS (60) each (tests/fuzz/README.md)"
 	@echo "  make clean        remove build/"
 	@echo "Variables: MBEDTLS=2|3 (default 2), CC, BUILD, HTTPS_PORT (demo, default 8443)"
 
 build/.deps-ok: tools/deps.sh
 	@mkdir -p build
-	tools/deps.sh python3-aiosmtpd nginx-light iproute2
+	tools/deps.sh python3-aiosmtpd nginx-light iproute2 libclang-rt-14-dev testssl.sh wrk
 	@touch $@
 
 deps: build/.deps-ok
@@ -213,7 +215,7 @@ check-build: $(BUILD)/demo_static.h $(MBED_DEP) $(LWIP_FETCHED)
 	LWIP_DIR=$(LWIP_DIR) MBED_LIBS="$(MBED_LIBS)" tests/check-build.sh "$(MBED_CFLAGS)" $(BUILD)
 
 test: $(LWIP_BINS) $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
-	MBED_CFLAGS="$(MBED_CFLAGS)" LWIP_DIR=$(LWIP_DIR) tests/run.sh $(BUILD)
+	MBED_CFLAGS="$(MBED_CFLAGS)" MBED_LIBS="$(MBED_LIBS)" LWIP_DIR=$(LWIP_DIR) tests/run.sh $(BUILD)
 
 # The lwIP port's suite alone (root, for its network namespace).
 test-lwip: $(LWIP_BINS) certs
@@ -224,6 +226,10 @@ size: mbedtls3 $(LWIP_FETCHED)
 
 heap: mbedtls3 certs build/.deps-ok
 	bench/heap.sh
+
+FUZZ_SECONDS ?= 60
+fuzz: $(BUILD)/demo_static.h $(MBED_DEP)
+	BUILD=$(BUILD) MBED_CFLAGS="$(MBED_CFLAGS)" MBED_LIBS="$(MBED_LIBS)" tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build

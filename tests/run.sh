@@ -38,6 +38,8 @@ if [ "$unit_only" -eq 0 ]; then
   if command -v valgrind >/dev/null && [ -x "$build/test_faults" ]; then
     run_suite "test_faults (valgrind)" valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9 "$build/test_faults"
   fi
+  # every committed fuzz input and regression, replayed once (tests/fuzz/README.md)
+  run_suite "fuzz regressions" env BUILD="$build" tests/fuzz/run.sh --regress "$build"
   run_suite "integration" env SN_DEMO="$build/sn_demo" tests/integration.sh
   run_suite "integration (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/integration.sh
   run_suite "mail" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_quick.sh
