@@ -357,6 +357,25 @@ group_redirect() { # $1 plain HTTP port, $2 HTTPS port
   check "$(is "$out" "hello, follow")" "--redirect: curl -L follows to HTTPS and gets the answer" "$out"
 }
 
+group_headers() { # $1 HTTPS port, $2 plain HTTP port, $3 HSTS max-age expected on HTTPS (0: none)
+  local h sts
+  C $CA -D "$TMP/h" -o /dev/null "https://localhost:$1/api/status"
+  h=$(tr -d '\r' <"$TMP/h")
+  grep -qx 'X-Content-Type-Options: nosniff' <<<"$h" && grep -qx 'X-Frame-Options: SAMEORIGIN' <<<"$h" &&
+    grep -qx 'Referrer-Policy: same-origin' <<<"$h"
+  check $? "headers: every HTTPS response has nosniff, X-Frame-Options SAMEORIGIN and Referrer-Policy by default" "$h"
+  sts=$(grep -i '^Strict-Transport-Security:' <<<"$h")
+  if [ "$3" = 0 ]; then
+    check "$(is "$sts" "")" "headers: no HSTS unless asked (a certificate error could not be clicked through)" "$sts"
+  else
+    check "$(is "$sts" "Strict-Transport-Security: max-age=$3")" "headers: --hsts $3 sends Strict-Transport-Security on HTTPS" "$sts"
+  fi
+  C -D "$TMP/h" -o /dev/null "http://$ADDR:$2/api/status"
+  h=$(tr -d '\r' <"$TMP/h")
+  grep -qx 'X-Frame-Options: SAMEORIGIN' <<<"$h" && ! grep -qi '^Strict-Transport-Security' <<<"$h"
+  check $? "headers: plain HTTP responses have the defaults and never HSTS (RFC 6797 8.1)" "$h"
+}
+
 group_ipv6() {
   local out
   out=$(C $CA "https://[::1]:$1/api/hello/v6" 2>&1)
@@ -436,12 +455,12 @@ fi
 S=$BASE H=$((BASE + 1))
 if start main $S --http-port $H; then
   group_verify $S; group_curl $S; group_resume $S; group_tls_versions $S; group_suites_ecdsa $S; group_gnutls $S
-  group_plain $H
+  group_plain $H; group_headers $S $H 0
   raw tls $S basic; raw plain $H basic; raw tls $S errors; raw plain $H errors
   alive main "https://localhost:$S"; stop main
 fi
-if start redirect $((BASE + 2)) --http-port $((BASE + 3)) --redirect; then
-  group_redirect $((BASE + 3)) $((BASE + 2)); alive redirect "https://localhost:$((BASE + 2))"; stop redirect
+if start redirect $((BASE + 2)) --http-port $((BASE + 3)) --redirect --hsts 600; then
+  group_redirect $((BASE + 3)) $((BASE + 2)); group_headers $((BASE + 2)) $((BASE + 3)) 600; alive redirect "https://localhost:$((BASE + 2))"; stop redirect
 fi
 if start rsa $((BASE + 4)) --cert "$RSA/server-chain.pem" --key "$RSA/server.key"; then
   group_suites_rsa $((BASE + 4)); alive rsa "https://localhost:$((BASE + 4))"; stop rsa

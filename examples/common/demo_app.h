@@ -159,12 +159,13 @@ typedef struct demo_config {
   int redirect, verbose;
   long max_conns;
   unsigned long max_body, request_timeout_ms, idle_timeout_ms;
+  unsigned long hsts; /* Strict-Transport-Security max-age on HTTPS; 0: not sent */
 } demo_config;
 
 #define DEMO_OPTIONS_HELP                                                               \
   "[--https-port N] [--http-port N] [--redirect] [--cert FILE --key FILE]\n"            \
   "       [--client-ca FILE] [--bind ADDR] [--max-conns N] [--max-body N]\n"             \
-  "       [--request-timeout-ms N] [--idle-timeout-ms N] [--verbose]"
+  "       [--request-timeout-ms N] [--idle-timeout-ms N] [--hsts SECONDS] [--verbose]"
 
 /* Reads the options into c (which holds the defaults). Returns 0, or -1 for
    an unknown or incomplete option. */
@@ -182,10 +183,16 @@ static int demo_parse(int argc, char **argv, demo_config *c) {
     else if (strcmp(a, "--client-ca") == 0) c->client_ca = v, i++;
     else if (strcmp(a, "--bind") == 0) c->bind = v, i++;
     else if (strcmp(a, "--max-conns") == 0) c->max_conns = atol(v), i++;
+    else if (strcmp(a, "--hsts") == 0) c->hsts = strtoul(v, NULL, 10), i++;
     else if (strcmp(a, "--max-body") == 0) c->max_body = strtoul(v, NULL, 10), i++;
     else if (strcmp(a, "--request-timeout-ms") == 0) c->request_timeout_ms = strtoul(v, NULL, 10), i++;
     else if (strcmp(a, "--idle-timeout-ms") == 0) c->idle_timeout_ms = strtoul(v, NULL, 10), i++;
     else return -1;
+  }
+  if (c->max_conns > SN_MAX_CONNS) { /* the manager would quietly hold it to SN_MAX_CONNS */
+    fprintf(stderr, "%s: --max-conns %ld: this build holds at most %d (SN_MAX_CONNS)\n", c->prog, c->max_conns,
+            SN_MAX_CONNS);
+    return -1;
   }
   return c->https_port == 0 || c->https_port > 65535 || c->http_port > 65535 ? -1 : 0;
 }
@@ -215,6 +222,7 @@ static void demo_log(void *user, int level, const char *msg) {
 static int demo_listen(sn_mgr *mgr, const demo_config *c, const char *shown_host) {
   static sn_router router;
   static sn_tls_opts tls;
+  static char headers[sizeof SN_HTTP_DEFAULT_HEADERS + 64];
   sn_http_opts ho;
   const char *host = c->bind ? c->bind : shown_host;
   const char *lb = strchr(host, ':') ? "[" : "", *rb = strchr(host, ':') ? "]" : "";
@@ -233,6 +241,10 @@ static int demo_listen(sn_mgr *mgr, const demo_config *c, const char *shown_host
   ho.idle_timeout_ms = (uint32_t) c->idle_timeout_ms;
   ho.port = (uint16_t) c->https_port;
   ho.tls = &tls;
+  if (c->hsts) { /* opt-in: once a browser saw it, a certificate error on this host cannot be clicked through */
+    snprintf(headers, sizeof headers, "%sStrict-Transport-Security: max-age=%lu\r\n", SN_HTTP_DEFAULT_HEADERS, c->hsts);
+    ho.headers = headers;
+  }
   if ((r = sn_http_listen(mgr, &ho)) != SN_OK) {
     fprintf(stderr, "%s: HTTPS on %s port %u: %s\n", c->prog, host, c->https_port, sn_strerror(r));
     return r;
@@ -240,6 +252,7 @@ static int demo_listen(sn_mgr *mgr, const demo_config *c, const char *shown_host
   if (c->http_port) {
     ho.port = (uint16_t) c->http_port;
     ho.tls = NULL;
+    ho.headers = NULL; /* HSTS means nothing over plain HTTP (RFC 6797 8.1) */
     ho.redirect_to_https = c->redirect ? (uint16_t) c->https_port : 0;
     if ((r = sn_http_listen(mgr, &ho)) != SN_OK) {
       fprintf(stderr, "%s: HTTP on %s port %u: %s\n", c->prog, host, c->http_port, sn_strerror(r));

@@ -5,10 +5,12 @@
 
      sn_demo [--https-port N] [--http-port N] [--redirect] [--cert FILE --key FILE]
              [--client-ca FILE] [--bind ADDR] [--max-conns N] [--max-body N]
-             [--request-timeout-ms N] [--idle-timeout-ms N] [--verbose]
+             [--request-timeout-ms N] [--idle-timeout-ms N] [--hsts SECONDS] [--verbose]
 
    Routes: GET / (dashboard), GET /api/status, GET /api/hello/:name,
-   POST /api/echo, GET /files/ *, GET /stream?n=N. */
+   POST /api/echo, GET /files/ *, GET /stream?n=N, GET /api/blob?bytes=N.
+   A Linux gateway has the memory for more connections than an MCU. */
+#define SN_MAX_CONNS 128
 #define SECURENET_IMPLEMENTATION
 #include "securenet.h"
 #include "securenet_port_posix.h"
@@ -17,7 +19,7 @@
 
 int main(int argc, char **argv) {
   demo_config cfg = {"sn_demo", "build/certs/server.pem", "build/certs/server.key", NULL, "127.0.0.1", 8443, 0, 0, 0, 0,
-                     2ul << 20, 0, 0};
+                     2ul << 20, 0, 0, 0};
   sn_mgr *mgr;
   sn_mgr_opts mo;
   int r;
