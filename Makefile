@@ -31,7 +31,7 @@ UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup tes
 CERTS := build/certs
 HTTPS_PORT ?= 8443
 
-.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3 lwip test-lwip size heap fuzz
+.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3 lwip test-lwip size heap fuzz bench
 
 help:
 	@echo "securenet targets:"
@@ -50,6 +50,9 @@ help:
 	@echo "  make heap         heap (peak, per connection, mail), static RAM, sizeof and stack depth of"
 	@echo "                    securenet on a 32-bit host build with configs/sn_mbedtls_minimal.h, against"
 	@echo "                    openssl s_client and aiosmtpd (HEAP_CONFIG=sn_mbedtls_browser|sn_mbedtls_mail)"
+	@echo "  make bench        sn_demo against mbedTLS's ssl_server2 and nginx on loopback: keep-alive, handshakes,"
+	@echo "                    resumption, 1 MiB download, RSS; medians and ratios (bench/README.md;"
+	@echo "                    BENCH_SECONDS=1 BENCH_ROUNDS=1 for a smoke run)"
 	@echo "  make fuzz         fuzz the HTTP parser, router, SMTP replies, MIME writer and the whole"
 	@echo "                    server with libFuzzer, FUZZ_SECONDS (60) each (tests/fuzz/README.md)"
 	@echo "  make clean        remove build/"
@@ -226,6 +229,9 @@ size: mbedtls3 $(LWIP_FETCHED)
 
 heap: mbedtls3 certs build/.deps-ok
 	bench/heap.sh
+
+bench: certs build/.deps-ok
+	bench/run.sh
 
 FUZZ_SECONDS ?= 60
 fuzz: $(BUILD)/demo_static.h $(MBED_DEP)

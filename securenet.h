@@ -2676,12 +2676,15 @@ static int sn__tx_put(sn_conn *c, const void *data, size_t n) {
 static int sn__tx_vprintf(sn_conn *c, const char *fmt, va_list ap) {
   va_list ap2;
   int n, r;
-  va_copy(ap2, ap);
-  n = vsnprintf(NULL, 0, fmt, ap2);
+  size_t room = c->tx_cap - c->tx_len;
+  va_copy(ap2, ap); /* first straight into the free space: formatted once when it fits */
+  n = vsnprintf(room > 0 ? (char *) c->tx + c->tx_len : NULL, room, fmt, ap2);
   va_end(ap2);
   if (n < 0) return SN_ERR_INVALID;
-  if ((r = sn__tx_reserve(c, (size_t) n + 1)) != SN_OK) return r;
-  vsnprintf((char *) c->tx + c->tx_len, (size_t) n + 1, fmt, ap);
+  if ((size_t) n >= room) {
+    if ((r = sn__tx_reserve(c, (size_t) n + 1)) != SN_OK) return r;
+    vsnprintf((char *) c->tx + c->tx_len, (size_t) n + 1, fmt, ap);
+  }
   c->tx_len += (size_t) n;
   return SN_OK;
 }
