@@ -10,7 +10,9 @@
    Routes: GET / (dashboard), GET /api/status, GET /api/hello/:name,
    POST /api/echo, GET /files/ *, GET /stream?n=N, GET /api/blob?bytes=N.
    A Linux gateway has the memory for more connections than an MCU. */
+#ifndef SN_MAX_CONNS
 #define SN_MAX_CONNS 128
+#endif
 #define SECURENET_IMPLEMENTATION
 #include "securenet.h"
 #include "securenet_port_posix.h"
