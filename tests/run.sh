@@ -42,6 +42,8 @@ if [ "$unit_only" -eq 0 ]; then
   run_suite "fuzz regressions" env BUILD="$build" tests/fuzz/run.sh --regress "$build"
   run_suite "integration" env SN_DEMO="$build/sn_demo" tests/integration.sh
   run_suite "integration (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/integration.sh
+  # testssl.sh against sn_demo's default configuration (docs/tls-audit.md)
+  run_suite "TLS audit (testssl.sh)" env SN_DEMO="$build/sn_demo" tests/audit.sh
   run_suite "mail" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_quick.sh
   run_suite "mail (ASan/UBSan)" env SN_SENDMAIL="$build/asan/sn_sendmail" ASAN_OPTIONS=detect_leaks=1 tests/smtp_quick.sh
   # client connections (sn_connect) through sn_tlscat against s_server, sn_demo and misbehaving peers
