@@ -115,7 +115,11 @@ ERRORS
 SECURITY
    - TLS 1.2 and 1.3 only (1.3 where the mbedTLS build has it); the default
      suites are forward-secret AEAD ones only (ECDHE with AES-GCM, ChaCha20-
-     Poly1305 or AES-CCM; the TLS 1.3 suites).
+     Poly1305 or AES-CCM; the TLS 1.3 suites); key exchange over X25519,
+     P-256 or P-384, in that order.
+   - Every response carries SN_HTTP_DEFAULT_HEADERS (nosniff, X-Frame-Options
+     SAMEORIGIN, Referrer-Policy same-origin) unless sn_http_opts.headers
+     says otherwise; HSTS is opt-in there.
    - Session resumption by tickets (keys from the DRBG, rotated with the
      ticket lifetime) and by a bounded session cache.
    - Mutual TLS: give client_ca and clients must present a certificate that
@@ -130,6 +134,8 @@ SECURITY
      the default mode (no silent downgrade) and bytes received before the TLS
      handshake are dropped; AUTH happens only over TLS; CR or LF in an
      address, display name or subject is refused before anything is sent.
+     A connection lost after the end of a message is SN_ERR_UNCONFIRMED
+     (the mail may have been delivered), never success or a plain failure.
      SN_SMTP_VERIFY_NONE turns verification off, loudly, at compile time.
    - Outgoing TLS (mail, sn_connect, sn_http_request) has one code path:
      chain, dates and name are verified by default (no roots and no pin: the
