@@ -292,7 +292,7 @@ extern "C" {
   X(SN_ERR_PORT,       -21, "port hook missing or failed")                      \
   X(SN_ERR_REFUSED,    -22, "refused by the mail server (see its reply)")       \
   X(SN_ERR_AUTH,       -23, "authentication failed or no usable method")         \
-  X(SN_ERR_UNCONFIRMED,-24, "the connection ended after the whole message: it may have been accepted")
+  X(SN_ERR_UNCONFIRMED,-24, "the message was sent but not confirmed: it may have been accepted")
 
 typedef enum sn_err {
 #define SN__ERR_ENUM(name, num, text) name = num,
@@ -4197,34 +4197,49 @@ static void sn__smtp_on_reply(sn__smtp *s) {
     case SN__S_QUIT:
       s->state = SN__S_DEAD;
       return;
-    default:
-      { sn__smtp_abort(s, SN_ERR_PROTO, "reply"); return; }
+    default: /* a reply while the message is being sent */
+      { sn__smtp_abort(s, SN_ERR_PROTO, "DATA"); return; }
   }
 }
 
 /* Splits rx into reply lines (RFC 5321 4.2: "250-..." continues, "250 ..."
    ends). Returns 1 if a whole reply was handled. */
+static const char *sn__smtp_stage(const sn__smtp *s);
+
+/* A reply that cannot be read ends the session at the stage it answers,
+   with no reply code (none was read) and the fault in words. After the
+   final dot the mail may have been taken: SN_ERR_UNCONFIRMED. */
+static void sn__smtp_bad_reply(sn__smtp *s, const char *why) {
+  int unconfirmed = s->state == SN__S_DOT;
+  if (s->res.err == SN_OK || s->partial) {
+    s->res.reply_code = 0;
+    snprintf(s->res.reply, sizeof s->res.reply, "%s%s", why,
+             unconfirmed ? " in the answer to the end of the message" : "");
+  }
+  sn__smtp_abort(s, unconfirmed ? SN_ERR_UNCONFIRMED : SN_ERR_PROTO, sn__smtp_stage(s));
+}
+
 static int sn__smtp_lines(sn__smtp *s) {
   while (s->rx_len > 0 && s->state != SN__S_DEAD) {
     char *nl = (char *) memchr(s->rx, '\n', s->rx_len);
-    size_t len, used;
+    size_t len, used, k;
     int last;
     if (nl == NULL) {
-      if (s->rx_len == sizeof s->rx) return sn__smtp_abort(s, SN_ERR_PROTO, "reply"), 0;
+      if (s->rx_len == sizeof s->rx) return sn__smtp_bad_reply(s, "a reply line too long"), 0;
       return 0;
     }
     used = (size_t) (nl - s->rx) + 1;
     len = used - 1;
     if (len > 0 && s->rx[len - 1] == '\r') len--;
     if (len < 3 || s->rx[0] < '2' || s->rx[0] > '5' || s->rx[1] < '0' || s->rx[1] > '9' || s->rx[2] < '0' ||
-        s->rx[2] > '9' || (len > 3 && s->rx[3] != ' ' && s->rx[3] != '-')) {
-      snprintf(s->res.reply, sizeof s->res.reply, "malformed reply line");
-      return sn__smtp_abort(s, SN_ERR_PROTO, "reply"), 0;
-    }
+        s->rx[2] > '9' || (len > 3 && s->rx[3] != ' ' && s->rx[3] != '-'))
+      return sn__smtp_bad_reply(s, "a malformed reply line"), 0;
     last = len == 3 || s->rx[3] == ' ';
     if (s->code == 0) { /* first line of a reply */
       s->code = (s->rx[0] - '0') * 100 + (s->rx[1] - '0') * 10 + (s->rx[2] - '0');
       snprintf(s->text, sizeof s->text, "%.*s", (int) (len > 4 ? len - 4 : 0), s->rx + 4);
+      for (k = 0; s->text[k] != '\0'; k++) /* it reaches logs and terminals: no control characters */
+        if ((unsigned char) s->text[k] < 0x20 || s->text[k] == 0x7f) s->text[k] = '?';
     } else if (s->state == SN__S_EHLO) {
       sn__smtp_parse_ext(s, s->rx + 4, len - 4);
     }

@@ -46,6 +46,9 @@ if [ "$unit_only" -eq 0 ]; then
   run_suite "TLS audit (testssl.sh)" env SN_DEMO="$build/sn_demo" tests/audit.sh
   run_suite "mail" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_quick.sh
   run_suite "mail (ASan/UBSan)" env SN_SENDMAIL="$build/asan/sn_sendmail" ASAN_OPTIONS=detect_leaks=1 tests/smtp_quick.sh
+  # a scripted hostile SMTP server (tests/smtp/hostile.py): split and endless replies, wrong names, drops after the dot
+  run_suite "mail faults" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_faults.sh
+  run_suite "mail faults (ASan/UBSan)" env SN_SENDMAIL="$build/asan/sn_sendmail" ASAN_OPTIONS=detect_leaks=1 tests/smtp_faults.sh
   # client connections (sn_connect) through sn_tlscat against s_server, sn_demo and misbehaving peers
   run_suite "client connections" env SN_TLSCAT="$build/sn_tlscat" SN_DEMO="$build/sn_demo" tests/client_integration.sh
   run_suite "client connections (ASan/UBSan)" env SN_TLSCAT="$build/asan/sn_tlscat" SN_DEMO="$build/sn_demo" \

@@ -7,8 +7,10 @@
                  [--attach FILE (repeatable)] [--count N] [--verbose]
 
    Sends N messages (default 1) in one SMTP session. Exit 0 when every
-   message was accepted; otherwise 1, with one line on stderr naming the
-   stage and the server's reply or the TLS error. ADDR is a bare address or
+   message was accepted; 3 when none failed but one was sent without the
+   server confirming it (the connection ended after the message: it may have
+   been delivered, so do not simply retry); otherwise 1, with one line on
+   stderr naming the stage and the server's reply or the TLS error. ADDR is a bare address or
    "Display Name <addr>" (UTF-8; quotes around the name are removed, the
    library encodes it). At most 16 of each of --to, --cc, --bcc, --ca and
    --attach. A body file and
@@ -59,7 +61,7 @@ typedef struct message {
   int nfiles;
 } message;
 
-static int accepted, failed, done_count;
+static int accepted, failed, unconfirmed, done_count;
 
 static void on_done(void *user, const sn_mail *mail, const sn_mail_result *r) {
   message *msg = (message *) user;
@@ -68,8 +70,10 @@ static void on_done(void *user, const sn_mail *mail, const sn_mail_result *r) {
   if (r->err == SN_OK) {
     accepted++;
   } else {
-    failed++;
-    if (failed == 1 && r->refused_count > 0) {
+    if (r->err == SN_ERR_UNCONFIRMED) unconfirmed++;
+    else failed++;
+    /* a partial success is a refusal at RCPT TO and nothing after it */
+    if (failed + unconfirmed == 1 && r->err == SN_ERR_REFUSED && r->refused_count > 0 && strcmp(r->stage, "RCPT TO") == 0) {
       int k, n = mail->to_count + mail->cc_count + mail->bcc_count;
       for (k = 0; k < n && !r->refused[k]; k++) continue;
       fprintf(stderr, "sn_sendmail: RCPT TO:<%s>: %d %s (%d of %d recipients refused; the others got the mail)\n",
@@ -77,7 +81,7 @@ static void on_done(void *user, const sn_mail *mail, const sn_mail_result *r) {
               : k < mail->to_count + mail->cc_count ? mail->cc[k - mail->to_count].addr
                                                     : mail->bcc[k - mail->to_count - mail->cc_count].addr,
               r->reply_code, r->reply, r->refused_count, n);
-    } else if (failed == 1) {
+    } else if (failed + unconfirmed == 1) {
       if (r->reply_code)
         fprintf(stderr, "sn_sendmail: %s: %d %s (%s)\n", r->stage, r->reply_code, r->reply, sn_strerror(r->err));
       else
@@ -237,6 +241,6 @@ int SN_SENDMAIL_MAIN(int argc, char **argv) {
   sn_mgr_destroy(mgr);
   free(ca_bundle);
   free(html);
-  if (verbose) fprintf(stderr, "sn_sendmail: %d accepted, %d failed\n", accepted, failed);
-  return failed ? 1 : 0;
+  if (verbose) fprintf(stderr, "sn_sendmail: %d accepted, %d unconfirmed, %d failed\n", accepted, unconfirmed, failed);
+  return failed ? 1 : unconfirmed ? 3 : 0;
 }
