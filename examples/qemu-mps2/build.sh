@@ -116,13 +116,16 @@ compile_lib lwip "${lwip_flags[@]}" -- "$lwip"/src/core/*.c "$lwip"/src/core/ipv
 extra=()
 [ -n "${SN_MPS2_CFLAGS:-}" ] && read -r -a extra <<<"$SN_MPS2_CFLAGS"
 app_flags=("${warn[@]}" -I. -I"$out" -Ibuild/certs -Iexamples/common "${mbed_flags[@]}" "${lwip_flags[@]}" "${sn_flags[@]}" "${extra[@]}")
+# (Objects of a build with SN_MPS2_CFLAGS go apart from the normal ones.)
+app=$out/app${SN_MPS2_CFLAGS:+-custom}
+mkdir -p "$app"
 objs=()
 for f in startup syscalls board semihost lan9118 main; do
-  "${cc[@]}" "${app_flags[@]}" -c "$here/$f.c" -o "$out/$f.o"
-  objs+=("$out/$f.o")
+  "${cc[@]}" "${app_flags[@]}" -c "$here/$f.c" -o "$app/$f.o"
+  objs+=("$app/$f.o")
 done
 
 mkdir -p "$(dirname "$elf")"
-"${cc[@]}" -nostartfiles -T "$here/mps2-an386.ld" -Wl,--gc-sections -Wl,-Map="$out/sn_mps2.map" \
+"${cc[@]}" -nostartfiles -T "$here/mps2-an386.ld" -Wl,--gc-sections -Wl,-Map="$app/sn_mps2.map" \
   "${objs[@]}" "$out/lwip/lib.a" "$out/mbedtls/lib.a" -o "$elf"
 arm-none-eabi-size "$elf" | sed "s/^/$me: /"

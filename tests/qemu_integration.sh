@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# tests/qemu_integration.sh - the sn_mps2 firmware (examples/qemu-mps2: securenet
+# + lwIP + mbedTLS, bare metal on an emulated Cortex-M4) under QEMU's
+# mps2-an386 board, driven from the host through QEMU's user network:
+#   - boots the image and waits for its "listening" console line;
+#   - curl verifies the certificate against the dev CA and gets /, /api/status
+#     (TLS 1.3, and TLS 1.2 when asked) and /api/hello/:name;
+#   - a 64 KiB POST to /api/echo comes back byte for byte;
+#   - openssl s_client resumes a session on reconnect (TLS 1.3 ticket, TLS 1.2);
+#   - 8 keep-alive requests on one connection (one handshake);
+#   - 4 connections at once;
+#   - then stops the image from its console (QEMU exits with status 0) and
+#     prints the console's heap high-water mark and stack depth and the
+#     handshake time of every connection (curl's time_appconnect; emulated, so
+#     only a relative figure);
+#   - and a build without semihosting stops at securenet's entropy #error.
+# One line per check, "ok - ..." or "not ok - ...: why", then "N passed, N
+# failed"; exit 1 if any failed. Lines starting with "#" are notes.
+#
+# Environment:
+#   SN_MPS2_ELF   the firmware (default build/sn_mps2.elf; built if missing)
+#   SN_CERTS      certificates from tools/sn-certgen (default build/certs)
+#   SN_QEMU_PORT  host port forwarded to the guest's 443 (default: the first
+#                 free one of 16000-16099, from an offset of this PID)
+#   SN_QEMU_BOOT  seconds to wait for the listening line (default 60)
+#   SN_TMP        scratch directory (default build/qemu-it.$$; removed unless a check failed)
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+ELF=${SN_MPS2_ELF:-build/sn_mps2.elf}
+CERTS=${SN_CERTS:-build/certs}
+BOOT=${SN_QEMU_BOOT:-60}
+TMP=${SN_TMP:-build/qemu-it.$$}
+PY=/usr/bin/python3
+pass=0 fail=0 qpid="" times=()
+
+ok() { echo "ok - $1"; pass=$((pass + 1)); }
+nok() {
+  echo "not ok - $1${2:+: $(echo "$2" | tr '\n' ' ' | cut -c1-300)}"
+  fail=$((fail + 1))
+  [ -f "$TMP/console.log" ] && tail -n 6 "$TMP/console.log" | tr -d '\r' | sed 's/^/#   console: /'
+  return 0
+}
+check() { if [ "$1" = 0 ]; then ok "$2"; else nok "$2" "${3:-}"; fi; } # STATUS WHAT [WHY]
+finish() {
+  echo "$pass passed, $fail failed"
+  [ "$fail" = 0 ] && rm -rf "$TMP"
+  [ "$fail" = 0 ]
+  exit $?
+}
+cleanup() {
+  exec 3>&- 2>/dev/null
+  [ -n "$qpid" ] && kill "$qpid" 2>/dev/null
+  return 0
+}
+trap cleanup EXIT
+
+mkdir -p "$TMP"
+command -v qemu-system-arm >/dev/null || tools/deps.sh qemu-system-arm >&2
+command -v qemu-system-arm >/dev/null || { nok "qemu-system-arm is installed" "tools/deps.sh qemu-system-arm failed"; finish; }
+[ -f "$CERTS/certs.h" ] || tools/sn-certgen --out "$CERTS" >&2
+if [ ! -f "$ELF" ]; then
+  examples/qemu-mps2/build.sh --out "$ELF" >&2 || { nok "the firmware builds" "examples/qemu-mps2/build.sh failed"; finish; }
+fi
+
+# A free port of 16000-16099, starting from an offset of this PID.
+port=${SN_QEMU_PORT:-}
+if [ -z "$port" ]; then
+  used=$(ss -Htln 2>/dev/null | awk '{ print $4 }' | sed 's/.*://')
+  for i in $(seq 0 99); do
+    p=$((16000 + ($$ + i) % 100))
+    grep -qx "$p" <<<"$used" || { port=$p; break; }
+  done
+fi
+[ -n "$port" ] || { nok "a free host port in 16000-16099"; finish; }
+URL=https://localhost:$port
+CA=(--cacert "$CERTS/ca.pem")
+# Every client command is bounded; curl notes its handshake time in $TMP/times.
+C() { timeout 60 curl -q -sS --max-time 50 "${CA[@]}" "$@"; }
+SC() { timeout 30 openssl s_client -connect "127.0.0.1:$port" -servername localhost -verify_hostname localhost \
+  -CAfile "$CERTS/ca.pem" "$@" 2>&1; }
+hs() { echo "$1" >>"$TMP/times"; } # one connection's time_appconnect
+
+# ---- boot: the console is QEMU's stdio (-nographic), fed from a FIFO -------------------
+mkfifo "$TMP/console.in"
+qemu-system-arm -M mps2-an386 -nographic -semihosting -kernel "$ELF" \
+  -nic "user,net=198.18.9.0/24,hostfwd=tcp:127.0.0.1:$port-:443" <"$TMP/console.in" >"$TMP/console.log" 2>&1 &
+qpid=$!
+exec 3>"$TMP/console.in" # the console's writer: kept open until the end
+console() { printf '%s' "$1" >&3; }
+listening=1
+for _ in $(seq 1 $((BOOT * 10))); do
+  grep -q 'listening on https://' "$TMP/console.log" 2>/dev/null && { listening=0; break; }
+  kill -0 "$qpid" 2>/dev/null || break
+  sleep 0.1
+done
+check $listening "the firmware boots on mps2-an386 and prints its listening line (within ${BOOT}s)" \
+  "$(tr -d '\r' <"$TMP/console.log" | tail -n 3)"
+[ $listening = 0 ] || finish
+echo "# $(grep -m1 'securenet' "$TMP/console.log" | tr -d '\r')"
+echo "# host port $port -> guest 198.18.9.15:443"
+
+# ---- curl: certificate, dashboard, API ------------------------------------------------------
+out=$(C -o "$TMP/index" -w '%{http_code} %{ssl_verify_result} %{time_appconnect}' "$URL/")
+read -r code verify t <<<"$out"
+hs "$t"
+[ "$code" = 200 ] && [ "$verify" = 0 ] && grep -qi '<html' "$TMP/index"
+check $? "curl verifies the certificate against the dev CA (localhost) and gets the dashboard /" "got: $out"
+
+out=$(C -w '\n%{time_appconnect}' "$URL/api/status")
+hs "$(tail -n 1 <<<"$out")"
+v=$($PY -c 'import json,sys; print(json.loads(sys.stdin.readline())["tls"]["version"])' <<<"$out" 2>/dev/null)
+[ "$v" = TLSv1.3 ]
+check $? "GET /api/status is JSON and reports TLS 1.3" "got: $out"
+
+out=$(C --tls-max 1.2 -w '\n%{time_appconnect}' "$URL/api/status")
+hs "$(tail -n 1 <<<"$out")"
+v=$($PY -c 'import json,sys; d=json.loads(sys.stdin.readline()); print(d["tls"]["version"], d["tls"]["suite"])' <<<"$out" 2>/dev/null)
+[[ $v == "TLSv1.2 "*ECDHE-ECDSA* ]]
+check $? "GET /api/status over TLS 1.2 (curl --tls-max 1.2) reports TLS 1.2 with ECDHE-ECDSA" "got: $out"
+
+out=$(C -w '\n%{time_appconnect}' "$URL/api/hello/mps2")
+hs "$(tail -n 1 <<<"$out")"
+[ "$(head -n 1 <<<"$out")" = "hello, mps2" ]
+check $? "GET /api/hello/:name answers 'hello, mps2'" "got: $out"
+
+# ---- a 64 KiB POST, echoed ------------------------------------------------------------------
+head -c 65536 /dev/urandom >"$TMP/post.bin"
+out=$(C -o "$TMP/echo.bin" -H 'Content-Type: application/octet-stream' --data-binary "@$TMP/post.bin" \
+  -w '%{http_code} %{time_appconnect} %{time_total}' "$URL/api/echo")
+read -r code t total <<<"$out"
+hs "$t"
+[ "$code" = 200 ] && cmp -s "$TMP/post.bin" "$TMP/echo.bin"
+check $? "a 64 KiB POST to /api/echo comes back byte for byte (${total}s)" "got: $out, $(stat -c %s "$TMP/echo.bin" 2>/dev/null) bytes"
+
+# ---- session resumption with openssl s_client --------------------------------------------
+out=$( (sleep 2) | SC -sess_out "$TMP/s13")
+if grep -q '^New, TLSv1.3' <<<"$out" && [ -s "$TMP/s13" ]; then
+  out=$( (sleep 1) | SC -sess_in "$TMP/s13")
+  grep -q '^Reused, TLSv1.3' <<<"$out"
+  check $? "s_client: a TLS 1.3 session is resumed from its ticket on reconnect (Reused, TLSv1.3)" \
+    "$(grep -E '^(New|Reused)|error' <<<"$out" | head -n 2)"
+else
+  nok "s_client: a TLS 1.3 handshake gives a session to resume" "$(grep -E '^(New|Reused)|error|Verify' <<<"$out" | head -n 3)"
+fi
+SC -tls1_2 -sess_out "$TMP/s12" </dev/null >/dev/null
+out=$(SC -tls1_2 -sess_in "$TMP/s12" </dev/null)
+grep -q '^Reused, TLSv1.2' <<<"$out"
+check $? "s_client: a TLS 1.2 session is resumed on reconnect (Reused, TLSv1.2)" "$(grep -E '^(New|Reused)|error' <<<"$out" | head -n 2)"
+
+# ---- keep-alive: 8 requests, one connection ----------------------------------------------
+urls=()
+for i in 1 2 3 4 5 6 7 8; do urls+=("$URL/api/hello/k$i"); done
+out=$(C -w '%{num_connects} %{time_appconnect}\n' "${urls[@]}")
+got=$(grep -c '^hello, k[1-8]$' <<<"$out")
+conns=$(awk 'NF == 2 && $1 ~ /^[0-9]+$/ { n += $1 } END { print n + 0 }' <<<"$out")
+hs "$(awk 'NF == 2 && $1 == 1 { print $2; exit }' <<<"$out")"
+[ "$got" = 8 ] && [ "$conns" = 1 ]
+check $? "8 keep-alive requests on one connection: 8 answers, 1 handshake" "answers $got, connections $conns"
+
+# ---- 4 connections at once ----------------------------------------------------------------
+cpids=()
+for i in 1 2 3 4; do
+  C -o "$TMP/par$i" -w '%{time_appconnect}' "$URL/api/hello/p$i" >"$TMP/par$i.t" 2>"$TMP/par$i.err" &
+  cpids+=($!)
+done
+wait "${cpids[@]}" # (not a bare wait: QEMU is a background job too)
+wait_ok=0
+for i in 1 2 3 4; do
+  [ "$(cat "$TMP/par$i" 2>/dev/null)" = "hello, p$i" ] || wait_ok=1
+  hs "$(cat "$TMP/par$i.t" 2>/dev/null)"
+done
+check $wait_ok "4 connections at once are all answered" "$(cat "$TMP"/par*.err 2>/dev/null | head -n 2)"
+
+# ---- stop cleanly from the console ---------------------------------------------------------
+console m
+sleep 1
+console q
+stopped=1 status=""
+for _ in $(seq 1 300); do
+  if ! kill -0 "$qpid" 2>/dev/null; then
+    wait "$qpid"
+    status=$?
+    qpid=""
+    break
+  fi
+  sleep 0.1
+done
+grep -q 'sn_mps2: stopped' "$TMP/console.log" && [ "$status" = 0 ] && stopped=0
+check $stopped "the console's q stops the firmware cleanly (connections closed, QEMU exits with status 0)" \
+  "exit status ${status:-none (still running after 30s)}"
+[ -n "$qpid" ] && kill "$qpid" 2>/dev/null
+
+tr -d '\r' <"$TMP/console.log" | grep -E 'sn_mps2: (memory \((on request|stopped)\)|stats:)' | tail -n 3 | sed 's/^/# /'
+grep -qE 'heap peak [0-9]+ B.*stack deepest [0-9]+ of' "$TMP/console.log"
+check $? "the console reports the heap high-water mark and the stack depth"
+if [ -s "$TMP/times" ]; then
+  echo "# handshake time per connection (curl time_appconnect, s; emulated Cortex-M4, TLS 1.3 unless noted above): $(tr '\n' ' ' <"$TMP/times")"
+  awk '$1 > 0 { s += $1; n++ } END { if (n) printf "# handshakes: %d, mean %.3f s\n", n, s / n }' "$TMP/times"
+fi
+errs=$(grep -ciE 'FAULT|lwIP assertion|unexpected interrupt' "$TMP/console.log")
+check "$( [ "$errs" = 0 ]; echo $?)" "no fault or assertion on the console"
+
+# ---- without semihosting there is no entropy: the build must stop ------------------------
+out=$(SN_MPS2_CFLAGS=-DSN_MPS2_NO_SEMIHOSTING examples/qemu-mps2/build.sh --out "$TMP/nosemi.elf" 2>&1)
+st=$?
+[ $st != 0 ] && [ ! -f "$TMP/nosemi.elf" ] && grep -q 'error: #error "securenet_port_lwip.h: define SN_LWIP_ENTROPY' <<<"$out"
+check $? "a build without semihosting (-DSN_MPS2_NO_SEMIHOSTING) stops at securenet's entropy #error" \
+  "status $st: $(grep -m1 error <<<"$out")"
+
+finish
