@@ -178,6 +178,8 @@ void board_mem_get(board_mem *out) {
   out->stack_size = (size_t) ((const char *) __stack_top - (const char *) __stack_limit);
 }
 
+void board_mem_reset_peak(void) { heap_peak = heap_now; }
+
 /* ---- start-up and stop --------------------------------------------------- */
 void board_init(void) {
   uart_init();

@@ -68,6 +68,8 @@ typedef struct board_mem {
   size_t stack_deepest, stack_size; /* painted stack: deepest use since reset, size */
 } board_mem;
 void board_mem_get(board_mem *out);
+/* Starts a new heap peak from what is in use now (to measure one phase). */
+void board_mem_reset_peak(void);
 
 /* ---- stopping ---------------------------------------------------------- */
 /* Ends the firmware: under QEMU, semihosting stops the emulator (exit status

@@ -16,6 +16,7 @@
 
    Console (UART0, QEMU's stdio with -nographic): one-letter commands
      m   memory: heap peak and in use, malloc arena, deepest stack, lwIP pools
+     r   start a new heap peak from what is in use now (to measure one phase)
      s   statistics: connections, requests, handshake failures, frames
      q   stop cleanly: close every connection, print memory and statistics,
          end the emulation (QEMU exits with status 0)
@@ -176,10 +177,14 @@ static void log_line(void *user, int level, const char *msg) {
 static int console_command(sn_mgr *mgr, int ch) {
   switch (ch) {
   case 'm': print_memory("on request"); break;
+  case 'r':
+    board_mem_reset_peak();
+    printf("sn_mps2: heap peak reset\n");
+    break;
   case 's': print_stats(mgr); break;
   case 'q': return 1;
   case '\r': case '\n': case ' ': break;
-  default: printf("sn_mps2: console: m = memory, s = statistics, q = stop\n"); break;
+  default: printf("sn_mps2: console: m = memory, r = reset heap peak, s = statistics, q = stop\n"); break;
   }
   return 0;
 }
@@ -254,7 +259,7 @@ int main(void) {
   }
   if (https_listen(mgr) != SN_OK) board_stop(0);
   print_memory("listening");
-  printf("sn_mps2: console: m = memory, s = statistics, q = stop\n");
+  printf("sn_mps2: console: m = memory, r = reset heap peak, s = statistics, q = stop\n");
 
   /* The main loop: nothing in it waits, except WFI when there was nothing to do. */
   while (!stop) {

@@ -1,0 +1,35 @@
+# examples/qemu-mps2/qemu.mk - `make qemu` and `make test-qemu`: the sn_mps2
+# firmware (securenet + lwIP + mbedTLS, bare metal Cortex-M4) on QEMU's
+# mps2-an386 board. Included by the top Makefile (`include examples/qemu-mps2/qemu.mk`,
+# after its own variables: it uses HEADERS, CERTS and LWIP_FETCHED).
+#
+#   make qemu        builds build/sn_mps2.elf and runs it; the host reaches its
+#                    HTTPS port 443 at https://localhost:$(QEMU_PORT)/ (QEMU's
+#                    user network forwards it). Console: m memory, r reset heap
+#                    peak, s statistics, q stop; Ctrl-A x leaves QEMU.
+#   make test-qemu   tests/qemu_integration.sh against the image
+#   make sn_mps2     just the image (examples/qemu-mps2/build.sh; objects in build/qemu)
+
+QEMU_ELF := build/sn_mps2.elf
+QEMU_PORT ?= 16043
+QEMU_SYSTEM := qemu-system-arm
+QEMU_DEPS := $(wildcard examples/qemu-mps2/*.c examples/qemu-mps2/*.h) examples/qemu-mps2/mps2-an386.ld \
+  examples/qemu-mps2/build.sh securenet.h securenet_port_lwip.h examples/common/demo_app.h \
+  examples/lwip/lwipopts.h examples/lwip/arch/cc.h configs/sn_mbedtls_minimal.h $(wildcard examples/posix/static/*)
+
+.PHONY: qemu test-qemu sn_mps2
+
+$(QEMU_ELF): $(QEMU_DEPS) $(LWIP_FETCHED) $(CERTS)/server.pem
+	examples/qemu-mps2/build.sh --out $@
+
+sn_mps2: $(QEMU_ELF)
+
+qemu: $(QEMU_ELF)
+	@command -v $(QEMU_SYSTEM) >/dev/null || tools/deps.sh qemu-system-arm
+	@echo "sn_mps2: https://localhost:$(QEMU_PORT)/ (curl --cacert $(CERTS)/ca.pem https://localhost:$(QEMU_PORT)/api/status)"
+	@echo "sn_mps2: console: m memory, r reset heap peak, s statistics, q stop; Ctrl-A x leaves QEMU"
+	$(QEMU_SYSTEM) -M mps2-an386 -nographic -semihosting -kernel $(QEMU_ELF) \
+	  -nic user,net=198.18.9.0/24,hostfwd=tcp:127.0.0.1:$(QEMU_PORT)-:443
+
+test-qemu: $(QEMU_ELF) certs
+	SN_MPS2_ELF=$(QEMU_ELF) SN_CERTS=$(CERTS) tests/qemu_integration.sh
