@@ -55,12 +55,15 @@ help:
 	@echo "                    BENCH_SECONDS=1 BENCH_ROUNDS=1 for a smoke run)"
 	@echo "  make fuzz         fuzz the HTTP parser, router, SMTP replies, MIME writer and the whole"
 	@echo "                    server with libFuzzer, FUZZ_SECONDS (60) each (tests/fuzz/README.md)"
+	@echo "  make qemu         build build/sn_mps2.elf (Cortex-M4 firmware for QEMU's mps2-an386: lwIP, mbedTLS,"
+	@echo "                    the demo over HTTPS) and run it: https://localhost:16043/ (examples/qemu-mps2)"
+	@echo "  make test-qemu    boot it under qemu-system-arm and drive it from the host (tests/qemu_integration.sh)"
 	@echo "  make clean        remove build/"
 	@echo "Variables: MBEDTLS=2|3 (default 2), CC, BUILD, HTTPS_PORT (demo, default 8443)"
 
 build/.deps-ok: tools/deps.sh
 	@mkdir -p build
-	tools/deps.sh python3-aiosmtpd nginx-light iproute2 libclang-rt-14-dev testssl.sh wrk
+	tools/deps.sh python3-aiosmtpd nginx-light iproute2 libclang-rt-14-dev testssl.sh wrk qemu-system-arm
 	@touch $@
 
 deps: build/.deps-ok
@@ -217,8 +220,14 @@ unit: $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT))
 check-build: $(BUILD)/demo_static.h $(MBED_DEP) $(LWIP_FETCHED)
 	LWIP_DIR=$(LWIP_DIR) MBED_LIBS="$(MBED_LIBS)" tests/check-build.sh "$(MBED_CFLAGS)" $(BUILD)
 
-test: $(LWIP_BINS) $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
+test: $(TEST_QEMU) $(LWIP_BINS) $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
 	MBED_CFLAGS="$(MBED_CFLAGS)" MBED_LIBS="$(MBED_LIBS)" LWIP_DIR=$(LWIP_DIR) tests/run.sh $(BUILD)
+
+# The Cortex-M4 firmware for QEMU (issue: a real MCU image): make qemu, make test-qemu, make sn_mps2
+include examples/qemu-mps2/qemu.mk
+ifneq ($(shell command -v arm-none-eabi-gcc),)
+TEST_QEMU := $(QEMU_ELF)
+endif
 
 # The lwIP port's suite alone (root, for its network namespace).
 test-lwip: $(LWIP_BINS) certs

@@ -600,7 +600,12 @@ static int sn__lw_wait(void *ctx, sn_wait_item *items, int n, int timeout_ms) {
 
 static int sn__lw_entropy(void *ctx, unsigned char *buf, size_t len) {
   (void) ctx;
+#if defined(SN_LWIP_ENTROPY) /* (without it the #error above has said what to do) */
   return (SN_LWIP_ENTROPY(buf, len)) == 0 ? 0 : -1;
+#else
+  (void) buf, (void) len;
+  return -1;
+#endif
 }
 
 static uint64_t sn__lw_now_ms(void *ctx) {

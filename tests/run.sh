@@ -60,6 +60,10 @@ if [ "$unit_only" -eq 0 ]; then
   # aiosmtpd with every feature and fault, and a private Postfix instance (tests/smtp/README.md)
   run_suite "mail servers" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_integration.sh
   run_suite "mail servers (ASan/UBSan)" env SN_SENDMAIL="$build/asan/sn_sendmail" ASAN_OPTIONS=detect_leaks=1 tests/smtp_integration.sh
+  # the Cortex-M4 firmware (examples/qemu-mps2) under QEMU's mps2-an386, driven from the host
+  if [ -f build/sn_mps2.elf ] && command -v qemu-system-arm >/dev/null; then
+    run_suite "QEMU mps2-an386 firmware" env SN_MPS2_ELF=build/sn_mps2.elf SN_CERTS=build/certs tests/qemu_integration.sh
+  fi
   # securenet_port_lwip.h on a real lwIP stack behind TAP devices (tests/lwip_integration.sh):
   # bare metal (NO_SYS=1) and RTOS mode (NO_SYS=0, core locking), each also under ASan/UBSan
   if [ -x "$build/sn_demo_lwip" ]; then
