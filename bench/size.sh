@@ -197,5 +197,12 @@ for r in https plain mail all; do
   t=$(field $r 7)
   printf '  %-48s %10d %8s %8d %10d\n' "$label" "$t" "$(kib "$t")" "$(field $r 8)" "$(field $r 9)"
 done
+if [ -x examples/qemu-mps2/build.sh ]; then # the firmware that really runs (make qemu)
+  if examples/qemu-mps2/build.sh --out build/sn_mps2.elf >"$out/qemu.log" 2>&1; then
+    arm-none-eabi-size build/sn_mps2.elf | awk 'NR == 2 { printf "  %-48s %10d %8.1f %8d %10d\n", "sn_mps2 (QEMU mps2-an386, examples/qemu-mps2)", $1, $1 / 1024, $2, $3 }'
+  else
+    echo "  sn_mps2: build failed (see $out/qemu.log)"
+  fi
+fi
 echo
 echo "(images: build/size/img-*/image.elf, maps beside them; bss includes lwIP's pools: $(printf '%s ' "${lwip_defs[@]}" | sed 's/-D//g'))"
