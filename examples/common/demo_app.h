@@ -21,6 +21,11 @@
 
 static uint64_t started_ms;
 
+/* Bytes of heap in use, when the program can tell (sn_demo sets it from
+   glibc's mallinfo2 or ASan's allocator); /api/status reports it as
+   heap_bytes, so tests can see memory come back after abuse. NULL: omitted. */
+static unsigned long (*demo_heap_bytes)(void);
+
 /* GET / and the dashboard's files, from the table compiled into the binary */
 static void serve_file(sn_conn *c, const sn_request *req, void *user) {
   sn_http_static(c, req, (const sn_static_file *) user);
@@ -29,7 +34,7 @@ static void serve_file(sn_conn *c, const sn_request *req, void *user) {
 /* GET /api/status: this device and this connection, as JSON */
 static void api_status(sn_conn *c, const sn_request *req, void *user) {
   sn_mgr_stats st;
-  char tls[256] = "null", client[SN_SUBJECT_MAX * 6 + 3] = "null";
+  char tls[256] = "null", client[SN_SUBJECT_MAX * 6 + 3] = "null", heap[40] = "";
   const char *subject = sn_conn_peer_subject(c);
   (void) req;
   (void) user;
@@ -42,9 +47,10 @@ static void api_status(sn_conn *c, const sn_request *req, void *user) {
     snprintf(tls, sizeof tls, "{\"version\":%s,\"suite\":%s}", v, s);
   }
   if (subject != NULL) sn_json_str(client, sizeof client, subject, strlen(subject));
-  sn_http_json(c, 200, "{\"uptime_ms\":%llu,\"connections\":%u,\"requests\":%lu,\"tls\":%s,\"client\":%s}\n",
+  if (demo_heap_bytes != NULL) snprintf(heap, sizeof heap, ",\"heap_bytes\":%lu", demo_heap_bytes());
+  sn_http_json(c, 200, "{\"uptime_ms\":%llu,\"connections\":%u,\"requests\":%lu,\"tls\":%s,\"client\":%s%s}\n",
                (unsigned long long) (sn_mgr_now_ms(sn_conn_mgr(c)) - started_ms), st.connections, st.requests,
-               tls, client);
+               tls, client, heap);
 }
 
 /* GET /api/hello/:name (the router hands the parameter over decoded) */
@@ -160,12 +166,14 @@ typedef struct demo_config {
   long max_conns;
   unsigned long max_body, request_timeout_ms, idle_timeout_ms;
   unsigned long hsts; /* Strict-Transport-Security max-age on HTTPS; 0: not sent */
+  unsigned long handshake_timeout_ms;
 } demo_config;
 
 #define DEMO_OPTIONS_HELP                                                               \
   "[--https-port N] [--http-port N] [--redirect] [--cert FILE --key FILE]\n"            \
   "       [--client-ca FILE] [--bind ADDR] [--max-conns N] [--max-body N]\n"             \
-  "       [--request-timeout-ms N] [--idle-timeout-ms N] [--hsts SECONDS] [--verbose]"
+  "       [--request-timeout-ms N] [--idle-timeout-ms N] [--handshake-timeout-ms N]\n" \
+  "       [--hsts SECONDS] [--verbose]"
 
 /* Reads the options into c (which holds the defaults). Returns 0, or -1 for
    an unknown or incomplete option. */
@@ -187,6 +195,7 @@ static int demo_parse(int argc, char **argv, demo_config *c) {
     else if (strcmp(a, "--max-body") == 0) c->max_body = strtoul(v, NULL, 10), i++;
     else if (strcmp(a, "--request-timeout-ms") == 0) c->request_timeout_ms = strtoul(v, NULL, 10), i++;
     else if (strcmp(a, "--idle-timeout-ms") == 0) c->idle_timeout_ms = strtoul(v, NULL, 10), i++;
+    else if (strcmp(a, "--handshake-timeout-ms") == 0) c->handshake_timeout_ms = strtoul(v, NULL, 10), i++;
     else return -1;
   }
   if (c->max_conns > SN_MAX_CONNS) { /* the manager would quietly hold it to SN_MAX_CONNS */
@@ -239,6 +248,7 @@ static int demo_listen(sn_mgr *mgr, const demo_config *c, const char *shown_host
   ho.max_reply = c->max_body + 4096;
   ho.request_timeout_ms = (uint32_t) c->request_timeout_ms;
   ho.idle_timeout_ms = (uint32_t) c->idle_timeout_ms;
+  ho.handshake_timeout_ms = (uint32_t) c->handshake_timeout_ms;
   ho.port = (uint16_t) c->https_port;
   ho.tls = &tls;
   if (c->hsts) { /* opt-in: once a browser saw it, a certificate error on this host cannot be clicked through */
