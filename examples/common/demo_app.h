@@ -34,7 +34,7 @@ static void serve_file(sn_conn *c, const sn_request *req, void *user) {
 /* GET /api/status: this device and this connection, as JSON */
 static void api_status(sn_conn *c, const sn_request *req, void *user) {
   sn_mgr_stats st;
-  char tls[256] = "null", client[SN_SUBJECT_MAX * 6 + 3] = "null", heap[40] = "";
+  char tls[256] = "null", client[SN_SUBJECT_MAX * 6 + 3] = "null", heap[40] = "", uptime[24];
   const char *subject = sn_conn_peer_subject(c);
   (void) req;
   (void) user;
@@ -48,9 +48,14 @@ static void api_status(sn_conn *c, const sn_request *req, void *user) {
   }
   if (subject != NULL) sn_json_str(client, sizeof client, subject, strlen(subject));
   if (demo_heap_bytes != NULL) snprintf(heap, sizeof heap, ",\"heap_bytes\":%lu", demo_heap_bytes());
-  sn_http_json(c, 200, "{\"uptime_ms\":%llu,\"connections\":%u,\"requests\":%lu,\"tls\":%s,\"client\":%s%s}\n",
-               (unsigned long long) (sn_mgr_now_ms(sn_conn_mgr(c)) - started_ms), st.connections, st.requests,
-               tls, client, heap);
+  { /* the 64-bit uptime by hand: newlib-nano's printf (MCU builds) has no %llu */
+    uint64_t up = sn_mgr_now_ms(sn_conn_mgr(c)) - started_ms;
+    char *d = uptime + sizeof uptime - 1;
+    *d = '\0';
+    do *--d = (char) ('0' + (int) (up % 10)); while ((up /= 10) != 0);
+    sn_http_json(c, 200, "{\"uptime_ms\":%s,\"connections\":%u,\"requests\":%lu,\"tls\":%s,\"client\":%s%s}\n", d,
+                 st.connections, st.requests, tls, client, heap);
+  }
 }
 
 /* GET /api/hello/:name (the router hands the parameter over decoded) */

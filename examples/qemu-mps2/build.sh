@@ -14,8 +14,8 @@
 #     MCU pool sizes below, no DNS, no IP fragments;
 #   - the board (startup, syscalls, board, semihost, lan9118) and main.c,
 #     with -Wall -Wextra -Werror -pedantic;
-# and links them with mps2-an386.ld and newlib (the full one: newlib-nano's
-# printf has no %llu, which the demo's /api/status uses). Objects go to
+# and links them with mps2-an386.ld and newlib-nano (whose printf has no
+# %llu: neither securenet nor the demo uses it). Objects go to
 # build/qemu/; mbedTLS and lwIP are compiled again only when their flags or
 # sources change. Inputs it makes when missing: the development
 # certificates (tools/sn-certgen, build/certs/certs.h) and the dashboard's
@@ -127,6 +127,6 @@ for f in startup syscalls board semihost lan9118 main; do
 done
 
 mkdir -p "$(dirname "$elf")"
-"${cc[@]}" -nostartfiles -T "$here/mps2-an386.ld" -Wl,--gc-sections -Wl,-Map="$app/sn_mps2.map" \
+"${cc[@]}" -nostartfiles --specs=nano.specs -T "$here/mps2-an386.ld" -Wl,--gc-sections -Wl,-Map="$app/sn_mps2.map" \
   "${objs[@]}" "$out/lwip/lib.a" "$out/mbedtls/lib.a" -o "$elf"
 arm-none-eabi-size "$elf" | sed "s/^/$me: /"
