@@ -31,7 +31,7 @@ UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup tes
 CERTS := build/certs
 HTTPS_PORT ?= 8443
 
-.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3 lwip test-lwip size heap fuzz bench
+.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3 lwip test-lwip size heap fuzz bench soak abuse
 
 help:
 	@echo "securenet targets:"
@@ -53,6 +53,10 @@ help:
 	@echo "  make bench        sn_demo against mbedTLS's ssl_server2 and nginx on loopback: keep-alive, handshakes,"
 	@echo "                    resumption, 1 MiB download, RSS; medians and ratios (bench/README.md;"
 	@echo "                    BENCH_SECONDS=1 BENCH_ROUNDS=1 for a smoke run)"
+	@echo "  make soak         wrk, 100 HTTPS connections on a route mix for SOAK_SECONDS (600): zero errors,"
+	@echo "                    heap/RSS/fds at rest do not grow (bench/soak.sh)"
+	@echo "  make abuse        loris, half-open TLS, max-conns, stalled readers, TLS garbage, disconnects,"
+	@echo "                    traversal against sn_demo and its ASan build (tests/abuse.sh; in make test)"
 	@echo "  make fuzz         fuzz the HTTP parser, router, SMTP replies, MIME writer and the whole"
 	@echo "                    server with libFuzzer, FUZZ_SECONDS (60) each (tests/fuzz/README.md)"
 	@echo "  make qemu         build build/sn_mps2.elf (Cortex-M4 firmware for QEMU's mps2-an386: lwIP, mbedTLS,"
@@ -241,6 +245,14 @@ heap: mbedtls3 certs build/.deps-ok
 
 bench: certs build/.deps-ok
 	bench/run.sh
+
+SOAK_SECONDS ?= 600
+soak: $(BUILD)/sn_demo certs build/.deps-ok
+	SN_DEMO=$(BUILD)/sn_demo SOAK_SECONDS=$(SOAK_SECONDS) bench/soak.sh
+
+abuse: $(BUILD)/sn_demo $(BUILD)/asan/sn_demo certs
+	SN_DEMO=$(BUILD)/sn_demo tests/abuse.sh
+	SN_DEMO=$(BUILD)/asan/sn_demo ASAN_OPTIONS=detect_leaks=1 tests/abuse.sh
 
 FUZZ_SECONDS ?= 60
 fuzz: $(BUILD)/demo_static.h $(MBED_DEP)
