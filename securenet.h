@@ -4097,7 +4097,9 @@ static void sn__smtp_parse_ext(sn__smtp *s, const char *line, size_t len) {
 static void sn__smtp_on_reply(sn__smtp *s) {
   sn_mgr *m = s->mgr;
   int code = s->code, ok = code >= 200 && code < 400;
-  if (s->res.err == SN_OK || (s->partial && code >= 400)) { /* the reply that decided the outcome is kept */
+  /* the reply that decided the outcome is kept; after a refused recipient,
+     a later failure decides, unless no recipient was taken at all */
+  if (s->res.err == SN_OK || (s->partial && s->accepted > 0 && code >= 400)) {
     s->res.reply_code = code;
     snprintf(s->res.reply, sizeof s->res.reply, "%s", s->text);
   }

@@ -68,40 +68,13 @@ lwip_srv=(-DLWIP_DNS=0 -DIP_REASSEMBLY=0 -DIP_FRAG=0)
 mbed_srv=(-DSN_MBEDTLS_SERVER_ONLY=1)
 lwip_inc=(-Iexamples/lwip -I"$lwip/src/include")
 
-# compile_lib NAME FLAGS... -- SOURCES...: NAME/lib.a, compiled again when the
-# flags, the list of sources, the config or any source changed.
-compile_lib() {
-  local name=$1 dir=$out/$1 flags=() srcs=() key f
-  shift
-  while [ "$1" != -- ]; do flags+=("$1"); shift; done
-  shift
-  srcs=("$@")
-  key=$({ printf '%s\n' "$mcpu" "${flags[@]}" "${srcs[@]}"; cat "$config"; } | sha256sum | cut -c1-16)
-  if [ -f "$dir/lib.a" ] && [ "$(cat "$dir/key" 2>/dev/null)" = "$key" ] &&
-     [ -z "$(find "${srcs[@]}" "$config" -newer "$dir/lib.a" 2>/dev/null | head -n 1)" ]; then
-    return 0
-  fi
-  echo "$me: compiling $name (${#srcs[@]} files)" >&2
-  rm -rf "$dir" && mkdir -p "$dir"
-  : >"$dir/jobs"
-  for f in "${srcs[@]}"; do
-    printf '%q ' "${cc[@]}" "${flags[@]}" -c "$f" -o "$dir/$(basename "$f" .c).o" >>"$dir/jobs"
-    printf '|| echo %q\n' "failed: $f" >>"$dir/jobs"
-  done
-  xargs -P "${JOBS:-2}" -d '\n' -I{} sh -c '{}' <"$dir/jobs" >"$dir/errors" 2>&1 || true
-  if grep -q '^failed: ' "$dir/errors"; then
-    head -n 30 "$dir/errors" >&2
-    die "compiling $name failed (all errors: $dir/errors)"
-  fi
-  arm-none-eabi-ar rcs "$dir/lib.a" "$dir"/*.o
-  echo "$key" >"$dir/key"
-}
+. tools/cm4-lib.sh # cm4_lib
 
 lwip_srcs=("$lwip"/src/core/*.c "$lwip"/src/core/ipv4/*.c "$lwip"/src/netif/ethernet.c)
-compile_lib mbedtls "${mbed_inc[@]}" -- "$mbed_src"/library/*.c
-compile_lib mbedtls-srv "${mbed_inc[@]}" "${mbed_srv[@]}" -- "$mbed_src"/library/*.c
-compile_lib lwip "${lwip_inc[@]}" "${lwip_defs[@]}" -- "${lwip_srcs[@]}"
-compile_lib lwip-srv "${lwip_inc[@]}" "${lwip_defs[@]}" "${lwip_srv[@]}" -- "${lwip_srcs[@]}"
+cm4_lib "$out/mbedtls" "$config" -- "${mbed_inc[@]}" -- "$mbed_src"/library/*.c
+cm4_lib "$out/mbedtls-srv" "$config" -- "${mbed_inc[@]}" "${mbed_srv[@]}" -- "$mbed_src"/library/*.c
+cm4_lib "$out/lwip" examples/lwip/lwipopts.h -- "${lwip_inc[@]}" "${lwip_defs[@]}" -- "${lwip_srcs[@]}"
+cm4_lib "$out/lwip-srv" examples/lwip/lwipopts.h -- "${lwip_inc[@]}" "${lwip_defs[@]}" "${lwip_srv[@]}" -- "${lwip_srcs[@]}"
 
 # map_sum MAP OBJ: "flash data bss" that OBJ contributed to the image
 # (sections named in the map's memory part, after garbage collection).

@@ -158,8 +158,11 @@ send --server localhost --port $((BASE + 7)) --mode plain --user u --pass p --to
 check $? "credentials are never sent without TLS, even in plain mode" "$(cat "$TMP/err")"
 
 send --server localhost --port $((BASE + 8)) --mode starttls --ca "$CERTS/ca.pem" --to a@example.com --attach "$TMP/blob.bin" --body x
-[ $rc -ne 0 ] && grep -qE "^sn_sendmail: DATA: connection closed" "$TMP/err" && [ "$(msgs dropdata)" -eq 0 ]
-check $? "a server closing in the middle of DATA gives an error at DATA" "$(cat "$TMP/err")"
+# (the client may have handed the whole message and its dot to TCP before the close shows: then it cannot
+# know how much the server read, and says the mail may have been accepted; either way it never says sent)
+[ $rc -ne 0 ] && grep -qE "^sn_sendmail: DATA: (connection closed|the message was sent but not confirmed)" "$TMP/err" &&
+  [ "$(msgs dropdata)" -eq 0 ]
+check $? "a server closing in the middle of DATA gives an error at DATA (closed, or unconfirmed if the dot had left)" "$(cat "$TMP/err")"
 
 send --server localhost --port $BASE --mode starttls --ca "$CERTS/ca.pem" --to busy@example.com --body x
 [ $rc -ne 0 ] && grep -q "RCPT TO:<busy@example.com>: 452" "$TMP/err"

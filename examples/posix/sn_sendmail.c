@@ -76,11 +76,12 @@ static void on_done(void *user, const sn_mail *mail, const sn_mail_result *r) {
     if (failed + unconfirmed == 1 && r->err == SN_ERR_REFUSED && r->refused_count > 0 && strcmp(r->stage, "RCPT TO") == 0) {
       int k, n = mail->to_count + mail->cc_count + mail->bcc_count;
       for (k = 0; k < n && !r->refused[k]; k++) continue;
-      fprintf(stderr, "sn_sendmail: RCPT TO:<%s>: %d %s (%d of %d recipients refused; the others got the mail)\n",
+      fprintf(stderr, "sn_sendmail: RCPT TO:<%s>: %d %s (%d of %d recipients refused; %s)\n",
               k < mail->to_count ? mail->to[k].addr
               : k < mail->to_count + mail->cc_count ? mail->cc[k - mail->to_count].addr
                                                     : mail->bcc[k - mail->to_count - mail->cc_count].addr,
-              r->reply_code, r->reply, r->refused_count, n);
+              r->reply_code, r->reply, r->refused_count, n,
+              r->refused_count < n ? "the others got the mail" : "nothing was sent");
     } else if (failed + unconfirmed == 1) {
       if (r->reply_code)
         fprintf(stderr, "sn_sendmail: %s: %d %s (%s)\n", r->stage, r->reply_code, r->reply, sn_strerror(r->err));

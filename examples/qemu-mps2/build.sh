@@ -80,38 +80,9 @@ lwip_flags=(-Iexamples/lwip -I"$lwip/src/include" -DMEM_SIZE=32768 -DMEMP_NUM_TC
 # securenet: HTTPS server only; certificates come compiled in (no files).
 sn_flags=(-DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSN_ENABLE_PLAIN_HTTP=0 -DSN_NO_FILES=1 -DSN_MAX_CONNS=6)
 
-# compile_lib NAME FLAGS... -- SOURCES...: $out/NAME/lib.a, compiled again when
-# the flags, the list of sources or any of them (or the mbedTLS config) changed.
-compile_lib() {
-  local name=$1 dir=$out/$1 flags=() srcs=() key f
-  shift
-  while [ "$1" != -- ]; do flags+=("$1"); shift; done
-  shift
-  srcs=("$@")
-  key=$({ printf '%s\n' "${cc[@]}" "${flags[@]}" "${srcs[@]}"; cat configs/sn_mbedtls_minimal.h examples/lwip/lwipopts.h; } |
-    sha256sum | cut -c1-16)
-  if [ -f "$dir/lib.a" ] && [ "$(cat "$dir/key" 2>/dev/null)" = "$key" ] &&
-     [ -z "$(find "${srcs[@]}" configs/sn_mbedtls_minimal.h examples/lwip/lwipopts.h -newer "$dir/lib.a" 2>/dev/null | head -n 1)" ]; then
-    return 0
-  fi
-  echo "$me: compiling $name (${#srcs[@]} files)" >&2
-  rm -rf "$dir" && mkdir -p "$dir"
-  : >"$dir/jobs"
-  for f in "${srcs[@]}"; do
-    printf '%q ' "${cc[@]}" "${flags[@]}" -c "$f" -o "$dir/$(basename "$f" .c).o" >>"$dir/jobs"
-    printf '|| echo %q\n' "failed: $f" >>"$dir/jobs"
-  done
-  xargs -P "${JOBS:-2}" -d '\n' -I{} sh -c '{}' <"$dir/jobs" >"$dir/errors" 2>&1 || true
-  if grep -q '^failed: ' "$dir/errors"; then
-    head -n 30 "$dir/errors" >&2
-    die "compiling $name failed (all errors: $dir/errors)"
-  fi
-  arm-none-eabi-ar rcs "$dir/lib.a" "$dir"/*.o
-  echo "$key" >"$dir/key"
-}
-
-compile_lib mbedtls "${mbed_flags[@]}" -- "$mbed_src"/library/*.c
-compile_lib lwip "${lwip_flags[@]}" -- "$lwip"/src/core/*.c "$lwip"/src/core/ipv4/*.c "$lwip"/src/netif/ethernet.c
+. tools/cm4-lib.sh # cm4_lib: an archive of MCU objects, made again when its inputs change
+cm4_lib "$out/mbedtls" configs/sn_mbedtls_minimal.h -- "${mbed_flags[@]}" -- "$mbed_src"/library/*.c
+cm4_lib "$out/lwip" examples/lwip/lwipopts.h -- "${lwip_flags[@]}" -- "$lwip"/src/core/*.c "$lwip"/src/core/ipv4/*.c "$lwip"/src/netif/ethernet.c
 
 # The board and the application: every file with the project's warnings.
 extra=()
