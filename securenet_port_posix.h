@@ -19,7 +19,7 @@
    - connect() resolves host names with getaddrinfo(), which blocks while the
      resolver works; pass a numeric address where that matters.
    - poll() is used rather than epoll: securenet waits on at most
-     SN_MAX_SOCKETS sockets (20 by default), where epoll's advantage does not
+     SN_MAX_SOCKETS sockets (25 by default, 133 in sn_demo), where epoll's advantage does not
      show and its extra system calls per change of interest cost more.
    - SIGPIPE is avoided per call (MSG_NOSIGNAL) or per socket (SO_NOSIGPIPE);
      the application need not ignore it. */
