@@ -3370,23 +3370,21 @@ static uint64_t sn__conn_deadline(const sn_conn *c) {
 /* An idle keep-alive connection gives its receive and send buffers back
    once it has been idle SN_IDLE_RELEASE_MS; its next request allocates them
    again. A connection that keeps working keeps them, so a steady stream of
-   requests allocates nothing. Returns when to look again (0: never). */
-static uint64_t sn__conn_release(sn_conn *c) {
-#if SN_IDLE_RELEASE_MS > 0
-  uint64_t at = c->t_active + SN_IDLE_RELEASE_MS;
-  if (c->rx_cap + c->tx_cap == 0 || c->state != SN__C_OPEN || c->rstate != SN__R_HEAD || c->rx_len > 0 ||
-      sn__out_pending(c) || c->inflight > 0)
+   requests allocates nothing. sn__conn_release_at() says when (0: nothing
+   to give back); sn_poll waits for it and calls sn__conn_release(). */
+static uint64_t sn__conn_release_at(const sn_conn *c) {
+  if (SN_IDLE_RELEASE_MS <= 0 || c->rx_cap + c->tx_cap == 0 || c->state != SN__C_OPEN || c->rstate != SN__R_HEAD ||
+      c->rx_len > 0 || sn__out_pending(c) || c->inflight > 0)
     return 0;
-  if (c->mgr->now < at) return at;
+  return c->t_active + (uint64_t) SN_IDLE_RELEASE_MS;
+}
+
+static void sn__conn_release(sn_conn *c) {
   SN_FREE(c->rx);
   SN_FREE(c->tx);
   c->rx = NULL;
   c->tx = NULL;
   c->rx_cap = c->tx_cap = c->tx_len = c->tx_off = c->tx_mark = 0;
-#else
-  (void) c;
-#endif
-  return 0;
 }
 
 static void sn__conn_expire(sn_conn *c) {
@@ -5408,7 +5406,7 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   first_conn = n;
   for (i = 0; i < m->nconns; i++) {
     sn_conn *c = m->conns[i];
-    uint64_t d = sn__conn_deadline(c), rel = sn__conn_release(c);
+    uint64_t d = sn__conn_deadline(c), rel = sn__conn_release_at(c);
     if (d < next) next = d;
     if (rel != 0 && rel < next) next = rel;
     if (sn__conn_has_pending(c)) timeout_ms = 0;
@@ -5462,7 +5460,10 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   for (i = 0; i < m->nconns; i++) {
     sn_conn *c = m->conns[i];
     if (c->state != SN__C_DEAD && m->now >= sn__conn_deadline(c)) sn__conn_expire(c);
-    if (c->state != SN__C_DEAD) sn__conn_release(c);
+    if (c->state != SN__C_DEAD) {
+      uint64_t rel = sn__conn_release_at(c);
+      if (rel != 0 && m->now >= rel) sn__conn_release(c);
+    }
   }
   for (i = m->nconns - 1; i >= 0; i--)
     if (m->conns[i]->state == SN__C_DEAD) sn__conn_free(m, m->conns[i]);
