@@ -769,10 +769,14 @@ typedef struct sn_mail_result {
                           ended (or the server went silent) after the whole message
                           was sent and before the server's answer; the mail may or
                           may not have been taken, so a retry may deliver it twice.
-                          Anything else: the mail was not sent. */
-  const char *stage;   /* where it ended: "connect", "TLS", "greeting", "EHLO",
-                          "STARTTLS", "AUTH", "MAIL FROM", "RCPT TO", "DATA",
-                          "message", "QUIT" */
+                          Anything else: the mail was not sent. sn_mgr_destroy() ends
+                          the mail in session at its stage (SN_ERR_UNCONFIRMED after
+                          its final dot went out, else SN_ERR_CLOSED) and the queued
+                          ones with SN_ERR_CLOSED at "queued", reply_code 0 and the
+                          reply saying so. */
+  const char *stage;   /* where it ended: "queued" (never started), "connect", "TLS",
+                          "greeting", "EHLO", "HELO", "STARTTLS", "AUTH", "MAIL FROM",
+                          "RCPT TO", "DATA", "message", "RSET", "QUIT" */
   int reply_code;      /* the server's reply that ended it (e.g. 550); 0 when no reply
                           did (a broken connection, a timeout, a TLS failure) */
   char reply[160];     /* that reply's text (first line), or the failure in words (TLS,
@@ -3522,6 +3526,7 @@ typedef struct sn__smtp {
   uint8_t rd_want, wr_want;
   uint64_t deadline;
   sn__tlsc tls;
+  uint8_t conn_error; /* the port's wait said SN_ERROR while connecting */
   char rx[1024];
   size_t rx_len;
   int code;           /* reply being read, and whether it is complete */
@@ -4065,21 +4070,27 @@ static void sn__smtp_after_ehlo(sn__smtp *s) {
   if (r != SN_OK) sn__smtp_abort(s, r, "EHLO");
 }
 
+/* One EHLO line after the first (RFC 5321 4.1.1.1): a keyword, then
+   parameters after a space. line[0..len) is the peer's, not NUL-terminated:
+   nothing here reads past len. */
 static void sn__smtp_parse_ext(sn__smtp *s, const char *line, size_t len) {
-  sn_str kw;
-  kw.ptr = line;
-  kw.len = len;
-  if (len >= 8 && sn__ieq(line, 8, "STARTTLS")) s->ext |= SN__X_STARTTLS;
-  if (len >= 10 && sn__ieq(line, 10, "PIPELINING")) s->ext |= SN__X_PIPELINING;
-  if (len >= 4 && sn__ieq(line, 4, "SIZE")) {
+  const char *sp = (const char *) memchr(line, ' ', len);
+  size_t kwlen = sp ? (size_t) (sp - line) : len, i;
+  sn_str list, item;
+  list.ptr = sp ? sp + 1 : line + len;
+  list.len = sp ? len - kwlen - 1 : 0;
+  if (sn__ieq(line, kwlen, "STARTTLS")) s->ext |= SN__X_STARTTLS;
+  if (sn__ieq(line, kwlen, "PIPELINING")) s->ext |= SN__X_PIPELINING;
+  if (sn__ieq(line, kwlen, "SIZE")) { /* RFC 1870: "SIZE" [SP digits]; none, a bad or a huge one: no limit known */
+    unsigned long v = 0;
     s->ext |= SN__X_SIZE;
-    s->size_max = len > 5 ? strtoul(line + 5, NULL, 10) : 0;
+    for (i = 0; i < list.len && list.ptr[i] >= '0' && list.ptr[i] <= '9' && v < 429496729UL; i++) /* < 2^32 */
+      v = v * 10 + (unsigned long) (list.ptr[i] - '0');
+    s->size_max = i == list.len ? v : 0;
   }
-  if (len >= 5 && sn__ieq(line, 5, "AUTH ")) {
-    sn_str list = kw, item;
-    list.ptr += 5, list.len -= 5;
+  if (sn__ieq(line, kwlen, "AUTH")) {
     while (list.len) { /* space-separated mechanisms */
-      const char *sp = (const char *) memchr(list.ptr, ' ', list.len);
+      sp = (const char *) memchr(list.ptr, ' ', list.len);
       item.ptr = list.ptr;
       item.len = sp ? (size_t) (sp - list.ptr) : list.len;
       list.ptr += sp ? item.len + 1 : item.len;
@@ -4223,7 +4234,7 @@ static int sn__smtp_lines(sn__smtp *s) {
   while (s->rx_len > 0 && s->state != SN__S_DEAD) {
     char *nl = (char *) memchr(s->rx, '\n', s->rx_len);
     size_t len, used, k;
-    int last;
+    int last, code;
     if (nl == NULL) {
       if (s->rx_len == sizeof s->rx) return sn__smtp_bad_reply(s, "a reply line too long"), 0;
       return 0;
@@ -4231,17 +4242,22 @@ static int sn__smtp_lines(sn__smtp *s) {
     used = (size_t) (nl - s->rx) + 1;
     len = used - 1;
     if (len > 0 && s->rx[len - 1] == '\r') len--;
-    if (len < 3 || s->rx[0] < '2' || s->rx[0] > '5' || s->rx[1] < '0' || s->rx[1] > '9' || s->rx[2] < '0' ||
-        s->rx[2] > '9' || (len > 3 && s->rx[3] != ' ' && s->rx[3] != '-'))
+    /* every line is "ddd" then ' ' (the last) or '-' (more follow): a line
+       shorter than four characters ("250", "25", "") is malformed, and so
+       is a line whose code is not the one its reply began with (RFC 5321 4.2.1) */
+    if (len < 4 || s->rx[0] < '2' || s->rx[0] > '5' || s->rx[1] < '0' || s->rx[1] > '9' || s->rx[2] < '0' ||
+        s->rx[2] > '9' || (s->rx[3] != ' ' && s->rx[3] != '-'))
       return sn__smtp_bad_reply(s, "a malformed reply line"), 0;
-    last = len == 3 || s->rx[3] == ' ';
+    code = (s->rx[0] - '0') * 100 + (s->rx[1] - '0') * 10 + (s->rx[2] - '0');
+    if (s->code != 0 && code != s->code) return sn__smtp_bad_reply(s, "a reply whose lines differ in their code"), 0;
+    last = s->rx[3] == ' ';
     if (s->code == 0) { /* first line of a reply */
-      s->code = (s->rx[0] - '0') * 100 + (s->rx[1] - '0') * 10 + (s->rx[2] - '0');
-      snprintf(s->text, sizeof s->text, "%.*s", (int) (len > 4 ? len - 4 : 0), s->rx + 4);
+      s->code = code;
+      snprintf(s->text, sizeof s->text, "%.*s", (int) (len - 4), s->rx + 4);
       for (k = 0; s->text[k] != '\0'; k++) /* it reaches logs and terminals: no control characters */
         if ((unsigned char) s->text[k] < 0x20 || s->text[k] == 0x7f) s->text[k] = '?';
     } else if (s->state == SN__S_EHLO) {
-      sn__smtp_parse_ext(s, s->rx + 4, len - 4);
+      sn__smtp_parse_ext(s, s->rx + 4, len - 4); /* len >= 4 (checked above) */
     }
     memmove(s->rx, s->rx + used, s->rx_len - used);
     s->rx_len -= used;
@@ -4282,13 +4298,33 @@ static int sn__smtp_broken(sn__smtp *s, int err) {
   return err;
 }
 
-static void sn__smtp_io(sn__smtp *s) {
+static uint16_t sn__smtp_port(const sn_smtp_server *srv) {
+  return srv->port ? srv->port : srv->mode == SN_SMTP_TLS ? 465 : srv->mode == SN_SMTP_STARTTLS ? 587 : 25;
+}
+
+/* Nothing was ever heard and the connection failed (err): the failure in
+   words, at stage "connect". */
+static void sn__smtp_connect_failed(sn__smtp *s, int err) {
+  const char *host = s->srv->host;
+  unsigned port = sn__smtp_port(s->srv);
+  if (s->conn_error)
+    snprintf(s->res.reply, sizeof s->res.reply, "cannot connect to %.100s port %u (refused or unreachable)", host, port);
+  else if (err == SN_ERR_CLOSED)
+    snprintf(s->res.reply, sizeof s->res.reply, "%.100s port %u closed the connection before its greeting", host, port);
+  else
+    snprintf(s->res.reply, sizeof s->res.reply, "the connection to %.100s port %u failed before its greeting", host, port);
+  s->res.reply_code = 0;
+  sn__smtp_abort(s, err, "connect");
+}
+
+static void sn__smtp_io(sn__smtp *s, uint8_t ready) {
   sn_mgr *m = s->mgr;
   int round, r;
   for (round = 0; round < 64 && s->state != SN__S_DEAD; round++) {
     int progress = 0;
     if (s->state == SN__S_CONNECT) {
-      /* writable means connected (or failed: the first read tells) */
+      /* writable means connected (or failed: the first read or write tells) */
+      s->conn_error = (ready & SN_ERROR) != 0;
       s->state = s->srv->mode == SN_SMTP_TLS ? SN__S_HANDSHAKE : SN__S_GREETING;
       s->deadline = m->now + sn__smtp_timeout(s, 300000);
       if (s->srv->mode == SN_SMTP_TLS && (r = sn__smtp_tls_start(s)) != SN_OK) { sn__smtp_abort(s, r, "TLS"); return; }
@@ -4297,6 +4333,10 @@ static void sn__smtp_io(sn__smtp *s) {
       r = sn__tlsc_handshake(&s->tls, &s->rd_want, &s->res.tls_error, &s->res.verify_flags, s->res.reply,
                              sizeof s->res.reply);
       if (r == SN_WANT_READ) return;
+      if (r != SN_OK && s->conn_error && !s->starttls_done && s->io.err != 0) { /* refused: no TLS was spoken */
+        sn__smtp_connect_failed(s, s->io.err);
+        return;
+      }
       if (r != SN_OK) {
         s->res.reply_code = 0;
         sn__log(m, SN_LOG_WARN, "mail server %s: TLS handshake failed: %s", s->srv->host, s->res.reply);
@@ -4314,7 +4354,14 @@ static void sn__smtp_io(sn__smtp *s) {
     /* produce message bytes while the send buffer is short */
     while (s->state == SN__S_BODY && sn__txq_pending(&s->tx) < SN__SMTP_TX_CHUNK) {
       r = sn__mime_step(s, m->jobs[0].mail);
-      if (r < 0) { sn__smtp_abort(s, r, "message"); return; }
+      if (r < 0) { /* a source or the writer failed: no final dot, so the server drops what it got */
+        if (s->res.err == SN_OK || s->partial) {
+          s->res.reply_code = 0; /* the 354 answered DATA, not this */
+          snprintf(s->res.reply, sizeof s->res.reply, "the message stopped before its end: not sent");
+        }
+        sn__smtp_abort(s, r, "message");
+        return;
+      }
       progress = 1;
       if (r == 0) {
         s->state = SN__S_DOT;
@@ -4360,7 +4407,8 @@ static void sn__smtp_io(sn__smtp *s) {
           else {
             int err = sn__smtp_broken(s, r == 0 ? SN_ERR_CLOSED : r);
             /* nothing ever heard: the connection itself failed (refused, unreachable) */
-            sn__smtp_abort(s, err, s->state == SN__S_GREETING && !s->tls_up ? "connect" : sn__smtp_stage(s));
+            if (s->state == SN__S_GREETING && !s->tls_up) sn__smtp_connect_failed(s, err);
+            else sn__smtp_abort(s, err, sn__smtp_stage(s));
           }
           return;
         }
@@ -4387,7 +4435,7 @@ static int sn__smtp_has_pending(sn__smtp *s) {
 /* Opens a session for the oldest job. */
 static void sn__smtp_open(sn_mgr *m) {
   const sn_smtp_server *srv = m->jobs[0].srv;
-  uint16_t port = srv->port ? srv->port : srv->mode == SN_SMTP_TLS ? 465 : srv->mode == SN_SMTP_STARTTLS ? 587 : 25;
+  uint16_t port = sn__smtp_port(srv);
   sn__smtp *s = (sn__smtp *) SN_MALLOC(sizeof *s);
   int r;
   if (s == NULL) goto nomem;
@@ -4427,18 +4475,50 @@ nomem:
 }
 
 /* Called from sn_poll: start a session, run it, expire it, reap it. */
-static void sn__smtp_poll(sn_mgr *m, int ready) {
+static void sn__smtp_poll(sn_mgr *m, uint8_t ready) {
   sn__smtp *s = m->smtp;
   if (s == NULL) return;
-  if (s->state != SN__S_DEAD && (ready || sn__smtp_has_pending(s))) sn__smtp_io(s);
+  if (s->state != SN__S_DEAD && (ready || sn__smtp_has_pending(s))) sn__smtp_io(s, ready);
   if (s->state != SN__S_DEAD && m->now >= s->deadline) {
     int err = sn__smtp_broken(s, SN_ERR_TIMEOUT);
-    if (err == SN_ERR_TIMEOUT) snprintf(s->res.reply, sizeof s->res.reply, "no answer from the server in time");
+    if (err == SN_ERR_TIMEOUT && s->state == SN__S_CONNECT)
+      snprintf(s->res.reply, sizeof s->res.reply, "no connection to %.100s port %u in time", s->srv->host,
+               (unsigned) sn__smtp_port(s->srv));
+    else if (err == SN_ERR_TIMEOUT) snprintf(s->res.reply, sizeof s->res.reply, "no answer from the server in time");
     sn__smtp_abort(s, err, sn__smtp_stage(s));
   }
   if (s->state == SN__S_DEAD) {
     if (s->tls_up) mbedtls_ssl_close_notify(&s->tls.ssl); /* best effort */
     sn__smtp_free(s);
+  }
+}
+
+/* sn_mgr_destroy: one more way a session ends. The mail in session ends at
+   its stage with no reply code (none answered what was cut short): after its
+   final dot went out SN_ERR_UNCONFIRMED, before that not sent (SN_ERR_CLOSED);
+   the mails still queued are not sent, at stage "queued". */
+static void sn__smtp_destroyed(sn_mgr *m) {
+  static const char why[] = "the manager was destroyed";
+  sn__smtp *s = m->smtp;
+  sn_mail_result res;
+  if (s != NULL) {
+    if (s->job_active && (s->res.err == SN_OK || s->partial)) {
+      int unconfirmed = s->state == SN__S_DOT && sn__txq_pending(&s->tx) == 0;
+      s->res.reply_code = 0;
+      snprintf(s->res.reply, sizeof s->res.reply, "%s%s", why,
+               unconfirmed ? " after the end of the message, before its reply" : "");
+      sn__smtp_result(s, unconfirmed ? SN_ERR_UNCONFIRMED : SN_ERR_CLOSED, sn__smtp_stage(s));
+    }
+    if (s->tls_up && s->state != SN__S_DEAD) mbedtls_ssl_close_notify(&s->tls.ssl); /* best effort */
+    sn__smtp_abort(s, SN_ERR_CLOSED, "connect"); /* the result is set: it is reported as it is */
+    sn__smtp_free(s);
+  }
+  while (m->njobs > 0) {
+    memset(&res, 0, sizeof res);
+    res.err = SN_ERR_CLOSED;
+    res.stage = "queued";
+    snprintf(res.reply, sizeof res.reply, "%s before this mail was started", why);
+    sn__mail_pop(m, &res);
   }
 }
 
@@ -5423,7 +5503,7 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   if (r < 0) return r;
   m->now = m->port.now_ms(m->port.ctx);
 #if SN_ENABLE_SMTP
-  if (m->smtp != NULL) sn__smtp_poll(m, smtp_item >= 0 && m->items[smtp_item].ready != 0);
+  if (m->smtp != NULL) sn__smtp_poll(m, smtp_item >= 0 ? m->items[smtp_item].ready : 0);
 #endif
 #if SN_ENABLE_CLIENT
   for (i = first_client; i < first_conn; i++) {
@@ -5535,12 +5615,7 @@ SNDEF void sn_mgr_destroy(sn_mgr *m) {
   }
 #endif
 #if SN_ENABLE_SMTP
-  if (m->smtp != NULL) {
-    snprintf(m->smtp->res.reply, sizeof m->smtp->res.reply, "the manager was destroyed");
-    sn__smtp_abort(m->smtp, SN_ERR_CLOSED, "connect");
-    sn__smtp_free(m->smtp);
-  }
-  while (m->njobs > 0) sn__mail_fail_oldest(m, SN_ERR_CLOSED, "connect"); /* each job gets its one call */
+  sn__smtp_destroyed(m); /* each job gets its one call */
 #endif
 #if SN__TLS_CLIENT
   for (i = 0; i < SN_TLS_CLIENT_SESSIONS; i++) sn__tls_sess_drop(&m->sessions[i]);

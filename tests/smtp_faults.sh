@@ -18,12 +18,12 @@
 #                                    ok, closed, partial): the result checks must fail;
 #                                    fixed: a candidate fix of sn_sendmail's report
 # Environment: SN_SENDMAIL (default build/sn_sendmail), SN_CERTS (build/certs),
-# SN_PORT_BASE (default 18000 + $$ % 16 * 30; 24 ports from there, below 18500).
+# SN_PORT_BASE (default 18000 + $$ % 12 * 40; 34 ports from there, below 18500).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 SM=${SN_SENDMAIL:-build/sn_sendmail}
 CERTS=${SN_CERTS:-build/certs}
-BASE=${SN_PORT_BASE:-$((18000 + $$ % 16 * 30))}
+BASE=${SN_PORT_BASE:-$((18000 + $$ % 12 * 40))}
 PY=/usr/bin/python3
 TAME=0
 case "${1:-}" in
@@ -198,6 +198,47 @@ check $? "MAIL FROM 553 (PIPELINING: RCPTs and DATA refused too): refused at MAI
 send ctrl-greet tls --to a@example.com --body x
 clean && [ $rc -ne 0 ] && said '^sn_sendmail: greeting: 554' && ! LC_ALL=C grep -q "$(printf '[\001-\010\013-\037\177]')" "$TMP/ctrl-greet.err"
 check $? "a 554 greeting carrying ESC/BEL sequences: reported, with no control character reaching stderr" "$(why | LC_ALL=C sed 's/[[:cntrl:]]/^/g')"
+
+# ---- reply lines shorter than four characters: a malformed reply, never read past -------
+MALFORMED='protocol violation by the peer: a malformed reply line'
+send short-ehlo-clear starttls --user u --pass p --to a@example.com --body x
+clean && [ $rc -eq 1 ] && said "^sn_sendmail: EHLO: $MALFORMED\$" && ! slog short-ehlo-clear | grep -qE '^C: (STARTTLS|AUTH|MAIL)'
+check $? "STARTTLS mode, before TLS: EHLO answered '250-hostile', '250' (bare LF), 'AUTH PLAIN': a malformed reply at EHLO, no code, nothing more sent" "$(why)"
+send short-ehlo-tls starttls --user u --pass p --to a@example.com --body x
+clean && [ $rc -eq 1 ] && said "^sn_sendmail: EHLO: $MALFORMED\$" && slog short-ehlo-tls | grep -q '^C: EHLO .* tls$' &&
+  ! slog short-ehlo-tls | grep -qE '^C: (AUTH|MAIL)'
+check $? "STARTTLS mode, after TLS: the same EHLO reply under TLS: a malformed reply at EHLO, no AUTH, no MAIL" "$(why)"
+send short-greet starttls --to a@example.com --body x
+clean && [ $rc -eq 1 ] && said "^sn_sendmail: greeting: $MALFORMED\$" && ! slog short-greet | grep -q '^C: '
+check $? "a greeting of three characters ('220' CRLF): a malformed reply at stage greeting, no EHLO" "$(why)"
+send short-rcpt tls --to a@example.com --body x
+clean && [ $rc -eq 1 ] && said "^sn_sendmail: RCPT TO: $MALFORMED\$" && [ "$(msgs short-rcpt)" -eq 0 ]
+check $? "RCPT TO answered '25' (bare LF): a malformed reply at stage RCPT TO, nothing stored" "$(why)"
+send short-dot tls --to a@example.com --body-file "$TMP/body.txt"
+clean && [ $rc -eq 3 ] && said "^sn_sendmail: DATA: .*malformed reply line in the answer to the end of the message" && delivered short-dot
+check $? "the final dot answered '250' alone: not success, '$UNCONF' (exit 3, the server has the mail)" "$(why)"
+send mixed-codes starttls --to a@example.com --body x
+clean && [ $rc -eq 1 ] && said '^sn_sendmail: EHLO: protocol violation by the peer: a reply whose lines differ in their code$' &&
+  ! slog mixed-codes | grep -qE '^C: (STARTTLS|MAIL)'
+check $? "an EHLO reply '250-', '250-STARTTLS', '554': lines with different codes are malformed, not a 250 with STARTTLS" "$(why)"
+
+# ---- the failure in words: a refused connection, an attachment that cannot be read ------
+NOPORT=$((BASE + ${#PORT[@]} + 1)) # nothing listens there
+for mode in plain starttls tls; do
+  t0=$(date +%s%N)
+  timeout 30 "$SM" --server 127.0.0.1 --port "$NOPORT" --mode "$mode" --ca "$CERTS/ca.pem" --from dev@example.org \
+    --to a@example.com --body x 2>"$TMP/refused-$mode.err"
+  rc=$? el=$((($(date +%s%N) - t0) / 1000000)) cur=refused-$mode
+  clean && [ $rc -eq 1 ] && said "^sn_sendmail: connect: network I/O error: cannot connect to 127\.0\.0\.1 port $NOPORT \(refused or unreachable\)\$"
+  check $? "--mode $mode, nothing listening: 'connect: ... cannot connect to 127.0.0.1 port $NOPORT (refused or unreachable)'" "$(why)"
+done
+send plain-ok tls --to a@example.com --body x --attach /nonexistent/file.bin --count 2
+clean && [ $rc -eq 1 ] && said '^sn_sendmail: message: cannot read /nonexistent/file.bin$' && ! slog plain-ok | grep -q '^C: '
+check $? "an attachment that cannot be opened: 'message: cannot read FILE', nothing sent, nothing leaked (ASan)" "$(why)"
+mkdir -p "$TMP/a-directory"
+send plain-ok tls --to a@example.com --body x --attach "$TMP/a-directory" --count 2
+clean && [ $rc -eq 1 ] && said '^sn_sendmail: message: cannot read file: the message stopped before its end: not sent$' && [ "$(msgs plain-ok)" -eq 0 ]
+check $? "an attachment that is a directory (read fails mid-message): not sent, no stale 354 in the words, nothing stored or leaked" "$(why)"
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

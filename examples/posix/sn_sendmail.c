@@ -172,6 +172,7 @@ int SN_SENDMAIL_MAIN(int argc, char **argv) {
   srv.ca_len = ca_len;
   if (html_file && (html = ex_read_file(html_file, NULL)) == NULL) {
     fprintf(stderr, "sn_sendmail: message: cannot read %s\n", html_file);
+    free(ca_bundle);
     return 1;
   }
 
@@ -181,11 +182,14 @@ int SN_SENDMAIL_MAIN(int argc, char **argv) {
   mo.log_level = verbose ? SN_LOG_DEBUG : SN_LOG_ERROR;
   if ((r = sn_mgr_create(&mgr, &mo)) != SN_OK) {
     fprintf(stderr, "sn_sendmail: connect: %s\n", sn_strerror(r));
+    free(ca_bundle);
+    free(html);
     return 1;
   }
   while (done_count < count || done_count < queued) {
     while (queued < count) { /* keep the queue full; the session runs them in order */
       message *msg = (message *) calloc(1, sizeof *msg);
+      const char *unreadable = NULL;
       sn_mail *m;
       if (msg == NULL) break;
       m = &msg->mail;
@@ -197,23 +201,20 @@ int SN_SENDMAIL_MAIN(int argc, char **argv) {
       m->html = html;
       if (body_file) {
         FILE *f = fopen(body_file, "rb");
-        if (f == NULL) {
-          fprintf(stderr, "sn_sendmail: message: cannot read %s\n", body_file);
-          return 1;
-        }
-        msg->files[msg->nfiles++] = f;
+        if (f == NULL) unreadable = body_file;
+        else msg->files[msg->nfiles++] = f;
         m->text_source = file_source;
         m->text_source_arg = f;
       } else {
         m->text = body;
       }
-      for (i = 0; i < natt; i++) {
+      for (i = 0; i < natt && unreadable == NULL; i++) {
         FILE *f = fopen(attach[i], "rb");
         const char *base = strrchr(attach[i], '/');
         sn_str path;
         if (f == NULL) {
-          fprintf(stderr, "sn_sendmail: message: cannot read %s\n", attach[i]);
-          return 1;
+          unreadable = attach[i];
+          break;
         }
         msg->files[msg->nfiles++] = f;
         path.ptr = attach[i];
@@ -225,14 +226,15 @@ int SN_SENDMAIL_MAIN(int argc, char **argv) {
       }
       m->attachments = msg->att;
       m->attachment_count = natt;
-      r = sn_mail_send(mgr, &srv, m, on_done, msg);
-      if (r != SN_OK) {
+      r = unreadable ? SN_ERR_FILE : sn_mail_send(mgr, &srv, m, on_done, msg);
+      if (r != SN_OK) { /* nothing of this message is queued: it is freed here, the rest as usual */
         for (i = 0; i < msg->nfiles; i++) fclose(msg->files[i]);
         free(msg);
         if (r == SN_ERR_FULL) break;
-        fprintf(stderr, "sn_sendmail: message: %s\n", sn_strerror(r));
+        if (unreadable) fprintf(stderr, "sn_sendmail: message: cannot read %s\n", unreadable);
+        else fprintf(stderr, "sn_sendmail: message: %s\n", sn_strerror(r));
         failed++;
-        count = done_count = queued; /* stop: what is queued still finishes */
+        count = queued; /* stop queueing: what is queued still finishes */
         break;
       }
       queued++;

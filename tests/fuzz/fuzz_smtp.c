@@ -14,7 +14,18 @@
      byte 1   number of split points (low 4 bits), then 16-bit offsets;
               bit 4: an early talker (the whole script is there from the
               start), else a well-behaved server that says its k-th reply
-              only after the client's k-th command (a message counts as one)
+              only after the client's k-th command (a message counts as one);
+              bits 5-7: the line rewriter (below)
+     [byte 2  with byte 1's bits 6-7 not 0: the rewriter's selector: bits
+              0-5 a line number k (modulo the script's lines), bits 6-7 a
+              length L (0-3)]
+   The line rewriter makes the short and bare-LF lines a mutator rarely
+   builds by itself, in every stage: bit 5 ends every line with a bare LF;
+   bits 6-7 = 1 cut line k to its first L characters ("250 ok" -> "250");
+   2 split line k after its first L characters, its text after the fourth
+   a line of its own ("250-AUTH PLAIN" -> "250", "AUTH PLAIN"); 3 insert a
+   line of its first L characters after every continuation line ("ddd-...")
+   of every reply ("250-x" -> "250-x", "250").
    Oracle (well-behaved server, plain mode, no timeouts): the session fed the
    script whole and
    fed in pieces (split at the offsets: any byte, inside a reply line, inside
@@ -149,6 +160,41 @@ static void run(unsigned flags, int gated, const uint8_t *script, size_t len, co
   }
 }
 
+/* The line rewriter (see the top): what the server says, rewritten from
+   script[0..len) into out (room for 3 * len + 16 bytes). Returns the length. */
+static size_t rewrite(unsigned lm, unsigned sel, const uint8_t *script, size_t len, uint8_t *out) {
+  size_t off = 0, o = 0, nlines = 0, k, line;
+  unsigned op = lm >> 1, cut = sel >> 6;
+  for (k = 0; k < len; k++) nlines += script[k] == '\n';
+  if (len > 0 && script[len - 1] != '\n') nlines++;
+  k = nlines ? (sel & 63) % nlines : 0;
+  for (line = 0; off < len; line++) {
+    const uint8_t *l = script + off, *nl = (const uint8_t *) memchr(l, '\n', len - off);
+    size_t end = nl ? (size_t) (nl - script) + 1 : len, n = end - off, text = n, keep;
+    int lf = nl != NULL, cr;
+    if (lf) text--;
+    cr = lf && text > 0 && l[text - 1] == '\r';
+    if (cr) text--;
+    keep = (op == 1 || op == 2) && line == k && text > cut ? cut : text;
+    memcpy(out + o, l, keep), o += keep;
+    if (op == 2 && line == k && text > 4) { /* the short line, then the text as a line of its own */
+      if (!(lm & 1)) out[o++] = '\r';
+      out[o++] = '\n';
+      memcpy(out + o, l + 4, text - 4), o += text - 4;
+    }
+    if (cr && !(lm & 1)) out[o++] = '\r';
+    if (lf) out[o++] = '\n';
+    if (op == 3 && text >= 4 && l[3] == '-') {
+      keep = text < cut ? text : cut; /* the same line's first L characters, as a line of its own */
+      memcpy(out + o, l, keep), o += keep;
+      if (!(lm & 1)) out[o++] = '\r';
+      out[o++] = '\n';
+    }
+    off = end;
+  }
+  return o;
+}
+
 static int cmp_size(const void *a, const void *b) {
   size_t x = *(const size_t *) a, y = *(const size_t *) b;
   return x < y ? -1 : x > y;
@@ -156,14 +202,21 @@ static int cmp_size(const void *a, const void *b) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_in in = {data, size};
-  unsigned flags = fz_u8(&in), b1 = fz_u8(&in), ncuts = b1 & 15, i;
+  unsigned flags = fz_u8(&in), b1 = fz_u8(&in), ncuts = b1 & 15, lm = b1 >> 5, sel = (lm >> 1) ? fz_u8(&in) : 0, i;
   int gated = !(b1 & 16);
   size_t cuts[16], pieces[17], prev = 0;
   int npieces = 0;
+  uint8_t *script = NULL;
   fz_buf whole, split;
   memset(&whole, 0, sizeof whole);
   memset(&split, 0, sizeof split);
   for (i = 0; i < ncuts; i++) cuts[i] = fz_u16(&in);
+  if (lm != 0) { /* the script, rewritten line by line (short and bare-LF lines) */
+    script = (uint8_t *) malloc(3 * in.n + 16);
+    FZ_CHECK(script != NULL, "malloc");
+    in.n = rewrite(lm, sel, in.p, in.n, script);
+    in.p = script;
+  }
   for (i = 0; i < ncuts; i++) cuts[i] = in.n ? cuts[i] % in.n : 0;
   qsort(cuts, ncuts, sizeof cuts[0], cmp_size);
   for (i = 0; i < ncuts; i++) {
@@ -180,6 +233,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   fz_free(&whole);
   fz_free(&split);
+  free(script);
   fzp_done();
   return 0;
 }

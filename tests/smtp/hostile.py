@@ -47,6 +47,14 @@ SCENARIOS = [
     ("long-dot", dict(mode="tls", dot=b"250 " + b"q" * 3000 + b"\r\n")),  # the dot's 250, 3000 octets long
     ("garbage-dot", dict(mode="tls", dot=b"\x00\xff\xfe this is not an SMTP reply\r\n")),  # garbage for the dot's reply
     ("ctrl-greet", dict(mode="tls", greeting=b"554 5.7.1 \x1b[2J\x1b]0;owned\x07 \x1b[31mblocked\x1b[0m\r\n")),
+    # reply lines shorter than four characters ("250", bare LF): malformed, never read past
+    ("short-ehlo-clear", dict(mode="starttls", ehlo_clear=b"250-hostile\r\n250\nAUTH PLAIN\r\n")),  # before TLS
+    ("short-ehlo-tls", dict(mode="starttls", ehlo_tls=b"250-hostile\r\n250\nAUTH PLAIN\r\n")),    # after STARTTLS
+    ("short-greet", dict(mode="starttls", greeting=b"220\r\n")),
+    ("short-rcpt", dict(mode="tls", rcpt=b"25\n")),
+    ("short-dot", dict(mode="tls", dot=b"250\r\n")),                # the dot's reply: the mail may be taken
+    ("mixed-codes", dict(mode="starttls", ehlo_clear=b"250-hostile\r\n250-STARTTLS\r\n554 no\r\n")),
+    ("plain-ok", dict(mode="tls")),                                 # well-behaved: attachment faults
 ]
 
 if len(sys.argv) > 1 and sys.argv[1] == "--list":
@@ -172,7 +180,7 @@ def session(p, b):
         if cmd == b"EHLO":
             if b.get("endless") == "ehlo":
                 return p.endless(b"250")
-            p.send(b.get("ehlo") or ehlo_reply(b, p.tls))
+            p.send(b.get("ehlo_tls" if p.tls else "ehlo_clear") or b.get("ehlo") or ehlo_reply(b, p.tls))
         elif cmd == b"HELO":
             p.send(b.get("helo", b"250 hostile.test\r\n"))
         elif cmd == b"STAR":
@@ -193,6 +201,8 @@ def session(p, b):
                 p.send(b"503 5.5.1 no sender\r\n")
             elif b.get("refuse_first") and nrcpt == 1:
                 p.send(b"550 5.1.1 no such user here\r\n")
+            elif b.get("rcpt"):
+                p.send(b["rcpt"])
             else:
                 rcpts.append(ln.decode().split("<")[1].split(">")[0])
                 p.send(b"250 2.1.5 ok\r\n")
