@@ -13,7 +13,8 @@
 #
 #   tests/smtp_faults.sh             the checks
 #   tests/smtp_faults.sh --tame      against a well-behaved server (HOSTILE_TAME=1):
-#                                    every negative check must fail
+#                                    every negative check must fail (the refused-connection
+#                                    and attachment checks at the end need no hostile server)
 #   tests/smtp_faults.sh --mutant M  with tests/smtp/sendmail_mutant.c (SN_MUTANT=M:
 #                                    ok, closed, partial): the result checks must fail;
 #                                    fixed: a candidate fix of sn_sendmail's report
