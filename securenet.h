@@ -4509,7 +4509,6 @@ static void sn__smtp_destroyed(sn_mgr *m) {
                unconfirmed ? " after the end of the message, before its reply" : "");
       sn__smtp_result(s, unconfirmed ? SN_ERR_UNCONFIRMED : SN_ERR_CLOSED, sn__smtp_stage(s));
     }
-    if (s->tls_up && s->state != SN__S_DEAD) mbedtls_ssl_close_notify(&s->tls.ssl); /* best effort */
     sn__smtp_abort(s, SN_ERR_CLOSED, "connect"); /* the result is set: it is reported as it is */
     sn__smtp_free(s);
   }
