@@ -3120,10 +3120,10 @@ static int sn__http_begin_body(sn_conn *c) {
         sn__tx_put(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) != SN_OK)
       return sn__http_fail(c, 500), 1;
   }
-  if (!c->req_chunked && sn__rx_grow(c, c->head_len + c->body_len) != SN_OK) {
-    c->mgr->stats.nomem++;
-    return sn__http_fail(c, 503), 1;
-  }
+  /* No buffer for the announced length yet: sn__http_read grows it as the
+     body arrives, so memory follows what was received, not what a head
+     claimed (a few heads with a large Content-Length would hold max_body
+     each until the request timeout). */
   c->rstate = SN__R_BODY;
   return 1;
 }
@@ -3207,8 +3207,11 @@ static int sn__http_read(sn_conn *c) {
   size_t room;
   int n;
   if (c->rx_len == c->rx_cap) {
+    /* geometric growth, as bytes arrive; a body with a Content-Length needs
+       exactly head + body (what follows is the next request, read later) */
     size_t limit = c->rstate == SN__R_HEAD ? l->opts.max_header_bytes + 1
-                                           : c->head_len + (size_t) l->opts.max_body + 4096;
+                   : c->req_chunked        ? c->head_len + (size_t) l->opts.max_body + 4096
+                                           : c->head_len + c->body_len;
     size_t want = c->rx_cap > 0 ? c->rx_cap * 2 : SN_RX_INIT;
     if (want > limit) want = limit;
     if (want <= c->rx_cap) return 0; /* full: the parser answers 431 / 413 */
