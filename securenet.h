@@ -452,10 +452,15 @@ typedef struct sn_tls_opts {
 typedef struct sn_http_opts {
   const char *addr;             /* numeric bind address; NULL: every interface */
   uint16_t port;                /* required */
-  const sn_router *router;      /* required, borrowed */
+  const sn_router *router;      /* required (except with redirect_to_https), borrowed */
   const sn_tls_opts *tls;       /* NULL: plain HTTP. Copied at listen time. */
-  uint16_t redirect_to_https;   /* plain HTTP only: answer every request with
-                                   301 to https://<host>:<this port><target> */
+  uint16_t redirect_to_https;   /* plain HTTP only: answer every request with a
+                                   redirect to https://<host>:<this port><target>
+                                   (301 for GET and HEAD, 308 for other methods,
+                                   which keep method and body); host from an
+                                   absolute-form target, else Host; 400 for a
+                                   malformed host and "OPTIONS *". router may
+                                   be NULL: it is not used */
   size_t max_header_bytes;      /* request line + headers; 0: 8192 (431 beyond) */
   size_t max_uri_bytes;         /* request target; 0: 2048 (414 beyond) */
   size_t max_body;              /* 0: 65536 (413 beyond) */
@@ -532,13 +537,17 @@ typedef struct sn_static_file {
   size_t len;
   const unsigned char *gzip; /* pre-gzipped body, or NULL */
   size_t gzip_len;
-  const char *etag;          /* quoted strong ETag, or NULL */
+  const char *etag;          /* quoted strong ETag of the identity body (at most 90
+                                bytes), or NULL; the gzip variant is served with
+                                this ETag plus "-gzip" inside the quotes */
 } sn_static_file;
 
 SNDEF const sn_static_file *sn_static_find(const sn_static_file *table, size_t count, sn_str path);
 /* Serves one file: Content-Type from the extension, the gzip variant when the
-   request accepts gzip (with Vary), ETag and 304 for a matching
-   If-None-Match. The body is sent from the table without a copy. */
+   request accepts gzip (with Vary), ETag and 304 for an If-None-Match that
+   matches the variant chosen (each variant has its own ETag, RFC 9110 8.8.3).
+   The body is sent from the table without a copy. SN_ERR_INVALID for an etag
+   that is not quoted or longer than 90 bytes. */
 SNDEF int sn_http_static(sn_conn *c, const sn_request *req, const sn_static_file *f);
 SNDEF const char *sn_mime_type(sn_str path);
 
@@ -2922,24 +2931,34 @@ static int sn__etag_matches(const sn_request *req, const char *etag) {
 }
 
 SNDEF int sn_http_static(sn_conn *c, const sn_request *req, const sn_static_file *f) {
-  char head[256];
+  char head[256], etag[96];
   int gz, r;
   const unsigned char *body;
   size_t len;
   if (c == NULL || req == NULL || f == NULL) return SN_ERR_INVALID;
-  if (f->etag != NULL && sn__etag_matches(req, f->etag)) {
-    snprintf(head, sizeof head, "ETag: %s\r\n", f->etag);
-    return sn_http_reply(c, 304, head, NULL, 0);
-  }
   gz = f->gzip != NULL && sn__accepts_gzip(req);
   body = gz ? f->gzip : f->data;
   len = gz ? f->gzip_len : f->len;
+  etag[0] = '\0';
+  if (f->etag != NULL) {
+    /* RFC 9110 8.8.3: each representation has its own strong validator; the
+       gzip variant's is the file's with "-gzip" inside the quotes */
+    size_t el = strlen(f->etag);
+    if (el + 6 > sizeof etag || el < 2 || f->etag[el - 1] != '"') return SN_ERR_INVALID;
+    if (gz) snprintf(etag, sizeof etag, "%.*s-gzip\"", (int) (el - 1), f->etag);
+    else memcpy(etag, f->etag, el + 1);
+  }
+  if (etag[0] != '\0' && sn__etag_matches(req, etag)) {
+    /* RFC 9110 15.4.5: a 304 carries the ETag and Vary a 200 would */
+    snprintf(head, sizeof head, "ETag: %s\r\n%s", etag, f->gzip ? "Vary: Accept-Encoding\r\n" : "");
+    return sn_http_reply(c, 304, head, NULL, 0);
+  }
   {
     sn_str p;
     p.ptr = f->path;
     p.len = strlen(f->path);
-    r = snprintf(head, sizeof head, "Content-Type: %s\r\n%s%s%s%s%s", sn_mime_type(p), f->etag ? "ETag: " : "",
-                 f->etag ? f->etag : "", f->etag ? "\r\n" : "", f->gzip ? "Vary: Accept-Encoding\r\n" : "",
+    r = snprintf(head, sizeof head, "Content-Type: %s\r\n%s%s%s%s%s", sn_mime_type(p), etag[0] ? "ETag: " : "",
+                 etag, etag[0] ? "\r\n" : "", f->gzip ? "Vary: Accept-Encoding\r\n" : "",
                  gz ? "Content-Encoding: gzip\r\n" : "");
   }
   if (r < 0 || (size_t) r >= sizeof head) return SN_ERR_TOO_BIG;
@@ -3000,27 +3019,63 @@ static int sn__rx_grow(sn_conn *c, size_t want) {
   return SN_OK;
 }
 
-/* Redirects a plain HTTP request to the same target on HTTPS. */
+/* The host of a Host value or an absolute-form authority (uri-host [":" port],
+   RFC 9112 3.2), checked here and not only by the parser since it goes into a
+   Location: a reg-name of letters, digits, "-._~", an IPv4 address or an IP
+   literal in brackets, then an optional decimal port. Returns the host's
+   length (brackets included) or 0 when malformed. */
+static size_t sn__redirect_host(sn_str a) {
+  size_t i, hl, k;
+  if (a.len == 0) return 0;
+  if (a.ptr[0] == '[') {
+    const char *rb = (const char *) memchr(a.ptr, ']', a.len);
+    if (rb == NULL || rb == a.ptr + 1) return 0;
+    hl = (size_t) (rb - a.ptr) + 1;
+    for (i = 1; i + 1 < hl; i++) {
+      char ch = a.ptr[i];
+      if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') || ch == ':' ||
+            ch == '.'))
+        return 0;
+    }
+  } else {
+    for (hl = 0; hl < a.len && a.ptr[hl] != ':'; hl++) {
+      char ch = a.ptr[hl];
+      if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-._~", ch)))
+        return 0;
+    }
+    if (hl == 0) return 0;
+  }
+  if (hl == a.len) return hl;
+  if (a.ptr[hl] != ':' || a.len - hl - 1 > 5) return 0;
+  for (k = hl + 1; k < a.len; k++)
+    if (a.ptr[k] < '0' || a.ptr[k] > '9') return 0;
+  return hl;
+}
+
+/* Redirects a plain HTTP request to the same target on HTTPS: 301 for GET
+   and HEAD, 308 for every other method (RFC 9110 15.4.9: a 301 lets clients
+   turn a POST into a GET and drop its body). The host is the absolute-form
+   target's authority if the request has one (RFC 9112 3.2.2), else Host;
+   "OPTIONS *" and a malformed host get 400. */
 static void sn__http_redirect(sn_conn *c) {
   static const char hexd[] = "0123456789ABCDEF";
   sn_str host = sn_http_header(&c->req, "host");
   char loc[8 + 255 + 6 + 3 * 256 + 1], *o = loc; /* scheme, host, ":port", escaped path, NUL */
-  size_t i, hl = host.len;
-  if (hl && host.ptr[0] != '[') {
-    const char *colon = (const char *) memchr(host.ptr, ':', hl);
-    if (colon) hl = (size_t) (colon - host.ptr);
-  } else if (hl) {
-    const char *rb = (const char *) memchr(host.ptr, ']', hl);
-    hl = rb ? (size_t) (rb - host.ptr) + 1 : 0;
+  size_t i, hl;
+  int status = sn__eq(c->req.method, "GET") || sn__eq(c->req.method, "HEAD") ? 301 : 308;
+  if (c->req.method.ptr != NULL && c->req.path.ptr != NULL) {
+    /* absolute-form: the parser skipped the authority; it is still in the
+       buffer between "scheme://" and the path (decoded in place after it) */
+    const char *t = c->req.method.ptr + c->req.method.len, *end = c->req.path.ptr;
+    while (t < end && *t == ' ') t++;
+    if ((end - t > 7 && sn__ieq(t, 7, "http://")) || (end - t > 8 && sn__ieq(t, 8, "https://"))) {
+      host.ptr = t + (t[4] == ':' ? 7 : 8);
+      host.len = (size_t) (end - host.ptr);
+    }
   }
-  for (i = 0; i < hl; i++) {
-    char ch = host.ptr[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-          strchr(".-:[]", ch)))
-      hl = 0;
-  }
-  if (hl == 0 || hl > 255 || c->req.path.len > 256) {
-    sn__http_fail(c, 400);
+  hl = sn__redirect_host(host);
+  if (hl == 0 || hl > 255 || c->req.path.len > 256 || c->req.path.len == 0 || c->req.path.ptr[0] != '/') {
+    sn__http_fail(c, 400); /* no host to name, or "OPTIONS *": no resource on the other side */
     return;
   }
   o += snprintf(o, 16, "https://");
@@ -3038,17 +3093,21 @@ static void sn__http_redirect(sn_conn *c) {
     }
   }
   *o = '\0';
+  if (c->req.query.len > 512) {
+    sn__http_fail(c, 414);
+    return;
+  }
   {
-    char head[sizeof loc + 64];
-    int room = (int) (sizeof head);
-    int n = snprintf(head, (size_t) room, "Location: %s%s%.*s\r\nContent-Type: text/plain\r\n", loc,
-                     c->req.query.len ? "?" : "", c->req.query.len > 512 ? 0 : (int) c->req.query.len,
-                     c->req.query.ptr);
-    if (n < 0 || n >= room || c->req.query.len > 512) {
+    char head[sizeof loc + 512 + 64];
+    int q = (int) c->req.query.len, n;
+    const char *qm = q ? "?" : "";
+    n = snprintf(head, sizeof head, "Location: %s%s%.*s\r\nContent-Type: text/plain\r\n", loc, qm, q,
+                 c->req.query.ptr);
+    if (n < 0 || (size_t) n >= sizeof head) {
       sn__http_fail(c, 414);
       return;
     }
-    sn_http_printf(c, 301, head, "moved to %s\n", loc);
+    sn_http_printf(c, status, head, "moved to %s%s%.*s\n", loc, qm, q, c->req.query.ptr);
   }
 }
 
@@ -5476,7 +5535,9 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
 SNDEF int sn_http_listen(sn_mgr *m, const sn_http_opts *o) {
   sn__listener *l;
   int r;
-  if (m == NULL || o == NULL || o->router == NULL || o->port == 0) return SN_ERR_INVALID;
+  if (m == NULL || o == NULL || o->port == 0) return SN_ERR_INVALID;
+  /* a redirecting listener answers every request itself */
+  if (o->router == NULL && !(SN_ENABLE_PLAIN_HTTP && o->tls == NULL && o->redirect_to_https)) return SN_ERR_INVALID;
   if (o->tls != NULL && o->redirect_to_https) return SN_ERR_INVALID;
   if (o->tls == NULL && !SN_ENABLE_PLAIN_HTTP) return SN_ERR_UNSUPPORTED; /* compiled out */
   if (m->nlisteners >= SN_MAX_LISTENERS) return SN_ERR_FULL;
