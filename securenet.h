@@ -3360,11 +3360,26 @@ static void sn__conn_io(sn_conn *c) {
     if (r != 0) {
       c->tls_err = r;
       m->stats.handshake_fails++;
-      if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
-        char info[128];
-        mbedtls_x509_crt_verify_info(info, sizeof info, "", mbedtls_ssl_get_verify_result(&c->ssl));
-        info[strcspn(info, "\n")] = '\0';
-        sn__log(m, SN_LOG_WARN, "client certificate from %s refused: %s", c->peer, info);
+      if (r == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE) {
+        sn__log(m, SN_LOG_WARN, "client %s refused: it sent no certificate (this listener requires one)", c->peer);
+        /* mbedTLS (2.28 and 3.6) ends a TLS 1.2 handshake without a client
+           certificate silently ("the client should know"): clients then
+           report an unexpected EOF. RFC 5246 7.4.6: a fatal handshake_failure.
+           TLS 1.3 is left alone: mbedTLS sends certificate_required itself. */
+        if (strcmp(mbedtls_ssl_get_version(&c->ssl), "TLSv1.2") == 0)
+          (void) mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                                MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
+      } else if (c->lst->has_client_ca) {
+        /* the real reason, in words: mbedTLS's alert (unknown_ca, bad_certificate,
+           certificate_expired, ...; on 3.6 TLS 1.3 a "bad record MAC") says less */
+        uint32_t flags = mbedtls_ssl_get_verify_result(&c->ssl);
+        if (flags != 0 && flags != (uint32_t) -1) {
+          char info[160], *p;
+          mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
+          for (p = info; (p = strchr(p, '\n')) != NULL;) *p = ';'; /* one line per flag: join them */
+          if (strlen(info) > 0 && info[strlen(info) - 1] == ';') info[strlen(info) - 1] = '\0';
+          sn__log(m, SN_LOG_WARN, "client certificate from %s refused: %s", c->peer, info);
+        }
       }
       sn__log_tls(m, SN_LOG_INFO, "TLS handshake failed", r);
       /* mbedTLS has sent its alert; read what the client still sends before
