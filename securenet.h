@@ -12,6 +12,11 @@
        #define SECURENET_IMPLEMENTATION
    before you include this file (and your port header) in *one* C file to
    create the implementation. Every other file includes it without the define.
+   In that file, include securenet.h before any system header: it asks glibc
+   for POSIX.1-2008 first (the POSIX port needs it; with -std=c99 and
+   <stdio.h> first, securenet_port_posix.h stops with an #error that says
+   so), or compile that file with -D_POSIX_C_SOURCE=200809L. A file of its
+   own for the implementation (securenet_impl.c) avoids the question.
 
 QUICK START (POSIX; see examples/posix/sn_demo.c for the whole program)
 
@@ -89,7 +94,9 @@ MEMORY
    allocates its record buffers (MBEDTLS_SSL_IN/OUT_CONTENT_LEN each, plus
    overhead) through its own calloc. Per connection securenet holds the
    sn_conn struct (see sn_conn_size()), a receive buffer of SN_RX_INIT that
-   grows up to the header limit plus max_body, and a send buffer of
+   grows (doubling) as bytes arrive, up to the header limit plus max_body,
+   never ahead of them (a head announcing a large Content-Length allocates
+   nothing until its body comes), and a send buffer of
    SN_TX_INIT that grows up to max_reply. The buffers are allocated at the
    first request, not during the TLS handshake; buffers that grew for a
    large request shrink back after it; a connection idle for
@@ -124,6 +131,9 @@ SECURITY
      ticket lifetime) and by a bounded session cache.
    - Mutual TLS: give client_ca and clients must present a certificate that
      chains to it; its subject reaches handlers (sn_conn_peer_subject()).
+     A refusal is logged with its reason in words (no certificate, the
+     verification flags) and ends with a fatal alert where mbedTLS allows
+     (see LIMITS).
      Validity dates are checked against the port's wall clock.
    - The DRBG is seeded from the port's entropy hook only; if it fails,
      sn_mgr_create() fails. There is no fallback.
@@ -148,6 +158,10 @@ SECURITY
      last chunk or TLS's close_notify) as an error, follows redirects only
      when asked and never from https to http, and refuses URLs with user
      info.
+   - A plain-HTTP listener with redirect_to_https answers every request with
+     a redirect (301 for GET/HEAD, 308 otherwise, so a POST is not turned
+     into a GET) to the same target; its host is checked (400 if malformed),
+     never copied blindly into Location.
    - Request smuggling: Content-Length together with Transfer-Encoding,
      differing Content-Lengths, obs-fold, bare CR or LF and whitespace before
      a colon are all answered with 400 and the connection is closed.
@@ -157,7 +171,8 @@ LIMITS
    - Transfer codings: only "chunked" (501 for others). Trailers are read
      and dropped.
    - Request bodies are buffered whole (up to max_body, 413 beyond) and
-     handed to the handler at once. Responses are buffered up to max_reply;
+     handed to the handler at once. max_body is per listener: every route of
+     a listener has the same limit (run a second listener for larger uploads). Responses are buffered up to max_reply;
      larger ones are streamed with the chunked API and sn_http_on_writable().
    - One request per connection is served at a time; pipelined requests wait
      in the receive buffer and are answered in order.
@@ -172,12 +187,33 @@ LIMITS
      recipients and 16 attachments per mail; bodies are sent as
      quoted-printable (always valid, 8BITMIME not needed), attachments as
      base64; a transaction error ends the session (the next mail reconnects).
+   - mbedTLS's own limits (TLS is mbedTLS's; an independent TLS conformance
+     suite found securenet behaving like mbedTLS's ssl_server2, and these;
+     issue numbers are github.com/Mbed-TLS/mbedtls's):
+     - 3.6, TLS 1.3: an alert sent after the server's Finished is protected
+       with the handshake keys (#10877), so the client reports "bad record
+       MAC" instead of the alert; the common case is a mutual-TLS client
+       without a certificate (whose alert is the legacy no_certificate,
+       #10720) or with a refused one. The server's log says why in words
+       ("client certificate from ... refused: ...").
+     - TLS 1.3 KeyUpdate is not supported (#10881): a peer that rekeys a
+       long-lived connection is dropped.
+     - Many fatal handshake errors close the connection without an alert
+       (e.g. no common TLS 1.3 group, #10892). For a TLS 1.2 client without
+       a required certificate, which mbedTLS ends silently on 2.28 and 3.6,
+       securenet sends the handshake_failure alert itself.
+     - A ClientHello larger than one record (about 16 KB, the
+       MBEDTLS_SSL_IN_CONTENT_LEN buffer) is refused without an alert
+       (measured on 2.28.3 and 3.6.6; #1840 for 2.x's missing handshake
+       reassembly).
 */
 #ifndef SECURENET_H
 #define SECURENET_H
 
 /* The implementation uses POSIX interfaces on Unix-like hosts (the POSIX
-   port); glibc must see the request before its first header. */
+   port); glibc must see the request before its first header (it decides
+   once, at that header, what it declares; securenet_port_posix.h stops with
+   an #error when a system header came first in strict ISO C mode). */
 #if defined(SECURENET_IMPLEMENTATION) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && \
     (defined(__unix__) || defined(__unix))
 #define _POSIX_C_SOURCE 200809L
@@ -463,7 +499,9 @@ typedef struct sn_http_opts {
                                    be NULL: it is not used */
   size_t max_header_bytes;      /* request line + headers; 0: 8192 (431 beyond) */
   size_t max_uri_bytes;         /* request target; 0: 2048 (414 beyond) */
-  size_t max_body;              /* 0: 65536 (413 beyond) */
+  size_t max_body;              /* 0: 65536 (413 beyond); per listener: the same
+                                   for every route. The buffer grows as the body
+                                   arrives, not to the Content-Length announced */
   size_t max_reply;             /* buffered response bytes; 0: 65536 */
   uint32_t handshake_timeout_ms;/* 0: 10000 */
   uint32_t request_timeout_ms;  /* first byte to whole request; 0: 10000 (408) */
@@ -491,7 +529,10 @@ SNDEF int sn_http_listen(sn_mgr *mgr, const sn_http_opts *opts);
 
 /* Replies. Call from a handler (or an on_writable callback), once per request.
    `headers` is NULL or extra header lines, each ending in "\r\n"
-   ("Content-Type: text/plain\r\n"). securenet adds the status line,
+   ("Content-Type: text/plain\r\n"), copied as they are: it is not a format
+   string, in sn_http_printf / sn_http_vprintf / sn_http_chunked_begin too
+   (only fmt is; a '%' in headers is sent as a '%'; build dynamic header
+   lines with snprintf first). securenet adds the status line,
    Content-Length or Transfer-Encoding, and Connection when needed. For HEAD
    the body is left out. The body is copied (up to max_reply: SN_ERR_TOO_BIG).
    Return SN_OK, SN_ERR_STATE (already answered), SN_ERR_TOO_BIG, SN_ERR_NOMEM. */
