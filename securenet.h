@@ -172,8 +172,9 @@ LIMITS
      and dropped.
    - Request bodies are buffered whole (up to max_body, 413 beyond) and
      handed to the handler at once. max_body is per listener: every route of
-     a listener has the same limit (run a second listener for larger uploads). Responses are buffered up to max_reply;
-     larger ones are streamed with the chunked API and sn_http_on_writable().
+     a listener has the same limit (run a second listener for larger
+     uploads). Responses are buffered up to max_reply; larger ones are
+     streamed with the chunked API and sn_http_on_writable().
    - One request per connection is served at a time; pipelined requests wait
      in the receive buffer and are answered in order.
    - A route's handler must answer during its call (no deferred replies); a
