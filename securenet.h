@@ -12,6 +12,11 @@
        #define SECURENET_IMPLEMENTATION
    before you include this file (and your port header) in *one* C file to
    create the implementation. Every other file includes it without the define.
+   In that file, include securenet.h before any system header: it asks glibc
+   for POSIX.1-2008 first (the POSIX port needs it; with -std=c99 and
+   <stdio.h> first, securenet_port_posix.h stops with an #error that says
+   so), or compile that file with -D_POSIX_C_SOURCE=200809L. A file of its
+   own for the implementation (securenet_impl.c) avoids the question.
 
 QUICK START (POSIX; see examples/posix/sn_demo.c for the whole program)
 
@@ -89,7 +94,9 @@ MEMORY
    allocates its record buffers (MBEDTLS_SSL_IN/OUT_CONTENT_LEN each, plus
    overhead) through its own calloc. Per connection securenet holds the
    sn_conn struct (see sn_conn_size()), a receive buffer of SN_RX_INIT that
-   grows up to the header limit plus max_body, and a send buffer of
+   grows (doubling) as bytes arrive, up to the header limit plus max_body,
+   never ahead of them (a head announcing a large Content-Length allocates
+   nothing until its body comes), and a send buffer of
    SN_TX_INIT that grows up to max_reply. The buffers are allocated at the
    first request, not during the TLS handshake; buffers that grew for a
    large request shrink back after it; a connection idle for
@@ -124,6 +131,9 @@ SECURITY
      ticket lifetime) and by a bounded session cache.
    - Mutual TLS: give client_ca and clients must present a certificate that
      chains to it; its subject reaches handlers (sn_conn_peer_subject()).
+     A refusal is logged with its reason in words (no certificate, the
+     verification flags) and ends with a fatal alert where mbedTLS allows
+     (see LIMITS).
      Validity dates are checked against the port's wall clock.
    - The DRBG is seeded from the port's entropy hook only; if it fails,
      sn_mgr_create() fails. There is no fallback.
@@ -148,6 +158,10 @@ SECURITY
      last chunk or TLS's close_notify) as an error, follows redirects only
      when asked and never from https to http, and refuses URLs with user
      info.
+   - A plain-HTTP listener with redirect_to_https answers every request with
+     a redirect (301 for GET/HEAD, 308 otherwise, so a POST is not turned
+     into a GET) to the same target; its host is checked (400 if malformed),
+     never copied blindly into Location.
    - Request smuggling: Content-Length together with Transfer-Encoding,
      differing Content-Lengths, obs-fold, bare CR or LF and whitespace before
      a colon are all answered with 400 and the connection is closed.
@@ -157,8 +171,10 @@ LIMITS
    - Transfer codings: only "chunked" (501 for others). Trailers are read
      and dropped.
    - Request bodies are buffered whole (up to max_body, 413 beyond) and
-     handed to the handler at once. Responses are buffered up to max_reply;
-     larger ones are streamed with the chunked API and sn_http_on_writable().
+     handed to the handler at once. max_body is per listener: every route of
+     a listener has the same limit (run a second listener for larger
+     uploads). Responses are buffered up to max_reply; larger ones are
+     streamed with the chunked API and sn_http_on_writable().
    - One request per connection is served at a time; pipelined requests wait
      in the receive buffer and are answered in order.
    - A route's handler must answer during its call (no deferred replies); a
@@ -172,12 +188,33 @@ LIMITS
      recipients and 16 attachments per mail; bodies are sent as
      quoted-printable (always valid, 8BITMIME not needed), attachments as
      base64; a transaction error ends the session (the next mail reconnects).
+   - mbedTLS's own limits (TLS is mbedTLS's; an independent TLS conformance
+     suite found securenet behaving like mbedTLS's ssl_server2, and these;
+     issue numbers are github.com/Mbed-TLS/mbedtls's):
+     - 3.6, TLS 1.3: an alert sent after the server's Finished is protected
+       with the handshake keys (#10877), so the client reports "bad record
+       MAC" instead of the alert; the common case is a mutual-TLS client
+       without a certificate (whose alert is the legacy no_certificate,
+       #10720) or with a refused one. The server's log says why in words
+       ("client certificate from ... refused: ...").
+     - TLS 1.3 KeyUpdate is not supported (#10881): a peer that rekeys a
+       long-lived connection is dropped.
+     - Many fatal handshake errors close the connection without an alert
+       (e.g. no common TLS 1.3 group, #10892). For a TLS 1.2 client without
+       a required certificate, which mbedTLS ends silently on 2.28 and 3.6,
+       securenet sends the handshake_failure alert itself.
+     - A ClientHello larger than one record (about 16 KB, the
+       MBEDTLS_SSL_IN_CONTENT_LEN buffer) is refused without an alert
+       (measured on 2.28.3 and 3.6.6; #1840 for 2.x's missing handshake
+       reassembly).
 */
 #ifndef SECURENET_H
 #define SECURENET_H
 
 /* The implementation uses POSIX interfaces on Unix-like hosts (the POSIX
-   port); glibc must see the request before its first header. */
+   port); glibc must see the request before its first header (it decides
+   once, at that header, what it declares; securenet_port_posix.h stops with
+   an #error when a system header came first in strict ISO C mode). */
 #if defined(SECURENET_IMPLEMENTATION) && !defined(_POSIX_C_SOURCE) && !defined(_GNU_SOURCE) && \
     (defined(__unix__) || defined(__unix))
 #define _POSIX_C_SOURCE 200809L
@@ -452,13 +489,20 @@ typedef struct sn_tls_opts {
 typedef struct sn_http_opts {
   const char *addr;             /* numeric bind address; NULL: every interface */
   uint16_t port;                /* required */
-  const sn_router *router;      /* required, borrowed */
+  const sn_router *router;      /* required (except with redirect_to_https), borrowed */
   const sn_tls_opts *tls;       /* NULL: plain HTTP. Copied at listen time. */
-  uint16_t redirect_to_https;   /* plain HTTP only: answer every request with
-                                   301 to https://<host>:<this port><target> */
+  uint16_t redirect_to_https;   /* plain HTTP only: answer every request with a
+                                   redirect to https://<host>:<this port><target>
+                                   (301 for GET and HEAD, 308 for other methods,
+                                   which keep method and body); host from an
+                                   absolute-form target, else Host; 400 for a
+                                   malformed host and "OPTIONS *". router may
+                                   be NULL: it is not used */
   size_t max_header_bytes;      /* request line + headers; 0: 8192 (431 beyond) */
   size_t max_uri_bytes;         /* request target; 0: 2048 (414 beyond) */
-  size_t max_body;              /* 0: 65536 (413 beyond) */
+  size_t max_body;              /* 0: 65536 (413 beyond); per listener: the same
+                                   for every route. The buffer grows as the body
+                                   arrives, not to the Content-Length announced */
   size_t max_reply;             /* buffered response bytes; 0: 65536 */
   uint32_t handshake_timeout_ms;/* 0: 10000 */
   uint32_t request_timeout_ms;  /* first byte to whole request; 0: 10000 (408) */
@@ -486,7 +530,10 @@ SNDEF int sn_http_listen(sn_mgr *mgr, const sn_http_opts *opts);
 
 /* Replies. Call from a handler (or an on_writable callback), once per request.
    `headers` is NULL or extra header lines, each ending in "\r\n"
-   ("Content-Type: text/plain\r\n"). securenet adds the status line,
+   ("Content-Type: text/plain\r\n"), copied as they are: it is not a format
+   string, in sn_http_printf / sn_http_vprintf / sn_http_chunked_begin too
+   (only fmt is; a '%' in headers is sent as a '%'; build dynamic header
+   lines with snprintf first). securenet adds the status line,
    Content-Length or Transfer-Encoding, and Connection when needed. For HEAD
    the body is left out. The body is copied (up to max_reply: SN_ERR_TOO_BIG).
    Return SN_OK, SN_ERR_STATE (already answered), SN_ERR_TOO_BIG, SN_ERR_NOMEM. */
@@ -532,13 +579,17 @@ typedef struct sn_static_file {
   size_t len;
   const unsigned char *gzip; /* pre-gzipped body, or NULL */
   size_t gzip_len;
-  const char *etag;          /* quoted strong ETag, or NULL */
+  const char *etag;          /* quoted strong ETag of the identity body (at most 90
+                                bytes), or NULL; the gzip variant is served with
+                                this ETag plus "-gzip" inside the quotes */
 } sn_static_file;
 
 SNDEF const sn_static_file *sn_static_find(const sn_static_file *table, size_t count, sn_str path);
 /* Serves one file: Content-Type from the extension, the gzip variant when the
-   request accepts gzip (with Vary), ETag and 304 for a matching
-   If-None-Match. The body is sent from the table without a copy. */
+   request accepts gzip (with Vary), ETag and 304 for an If-None-Match that
+   matches the variant chosen (each variant has its own ETag, RFC 9110 8.8.3).
+   The body is sent from the table without a copy. SN_ERR_INVALID for an etag
+   that is not quoted or longer than 90 bytes. */
 SNDEF int sn_http_static(sn_conn *c, const sn_request *req, const sn_static_file *f);
 SNDEF const char *sn_mime_type(sn_str path);
 
@@ -2926,24 +2977,34 @@ static int sn__etag_matches(const sn_request *req, const char *etag) {
 }
 
 SNDEF int sn_http_static(sn_conn *c, const sn_request *req, const sn_static_file *f) {
-  char head[256];
+  char head[256], etag[96];
   int gz, r;
   const unsigned char *body;
   size_t len;
   if (c == NULL || req == NULL || f == NULL) return SN_ERR_INVALID;
-  if (f->etag != NULL && sn__etag_matches(req, f->etag)) {
-    snprintf(head, sizeof head, "ETag: %s\r\n", f->etag);
-    return sn_http_reply(c, 304, head, NULL, 0);
-  }
   gz = f->gzip != NULL && sn__accepts_gzip(req);
   body = gz ? f->gzip : f->data;
   len = gz ? f->gzip_len : f->len;
+  etag[0] = '\0';
+  if (f->etag != NULL) {
+    /* RFC 9110 8.8.3: each representation has its own strong validator; the
+       gzip variant's is the file's with "-gzip" inside the quotes */
+    size_t el = strlen(f->etag);
+    if (el + 6 > sizeof etag || el < 2 || f->etag[el - 1] != '"') return SN_ERR_INVALID;
+    if (gz) snprintf(etag, sizeof etag, "%.*s-gzip\"", (int) (el - 1), f->etag);
+    else memcpy(etag, f->etag, el + 1);
+  }
+  if (etag[0] != '\0' && sn__etag_matches(req, etag)) {
+    /* RFC 9110 15.4.5: a 304 carries the ETag and Vary a 200 would */
+    snprintf(head, sizeof head, "ETag: %s\r\n%s", etag, f->gzip ? "Vary: Accept-Encoding\r\n" : "");
+    return sn_http_reply(c, 304, head, NULL, 0);
+  }
   {
     sn_str p;
     p.ptr = f->path;
     p.len = strlen(f->path);
-    r = snprintf(head, sizeof head, "Content-Type: %s\r\n%s%s%s%s%s", sn_mime_type(p), f->etag ? "ETag: " : "",
-                 f->etag ? f->etag : "", f->etag ? "\r\n" : "", f->gzip ? "Vary: Accept-Encoding\r\n" : "",
+    r = snprintf(head, sizeof head, "Content-Type: %s\r\n%s%s%s%s%s", sn_mime_type(p), etag[0] ? "ETag: " : "",
+                 etag, etag[0] ? "\r\n" : "", f->gzip ? "Vary: Accept-Encoding\r\n" : "",
                  gz ? "Content-Encoding: gzip\r\n" : "");
   }
   if (r < 0 || (size_t) r >= sizeof head) return SN_ERR_TOO_BIG;
@@ -3004,27 +3065,63 @@ static int sn__rx_grow(sn_conn *c, size_t want) {
   return SN_OK;
 }
 
-/* Redirects a plain HTTP request to the same target on HTTPS. */
+/* The host of a Host value or an absolute-form authority (uri-host [":" port],
+   RFC 9112 3.2), checked here and not only by the parser since it goes into a
+   Location: a reg-name of letters, digits, "-._~", an IPv4 address or an IP
+   literal in brackets, then an optional decimal port. Returns the host's
+   length (brackets included) or 0 when malformed. */
+static size_t sn__redirect_host(sn_str a) {
+  size_t i, hl, k;
+  if (a.len == 0) return 0;
+  if (a.ptr[0] == '[') {
+    const char *rb = (const char *) memchr(a.ptr, ']', a.len);
+    if (rb == NULL || rb == a.ptr + 1) return 0;
+    hl = (size_t) (rb - a.ptr) + 1;
+    for (i = 1; i + 1 < hl; i++) {
+      char ch = a.ptr[i];
+      if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') || ch == ':' ||
+            ch == '.'))
+        return 0;
+    }
+  } else {
+    for (hl = 0; hl < a.len && a.ptr[hl] != ':'; hl++) {
+      char ch = a.ptr[hl];
+      if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("-._~", ch)))
+        return 0;
+    }
+    if (hl == 0) return 0;
+  }
+  if (hl == a.len) return hl;
+  if (a.ptr[hl] != ':' || a.len - hl - 1 > 5) return 0;
+  for (k = hl + 1; k < a.len; k++)
+    if (a.ptr[k] < '0' || a.ptr[k] > '9') return 0;
+  return hl;
+}
+
+/* Redirects a plain HTTP request to the same target on HTTPS: 301 for GET
+   and HEAD, 308 for every other method (RFC 9110 15.4.9: a 301 lets clients
+   turn a POST into a GET and drop its body). The host is the absolute-form
+   target's authority if the request has one (RFC 9112 3.2.2), else Host;
+   "OPTIONS *" and a malformed host get 400. */
 static void sn__http_redirect(sn_conn *c) {
   static const char hexd[] = "0123456789ABCDEF";
   sn_str host = sn_http_header(&c->req, "host");
   char loc[8 + 255 + 6 + 3 * 256 + 1], *o = loc; /* scheme, host, ":port", escaped path, NUL */
-  size_t i, hl = host.len;
-  if (hl && host.ptr[0] != '[') {
-    const char *colon = (const char *) memchr(host.ptr, ':', hl);
-    if (colon) hl = (size_t) (colon - host.ptr);
-  } else if (hl) {
-    const char *rb = (const char *) memchr(host.ptr, ']', hl);
-    hl = rb ? (size_t) (rb - host.ptr) + 1 : 0;
+  size_t i, hl;
+  int status = sn__eq(c->req.method, "GET") || sn__eq(c->req.method, "HEAD") ? 301 : 308;
+  if (c->req.method.ptr != NULL && c->req.path.ptr != NULL) {
+    /* absolute-form: the parser skipped the authority; it is still in the
+       buffer between "scheme://" and the path (decoded in place after it) */
+    const char *t = c->req.method.ptr + c->req.method.len, *end = c->req.path.ptr;
+    while (t < end && *t == ' ') t++;
+    if ((end - t > 7 && sn__ieq(t, 7, "http://")) || (end - t > 8 && sn__ieq(t, 8, "https://"))) {
+      host.ptr = t + (t[4] == ':' ? 7 : 8);
+      host.len = (size_t) (end - host.ptr);
+    }
   }
-  for (i = 0; i < hl; i++) {
-    char ch = host.ptr[i];
-    if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-          strchr(".-:[]", ch)))
-      hl = 0;
-  }
-  if (hl == 0 || hl > 255 || c->req.path.len > 256) {
-    sn__http_fail(c, 400);
+  hl = sn__redirect_host(host);
+  if (hl == 0 || hl > 255 || c->req.path.len > 256 || c->req.path.len == 0 || c->req.path.ptr[0] != '/') {
+    sn__http_fail(c, 400); /* no host to name, or "OPTIONS *": no resource on the other side */
     return;
   }
   o += snprintf(o, 16, "https://");
@@ -3042,17 +3139,21 @@ static void sn__http_redirect(sn_conn *c) {
     }
   }
   *o = '\0';
+  if (c->req.query.len > 512) {
+    sn__http_fail(c, 414);
+    return;
+  }
   {
-    char head[sizeof loc + 64];
-    int room = (int) (sizeof head);
-    int n = snprintf(head, (size_t) room, "Location: %s%s%.*s\r\nContent-Type: text/plain\r\n", loc,
-                     c->req.query.len ? "?" : "", c->req.query.len > 512 ? 0 : (int) c->req.query.len,
-                     c->req.query.ptr);
-    if (n < 0 || n >= room || c->req.query.len > 512) {
+    char head[sizeof loc + 512 + 64];
+    int q = (int) c->req.query.len, n;
+    const char *qm = q ? "?" : "";
+    n = snprintf(head, sizeof head, "Location: %s%s%.*s\r\nContent-Type: text/plain\r\n", loc, qm, q,
+                 c->req.query.ptr);
+    if (n < 0 || (size_t) n >= sizeof head) {
       sn__http_fail(c, 414);
       return;
     }
-    sn_http_printf(c, 301, head, "moved to %s\n", loc);
+    sn_http_printf(c, status, head, "moved to %s%s%.*s\n", loc, qm, q, c->req.query.ptr);
   }
 }
 
@@ -3124,10 +3225,10 @@ static int sn__http_begin_body(sn_conn *c) {
         sn__tx_put(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) != SN_OK)
       return sn__http_fail(c, 500), 1;
   }
-  if (!c->req_chunked && sn__rx_grow(c, c->head_len + c->body_len) != SN_OK) {
-    c->mgr->stats.nomem++;
-    return sn__http_fail(c, 503), 1;
-  }
+  /* No buffer for the announced length yet: sn__http_read grows it as the
+     body arrives, so memory follows what was received, not what a head
+     claimed (a few heads with a large Content-Length would hold max_body
+     each until the request timeout). */
   c->rstate = SN__R_BODY;
   return 1;
 }
@@ -3211,8 +3312,11 @@ static int sn__http_read(sn_conn *c) {
   size_t room;
   int n;
   if (c->rx_len == c->rx_cap) {
+    /* geometric growth, as bytes arrive; a body with a Content-Length needs
+       exactly head + body (what follows is the next request, read later) */
     size_t limit = c->rstate == SN__R_HEAD ? l->opts.max_header_bytes + 1
-                                           : c->head_len + (size_t) l->opts.max_body + 4096;
+                   : c->req_chunked        ? c->head_len + (size_t) l->opts.max_body + 4096
+                                           : c->head_len + c->body_len;
     size_t want = c->rx_cap > 0 ? c->rx_cap * 2 : SN_RX_INIT;
     if (want > limit) want = limit;
     if (want <= c->rx_cap) return 0; /* full: the parser answers 431 / 413 */
@@ -3302,11 +3406,26 @@ static void sn__conn_io(sn_conn *c) {
     if (r != 0) {
       c->tls_err = r;
       m->stats.handshake_fails++;
-      if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
-        char info[128];
-        mbedtls_x509_crt_verify_info(info, sizeof info, "", mbedtls_ssl_get_verify_result(&c->ssl));
-        info[strcspn(info, "\n")] = '\0';
-        sn__log(m, SN_LOG_WARN, "client certificate from %s refused: %s", c->peer, info);
+      if (r == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE) {
+        sn__log(m, SN_LOG_WARN, "client %s refused: it sent no certificate (this listener requires one)", c->peer);
+        /* mbedTLS (2.28 and 3.6) ends a TLS 1.2 handshake without a client
+           certificate silently ("the client should know"): clients then
+           report an unexpected EOF. RFC 5246 7.4.6: a fatal handshake_failure.
+           TLS 1.3 is left alone: mbedTLS sends certificate_required itself. */
+        if (strcmp(mbedtls_ssl_get_version(&c->ssl), "TLSv1.2") == 0)
+          (void) mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+                                                MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
+      } else if (c->lst->has_client_ca) {
+        /* the real reason, in words: mbedTLS's alert (unknown_ca, bad_certificate,
+           certificate_expired, ...; on 3.6 TLS 1.3 a "bad record MAC") says less */
+        uint32_t flags = mbedtls_ssl_get_verify_result(&c->ssl);
+        if (flags != 0 && flags != (uint32_t) -1) {
+          char info[160], *p;
+          mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
+          for (p = info; (p = strchr(p, '\n')) != NULL;) *p = ';'; /* one line per flag: join them */
+          if (strlen(info) > 0 && info[strlen(info) - 1] == ';') info[strlen(info) - 1] = '\0';
+          sn__log(m, SN_LOG_WARN, "client certificate from %s refused: %s", c->peer, info);
+        }
       }
       sn__log_tls(m, SN_LOG_INFO, "TLS handshake failed", r);
       /* mbedTLS has sent its alert; read what the client still sends before
@@ -5552,7 +5671,9 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
 SNDEF int sn_http_listen(sn_mgr *m, const sn_http_opts *o) {
   sn__listener *l;
   int r;
-  if (m == NULL || o == NULL || o->router == NULL || o->port == 0) return SN_ERR_INVALID;
+  if (m == NULL || o == NULL || o->port == 0) return SN_ERR_INVALID;
+  /* a redirecting listener answers every request itself */
+  if (o->router == NULL && !(SN_ENABLE_PLAIN_HTTP && o->tls == NULL && o->redirect_to_https)) return SN_ERR_INVALID;
   if (o->tls != NULL && o->redirect_to_https) return SN_ERR_INVALID;
   if (o->tls == NULL && !SN_ENABLE_PLAIN_HTTP) return SN_ERR_UNSUPPORTED; /* compiled out */
   if (m->nlisteners >= SN_MAX_LISTENERS) return SN_ERR_FULL;

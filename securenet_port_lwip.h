@@ -16,7 +16,7 @@
        lwip_init(); ...netif_add(...)...
        sn_mgr_opts o = {0};
        o.port = sn_lwip_port(&lw);
-       sn_mgr_create(&mgr, &o); ...sn_https_listen(...)...
+       sn_mgr_create(&mgr, &o); ...sn_http_listen(mgr, &ho)...  // ho.tls set: HTTPS
        for (;;) {
          board_netif_poll(&netif);        // the driver feeds received frames to netif->input
          sys_check_timeouts();            // lwIP's timers

@@ -56,6 +56,12 @@ SNDEF const sn_port *sn_posix_port(void);
 #include <time.h>
 #include <string.h>
 #include <stdio.h>
+/* glibc decides at the first system header what it declares: one included
+   before securenet.h in strict ISO C mode (-std=c99) hid getaddrinfo,
+   clock_gettime and O_CLOEXEC. Say so here rather than in 27 errors below. */
+#if defined(__GLIBC__) && !defined(__USE_XOPEN2K8)
+#error "securenet: in the file that defines SECURENET_IMPLEMENTATION, include securenet.h before any system header (it asks for POSIX.1-2008 first), or compile that file with -D_POSIX_C_SOURCE=200809L (or -std=gnu99)"
+#endif
 #if defined(__linux__) && defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 25))
 #include <sys/random.h>
 #define SN__PX_GETRANDOM 1

@@ -54,6 +54,20 @@ if [ -x "$tmp/feature_off" ]; then
   fi
   echo "$out" | sed 's/^/# /'
 fi
+# A system header before securenet.h in the implementation file (strict C99): glibc
+# has hidden the POSIX port's interfaces; the first error says what to do.
+printf '#include <stdio.h>\n#define SECURENET_IMPLEMENTATION\n#include "securenet.h"\n#include "securenet_port_posix.h"\nint main(void) { return sn_posix_port() == 0; }\n' > "$tmp/order.c"
+if out=$(gcc -std=c99 $W $mbed -I. -c "$tmp/order.c" -o "$tmp/o.o" 2>&1); then
+  echo "ok - a system header before securenet.h builds here (not glibc)"; pass=$((pass + 1))
+elif grep -m1 'error' <<<"$out" | grep -q "include securenet.h before any system header"; then
+  echo "ok - a system header before securenet.h in the implementation file: the first error says to include securenet.h first"
+  pass=$((pass + 1))
+else
+  echo "not ok - a system header before securenet.h in the implementation file: the first error says to include securenet.h first"
+  echo "$out" | head -n 5; fail=$((fail + 1))
+fi
+check "gcc C99 a system header before securenet.h with -D_POSIX_C_SOURCE=200809L" \
+  gcc -std=c99 -D_POSIX_C_SOURCE=200809L $W $mbed -I. -c "$tmp/order.c" -o "$tmp/o.o"
 if out=$(gcc -std=c99 $W $mbed -I. -DSN_ENABLE_CLIENT=0 -DSN_ENABLE_HTTP_CLIENT=1 -c "$tmp/impl.c" -o "$tmp/i.o" 2>&1); then
   echo "not ok - SN_ENABLE_HTTP_CLIENT without SN_ENABLE_CLIENT is refused"; fail=$((fail + 1))
 elif grep -q "SN_ENABLE_HTTP_CLIENT needs SN_ENABLE_CLIENT" <<<"$out"; then

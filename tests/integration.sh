@@ -229,6 +229,26 @@ sys.exit(0 if ok else 1)' "$TMP/head.out")
   check $? "curl: /app.js has an ETag; If-None-Match with it gives 304 and an empty body" "etag=$etag status=$out"
   out=$(C $CA -H 'If-None-Match: "not-the-etag"' -o /dev/null -w '%{http_code}' "$U/app.js")
   check "$(is "$out" 200)" "curl: If-None-Match with another ETag gives the full 200" "$out"
+  group_etag_variants "$1"
+}
+# RFC 9110 8.8.3: the gzip and the identity variant of a file have different strong
+# ETags, and If-None-Match gives 304 only for the variant that would be served.
+group_etag_variants() {
+  local U="https://localhost:$1" plain gz a b c d
+  plain=$(C $CA -D - -o /dev/null "$U/app.js" | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+  gz=$(C $CA -H 'Accept-Encoding: gzip' -D - -o /dev/null "$U/app.js" | tr -d '\r' | sed -n 's/^[Ee][Tt][Aa][Gg]: //p')
+  [ -n "$plain" ] && [ -n "$gz" ] && [ "$plain" != "$gz" ] && [ "${gz#\"}" != "$gz" ] && [ "${gz%\"}" != "$gz" ]
+  check $? "curl: /app.js's gzip variant has a strong ETag of its own, not the identity variant's" "identity $plain, gzip $gz"
+  a=$(C $CA -H 'Accept-Encoding: gzip' -H "If-None-Match: $gz" -o /dev/null -w '%{http_code}' "$U/app.js")
+  b=$(C $CA -H 'Accept-Encoding: gzip' -H "If-None-Match: $plain" -o /dev/null -w '%{http_code}' "$U/app.js")
+  c=$(C $CA -H "If-None-Match: $plain" -o /dev/null -w '%{http_code}' "$U/app.js")
+  d=$(C $CA -H "If-None-Match: $gz" -o /dev/null -w '%{http_code}' "$U/app.js")
+  [ "$a $b $c $d" = "304 200 304 200" ]
+  check $? "curl: If-None-Match gives 304 only with the ETag of the variant served (gzip: its own 304, the identity's 200; identity: 304, the gzip one's 200)" \
+    "got $a $b $c $d"
+  a=$(C $CA -H 'Accept-Encoding: gzip' -H "If-None-Match: $gz" -D - -o /dev/null "$U/app.js" | tr -d '\r')
+  grep -qx "ETag: $gz" <<<"$a" && grep -qi '^Vary: Accept-Encoding' <<<"$a"
+  check $? "curl: the gzip variant's 304 carries its ETag and Vary: Accept-Encoding (RFC 9110 15.4.5)" "$(tr '\n' ' ' <<<"$a")"
 }
 
 group_resume() {
@@ -327,6 +347,24 @@ group_mtls() {
   grep -qE '^<<< .*CertificateRequest' <<<"$out" && ! grep -q "^HTTP/1.1" <<<"$out" && client_hello_sent "$out"
   check $? "mTLS: s_client is sent a CertificateRequest and, with no certificate, gets no HTTP response" \
     "$(grep -E 'CertificateRequest|^HTTP|Alert|error' <<<"$out" | head -n 3)"
+  mtls_alerts "$P"
+}
+# mTLS refusals end with the server's fatal alert, not a bare close (mbedTLS sends none
+# for a TLS 1.2 client without a certificate: securenet sends handshake_failure,
+# RFC 5246 7.4.6), and the server logs why in words.
+mtls_alerts() {
+  local P=$1 out
+  out=$( (printf 'GET /api/status HTTP/1.1\r\nHost: localhost\r\n\r\n'; sleep 1) |
+    SC $ADDR:$P -msg -ign_eof -tls1_2 -CAfile "$CERTS/ca.pem")
+  client_hello_sent "$out" && peer_fatal_alert "$out" && ! grep -qi 'unexpected eof' <<<"$out" && ! grep -q "^HTTP/1.1" <<<"$out"
+  check $? "mTLS: s_client -tls1_2 without a certificate gets the server's fatal alert (handshake_failure), not an unexpected EOF" \
+    "$(grep -E '^<<< .*Alert|unexpected eof|:error:' <<<"$out" | head -n 3)"
+  echo "#   seen by s_client -tls1_2: $(grep -E '^<<< .*Alert|:error:' <<<"$out" | head -n 2 | tr '\n' ' ' | cut -c1-200)"
+  grep -q 'refused: it sent no certificate' "$LOG" 2>/dev/null
+  check $? "mTLS: the server logs that the client sent no certificate" "$(grep -i refused "$LOG" 2>/dev/null | tail -n 2)"
+  grep -q 'client certificate from .* refused: .*not correctly signed by the trusted CA' "$LOG" 2>/dev/null
+  check $? "mTLS: the server logs why the other CA's certificate was refused, in words (verify flags)" \
+    "$(grep -i refused "$LOG" 2>/dev/null | tail -n 2)"
 }
 
 group_gnutls() {
@@ -355,6 +393,40 @@ group_redirect() { # $1 plain HTTP port, $2 HTTPS port
   check $? "--redirect: plain HTTP answers 301 with Location https://127.0.0.1:<https-port>/api/hello/x" "$(head -n1 "$TMP/h") $loc"
   out=$(C -L $CA "http://localhost:$1/api/hello/follow?q=1")
   check "$(is "$out" "hello, follow")" "--redirect: curl -L follows to HTTPS and gets the answer" "$out"
+  redirect_more "$@"
+}
+# rsend PORT: the bytes on stdin to the plain HTTP port, what came back (raw.py send)
+rsend() { SN_WAIT=3 timeout 10 $PY "$RAW" plain "$1" "$CERTS/ca.pem" send 2>/dev/null | tr -d '\r'; }
+# status line and Location of a raw request's answer, on one line
+rsl() { sed -n -e '1p' -e 's/^[Ll]ocation: //p' | tr '\n' ' '; }
+redirect_more() { # $1 plain HTTP port, $2 HTTPS port (RFC 9110 15.4, RFC 9112 3.2.2)
+  local m got want="" bad="" out
+  for m in GET HEAD POST PUT DELETE PATCH; do
+    got=$(printf '%s /api/echo?x=1 HTTP/1.1\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' "$m" "$ADDR" "$1" | rsend "$1" | rsl)
+    case $m in GET | HEAD) want="HTTP/1.1 301 " ;; *) want="HTTP/1.1 308 " ;; esac
+    [[ "$got" == "$want"*" https://$ADDR:$2/api/echo?x=1 " ]] || bad="$bad $m: $got;"
+  done
+  check "$([ -z "$bad" ] && echo 0 || echo 1)" \
+    "--redirect: GET and HEAD get 301, POST, PUT, DELETE and PATCH 308 (method and body kept), each with Location https://127.0.0.1:<https-port>/api/echo?x=1" "$bad"
+  out=$(C -L $CA --data-binary 'posted body' -H 'Content-Type: text/plain' "http://localhost:$1/api/echo" 2>&1)
+  check "$(is "$out" "posted body")" "--redirect: curl -L --data POST follows the 308 and POSTs the body to HTTPS /api/echo" "$out"
+  out=$(printf 'GET /api/hello/x?q=1&r=2 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | rsend "$1" | tail -n 1)
+  check "$(is "$out" "moved to https://localhost:$2/api/hello/x?q=1&r=2")" "--redirect: the body text names the target with its query string" "$out"
+  out=$(printf 'GET http://device.example:%s/api/hello/x?q=1 HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n' "$1" | rsend "$1" | rsl)
+  check "$(is "$out" "HTTP/1.1 301 Moved Permanently https://device.example:$2/api/hello/x?q=1 ")" \
+    "--redirect: an absolute-form request (GET http://device.example/...) gets Location from its authority, not from Host (RFC 9112 3.2.2)" "$out"
+  bad=""
+  for h in ']' '127.0.0.1:abc' '127.0.0.1:' '[::1' '[]' 'a]b' 'x:99999999' '' 'a b'; do
+    got=$(printf 'GET /api/hello/x HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n' "$h" | rsend "$1" | rsl)
+    [ "$h" = '127.0.0.1:' ] && { [ "${got#HTTP/1.1 301 }" != "$got" ] || bad="$bad [$h]: $got;"; continue; } # port = *DIGIT
+    [ "${got#HTTP/1.1 400 }" != "$got" ] || bad="$bad [$h]: $got;"
+  done
+  got=$(printf 'OPTIONS * HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | rsend "$1" | rsl)
+  [ "${got#HTTP/1.1 400 }" != "$got" ] || bad="$bad OPTIONS *: $got;"
+  got=$(printf 'GET http://]:1/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' | rsend "$1" | rsl)
+  [ "${got#HTTP/1.1 400 }" != "$got" ] || bad="$bad absolute-form ]: $got;"
+  check "$([ -z "$bad" ] && echo 0 || echo 1)" \
+    "--redirect: a malformed Host (], a port that is not a number, an unclosed [, empty) or authority, and OPTIONS *, get 400, never a Location" "$bad"
 }
 
 group_headers() { # $1 HTTPS port, $2 plain HTTP port, $3 HSTS max-age expected on HTTPS (0: none)

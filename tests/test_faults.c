@@ -368,7 +368,7 @@ static int start(int max_conns, const sn_http_opts *opts) {
   if (opts) ho = *opts;
   else memset(&ho, 0, sizeof ho);
   ho.port = 80;
-  ho.router = &router;
+  ho.router = ho.redirect_to_https ? NULL : &router; /* a redirecting listener needs none */
   if ((r = sn_http_listen(mgr, &ho)) != SN_OK) {
     sn_mgr_destroy(mgr);
     mgr = NULL;
@@ -1429,7 +1429,27 @@ static void test_redirect(void) {
   char v[2048];
   pid_t pid;
   alloc_reset(0, 0);
-  if (!CHECK_INT(start_redirect(), SN_OK, "faults: a redirecting plain listener starts")) return;
+  {
+    sn_mgr_opts mo;
+    sn_http_opts ho;
+    memset(&mo, 0, sizeof mo);
+    memset(&ho, 0, sizeof ho);
+    mo.port = &fake_port;
+    ho.port = 80;
+    if (CHECK_INT(sn_mgr_create(&mgr, &mo), SN_OK, "faults: sn_mgr_create")) {
+      CHECK_INT(sn_http_listen(mgr, &ho), SN_ERR_INVALID,
+                "faults: sn_http_listen without a router and without redirect_to_https is SN_ERR_INVALID");
+      stop("listen without a router");
+    }
+  }
+  if (!CHECK_INT(start_redirect(), SN_OK, "faults: a redirecting plain listener starts without a router (NULL)")) return;
+  s = one_request("POST /form?a=1 HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\n\r\nabc", 4096, 4096, &r, &got);
+  resp_hdr(&r, "location", v, sizeof v);
+  test_report(got == 1 && r.status == 308 && strcmp(v, "https://example.com:8443/form?a=1") == 0,
+              "faults: a redirecting listener answers a POST with 308 (method and body kept, RFC 9110 15.4.9)",
+              "status %d, Location %s", r.status, v);
+  s = one_request("OPTIONS * HTTP/1.1\r\nHost: example.com\r\n\r\n", 4096, 4096, &r, &got);
+  CHECK(got == 1 && r.status == 400, "faults: a redirecting listener answers OPTIONS * with 400");
   s = one_request("GET /a%20b/c?x=1&y=%41 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n", 1, 1, &r, &got);
   resp_hdr(&r, "location", v, sizeof v);
   test_report(got == 1 && r.status == 301 && strcmp(v, "https://example.com:8443/a%20b/c?x=1&y=%41") == 0,
@@ -1452,6 +1472,49 @@ static void test_redirect(void) {
               "faults: a redirect for a 255-byte Host and a 256-byte path of escapes is answered without memory corruption",
               "the child %s %d (build with -fsanitize=address for the report)",
               WIFSIGNALED(status) ? "died of signal" : "exited with", WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+}
+
+/* ---- (g2) heads that announce a body that does not come ------------------------------------ */
+/* The receive buffer follows the bytes that arrived, not the Content-Length a
+   head announced: 8 heads of 60000 bytes each (under max_body) with no body
+   cost the sn_conn structs and SN_RX_INIT buffers, not 8 x 60000. */
+static void test_big_content_length(void) {
+  enum { N = 8 };
+  static char body[20000];
+  static const char head[] = "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 60000\r\n\r\n";
+  resp r;
+  int socks[N], i, s, got;
+  long base, held, bound = (long) (N * (sizeof(sn_conn) + SN_RX_INIT)) + 4096;
+  alloc_reset(0, 0);
+  if (!CHECK_INT(start(0, NULL), SN_OK, "faults: the server starts (big Content-Length)")) return;
+  base = a_live_bytes;
+  for (i = 0; i < N; i++) {
+    socks[i] = cl_new(4096, 4096);
+    cl_puts(socks[i], head);
+  }
+  pump();
+  held = a_live_bytes - base;
+  test_report(held <= bound,
+              "faults: 8 heads announcing 60000-byte bodies, none sent, hold at most 8 x (sn_conn + SN_RX_INIT) + 4 KiB",
+              "%ld bytes held, bound %ld (about %ld per connection)", held, bound, held / N);
+  s = one_request(GET_HELLO, 4096, 4096, &r, &got);
+  CHECK(got == 1 && r.status == 200, "faults: a normal request is served while the 8 bodies are awaited");
+  (void) s;
+  memset(body, 'b', sizeof body);
+  cl_write(socks[0], body, 3000);
+  pump();
+  held = a_live_bytes - base;
+  test_report(held <= bound + 2 * 3000 + 2048,
+              "faults: 3000 body bytes on one of them grow its buffer by about what arrived (at most twice, plus its head)",
+              "%ld bytes held, bound %ld", held, bound + 2 * 3000 + 2048);
+  s = one_request("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 20000\r\n\r\n", 700, 4096, &r, &got);
+  cl_write(s, body, sizeof body);
+  pump();
+  got = next_resp(s, &r, 0);
+  test_report(got == 1 && r.status == 200 && r.body_len == sizeof body && memcmp(r.body, body, sizeof body) == 0,
+              "faults: a 20000-byte body read 700 bytes per recv still arrives whole (echoed)", "got %d, status %d, %lu bytes",
+              got, r.status, (unsigned long) r.body_len);
+  stop("big Content-Length");
 }
 
 /* ---- (h) TLS over the same port ---------------------------------------------------------------- */
@@ -1792,6 +1855,7 @@ int main(void) {
   test_garbage();
   test_vanishing();
   test_redirect();
+  test_big_content_length();
 #if defined(HAVE_TLS_TEST)
   test_tls();
 #else

@@ -22,6 +22,12 @@ attack and checks the server's memory afterwards.
   cuts      clients that disconnect at every stage: mid-handshake, mid-headers,
             mid-TLS-record, mid-body, mid-response (FIN and RST).
   traversal path traversal against the static file table.
+  bigcl     --conns plain (and --tls-conns TLS) connections that each send a head
+            announcing a --content-length body and then no body: heap_bytes
+            (/api/status, over --heap-base) must stay within --per-conn bytes per
+            connection, then within that plus twice what each really sent after
+            a trickle of body bytes (memory follows what arrived, not what was
+            announced); afterwards a whole large body is still echoed intact.
 
 Standard library only; run with /usr/bin/python3.
 """
@@ -496,6 +502,81 @@ def stall():
            "ends %r, %d bytes" % (ends, total))
 
 
+# ---- heads announcing a big body that never comes --------------------------------------------
+def server_status():
+    """/api/status as a dict (a normal client, over TLS), or None."""
+    import json
+    out, _ = get(b"/api/status")
+    try:
+        return json.loads(out.partition(b"\r\n\r\n")[2])
+    except ValueError:
+        return None
+
+
+def bigcl_round(tls, n, head):
+    socks = []
+    for i in range(n):
+        try:
+            s = connect_tls() if tls else tcp(A.http_port)
+            s.sendall(head)
+            socks.append(s)
+        except (OSError, ssl.SSLError) as e:
+            note("bigcl: connection %d: %s" % (i, e))
+            break
+    time.sleep(0.3)
+    st = server_status() or {}
+    held = st.get("heap_bytes", -1) - A.heap_base
+    trickle = 5000
+    for s in socks:
+        try:
+            s.sendall(b"x" * trickle)
+        except (OSError, ssl.SSLError):
+            pass
+    time.sleep(0.3)
+    st2 = server_status() or {}
+    fed = st2.get("heap_bytes", -1) - A.heap_base
+    for s in socks:
+        s.close()
+    kind = "TLS" if tls else "plain"
+    note("bigcl: %d %s heads of Content-Length %d: heap_bytes %d over the baseline (%d per connection), "
+         "%d after %d body bytes each; %s connections open"
+         % (len(socks), kind, A.content_length, held, held // max(len(socks), 1), fed, trickle,
+            st.get("connections")))
+    per = A.per_conn if not tls else A.per_conn_tls
+    report(len(socks) == n and "heap_bytes" in st and held <= n * per,
+           "bigcl: %d %s heads announcing %d body bytes raise heap_bytes by at most %d bytes per connection, "
+           "not by the announced length (%d per connection)" % (n, kind, A.content_length, per, held // max(n, 1)),
+           "%d connections held, heap_bytes %d over the baseline" % (len(socks), held))
+    report("heap_bytes" in st2 and fed <= n * (per + 2 * trickle),
+           "bigcl: after %d body bytes on each, heap_bytes follows what arrived (at most %d per connection; %d)"
+           % (trickle, per + 2 * trickle, fed // max(n, 1)), "heap_bytes %d over the baseline" % fed)
+    for _ in range(50):  # the server notices the closes within a poll round or two
+        st = server_status() or {}
+        if st.get("connections") == 1:
+            break
+        time.sleep(0.1)
+
+
+def bigcl():
+    head = (b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\n"
+            b"Content-Length: %d\r\n\r\n" % A.content_length)
+    bigcl_round(False, A.conns, head)
+    if A.tls_conns > 0:
+        bigcl_round(True, A.tls_conns, head)
+    # growth as the body arrives still delivers the whole body, byte for byte
+    body = bytes(random.getrandbits(8) for _ in range(300000))
+    s = connect_tls()
+    s.sendall(b"POST /api/echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+              b"Content-Length: %d\r\n\r\n" % len(body))
+    for k in range(0, len(body), 7000):
+        s.sendall(body[k:k + 7000])
+    out, how = read_until_end(s, 10)
+    s.close()
+    report(status(out) == 200 and out.partition(b"\r\n\r\n")[2] == body,
+           "bigcl: a 300000-byte body sent in 7000-byte pieces is echoed intact",
+           "status %r, %d bytes back, %s" % (status(out), len(out.partition(b"\r\n\r\n")[2]), how))
+
+
 # ---- TLS garbage ---------------------------------------------------------------------------
 def garbage():
     rnd = random.Random(7)
@@ -783,9 +864,14 @@ def main():
     ap.add_argument("--max-conns", type=int, default=16)
     ap.add_argument("--request-timeout", type=float, default=2.0)
     ap.add_argument("--handshake-timeout", type=float, default=2.0)
+    ap.add_argument("--content-length", type=int, default=2000000)
+    ap.add_argument("--tls-conns", type=int, default=0)
+    ap.add_argument("--heap-base", type=int, default=0)
+    ap.add_argument("--per-conn", type=int, default=8192)
+    ap.add_argument("--per-conn-tls", type=int, default=98304)
     A = ap.parse_args()
     {"warm": warm, "loris": loris, "maxconns": maxconns, "stall": stall, "garbage": garbage, "cuts": cuts,
-     "traversal": traversal}[A.attack]()
+     "traversal": traversal, "bigcl": bigcl}[A.attack]()
     sys.exit(1 if failed else 0)
 
 
