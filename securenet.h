@@ -410,7 +410,12 @@ SNDEF void sn_router_init(sn_router *r);
 /* Adds a route. Pattern segments: literal ("api"), a parameter (":name",
    a whole segment, matching one non-empty segment) or, as the last segment
    only, "*" (matching the rest of the path, possibly empty, slashes included).
-   A GET route also answers HEAD. Returns SN_ERR_INVALID for a malformed
+   A GET route also answers HEAD. A route for OPTIONS (or for any method)
+   answers OPTIONS itself; otherwise the server answers OPTIONS on a path
+   some route matches with 200 and an Allow of the path's methods and
+   OPTIONS, and "OPTIONS *" with the methods of every route (those the
+   server implements: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS) and
+   OPTIONS (RFC 9110 9.3.7). Returns SN_ERR_INVALID for a malformed
    pattern or a method that is not a token ("" included), SN_ERR_FULL beyond
    SN_MAX_ROUTES.
    Precedence does not depend on the order routes are added: paths are
@@ -883,7 +888,8 @@ SNDEF const char *sn_http_reason(int status);
    now_ms(ctx)     Monotonic milliseconds (wrapping is not allowed: 64 bits).
    wall_s(ctx)     Seconds since 1970-01-01 UTC from a real-time clock, or -1
        when the device does not know the time. Used to check certificate
-       validity dates; with -1 the dates are not checked (logged as a warning).
+       validity dates and for the Date of HTTP responses and mails; with -1
+       the dates are not checked (logged as a warning) and no Date is sent.
 
    Testing a new port: run the project's port checklist (tests/README):
    listen on a port, accept a connection from a PC, echo bytes in both

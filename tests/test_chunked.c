@@ -4,7 +4,8 @@
    in place (dst == src), that any split of the input (byte by byte, random
    pieces from a fixed-seed PRNG) gives the same body, that a call returning
    0 has consumed all it was given (the server relies on it), the max_body
-   limit (SN_ERR_TOO_BIG), malformed framing (SN_ERR_PROTO), and that bytes
+   limit (SN_ERR_TOO_BIG), malformed framing (SN_ERR_PROTO, chunk extensions
+   against RFC 9112 7.1.1 included), and that bytes
    after the last chunk's CRLF are not consumed (pipelined data survives).
 
    Inputs are copied into exact-size heap buffers so ASan sees over-reads. */

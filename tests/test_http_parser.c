@@ -3,8 +3,11 @@
    Proves: complete and incremental parsing (the `scan` optimisation never
    misses a terminator split across calls), the request fields, in-place
    percent-decoding of the path and refusal of NUL / bad escapes / dot
-   segments, absolute-form targets, every error status (400, 413, 414, 431,
-   501, 505), sn_http_query, sn_url_decode, sn_json_str, sn_mime_type and
+   segments, absolute-form targets, every error status (400, 414, 431, 501,
+   505), the RFC 9110/9112 rules a conformance probe checks (Host is a
+   uri-host [":" port], chunked last in Transfer-Encoding, a Content-Length
+   that fits 64 bits, an ASCII target, 501 for a long method, 8000-byte
+   targets), sn_http_query, sn_url_decode, sn_json_str, sn_mime_type and
    sn_strerror.
 
    Every parse runs on a heap copy of exactly the bytes given, so ASan sees

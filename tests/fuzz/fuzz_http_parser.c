@@ -298,9 +298,19 @@ static void check_head(const char *buf, size_t len, int r, const sn_request *req
           x = x * 10 + (uint64_t) (v.ptr[k] - '0');
         }
       }
-      if (ref_ieq(nm.ptr, nm.len, "transfer-encoding"))
-        FZ_CHECK(ref_ieq(v.ptr, v.len, "chunked"), "accepted Transfer-Encoding \"%.*s\"",
-                 (int) v.len, v.ptr);
+      if (ref_ieq(nm.ptr, nm.len, "transfer-encoding")) {
+        /* the list's elements (empty ones ignored, RFC 9110 5.6.1): "chunked" alone */
+        size_t k = 0, items = 0, ok = 1;
+        while (k <= v.len) {
+          size_t a = k, e;
+          while (k < v.len && v.ptr[k] != ',') k++;
+          for (e = k; a < e && (v.ptr[a] == ' ' || v.ptr[a] == '\t'); a++) continue;
+          while (e > a && (v.ptr[e - 1] == ' ' || v.ptr[e - 1] == '\t')) e--;
+          if (e > a) items++, ok &= ref_ieq(v.ptr + a, e - a, "chunked");
+          k++;
+        }
+        FZ_CHECK(items == 1 && ok, "accepted Transfer-Encoding \"%.*s\"", (int) v.len, v.ptr);
+      }
     }
     FZ_CHECK(hosts <= 1 && (req->version == 10 || hosts == 1), "%d Host fields in HTTP/1.%d", hosts, req->version % 10);
   }
