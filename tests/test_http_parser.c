@@ -579,6 +579,28 @@ static void test_mime(void) {
   CHECK_STR(sn_mime_type(S("/a.tar.json")), "application/json", "sn_mime_type: the last extension counts");
 }
 
+/* The Date of every response (RFC 9110 5.6.7 IMF-fixdate). */
+static void test_imf_date(void) {
+  static const struct {
+    int64_t t;
+    const char *want;
+  } cases[] = {{0, "Thu, 01 Jan 1970 00:00:00 GMT"},          {784111777, "Sun, 06 Nov 1994 08:49:37 GMT"},
+               {951782400, "Tue, 29 Feb 2000 00:00:00 GMT"},   {4107542399LL, "Sun, 28 Feb 2100 23:59:59 GMT"},
+               {1767225600, "Thu, 01 Jan 2026 00:00:00 GMT"},  {253402300799LL, "Fri, 31 Dec 9999 23:59:59 GMT"}};
+  char out[30];
+  size_t i;
+  int all = 1;
+  char why[120] = "";
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    memset(out, 'Z', sizeof out);
+    if (sn__imf_date(cases[i].t, out) != 29 || strcmp(out, cases[i].want) != 0)
+      all = 0, snprintf(why, sizeof why, "%lld gave %.30s", (long long) cases[i].t, out);
+  }
+  test_report(all, "sn__imf_date: 1970, 1994 (RFC 9110's example), leap days, 2100, 2026 and 9999 in IMF-fixdate", "%s", why);
+  CHECK(sn__imf_date(-1, out) == 0 && sn__imf_date(253402300800LL, out) == 0,
+        "sn__imf_date: a time before 1970 or after 9999 gives no date");
+}
+
 static void test_strerror(void) {
   struct {
     int code;
@@ -624,6 +646,7 @@ int main(void) {
   test_url_decode();
   test_json();
   test_mime();
+  test_imf_date();
   test_strerror();
   free(buf);
   return test_summary();
