@@ -163,13 +163,16 @@ SECURITY
      into a GET) to the same target; its host is checked (400 if malformed),
      never copied blindly into Location.
    - Request smuggling: Content-Length together with Transfer-Encoding,
-     differing Content-Lengths, obs-fold, bare CR or LF and whitespace before
-     a colon are all answered with 400 and the connection is closed.
+     differing Content-Lengths, a Content-Length no integer holds, "chunked"
+     not last among the transfer codings, malformed chunk extensions,
+     obs-fold, bare CR or LF, whitespace before a colon, and a missing,
+     repeated or malformed Host (HTTP/1.1) are all answered with 400 and the
+     connection is closed.
 
 LIMITS
    - HTTP/1.1 and 1.0 only (no HTTP/2, no upgrades); 505 for other versions.
-   - Transfer codings: only "chunked" (501 for others). Trailers are read
-     and dropped.
+   - Transfer codings: only "chunked" (400 when it is not the last coding,
+     501 for an unknown coding before it). Trailers are read and dropped.
    - Request bodies are buffered whole (up to max_body, 413 beyond) and
      handed to the handler at once. max_body is per listener: every route of
      a listener has the same limit (run a second listener for larger
@@ -447,7 +450,12 @@ SNDEF void sn_router_init(sn_router *r);
 /* Adds a route. Pattern segments: literal ("api"), a parameter (":name",
    a whole segment, matching one non-empty segment) or, as the last segment
    only, "*" (matching the rest of the path, possibly empty, slashes included).
-   A GET route also answers HEAD. Returns SN_ERR_INVALID for a malformed
+   A GET route also answers HEAD. A route for OPTIONS (or for any method)
+   answers OPTIONS itself; otherwise the server answers OPTIONS on a path
+   some route matches with 200 and an Allow of the path's methods and
+   OPTIONS, and "OPTIONS *" with the methods of every route (those the
+   server implements: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS) and
+   OPTIONS (RFC 9110 9.3.7). Returns SN_ERR_INVALID for a malformed
    pattern or a method that is not a token ("" included), SN_ERR_FULL beyond
    SN_MAX_ROUTES.
    Precedence does not depend on the order routes are added: paths are
@@ -499,7 +507,8 @@ typedef struct sn_http_opts {
                                    malformed host and "OPTIONS *". router may
                                    be NULL: it is not used */
   size_t max_header_bytes;      /* request line + headers; 0: 8192 (431 beyond) */
-  size_t max_uri_bytes;         /* request target; 0: 2048 (414 beyond) */
+  size_t max_uri_bytes;         /* request target; 0: 8000 (RFC 9112 3; 414 beyond;
+                                   the head must still fit max_header_bytes) */
   size_t max_body;              /* 0: 65536 (413 beyond); per listener: the same
                                    for every route. The buffer grows as the body
                                    arrives, not to the Content-Length announced */
@@ -937,7 +946,8 @@ SNDEF const char *sn_http_reason(int status);
    now_ms(ctx)     Monotonic milliseconds (wrapping is not allowed: 64 bits).
    wall_s(ctx)     Seconds since 1970-01-01 UTC from a real-time clock, or -1
        when the device does not know the time. Used to check certificate
-       validity dates; with -1 the dates are not checked (logged as a warning).
+       validity dates and for the Date of HTTP responses and mails; with -1
+       the dates are not checked (logged as a warning) and no Date is sent.
 
    Testing a new port: run the project's port checklist (tests/README):
    listen on a port, accept a connection from a PC, echo bytes in both
@@ -1186,6 +1196,38 @@ static int sn__hexval(int ch) {
   ch = sn__lower(ch);
   if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
   return -1;
+}
+
+/* IMF-fixdate (RFC 9110 5.6.7) of t seconds since 1970 UTC into out
+   ("Sun, 06 Nov 1994 08:49:37 GMT", 29 characters and a NUL). Returns 29,
+   or 0 for a time before 1970 or after 9999. The HTTP server's Date. */
+static size_t sn__imf_date(int64_t t, char out[30]) {
+  static const char wdays[] = "ThuFriSatSunMonTueWed", months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  int64_t days, z, era, doe, yoe, doy, mp;
+  int sec, mon, mday, y;
+  if (t < 0 || t > 253402300799LL) return 0;
+  days = t / 86400;
+  sec = (int) (t % 86400);
+  /* days to the civil date, counted in 400-year eras from 0000-03-01 */
+  z = days + 719468;
+  era = z / 146097;
+  doe = z - era * 146097;
+  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  mp = (5 * doy + 2) / 153;
+  mday = (int) (doy - (153 * mp + 2) / 5 + 1);
+  mon = (int) (mp < 10 ? mp + 3 : mp - 9);
+  y = (int) (yoe + era * 400 + (mon <= 2));
+  memcpy(out, wdays + 3 * (days % 7), 3);
+  memcpy(out + 3, ", 00 Mon 0000 00:00:00 GMT", 27);
+  out[5] = (char) ('0' + mday / 10), out[6] = (char) ('0' + mday % 10);
+  memcpy(out + 8, months + 3 * (mon - 1), 3);
+  out[12] = (char) ('0' + y / 1000), out[13] = (char) ('0' + y / 100 % 10);
+  out[14] = (char) ('0' + y / 10 % 10), out[15] = (char) ('0' + y % 10);
+  out[17] = (char) ('0' + sec / 36000), out[18] = (char) ('0' + sec / 3600 % 10);
+  out[20] = (char) ('0' + sec / 600 % 6), out[21] = (char) ('0' + sec / 60 % 10);
+  out[23] = (char) ('0' + sec % 60 / 10), out[24] = (char) ('0' + sec % 10);
+  return 29;
 }
 
 SNDEF int sn_url_decode(const char *src, size_t len, char *dst, size_t dst_len, int plus_is_space) {
@@ -2193,12 +2235,125 @@ static int sn__is_tchar(int ch) {
          (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
+/* The methods the server implements (others: 501); the longest is 7 bytes. */
+static const char *const sn__methods[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+#define SN__METHOD_MAX 7
+
 static int sn__known_method(sn_str m) {
-  static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
   size_t i;
-  for (i = 0; i < sizeof known / sizeof known[0]; i++)
-    if (sn__eq(m, known[i])) return 1;
+  for (i = 0; i < sizeof sn__methods / sizeof sn__methods[0]; i++)
+    if (sn__eq(m, sn__methods[i])) return 1;
   return 0;
+}
+
+/* The method, decided from its first bytes p[0..n) (at most SN__METHOD_MAX
+   + 1 looked at), before the line is whole: 501 for one longer than any we
+   implement (RFC 9112 3: never 414, which is about the target), 400 for a
+   byte that is no token character, 0 while undecided. `skipping`: a CR at
+   p[0] may still begin an empty line before the request line. */
+static int sn__method_verdict(const char *p, size_t n, int skipping) {
+  size_t i;
+  for (i = 0; i < n && i <= SN__METHOD_MAX; i++) {
+    if (p[i] == ' ') return 0;
+    if (!sn__is_tchar((unsigned char) p[i])) return i == 0 && p[0] == '\r' && skipping && n == 1 ? 0 : 400;
+  }
+  return i > SN__METHOD_MAX ? 501 : 0;
+}
+
+/* RFC 3986 3.2.2 IPv4address: four dec-octets (0-255, no leading zero). */
+static int sn__ipv4_ok(const char *p, size_t n) {
+  size_t i = 0;
+  int part;
+  for (part = 0; part < 4; part++) {
+    size_t k = 0;
+    unsigned v = 0;
+    if (part > 0) {
+      if (i >= n || p[i] != '.') return 0;
+      i++;
+    }
+    while (i < n && k < 4 && p[i] >= '0' && p[i] <= '9') v = v * 10 + (unsigned) (p[i++] - '0'), k++;
+    if (k == 0 || k > 3 || v > 255 || (k > 1 && p[i - k] == '0')) return 0;
+  }
+  return i == n;
+}
+
+/* RFC 3986 3.2.2 IPv6address: eight 16-bit groups of 1-4 hex digits, or
+   fewer around one "::", the last two may be an IPv4address. */
+static int sn__ipv6_ok(const char *p, size_t n) {
+  size_t i = 0;
+  int groups = 0, gap = 0;
+  if (n >= 2 && p[0] == ':' && p[1] == ':') {
+    gap = 1;
+    i = 2;
+  }
+  while (i < n) {
+    size_t s = i, k = 0;
+    while (i < n && k < 5 && sn__hexval((unsigned char) p[i]) >= 0) i++, k++;
+    if (i < n && p[i] == '.') { /* the IPv4 tail ends the address */
+      if (!sn__ipv4_ok(p + s, n - s)) return 0;
+      groups += 2;
+      break;
+    }
+    if (k == 0 || k > 4) return 0;
+    groups++;
+    if (i == n) break;
+    if (p[i++] != ':' || i == n) return 0; /* a ':' ends no address */
+    if (p[i] == ':') {
+      if (gap) return 0;
+      gap = 1;
+      i++;
+    }
+  }
+  return gap ? groups <= 7 : groups == 8;
+}
+
+/* RFC 3986 unreserved and sub-delims, without ',' (a list of hosts is no
+   host), plus ':' where allowed. */
+static int sn__host_char(int ch, int colon_ok) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+         (ch != 0 && strchr("-._~!$&'()*+;=", ch) != NULL) || (colon_ok && ch == ':');
+}
+
+/* RFC 9110 7.2: Host = uri-host [ ":" port ] (RFC 3986 3.2.2, 3.2.3), with
+   uri-host an IP-literal ("[" IPv6address / IPvFuture "]") or a reg-name
+   (IPv4 addresses are reg-names too). Refused: an empty value, userinfo
+   ('@'), a path, a list (','), white space, a port that is not digits. */
+static int sn__host_ok(sn_str h) {
+  const char *p = h.ptr;
+  size_t n = h.len, i = 0;
+  if (n == 0) return 0;
+  if (p[0] == '[') {
+    const char *rb = (const char *) memchr(p, ']', n);
+    size_t in;
+    if (rb == NULL) return 0;
+    in = (size_t) (rb - p) - 1; /* bytes between the brackets */
+    if (in >= 4 && (p[1] == 'v' || p[1] == 'V')) { /* IPvFuture: "v" 1*HEXDIG "." 1*(...) */
+      size_t k = 2;
+      while (k <= in && sn__hexval((unsigned char) p[k]) >= 0) k++;
+      if (k == 2 || k > in || p[k] != '.' || k == in) return 0;
+      for (k++; k <= in; k++)
+        if (!sn__host_char((unsigned char) p[k], 1) && p[k] != ',') return 0;
+    } else if (!sn__ipv6_ok(p + 1, in)) {
+      return 0;
+    }
+    i = in + 2;
+  } else {
+    for (; i < n && p[i] != ':'; i++) {
+      if (p[i] == '%') { /* pct-encoded */
+        if (n - i < 3 || sn__hexval((unsigned char) p[i + 1]) < 0 || sn__hexval((unsigned char) p[i + 2]) < 0)
+          return 0;
+        i += 2;
+      } else if (!sn__host_char((unsigned char) p[i], 0)) {
+        return 0;
+      }
+    }
+    if (i == 0) return 0; /* ":80": no host */
+  }
+  if (i == n) return 1;
+  if (p[i] != ':') return 0;
+  for (i++; i < n; i++)
+    if (p[i] < '0' || p[i] > '9') return 0;
+  return 1;
 }
 
 /* Request-target to path and query (RFC 9112 3.2): origin-form, or
@@ -2266,9 +2421,16 @@ static int sn__check_framing(const sn_request *req) {
     const sn_header *h = &req->headers[i];
     if (sn__ieq(h->name.ptr, h->name.len, "content-length")) {
       size_t k;
+      uint64_t v = 0;
       if (h->value.len == 0) return 400;
-      for (k = 0; k < h->value.len; k++)
+      for (k = 0; k < h->value.len; k++) {
+        unsigned dig = (unsigned) (h->value.ptr[k] - '0');
         if (h->value.ptr[k] < '0' || h->value.ptr[k] > '9') return 400;
+        /* a length that no integer holds is not a length (RFC 9112 6.3): 400,
+           where a valid one over max_body is 413 */
+        if (v > (UINT64_MAX - dig) / 10) return 400;
+        v = v * 10 + dig;
+      }
       if (cl.ptr != NULL && (cl.len != h->value.len || memcmp(cl.ptr, h->value.ptr, cl.len) != 0)) return 400;
       cl = h->value;
     } else if (sn__ieq(h->name.ptr, h->name.len, "transfer-encoding")) {
@@ -2276,6 +2438,7 @@ static int sn__check_framing(const sn_request *req) {
       n_te++;
     } else if (sn__ieq(h->name.ptr, h->name.len, "host")) {
       n_host++;
+      if (!sn__host_ok(h->value)) return 400; /* RFC 9112 3.2: an invalid Host is 400 */
     }
   }
   if (req->version == 11 && n_host != 1) return 400; /* RFC 9112 3.2 */
@@ -2283,23 +2446,25 @@ static int sn__check_framing(const sn_request *req) {
   if (n_te && req->version == 10) return 400; /* RFC 9112 6.1: faulty framing in 1.0 */
   if (n_te) {
     sn_str list = te, item;
-    int codings = 0, chunked_last = 0;
+    int codings = 0, chunked_last = 0, n_chunked = 0;
     if (cl.ptr != NULL) return 400; /* RFC 9112 6.3: CL + TE is an error here */
     if (n_te > 1) return 400;
     while (sn__next_item(&list, &item)) {
       codings++;
       chunked_last = sn__ieq(item.ptr, item.len, "chunked");
-      if (!chunked_last) return 501; /* RFC 9112 6.1: a coding we do not implement */
+      n_chunked += chunked_last;
     }
-    if (codings != 1 || !chunked_last) return 400;
+    /* RFC 9112 6.3: chunked not last (or absent) leaves the length unknown:
+       400 and close; 7.1: chunked at most once */
+    if (!chunked_last || n_chunked != 1) return 400;
+    if (codings != 1) return 501; /* RFC 9112 6.1: a coding we do not implement */
   }
-  if (cl.len > 18) return 413;
   return 0;
 }
 
 SNDEF int sn_http_parse(char *buf, size_t len, sn_request *req, const sn_http_limits *lim, size_t *scan) {
   size_t max_head = lim && lim->max_header_bytes ? lim->max_header_bytes : 8192;
-  size_t max_uri = lim && lim->max_uri_bytes ? lim->max_uri_bytes : 2048;
+  size_t max_uri = lim && lim->max_uri_bytes ? lim->max_uri_bytes : 8000;
   size_t i, start = 0, end = 0, line_end;
   const char *sp1, *sp2;
   int st;
@@ -2312,6 +2477,7 @@ SNDEF int sn_http_parse(char *buf, size_t len, sn_request *req, const sn_http_li
       break;
     }
   }
+  if ((st = sn__method_verdict(buf + start, end ? end - start : len - start, start < 8)) != 0) return -st;
   if (end == 0) {
     const char *nl = (const char *) memchr(buf + start, '\n', len - start);
     /* a line ended by a bare LF can never complete the head: refuse it now
@@ -2344,7 +2510,7 @@ SNDEF int sn_http_parse(char *buf, size_t len, sn_request *req, const sn_http_li
     if (target.len > max_uri) return -414;
     for (i = 0; i < target.len; i++) {
       unsigned char ch = (unsigned char) target.ptr[i];
-      if (ch <= 0x20 || ch == 0x7f) return -400;
+      if (ch <= 0x20 || ch >= 0x7f) return -400; /* RFC 3986 2: CTLs, space and non-ASCII bytes */
     }
     if ((st = sn__parse_version(sp2 + 1, (size_t) (buf + line_end - 1 - (sp2 + 1)), &req->version)) != 0)
       return -st;
@@ -2385,8 +2551,22 @@ SNDEF int sn_http_parse(char *buf, size_t len, sn_request *req, const sn_http_li
   return (int) end;
 }
 
+/* Decoder states. The size line, RFC 9112 7.1.1:
+     chunk-size *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ) CRLF
+   SNC_SIZE      hex digits; ';' -> SNC_EXT, SP/HTAB -> SNC_BWS, CR -> SNC_SIZE_LF
+   SNC_BWS       white space after the size or a value: only ';' may follow
+   SNC_EXT       after ';' (white space allowed): an ext-name must start
+   SNC_EXT_NAME  in a name (token); SP/HTAB -> SNC_NAME_BWS, '=' -> SNC_EXT_EQ
+   SNC_NAME_BWS  white space after a name: ';' or '=' may follow
+   SNC_EXT_EQ    after '=' (white space allowed): a token or a quoted-string
+   SNC_EXT_TOKEN, SNC_EXT_QUOTED, SNC_EXT_QPAIR ('\\' in one), SNC_EXT_QEND
+                 the value; after it white space then ';', or ';', or CR
+   The size line (extensions included) is bounded to 256 bytes, a trailer
+   line to 4096. Anything else (a bare ';', a name that is not
+   a token, a control character, white space before CR) is SN_ERR_PROTO. */
 enum { SNC_SIZE, SNC_BWS, SNC_EXT, SNC_SIZE_LF, SNC_DATA, SNC_DATA_CR, SNC_DATA_LF, SNC_TRAILER, SNC_TRAILER_LINE,
-       SNC_TRAILER_LF, SNC_END_LF, SNC_DONE };
+       SNC_TRAILER_LF, SNC_END_LF, SNC_DONE, SNC_EXT_NAME, SNC_NAME_BWS, SNC_EXT_EQ, SNC_EXT_TOKEN, SNC_EXT_QUOTED,
+       SNC_EXT_QPAIR, SNC_EXT_QEND };
 
 SNDEF int sn_chunked_decode(sn_chunked *st, const char *src, size_t n, char *dst, size_t *consumed,
                             size_t *produced, uint64_t max_body) {
@@ -2415,17 +2595,43 @@ SNDEF int sn_chunked_decode(sn_chunked *st, const char *src, size_t n, char *dst
         i++;
         break;
       }
-      case SNC_BWS: /* RFC 9112 7.1.1: only whitespace, then ';', may follow the size */
-        if (ch == ';') st->state = SNC_EXT;
-        else if (ch == '\r') st->state = SNC_SIZE_LF;
-        else if ((ch != ' ' && ch != '\t') || ++st->line > 256) ret = SN_ERR_PROTO;
+      /* chunk extensions are checked, then ignored (RFC 9112 7.1.1) */
+      case SNC_BWS:
+      case SNC_EXT:
+      case SNC_EXT_NAME:
+      case SNC_NAME_BWS:
+      case SNC_EXT_EQ:
+      case SNC_EXT_TOKEN:
+      case SNC_EXT_QUOTED:
+      case SNC_EXT_QPAIR:
+      case SNC_EXT_QEND: {
+        int ws = ch == ' ' || ch == '\t', tok = sn__is_tchar(ch), s = st->state, next = -1;
+        if (s == SNC_BWS || s == SNC_NAME_BWS) {
+          if (ws) next = s;
+          else if (ch == ';') next = SNC_EXT;
+          else if (ch == '=' && s == SNC_NAME_BWS) next = SNC_EXT_EQ;
+        } else if (s == SNC_EXT || s == SNC_EXT_EQ) {
+          if (ws) next = s;
+          else if (tok) next = s == SNC_EXT ? SNC_EXT_NAME : SNC_EXT_TOKEN;
+          else if (ch == '"' && s == SNC_EXT_EQ) next = SNC_EXT_QUOTED;
+        } else if (s == SNC_EXT_QUOTED) { /* qdtext: HTAB, SP, VCHAR but '"' and '\\', obs-text */
+          if (ch == '"') next = SNC_EXT_QEND;
+          else if (ch == '\\') next = SNC_EXT_QPAIR;
+          else if (ws || (ch >= 0x21 && ch != 0x7f)) next = s;
+        } else if (s == SNC_EXT_QPAIR) {
+          if (ws || (ch >= 0x21 && ch != 0x7f)) next = SNC_EXT_QUOTED;
+        } else { /* the end of a name or a value */
+          if (tok && s != SNC_EXT_QEND) next = s;
+          else if (ws) next = s == SNC_EXT_NAME ? SNC_NAME_BWS : SNC_BWS;
+          else if (ch == ';') next = SNC_EXT;
+          else if (ch == '=' && s == SNC_EXT_NAME) next = SNC_EXT_EQ;
+          else if (ch == '\r') next = SNC_SIZE_LF;
+        }
+        if (next < 0 || ++st->line > 256) ret = SN_ERR_PROTO;
+        else st->state = next;
         i++;
         break;
-      case SNC_EXT: /* chunk extensions are read and ignored (RFC 9112 7.1.1) */
-        if (ch == '\r') st->state = SNC_SIZE_LF;
-        else if (ch == '\n' || ++st->line > 256) ret = SN_ERR_PROTO;
-        i++;
-        break;
+      }
       case SNC_SIZE_LF:
         if (ch != '\n') {
           ret = SN_ERR_PROTO;
@@ -2696,6 +2902,26 @@ SNDEF int sn_router_match(const sn_router *r, sn_request *req, char *allow, size
   return path_matched ? -405 : -404;
 }
 
+/* The Allow list of "OPTIONS *" (RFC 9110 9.3.7): every method some route
+   is registered for and the server implements (HEAD beside GET; all of them
+   for a route of any method), then OPTIONS, which the server answers itself. */
+static void sn__router_allow_all(const sn_router *r, char *allow, size_t allow_len) {
+  size_t i;
+  int k;
+  allow[0] = '\0';
+  for (i = 0; i < sizeof sn__methods / sizeof sn__methods[0]; i++) {
+    sn_str m;
+    m.ptr = sn__methods[i];
+    m.len = strlen(m.ptr);
+    for (k = 0; k < r->count; k++)
+      if (sn__method_ok(r->routes[k].method, m)) {
+        sn__allow_add(allow, allow_len, m.ptr);
+        break;
+      }
+  }
+  sn__allow_add(allow, allow_len, "OPTIONS");
+}
+
 // >>reply
 /* Writing responses into the send buffer: status line and headers, bodies,
    printf, chunked streaming, static files. */
@@ -2780,15 +3006,22 @@ static int sn__reply_head(sn_conn *c, int status, const char *headers, long long
   if (content_length < 0 && !no_body && c->req.version == 10) c->close_after = 1;
   { /* the status line and framing, put together by hand: this runs for
        every response, and printf would parse its format twice */
-    char line[160], num[24], *d = num + sizeof num;
+    char line[208], num[24], *d = num + sizeof num;
     const char *reason = sn_http_reason(status);
     size_t n = 0, rl = strlen(reason);
+    const sn_port *port = &c->mgr->port;
+    int64_t now = port->wall_s != NULL ? port->wall_s(port->ctx) : -1;
     if (rl > 64) rl = 64;
     memcpy(line, "HTTP/1.1 ", 9), n = 9;
     line[n++] = (char) ('0' + status / 100), line[n++] = (char) ('0' + status / 10 % 10);
     line[n++] = (char) ('0' + status % 10), line[n++] = ' ';
     memcpy(line + n, reason, rl), n += rl;
     line[n++] = '\r', line[n++] = '\n';
+    /* RFC 9110 6.6.1: an origin server with a clock sends Date; without one, none */
+    if (now >= 0 && sn__imf_date(now, line + n + 6) != 0) {
+      memcpy(line + n, "Date: ", 6), n += 6 + 29;
+      line[n++] = '\r', line[n++] = '\n';
+    }
     if (!no_body && content_length >= 0) {
       unsigned long long v = (unsigned long long) content_length;
       do *--d = (char) ('0' + v % 10); while ((v /= 10) != 0);
@@ -3180,10 +3413,18 @@ static void sn__http_dispatch(sn_conn *c) {
                 c->req.method.ptr, (int) c->req.path.len, c->req.path.ptr);
         sn_http_error(c, 500);
       }
-    } else if (idx == -405) {
+    } else if (idx == -405 || (idx == -404 && sn__eq(c->req.path, "*"))) {
+      /* RFC 9110 9.3.7: OPTIONS on a path that has routes, but none for
+         OPTIONS, is answered here with the path's methods, "OPTIONS *"
+         with the server's; a 405 lists OPTIONS too, which now works there */
+      int is_options = sn__eq(c->req.method, "OPTIONS");
       char head[sizeof allow + 64];
-      snprintf(head, sizeof head, "Allow: %s\r\nContent-Type: text/plain; charset=utf-8\r\n", allow);
-      sn_http_printf(c, 405, head, "405 %s\n", sn_http_reason(405));
+      if (idx == -404) sn__router_allow_all(r, allow, sizeof allow);
+      else sn__allow_add(allow, sizeof allow, "OPTIONS");
+      snprintf(head, sizeof head, "Allow: %s\r\n%s", allow,
+               is_options ? "" : "Content-Type: text/plain; charset=utf-8\r\n");
+      if (is_options) sn_http_reply(c, 200, head, NULL, 0);
+      else sn_http_printf(c, 405, head, "405 %s\n", sn_http_reason(405));
     } else {
       sn_http_error(c, 404);
     }
@@ -5688,7 +5929,7 @@ SNDEF int sn_http_listen(sn_mgr *m, const sn_http_opts *o) {
   l->opts = *o;
   l->opts.tls = NULL;
   if (!l->opts.max_header_bytes) l->opts.max_header_bytes = 8192;
-  if (!l->opts.max_uri_bytes) l->opts.max_uri_bytes = 2048;
+  if (!l->opts.max_uri_bytes) l->opts.max_uri_bytes = 8000;
   if (!l->opts.max_body) l->opts.max_body = 65536;
   if (!l->opts.max_reply) l->opts.max_reply = 65536;
   if (!l->opts.handshake_timeout_ms) l->opts.handshake_timeout_ms = 10000;

@@ -210,6 +210,34 @@ sys.exit(0 if ok else 1)' "$TMP/head.out")
   grep -q '^HTTP/1.1 405' "$TMP/h" && grep -qiE '^Allow:.*\bGET\b' "$TMP/h"
   check $? "curl: DELETE /api/status is 405 with an Allow header listing GET" "$(head -n1 "$TMP/h"; grep -i '^Allow' "$TMP/h")"
 
+  # RFC 9110 6.6.1: Date (IMF-fixdate, the server's clock) on a 200, a 404 and a 400
+  local code st why=""
+  for code in 200:/api/status 404:/nope 400:/api/status; do
+    st=${code%%:*}
+    if [ "$st" = 400 ]; then C $CA -i -H 'Host: user@localhost' "$U${code#*:}" >"$TMP/d" 2>&1; else C $CA -i "$U${code#*:}" >"$TMP/d" 2>&1; fi
+    why+="$($PY - "$TMP/d" "$st" <<'PYEOF'
+import email.utils, re, sys, time
+d = open(sys.argv[1], "rb").read().decode("latin-1")
+head = d.split("\r\n\r\n", 1)[0].split("\r\n")
+dates = [l[5:].strip() for l in head if l.lower().startswith("date:")]
+ok = head[0].startswith("HTTP/1.1 " + sys.argv[2]) and len(dates) == 1 and \
+    re.fullmatch(r"(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d\d:\d\d:\d\d GMT", dates[0]) \
+    and abs(email.utils.parsedate_to_datetime(dates[0]).timestamp() - time.time()) < 30
+print("" if ok else "%s: %r; " % (head[0], dates))
+PYEOF
+)"
+  done
+  check "$(is "$why" "")" "curl -i: a 200, a 404 and a 400 carry one Date in IMF-fixdate within 30 s of the clock (RFC 9110 6.6.1)" "$why"
+  # RFC 9110 9.3.7: OPTIONS
+  C $CA -i -X OPTIONS "$U/api/status" >"$TMP/o" 2>&1
+  grep -q '^HTTP/1.1 200' "$TMP/o" && grep -q '^Allow: GET, HEAD, OPTIONS' "$TMP/o" && grep -qi '^Content-Length: 0' "$TMP/o"
+  check $? "curl: OPTIONS /api/status is 200 with Allow: GET, HEAD, OPTIONS and Content-Length: 0" "$(tr -d '\r' <"$TMP/o" | head -n 12 | tr '\n' ' ')"
+  C $CA -i -X OPTIONS --request-target '*' "$U/" >"$TMP/o" 2>&1
+  grep -q '^HTTP/1.1 200' "$TMP/o" && grep -q '^Allow: GET, HEAD, POST, OPTIONS' "$TMP/o" && grep -qi '^Content-Length: 0' "$TMP/o"
+  check $? "curl: OPTIONS * is 200 with Allow: GET, HEAD, POST, OPTIONS (the demo's methods) and Content-Length: 0" "$(tr -d '\r' <"$TMP/o" | head -n 12 | tr '\n' ' ')"
+  out=$(C $CA -X OPTIONS -o /dev/null -w '%{http_code}' "$U/nope")
+  check "$(is "$out" 404)" "curl: OPTIONS on an unknown path (/nope) is 404" "$out"
+
   C $CA -D "$TMP/h" "$U/" -o /dev/null && grep -qi '^Content-Type: text/html; charset=utf-8' "$TMP/h" &&
     C $CA -D "$TMP/h2" "$U/style.css" -o /dev/null && grep -qi '^Content-Type: text/css' "$TMP/h2"
   check $? "curl: static files have Content-Type by extension (/ text/html; charset=utf-8, /style.css text/css)" \

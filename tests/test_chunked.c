@@ -4,7 +4,8 @@
    in place (dst == src), that any split of the input (byte by byte, random
    pieces from a fixed-seed PRNG) gives the same body, that a call returning
    0 has consumed all it was given (the server relies on it), the max_body
-   limit (SN_ERR_TOO_BIG), malformed framing (SN_ERR_PROTO), and that bytes
+   limit (SN_ERR_TOO_BIG), malformed framing (SN_ERR_PROTO, chunk extensions
+   against RFC 9112 7.1.1 included), and that bytes
    after the last chunk's CRLF are not consumed (pipelined data survives).
 
    Inputs are copied into exact-size heap buffers so ASan sees over-reads. */
@@ -114,6 +115,8 @@ static void test_bodies(void) {
   BODY("several chunks", "5\r\nhello\r\n1\r\n,\r\n6\r\n world\r\n0\r\n\r\n", "hello, world");
   BODY("upper and lower case hex sizes", "A\r\n0123456789\r\na\r\nabcdefghij\r\n0\r\n\r\n", "0123456789abcdefghij");
   BODY("a chunk extension", "5;name=val\r\nhello\r\n3 ; x=\"q;r\"\r\nabc\r\n0;last\r\n\r\n", "helloabc");
+  BODY("chunk extensions with BWS, several names, quoted pairs and obs-text (RFC 9112 7.1.1)",
+       "5 \t; a = b ;c;d=\"x\\\"y\\\\ \t\x80\" ; e\t=\t\"\"\r\nhello\r\n0;!#$%&'*+-.^_`|~=tok\r\n\r\n", "hello");
   BODY("trailer fields", "3\r\nabc\r\n0\r\nX-Trailer: 1\r\nY: two words\r\n\r\n", "abc");
   BODY("an empty body", "0\r\n\r\n", "");
   BODY("data holding CRLF and a fake last chunk", "9\r\n0\r\n\r\n\r\nxy\r\n0\r\n\r\n", "0\r\n\r\n\r\nxy");
@@ -219,6 +222,29 @@ static void test_malformed(void) {
   BAD("a final empty line of CR then a non-LF byte", "0\r\n\rX");
   BAD("a final empty line that is a bare LF", "0\r\n\n");
   BAD("a size, whitespace, then more digits (RFC 9112 7.1.1 allows only BWS then ';')", "5 6\r\nhello\r\n0\r\n\r\n");
+  /* chunk-ext = *( BWS ";" BWS ext-name [ BWS "=" BWS ext-val ] ) (RFC 9112 7.1.1) */
+  BAD("white space after the size with no ';' (\"5 \\r\\n\")", "5 \r\nhello\r\n0\r\n\r\n");
+  BAD("a bare ';' after the size", "5;\r\nhello\r\n0\r\n\r\n");
+  BAD("a ';' with only white space after it", "5; \r\nhello\r\n0\r\n\r\n");
+  BAD("';;' (an empty extension name)", "5;;a\r\nhello\r\n0\r\n\r\n");
+  BAD("an extension name that is not a token ('(')", "5;(a)\r\nhello\r\n0\r\n\r\n");
+  BAD("an extension name holding '@'", "5;a@b\r\nhello\r\n0\r\n\r\n");
+  BAD("a NUL in an extension name", "5;a\0b\r\nhello\r\n0\r\n\r\n");
+  BAD("a NUL in an extension value", "5;a=b\0\r\nhello\r\n0\r\n\r\n");
+  BAD("a NUL in a quoted extension value", "5;a=\"b\0\"\r\nhello\r\n0\r\n\r\n");
+  BAD("a control character (0x01) in an extension", "5;a\x01\r\nhello\r\n0\r\n\r\n");
+  BAD("DEL in a quoted extension value", "5;a=\"\x7f\"\r\nhello\r\n0\r\n\r\n");
+  BAD("'=' with no value", "5;a=\r\nhello\r\n0\r\n\r\n");
+  BAD("'=' with only white space after it", "5;a= \r\nhello\r\n0\r\n\r\n");
+  BAD("a value that is not a token ('b/c')", "5;a=b/c\r\nhello\r\n0\r\n\r\n");
+  BAD("two '='", "5;a==b\r\nhello\r\n0\r\n\r\n");
+  BAD("an unterminated quoted value", "5;a=\"b\r\nhello\r\n0\r\n\r\n");
+  BAD("a byte right after a closing quote", "5;a=\"b\"c\r\nhello\r\n0\r\n\r\n");
+  BAD("white space after an extension name before CRLF", "5;a \r\nhello\r\n0\r\n\r\n");
+  BAD("white space after an extension value before CRLF", "5;a=b \r\nhello\r\n0\r\n\r\n");
+  BAD("two names with only white space between them", "5;a b\r\nhello\r\n0\r\n\r\n");
+  BAD("a bare ';' on the last chunk", "0;\r\n\r\n");
+  BAD("white space after the last chunk's size", "0 \r\n\r\n");
   {
     /* an extension longer than the decoder's bound */
     static char src[600];

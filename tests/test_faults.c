@@ -604,6 +604,7 @@ static void routes(void) {
   sn_router_add(&router, "GET", "/silent", h_silent, NULL);
   sn_router_add(&router, "GET", "/stream", h_stream, NULL);
   sn_router_add(&router, "GET", "/tls", h_tls, NULL);
+  sn_router_add(&router, "OPTIONS", "/opt", h_hello, NULL); /* a route answering OPTIONS itself */
 }
 
 static const char HELLO_200[] = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\n" SN_HTTP_DEFAULT_HEADERS "Content-Type: text/plain\r\n\r\nhello, world\n";
@@ -652,8 +653,32 @@ static void test_basic(void) {
   cl_puts(s, "DELETE /hello HTTP/1.1\r\nHost: t\r\n\r\n");
   pump();
   got = next_resp(s, &r, 0);
-  CHECK(got == 1 && r.status == 405 && resp_hdr(&r, "allow", v, sizeof v) && strcmp(v, "GET, HEAD") == 0,
-        "faults: DELETE on a GET route is 405 with Allow: GET, HEAD");
+  CHECK(got == 1 && r.status == 405 && resp_hdr(&r, "allow", v, sizeof v) && strcmp(v, "GET, HEAD, OPTIONS") == 0,
+        "faults: DELETE on a GET route is 405 with Allow: GET, HEAD, OPTIONS");
+  CHECK(got == 1 && !resp_hdr(&r, "date", v, sizeof v), "faults: no Date header on a port without a wall clock");
+
+  /* RFC 9110 9.3.7: the server answers OPTIONS itself where no route does */
+  cl_puts(s, "OPTIONS /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 200 && resp_hdr(&r, "allow", v, sizeof v) && strcmp(v, "GET, HEAD, OPTIONS") == 0 &&
+            resp_hdr(&r, "content-length", v, sizeof v) && strcmp(v, "0") == 0 && !has_close(&r),
+        "faults: OPTIONS /hello is 200 with Allow: GET, HEAD, OPTIONS and Content-Length: 0, connection kept");
+  cl_puts(s, "OPTIONS * HTTP/1.1\r\nHost: t\r\n\r\n");
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 200 && resp_hdr(&r, "allow", v, sizeof v) && strcmp(v, "GET, HEAD, POST, OPTIONS") == 0 &&
+            resp_hdr(&r, "content-length", v, sizeof v) && strcmp(v, "0") == 0,
+        "faults: OPTIONS * is 200 with Allow: GET, HEAD, POST, OPTIONS (the routes' methods) and Content-Length: 0");
+  cl_puts(s, "OPTIONS /nope HTTP/1.1\r\nHost: t\r\n\r\n");
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 404, "faults: OPTIONS on a path no route matches is 404");
+  cl_puts(s, "OPTIONS /opt HTTP/1.1\r\nHost: t\r\n\r\n");
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 200 && body_is(&r, "hello, world\n") && !resp_hdr(&r, "allow", v, sizeof v),
+        "faults: a route registered for OPTIONS answers OPTIONS itself");
 
   cl_puts(s, "GET /nope HTTP/1.1\r\nHost: t\r\n\r\n");
   pump();

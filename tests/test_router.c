@@ -331,11 +331,34 @@ static void test_methods(void) {
   }
 }
 
+/* The Allow list of "OPTIONS *" (the server answers it, RFC 9110 9.3.7). */
+static void test_allow_all(void) {
+  sn_router r;
+  char allow[128], tiny[8];
+  sn_router_init(&r);
+  sn__router_allow_all(&r, allow, sizeof allow);
+  CHECK_STR(allow, "OPTIONS", "router: OPTIONS * without routes allows OPTIONS only");
+  sn_router_add(&r, "GET", "/a", h, NULL);
+  sn_router_add(&r, "POST", "/b", h, NULL);
+  sn_router_add(&r, "POST", "/c", h, NULL);
+  sn_router_add(&r, "BREW", "/pot", h, NULL);
+  sn__router_allow_all(&r, allow, sizeof allow);
+  CHECK_STR(allow, "GET, HEAD, POST, OPTIONS",
+            "router: OPTIONS * allows every implemented method some route has (HEAD beside GET) and OPTIONS, once each");
+  sn_router_add(&r, "*", "/any", h, NULL);
+  sn__router_allow_all(&r, allow, sizeof allow);
+  CHECK_STR(allow, "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS",
+            "router: with a route for any method, OPTIONS * allows every method the server implements");
+  sn__router_allow_all(&r, tiny, sizeof tiny);
+  CHECK(memchr(tiny, '\0', sizeof tiny) != NULL, "router: the OPTIONS * list never overruns its buffer");
+}
+
 int main(void) {
   test_add();
   test_match();
   test_precedence();
   test_methods();
+  test_allow_all();
   free(mbuf);
   free(pbuf);
   return test_summary();

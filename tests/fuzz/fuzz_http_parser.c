@@ -18,7 +18,13 @@
    views lie inside the head, the method is a token, the path starts with
    '/' (or is "*" for OPTIONS) and holds no NUL and no dot segment, header
    names are tokens, values hold no CTL and are trimmed, the head ends in
-   CRLF CRLF and respects the limits. */
+   CRLF CRLF and respects the limits. Reference checks (written apart from
+   the library's code, RFC 9110 / 9112 / 3986): the method is one the server
+   implements; the raw request-target is visible ASCII; every Host is a
+   uri-host [":" port] and HTTP/1.1 has exactly one; a Content-Length fits in
+   64 bits; a Transfer-Encoding is exactly "chunked"; a chunked body the
+   decoder accepts (and one it refuses) is judged the same way by a small
+   reference decoder of RFC 9112 7.1, chunk extensions included. */
 #define SECURENET_IMPLEMENTATION
 #include "securenet.h"
 #include "fuzz_common.h"
@@ -46,8 +52,194 @@ static int is_tchar(int ch) {
          (ch != 0 && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
 }
 
-/* Invariants of one parsed request head buf[0..r). */
-static void check_head(const char *buf, size_t len, int r, const sn_request *req, const sn_http_limits *lim) {
+/* ---- reference rules, independent of securenet.h's code ---------------------------- */
+static int ref_hex(int ch) { return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'); }
+static int ref_digit(int ch) { return ch >= '0' && ch <= '9'; }
+
+/* dec-octet "." dec-octet "." dec-octet "." dec-octet */
+static int ref_ipv4(const char *p, size_t n) {
+  int parts = 0;
+  size_t i = 0;
+  while (parts < 4) {
+    size_t s = i;
+    int v = 0;
+    while (i < n && ref_digit((unsigned char) p[i]) && i - s < 4) v = v * 10 + (p[i++] - '0');
+    if (i == s || i - s > 3 || v > 255 || (i - s > 1 && p[s] == '0')) return 0;
+    if (++parts < 4) {
+      if (i >= n || p[i] != '.') return 0;
+      i++;
+    }
+  }
+  return i == n;
+}
+
+/* h16 fields on each side of at most one "::"; an IPv4 tail counts two. */
+static int ref_ipv6(const char *p, size_t n) {
+  const char *dc = NULL;
+  size_t i, side;
+  int fields = 0;
+  for (i = 0; i + 1 < n; i++)
+    if (p[i] == ':' && p[i + 1] == ':') {
+      if (dc != NULL) return 0;
+      dc = p + i;
+      i++;
+    }
+  for (side = 0; side < 2; side++) {
+    const char *a = side == 0 ? p : dc + 2, *e = side == 0 ? (dc ? dc : p + n) : p + n;
+    if (side == 1 && dc == NULL) break;
+    if (a == e) continue;
+    for (;;) {
+      const char *f = a;
+      while (f < e && *f != ':') f++;
+      if (f == e && memchr(a, '.', (size_t) (e - a)) != NULL && (side == 1 || dc == NULL)) {
+        if (!ref_ipv4(a, (size_t) (e - a))) return 0;
+        fields += 2;
+        break;
+      }
+      if (f == a || f - a > 4) return 0;
+      for (; a < f; a++)
+        if (!ref_hex((unsigned char) *a)) return 0;
+      fields++;
+      if (f == e) break;
+      a = f + 1;
+      if (a == e) return 0;
+    }
+  }
+  return dc ? fields <= 7 : fields == 8;
+}
+
+static int ref_regname_char(int ch) { /* unreserved, sub-delims but ',' (a host list) */
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ref_digit(ch) || (ch != 0 && strchr("-._~!$&'()*+;=", ch));
+}
+
+/* Host = uri-host [ ":" port ], not empty (RFC 9110 7.2, RFC 3986 3.2.2-3). */
+static int ref_host(const char *p, size_t n) {
+  size_t i = 0, hostlen;
+  if (n == 0) return 0;
+  if (p[0] == '[') {
+    const char *rb = (const char *) memchr(p, ']', n);
+    if (rb == NULL) return 0;
+    hostlen = (size_t) (rb - p) + 1;
+    if (hostlen > 2 && (p[1] == 'v' || p[1] == 'V')) { /* IPvFuture */
+      size_t k = 2, h = 0;
+      while (k < hostlen - 1 && ref_hex((unsigned char) p[k])) k++, h++;
+      if (h == 0 || k >= hostlen - 1 || p[k] != '.' || k + 1 == hostlen - 1) return 0;
+      for (k++; k < hostlen - 1; k++)
+        if (!ref_regname_char((unsigned char) p[k]) && p[k] != ':' && p[k] != ',') return 0;
+    } else if (!ref_ipv6(p + 1, hostlen - 2)) {
+      return 0;
+    }
+  } else {
+    while (i < n && p[i] != ':') {
+      if (p[i] == '%') {
+        if (n - i < 3 || !ref_hex((unsigned char) p[i + 1]) || !ref_hex((unsigned char) p[i + 2])) return 0;
+        i += 3;
+      } else if (ref_regname_char((unsigned char) p[i])) {
+        i++;
+      } else {
+        return 0;
+      }
+    }
+    hostlen = i;
+    if (hostlen == 0) return 0;
+  }
+  if (hostlen == n) return 1;
+  if (p[hostlen] != ':') return 0;
+  for (i = hostlen + 1; i < n; i++)
+    if (!ref_digit((unsigned char) p[i])) return 0;
+  return 1;
+}
+
+/* CRLF at s[i]: 1, 0 when it needs more bytes, -1 when it is not one. */
+static int ref_crlf(const uint8_t *s, size_t n, size_t i) {
+  if (i < n && s[i] != '\r') return -1;
+  if (i + 1 >= n) return 0;
+  return s[i + 1] == '\n' ? 1 : -1;
+}
+
+/* RFC 9112 7.1 over s[0..n): 1 and *used when a whole chunked body is there
+   and well-formed, 0 when it needs more, -1 when malformed, -2 when near or
+   over the decoder's documented bounds (15 hex digits, a size line of 256
+   bytes, a trailer line of 4096, max_body), where either verdict is right. */
+static int ref_chunked(const uint8_t *s, size_t n, uint64_t max_body, size_t *used) {
+  size_t i = 0, line = 0;
+  uint64_t total = 0;
+  int c;
+#define REF_END(pos, v) return ((pos) - line > 240 ? -2 : (v))
+  for (;;) { /* chunk-size [ chunk-ext ] CRLF */
+    size_t digits = 0;
+    uint64_t size = 0;
+    line = i;
+    while (i < n && ref_hex(s[i])) {
+      if (++digits > 15) return -2;
+      size = size * 16 + (uint64_t) (ref_digit(s[i]) ? s[i] - '0' : (s[i] | 32) - 'a' + 10);
+      i++;
+    }
+    if (i == n) return 0;
+    if (digits == 0) return -1;
+    for (;;) { /* *( BWS ";" BWS name [ BWS "=" BWS value ] ) */
+      size_t k = i;
+      while (k < n && (s[k] == ' ' || s[k] == '\t')) k++;
+      if (k == n) REF_END(k, 0);
+      if (s[k] != ';') break; /* no BWS before the CRLF: the CRLF check below refuses it */
+      for (i = k + 1; i < n && (s[i] == ' ' || s[i] == '\t'); i++) continue;
+      for (k = i; i < n && is_tchar(s[i]); i++) continue;
+      if (i == n) REF_END(i, 0);
+      if (i == k) REF_END(i, -1);
+      for (k = i; k < n && (s[k] == ' ' || s[k] == '\t'); k++) continue;
+      if (k == n) REF_END(k, 0);
+      if (s[k] != '=') continue;
+      for (i = k + 1; i < n && (s[i] == ' ' || s[i] == '\t'); i++) continue;
+      if (i == n) REF_END(i, 0);
+      if (s[i] == '"') {
+        for (i++; i < n && s[i] != '"'; i++) {
+          if (s[i] == '\\') i++;
+          if (i < n && ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f)) REF_END(i, -1);
+        }
+        if (i >= n) REF_END(n, 0);
+        i++;
+      } else {
+        for (k = i; i < n && is_tchar(s[i]); i++) continue;
+        if (i == n) REF_END(i, 0);
+        if (i == k) REF_END(i, -1);
+      }
+    }
+    if ((c = ref_crlf(s, n, i)) != 1) REF_END(i, c);
+    if (i - line > 240) return -2;
+    i += 2;
+    if (size == 0) break;
+    if (total + size > max_body) return -2;
+    total += size;
+    if (n - i < size) return 0;
+    i += (size_t) size;
+    if ((c = ref_crlf(s, n, i)) != 1) return c;
+    i += 2;
+  }
+#undef REF_END
+  for (;;) { /* trailer lines: any bytes but CR and LF, then CRLF; an empty line ends */
+    line = i;
+    while (i < n && s[i] != '\r' && s[i] != '\n') i++;
+    if (i - line > 4000) return -2;
+    if ((c = ref_crlf(s, n, i)) != 1) return c;
+    i += 2;
+    if (i - 2 == line) break;
+  }
+  *used = i;
+  return 1;
+}
+
+static int ref_ieq(const char *p, size_t n, const char *lit) {
+  size_t i;
+  if (strlen(lit) != n) return 0;
+  for (i = 0; i < n; i++)
+    if ((p[i] >= 'A' && p[i] <= 'Z' ? p[i] + 32 : p[i]) != lit[i]) return 0;
+  return 1;
+}
+
+/* Invariants of one parsed request head buf[0..r); raw[] holds the bytes as
+   they were before the parse (the path is decoded in place). */
+static void check_head(const char *buf, size_t len, int r, const sn_request *req, const sn_http_limits *lim,
+                       const char *raw) {
   size_t i, head = (size_t) r;
   int h;
   FZ_CHECK(head >= 4 && head <= len, "head length %d of %zu", r, len);
@@ -75,6 +267,53 @@ static void check_head(const char *buf, size_t len, int r, const sn_request *req
     }
   }
   FZ_CHECK(req->header_count >= 0 && req->header_count <= SN_MAX_HEADERS, "header_count %d", req->header_count);
+  { /* the method is one the server implements (RFC 9112 3: 501 for others) */
+    static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
+    int found = 0;
+    for (i = 0; i < sizeof known / sizeof known[0]; i++)
+      found |= req->method.len == strlen(known[i]) && memcmp(req->method.ptr, known[i], req->method.len) == 0;
+    FZ_CHECK(found, "unknown method %.*s accepted", (int) req->method.len, req->method.ptr);
+  }
+  { /* the raw request-target: visible ASCII only (RFC 9112 3.2, RFC 3986 2) */
+    const char *t = raw + (req->method.ptr - buf) + req->method.len + 1, *e = (const char *) memchr(t, ' ', head - (size_t) (t - raw));
+    FZ_CHECK(raw[t - raw - 1] == ' ' && e != NULL, "no request-target");
+    for (; t < e; t++)
+      FZ_CHECK((unsigned char) *t > 0x20 && (unsigned char) *t < 0x7f, "byte 0x%02x in an accepted request-target",
+               (unsigned char) *t);
+  }
+  {
+    int hosts = 0;
+    for (h = 0; h < req->header_count; h++) {
+      sn_str nm = req->headers[h].name, v = req->headers[h].value;
+      if (ref_ieq(nm.ptr, nm.len, "host")) {
+        hosts++;
+        FZ_CHECK(ref_host(v.ptr, v.len), "accepted Host is no uri-host[:port]: \"%.*s\"", (int) v.len, v.ptr);
+      }
+      if (ref_ieq(nm.ptr, nm.len, "content-length")) {
+        uint64_t x = 0;
+        size_t k;
+        for (k = 0; k < v.len; k++) {
+          FZ_CHECK(ref_digit((unsigned char) v.ptr[k]) && x <= (UINT64_MAX - (uint64_t) (v.ptr[k] - '0')) / 10,
+                   "accepted Content-Length is no 64-bit length: %.*s", (int) v.len, v.ptr);
+          x = x * 10 + (uint64_t) (v.ptr[k] - '0');
+        }
+      }
+      if (ref_ieq(nm.ptr, nm.len, "transfer-encoding")) {
+        /* the list's elements (empty ones ignored, RFC 9110 5.6.1): "chunked" alone */
+        size_t k = 0, items = 0, ok = 1;
+        while (k <= v.len) {
+          size_t a = k, e;
+          while (k < v.len && v.ptr[k] != ',') k++;
+          for (e = k; a < e && (v.ptr[a] == ' ' || v.ptr[a] == '\t'); a++) continue;
+          while (e > a && (v.ptr[e - 1] == ' ' || v.ptr[e - 1] == '\t')) e--;
+          if (e > a) items++, ok &= ref_ieq(v.ptr + a, e - a, "chunked");
+          k++;
+        }
+        FZ_CHECK(items == 1 && ok, "accepted Transfer-Encoding \"%.*s\"", (int) v.len, v.ptr);
+      }
+    }
+    FZ_CHECK(hosts <= 1 && (req->version == 10 || hosts == 1), "%d Host fields in HTTP/1.%d", hosts, req->version % 10);
+  }
   for (h = 0; h < req->header_count; h++) {
     sn_str nm = req->headers[h].name, v = req->headers[h].value;
     FZ_CHECK(in_view(buf, head, nm) && nm.len > 0, "header name outside the head");
@@ -104,7 +343,7 @@ static void record_head(fz_buf *b, const sn_request *req, int r) {
 /* Runs the stream s[0..len) delivered in pieces ending at cuts[] (sorted),
    as the server would. */
 static void run_stream(px *x, const uint8_t *s, size_t len, const size_t *cuts, int ncuts) {
-  char *rx = (char *) malloc(len ? len : 1);
+  char *rx = (char *) malloc(len ? len : 1), *raw = (char *) malloc(len ? len : 1);
   size_t rx_len = 0, delivered = 0, scan = 0, head_len = 0, body_len = 0, dec_len = 0;
   int k = 0, in_body = 0, chunked = 0, stop = 0;
   sn_request req;
@@ -120,7 +359,9 @@ static void run_stream(px *x, const uint8_t *s, size_t len, const size_t *cuts, 
     delivered = upto;
     for (;;) { /* what the buffered bytes allow */
       if (!in_body) {
-        int r = sn_http_parse(rx, rx_len, &req, x->lim, &scan);
+        int r;
+        memcpy(raw, rx, rx_len);
+        r = sn_http_parse(rx, rx_len, &req, x->lim, &scan);
         if (r == 0) break;
         if (r < 0) {
           if (strict_status) fz_printf(&x->rec, "ERROR %d\n", r);
@@ -130,7 +371,7 @@ static void run_stream(px *x, const uint8_t *s, size_t len, const size_t *cuts, 
           stop = 1;
           break;
         }
-        check_head(rx, rx_len, r, &req, x->lim);
+        check_head(rx, rx_len, r, &req, x->lim, raw);
         record_head(&x->rec, &req, r);
         head_len = (size_t) r;
         {
@@ -140,7 +381,6 @@ static void run_stream(px *x, const uint8_t *s, size_t len, const size_t *cuts, 
           if (cl.ptr != NULL) {
             size_t i;
             FZ_CHECK(!chunked, "Content-Length and Transfer-Encoding both accepted");
-            FZ_CHECK(cl.len <= 18, "Content-Length of %zu digits accepted", cl.len);
             for (i = 0; i < cl.len; i++) body_len = body_len * 10 + (size_t) (cl.ptr[i] - '0');
             if (body_len > x->max_body) {
               fz_puts(&x->rec, "ERROR 413\n");
@@ -195,6 +435,7 @@ static void run_stream(px *x, const uint8_t *s, size_t len, const size_t *cuts, 
   if (!stop && !in_body && rx_len > 0) fz_puts(&x->rec, "ERROR\n");
   else if (!stop) fz_printf(&x->rec, "END in_body=%d pending=%zu\n", in_body, rx_len);
   free(rx);
+  free(raw);
 }
 
 /* The chunked decoder alone: whole against pieces, the pieces also going
@@ -219,6 +460,15 @@ static void run_chunked(fz_buf *rec, const uint8_t *s, size_t len, const size_t 
   }
   fz_printf(rec, "r=%d off=%zu state=%d\n", r, off, r == 0 ? st.state : -1);
   fz_field(rec, "out", dst, out);
+  { /* the reference decoder's verdict on the same bytes */
+    size_t used = 0;
+    int ref = ref_chunked(s, len, max_body, &used);
+    if (ref != -2) { /* -2: at the decoder's bounds, either verdict is right */
+      FZ_CHECK(r == 1 || r == 0 || r == SN_ERR_PROTO, "decoder returned %d within its bounds", r);
+      FZ_CHECK(ref == (r == 1 ? 1 : r == 0 ? 0 : -1), "decoder says %d, the reference (RFC 9112 7.1) %d", r, ref);
+      FZ_CHECK(r != 1 || used == off, "decoder accepted %zu bytes, the reference %zu", off, used);
+    }
+  }
   free(src);
   free(dst);
 }
@@ -241,7 +491,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (i = 0; i < ncuts; i++) cuts[i] = in.n ? cuts[i] % in.n : 0;
   qsort(cuts, ncuts, sizeof cuts[0], cmp_size);
   lim.max_header_bytes = heads[(flags >> 1) & 3][0] ? heads[(flags >> 1) & 3][0] : 8192;
-  lim.max_uri_bytes = heads[(flags >> 1) & 3][1] ? heads[(flags >> 1) & 3][1] : 2048;
+  lim.max_uri_bytes = heads[(flags >> 1) & 3][1] ? heads[(flags >> 1) & 3][1] : 8000;
   memset(&whole, 0, sizeof whole);
   memset(&split, 0, sizeof split);
   whole.lim = split.lim = &lim;

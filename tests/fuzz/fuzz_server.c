@@ -134,7 +134,7 @@ static void check_responses(const char *p, size_t n, int conn) {
   while (p < end) {
     const char *head_end, *q;
     long long clen = -1;
-    int status, chunked = 0;
+    int status, chunked = 0, dates = 0, allow_options = 0;
     count++;
     FZ_CHECK(starts(p, end, "HTTP/1.1 ") || (size_t) (end - p) < 9, "connection %d, response %d: not a status line: %.40s",
              conn, count, p);
@@ -158,9 +158,21 @@ static void check_responses(const char *p, size_t n, int conn) {
           FZ_CHECK(*d == '\r' && d > l + 16, "connection %d: bad Content-Length", conn);
         }
         if (starts(l, head_end, "Transfer-Encoding: chunked\r\n")) chunked = 1;
+        /* RFC 9110 6.6.1: Date from the port's clock (fzp_wall) in IMF-fixdate, once */
+        if (starts(l, head_end, "Date:")) {
+          FZ_CHECK(starts(l, head_end, "Date: Thu, 01 Jan 2026 00:00:00 GMT\r\n"), "connection %d: bad Date: %.40s", conn, l);
+          dates++;
+        }
+        if (starts(l, head_end, "Allow: ")) {
+          const char *e = l + 7;
+          while (e < head_end && *e != '\r') e++;
+          allow_options = e - l >= 14 && memcmp(e - 7, "OPTIONS", 7) == 0;
+        }
       }
     }
     FZ_CHECK(!(chunked && clen >= 0), "connection %d: Content-Length and chunked", conn);
+    FZ_CHECK(status < 200 || dates == 1, "connection %d, response %d (%d): %d Date fields", conn, count, status, dates);
+    FZ_CHECK(status != 405 || allow_options, "connection %d: a 405 whose Allow does not end in OPTIONS", conn);
     p = head_end + 4;
     if (status < 200 || status == 204 || status == 304) continue;
     if (chunked && (p == end || starts(p, end, "HTTP/1.1 "))) {

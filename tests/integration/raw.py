@@ -190,7 +190,30 @@ ERRORS = [
     (431, "one 20 KB header", b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 20000 + b"\r\n\r\n"),
     (413, "Content-Length: 100000000 before any body is sent",
      b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n"),
-    (501, "Transfer-Encoding: gzip", b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"),
+    (400, "Transfer-Encoding: gzip (chunked not last, RFC 9112 6.3)",
+     b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n"),
+    (400, "Transfer-Encoding: chunked, gzip (chunked not last, RFC 9112 6.3)",
+     b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, gzip\r\n\r\n"),
+    (501, "Transfer-Encoding: gzip, chunked (an unknown coding)",
+     b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
+    (400, "Content-Length: 99999999999999999999 (no integer holds it)",
+     b"POST /api/echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n"),
+    (400, "an empty Host (RFC 9112 3.2)", b"GET /api/status HTTP/1.1\r\nHost:\r\n\r\n"),
+    (400, "a Host with userinfo (user@host)", b"GET /api/status HTTP/1.1\r\nHost: user@x\r\n\r\n"),
+    (400, "a Host with a path (host/path)", b"GET /api/status HTTP/1.1\r\nHost: x/path\r\n\r\n"),
+    (400, "a Host list (a, b)", b"GET /api/status HTTP/1.1\r\nHost: a.example, b.example\r\n\r\n"),
+    (400, "a Host with a port that is not digits", b"GET /api/status HTTP/1.1\r\nHost: x:8a\r\n\r\n"),
+    (400, "raw UTF-8 in the request target (/caf\\xC3\\xA9)", b"GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n"),
+    (400, "raw \\xC0\\xAF in the request target", b"GET /files/\xc0\xaf HTTP/1.1\r\nHost: x\r\n\r\n"),
+    (400, "a bare ';' as chunk extension",
+     b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;\r\nhello\r\n0\r\n\r\n"),
+    (400, "white space after a chunk size with no ';' (5 \\r\\n)",
+     b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n0\r\n\r\n"),
+    (400, "a chunk extension name that is not a token",
+     b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;(x)\r\nhello\r\n0\r\n\r\n"),
+    (400, "a NUL in a chunk extension",
+     b"POST /api/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;a\x00\r\nhello\r\n0\r\n\r\n"),
+    (501, "a method of 9000 characters (never 414)", b"M" * 9000 + b" / HTTP/1.1\r\nHost: x\r\n\r\n"),
     (501, "an unknown method", b"BREW / HTTP/1.1\r\nHost: x\r\n\r\n"),
     (505, "HTTP/2.0 in the request line", b"GET / HTTP/2.0\r\nHost: x\r\n\r\n"),
 ]
@@ -207,8 +230,24 @@ def errors():
                "got %r, end=%s, %.1fs" % (out[:60], how, took))
     # 405 with Allow
     out, how = exchange(b"DELETE /api/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    report(status(out) == 405 and b"\r\nAllow: GET, HEAD\r\n" in out, "405 with Allow: GET, HEAD for DELETE /api/status",
-           repr(out[:200]))
+    report(status(out) == 405 and b"\r\nAllow: GET, HEAD, OPTIONS\r\n" in out,
+           "405 with Allow: GET, HEAD, OPTIONS for DELETE /api/status", repr(out[:200]))
+    # OPTIONS (RFC 9110 9.3.7), on one keep-alive connection
+    s = connect()
+    got = []
+    for target in (b"/api/status", b"*", b"/api/echo", b"/nope"):
+        s.sendall(b"OPTIONS %s HTTP/1.1\r\nHost: x\r\n\r\n" % target)
+        got.append(read_response(s))
+    s.close()
+    heads = [g.partition(b"\r\n\r\n")[0].split(b"\r\n") for g in got]
+    want = [b"Allow: GET, HEAD, OPTIONS", b"Allow: GET, HEAD, POST, OPTIONS", b"Allow: POST, OPTIONS"]
+    report([status(g) for g in got] == [200, 200, 200, 404] and
+           all(w in h and b"Content-Length: 0" in h for w, h in zip(want, heads)),
+           "OPTIONS /api/status, OPTIONS *, OPTIONS /api/echo: 200 with the Allow list and Content-Length: 0; "
+           "OPTIONS /nope: 404; one connection", repr(got))
+    # an 8000-byte target (RFC 9112 3) is within the default limits: routed (404 here), not 414
+    out, how = exchange(b"GET /" + b"a" * 7999 + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    report(status(out) == 404, "an 8000-byte request target is routed (404), not 414", repr(out[:60]))
     # After all that, the server still serves.
     out, how = exchange(b"GET /api/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     report(status(out) == 200, "the server still answers after the bad requests", repr(out[:60]))
