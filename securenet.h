@@ -1729,8 +1729,60 @@ typedef struct sn__tlsc {
   int *suites;
   const unsigned char *pin; /* 32 bytes, or NULL */
   uint8_t is_set_up;        /* ssl was set up (and must be freed) */
+  uint8_t ip_name;          /* the name to verify is an IP literal: no SNI, an iPAddress SAN must match */
+  uint8_t ip_len;           /* 4 or 16: ip holds it; 0: a literal that does not parse (never matches) */
+  unsigned char ip[16];
   sn__tls_sess *sess;       /* where this server's session is kept */
 } sn__tlsc;
+
+/* s as an IPv4 (dotted quad, 4) or IPv6 literal (RFC 4291 2.2 text forms,
+   16) into out; 0 when it is neither. */
+static size_t sn__ip_parse(const char *s, unsigned char *out) {
+  unsigned char a[16];
+  size_t n = 0, gap = 99, i, k;
+  if (strchr(s, ':') == NULL) { /* IPv4: four decimal parts 0-255 */
+    for (i = 0; i < 4; i++, s++) {
+      unsigned v = 0, digits = 0;
+      for (; *s >= '0' && *s <= '9'; s++)
+        if (++digits > 3 || (digits == 2 && v == 0)) return 0; /* no leading zeros (octal to inet_aton) */
+        else v = v * 10 + (unsigned) (*s - '0');
+      if (digits == 0 || v > 255 || *s != (i < 3 ? '.' : '\0')) return 0;
+      out[i] = (unsigned char) v;
+    }
+    return 4;
+  }
+  if (s[0] == ':') {
+    if (s[1] != ':') return 0;
+    gap = 0, s += 2;
+  }
+  while (*s != '\0') {
+    unsigned v = 0, digits = 0;
+    int h;
+    if (strchr(s, ':') == NULL && strchr(s, '.') != NULL) { /* the last 32 bits as a dotted quad */
+      if (n > 12 || sn__ip_parse(s, a + n) != 4) return 0;
+      n += 4;
+      break;
+    }
+    for (; (h = sn__hexval((unsigned char) *s)) >= 0; s++)
+      if (++digits > 4) return 0;
+      else v = v * 16 + (unsigned) h;
+    if (digits == 0 || n > 14) return 0;
+    a[n++] = (unsigned char) (v >> 8), a[n++] = (unsigned char) v;
+    if (*s == '\0') break;
+    if (*s++ != ':' || *s == '\0') return 0;
+    if (*s == ':') {
+      if (gap != 99) return 0; /* "::" once at most */
+      gap = n, s++;
+    }
+  }
+  if (gap == 99 ? n != 16 : n > 14) return 0; /* "::" stands for one group or more */
+  if (gap == 99) gap = n;
+  k = 16 - n;
+  for (i = 0; i < gap; i++) out[i] = a[i];
+  for (i = 0; i < k; i++) out[gap + i] = 0;
+  for (i = gap; i < n; i++) out[k + i] = a[i];
+  return 16;
+}
 
 static void sn__tls_sess_drop(sn__tls_sess *e) {
   if (e->s != NULL) {
@@ -1790,9 +1842,21 @@ static void sn__tlsc_free(sn__tlsc *t) {
   t->is_set_up = 0;
 }
 
+/* An IP literal is matched against the server certificate's iPAddress
+   SANs here, by securenet, on every mbedTLS version: never against a DNS SAN
+   or the CN (mbedTLS 2.28 matches DNS names only, 3.6 also lets a dNSName
+   or CN spelling the address match). */
 static int sn__tlsc_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
-  (void) depth;
-  sn__check_dates((sn_mgr *) arg, crt, flags);
+  sn__tlsc *t = (sn__tlsc *) arg;
+  sn__check_dates(t->mgr, crt, flags);
+  if (depth == 0 && t->ip_name) {
+    const mbedtls_x509_sequence *san;
+    int match = 0;
+    for (san = &crt->subject_alt_names; san != NULL && !match; san = san->next)
+      match = t->ip_len > 0 && san->buf.p != NULL && san->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) && /* iPAddress */
+              san->buf.len == t->ip_len && memcmp(san->buf.p, t->ip, t->ip_len) == 0;
+    if (!match) *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+  }
   return 0;
 }
 
@@ -1843,9 +1907,12 @@ static int sn__tlsc_start(sn__tlsc *t, const sn_tls_client_opts *o, const void *
   mbedtls_ssl_init(&t->ssl);
   t->is_set_up = 1;
   if ((r = mbedtls_ssl_setup(&t->ssl, &t->conf)) != 0) return *tls_error = r, SN_ERR_NOMEM;
-  if ((r = mbedtls_ssl_set_hostname(&t->ssl, name)) != 0) return *tls_error = r, SN_ERR_INVALID;
+  /* RFC 6066 3: no SNI for an IP literal; its check is sn__tlsc_verify_cb's (NULL says so to 3.6) */
+  t->ip_name = (uint8_t) (strchr(name, ':') != NULL || strspn(name, "0123456789.") == strlen(name));
+  if (t->ip_name) t->ip_len = (uint8_t) sn__ip_parse(name, t->ip); /* 0 for "010.1.1.1" & co: never verifies */
+  if ((r = mbedtls_ssl_set_hostname(&t->ssl, t->ip_name ? NULL : name)) != 0) return *tls_error = r, SN_ERR_INVALID;
   mbedtls_ssl_set_bio(&t->ssl, io, sn__bio_send, sn__bio_recv, NULL);
-  mbedtls_ssl_set_verify(&t->ssl, sn__tlsc_verify_cb, m);
+  mbedtls_ssl_set_verify(&t->ssl, sn__tlsc_verify_cb, t);
   t->sess = sn__tls_sess_find(m, key, name, port);
   if (t->sess != NULL && t->sess->s != NULL && mbedtls_ssl_set_session(&t->ssl, t->sess->s) == 0)
     t->sess->used = m->now + 1;
