@@ -396,6 +396,12 @@ fetch "$A/te/chunked"
 [ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = plain ]
 check $? "one Transfer-Encoding: chunked field from the same peer: decoded" "$(why)"
 
+for x in lf cr; do
+  fetch "$A/bare-$x"
+  [ $rc -eq 8 ] && one_line "bare CR or LF" && [ ! -s "$TMP/out" ]
+  check $? "a response head with a bare ${x^^} inside a header line (a second reading of the lines): refused (exit 8)" "$(why)"
+done
+
 # IP literals: no SNI (RFC 6066 3), an iPAddress SAN and nothing else verifies them
 fetch "${CA[@]}" "https://127.0.0.1:$P_TA/sni4"
 [ $rc -eq 0 ] && req "$PL" /sni4 'r["sni"] is None'

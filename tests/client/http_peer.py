@@ -13,6 +13,8 @@ text). With TLS, each ClientHello also adds a line {"port", "handshake_sni"}
   /te/list                 one field "gzip, chunked", the same body
   /te/twice                "chunked" in two fields (chunked applied twice)
   /te/chunked              one "chunked" field: a correct chunked body
+  /bare-lf, /bare-cr       a header line holding a bare LF (CR) before "Content-Length: 5",
+                           then "Content-Length: 3" and 3 body bytes
   anything else            200, "ok METHOD TARGET"
 Connections are served on threads, each bounded by a 10 s timeout."""
 import gzip
@@ -92,6 +94,10 @@ def answer(target, method):
     if path == "/te/twice":
         return (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
                 b"5\r\nhello\r\n0\r\n\r\n")
+    if path == "/bare-lf":  # one reading: X-A holds the rest; another: two differing Content-Lengths
+        return b"HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 5\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
+    if path == "/bare-cr":
+        return b"HTTP/1.1 200 OK\r\nX-A: 1\rContent-Length: 5\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
     if path == "/te/chunked":
         return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n6\r\nplain\n\r\n0\r\n\r\n"
     body = ("ok %s %s\n" % (method, target)).encode()
