@@ -5057,7 +5057,7 @@ static sn_str sn__span(const char *p, const char *e) {
 static int sn__httpc_parse_head(sn__httpc *h, size_t len) {
   sn_http_response *r = &h->resp;
   const char *p = h->head, *end = h->head + len - 2, *eol; /* len >= 4: the head ends in CRLF CRLF */
-  int chunked = 0, te = 0, codings = 0;
+  int chunked = 0, te = 0;
   size_t i;
   memset(r, 0, sizeof *r);
   r->content_length = -1;
@@ -5103,7 +5103,6 @@ static int sn__httpc_parse_head(sn__httpc *h, size_t len) {
       sn_str list = value, item;
       te = 1;
       while (sn__next_item(&list, &item)) {
-        codings++;
         if (!sn__ieq(item.ptr, item.len, "chunked") || chunked)
           return snprintf(h->why, sizeof h->why, "%s (%.*s), which cannot be decoded",
                           chunked ? "a transfer coding after chunked" : "an unsupported transfer coding",
@@ -5321,9 +5320,10 @@ static int sn__httpc_redirect(sn__httpc *h) {
   size_t cap = loc && loc->len < 2048 ? loc->len + sizeof h->host + 24 : 0;
   char *next = cap ? (char *) SN_MALLOC(cap) : NULL, host0[254], host1[254];
   const char *method = h->method, *path, *why = NULL;
-  int status = h->resp.status, nobody = h->nobody, https0 = 0, https1 = 0, cross, r = SN_ERR_NOMEM;
+  int status = h->resp.status, nobody = h->nobody, https0 = 0, https1 = 0, cross, r = cap ? SN_ERR_NOMEM : SN_ERR_TOO_BIG;
   uint16_t port0 = 0, port1 = 0;
   host0[0] = host1[0] = '\0';
+  if (cap == 0) why = "cannot follow the redirect: its Location is longer than 2047 bytes";
   if (next != NULL) {
     int v6 = strchr(h->host, ':') != NULL;
     if (loc->len > 0 && loc->ptr[0] == '/' && (loc->len < 2 || loc->ptr[1] != '/')) /* a path on the same server */
