@@ -5153,8 +5153,9 @@ static void sn__httpc_data(sn__httpc *h, const char *d, size_t len) {
       h->head[h->head_len] = '\0';
       e = h->head_len >= 4 ? h->head + h->head_len - 4 : NULL;
       if (e == NULL || memcmp(e, "\r\n\r\n", 4) != 0) {
-        if (h->head_len >= max_head) sn__httpc_fail(h, SN_ERR_TOO_BIG, "the response head is larger than max_header_bytes");
-        else if (memchr(h->head, '\0', h->head_len)) sn__httpc_fail(h, SN_ERR_PROTO, "a NUL byte in the response head");
+        /* the NUL first: which error does not depend on how the head arrived */
+        if (memchr(h->head, '\0', h->head_len)) sn__httpc_fail(h, SN_ERR_PROTO, "a NUL byte in the response head");
+        else if (h->head_len >= max_head) sn__httpc_fail(h, SN_ERR_TOO_BIG, "the response head is larger than max_header_bytes");
         continue;
       }
       if (memchr(h->head, '\0', h->head_len)) {
