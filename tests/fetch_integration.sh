@@ -402,6 +402,18 @@ for x in lf cr; do
   check $? "a response head with a bare ${x^^} inside a header line (a second reading of the lines): refused (exit 8)" "$(why)"
 done
 
+# conns LOG TARGET: the connection numbers of the requests to TARGET, e.g. "3 3" (one connection, kept)
+conns() { $PY -c 'import json, sys
+print(" ".join(str(r["conn"]) for r in map(json.loads, open(sys.argv[1])) if r.get("target") == sys.argv[2]))' "$1" "$2"; }
+fetch --repeat 2 "$A/keep"
+c=$(conns "$PL" /keep)
+[ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "$(printf 'kept\nkept')" ] && [ "${c% *}" = "${c#* }" ]
+check $? "http_peer keeps a connection: two requests on it (connections $c)" "$(why)"
+fetch --repeat 2 "$A/keep-te-cl"
+c=$(conns "$PL" /keep-te-cl)
+[ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "$(printf 'kept\nkept')" ] && [ "$(echo $c | wc -w)" -eq 2 ] && [ "${c% *}" != "${c#* }" ]
+check $? "a response with Content-Length and Transfer-Encoding: chunked is decoded, and its connection not used again (connections $c)" "$(why)"
+
 # IP literals: no SNI (RFC 6066 3), an iPAddress SAN and nothing else verifies them
 fetch "${CA[@]}" "https://127.0.0.1:$P_TA/sni4"
 [ $rc -eq 0 ] && req "$PL" /sni4 'r["sni"] is None'

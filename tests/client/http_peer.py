@@ -6,7 +6,7 @@ port, sni (the TLS server_name the client sent, null for none, "-" on plain
 TCP), method, target, h (header fields, names in lower case, repeated ones
 joined by ", "), te (the raw Transfer-Encoding values), body (its bytes as
 text). With TLS, each ClientHello also adds a line {"port", "handshake_sni"}
-(before the certificate is verified). Prints "ready" once it listens. Every answer ends the connection.
+(before the certificate is verified). Prints "ready" once it listens.
   /redirect?code=C&to=URL  answers C with Location: URL (percent-decoded)
   /te/two                  "Transfer-Encoding: gzip" and "Transfer-Encoding: chunked"
                            as two fields, the body gzip-coded, then chunked
@@ -15,8 +15,13 @@ text). With TLS, each ClientHello also adds a line {"port", "handshake_sni"}
   /te/chunked              one "chunked" field: a correct chunked body
   /bare-lf, /bare-cr       a header line holding a bare LF (CR) before "Content-Length: 5",
                            then "Content-Length: 3" and 3 body bytes
+  /keep                    200 with Content-Length, the connection stays open for more requests
+  /keep-te-cl              the same with Content-Length: 3 and Transfer-Encoding: chunked
+                           (RFC 9112 6.3: ambiguous framing; the connection must not be used again)
+Every record also has conn, a number per connection.
   anything else            200, "ok METHOD TARGET"
-Connections are served on threads, each bounded by a 10 s timeout."""
+Other answers end the connection. Connections are served on threads, each
+bounded by a 10 s timeout."""
 import gzip
 import json
 import socket
@@ -98,13 +103,23 @@ def answer(target, method):
         return b"HTTP/1.1 200 OK\r\nX-A: 1\nContent-Length: 5\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
     if path == "/bare-cr":
         return b"HTTP/1.1 200 OK\r\nX-A: 1\rContent-Length: 5\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc"
+    if path == "/keep":
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nkept\n"
+    if path == "/keep-te-cl":
+        return b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nkept\n\r\n0\r\n\r\n"
     if path == "/te/chunked":
         return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n6\r\nplain\n\r\n0\r\n\r\n"
     body = ("ok %s %s\n" % (method, target)).encode()
     return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body
 
 
+conns = [0]
+
+
 def serve(c):
+    with lock:
+        conns[0] += 1
+        conn = conns[0]
     try:
         c.settimeout(10)
         sni = "-"
@@ -113,14 +128,18 @@ def serve(c):
             c = ctx.wrap_socket(c, server_side=True)
             sni = local.sni
         f = c.makefile("rb")
-        req = read_request(f)
-        if req is None:
-            return
-        method, target, h, te, body = req
-        with lock, open(log, "a") as out:
-            out.write(json.dumps({"port": port, "sni": sni, "method": method, "target": target, "h": h, "te": te,
-                                  "body": body.decode("latin-1")}) + "\n")
-        c.sendall(answer(target, method))
+        for _ in range(16):  # requests on this connection
+            req = read_request(f)
+            if req is None:
+                return
+            method, target, h, te, body = req
+            with lock, open(log, "a") as out:
+                out.write(json.dumps({"port": port, "conn": conn, "sni": sni, "method": method, "target": target, "h": h,
+                                      "te": te, "body": body.decode("latin-1")}) + "\n")
+            a = answer(target, method)
+            c.sendall(a)
+            if b"Connection: close" in a.split(b"\r\n\r\n")[0]:
+                break
         if ctx is not None:
             c.unwrap()  # close_notify
     except (OSError, ssl.SSLError, ValueError, KeyError, IndexError) as e:
