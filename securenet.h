@@ -662,7 +662,10 @@ SNDEF size_t sn_client_queued(const sn_client *c);
    with the connection, before TLS's close_notify) ends with SN_ERR_CLOSED,
    never as a success. Transfer codings: only chunked is decoded; a response
    with any other (gzip, in any number of Transfer-Encoding fields) ends with
-   SN_ERR_PROTO rather than handing over a body still coded.
+   SN_ERR_PROTO rather than handing over a body still coded; one with both
+   Transfer-Encoding and Content-Length is read as chunked and its
+   connection is not kept. A bare CR or LF in a response head is
+   SN_ERR_PROTO.
    Redirects (max_redirects > 0; 301, 302, 303, 307, 308 with a Location),
    as RFC 9110 15.4 and curl: a 303 turns any method but HEAD into a GET
    without the body, a 301 or 302 turns a POST into one; 307 and 308 keep the
@@ -672,7 +675,8 @@ SNDEF size_t sn_client_queued(const sn_client *c);
    origin (scheme, host, case-insensitive, or port, default ports counted,
    differ from those of url) the Authorization, Cookie and
    Proxy-Authorization lines of headers are left out unless
-   redirect_keep_credentials; and a redirect to another https origin is
+   redirect_keep_credentials (a redirect back to url's origin sends them
+   again, as curl does); and a redirect to another https origin is
    refused (SN_ERR_VERIFY) when tls carries a pin_sha256, a client
    certificate or a tls_name: those are for the first server only. An
    https URL never leads to http (SN_ERR_VERIFY). */
