@@ -633,14 +633,18 @@ SNDEF void *sn_conn_scratch(sn_conn *c);
    One TLS client path serves every outgoing connection (the mail sender and
    client connections): the server's chain is verified against the given
    roots, its validity dates against the port's wall clock and its name
-   against tls_name (also sent as SNI). Turning verification off takes the
+   against tls_name (also sent as SNI). A name that is an IP literal
+   (IPv4, IPv6) is not sent as SNI (RFC 6066 3) and matches an iPAddress
+   subjectAltName only, never a DNS name or the CN, with mbedTLS 2.28 and
+   3.x alike. Turning verification off takes the
    compile-time SN_TLS_VERIFY_NONE (SN_SMTP_VERIFY_NONE is an alias), and
    logs a warning at every connection. */
 typedef struct sn_tls_client_opts {
   const void *ca;        /* trusted roots: PEM (several concatenated) or one DER */
   size_t ca_len;
   const char *ca_file;   /* or a PEM/DER file (not with SN_NO_FILES) */
-  const char *tls_name;  /* name verified in the certificate and sent as SNI; NULL: the host */
+  const char *tls_name;  /* name verified in the certificate and sent as SNI; NULL: the host
+                            (an IP literal: no SNI, an iPAddress SAN must match) */
   const void *cert;      /* client identity for servers that want one (mutual TLS): */
   size_t cert_len;       /*   its certificate chain, PEM or DER ... */
   const char *cert_file;
@@ -716,7 +720,26 @@ SNDEF size_t sn_client_queued(const sn_client *c);
    pieces, on_done once. A
    body cut short (before its Content-Length, its last chunk, or, when it ends
    with the connection, before TLS's close_notify) ends with SN_ERR_CLOSED,
-   never as a success. */
+   never as a success. Transfer codings: only chunked is decoded; a response
+   with any other (gzip, in any number of Transfer-Encoding fields) ends with
+   SN_ERR_PROTO rather than handing over a body still coded; one with both
+   Transfer-Encoding and Content-Length is read as chunked and its
+   connection is not kept. A bare CR or LF in a response head is
+   SN_ERR_PROTO.
+   Redirects (max_redirects > 0; 301, 302, 303, 307, 308 with a Location),
+   as RFC 9110 15.4 and curl: a 303 turns any method but HEAD into a GET
+   without the body, a 301 or 302 turns a POST into one; 307 and 308 keep the
+   method and the body. A body from body_source cannot be sent twice: a
+   redirect that needs it again ends with SN_ERR_UNSUPPORTED. The Content-*
+   lines of headers go with a body that is dropped. On a redirect to another
+   origin (scheme, host, case-insensitive, or port, default ports counted,
+   differ from those of url) the Authorization, Cookie and
+   Proxy-Authorization lines of headers are left out unless
+   redirect_keep_credentials (a redirect back to url's origin sends them
+   again, as curl does); and a redirect to another https origin is
+   refused (SN_ERR_VERIFY) when tls carries a pin_sha256, a client
+   certificate or a tls_name: those are for the first server only. An
+   https URL never leads to http (SN_ERR_VERIFY). */
 typedef struct sn_http_response {
   int status;      /* e.g. 200 */
   sn_str reason;   /* "OK" */
@@ -741,7 +764,9 @@ typedef struct sn_http_request_opts {
   size_t max_header_bytes; /* response head; 0: 16 KiB (SN_ERR_TOO_BIG beyond) */
   uint64_t max_body;     /* response body; 0: no limit (SN_ERR_TOO_BIG beyond) */
   int max_redirects;     /* 0: a 3xx goes to the caller; else followed at most this often,
-                            never from https to http */
+                            never from https to http (see "Redirects" above) */
+  int redirect_keep_credentials; /* 1: Authorization, Cookie and Proxy-Authorization in headers
+                            go to other origins too (curl's --location-trusted); 0: dropped */
   /* status and headers (borrowed for the call); called again after a redirect is not */
   void (*on_head)(void *user, const sn_http_response *r);
   void (*on_body)(void *user, const void *data, size_t len); /* decoded body bytes */
@@ -1826,8 +1851,60 @@ typedef struct sn__tlsc {
   int *suites;
   const unsigned char *pin; /* 32 bytes, or NULL */
   uint8_t is_set_up;        /* ssl was set up (and must be freed) */
+  uint8_t ip_name;          /* the name to verify is an IP literal: no SNI, an iPAddress SAN must match */
+  uint8_t ip_len;           /* 4 or 16: ip holds it; 0: a literal that does not parse (never matches) */
+  unsigned char ip[16];
   sn__tls_sess *sess;       /* where this server's session is kept */
 } sn__tlsc;
+
+/* s as an IPv4 (dotted quad, 4) or IPv6 literal (RFC 4291 2.2 text forms,
+   16) into out; 0 when it is neither. */
+static size_t sn__ip_parse(const char *s, unsigned char *out) {
+  unsigned char a[16];
+  size_t n = 0, gap = 99, i, k;
+  if (strchr(s, ':') == NULL) { /* IPv4: four decimal parts 0-255 */
+    for (i = 0; i < 4; i++, s++) {
+      unsigned v = 0, digits = 0;
+      for (; *s >= '0' && *s <= '9'; s++)
+        if (++digits > 3 || (digits == 2 && v == 0)) return 0; /* no leading zeros (octal to inet_aton) */
+        else v = v * 10 + (unsigned) (*s - '0');
+      if (digits == 0 || v > 255 || *s != (i < 3 ? '.' : '\0')) return 0;
+      out[i] = (unsigned char) v;
+    }
+    return 4;
+  }
+  if (s[0] == ':') {
+    if (s[1] != ':') return 0;
+    gap = 0, s += 2;
+  }
+  while (*s != '\0') {
+    unsigned v = 0, digits = 0;
+    int h;
+    if (strchr(s, ':') == NULL && strchr(s, '.') != NULL) { /* the last 32 bits as a dotted quad */
+      if (n > 12 || sn__ip_parse(s, a + n) != 4) return 0;
+      n += 4;
+      break;
+    }
+    for (; (h = sn__hexval((unsigned char) *s)) >= 0; s++)
+      if (++digits > 4) return 0;
+      else v = v * 16 + (unsigned) h;
+    if (digits == 0 || n > 14) return 0;
+    a[n++] = (unsigned char) (v >> 8), a[n++] = (unsigned char) v;
+    if (*s == '\0') break;
+    if (*s++ != ':' || *s == '\0') return 0;
+    if (*s == ':') {
+      if (gap != 99) return 0; /* "::" once at most */
+      gap = n, s++;
+    }
+  }
+  if (gap == 99 ? n != 16 : n > 14) return 0; /* "::" stands for one group or more */
+  if (gap == 99) gap = n;
+  k = 16 - n;
+  for (i = 0; i < gap; i++) out[i] = a[i];
+  for (i = 0; i < k; i++) out[gap + i] = 0;
+  for (i = gap; i < n; i++) out[k + i] = a[i];
+  return 16;
+}
 
 static void sn__tls_sess_drop(sn__tls_sess *e) {
   if (e->s != NULL) {
@@ -1887,9 +1964,21 @@ static void sn__tlsc_free(sn__tlsc *t) {
   t->is_set_up = 0;
 }
 
+/* An IP literal is matched against the server certificate's iPAddress
+   SANs here, by securenet, on every mbedTLS version: never against a DNS SAN
+   or the CN (mbedTLS 2.28 matches DNS names only, 3.6 also lets a dNSName
+   or CN spelling the address match). */
 static int sn__tlsc_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
-  (void) depth;
-  sn__check_dates((sn_mgr *) arg, crt, flags);
+  sn__tlsc *t = (sn__tlsc *) arg;
+  sn__check_dates(t->mgr, crt, flags);
+  if (depth == 0 && t->ip_name) {
+    const mbedtls_x509_sequence *san;
+    int match = 0;
+    for (san = &crt->subject_alt_names; san != NULL && !match; san = san->next)
+      match = t->ip_len > 0 && san->buf.p != NULL && san->buf.tag == (MBEDTLS_ASN1_CONTEXT_SPECIFIC | 7) && /* iPAddress */
+              san->buf.len == t->ip_len && memcmp(san->buf.p, t->ip, t->ip_len) == 0;
+    if (!match) *flags |= MBEDTLS_X509_BADCERT_CN_MISMATCH;
+  }
   return 0;
 }
 
@@ -1940,9 +2029,12 @@ static int sn__tlsc_start(sn__tlsc *t, const sn_tls_client_opts *o, const void *
   mbedtls_ssl_init(&t->ssl);
   t->is_set_up = 1;
   if ((r = mbedtls_ssl_setup(&t->ssl, &t->conf)) != 0) return *tls_error = r, SN_ERR_NOMEM;
-  if ((r = mbedtls_ssl_set_hostname(&t->ssl, name)) != 0) return *tls_error = r, SN_ERR_INVALID;
+  /* RFC 6066 3: no SNI for an IP literal; its check is sn__tlsc_verify_cb's (NULL says so to 3.6) */
+  t->ip_name = (uint8_t) (strchr(name, ':') != NULL || strspn(name, "0123456789.") == strlen(name));
+  if (t->ip_name) t->ip_len = (uint8_t) sn__ip_parse(name, t->ip); /* 0 for "010.1.1.1" & co: never verifies */
+  if ((r = mbedtls_ssl_set_hostname(&t->ssl, t->ip_name ? NULL : name)) != 0) return *tls_error = r, SN_ERR_INVALID;
   mbedtls_ssl_set_bio(&t->ssl, io, sn__bio_send, sn__bio_recv, NULL);
-  mbedtls_ssl_set_verify(&t->ssl, sn__tlsc_verify_cb, m);
+  mbedtls_ssl_set_verify(&t->ssl, sn__tlsc_verify_cb, t);
   t->sess = sn__tls_sess_find(m, key, name, port);
   if (t->sess != NULL && t->sess->s != NULL && mbedtls_ssl_set_session(&t->ssl, t->sess->s) == 0)
     t->sess->used = m->now + 1;
@@ -5222,6 +5314,11 @@ typedef struct sn__httpc {
   int req_done;       /* the whole request (head and body) was queued */
   int keep;           /* the response is complete and the connection may serve the next request */
   int reused, retried; /* the connection came from the idle pool; a stale one was replaced once */
+  int nobody;         /* a redirect turned the request into one without the caller's body */
+  int no_reuse;       /* the response's framing was ambiguous (Content-Length and Transfer-Encoding) */
+  const char *method; /* the method sent (a redirect may change it) */
+  const char *headers; /* the caller's header lines as sent: o.headers, or hdrs */
+  char *hdrs;         /* o.headers without the fields a redirect drops (owned) */
   const char *path;   /* into url */
   char *head;         /* the response head as it arrives */
   size_t head_len;
@@ -5299,7 +5396,7 @@ static int sn__says_close(const sn_http_response *r) {
 static void sn__httpc_complete(sn__httpc *h) {
   h->state = SN__HC_DONE;
   h->keep = h->client != NULL && h->resp.version == 11 && !sn__says_close(&h->resp) && h->req_done &&
-            sn_client_queued(h->client) == 0 && !h->redirect_next && h->framing != SN__HF_CLOSE;
+            sn_client_queued(h->client) == 0 && !h->redirect_next && h->framing != SN__HF_CLOSE && !h->no_reuse;
   if (!h->keep && h->client) sn_client_close(h->client);
 }
 
@@ -5323,7 +5420,9 @@ static int sn__httpc_printf(sn__httpc *h, const char *fmt, ...) {
 static void sn__httpc_feed(sn__httpc *h) {
   const sn_http_request_opts *o = &h->o;
   if (h->state == SN__HC_DONE) return;
-  if (o->body != NULL) {
+  if (h->nobody) {
+    h->req_done = 1;
+  } else if (o->body != NULL) {
     while (h->body_off < o->body_len) {
       size_t n = o->body_len - h->body_off;
       if (n > SN__HC_PIECE) n = SN__HC_PIECE;
@@ -5339,8 +5438,9 @@ static void sn__httpc_feed(sn__httpc *h) {
       int n = o->body_source(o->body_source_arg, buf + 10, SN__HC_PIECE);
       char size[12];
       int k;
-      if (n < 0) {
-        sn__httpc_fail(h, n, "the request body's source failed");
+      if (n < 0 || n > (int) SN__HC_PIECE) {
+        sn__httpc_fail(h, n < 0 ? n : SN_ERR_INVALID, n < 0 ? "the request body's source failed"
+                                                             : "the request body's source returned more than it was asked for");
         return;
       }
       if (n == 0) {
@@ -5362,7 +5462,7 @@ static void sn__httpc_feed(sn__httpc *h) {
 static void sn__httpc_on_connect(sn_client *c, void *user) {
   sn__httpc *h = (sn__httpc *) user;
   const sn_http_request_opts *o = &h->o;
-  const char *method = o->method ? o->method : (o->body || o->body_source) ? "POST" : "GET";
+  const char *method = h->method;
   int v6 = strchr(h->host, ':') != NULL, dflt = h->port == (h->https ? 443 : 80), r;
   char port[8];
   size_t plen = strcspn(h->path, "#");
@@ -5371,9 +5471,11 @@ static void sn__httpc_on_connect(sn_client *c, void *user) {
   r = sn__httpc_printf(h, "%s %s%.*s HTTP/1.1\r\nHost: %s%s%s%s\r\nUser-Agent: securenet/" SN_VERSION "\r\n",
                        method, plen == 0 || h->path[0] == '?' ? "/" : "", (int) plen, h->path, v6 ? "[" : "", h->host,
                        v6 ? "]" : "", dflt ? "" : port);
-  if (r == SN_OK && o->body != NULL) r = sn__httpc_printf(h, "Content-Length: %lu\r\n", (unsigned long) o->body_len);
-  if (r == SN_OK && o->body == NULL && o->body_source != NULL) r = sn__httpc_printf(h, "Transfer-Encoding: chunked\r\n");
-  if (r == SN_OK && o->headers != NULL) r = sn_client_send(h->client, o->headers, strlen(o->headers));
+  if (r == SN_OK && o->body != NULL && !h->nobody)
+    r = sn__httpc_printf(h, "Content-Length: %lu\r\n", (unsigned long) o->body_len);
+  if (r == SN_OK && o->body == NULL && o->body_source != NULL && !h->nobody)
+    r = sn__httpc_printf(h, "Transfer-Encoding: chunked\r\n");
+  if (r == SN_OK && h->headers != NULL) r = sn_client_send(h->client, h->headers, strlen(h->headers));
   if (r == SN_OK) r = sn_client_send(h->client, "\r\n", 2);
   if (r != SN_OK) {
     sn__httpc_fail(h, r, "cannot build the request (a header too long or malformed?)");
@@ -5397,10 +5499,15 @@ static sn_str sn__span(const char *p, const char *e) {
    body's framing. SN_OK, or SN_ERR_PROTO with why. */
 static int sn__httpc_parse_head(sn__httpc *h, size_t len) {
   sn_http_response *r = &h->resp;
-  const char *p = h->head, *end = h->head + len - 2, *eol;
+  const char *p = h->head, *end = h->head + len - 2, *eol; /* len >= 4: the head ends in CRLF CRLF */
   int chunked = 0, te = 0;
+  size_t i;
   memset(r, 0, sizeof *r);
   r->content_length = -1;
+  h->no_reuse = 0;
+  for (i = 0; i < len; i++) /* RFC 9112 2.2: CR and LF only as CRLF; no other reading of the lines is left */
+    if ((p[i] == '\r' && p[i + 1] != '\n') || (p[i] == '\n' && (i == 0 || p[i - 1] != '\r')))
+      return snprintf(h->why, sizeof h->why, "a bare CR or LF in the response head"), SN_ERR_PROTO;
   eol = strstr(p, "\r\n");
   if (eol - p < 12 || strncmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') || p[8] != ' ' ||
       p[9] < '1' || p[9] > '5' || p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9' ||
@@ -5434,14 +5541,23 @@ static int sn__httpc_parse_head(sn__httpc *h, size_t len) {
         return snprintf(h->why, sizeof h->why, "differing Content-Length headers"), SN_ERR_PROTO;
       r->content_length = v;
     } else if (sn__ieq(name.ptr, name.len, "transfer-encoding")) {
-      /* RFC 9112 6.1: chunked must be the last coding */
+      /* RFC 9112 6.1: all fields together are one list of codings, chunked
+         last and once; chunked is the only one decoded here */
+      sn_str list = value, item;
       te = 1;
-      chunked = value.len >= 7 && sn__ieq(value.ptr + value.len - 7, 7, "chunked") &&
-                (value.len == 7 || value.ptr[value.len - 8] == ',' || value.ptr[value.len - 8] == ' ');
+      while (sn__next_item(&list, &item)) {
+        if (!sn__ieq(item.ptr, item.len, "chunked") || chunked)
+          return snprintf(h->why, sizeof h->why, "%s (%.*s), which cannot be decoded",
+                          chunked ? "a transfer coding after chunked" : "an unsupported transfer coding",
+                          (int) (item.len > 40 ? 40 : item.len),
+                          item.ptr), SN_ERR_PROTO;
+        chunked = 1;
+      }
     }
   }
-  if (te && !chunked) return snprintf(h->why, sizeof h->why, "a transfer coding other than chunked"), SN_ERR_PROTO;
-  if ((h->o.method && strcmp(h->o.method, "HEAD") == 0) || r->status == 204 || r->status == 304) h->framing = SN__HF_NONE;
+  if (te && !chunked) return snprintf(h->why, sizeof h->why, "an empty Transfer-Encoding"), SN_ERR_PROTO;
+  if (te && r->content_length >= 0) h->no_reuse = 1; /* RFC 9112 6.3: chunked wins, the connection is not used again */
+  if (strcmp(h->method, "HEAD") == 0 || r->status == 204 || r->status == 304) h->framing = SN__HF_NONE;
   else if (te) h->framing = SN__HF_CHUNKED, memset(&h->ch, 0, sizeof h->ch); /* RFC 9112 6.3: TE wins over CL */
   else if (r->content_length >= 0) h->framing = SN__HF_LENGTH, h->remaining = (uint64_t) r->content_length;
   else h->framing = SN__HF_CLOSE;
@@ -5480,8 +5596,9 @@ static void sn__httpc_data(sn__httpc *h, const char *d, size_t len) {
       h->head[h->head_len] = '\0';
       e = h->head_len >= 4 ? h->head + h->head_len - 4 : NULL;
       if (e == NULL || memcmp(e, "\r\n\r\n", 4) != 0) {
-        if (h->head_len >= max_head) sn__httpc_fail(h, SN_ERR_TOO_BIG, "the response head is larger than max_header_bytes");
-        else if (memchr(h->head, '\0', h->head_len)) sn__httpc_fail(h, SN_ERR_PROTO, "a NUL byte in the response head");
+        /* the NUL first: which error does not depend on how the head arrived */
+        if (memchr(h->head, '\0', h->head_len)) sn__httpc_fail(h, SN_ERR_PROTO, "a NUL byte in the response head");
+        else if (h->head_len >= max_head) sn__httpc_fail(h, SN_ERR_TOO_BIG, "the response head is larger than max_header_bytes");
         continue;
       }
       if (memchr(h->head, '\0', h->head_len)) {
@@ -5601,11 +5718,104 @@ static void sn__httpc_on_data(sn_client *c, const void *data, size_t len, void *
 static void sn__httpc_finish(sn__httpc *h) {
   if (h->o.on_done) h->o.on_done(h->o.user, h->err, h->err == SN_OK ? "complete" : h->why);
   if (h->url != h->o.url) SN_FREE(h->url);
+  SN_FREE(h->hdrs);
   SN_FREE(h->head);
   SN_FREE(h);
 }
 
 static int sn__httpc_start(sn__httpc *h, int fresh);
+
+/* A copy of the caller's header lines without the credentials
+   (Authorization, Cookie, Proxy-Authorization: creds) and/or the fields
+   about the body (Content-*: content); NULL without memory. */
+static char *sn__httpc_filter(const char *in, int creds, int content) {
+  size_t n = strlen(in), o = 0;
+  char *out = (char *) SN_MALLOC(n + 1);
+  const char *p = in;
+  int drop = 0;
+  if (out == NULL) return NULL;
+  while (*p != '\0') {
+    const char *nl = strchr(p, '\n');
+    size_t len = nl ? (size_t) (nl - p) + 1 : strlen(p), k;
+    if (*p != ' ' && *p != '\t') { /* a field line (else a continuation, dropped or kept with its field) */
+      k = strcspn(p, ":\r\n");
+      while (k > 0 && (p[k - 1] == ' ' || p[k - 1] == '\t')) k--;
+      drop = (creds && (sn__ieq(p, k, "authorization") || sn__ieq(p, k, "cookie") || sn__ieq(p, k, "proxy-authorization"))) ||
+             (content && k > 8 && sn__ieq(p, 8, "content-"));
+    }
+    if (!drop) memcpy(out + o, p, len), o += len;
+    p += len;
+  }
+  out[o] = '\0';
+  return out;
+}
+
+/* Follows the redirect h->resp names (RFC 9110 15.4, as curl does): 303
+   makes any method but HEAD a GET without the body, 301 and 302 do so for a
+   POST, 307 and 308 keep both (a streamed body cannot be sent again: the
+   request fails). To another origin (scheme, host or port differ from
+   o.url's) the caller's credentials stay behind unless
+   redirect_keep_credentials, and TLS options with a pin, a client
+   certificate or a tls_name refuse to go at all. SN_OK when the next request
+   has started, else the error, with h->err and h->why set. */
+static int sn__httpc_redirect(sn__httpc *h) {
+  const sn_http_request_opts *o = &h->o;
+  const sn_str *loc = sn__header_find(h->resp.headers, h->resp.header_count, "location");
+  size_t cap = loc && loc->len < 2048 ? loc->len + sizeof h->host + 24 : 0;
+  char *next = cap ? (char *) SN_MALLOC(cap) : NULL, host0[254], host1[254];
+  const char *method = h->method, *path, *why = NULL;
+  int status = h->resp.status, nobody = h->nobody, https0 = 0, https1 = 0, cross, r = cap ? SN_ERR_NOMEM : SN_ERR_TOO_BIG;
+  uint16_t port0 = 0, port1 = 0;
+  host0[0] = host1[0] = '\0';
+  if (cap == 0) why = "cannot follow the redirect: its Location is longer than 2047 bytes";
+  if (next != NULL) {
+    int v6 = strchr(h->host, ':') != NULL;
+    if (loc->len > 0 && loc->ptr[0] == '/' && (loc->len < 2 || loc->ptr[1] != '/')) /* a path on the same server */
+      snprintf(next, cap, "%s://%s%s%s:%u%.*s", h->https ? "https" : "http", v6 ? "[" : "", h->host, v6 ? "]" : "",
+               (unsigned) h->port, (int) loc->len, loc->ptr);
+    else
+      snprintf(next, cap, "%.*s", (int) loc->len, loc->ptr);
+    r = sn__url_split(next, &https1, host1, sizeof host1, &port1, &path);
+    (void) sn__url_split(o->url, &https0, host0, sizeof host0, &port0, &path); /* (it did split before) */
+    cross = https0 != https1 || port0 != port1 || !sn__ieq(host0, strlen(host0), host1);
+    if (status == 303 ? strcmp(method, "HEAD") != 0 : status < 303 && strcmp(method, "POST") == 0) method = "GET", nobody = 1;
+    if (r != SN_OK) {
+      why = "cannot follow the redirect: its Location is not an http(s) URL securenet takes";
+    } else if (h->https && !https1) {
+      r = SN_ERR_VERIFY, why = "a redirect from https to http was refused"; /* never down (or to anything else) */
+    } else if (cross && https1 && o->tls != NULL &&
+               (o->tls->pin_sha256 || o->tls->cert || o->tls->cert_file || o->tls->tls_name)) {
+      r = SN_ERR_VERIFY, why = "a redirect to another origin was refused: the TLS options' pin, client certificate or "
+                               "tls_name are for the first server only";
+    } else if (!nobody && o->body_source != NULL) {
+      r = SN_ERR_UNSUPPORTED, why = "cannot follow the redirect: it needs the request body again, and a streamed body "
+                                    "(body_source) cannot be sent twice";
+    } else {
+      int creds = cross && !o->redirect_keep_credentials;
+      SN_FREE(h->hdrs);
+      h->hdrs = NULL;
+      h->headers = o->headers;
+      if (o->headers != NULL && (creds || nobody) && (h->headers = h->hdrs = sn__httpc_filter(o->headers, creds, nobody)) == NULL)
+        r = SN_ERR_NOMEM;
+    }
+  }
+  if (r == SN_OK) {
+    if (h->url != o->url) SN_FREE(h->url);
+    h->url = next;
+    h->method = method;
+    h->nobody = nobody;
+    h->redirects++;
+    sn__log(h->mgr, SN_LOG_DEBUG, "following the %d redirect: %s %.200s", status, method, next);
+    if ((r = sn__httpc_start(h, 0)) != SN_OK) why = "cannot follow the redirect to its Location";
+  } else {
+    SN_FREE(next);
+  }
+  if (r != SN_OK) {
+    h->err = r;
+    snprintf(h->why, sizeof h->why, "%s", why ? why : "out of memory for the redirect");
+  }
+  return r;
+}
 
 /* The connection ended: finish the request, or follow the redirect. */
 static void sn__httpc_on_close(sn_client *c, int err, const char *why, void *user) {
@@ -5637,33 +5847,7 @@ static void sn__httpc_on_close(sn_client *c, int err, const char *why, void *use
                (unsigned long) h->received);
     }
   }
-  if (h->err == SN_OK && h->redirect_next) {
-    const sn_str *loc = sn__header_find(h->resp.headers, h->resp.header_count, "location");
-    size_t cap = loc && loc->len < 2048 ? loc->len + sizeof h->host + 24 : 0;
-    char *next = cap ? (char *) SN_MALLOC(cap) : NULL;
-    int r = SN_ERR_NOMEM;
-    if (next != NULL) {
-      int v6 = strchr(h->host, ':') != NULL;
-      if (loc->len > 0 && loc->ptr[0] == '/' && (loc->len < 2 || loc->ptr[1] != '/')) /* a path on the same server */
-        snprintf(next, cap, "%s://%s%s%s:%u%.*s", h->https ? "https" : "http", v6 ? "[" : "", h->host, v6 ? "]" : "",
-                 (unsigned) h->port, (int) loc->len, loc->ptr);
-      else
-        snprintf(next, cap, "%.*s", (int) loc->len, loc->ptr);
-      if (h->https && strncmp(next, "https://", 8) != 0) {
-        r = SN_ERR_VERIFY; /* never from https down to http (or anything else) */
-        SN_FREE(next);
-      } else {
-        if (h->url != h->o.url) SN_FREE(h->url);
-        h->url = next;
-        h->redirects++;
-        r = sn__httpc_start(h, 0);
-      }
-    }
-    if (r == SN_OK) return; /* connected anew: this h lives on */
-    h->err = r;
-    snprintf(h->why, sizeof h->why, r == SN_ERR_VERIFY ? "a redirect from https to http was refused"
-                                    : "cannot follow the redirect to its Location");
-  }
+  if (h->err == SN_OK && h->redirect_next && sn__httpc_redirect(h) == SN_OK) return; /* connected anew: h lives on */
   sn__httpc_finish(h);
 }
 
@@ -5693,7 +5877,7 @@ static int sn__httpc_start(sn__httpc *h, int fresh) {
   h->head_len = 0;
   h->received = h->body_off = 0;
   h->redirect_next = h->req_done = h->keep = h->reused = 0;
-  if (!fresh && h->o.body_source == NULL) { /* a streamed body cannot be sent twice */
+  if (!fresh && (h->o.body_source == NULL || h->nobody)) { /* a streamed body cannot be sent twice */
     int i;
     for (i = 0; i < SN_HTTP_IDLE; i++) {
       sn__http_idle *e = &h->mgr->http_idle[i];
@@ -5723,6 +5907,8 @@ SNDEF int sn_http_request(sn_mgr *m, const sn_http_request_opts *o) {
   h->mgr = m;
   h->o = *o;
   h->url = (char *) o->url;
+  h->method = o->method ? o->method : (o->body || o->body_source) ? "POST" : "GET";
+  h->headers = o->headers;
   h->started = m->port.now_ms(m->port.ctx);
   if ((r = sn__httpc_start(h, 0)) != SN_OK) {
     SN_FREE(h);

@@ -2,16 +2,16 @@
 # Client connection tests: build/sn_tlscat (securenet's sn_connect byte stream,
 # TLS or plain) against real servers on loopback: `openssl s_server -rev` (a
 # raw TLS peer that echoes lines reversed), sn_demo over HTTPS and plain HTTP
-# (with and without mutual TLS), and tests/client/tls_peer.py for the peers
+# (with and without mutual TLS), tests/client/tls_peer.py for the peers
 # that misbehave (a response cut without close_notify, a server that never
-# answers). One line per check, "ok - ..." or "not ok - ...: why", then
+# answers) and tests/client/http_peer.py, which records the SNI it gets. One line per check, "ok - ..." or "not ok - ...: why", then
 # "N passed, N failed"; exit 1 if any failed.
 #
 # Environment:
 #   SN_TLSCAT     the client (default build/sn_tlscat)
 #   SN_DEMO       the server (default build/sn_demo)
 #   SN_CERTS      certificates from tools/sn-certgen (default build/certs; made if missing)
-#   SN_PORT_BASE  first of 8 loopback ports (default 10000 + ($$ % 300) * 8: below the ephemeral range)
+#   SN_PORT_BASE  first of 10 loopback ports (default 10000 + ($$ % 250) * 10: below the ephemeral range)
 #   SN_TMP        scratch directory (default build/client-it.$$; removed unless a check failed)
 #   SN_WRAP       a wrapper for the client, e.g. "valgrind -q --leak-check=full --error-exitcode=9"
 set -u
@@ -20,7 +20,7 @@ cd "$ROOT" || exit 1
 CAT=${SN_TLSCAT:-build/sn_tlscat}
 DEMO=${SN_DEMO:-build/sn_demo}
 CERTS=${SN_CERTS:-build/certs}
-BASE=${SN_PORT_BASE:-$((10000 + ($$ % 300) * 8))}
+BASE=${SN_PORT_BASE:-$((10000 + ($$ % 250) * 10))}
 TMP=${SN_TMP:-build/client-it.$$}
 PY=/usr/bin/python3
 LIMIT=20
@@ -44,7 +44,7 @@ one_line() { [ "$(grep -vc '^sn_tlscat: connected:' "$TMP/err")" -eq 1 ] && grep
 [ -f "$CERTS/server.pem" ] || tools/sn-certgen --out "$CERTS" >/dev/null
 CA=(--ca "$CERTS/ca.pem")
 P_REV=$BASE P_HTTPS=$((BASE + 1)) P_HTTP=$((BASE + 2)) P_MTLS=$((BASE + 3)) P_EXP=$((BASE + 4))
-P_TRUNC=$((BASE + 5)) P_SILENT=$((BASE + 6)) P_NONE=$((BASE + 7))
+P_TRUNC=$((BASE + 5)) P_SILENT=$((BASE + 6)) P_NONE=$((BASE + 7)) P_SNI=$((BASE + 8)) P_SNI6=$((BASE + 9))
 
 openssl s_server -accept "127.0.0.1:$P_REV" -cert "$CERTS/server-chain.pem" -key "$CERTS/server.key" -rev -quiet \
   </dev/null >"$TMP/rev.log" 2>&1 &
@@ -61,7 +61,12 @@ $PY tests/client/tls_peer.py truncate $P_TRUNC "$CERTS/server.pem" "$CERTS/serve
 pids="$pids $!"
 $PY tests/client/tls_peer.py silent $P_SILENT "$CERTS/server.pem" "$CERTS/server.key" >"$TMP/silent.log" 2>&1 &
 pids="$pids $!"
-for p in $P_REV $P_HTTPS $P_HTTP $P_MTLS $P_EXP $P_TRUNC $P_SILENT; do wait_port $p "$TMP/demo.log" || true; done
+$PY tests/client/http_peer.py $P_SNI "$TMP/sni.log" --cert "$CERTS/server-chain.pem" --key "$CERTS/server.key" >"$TMP/sni.out" 2>&1 &
+pids="$pids $!"
+$PY tests/client/http_peer.py $P_SNI6 "$TMP/sni.log" --bind ::1 --cert "$CERTS/server-chain.pem" --key "$CERTS/server.key" \
+  >"$TMP/sni6.out" 2>&1 &
+pids="$pids $!"
+for p in $P_REV $P_HTTPS $P_HTTP $P_MTLS $P_EXP $P_TRUNC $P_SILENT $P_SNI; do wait_port $p "$TMP/demo.log" || true; done
 listening "$TMP/demo.log" "$TMP/mtls.log"
 
 # ---- a raw TLS peer: openssl s_server -rev --------------------------------------------------
@@ -74,6 +79,25 @@ head -c 300000 /dev/urandom | base64 -w 100 >"$TMP/lines.txt"
 cp "$TMP/lines.txt" "$TMP/in"; cat_ "${CA[@]}" localhost $P_REV
 [ $rc -eq 0 ] && [ "$(wc -l <"$TMP/out")" -eq "$(wc -l <"$TMP/lines.txt")" ] && cmp -s <(rev "$TMP/lines.txt") "$TMP/out"
 check $? "s_server -rev: 400 KB of lines (more than the send queue's default) come back whole and in order" "$(why)"
+
+# ---- IP literals: no SNI (RFC 6066 3), verified against the certificate's iPAddress SAN ------------
+inp 'ip\n'; cat_ "${CA[@]}" 127.0.0.1 $P_REV
+[ $rc -eq 0 ] && [ "$(cat "$TMP/out")" = "pi" ]
+check $? "s_server -rev at 127.0.0.1 without --tls-name: verified against the IP:127.0.0.1 SAN" "$(why)"
+# sni LABEL: the SNI http_peer.py recorded for the request to /LABEL (JSON: null for none)
+sni() { $PY -c 'import json, sys
+rs = [json.loads(l) for l in open(sys.argv[1]) if "\"target\"" in l]
+print([json.dumps(r["sni"]) for r in rs if r["target"] == "/" + sys.argv[2]][-1])' "$TMP/sni.log" "$1" 2>/dev/null; }
+inp 'GET /v4 HTTP/1.0\r\n\r\n'; cat_ "${CA[@]}" 127.0.0.1 $P_SNI
+[ $rc -eq 0 ] && grep -q '^ok GET /v4' "$TMP/out" && [ "$(sni v4)" = null ]
+check $? "no SNI for the IPv4 literal 127.0.0.1 (the peer records none)" "$(why) sni=$(sni v4)"
+for i in $(seq 1 50); do grep -q ready "$TMP/sni6.out" && break; sleep 0.1; done
+inp 'GET /v6 HTTP/1.0\r\n\r\n'; cat_ "${CA[@]}" ::1 $P_SNI6
+[ $rc -eq 0 ] && grep -q '^ok GET /v6' "$TMP/out" && [ "$(sni v6)" = null ]
+check $? "no SNI for the IPv6 literal ::1, verified against the IP:::1 SAN" "$(why) sni=$(sni v6)"
+inp 'GET /named HTTP/1.0\r\n\r\n'; cat_ "${CA[@]}" localhost $P_SNI
+[ $rc -eq 0 ] && [ "$(sni named)" = '"localhost"' ]
+check $? "a host name is sent as SNI (localhost)" "$(why) sni=$(sni named)"
 
 # ---- sn_demo: HTTP over the byte stream -----------------------------------------------------
 inp 'GET /api/hello/stream HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'; cat_ "${CA[@]}" localhost $P_HTTPS

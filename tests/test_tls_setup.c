@@ -6,6 +6,7 @@
 #include "securenet_port_posix.h"
 #include "test.h"
 
+#include <arpa/inet.h>
 #include <stdlib.h>
 #include "mbedtls/pk.h"
 
@@ -48,6 +49,30 @@ static int try_listen(sn_mgr *mgr, const sn_tls_opts *tls) {
   o.router = &router;
   o.tls = tls;
   return sn_http_listen(mgr, &o);
+}
+
+/* sn__ip_parse (the TLS client's IP literals: no SNI, iPAddress SAN) against the C library's
+   inet_pton; a literal it does not take never verifies, so a wrong 16 bytes would be the bug. */
+static void test_ip_literals(void) {
+  static const char *const t[] = {
+      "127.0.0.1", "0.0.0.0", "255.255.255.255", "256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "010.0.0.1", "1234.1.1.1",
+      "1..2.3", "1.2.3.4 ", "1.2.3.", ".1.2.3", "::", "::1", "1::", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1:2:3:4:5:6:7::",
+      "::2:3:4:5:6:7:8", "1:2:3:4:5:6::8", "1::8", "::ffff:1.2.3.4", "1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:7:1.2.3.4",
+      "1.2.3.4::", ":1", "1:", ":::", "1:::2", "1::2::3", "fe80::1%eth0", "12345::", "ABCD:ef01::", "::1.2.3.4",
+      "1:2:3:4:5:6:7", "g::1", "::ffff:1.2.3", "", "localhost", "1::2:3:4:5:6:7", "1::2:3:4:5:6:7:8", "::ffff:01.2.3.4",
+      "2001:db8:0:0:1:0:0:1", "2001:DB8::1:0:0:1", "0:0:0:0:0:0:0:1"};
+  size_t i, bad = 0;
+  char why[200] = "";
+  for (i = 0; i < sizeof t / sizeof t[0]; i++) {
+    unsigned char a[16], b[16];
+    size_t n = sn__ip_parse(t[i], a);
+    size_t want = inet_pton(AF_INET, t[i], b) == 1 ? 4 : inet_pton(AF_INET6, t[i], b) == 1 ? 16 : 0;
+    if (n != want || (n > 0 && memcmp(a, b, n) != 0)) {
+      if (bad++ == 0) snprintf(why, sizeof why, "'%s': %u bytes, inet_pton %u", t[i], (unsigned) n, (unsigned) want);
+    }
+  }
+  CHECK(bad == 0, "IP literals for the TLS client: IPv4 and IPv6 text forms parse as inet_pton does (leading zeros refused)");
+  if (bad) printf("# %s\n", why);
 }
 
 int main(void) {
@@ -163,6 +188,7 @@ int main(void) {
     }
     sn_mgr_destroy(mgr);
   }
+  test_ip_literals();
   free(cert);
   free(key);
   free(chain);

@@ -3,7 +3,7 @@
 
      sn_fetch [-X METHOD] [-H 'Name: value' (repeatable)] [-d DATA | --data-file FILE]
               [--ca FILE (repeatable)] [--pin-sha256 BASE64] [--cert FILE --key FILE]
-              [--tls-name NAME] [-i] [-o FILE] [--timeout SECONDS] [--max-redirs N]
+              [--tls-name NAME] [-i] [-o FILE] [--timeout SECONDS] [--max-redirs N [--location-trusted]]
               [--repeat N] [--pause-ms M] [--max-filesize BYTES] [-v|-vv] URL
 
    Writes the response body to standard output (or -o FILE), with -i the
@@ -13,6 +13,9 @@
    new one that resumes the TLS session; --pause-ms M sleeps M ms between
    them without polling (a kept connection may go stale meanwhile).
    --max-filesize BYTES refuses a larger response body, as curl's.
+   --max-redirs N follows redirects as curl -L does (see sn_http_request's
+   "Redirects"); -H Authorization, Cookie and Proxy-Authorization lines are
+   not sent to another origin unless --location-trusted.
    -v logs securenet's steps on stderr, -vv also mbedTLS's handshake trace
    (through securenet's log hook). Exit status, as curl's where there is one:
    0 for a 2xx response, 22 for any other status, and for failures, each with
@@ -20,7 +23,9 @@
      2 usage, 3 bad URL, 6 cannot resolve, 7 cannot connect, 8 malformed
      response, 18 response cut short (truncated), 23 cannot write the output,
      28 timeout, 35 TLS error, 60 server verification failed (chain, dates,
-     name or pin), 63 response larger than the limit. */
+     name or pin; also a redirect refused for TLS reasons), 63 response
+     larger than the limit, 65 a redirect that would send a --data-file
+     again (a stream is not replayed). */
 #ifndef SN_FETCH_PORT /* examples/lwip/sn_fetch_lwip.c runs this file on lwIP */
 #define SECURENET_IMPLEMENTATION
 #include "securenet.h"
@@ -55,7 +60,8 @@ static void log_stderr(void *user, int level, const char *msg) {
 static void usage(void) {
   fprintf(stderr, "usage: sn_fetch [-X METHOD] [-H 'Name: value'] [-d DATA | --data-file FILE] [--ca FILE]\n"
                   "                [--pin-sha256 BASE64] [--cert FILE --key FILE] [--tls-name NAME] [-i] [-o FILE]\n"
-                  "                [--timeout SECONDS] [--max-redirs N] [--repeat N] [--pause-ms M] [--max-filesize BYTES]\n"
+                  "                [--timeout SECONDS] [--max-redirs N [--location-trusted]] [--repeat N] [--pause-ms M]\n"
+                  "                [--max-filesize BYTES]\n"
                   "                [-v|-vv] URL\n");
   exit(2);
 }
@@ -100,6 +106,7 @@ static int exit_for(const fetch *f, const char **stage) {
   case SN_ERR_PROTO: *stage = "response"; return 8;
   case SN_ERR_TOO_BIG: *stage = "response"; return 63;
   case SN_ERR_CLOSED: *stage = f->status ? "response" : "connect"; return f->status ? 18 : 7;
+  case SN_ERR_UNSUPPORTED: *stage = "redirect"; return 65; /* curl's "send failed, cannot rewind" */
   default: *stage = "request"; return 7;
   }
 }
@@ -127,6 +134,7 @@ int SN_FETCH_MAIN(int argc, char **argv) {
     if (strcmp(a, "-i") == 0) f.show_head = 1;
     else if (strcmp(a, "-v") == 0) verbose = 1;
     else if (strcmp(a, "-vv") == 0) verbose = 2;
+    else if (strcmp(a, "--location-trusted") == 0) ro.redirect_keep_credentials = 1;
     else if (a[0] != '-' && url == NULL) url = a;
     else if (v == NULL) usage();
     else if (strcmp(a, "-X") == 0) ro.method = v, i++;
@@ -232,7 +240,8 @@ int SN_FETCH_MAIN(int argc, char **argv) {
   if (f.err != SN_OK) {
     const char *stage;
     code = exit_for(&f, &stage);
-    fprintf(stderr, "sn_fetch: %s: %s (%s)\n", stage, f.why, sn_strerror(f.err));
+    if (code == 65) fprintf(stderr, "sn_fetch: %s: %s\n", stage, f.why); /* not "not supported by this build" */
+    else fprintf(stderr, "sn_fetch: %s: %s (%s)\n", stage, f.why, sn_strerror(f.err));
     return code;
   }
   if (f.write_failed) {
