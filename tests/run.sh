@@ -26,7 +26,7 @@ case $major in
   2|3) export MBEDTLS_MAJOR=$major ;;
   *) echo "tests/run.sh: MBEDTLS_MAJOR must be 2 or 3, not '$major'" >&2; exit 2 ;;
 esac
-echo "# mbedTLS $major ($(cat "$build/.mbedtls" 2>/dev/null || echo "${MBED_CFLAGS:-system headers}")), binaries in $build"
+echo "# mbedTLS $major ($(sed 's/:.*//' "$build/.mbedtls" 2>/dev/null || echo "${MBED_CFLAGS:-system headers}")), binaries in $build"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 pass=0 fail=0
