@@ -1,23 +1,62 @@
 # securenet - build, demo and tests. `make help` lists the targets.
 #
-# MBEDTLS=2 (default) builds against Debian's libmbedtls-dev 2.28;
-# MBEDTLS=3 against mbedTLS 3.6 built from Debian trixie's source package
-# (tools/build-mbedtls3.sh, into build/mbedtls-3.6). Outputs of MBEDTLS=3
-# go to build/m3 unless BUILD is given.
+# mbedTLS: 3.6 LTS by default (MBEDTLS=3), 2.28 with MBEDTLS=2.
+#   MBEDTLS=3 (default): the system's mbedTLS when its headers are 3.6 or newer
+#     (libmbedtls-dev on Debian trixie and later), otherwise mbedTLS 3.6 built
+#     from Debian trixie's source package (tools/build-mbedtls3.sh, into
+#     build/mbedtls-3.6; Debian bookworm's libmbedtls-dev is 2.28). Outputs in build/.
+#   MBEDTLS=2: the system's libmbedtls-dev 2.28 (Debian bookworm), for vendor
+#     SDKs that still ship 2.28 (end of life since the end of 2024). Outputs
+#     in build/m2.
+# BUILD overrides the output directory. Certificates (build/certs), lwIP
+# (build/lwip), the mbedTLS 3.6 build and the QEMU firmware (build/sn_mps2.elf,
+# its own mbedTLS 3.6 for Cortex-M) are shared by both.
 
-MBEDTLS ?= 2
-ifeq ($(MBEDTLS),3)
-BUILD ?= build/m3
+MBEDTLS ?= 3
+# MBEDTLS_SOURCE=1: 3.6 from the source package even where the system has 3.6 (make bench).
+MBEDTLS_SOURCE ?=
+space := $(subst ,, )
 MBED_DIR := build/mbedtls-3.6
-MBED_CFLAGS := -I$(MBED_DIR)/include
-MBED_LIBS := $(MBED_DIR)/lib/libmbedtls.a $(MBED_DIR)/lib/libmbedx509.a $(MBED_DIR)/lib/libmbedcrypto.a -lpthread
-MBED_DEP := $(MBED_DIR)/lib/libmbedtls.a
-else
+# The system's mbedTLS version as its headers say ("3 6"; empty without headers).
+MBED_SYSTEM := $(shell printf '\043include <mbedtls/version.h>\nSN_MBED_VERSION MBEDTLS_VERSION_MAJOR MBEDTLS_VERSION_MINOR\n' | \
+  $(CC) -E -P -x c - 2>/dev/null | sed -n 's/^SN_MBED_VERSION \([0-9][0-9]*\) \([0-9][0-9]*\).*/\1 \2/p')
+MBED_SYSTEM_36 := $(shell echo '$(MBED_SYSTEM)' | awk '$$1 > 3 || ($$1 == 3 && $$2 >= 6) { print "yes" }')
+ifeq ($(MBEDTLS),3)
 BUILD ?= build
+MBEDTLS_MAJOR := 3
+ifeq ($(MBED_SYSTEM_36)$(filter 1,$(MBEDTLS_SOURCE)),yes)
+MBED_FROM := system mbedTLS $(word 1,$(MBED_SYSTEM)).$(word 2,$(MBED_SYSTEM))
 MBED_CFLAGS :=
 MBED_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
 MBED_DEP := build/.deps-ok
+else
+MBED_FROM := mbedTLS 3.6 built from the Debian trixie source in $(MBED_DIR)
+MBED_CFLAGS := -I$(MBED_DIR)/include
+MBED_LIBS := $(MBED_DIR)/lib/libmbedtls.a $(MBED_DIR)/lib/libmbedx509.a $(MBED_DIR)/lib/libmbedcrypto.a -lpthread
+MBED_DEP := $(MBED_DIR)/lib/libmbedtls.a
 endif
+else ifeq ($(MBEDTLS),2)
+ifneq ($(filter-out 2,$(firstword $(MBED_SYSTEM))),)
+$(error MBEDTLS=2 needs mbedTLS 2.28's headers (Debian bookworm's libmbedtls-dev); the system has $(subst $(space),.,$(MBED_SYSTEM)))
+endif
+BUILD ?= build/m2
+MBEDTLS_MAJOR := 2
+MBED_FROM := system mbedTLS 2.28
+MBED_CFLAGS :=
+MBED_LIBS := -lmbedtls -lmbedx509 -lmbedcrypto
+MBED_DEP := build/.deps-ok
+else
+$(error MBEDTLS=$(MBEDTLS): use MBEDTLS=3 (the default: mbedTLS 3.6) or MBEDTLS=2 (2.28))
+endif
+# Which mbedTLS the programs in $(BUILD) were linked with: rewritten (and so
+# newer than they are) only when that changes, e.g. build/ from before 3.6 was
+# the default.
+MBED_STAMP := $(BUILD)/.mbedtls
+MBED_ID := $(MBED_FROM): $(MBED_CFLAGS) $(MBED_LIBS)
+ifneq ($(shell cat $(MBED_STAMP) 2>/dev/null),$(MBED_ID))
+$(shell mkdir -p $(BUILD) && echo '$(MBED_ID)' >$(MBED_STAMP))
+endif
+MBED_DEP += $(MBED_STAMP)
 
 CC ?= cc
 WARN := -std=c99 -Wall -Wextra -Werror -pedantic
@@ -38,11 +77,14 @@ help:
 	@echo "  make demo         install what is missing, build, make dev certificates, run sn_demo"
 	@echo "  make test         build with gcc and clang (-Werror), unit tests, integration tests"
 	@echo "                    against real clients, all again under ASan/UBSan; ends 'N passed, N failed'"
+	@echo "                    (on 3.6, the default, also the testssl audit and the QEMU firmware; with MBEDTLS=2"
+	@echo "                    the abuse suite and the lwIP port under ASan/UBSan instead; .ci/run runs both)"
 	@echo "  make examples     build $(BUILD)/sn_demo, sn_sendmail, sn_tlscat and sn_fetch"
 	@echo "  make certs        development CA, server and client certificates in $(CERTS)"
 	@echo "  make unit         unit tests only"
 	@echo "  make deps         install missing Debian packages (tools/deps.sh)"
-	@echo "  make mbedtls3     fetch and build mbedTLS 3.6 from Debian trixie's source package"
+	@echo "  make mbedtls3     fetch and build mbedTLS 3.6 from Debian trixie's source package (build/mbedtls-3.6;"
+	@echo "                    the default build uses it unless the system's mbedTLS is 3.6 or newer)"
 	@echo "  make lwip         fetch lwIP 2.2 (Debian trixie's source) and build the lwIP examples"
 	@echo "  make test-lwip    the lwIP port's suite alone (needs root: a network namespace and TAP devices)"
 	@echo "  make size         flash and RAM on Cortex-M4 per feature set, and complete firmware images"
@@ -63,7 +105,10 @@ help:
 	@echo "                    the demo over HTTPS) and run it: https://localhost:16043/ (examples/qemu-mps2)"
 	@echo "  make test-qemu    boot it under qemu-system-arm and drive it from the host (tests/qemu_integration.sh)"
 	@echo "  make clean        remove build/"
-	@echo "Variables: MBEDTLS=2|3 (default 2), CC, BUILD, HTTPS_PORT (demo, default 8443)"
+	@echo "Variables: MBEDTLS=3|2 (default 3: mbedTLS 3.6, outputs in build/; 2: the system's 2.28, in build/m2),"
+	@echo "           MBEDTLS_SOURCE=1 (3.6 from the source package even where the system has 3.6),"
+	@echo "           CC, BUILD, HTTPS_PORT (demo, default 8443)"
+	@echo "This build: MBEDTLS=$(MBEDTLS), $(MBED_FROM), into $(BUILD)/"
 
 build/.deps-ok: tools/deps.sh
 	@mkdir -p build
@@ -76,8 +121,7 @@ $(MBED_DIR)/lib/libmbedtls.a: build/.deps-ok tools/build-mbedtls3.sh tools/apt-t
 	tools/build-mbedtls3.sh $(MBED_DIR)
 	@touch $@
 
-mbedtls3:
-	$(MAKE) MBEDTLS=3 build/mbedtls-3.6/lib/libmbedtls.a
+mbedtls3: $(MBED_DIR)/lib/libmbedtls.a
 
 $(BUILD)/demo_static.h: tools/sn-embed $(STATIC) build/.deps-ok
 	@mkdir -p $(BUILD)
@@ -216,22 +260,31 @@ $(BUILD)/asan/%: tests/%.c tests/test.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)/asan
 	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Itests $< -o $@ $(MBED_LIBS)
 
-unit: $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT))
-	tests/run.sh --unit $(BUILD)
+unit: $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
+	MBEDTLS_MAJOR=$(MBEDTLS_MAJOR) tests/run.sh --unit $(BUILD)
 
 # The header must compile cleanly everywhere users meet it: gcc and clang,
 # C and C++, 64 and 32 bits (declarations and implementation).
 check-build: $(BUILD)/demo_static.h $(MBED_DEP) $(LWIP_FETCHED)
-	LWIP_DIR=$(LWIP_DIR) MBED_LIBS="$(MBED_LIBS)" tests/check-build.sh "$(MBED_CFLAGS)" $(BUILD)
+	MBEDTLS_MAJOR=$(MBEDTLS_MAJOR) LWIP_DIR=$(LWIP_DIR) MBED_LIBS="$(MBED_LIBS)" tests/check-build.sh "$(MBED_CFLAGS)" $(BUILD)
 
-test: $(TEST_QEMU) $(LWIP_BINS) $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
-	MBED_CFLAGS="$(MBED_CFLAGS)" MBED_LIBS="$(MBED_LIBS)" LWIP_DIR=$(LWIP_DIR) tests/run.sh $(BUILD)
-
-# The Cortex-M4 firmware for QEMU (issue: a real MCU image): make qemu, make test-qemu, make sn_mps2
+# The Cortex-M4 firmware for QEMU (issue: a real MCU image): make qemu, make test-qemu, make sn_mps2.
+# Included before the test rule, which names $(QEMU_ELF) as a prerequisite (a
+# variable set below a rule is empty in its prerequisites). The firmware has
+# its own mbedTLS 3.6 for Cortex-M whatever MBEDTLS says: make test builds and
+# boots it in the MBEDTLS=3 pass only.
 include examples/qemu-mps2/qemu.mk
+TEST_QEMU :=
+ifeq ($(MBEDTLS_MAJOR),3)
 ifneq ($(shell command -v arm-none-eabi-gcc),)
 TEST_QEMU := $(QEMU_ELF)
 endif
+endif
+
+# tests/run.sh picks the suites that run once, in one mbedTLS pass, by MBEDTLS_MAJOR.
+test: $(TEST_QEMU) $(LWIP_BINS) $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
+	MBEDTLS_MAJOR=$(MBEDTLS_MAJOR) MBED_CFLAGS="$(MBED_CFLAGS)" MBED_LIBS="$(MBED_LIBS)" LWIP_DIR=$(LWIP_DIR) \
+	  SN_MPS2_ELF="$(TEST_QEMU)" SN_CERTS=$(CERTS) tests/run.sh $(BUILD)
 
 # The lwIP port's suite alone (root, for its network namespace).
 test-lwip: $(LWIP_BINS) certs

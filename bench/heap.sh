@@ -32,7 +32,7 @@ CFG=${HEAP_CONFIG:-sn_mbedtls_minimal}
 SRC=$(ls -d build/apt-trixie/src/mbedtls-3.6.*/ 2>/dev/null | head -n 1)
 SRC=${SRC%/}
 if [ -z "$SRC" ] || [ ! -f "$SRC/library/ssl_tls.c" ]; then
-  echo "heap: mbedTLS 3.6 sources missing: run tools/build-mbedtls3.sh (or make MBEDTLS=3)" >&2
+  echo "heap: mbedTLS 3.6 sources missing: run tools/build-mbedtls3.sh (or make mbedtls3)" >&2
   exit 1
 fi
 for t in gcc openssl /usr/bin/python3 addr2line; do

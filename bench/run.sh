@@ -70,7 +70,7 @@ BLOB_BYTES=1048576
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     tools/deps.sh wrk nginx-light openssl python3
     tools/build-mbedtls3.sh --programs "$MBED_BENCH" | tail -n 1
-    make -s MBEDTLS=3 BUILD=build/bench/m3 CFLAGS="-O2 -g -DSN_MAX_CONNS=$MAX_CONNS" build/bench/m3/sn_demo
+    make -s MBEDTLS=3 MBEDTLS_SOURCE=1 BUILD=build/bench/m3 CFLAGS="-O2 -g -DSN_MAX_CONNS=$MAX_CONNS" build/bench/m3/sn_demo
     make -s certs
 fi
 # ssl_server2 leaves Nagle on: bench/nodelay.c sets TCP_NODELAY as the others do

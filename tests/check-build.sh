@@ -3,6 +3,8 @@
 # declarations and implementation, gcc and clang, C99 and C++, 64 and 32 bit,
 # and the implementation for Cortex-M4 when arm-none-eabi-gcc is here.
 #   tests/check-build.sh "MBED_CFLAGS" BUILD_DIR
+# MBEDTLS_MAJOR (2 or 3) says which mbedTLS an empty MBED_CFLAGS (the
+# system's headers) is; without it, empty means 2.28 and non-empty 3.6.
 set -u
 mbed=${1:-}
 build=${2:-build}
@@ -84,9 +86,13 @@ done
 # Cortex-M4, -Os: the implementation without a port (a port is the MCU's own).
 if command -v arm-none-eabi-gcc >/dev/null; then
   printf '#define SECURENET_IMPLEMENTATION\n#include "securenet.h"\n' > "$tmp/mcu.c"
-  if [ -z "$mbed" ]; then # Debian's 2.28: its headers only, seen through an MCU configuration
+  major=${MBEDTLS_MAJOR:-$([ -z "$mbed" ] && echo 2 || echo 3)}
+  if [ -z "$mbed" ] && [ "$major" = 2 ]; then # Debian's 2.28: its headers only, seen through an MCU configuration
     mkdir -p "$tmp/inc" && ln -s /usr/include/mbedtls "$tmp/inc/mbedtls"
     arm_mbed=(-isystem "$tmp/inc" '-DMBEDTLS_CONFIG_FILE="mbedtls_cm4_check.h"')
+  elif [ -z "$mbed" ]; then # the system's 3.6 or newer (Debian trixie): its headers only, with the Cortex-M adjustments
+    mkdir -p "$tmp/inc" && ln -s /usr/include/mbedtls "$tmp/inc/mbedtls" && ln -s /usr/include/psa "$tmp/inc/psa"
+    arm_mbed=(-isystem "$tmp/inc" '-DMBEDTLS_USER_CONFIG_FILE="mbedtls3_cm4_check.h"')
   else
     arm_mbed=($mbed '-DMBEDTLS_USER_CONFIG_FILE="mbedtls3_cm4_check.h"')
   fi

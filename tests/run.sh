@@ -3,11 +3,30 @@
 #   tests/run.sh [--unit] BUILD_DIR
 # Each suite prints "ok - ..." / "not ok - ..." lines; this script counts them
 # and also counts a suite that crashes or exits non-zero without a "not ok".
+# Environment (make test sets them):
+#   MBEDTLS_MAJOR  3 or 2: the mbedTLS BUILD_DIR was built with (default: what
+#                  BUILD_DIR/.mbedtls says, else 3). Some suites run in one
+#                  pass only, to keep CI's two passes within its time: the
+#                  testssl audit and the QEMU firmware with 3, the abuse suite
+#                  and the lwIP port under ASan/UBSan with 2.
+#   MBED_CFLAGS, MBED_LIBS  how to compile against that mbedTLS (check-build,
+#                  fuzz regressions; empty: the system's)
+#   SN_MPS2_ELF    the QEMU firmware to boot (default with 3: build/sn_mps2.elf
+#                  if it exists; empty: none)
 set -u
 unit_only=0
 if [ "${1:-}" = "--unit" ]; then unit_only=1; shift; fi
 build=${1:-build}
 cd "$(dirname "$0")/.." || exit 1
+major=${MBEDTLS_MAJOR:-}
+if [ -z "$major" ]; then
+  case $(cat "$build/.mbedtls" 2>/dev/null) in "system mbedTLS 2."*) major=2 ;; *) major=3 ;; esac
+fi
+case $major in
+  2|3) export MBEDTLS_MAJOR=$major ;;
+  *) echo "tests/run.sh: MBEDTLS_MAJOR must be 2 or 3, not '$major'" >&2; exit 2 ;;
+esac
+echo "# mbedTLS $major ($(sed 's/:.*//' "$build/.mbedtls" 2>/dev/null || echo "${MBED_CFLAGS:-system headers}")), binaries in $build"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 pass=0 fail=0
@@ -43,14 +62,14 @@ if [ "$unit_only" -eq 0 ]; then
   run_suite "integration" env SN_DEMO="$build/sn_demo" tests/integration.sh
   run_suite "integration (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/integration.sh
   # testssl.sh against sn_demo's default configuration (docs/tls-audit.md), in the mbedTLS 3.6 pass
-  # (TLS 1.3; `tests/audit.sh` alone audits the 2.28 build)
-  if [ -n "${MBED_CFLAGS:-}" ]; then
+  # (TLS 1.3; `MBEDTLS_MAJOR=2 SN_DEMO=build/m2/sn_demo tests/audit.sh` audits the 2.28 build)
+  if [ "$major" = 3 ]; then
     run_suite "TLS audit (testssl.sh)" env SN_DEMO="$build/sn_demo" tests/audit.sh
   fi
   # load and hostility over time (tests/abuse.sh): loris, half-open TLS, max-conns, stalled readers,
   # garbage, cuts, traversal. Against mbedTLS 2.28's ASan/UBSan build (90 s; `make abuse` runs the
   # release build too): CI's 30 minutes hold both mbedTLS passes, fuzzing and the soak
-  if [ -z "${MBED_CFLAGS:-}" ]; then
+  if [ "$major" = 2 ]; then
     run_suite "abuse (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/abuse.sh
   fi
   run_suite "mail" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_quick.sh
@@ -70,20 +89,22 @@ if [ "$unit_only" -eq 0 ]; then
   run_suite "mail servers" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_integration.sh
   run_suite "mail servers (ASan/UBSan)" env SN_SENDMAIL="$build/asan/sn_sendmail" ASAN_OPTIONS=detect_leaks=1 tests/smtp_integration.sh
   # the Cortex-M4 firmware (examples/qemu-mps2) under QEMU's mps2-an386, driven from the host
-  if [ -f build/sn_mps2.elf ] && command -v qemu-system-arm >/dev/null; then
-    run_suite "QEMU mps2-an386 firmware" env SN_MPS2_ELF=build/sn_mps2.elf SN_CERTS=build/certs tests/qemu_integration.sh
+  # (its own mbedTLS 3.6 for Cortex-M: once, in the 3.6 pass; make test has just built it)
+  elf=${SN_MPS2_ELF-$([ "$major" = 3 ] && echo build/sn_mps2.elf)}
+  if [ -n "$elf" ] && [ -f "$elf" ] && command -v qemu-system-arm >/dev/null; then
+    run_suite "QEMU mps2-an386 firmware" env SN_MPS2_ELF="$elf" SN_CERTS="${SN_CERTS:-build/certs}" tests/qemu_integration.sh
   fi
   # securenet_port_lwip.h on a real lwIP stack behind TAP devices (tests/lwip_integration.sh):
   # bare metal (NO_SYS=1) and RTOS mode (NO_SYS=0, core locking), each also under ASan/UBSan
   if [ -x "$build/sn_demo_lwip" ]; then
     run_suite "lwIP port" env SN_DEMO="$build/sn_demo" SN_FETCH_LWIP="$build/sn_fetch_lwip" SN_DEMO_LWIP="$build/sn_demo_lwip" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip" tests/lwip_integration.sh
-    if [ -z "${MBED_CFLAGS:-}" ]; then # the sanitizer runs once, with mbedTLS 2.28 (the port's code is the same)
+    if [ "$major" = 2 ]; then # the sanitizer runs once, with mbedTLS 2.28 (the port's code is the same)
     run_suite "lwIP port (ASan/UBSan)" env SN_DEMO="$build/sn_demo" SN_FETCH_LWIP="$build/sn_fetch_lwip" SN_DEMO_LWIP="$build/asan/sn_demo_lwip" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip" \
       ASAN_OPTIONS=detect_leaks=1 tests/lwip_integration.sh
     fi
     run_suite "lwIP port, RTOS mode" env SN_DEMO="$build/sn_demo" SN_FETCH_LWIP="$build/sn_fetch_lwip" SN_DEMO_LWIP="$build/sn_demo_lwip_rtos" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip_rtos" \
       tests/lwip_integration.sh
-    if [ -z "${MBED_CFLAGS:-}" ]; then
+    if [ "$major" = 2 ]; then
     run_suite "lwIP port, RTOS mode (ASan/UBSan)" env SN_DEMO="$build/sn_demo" SN_FETCH_LWIP="$build/sn_fetch_lwip" SN_DEMO_LWIP="$build/asan/sn_demo_lwip_rtos" \
       SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip_rtos" ASAN_OPTIONS=detect_leaks=1 tests/lwip_integration.sh
     fi

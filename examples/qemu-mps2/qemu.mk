@@ -1,7 +1,10 @@
 # examples/qemu-mps2/qemu.mk - `make qemu` and `make test-qemu`: the sn_mps2
 # firmware (securenet + lwIP + mbedTLS, bare metal Cortex-M4) on QEMU's
 # mps2-an386 board. Included by the top Makefile (`include examples/qemu-mps2/qemu.mk`,
-# after its own variables: it uses HEADERS, CERTS and LWIP_FETCHED).
+# after its own variables: it uses HEADERS, CERTS, LWIP_FETCHED and MBED_DIR;
+# before its test rule, which needs QEMU_ELF). The image is the same whatever
+# MBEDTLS says: it compiles mbedTLS 3.6's sources (from tools/build-mbedtls3.sh's
+# tree) for Cortex-M itself, into build/qemu.
 #
 #   make qemu        builds build/sn_mps2.elf and runs it; the host reaches its
 #                    HTTPS port 443 at https://localhost:$(QEMU_PORT)/ (QEMU's
@@ -19,7 +22,9 @@ QEMU_DEPS := $(wildcard examples/qemu-mps2/*.c examples/qemu-mps2/*.h) examples/
 
 .PHONY: qemu test-qemu sn_mps2
 
-$(QEMU_ELF): $(QEMU_DEPS) $(LWIP_FETCHED) $(CERTS)/server.pem
+# $(MBED_DIR)/lib/libmbedtls.a: the mbedTLS 3.6 source tree build.sh compiles
+# (made by the same rule as the host's mbedTLS 3.6, so never twice at once).
+$(QEMU_ELF): $(QEMU_DEPS) $(LWIP_FETCHED) $(CERTS)/server.pem $(MBED_DIR)/lib/libmbedtls.a
 	examples/qemu-mps2/build.sh --out $@
 
 sn_mps2: $(QEMU_ELF)

@@ -15,13 +15,15 @@
 # a broken invariant ends the run with status 1 and the command to reproduce it.
 #
 # Environment:
-#   BUILD=build/m3             the build directory (also the second argument of --regress)
+#   BUILD=build/m2             the build directory (also the second argument of --regress)
 #   FUZZ_TARGETS="smtp mime"   only these targets
 #   FUZZ_SKIP_KNOWN=1          look past the bugs already reported (tests/fuzz/README.md)
 #   CLANG=clang-14             the compiler for libFuzzer builds (default: clang)
 #   CC=gcc                     --regress without libFuzzer: the compiler for the
 #                              replay driver (default: clang, then cc)
-#   MBED_CFLAGS, MBED_LIBS     mbedTLS (default: Debian's 2.28: -lmbedtls -lmbedx509 -lmbedcrypto)
+#   MBED_CFLAGS, MBED_LIBS     mbedTLS (default: the system's, -lmbedtls -lmbedx509 -lmbedcrypto;
+#                              `make fuzz` and `make test` pass those of their build: 3.6 by
+#                              default, 2.28 with MBEDTLS=2)
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 
