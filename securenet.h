@@ -5983,9 +5983,12 @@ static void sn__accept(sn_mgr *m, sn__listener *l) {
 }
 
 SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
-  int i, n = 0, nl, first_client, first_conn, r;
+  int i, n = 0, nl, first_conn, r;
 #if SN_ENABLE_SMTP
   int smtp_item = -1;
+#endif
+#if SN_ENABLE_CLIENT
+  int ncl = 0, cl_item[SN_MAX_CLIENTS]; /* each client's wait item, -1: none */
 #endif
   uint64_t next = UINT64_MAX;
   if (m == NULL) return SN_ERR_INVALID;
@@ -6014,14 +6017,19 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
     m->item_conn[n++] = NULL;
   }
 #endif
-  first_client = n;
 #if SN_ENABLE_CLIENT
-  for (i = 0; i < m->nclients; i++) {
+  for (ncl = m->nclients, i = 0; i < ncl; i++) {
     sn_client *c = m->clients[i];
     if (c->state == SN__CL_RESOLVE) sn__client_connect(c);
     if (c->deadline < next) next = c->deadline;
     if (c->end_at < next) next = c->end_at;
     if (sn__client_has_pending(c) || c->state == SN__CL_DEAD) timeout_ms = 0;
+    cl_item[i] = -1;
+    /* a client still resolving its name, or whose connect failed, has no
+       socket: the port is never handed SN_INVALID_SOCK (lwIP's wait would
+       report it as an error at once, and sn_poll would spin) */
+    if (c->io.sock == SN_INVALID_SOCK) continue;
+    cl_item[i] = n;
     m->items[n].sock = c->io.sock;
     m->items[n].want = c->state == SN__CL_RESOLVE || c->state == SN__CL_DEAD ? 0 : sn__client_want(c);
     m->items[n].ready = 0;
@@ -6051,11 +6059,12 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   if (m->smtp != NULL) sn__smtp_poll(m, smtp_item >= 0 ? m->items[smtp_item].ready : 0);
 #endif
 #if SN_ENABLE_CLIENT
-  for (i = first_client; i < first_conn; i++) {
-    sn_client *c = m->clients[i - first_client];
-    if (c->state != SN__CL_DEAD && c->state != SN__CL_RESOLVE && (m->items[i].ready || sn__client_has_pending(c))) {
+  for (i = 0; i < ncl; i++) { /* clients opened by a callback in this loop wait for the next round */
+    sn_client *c = m->clients[i];
+    uint8_t ready = cl_item[i] >= 0 ? m->items[cl_item[i]].ready : 0;
+    if (c->state != SN__CL_DEAD && c->state != SN__CL_RESOLVE && (ready || sn__client_has_pending(c))) {
       m->now = m->port.now_ms(m->port.ctx);
-      sn__client_io(c, m->items[i].ready);
+      sn__client_io(c, ready);
     }
   }
   for (i = 0; i < m->nclients; i++) {
@@ -6067,8 +6076,6 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   }
   for (i = m->nclients - 1; i >= 0; i--)
     if (m->clients[i]->state == SN__CL_DEAD) sn__client_reap(m, m->clients[i]);
-#else
-  (void) first_client;
 #endif
   for (i = first_conn; i < n; i++) {
     sn_conn *c = m->item_conn[i];

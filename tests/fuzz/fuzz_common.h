@@ -363,9 +363,6 @@ static inline int fzp_wait(void *ctx, sn_wait_item *items, int n, int timeout_ms
   fzp.now += fzp.tick;
   for (i = 0; i < n; i++) {
     items[i].ready = 0;
-    /* FUZZ_SKIP_KNOWN: a session whose connect failed is still handed to
-       wait, as SN_INVALID_SOCK, for one round (reported; see README.md) */
-    if (items[i].sock == SN_INVALID_SOCK && getenv("FUZZ_SKIP_KNOWN") != NULL) continue;
     if (!fzp_ok(items[i].sock, "wait")) continue;
     if (items[i].want & ~(SN_READABLE | SN_WRITABLE)) fzp_misuse("wait for an unknown event", items[i].sock);
     items[i].ready = items[i].want;
