@@ -149,15 +149,24 @@ SECURITY
      SN_SMTP_VERIFY_NONE turns verification off, loudly, at compile time.
    - Outgoing TLS (mail, sn_connect, sn_http_request) has one code path:
      chain, dates and name are verified by default (no roots and no pin: the
-     call fails); a pin is checked on the server's key after the handshake,
-     resumed sessions included. Sessions are resumed only for the same
+     call fails). A host given as an IP literal (IPv4, or IPv6 in brackets
+     in a URL) is sent as no SNI (RFC 6066 3) and is verified by securenet
+     against the certificate's iPAddress SANs only, never a DNS SAN or the
+     CN, on mbedTLS 2.28 and 3.6 alike. A pin is checked on the server's
+     key after the handshake, resumed sessions included. Sessions are resumed only for the same
      options object, server name and port; change the roots or the pin in a
      new sn_tls_client_opts, not in place. SN_TLS_VERIFY_NONE turns
      verification off, loudly, at compile time.
    - The HTTP client treats a response cut short (before its length, its
      last chunk or TLS's close_notify) as an error, follows redirects only
      when asked and never from https to http, and refuses URLs with user
-     info.
+     info. Redirects follow RFC 9110 15.4 as curl does (303, and 301/302
+     after POST, become GET without the body; 307/308 keep both, and fail
+     with a streamed body, which cannot be sent twice); Authorization, Cookie
+     and Proxy-Authorization stay with their origin (redirect_keep_credentials
+     opts out), and a pin, client certificate or tls_name refuses a redirect
+     to another https origin. All Transfer-Encoding fields are one list: only
+     "chunked", last, is decoded; any other coding is an error.
    - A plain-HTTP listener with redirect_to_https answers every request with
      a redirect (301 for GET/HEAD, 308 otherwise, so a POST is not turned
      into a GET) to the same target; its host is checked (400 if malformed),
