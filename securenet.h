@@ -1232,26 +1232,32 @@ static int sn__hexval(int ch) {
   return -1;
 }
 
+/* Days since 1970-01-01 to the civil (proleptic Gregorian) date, counted in
+   400-year eras from 0000-03-01. The HTTP server's and the mail's Date. */
+static void sn__civil_from_days(int64_t z, int *y, int *m, int *d) {
+  int64_t era, doe, yoe, doy, mp;
+  z += 719468;
+  era = (z >= 0 ? z : z - 146096) / 146097;
+  doe = z - era * 146097;
+  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  mp = (5 * doy + 2) / 153;
+  *d = (int) (doy - (153 * mp + 2) / 5 + 1);
+  *m = (int) (mp < 10 ? mp + 3 : mp - 9);
+  *y = (int) (yoe + era * 400 + (*m <= 2));
+}
+
 /* IMF-fixdate (RFC 9110 5.6.7) of t seconds since 1970 UTC into out
    ("Sun, 06 Nov 1994 08:49:37 GMT", 29 characters and a NUL). Returns 29,
    or 0 for a time before 1970 or after 9999. The HTTP server's Date. */
 static size_t sn__imf_date(int64_t t, char out[30]) {
   static const char wdays[] = "ThuFriSatSunMonTueWed", months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  int64_t days, z, era, doe, yoe, doy, mp;
+  int64_t days;
   int sec, mon, mday, y;
   if (t < 0 || t > 253402300799LL) return 0;
   days = t / 86400;
   sec = (int) (t % 86400);
-  /* days to the civil date, counted in 400-year eras from 0000-03-01 */
-  z = days + 719468;
-  era = z / 146097;
-  doe = z - era * 146097;
-  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  mp = (5 * doy + 2) / 153;
-  mday = (int) (doy - (153 * mp + 2) / 5 + 1);
-  mon = (int) (mp < 10 ? mp + 3 : mp - 9);
-  y = (int) (yoe + era * 400 + (mon <= 2));
+  sn__civil_from_days(days, &y, &mon, &mday);
   memcpy(out, wdays + 3 * (days % 7), 3);
   memcpy(out + 3, ", 00 Mon 0000 00:00:00 GMT", 27);
   out[5] = (char) ('0' + mday / 10), out[6] = (char) ('0' + mday % 10);
@@ -4099,19 +4105,6 @@ static int sn__mime_addr_list(sn__smtp *s, const char *field, const sn_mail_addr
     if (r == SN_OK) r = sn__mime_addr(s, &list[i]);
   }
   return r == SN_OK ? sn__mime_puts(s, "\r\n") : r;
-}
-
-static void sn__civil_from_days(int64_t z, int *y, int *m, int *d) {
-  int64_t era, doe, yoe, doy, mp;
-  z += 719468;
-  era = (z >= 0 ? z : z - 146096) / 146097;
-  doe = z - era * 146097;
-  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  mp = (5 * doy + 2) / 153;
-  *d = (int) (doy - (153 * mp + 2) / 5 + 1);
-  *m = (int) (mp < 10 ? mp + 3 : mp - 9);
-  *y = (int) (yoe + era * 400 + (*m <= 2));
 }
 
 static int sn__mime_head(sn__smtp *s, const sn_mail *mail) {
