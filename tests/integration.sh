@@ -388,6 +388,10 @@ mtls_alerts() {
   check $? "mTLS: s_client -tls1_2 without a certificate gets the server's fatal alert (handshake_failure), not an unexpected EOF" \
     "$(grep -E '^<<< .*Alert|unexpected eof|:error:' <<<"$out" | head -n 3)"
   echo "#   seen by s_client -tls1_2: $(grep -E '^<<< .*Alert|:error:' <<<"$out" | head -n 2 | tr '\n' ' ' | cut -c1-200)"
+  if [ -z "$LOG" ]; then # --host: the server is not ours (tests/lwip_integration.sh), its log is not here
+    echo "#   not checked here: the server's log lines about the refusals (no local server log with --host)"
+    return 0
+  fi
   grep -q 'refused: it sent no certificate' "$LOG" 2>/dev/null
   check $? "mTLS: the server logs that the client sent no certificate" "$(grep -i refused "$LOG" 2>/dev/null | tail -n 2)"
   grep -q 'client certificate from .* refused: .*not correctly signed by the trusted CA' "$LOG" 2>/dev/null
