@@ -280,11 +280,15 @@ static void run_request(fz_in *in, unsigned flags) {
     int simple = tl > 0 && tl == lens[1] && t[0] == '/' && tl <= 2048 && lens[0] > 0 &&
                  strlen(lines[0]) == lens[0] && memchr(t, '#', tl) == NULL;
     static const char *const known[] = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"};
-    int km = 0;
+    int km = 0, high = 0;
     for (k = 0; k < 7; k++) km |= strcmp(lines[0], known[k]) == 0;
-    for (k = 0; k < tl; k++)
+    for (k = 0; k < tl; k++) {
       if ((unsigned char) t[k] <= 0x20 || (unsigned char) t[k] == 0x7f) simple = 0;
-    if (simple && km) {
+      if ((unsigned char) t[k] >= 0x80) high = 1;
+    }
+    if (simple && km && high) { /* RFC 3986 2: raw bytes outside ASCII are no URI characters */
+      FZ_CHECK(r == -400, "target \"%s\" with a non-ASCII byte should be refused with 400, got %d", raw, r);
+    } else if (simple && km) {
       char dec[4200];
       const char *q = strchr(t, '?');
       long n;
