@@ -57,6 +57,32 @@ static inline unsigned fz_u16(fz_in *in) {
   return lo | (fz_u8(in) << 8);
 }
 
+/* Split points: each of cuts[0..ncuts) taken modulo n (the stream's length),
+   then sorted. */
+static inline int fz_cmp_size(const void *a, const void *b) {
+  size_t x = *(const size_t *) a, y = *(const size_t *) b;
+  return x < y ? -1 : x > y;
+}
+static inline void fz_cuts_sort(size_t *cuts, unsigned ncuts, size_t n) {
+  unsigned i;
+  for (i = 0; i < ncuts; i++) cuts[i] = n ? cuts[i] % n : 0;
+  qsort(cuts, ncuts, sizeof cuts[0], fz_cmp_size);
+}
+/* The same split points as the lengths of the pieces before each (repeats
+   and zero dropped; the rest after the last is implied). Returns their count. */
+static inline int fz_pieces(size_t *cuts, unsigned ncuts, size_t n, size_t *pieces) {
+  size_t prev = 0;
+  unsigned i;
+  int np = 0;
+  fz_cuts_sort(cuts, ncuts, n);
+  for (i = 0; i < ncuts; i++) {
+    if (cuts[i] <= prev) continue;
+    pieces[np++] = cuts[i] - prev;
+    prev = cuts[i];
+  }
+  return np;
+}
+
 /* ---- growable byte string ----------------------------------------------- */
 typedef struct fz_buf {
   char *p;

@@ -473,11 +473,6 @@ static void run_chunked(fz_buf *rec, const uint8_t *s, size_t len, const size_t 
   free(dst);
 }
 
-static int cmp_size(const void *a, const void *b) {
-  size_t x = *(const size_t *) a, y = *(const size_t *) b;
-  return x < y ? -1 : x > y;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static const size_t heads[4][2] = {{0, 0}, {256, 64}, {40, 8}, {65536, 16384}};
   static const uint64_t bodies[4] = {65536, 16, 0, 1 << 20};
@@ -488,8 +483,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   px whole, split;
   if (strict_status < 0) strict_status = getenv("FUZZ_STRICT_STATUS") != NULL && atoi(getenv("FUZZ_STRICT_STATUS")) > 0;
   for (i = 0; i < ncuts; i++) cuts[i] = fz_u16(&in);
-  for (i = 0; i < ncuts; i++) cuts[i] = in.n ? cuts[i] % in.n : 0;
-  qsort(cuts, ncuts, sizeof cuts[0], cmp_size);
+  fz_cuts_sort(cuts, ncuts, in.n);
   lim.max_header_bytes = heads[(flags >> 1) & 3][0] ? heads[(flags >> 1) & 3][0] : 8192;
   lim.max_uri_bytes = heads[(flags >> 1) & 3][1] ? heads[(flags >> 1) & 3][1] : 8000;
   memset(&whole, 0, sizeof whole);

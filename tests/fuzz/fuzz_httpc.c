@@ -165,27 +165,16 @@ static void run(unsigned flags, const uint8_t *script, size_t len, const size_t 
   fz_free(&out.body);
 }
 
-static int cmp_size(const void *a, const void *b) {
-  size_t x = *(const size_t *) a, y = *(const size_t *) b;
-  return x < y ? -1 : x > y;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_in in = {data, size};
   unsigned flags = fz_u8(&in), ncuts = fz_u8(&in) & 15, i;
-  size_t cuts[16], pieces[17], prev = 0;
+  size_t cuts[16], pieces[17];
   int npieces = 0;
   fz_buf whole, split;
   memset(&whole, 0, sizeof whole);
   memset(&split, 0, sizeof split);
   for (i = 0; i < ncuts; i++) cuts[i] = fz_u16(&in);
-  for (i = 0; i < ncuts; i++) cuts[i] = in.n ? cuts[i] % in.n : 0;
-  qsort(cuts, ncuts, sizeof cuts[0], cmp_size);
-  for (i = 0; i < ncuts; i++) {
-    if (cuts[i] <= prev) continue;
-    pieces[npieces++] = cuts[i] - prev;
-    prev = cuts[i];
-  }
+  npieces = fz_pieces(cuts, ncuts, in.n, pieces);
   run(flags, in.p, in.n, NULL, 0, &whole);
   if (getenv("FUZZ_VERBOSE") != NULL) fprintf(stderr, "%s\n", whole.p);
   if (!(flags & 128) && npieces > 0) {

@@ -195,16 +195,11 @@ static size_t rewrite(unsigned lm, unsigned sel, const uint8_t *script, size_t l
   return o;
 }
 
-static int cmp_size(const void *a, const void *b) {
-  size_t x = *(const size_t *) a, y = *(const size_t *) b;
-  return x < y ? -1 : x > y;
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_in in = {data, size};
   unsigned flags = fz_u8(&in), b1 = fz_u8(&in), ncuts = b1 & 15, lm = b1 >> 5, sel = (lm >> 1) ? fz_u8(&in) : 0, i;
   int gated = !(b1 & 16);
-  size_t cuts[16], pieces[17], prev = 0;
+  size_t cuts[16], pieces[17];
   int npieces = 0;
   uint8_t *script = NULL;
   fz_buf whole, split;
@@ -217,13 +212,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     in.n = rewrite(lm, sel, in.p, in.n, script);
     in.p = script;
   }
-  for (i = 0; i < ncuts; i++) cuts[i] = in.n ? cuts[i] % in.n : 0;
-  qsort(cuts, ncuts, sizeof cuts[0], cmp_size);
-  for (i = 0; i < ncuts; i++) {
-    if (cuts[i] <= prev) continue;
-    pieces[npieces++] = cuts[i] - prev;
-    prev = cuts[i];
-  }
+  npieces = fz_pieces(cuts, ncuts, in.n, pieces);
   run(flags, gated, in.p, in.n, NULL, 0, &whole);
   if (getenv("FUZZ_VERBOSE") != NULL) fprintf(stderr, "%s\n", whole.p); /* the transcript and results */
   if (gated && !(flags & (4 | 128)) && npieces > 0) {
