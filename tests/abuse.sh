@@ -15,7 +15,7 @@
 # Environment:
 #   SN_DEMO        the server binary (default build/sn_demo; build/asan/sn_demo for ASan/UBSan)
 #   SN_CERTS       certificates from tools/sn-certgen (default build/certs; made if missing)
-#   SN_PORT_BASE   first of 20 loopback ports (default 17000 + ($$ % 24) * 20, within 17000-17499)
+#   SN_PORT_BASE   first of 20 loopback ports (default: a block 17000 + k * 20 where nothing listens, tests/free-ports; within 17000-17499)
 #   SN_TMP         scratch directory (default build/abuse-tmp.$$; removed unless a check failed)
 #   ABUSE_HEAP_TOL bytes heap_bytes may stay above its baseline (default 4096, see below)
 #   ABUSE_ONLY     run only the scenarios named (space-separated: loris halfopen idle maxconns
@@ -36,7 +36,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
 DEMO=${SN_DEMO:-build/sn_demo}
 CERTS=${SN_CERTS:-build/certs}
-BASE=${SN_PORT_BASE:-$((17000 + ($$ % 24) * 20))}
+BASE=${SN_PORT_BASE:-$("$ROOT"/tests/free-ports 17000 24 20)}
 TMP=${SN_TMP:-build/abuse-tmp.$$}
 TOL=${ABUSE_HEAP_TOL:-4096}
 PY=/usr/bin/python3

@@ -11,7 +11,7 @@
 #   SN_TLSCAT     the client (default build/sn_tlscat)
 #   SN_DEMO       the server (default build/sn_demo)
 #   SN_CERTS      certificates from tools/sn-certgen (default build/certs; made if missing)
-#   SN_PORT_BASE  first of 10 loopback ports (default 10000 + ($$ % 250) * 10: below the ephemeral range)
+#   SN_PORT_BASE  first of 10 loopback ports (default: a free block 10000 + k * 10, tests/free-ports: below the ephemeral range)
 #   SN_TMP        scratch directory (default build/client-it.$$; removed unless a check failed)
 #   SN_WRAP       a wrapper for the client, e.g. "valgrind -q --leak-check=full --error-exitcode=9"
 set -u
@@ -20,7 +20,7 @@ cd "$ROOT" || exit 1
 CAT=${SN_TLSCAT:-build/sn_tlscat}
 DEMO=${SN_DEMO:-build/sn_demo}
 CERTS=${SN_CERTS:-build/certs}
-BASE=${SN_PORT_BASE:-$((10000 + ($$ % 250) * 10))}
+BASE=${SN_PORT_BASE:-$("$ROOT"/tests/free-ports 10000 250 10)}
 TMP=${SN_TMP:-build/client-it.$$}
 PY=/usr/bin/python3
 LIMIT=20

@@ -12,7 +12,7 @@
 #   SN_FETCH      the client (default build/sn_fetch)
 #   SN_DEMO       the server (default build/sn_demo)
 #   SN_CERTS      certificates from tools/sn-certgen (default build/certs; made if missing)
-#   SN_PORT_BASE  first of 23 loopback ports (default 12500 + ($$ % 450) * 23: below the ephemeral range)
+#   SN_PORT_BASE  first of 23 loopback ports (default: a free block 12500 + k * 23, tests/free-ports: below the ephemeral range)
 #   SN_TMP        scratch directory (default build/fetch-it.$$; removed unless a check failed)
 #   SN_WRAP       a wrapper for the client, e.g. "valgrind -q --leak-check=full --error-exitcode=9"
 set -u
@@ -21,7 +21,7 @@ cd "$ROOT" || exit 1
 FETCH=${SN_FETCH:-build/sn_fetch}
 DEMO=${SN_DEMO:-build/sn_demo}
 CERTS=${SN_CERTS:-build/certs}
-BASE=${SN_PORT_BASE:-$((12500 + ($$ % 450) * 23))}
+BASE=${SN_PORT_BASE:-$("$ROOT"/tests/free-ports 12500 450 23)}
 TMP=${SN_TMP:-build/fetch-it.$$}
 PY=/usr/bin/python3
 LIMIT=30

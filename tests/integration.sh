@@ -8,7 +8,7 @@
 # Environment:
 #   SN_DEMO       the server binary (default build/sn_demo)
 #   SN_CERTS      certificates from tools/sn-certgen (default build/certs; made if missing)
-#   SN_PORT_BASE  first of 13 loopback ports used (default 20000 + ($$ % 790) * 16)
+#   SN_PORT_BASE  first of 13 loopback ports used (default: a free block 20000 + k * 16, tests/free-ports)
 #   SN_TMP        scratch directory (default build/it-tmp.$$; removed unless a check failed)
 #   SN_WRAP       a wrapper for the server command, e.g. "valgrind -q --error-exitcode=9"
 #
@@ -34,7 +34,7 @@ DEMO=${SN_DEMO:-build/sn_demo}
 CERTS=${SN_CERTS:-build/certs}
 # Each run uses 13 ports from BASE. Not 20000 + $$ % 20000: runs started together have
 # neighbouring PIDs, so their ranges would overlap; 16 ports per PID keeps them apart.
-BASE=${SN_PORT_BASE:-$((20000 + ($$ % 790) * 16))} # below the ephemeral range (32768-)
+BASE=${SN_PORT_BASE:-$("$ROOT"/tests/free-ports 20000 790 16)} # below the ephemeral range (32768-)
 TMP=${SN_TMP:-build/it-tmp.$$}
 PY=/usr/bin/python3
 RAW=tests/integration/raw.py

@@ -19,12 +19,12 @@
 #                                    ok, closed, partial): the result checks must fail;
 #                                    fixed: a candidate fix of sn_sendmail's report
 # Environment: SN_SENDMAIL (default build/sn_sendmail), SN_CERTS (build/certs),
-# SN_PORT_BASE (default 18000 + $$ % 12 * 40; 34 ports from there, below 18500).
+# SN_PORT_BASE (default: a free block 18000 + k * 40, tests/free-ports; 34 ports from there, below 18500).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 SM=${SN_SENDMAIL:-build/sn_sendmail}
 CERTS=${SN_CERTS:-build/certs}
-BASE=${SN_PORT_BASE:-$((18000 + $$ % 12 * 40))}
+BASE=${SN_PORT_BASE:-$(tests/free-ports 18000 12 40)}
 PY=/usr/bin/python3
 TAME=0
 case "${1:-}" in

@@ -15,7 +15,7 @@
 #                 SN_SENDMAIL="/usr/bin/python3 tests/smtp/stand_in_sendmail.py"
 #                 (STANDIN_BUG=... makes that one misbehave on purpose; see its header)
 #   SN_CERTS      certificates from tools/sn-certgen (default build/certs; made if missing)
-#   SN_PORT_BASE  first of 19 loopback ports (default 8000 + ($$ % 100) * 20: below the ephemeral range,
+#   SN_PORT_BASE  first of 19 loopback ports (default: a free block 8000 + k * 20, tests/free-ports: below the ephemeral range,
 #                 8000-9999, and runs started together (neighbouring PIDs) do not overlap)
 #   SN_TMP        scratch directory (default build/smtp-it.$$; removed unless a check failed)
 #   SN_WRAP       a wrapper for the client, e.g. "valgrind -q --error-exitcode=9"
@@ -34,7 +34,7 @@ cd "$ROOT" || exit 1
 SM=${SN_SENDMAIL:-build/sn_sendmail}
 read -ra SMCMD <<<"$SM"
 CERTS=${SN_CERTS:-build/certs}
-BASE=${SN_PORT_BASE:-$((8000 + ($$ % 100) * 20))} # below the ephemeral range (32768-)
+BASE=${SN_PORT_BASE:-$("$ROOT"/tests/free-ports 8000 100 20)} # below the ephemeral range (32768-)
 TMP=${SN_TMP:-build/smtp-it.$$}
 PY=/usr/bin/python3
 LIMIT=20 # seconds for one client run (the client's own timeouts are shorter); 120 under SN_WRAP

@@ -4,13 +4,13 @@
 # and raw scripted servers for the STARTTLS injection, a stall and a refused
 # login. One line per check, then "N passed, N failed".
 # Environment: SN_SENDMAIL (default build/sn_sendmail), SN_CERTS (build/certs),
-# SN_PORT_BASE (default 2000 + $$ % 500 * 12, below the ephemeral range), SN_WRAP (e.g. valgrind with
+# SN_PORT_BASE (default: a free block 2000 + k * 12, tests/free-ports; below the ephemeral range), SN_WRAP (e.g. valgrind with
 # --error-exitcode, so a leak fails the check that expected success).
 set -u
 cd "$(dirname "$0")/.." || exit 1
 SM=${SN_SENDMAIL:-build/sn_sendmail}
 CERTS=${SN_CERTS:-build/certs}
-BASE=${SN_PORT_BASE:-$((2000 + $$ % 500 * 12))} # below the ephemeral range (32768-)
+BASE=${SN_PORT_BASE:-$(tests/free-ports 2000 500 12)} # below the ephemeral range (32768-)
 TMP=$(mktemp -d build/smtp-tmp.XXXXXX)
 PY=/usr/bin/python3
 pass=0 fail=0 pids=""
