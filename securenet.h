@@ -310,9 +310,11 @@ extern "C" {
 #endif
 #define SN__TLS_CLIENT (SN_ENABLE_SMTP || SN_ENABLE_CLIENT) /* one outgoing TLS path for both */
 
-/* Sockets handed to the port's wait hook at most: one per listener, server
-   connection and client connection, and one for the mail sender's session. */
-#define SN_MAX_SOCKETS (SN_MAX_CONNS + SN_MAX_LISTENERS + SN_ENABLE_SMTP + SN_ENABLE_CLIENT * SN_MAX_CLIENTS)
+/* Streams at most: server connections, client connections and the mail
+   sender's session. Sockets handed to the port's wait hook at most: one per
+   stream and one per listener. */
+#define SN__MAX_STREAMS (SN_MAX_CONNS + SN_ENABLE_SMTP + SN_ENABLE_CLIENT * SN_MAX_CLIENTS)
+#define SN_MAX_SOCKETS (SN__MAX_STREAMS + SN_MAX_LISTENERS)
 
 /* ---- errors ------------------------------------------------------------- */
 /* One list keeps names, numbers and words in step (sn_strerror()). */
@@ -1347,48 +1349,111 @@ typedef struct sn__listener {
 #endif
 } sn__listener;
 
-/* What mbedTLS's BIO callbacks need to reach the port: shared by server
-   connections and the mail session. */
+/* What mbedTLS's BIO callbacks need to reach the port. */
 typedef struct sn__bio {
   sn_mgr *mgr;
   sn_sock sock;
   int err; /* the port's error behind a failed send or recv */
-  /* Server connections: the socket was read empty (a short read or "would
-     block"), so a recv before the port's wait reports it readable again
-     would only say "would block": skipped (half the recv calls of a
+  /* skip_empty (server connections): the socket was read empty (a short read
+     or "would block"), so a recv before the port's wait reports it readable
+     again would only say "would block": skipped (half the recv calls of a
      keep-alive request, make bench found). */
   uint8_t skip_empty, drained;
 } sn__bio;
 
+/* A byte queue: what waits to be sent. mark is a position its owner may roll
+   back to (a reply whose head did not fit); it moves when the queue is
+   compacted. */
+typedef struct sn__txq {
+  unsigned char *buf;
+  size_t len, off, cap, mark;
+  size_t inflight; /* a TLS write that wanted to be retried with the same bytes */
+} sn__txq;
+
+typedef struct sn__stream sn__stream;
+typedef struct sn__tlsc sn__tlsc;
+
+/* A protocol on a stream: what the manager calls, from sn_poll and
+   sn_mgr_destroy only. The manager knows streams, never protocols: a new
+   protocol is a new table, and no manager code changes. */
+typedef struct sn__proto {
+  /* Before the port's wait: what to wait for (SN_READABLE | SN_WRITABLE, or
+     0). May do work that waits for no socket (asking again for a name that
+     is being resolved). */
+  uint8_t (*want)(sn__stream *st);
+  /* Work that no socket event will announce (decrypted bytes mbedTLS holds,
+     a callback due): sn_poll then does not sleep and calls io. */
+  int (*pending)(sn__stream *st);
+  uint64_t (*deadline)(sn__stream *st);      /* the next timer; UINT64_MAX: none */
+  void (*io)(sn__stream *st, uint8_t ready); /* the port's readiness, 0 for pending work */
+  void (*timer)(sn__stream *st);             /* the deadline has passed */
+  void (*reap)(sn__stream *st);              /* dead: report the end once, free it all */
+  void (*destroy)(sn__stream *st);           /* sn_mgr_destroy: end now, report, free */
+} sn__proto;
+
+enum { SN__ROLE_NONE, SN__ROLE_SERVER, SN__ROLE_CLIENT };
+
+/* One stream: a socket, its TLS when it has one (server or client role,
+   from the start or begun later on the open stream, as STARTTLS does), the
+   send queue with an optional zero-copy tail, what the last blocked read or
+   write waits for, and the last errors. The HTTP server's connections, the
+   outgoing connections (sn_connect, and the HTTP client on them) and the mail
+   session each begin with one; the manager keeps one list of them. */
+struct sn__stream {
+  sn_mgr *mgr;
+  const sn__proto *proto;
+  sn__bio io;
+  uint8_t rd_want, wr_want; /* what the last blocked read / write waits for */
+  uint8_t tls;              /* SN__ROLE_*: ssl is set up (and freed with the stream) */
+  uint8_t tls_up;           /* the handshake is done: reads and writes go through ssl */
+  uint8_t notify;           /* close_notify: 1 sent, 2 received */
+  uint8_t dead;             /* ended: the manager reaps it after this round */
+  uint8_t lingering;        /* a graceful close is reading what the peer still sends */
+  int tls_err;              /* the last mbedTLS error */
+  sn__tlsc *tlsc;           /* client role: the configuration, pin, session slot */
+  sn__txq tx;
+  const unsigned char *ext; /* after tx: a zero-copy tail (static files) */
+  size_t ext_len;
+  mbedtls_ssl_context ssl;
+};
+
+/* A server connection: the states of its stream and of its request.
+   SN__C_HANDSHAKE  accepted on a TLS listener; waits for the handshake to
+                    complete (handshake_timeout_ms). Left to OPEN, or to
+                    LINGER when it fails (mbedTLS sent its alert).
+   SN__C_OPEN       requests are read and answered (the SN__R_* states).
+                    Left to CLOSING after a reply that closes, the idle
+                    timeout or the peer's end; to DEAD on a transport error.
+   SN__C_CLOSING    the last reply drains, then close_notify goes out; then
+                    LINGER.
+   SN__C_LINGER     the write side is shut; what the peer still sends is read
+                    and dropped until it closes or SN__LINGER_MS pass, so a
+                    final reply is not destroyed by a TCP reset. Then DEAD.
+   SN__C_DEAD       reaped by sn_poll at the end of the round.
+   A request: SN__R_HEAD reads and parses the head (request_timeout_ms from its
+   first byte); SN__R_BODY gathers the body (Content-Length or chunked);
+   SN__R_DISPATCH runs the handler (the only state in which a reply can
+   begin); SN__R_RESPOND sends it (a streamed reply calls on_writable as the
+   queue drains), then back to SN__R_HEAD for the next, maybe pipelined,
+   request. The reply itself: SN__RESP_NONE, SN__RESP_STREAMING (chunked,
+   begun but not ended), SN__RESP_DONE. */
 enum { SN__C_HANDSHAKE, SN__C_OPEN, SN__C_CLOSING, SN__C_LINGER, SN__C_DEAD };
 enum { SN__R_HEAD, SN__R_BODY, SN__R_DISPATCH, SN__R_RESPOND };
 enum { SN__RESP_NONE, SN__RESP_STREAMING, SN__RESP_DONE };
 
 struct sn_conn {
-  sn_mgr *mgr;
+  sn__stream st; /* first: a connection is its stream */
   sn__listener *lst;
-  sn__bio io;
-  int state;
-  int is_tls;
-  int tls_err;
-  uint8_t rd_want, wr_want; /* what the last blocked read / write waits for */
-  /* request */
-  int rstate, resp;
-  unsigned keep_alive : 1, close_after : 1, skip_body : 1, is_head : 1, req_chunked : 1, sent_notify : 1,
-      has_subject : 1, chunked_resp : 1, peer_eof : 1, more_work : 1, served : 1;
+  uint8_t state, rstate, resp;
+  unsigned keep_alive : 1, close_after : 1, skip_body : 1, is_head : 1, req_chunked : 1, has_subject : 1,
+      chunked_resp : 1, peer_eof : 1, more_work : 1, served : 1;
   uint64_t t_start, t_active, t_req, t_close;
   char *rx;
   size_t rx_len, rx_cap, scan, head_len, body_len, dec_len, body_end;
   sn_chunked chunk;
   sn_request req;
-  /* response */
-  unsigned char *tx;
-  size_t tx_len, tx_off, tx_cap, inflight, tx_mark;
-  const unsigned char *ext; /* zero-copy body after tx (static files) */
-  size_t ext_len;
   sn_writable_fn on_writable;
   void *on_writable_arg;
-  mbedtls_ssl_context ssl;
   char peer[48];
   char subject[SN_SUBJECT_MAX];
   union {
@@ -1447,18 +1512,20 @@ struct sn_mgr {
   mbedtls_ctr_drbg_context drbg;
   sn__listener *listeners[SN_MAX_LISTENERS];
   int nlisteners;
-  sn_conn *conns[SN_MAX_CONNS];
-  int nconns;
+  sn__stream *streams[SN__MAX_STREAMS]; /* every stream of every protocol, oldest first */
+  int nstreams;
+  int nconns; /* of them server connections (max_conns), */
+  int nclients; /* outgoing connections (SN_MAX_CLIENTS) */
+  int destroying; /* sn_mgr_destroy is ending everything */
+  /* Called at the start of every sn_poll round when set: work that no stream
+     carries yet (the mail queue opens its session). Returns 1 when the round
+     must not sleep. */
+  int (*service)(sn_mgr *m);
   sn_mgr_stats stats;
   sn_wait_item items[SN_MAX_SOCKETS];
-  sn_conn *item_conn[SN_MAX_SOCKETS];
+  sn__stream *item_st[SN_MAX_SOCKETS];
 #if SN__TLS_CLIENT
   sn__tls_sess sessions[SN_TLS_CLIENT_SESSIONS]; /* for resuming outgoing TLS */
-#endif
-#if SN_ENABLE_CLIENT
-  sn_client *clients[SN_MAX_CLIENTS]; /* outgoing connections, oldest first */
-  int nclients;
-  int destroying; /* sn_mgr_destroy is ending everything */
 #endif
 #if SN_ENABLE_HTTP_CLIENT
   sn__http_idle http_idle[SN_HTTP_IDLE]; /* keep-alive connections of the HTTP client */
@@ -1843,9 +1910,271 @@ static void sn__check_dates(sn_mgr *m, const mbedtls_x509_crt *crt, uint32_t *fl
 
 static int sn__verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
   sn_conn *c = (sn_conn *) arg;
-  sn__check_dates(c->mgr, crt, flags);
+  sn__check_dates(c->st.mgr, crt, flags);
   if (depth == 0 && mbedtls_x509_dn_gets(c->subject, sizeof c->subject, &crt->subject) > 0) c->has_subject = 1;
   return 0;
+}
+
+// >>stream
+/* The one transport under every protocol: TLS set-up in either role, the
+   read path, the write path with its send queue, the handshake driver,
+   connect (with name resolution, through the port), close_notify, the
+   graceful close, and the manager's list of streams. */
+#if SN__TLS_CLIENT
+static void sn__st_save_session(sn__stream *st);
+#endif
+
+static void sn__st_init(sn__stream *st, sn_mgr *m, const sn__proto *proto, sn_sock sock) {
+  st->mgr = st->io.mgr = m;
+  st->proto = proto;
+  st->io.sock = sock;
+  st->rd_want = SN_READABLE;
+  st->wr_want = SN_WRITABLE;
+}
+
+/* Sets TLS up on the stream, in a role, with a configuration that outlives
+   it; reads and writes go through it once sn__st_handshake is done. On an
+   open stream this is STARTTLS. */
+static int sn__st_tls(sn__stream *st, int role, const mbedtls_ssl_config *conf) {
+  int r;
+  mbedtls_ssl_init(&st->ssl);
+  st->tls = (uint8_t) role;
+  if ((r = mbedtls_ssl_setup(&st->ssl, conf)) != 0) {
+    st->tls_err = r;
+    sn__log_tls(st->mgr, SN_LOG_WARN, "mbedtls_ssl_setup (out of memory?)", r);
+    return SN_ERR_NOMEM;
+  }
+  mbedtls_ssl_set_bio(&st->ssl, &st->io, sn__bio_send, sn__bio_recv, NULL);
+  return SN_OK;
+}
+
+/* Drives the handshake: SN_OK when done, SN_WANT_READ to come back when
+   rd_want says, or SN_ERR_VERIFY (the certificate) / SN_ERR_TLS with tls_err
+   set. */
+static int sn__st_handshake(sn__stream *st) {
+  int r = mbedtls_ssl_handshake(&st->ssl);
+  if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
+    st->rd_want = r == MBEDTLS_ERR_SSL_WANT_READ ? SN_READABLE : SN_WRITABLE;
+    return SN_WANT_READ;
+  }
+  if (r != 0) {
+    st->tls_err = r;
+    return r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ? SN_ERR_VERIFY : SN_ERR_TLS;
+  }
+  st->tls_up = 1;
+  st->rd_want = SN_READABLE;
+  return SN_OK;
+}
+
+/* Reads decrypted (or plain) bytes: > 0 their count; 0 the end of the
+   stream (a FIN, or close_notify: then notify & 2); SN_WANT_READ when it
+   would block (rd_want says for what); or an error: SN_ERR_TLS (tls_err
+   set) or the port's. TLS 1.3 session tickets that arrive are kept. */
+static int sn__st_read(sn__stream *st, void *buf, size_t len) {
+  int n;
+  if (len > 0x40000000) len = 0x40000000;
+  if (!st->tls_up) {
+    if (st->io.drained) return st->rd_want = SN_READABLE, SN_WANT_READ;
+    n = st->mgr->port.recv(st->mgr->port.ctx, st->io.sock, buf, len);
+    if (n > 0 && (size_t) n < len) st->io.drained = st->io.skip_empty;
+    if (n == SN_WANT_READ) st->rd_want = SN_READABLE, st->io.drained = st->io.skip_empty;
+    return n;
+  }
+  do n = mbedtls_ssl_read(&st->ssl, (unsigned char *) buf, len);
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) && SN__TLS_CLIENT
+  while (n == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET && (sn__st_save_session(st), 1));
+#else
+  while (0);
+#endif
+  if (n > 0) return n;
+  if (n == 0 || n == MBEDTLS_ERR_SSL_CONN_EOF) return 0;
+  if (n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) return st->notify |= 2, 0;
+  if (n == MBEDTLS_ERR_SSL_WANT_READ) return st->rd_want = SN_READABLE, SN_WANT_READ;
+  if (n == MBEDTLS_ERR_SSL_WANT_WRITE) return st->rd_want = SN_WRITABLE, SN_WANT_READ;
+  if (n == SN__BIO_RECV_FAILED) return st->io.err ? st->io.err : SN_ERR_IO;
+  st->tls_err = n;
+  sn__log_tls(st->mgr, SN_LOG_INFO, "TLS read", n);
+  return SN_ERR_TLS;
+}
+
+/* Writes what the port takes of buf: the count, SN_WANT_WRITE (wr_want says
+   for what), or an error. */
+static int sn__st_write(sn__stream *st, const void *buf, size_t len) {
+  int n;
+  if (len > 0x40000000) len = 0x40000000;
+  if (!st->tls_up) {
+    n = st->mgr->port.send(st->mgr->port.ctx, st->io.sock, buf, len);
+    if (n == SN_WANT_WRITE) st->wr_want = SN_WRITABLE;
+    return n == 0 ? SN_ERR_IO : n;
+  }
+  do n = mbedtls_ssl_write(&st->ssl, (const unsigned char *) buf, len);
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) && SN__TLS_CLIENT
+  while (n == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET && (sn__st_save_session(st), 1));
+#else
+  while (0);
+#endif
+  if (n > 0) return n;
+  if (n == MBEDTLS_ERR_SSL_WANT_WRITE) return st->wr_want = SN_WRITABLE, SN_WANT_WRITE;
+  if (n == MBEDTLS_ERR_SSL_WANT_READ) return st->wr_want = SN_READABLE, SN_WANT_WRITE;
+  if (n == SN__BIO_SEND_FAILED) return st->io.err ? st->io.err : SN_ERR_IO;
+  st->tls_err = n;
+  sn__log_tls(st->mgr, SN_LOG_INFO, "TLS write", n);
+  return n == 0 ? SN_ERR_IO : SN_ERR_TLS;
+}
+
+/* mbedTLS holds decrypted bytes, or more records, already read. */
+static int sn__st_has_pending(sn__stream *st) {
+  return st->tls_up && (mbedtls_ssl_get_bytes_avail(&st->ssl) > 0 || mbedtls_ssl_check_pending(&st->ssl));
+}
+
+static size_t sn__txq_pending(const sn__txq *q) { return q->len - q->off; }
+static int sn__st_out_pending(const sn__stream *st) { return st->tx.off < st->tx.len || st->ext_len > 0; }
+
+/* Makes room for n more bytes in the queue: compacts (unless a TLS write is
+   to be retried with the same bytes), then grows geometrically up to limit
+   bytes. SN_ERR_TOO_BIG beyond it, SN_ERR_NOMEM. */
+static int sn__txq_reserve(sn__txq *q, size_t n, size_t limit) {
+  size_t need, cap;
+  unsigned char *p;
+  if (q->off > 0 && q->inflight == 0) {
+    memmove(q->buf, q->buf + q->off, q->len - q->off);
+    q->len -= q->off;
+    q->mark = q->mark >= q->off ? q->mark - q->off : 0;
+    q->off = 0;
+  }
+  if (q->cap - q->len >= n) return SN_OK;
+  need = q->len + n;
+  if (need > limit || need < n) return SN_ERR_TOO_BIG;
+  cap = q->cap * 2 > need ? q->cap * 2 : need;
+  if (cap < SN_TX_INIT) cap = SN_TX_INIT;
+  if (cap > limit) cap = limit;
+  p = (unsigned char *) sn__resize(q->buf, q->len, cap);
+  if (p == NULL) return SN_ERR_NOMEM;
+  q->buf = p;
+  q->cap = cap;
+  return SN_OK;
+}
+
+static int sn__txq_put(sn__txq *q, const void *data, size_t n, size_t limit) {
+  int r;
+  if (n == 0) return SN_OK;
+  if ((r = sn__txq_reserve(q, n, limit)) != SN_OK) return r;
+  memcpy(q->buf + q->len, data, n);
+  q->len += n;
+  return SN_OK;
+}
+
+/* Sends what the queue holds, then the zero-copy tail. Returns 1 if it sent
+   anything, 0 if nothing (all sent, or the port is full: wr_want says what
+   to wait for), or an error. A TLS write that would block is retried with
+   the same length, as mbedTLS requires. */
+static int sn__st_flush(sn__stream *st) {
+  int progress = 0;
+  while (sn__st_out_pending(st)) {
+    int from_q = st->tx.off < st->tx.len;
+    const unsigned char *p = from_q ? st->tx.buf + st->tx.off : st->ext;
+    size_t n = from_q ? st->tx.len - st->tx.off : st->ext_len;
+    int r;
+    if (st->tx.inflight) n = st->tx.inflight;
+    else if (n > SN__WRITE_MAX) n = SN__WRITE_MAX;
+    r = sn__st_write(st, p, n);
+    if (r == SN_WANT_WRITE) {
+      st->tx.inflight = n;
+      return progress;
+    }
+    if (r < 0) return r;
+    st->tx.inflight = 0;
+    if (from_q) st->tx.off += (size_t) r;
+    else st->ext += r, st->ext_len -= (size_t) r;
+    progress = 1;
+  }
+  st->tx.off = st->tx.len = st->tx.mark = 0;
+  st->ext = NULL;
+  return progress;
+}
+
+/* Asks the port for a connection to host:port: SN_OK (connecting: writable
+   says connected, or an error), SN_WANT_READ (the name is being resolved:
+   ask again next round), or the port's error. The stream has no socket
+   unless SN_OK. */
+static int sn__st_connect(sn__stream *st, const char *host, uint16_t port) {
+  sn_mgr *m = st->mgr;
+  int r = m->port.connect ? m->port.connect(m->port.ctx, host, port, &st->io.sock) : SN_ERR_UNSUPPORTED;
+  if (r != SN_OK) st->io.sock = SN_INVALID_SOCK;
+  return r;
+}
+
+/* Says close_notify once: SN_OK when it went (or there is no TLS to close),
+   SN_WANT_WRITE when it waits for wr_want, else the error. A caller that
+   cannot wait calls it once, as a best effort. */
+static int sn__st_notify(sn__stream *st) {
+  int r;
+  if (!st->tls_up || (st->notify & 1)) return SN_OK;
+  r = mbedtls_ssl_close_notify(&st->ssl);
+  if (r == MBEDTLS_ERR_SSL_WANT_WRITE || r == MBEDTLS_ERR_SSL_WANT_READ) {
+    st->wr_want = r == MBEDTLS_ERR_SSL_WANT_WRITE ? SN_WRITABLE : SN_READABLE;
+    return SN_WANT_WRITE;
+  }
+  st->notify |= 1;
+  return r == 0 ? SN_OK : SN_ERR_TLS;
+}
+
+/* One step of a graceful close: the queue drains, close_notify goes out,
+   the write side is shut, then what the peer still sends is read and
+   dropped until it closes (so that a final reply is not destroyed by a TCP
+   reset for unread input). Returns 0 while it goes on, 1 when it is over
+   (the peer closed, or an error). The caller bounds it in time. */
+static int sn__st_close_step(sn__stream *st) {
+  sn_mgr *m = st->mgr;
+  int r, i;
+  if (!st->lingering) {
+    if (sn__st_flush(st) < 0) return 1;
+    if (sn__st_out_pending(st)) return 0;
+    if ((r = sn__st_notify(st)) == SN_WANT_WRITE) return 0;
+    if (r != SN_OK) return 1;
+    st->lingering = 1;
+    if (m->port.shutdown != NULL) m->port.shutdown(m->port.ctx, st->io.sock);
+  }
+  for (i = 0; i < 128; i++) {
+    unsigned char buf[256];
+    r = m->port.recv(m->port.ctx, st->io.sock, buf, sizeof buf);
+    if (r == SN_WANT_READ) return 0;
+    if (r <= 0) return 1;
+  }
+  return 0;
+}
+
+/* What a graceful close waits for. */
+static uint8_t sn__st_close_want(const sn__stream *st) {
+  if (st->lingering) return SN_READABLE;
+  return sn__st_out_pending(st) ? st->wr_want : (uint8_t) SN_WRITABLE;
+}
+
+/* Gives the socket, the TLS context and the queue back; the stream itself
+   is its owner's. */
+static void sn__st_free(sn__stream *st) {
+  sn_mgr *m = st->mgr;
+  if (st->io.sock != SN_INVALID_SOCK) m->port.close(m->port.ctx, st->io.sock);
+  st->io.sock = SN_INVALID_SOCK;
+  if (st->tls) mbedtls_ssl_free(&st->ssl);
+  st->tls = st->tls_up = 0;
+  SN_FREE(st->tx.buf);
+  st->tx.buf = NULL;
+  st->tx.cap = st->tx.len = st->tx.off = st->tx.mark = st->tx.inflight = 0;
+}
+
+/* The manager's one list: streams join at the end and leave keeping the
+   order (oldest first). */
+static void sn__st_add(sn_mgr *m, sn__stream *st) { m->streams[m->nstreams++] = st; }
+
+static void sn__st_remove(sn_mgr *m, sn__stream *st) {
+  int i;
+  for (i = 0; i < m->nstreams; i++)
+    if (m->streams[i] == st) {
+      memmove(&m->streams[i], &m->streams[i + 1], (size_t) (m->nstreams - i - 1) * sizeof m->streams[0]);
+      m->nstreams--;
+      return;
+    }
 }
 
 #if SN__TLS_CLIENT
@@ -1857,20 +2186,21 @@ static int sn__verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *
 #define SN_TLS_VERIFY_NONE 1
 #endif
 
-typedef struct sn__tlsc {
+/* The client role of a stream's TLS: its configuration, what to verify
+   and where the server's session is kept. The mbedTLS context is the
+   stream's. */
+struct sn__tlsc {
   sn_mgr *mgr;
-  mbedtls_ssl_context ssl;
   mbedtls_ssl_config conf;
   mbedtls_x509_crt ca, own;
   mbedtls_pk_context key;
   int *suites;
   const unsigned char *pin; /* 32 bytes, or NULL */
-  uint8_t is_set_up;        /* ssl was set up (and must be freed) */
   uint8_t ip_name;          /* the name to verify is an IP literal: no SNI, an iPAddress SAN must match */
   uint8_t ip_len;           /* 4 or 16: ip holds it; 0: a literal that does not parse (never matches) */
   unsigned char ip[16];
   sn__tls_sess *sess;       /* where this server's session is kept */
-} sn__tlsc;
+};
 
 /* s as an IPv4 (dotted quad, 4) or IPv6 literal (RFC 4291 2.2 text forms,
    16) into out; 0 when it is neither. */
@@ -1946,17 +2276,17 @@ static sn__tls_sess *sn__tls_sess_find(sn_mgr *m, const void *key, const char *n
   return best;
 }
 
-/* Keeps the connection's session (TLS 1.2 after the handshake, TLS 1.3 when
-   a ticket arrives) for the next connection to the same server. */
-static void sn__tlsc_save(sn__tlsc *t) {
-  sn__tls_sess *e = t->sess;
+/* Keeps a client stream's session (TLS 1.2 after the handshake, TLS 1.3
+   when a ticket arrives) for the next connection to the same server. */
+static void sn__st_save_session(sn__stream *st) {
+  sn__tls_sess *e = st->tlsc != NULL ? st->tlsc->sess : NULL;
   if (e == NULL) return;
   sn__tls_sess_drop(e);
   e->s = (mbedtls_ssl_session *) SN_MALLOC(sizeof *e->s);
   if (e->s == NULL) return;
   mbedtls_ssl_session_init(e->s);
-  if (mbedtls_ssl_get_session(&t->ssl, e->s) != 0) sn__tls_sess_drop(e);
-  else e->used = t->mgr->now + 1;
+  if (mbedtls_ssl_get_session(&st->ssl, e->s) != 0) sn__tls_sess_drop(e);
+  else e->used = st->mgr->now + 1;
 }
 
 static void sn__tlsc_init(sn__tlsc *t, sn_mgr *m) {
@@ -1969,14 +2299,12 @@ static void sn__tlsc_init(sn__tlsc *t, sn_mgr *m) {
 }
 
 static void sn__tlsc_free(sn__tlsc *t) {
-  if (t->is_set_up) mbedtls_ssl_free(&t->ssl);
   mbedtls_ssl_config_free(&t->conf);
   mbedtls_x509_crt_free(&t->ca);
   mbedtls_x509_crt_free(&t->own);
   mbedtls_pk_free(&t->key);
   SN_FREE(t->suites);
   t->suites = NULL;
-  t->is_set_up = 0;
 }
 
 /* An IP literal is matched against the server certificate's iPAddress
@@ -1997,12 +2325,13 @@ static int sn__tlsc_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint3
   return 0;
 }
 
-/* Sets up a client handshake with host (or o->tls_name) over io, offering the
-   session kept for (key, name, port) if there is one. what names the peer in
-   logs ("mail server"). SN_ERR_INVALID without roots or a pin
+/* Sets up the client role of st's TLS: a handshake with host (or
+   o->tls_name), offering the session kept for (key, name, port) if there is
+   one. t stays with the stream (st->tlsc) until it is freed. what names the
+   peer in logs ("mail server"). SN_ERR_INVALID without roots or a pin
    (unless SN_TLS_VERIFY_NONE), SN_ERR_CERT/KEY/FILE for what does not load. */
-static int sn__tlsc_start(sn__tlsc *t, const sn_tls_client_opts *o, const void *key, const char *host, uint16_t port,
-                          sn__bio *io, const char *what, int *tls_error) {
+static int sn__tlsc_start(sn__stream *st, sn__tlsc *t, const sn_tls_client_opts *o, const void *key, const char *host,
+                          uint16_t port, const char *what, int *tls_error) {
   sn_mgr *m = t->mgr;
   const char *name = o->tls_name ? o->tls_name : host;
   int r, has_ca = o->ca != NULL || o->ca_file != NULL;
@@ -2041,28 +2370,26 @@ static int sn__tlsc_start(sn__tlsc *t, const sn_tls_client_opts *o, const void *
   /* pinned without roots: the chain cannot be trusted, the pin decides (after the handshake) */
   mbedtls_ssl_conf_authmode(&t->conf, has_ca ? MBEDTLS_SSL_VERIFY_REQUIRED : MBEDTLS_SSL_VERIFY_OPTIONAL);
 #endif
-  mbedtls_ssl_init(&t->ssl);
-  t->is_set_up = 1;
-  if ((r = mbedtls_ssl_setup(&t->ssl, &t->conf)) != 0) return *tls_error = r, SN_ERR_NOMEM;
+  st->tlsc = t;
+  if ((r = sn__st_tls(st, SN__ROLE_CLIENT, &t->conf)) != SN_OK) return *tls_error = st->tls_err, r;
   /* RFC 6066 3: no SNI for an IP literal; its check is sn__tlsc_verify_cb's (NULL says so to 3.6) */
   t->ip_name = (uint8_t) (strchr(name, ':') != NULL || strspn(name, "0123456789.") == strlen(name));
   if (t->ip_name) t->ip_len = (uint8_t) sn__ip_parse(name, t->ip); /* 0 for "010.1.1.1" & co: never verifies */
-  if ((r = mbedtls_ssl_set_hostname(&t->ssl, t->ip_name ? NULL : name)) != 0) return *tls_error = r, SN_ERR_INVALID;
-  mbedtls_ssl_set_bio(&t->ssl, io, sn__bio_send, sn__bio_recv, NULL);
-  mbedtls_ssl_set_verify(&t->ssl, sn__tlsc_verify_cb, t);
+  if ((r = mbedtls_ssl_set_hostname(&st->ssl, t->ip_name ? NULL : name)) != 0) return *tls_error = r, SN_ERR_INVALID;
+  mbedtls_ssl_set_verify(&st->ssl, sn__tlsc_verify_cb, t);
   t->sess = sn__tls_sess_find(m, key, name, port);
-  if (t->sess != NULL && t->sess->s != NULL && mbedtls_ssl_set_session(&t->ssl, t->sess->s) == 0)
+  if (t->sess != NULL && t->sess->s != NULL && mbedtls_ssl_set_session(&st->ssl, t->sess->s) == 0)
     t->sess->used = m->now + 1;
   return SN_OK;
 }
 
 /* The pin against the server's key, and, when the pin stands in for roots,
    every other verification result (dates, name) except "not trusted". */
-static int sn__tlsc_check_pin(sn__tlsc *t, uint32_t *flags, char *why, size_t why_len) {
-  const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&t->ssl);
+static int sn__tlsc_check_pin(sn__stream *st, uint32_t *flags, char *why, size_t why_len) {
+  const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&st->ssl);
   unsigned char der[1200], hash[32];
   int n;
-  uint32_t f = mbedtls_ssl_get_verify_result(&t->ssl);
+  uint32_t f = mbedtls_ssl_get_verify_result(&st->ssl);
   if (peer == NULL) return snprintf(why, why_len, "no server certificate to check the pin against"), SN_ERR_VERIFY;
   if ((f & ~(uint32_t) MBEDTLS_X509_BADCERT_NOT_TRUSTED) != 0) {
     *flags = f;
@@ -2071,267 +2398,35 @@ static int sn__tlsc_check_pin(sn__tlsc *t, uint32_t *flags, char *why, size_t wh
     return SN_ERR_VERIFY;
   }
   n = mbedtls_pk_write_pubkey_der((mbedtls_pk_context *) &peer->pk, der, sizeof der);
-  if (n <= 0 || sn__sha256(der + sizeof der - n, (size_t) n, hash) != 0 || memcmp(hash, t->pin, 32) != 0) {
+  if (n <= 0 || sn__sha256(der + sizeof der - n, (size_t) n, hash) != 0 || memcmp(hash, st->tlsc->pin, 32) != 0) {
     snprintf(why, why_len, "the server's public key does not match the pin");
     return SN_ERR_VERIFY;
   }
   return SN_OK;
 }
 
-/* Drives the handshake: SN_OK when done and verified, SN_WANT_READ (with
-   *want set to SN_READABLE or SN_WRITABLE) to come back later, or
-   SN_ERR_VERIFY / SN_ERR_TLS with the reason in words in why. */
-static int sn__tlsc_handshake(sn__tlsc *t, uint8_t *want, int *tls_error, uint32_t *flags, char *why, size_t why_len) {
-  int r = mbedtls_ssl_handshake(&t->ssl);
-  if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
-    *want = r == MBEDTLS_ERR_SSL_WANT_READ ? SN_READABLE : SN_WRITABLE;
-    return SN_WANT_READ;
-  }
-  if (r != 0) {
-    *tls_error = r;
-    *flags = mbedtls_ssl_get_verify_result(&t->ssl);
-    if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED) {
+/* The client side of sn__st_handshake: SN_OK when done and verified (the
+   pin checked, a TLS 1.2 session kept), SN_WANT_READ to come back later, or
+   SN_ERR_VERIFY / SN_ERR_TLS with the reason in words in why and the
+   verification result in *flags. */
+static int sn__tlsc_handshake(sn__stream *st, uint32_t *flags, char *why, size_t why_len) {
+  int r = sn__st_handshake(st);
+  if (r == SN_WANT_READ) return r;
+  if (r != SN_OK) {
+    *flags = mbedtls_ssl_get_verify_result(&st->ssl);
+    if (r == SN_ERR_VERIFY) {
       mbedtls_x509_crt_verify_info(why, why_len, "", *flags);
       why[strcspn(why, "\n")] = '\0';
     } else {
-      sn__tls_strerror(r, why, why_len);
+      sn__tls_strerror(st->tls_err, why, why_len);
     }
-    return r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ? SN_ERR_VERIFY : SN_ERR_TLS;
+    return r;
   }
-  if (t->pin != NULL && (r = sn__tlsc_check_pin(t, flags, why, why_len)) != SN_OK) return r;
-  if (strcmp(mbedtls_ssl_get_version(&t->ssl), "TLSv1.3") != 0) sn__tlsc_save(t); /* 1.3: when the ticket comes */
+  if (st->tlsc->pin != NULL && (r = sn__tlsc_check_pin(st, flags, why, why_len)) != SN_OK) return r;
+  if (strcmp(mbedtls_ssl_get_version(&st->ssl), "TLSv1.3") != 0) sn__st_save_session(st); /* 1.3: when the ticket comes */
   return SN_OK;
 }
-
-/* ---- an outgoing byte queue (the mail session, client connections) ---- */
-typedef struct sn__txq {
-  unsigned char *buf;
-  size_t len, off, cap;
-  size_t inflight; /* a TLS write that wanted to be retried with the same bytes */
-} sn__txq;
-
-static size_t sn__txq_pending(const sn__txq *q) { return q->len - q->off; }
-
-static int sn__txq_put(sn__txq *q, const void *data, size_t n) {
-  if (q->off > 0 && q->inflight == 0) {
-    memmove(q->buf, q->buf + q->off, q->len - q->off);
-    q->len -= q->off;
-    q->off = 0;
-  }
-  if (q->cap - q->len < n) {
-    size_t cap = q->cap * 2 > q->len + n ? q->cap * 2 : q->len + n + 512;
-    unsigned char *p = (unsigned char *) sn__resize(q->buf, q->len, cap);
-    if (p == NULL) return SN_ERR_NOMEM;
-    q->buf = p;
-    q->cap = cap;
-  }
-  memcpy(q->buf + q->len, data, n);
-  q->len += n;
-  return SN_OK;
-}
-
-/* Writes what the port takes, through tls when not NULL. SN_OK when all went
-   or the port is full (*wr_want says what to wait for), else the error. */
-static int sn__txq_flush(sn__txq *q, sn_mgr *m, sn__bio *io, sn__tlsc *tls, uint8_t *wr_want, int *tls_error) {
-  mbedtls_ssl_context *ssl = tls ? &tls->ssl : NULL;
-  while (q->off < q->len) {
-    size_t n = q->inflight ? q->inflight : q->len - q->off;
-    int r;
-    if (n > SN__WRITE_MAX) n = SN__WRITE_MAX;
-    if (ssl != NULL) {
-      r = mbedtls_ssl_write(ssl, q->buf + q->off, n);
-      if (r == MBEDTLS_ERR_SSL_WANT_WRITE || r == MBEDTLS_ERR_SSL_WANT_READ) {
-        *wr_want = r == MBEDTLS_ERR_SSL_WANT_WRITE ? SN_WRITABLE : SN_READABLE;
-        q->inflight = n; /* mbedTLS wants the same bytes again */
-        return SN_OK;
-      }
-#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
-      if (r == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) { /* TLS 1.3: a ticket came in meanwhile */
-        sn__tlsc_save(tls);
-        continue;
-      }
-#endif
-      if (r == SN__BIO_SEND_FAILED) return io->err ? io->err : SN_ERR_IO;
-      if (r < 0) return *tls_error = r, SN_ERR_TLS;
-    } else {
-      r = m->port.send(m->port.ctx, io->sock, q->buf + q->off, n);
-      if (r == SN_WANT_WRITE) return *wr_want = SN_WRITABLE, SN_OK;
-      if (r <= 0) return r < 0 ? r : SN_ERR_IO;
-    }
-    q->inflight = 0;
-    q->off += (size_t) r;
-  }
-  q->off = q->len = 0;
-  return SN_OK;
-}
-
 #endif /* SN__TLS_CLIENT */
-
-// >>conn
-/* One connection: its life cycle (handshake, open, closing, linger), its
-   buffers, reads and writes through TLS or straight to the port, timers. */
-static void sn__conn_drop(sn_conn *c) { c->state = SN__C_DEAD; }
-
-static void sn__conn_free(sn_mgr *m, sn_conn *c) {
-  int i;
-  m->port.close(m->port.ctx, c->io.sock);
-  if (c->is_tls) mbedtls_ssl_free(&c->ssl);
-  SN_FREE(c->rx);
-  SN_FREE(c->tx);
-  for (i = 0; i < m->nconns; i++)
-    if (m->conns[i] == c) {
-      m->conns[i] = m->conns[--m->nconns];
-      break;
-    }
-  SN_FREE(c);
-}
-
-static sn_conn *sn__conn_new(sn_mgr *m, sn__listener *l, sn_sock s, const char *peer) {
-  sn_conn *c = (sn_conn *) SN_MALLOC(sizeof *c);
-  int ret;
-  if (c == NULL) return NULL;
-  memset(c, 0, sizeof *c);
-  c->mgr = c->io.mgr = m;
-  c->lst = l;
-  c->io.sock = s;
-  c->io.skip_empty = 1;
-  c->rd_want = SN_READABLE;
-  c->wr_want = SN_WRITABLE;
-  c->t_start = c->t_active = m->now;
-  snprintf(c->peer, sizeof c->peer, "%s", peer);
-  /* rx and tx are allocated when the first bytes come and go: a handshake
-     does not hold them */
-  if (l->is_tls) {
-    c->is_tls = 1;
-    mbedtls_ssl_init(&c->ssl);
-    if ((ret = mbedtls_ssl_setup(&c->ssl, &l->conf)) != 0) {
-      sn__log_tls(m, SN_LOG_WARN, "mbedtls_ssl_setup (out of memory?)", ret);
-      mbedtls_ssl_free(&c->ssl);
-      c->is_tls = 0;
-      goto fail;
-    }
-    mbedtls_ssl_set_bio(&c->ssl, &c->io, sn__bio_send, sn__bio_recv, NULL);
-    if (l->has_client_ca) mbedtls_ssl_set_verify(&c->ssl, sn__verify_cb, c);
-    c->state = SN__C_HANDSHAKE;
-  } else {
-    c->state = SN__C_OPEN;
-  }
-  return c;
-fail:
-  SN_FREE(c);
-  return NULL;
-}
-
-/* Reads decrypted (or plain) bytes: > 0 count, 0 end of stream,
-   SN_WANT_READ / SN_WANT_WRITE, or an error. */
-static int sn__conn_read(sn_conn *c, void *buf, size_t len) {
-  int n;
-  if (SN_ENABLE_PLAIN_HTTP && !c->is_tls) {
-    if (c->io.drained) return c->rd_want = SN_READABLE, SN_WANT_READ;
-    n = c->mgr->port.recv(c->mgr->port.ctx, c->io.sock, buf, len > 0x40000000 ? 0x40000000 : len);
-    if (n > 0 && (size_t) n < len) c->io.drained = 1;
-    if (n == SN_WANT_READ) c->rd_want = SN_READABLE, c->io.drained = 1;
-    return n;
-  }
-  n = mbedtls_ssl_read(&c->ssl, (unsigned char *) buf, len);
-  if (n > 0) return n;
-  if (n == 0 || n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) return 0;
-  if (n == MBEDTLS_ERR_SSL_WANT_READ) return c->rd_want = SN_READABLE, SN_WANT_READ;
-  if (n == MBEDTLS_ERR_SSL_WANT_WRITE) return c->rd_want = SN_WRITABLE, SN_WANT_READ;
-  if (n == SN__BIO_RECV_FAILED) return c->io.err ? c->io.err : SN_ERR_IO;
-  c->tls_err = n;
-  sn__log_tls(c->mgr, SN_LOG_INFO, "TLS read", n);
-  return SN_ERR_TLS;
-}
-
-static int sn__conn_write(sn_conn *c, const void *buf, size_t len) {
-  int n;
-  if (SN_ENABLE_PLAIN_HTTP && !c->is_tls) {
-    n = c->mgr->port.send(c->mgr->port.ctx, c->io.sock, buf, len > 0x40000000 ? 0x40000000 : len);
-    if (n == SN_WANT_WRITE) c->wr_want = SN_WRITABLE;
-    return n == 0 ? SN_ERR_IO : n;
-  }
-  n = mbedtls_ssl_write(&c->ssl, (const unsigned char *) buf, len);
-  if (n > 0) return n;
-  if (n == MBEDTLS_ERR_SSL_WANT_WRITE) return c->wr_want = SN_WRITABLE, SN_WANT_WRITE;
-  if (n == MBEDTLS_ERR_SSL_WANT_READ) return c->wr_want = SN_READABLE, SN_WANT_WRITE;
-  if (n == SN__BIO_SEND_FAILED) return c->io.err ? c->io.err : SN_ERR_IO;
-  c->tls_err = n;
-  sn__log_tls(c->mgr, SN_LOG_INFO, "TLS write", n);
-  return n == 0 ? SN_ERR_IO : SN_ERR_TLS;
-}
-
-static int sn__out_pending(const sn_conn *c) { return c->tx_off < c->tx_len || c->ext_len > 0; }
-
-/* Sends what the send buffer (then the zero-copy body) holds. Returns 1 if
-   it sent anything, 0 if it sent nothing (done or would block), or an error.
-   A TLS write that would block is retried with the same length, as mbedTLS
-   requires. */
-static int sn__flush(sn_conn *c) {
-  int progress = 0;
-  while (sn__out_pending(c)) {
-    int from_tx = c->tx_off < c->tx_len;
-    const unsigned char *p = from_tx ? c->tx + c->tx_off : c->ext;
-    size_t n = from_tx ? c->tx_len - c->tx_off : c->ext_len;
-    int r;
-    if (c->inflight) n = c->inflight;
-    else if (n > SN__WRITE_MAX) n = SN__WRITE_MAX;
-    r = sn__conn_write(c, p, n);
-    if (r == SN_WANT_WRITE) {
-      c->inflight = n;
-      return progress;
-    }
-    if (r < 0) return r;
-    c->inflight = 0;
-    if (from_tx) c->tx_off += (size_t) r;
-    else c->ext += r, c->ext_len -= (size_t) r;
-    progress = 1;
-    c->t_active = c->mgr->now;
-  }
-  c->tx_off = c->tx_len = 0;
-  c->ext = NULL;
-  return progress;
-}
-
-static void sn__conn_close_gracefully(sn_conn *c) {
-  if (c->state == SN__C_OPEN || c->state == SN__C_HANDSHAKE) {
-    c->state = SN__C_CLOSING;
-    c->t_close = c->mgr->now + SN__LINGER_MS;
-  }
-}
-
-/* Flushes, says close_notify, then reads and drops whatever the peer still
-   sends until it closes or the linger time ends, so that a final response
-   is not destroyed by a TCP reset for unread input. */
-static void sn__conn_closing(sn_conn *c) {
-  sn_mgr *m = c->mgr;
-  int r;
-  if (c->state == SN__C_CLOSING) {
-    r = sn__flush(c);
-    if (r < 0) { sn__conn_drop(c); return; }
-    if (sn__out_pending(c)) return;
-    if (c->is_tls && !c->sent_notify) {
-      r = mbedtls_ssl_close_notify(&c->ssl);
-      if (r == MBEDTLS_ERR_SSL_WANT_WRITE || r == MBEDTLS_ERR_SSL_WANT_READ) {
-        c->wr_want = r == MBEDTLS_ERR_SSL_WANT_WRITE ? SN_WRITABLE : SN_READABLE;
-        return;
-      }
-      c->sent_notify = 1;
-      if (r != 0) { sn__conn_drop(c); return; }
-    }
-    c->state = SN__C_LINGER;
-    if (m->port.shutdown != NULL) m->port.shutdown(m->port.ctx, c->io.sock);
-  }
-  if (c->state == SN__C_LINGER) {
-    unsigned char buf[256];
-    int i;
-    for (i = 0; i < 128; i++) {
-      r = m->port.recv(m->port.ctx, c->io.sock, buf, sizeof buf);
-      if (r == SN_WANT_READ) return;
-      if (r <= 0) { sn__conn_drop(c); return; }
-    }
-  }
-}
 
 // >>http
 /* The request parser (in place, RFC 9112), the chunked decoder, framing and
@@ -3034,52 +3129,26 @@ static void sn__router_allow_all(const sn_router *r, char *allow, size_t allow_l
    printf, chunked streaming, static files. */
 static size_t sn__reply_limit(const sn_conn *c) { return c->lst->opts.max_reply + SN__TX_SLACK; }
 
-/* Makes room for n more bytes in the send buffer (compacting, then growing
-   up to the reply limit). May allocate. */
-static int sn__tx_reserve(sn_conn *c, size_t n) {
-  size_t need, cap;
-  unsigned char *p;
-  if (c->tx_off > 0 && c->inflight == 0) {
-    memmove(c->tx, c->tx + c->tx_off, c->tx_len - c->tx_off);
-    c->tx_len -= c->tx_off;
-    if (c->tx_mark >= c->tx_off) c->tx_mark -= c->tx_off;
-    c->tx_off = 0;
-  }
-  if (c->tx_cap - c->tx_len >= n) return SN_OK;
-  need = c->tx_len + n;
-  if (need > sn__reply_limit(c) || need < n) return SN_ERR_TOO_BIG;
-  cap = c->tx_cap * 2 > need ? c->tx_cap * 2 : need;
-  if (cap < SN_TX_INIT) cap = SN_TX_INIT;
-  if (cap > sn__reply_limit(c)) cap = sn__reply_limit(c);
-  p = (unsigned char *) sn__resize(c->tx, c->tx_len, cap);
-  if (p == NULL) return SN_ERR_NOMEM;
-  c->tx = p;
-  c->tx_cap = cap;
-  return SN_OK;
-}
+/* Makes room for n more bytes in the send queue, up to the reply limit. */
+static int sn__tx_reserve(sn_conn *c, size_t n) { return sn__txq_reserve(&c->st.tx, n, sn__reply_limit(c)); }
 
 static int sn__tx_put(sn_conn *c, const void *data, size_t n) {
-  int r;
-  if (n == 0) return SN_OK;
-  if ((r = sn__tx_reserve(c, n)) != SN_OK) return r;
-  memcpy(c->tx + c->tx_len, data, n);
-  c->tx_len += n;
-  return SN_OK;
+  return sn__txq_put(&c->st.tx, data, n, sn__reply_limit(c));
 }
 
 static int sn__tx_vprintf(sn_conn *c, const char *fmt, va_list ap) {
   va_list ap2;
   int n, r;
-  size_t room = c->tx_cap - c->tx_len;
+  size_t room = c->st.tx.cap - c->st.tx.len;
   va_copy(ap2, ap); /* first straight into the free space: formatted once when it fits */
-  n = vsnprintf(room > 0 ? (char *) c->tx + c->tx_len : NULL, room, fmt, ap2);
+  n = vsnprintf(room > 0 ? (char *) c->st.tx.buf + c->st.tx.len : NULL, room, fmt, ap2);
   va_end(ap2);
   if (n < 0) return SN_ERR_INVALID;
   if ((size_t) n >= room) {
     if ((r = sn__tx_reserve(c, (size_t) n + 1)) != SN_OK) return r;
-    vsnprintf((char *) c->tx + c->tx_len, (size_t) n + 1, fmt, ap);
+    vsnprintf((char *) c->st.tx.buf + c->st.tx.len, (size_t) n + 1, fmt, ap);
   }
-  c->tx_len += (size_t) n;
+  c->st.tx.len += (size_t) n;
   return SN_OK;
 }
 
@@ -3107,7 +3176,7 @@ static int sn__reply_head(sn_conn *c, int status, const char *headers, long long
   int r, no_body = status < 200 || status == 204 || status == 304;
   if (c == NULL || status < 100 || status > 999) return SN_ERR_INVALID;
   if (!sn__can_reply(c)) return SN_ERR_STATE;
-  c->tx_mark = c->tx_len;
+  c->st.tx.mark = c->st.tx.len;
   c->skip_body = c->is_head || no_body;
   c->chunked_resp = content_length < 0 && !no_body && c->req.version == 11;
   if (content_length < 0 && !no_body && c->req.version == 10) c->close_after = 1;
@@ -3116,7 +3185,7 @@ static int sn__reply_head(sn_conn *c, int status, const char *headers, long long
     char line[208], num[24], *d = num + sizeof num;
     const char *reason = sn_http_reason(status);
     size_t n = 0, rl = strlen(reason);
-    const sn_port *port = &c->mgr->port;
+    const sn_port *port = &c->st.mgr->port;
     int64_t now = port->wall_s != NULL ? port->wall_s(port->ctx) : -1;
     if (rl > 64) rl = 64;
     memcpy(line, "HTTP/1.1 ", 9), n = 9;
@@ -3145,12 +3214,12 @@ static int sn__reply_head(sn_conn *c, int status, const char *headers, long long
   if (r == SN_OK) r = sn__tx_put(c, c->lst->opts.headers, c->lst->headers_len);
   if (r == SN_OK && headers != NULL) r = sn__tx_put(c, headers, strlen(headers));
   if (r == SN_OK) r = sn__tx_put(c, "\r\n", 2);
-  if (r != SN_OK) c->tx_len = c->tx_mark;
+  if (r != SN_OK) c->st.tx.len = c->st.tx.mark;
   return r;
 }
 
 static int sn__reply_fail(sn_conn *c, int r) {
-  c->tx_len = c->tx_mark;
+  c->st.tx.len = c->st.tx.mark;
   c->chunked_resp = 0;
   return r;
 }
@@ -3214,10 +3283,10 @@ SNDEF int sn_http_chunk(sn_conn *c, const void *data, size_t len) {
   int r;
   if (c == NULL || c->resp != SN__RESP_STREAMING) return SN_ERR_STATE;
   if (len == 0 || c->skip_body) return SN_OK;
-  mark = c->tx_len;
+  mark = c->st.tx.len;
   if ((r = sn__chunk_frame(c, len)) == SN_OK && (r = sn__tx_put(c, data, len)) == SN_OK && c->chunked_resp)
     r = sn__tx_put(c, "\r\n", 2);
-  if (r != SN_OK) c->tx_len = mark;
+  if (r != SN_OK) c->st.tx.len = mark;
   return r;
 }
 
@@ -3230,13 +3299,13 @@ SNDEF int sn_http_chunkf(sn_conn *c, const char *fmt, ...) {
   va_copy(ap2, ap);
   n = vsnprintf(NULL, 0, fmt, ap2);
   va_end(ap2);
-  mark = c->tx_len;
+  mark = c->st.tx.len;
   r = n < 0 ? SN_ERR_INVALID : SN_OK;
   if (r == SN_OK && n > 0 && !c->skip_body) {
     if ((r = sn__chunk_frame(c, (size_t) n)) == SN_OK && (r = sn__tx_vprintf(c, fmt, ap)) == SN_OK &&
         c->chunked_resp)
       r = sn__tx_put(c, "\r\n", 2);
-    if (r != SN_OK) c->tx_len = mark;
+    if (r != SN_OK) c->st.tx.len = mark;
   }
   va_end(ap);
   return r;
@@ -3352,11 +3421,11 @@ SNDEF int sn_http_static(sn_conn *c, const sn_request *req, const sn_static_file
   if (!c->skip_body) {
     /* Small bodies join the head in one TLS record; large ones go out
        straight from the table. */
-    if (len <= c->tx_cap - c->tx_len || len <= 1024) {
+    if (len <= c->st.tx.cap - c->st.tx.len || len <= 1024) {
       if ((r = sn__tx_put(c, body, len)) != SN_OK) return sn__reply_fail(c, r);
     } else {
-      c->ext = body;
-      c->ext_len = len;
+      c->st.ext = body;
+      c->st.ext_len = len;
     }
   }
   c->resp = SN__RESP_DONE;
@@ -3364,8 +3433,63 @@ SNDEF int sn_http_static(sn_conn *c, const sn_request *req, const sn_static_file
 }
 
 // >>server
-/* The request cycle on one connection: read, parse, frame the body, route,
-   run the handler, send, then the next (pipelined) request. */
+/* The HTTP server, a protocol on streams: a connection's life cycle
+   (handshake, open, closing, linger), then the request cycle on it: read,
+   parse, frame the body, route, run the handler, send, then the next
+   (pipelined) request. */
+static void sn__conn_drop(sn_conn *c) {
+  c->state = SN__C_DEAD;
+  c->st.dead = 1;
+}
+
+static uint8_t sn__http_want_hook(sn__stream *st);
+static int sn__http_pending_hook(sn__stream *st);
+static uint64_t sn__http_deadline_hook(sn__stream *st);
+static void sn__http_io_hook(sn__stream *st, uint8_t ready);
+static void sn__http_timer_hook(sn__stream *st);
+static void sn__http_reap_hook(sn__stream *st);
+static void sn__http_destroy_hook(sn__stream *st);
+static const sn__proto sn__http_proto = {sn__http_want_hook, sn__http_pending_hook, sn__http_deadline_hook,
+                                         sn__http_io_hook,   sn__http_timer_hook,   sn__http_reap_hook,
+                                         sn__http_destroy_hook};
+
+static sn_conn *sn__conn_new(sn_mgr *m, sn__listener *l, sn_sock s, const char *peer) {
+  sn_conn *c = (sn_conn *) SN_MALLOC(sizeof *c);
+  if (c == NULL) return NULL;
+  memset(c, 0, sizeof *c);
+  sn__st_init(&c->st, m, &sn__http_proto, s);
+  c->lst = l;
+  c->st.io.skip_empty = 1;
+  c->t_start = c->t_active = m->now;
+  snprintf(c->peer, sizeof c->peer, "%s", peer);
+  /* rx and tx are allocated when the first bytes come and go: a handshake
+     does not hold them */
+  if (l->is_tls) {
+    if (sn__st_tls(&c->st, SN__ROLE_SERVER, &l->conf) != SN_OK) {
+      mbedtls_ssl_free(&c->st.ssl);
+      SN_FREE(c);
+      return NULL;
+    }
+    if (l->has_client_ca) mbedtls_ssl_set_verify(&c->st.ssl, sn__verify_cb, c);
+    c->state = SN__C_HANDSHAKE;
+  } else {
+    c->state = SN__C_OPEN;
+  }
+  return c;
+}
+
+static void sn__conn_close_gracefully(sn_conn *c) {
+  if (c->state == SN__C_OPEN || c->state == SN__C_HANDSHAKE) {
+    c->state = SN__C_CLOSING;
+    c->t_close = c->st.mgr->now + SN__LINGER_MS;
+  }
+}
+
+static void sn__conn_closing(sn_conn *c) {
+  if (sn__st_close_step(&c->st)) sn__conn_drop(c);
+  else if (c->st.lingering) c->state = SN__C_LINGER;
+}
+
 /* Answers an error found before any handler ran, then closes. Whatever the
    send buffer holds (at most a "100 Continue") stays in front of it. */
 static void sn__http_fail(sn_conn *c, int status) {
@@ -3499,7 +3623,7 @@ static void sn__http_redirect(sn_conn *c) {
 
 static void sn__http_dispatch(sn_conn *c) {
   sn__listener *l = c->lst;
-  sn_mgr *m = c->mgr;
+  sn_mgr *m = c->st.mgr;
   const sn_router *r = l->opts.router;
   int idx;
   char allow[128];
@@ -3629,12 +3753,12 @@ static void sn__http_request_done(sn_conn *c) {
   c->req_chunked = c->chunked_resp = c->skip_body = c->is_head = 0;
   c->on_writable = NULL;
   c->served = 1;
-  c->t_active = c->mgr->now;
-  c->t_req = c->rx_len ? c->mgr->now : 0;
+  c->t_active = c->st.mgr->now;
+  c->t_req = c->rx_len ? c->st.mgr->now : 0;
   /* a client waits for its answer before it sends more (unless it pipelines,
      and then the port's wait says so): no read until then, which would
      mostly say "would block" */
-  if (c->rx_len == 0) c->io.drained = 1;
+  if (c->rx_len == 0) c->st.io.drained = 1;
   if (c->close_after) {
     sn__conn_close_gracefully(c);
     return;
@@ -3643,9 +3767,9 @@ static void sn__http_request_done(sn_conn *c) {
     char *p = (char *) sn__resize(c->rx, c->rx_len, SN_RX_INIT);
     if (p != NULL) c->rx = p, c->rx_cap = SN_RX_INIT;
   }
-  if (c->tx_cap > SN_TX_INIT && !sn__out_pending(c)) {
-    unsigned char *p = (unsigned char *) sn__resize(c->tx, 0, SN_TX_INIT);
-    if (p != NULL) c->tx = p, c->tx_cap = SN_TX_INIT, c->tx_len = c->tx_off = 0;
+  if (c->st.tx.cap > SN_TX_INIT && !sn__st_out_pending(&c->st)) {
+    unsigned char *p = (unsigned char *) sn__resize(c->st.tx.buf, 0, SN_TX_INIT);
+    if (p != NULL) c->st.tx.buf = p, c->st.tx.cap = SN_TX_INIT, c->st.tx.len = c->st.tx.off = 0;
   }
 }
 
@@ -3669,17 +3793,17 @@ static int sn__http_read(sn_conn *c) {
     if (want > limit) want = limit;
     if (want <= c->rx_cap) return 0; /* full: the parser answers 431 / 413 */
     if (sn__rx_grow(c, want) != SN_OK) {
-      c->mgr->stats.nomem++;
+      c->st.mgr->stats.nomem++;
       sn__http_fail(c, 503);
       return 1;
     }
   }
   room = c->rx_cap - c->rx_len;
-  n = sn__conn_read(c, c->rx + c->rx_len, room);
+  n = sn__st_read(&c->st, c->rx + c->rx_len, room);
   if (n > 0) {
-    if (c->rx_len == 0 && c->rstate == SN__R_HEAD) c->t_req = c->mgr->now;
+    if (c->rx_len == 0 && c->rstate == SN__R_HEAD) c->t_req = c->st.mgr->now;
     c->rx_len += (size_t) n;
-    c->t_active = c->mgr->now;
+    c->t_active = c->st.mgr->now;
     return 1;
   }
   if (n == SN_WANT_READ || n == SN_WANT_WRITE) return 0;
@@ -3696,17 +3820,17 @@ static void sn__http_io(sn_conn *c) {
       c->more_work = 1;
       return;
     }
-    int progress = 0, r = sn__flush(c);
+    int progress = 0, r = sn__st_flush(&c->st);
     if (r < 0) { sn__conn_drop(c); return; }
-    progress |= r;
-    if (!sn__out_pending(c)) {
+    if (r > 0) progress = 1, c->t_active = c->st.mgr->now;
+    if (!sn__st_out_pending(&c->st)) {
       if (c->rstate == SN__R_RESPOND && c->resp == SN__RESP_STREAMING && c->on_writable != NULL) {
-        size_t before = c->tx_len;
+        size_t before = c->st.tx.len;
         c->rstate = SN__R_DISPATCH;
         c->on_writable(c, c->on_writable_arg);
         c->rstate = SN__R_RESPOND;
-        if (c->tx_len != before || c->resp != SN__RESP_STREAMING) progress = 1;
-        if (c->tx_len != before) continue;
+        if (c->st.tx.len != before || c->resp != SN__RESP_STREAMING) progress = 1;
+        if (c->st.tx.len != before) continue;
       }
       if (c->rstate == SN__R_RESPOND && c->resp == SN__RESP_DONE) {
         sn__http_request_done(c);
@@ -3722,7 +3846,7 @@ static void sn__http_io(sn_conn *c) {
     if (sn__http_wants_input(c)) {
       r = sn__http_read(c);
       if (r < 0) {
-        if (c->io.err != 0 || c->tls_err != 0) {
+        if (c->st.io.err != 0 || c->st.tls_err != 0) {
           sn__conn_drop(c);
           return;
         }
@@ -3735,7 +3859,7 @@ static void sn__http_io(sn_conn *c) {
     }
     if (!progress) break;
   }
-  if (c->state == SN__C_OPEN && c->peer_eof && c->resp == SN__RESP_NONE && !sn__out_pending(c) &&
+  if (c->state == SN__C_OPEN && c->peer_eof && c->resp == SN__RESP_NONE && !sn__st_out_pending(&c->st) &&
       (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY)) {
     /* nothing more can arrive: an unfinished request is dropped */
     if (c->rx_len == 0) sn__conn_close_gracefully(c);
@@ -3744,15 +3868,12 @@ static void sn__http_io(sn_conn *c) {
 }
 
 static void sn__conn_io(sn_conn *c) {
-  sn_mgr *m = c->mgr;
+  sn_mgr *m = c->st.mgr;
   if (c->state == SN__C_HANDSHAKE) {
-    int r = mbedtls_ssl_handshake(&c->ssl);
-    if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
-      c->rd_want = r == MBEDTLS_ERR_SSL_WANT_READ ? SN_READABLE : SN_WRITABLE;
-      return;
-    }
-    if (r != 0) {
-      c->tls_err = r;
+    int r = sn__st_handshake(&c->st);
+    if (r == SN_WANT_READ) return;
+    if (r != SN_OK) {
+      r = c->st.tls_err;
       m->stats.handshake_fails++;
       if (r == MBEDTLS_ERR_SSL_NO_CLIENT_CERTIFICATE) {
         sn__log(m, SN_LOG_WARN, "client %s refused: it sent no certificate (this listener requires one)", c->peer);
@@ -3760,13 +3881,13 @@ static void sn__conn_io(sn_conn *c) {
            certificate silently ("the client should know"): clients then
            report an unexpected EOF. RFC 5246 7.4.6: a fatal handshake_failure.
            TLS 1.3 is left alone: mbedTLS sends certificate_required itself. */
-        if (strcmp(mbedtls_ssl_get_version(&c->ssl), "TLSv1.2") == 0)
-          (void) mbedtls_ssl_send_alert_message(&c->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+        if (strcmp(mbedtls_ssl_get_version(&c->st.ssl), "TLSv1.2") == 0)
+          (void) mbedtls_ssl_send_alert_message(&c->st.ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                                 MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
       } else if (c->lst->has_client_ca) {
         /* the real reason, in words: mbedTLS's alert (unknown_ca, bad_certificate,
            certificate_expired, ...; on 3.6 TLS 1.3 a "bad record MAC") says less */
-        uint32_t flags = mbedtls_ssl_get_verify_result(&c->ssl);
+        uint32_t flags = mbedtls_ssl_get_verify_result(&c->st.ssl);
         if (flags != 0 && flags != (uint32_t) -1) {
           char info[160], *p;
           mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
@@ -3778,24 +3899,23 @@ static void sn__conn_io(sn_conn *c) {
       sn__log_tls(m, SN_LOG_INFO, "TLS handshake failed", r);
       /* mbedTLS has sent its alert; read what the client still sends before
          closing, so the alert is not lost to a TCP reset */
-      c->sent_notify = 1;
+      c->st.lingering = 1;
       c->state = SN__C_LINGER;
       c->t_close = m->now + SN__LINGER_MS;
-      if (m->port.shutdown != NULL) m->port.shutdown(m->port.ctx, c->io.sock);
+      if (m->port.shutdown != NULL) m->port.shutdown(m->port.ctx, c->st.io.sock);
       sn__conn_closing(c);
       return;
     }
     c->state = SN__C_OPEN;
     c->t_active = m->now;
-    c->rd_want = SN_READABLE;
 #if defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
     /* a resumed session skips verification: its certificate is in the session */
-    if (c->lst->has_client_ca && !c->has_subject && mbedtls_ssl_get_peer_cert(&c->ssl) != NULL &&
-        mbedtls_x509_dn_gets(c->subject, sizeof c->subject, &mbedtls_ssl_get_peer_cert(&c->ssl)->subject) > 0)
+    if (c->lst->has_client_ca && !c->has_subject && mbedtls_ssl_get_peer_cert(&c->st.ssl) != NULL &&
+        mbedtls_x509_dn_gets(c->subject, sizeof c->subject, &mbedtls_ssl_get_peer_cert(&c->st.ssl)->subject) > 0)
       c->has_subject = 1;
 #endif
-    sn__log(m, SN_LOG_DEBUG, "%s: %s %s", c->peer, mbedtls_ssl_get_version(&c->ssl),
-            mbedtls_ssl_get_ciphersuite(&c->ssl));
+    sn__log(m, SN_LOG_DEBUG, "%s: %s %s", c->peer, mbedtls_ssl_get_version(&c->st.ssl),
+            mbedtls_ssl_get_ciphersuite(&c->st.ssl));
   }
   if (c->state == SN__C_OPEN) sn__http_io(c);
   if (c->state == SN__C_CLOSING || c->state == SN__C_LINGER) sn__conn_closing(c);
@@ -3805,13 +3925,13 @@ static void sn__conn_io(sn_conn *c) {
 static uint8_t sn__conn_want(const sn_conn *c) {
   uint8_t w = 0;
   switch (c->state) {
-    case SN__C_HANDSHAKE: return c->rd_want;
+    case SN__C_HANDSHAKE: return c->st.rd_want;
     case SN__C_OPEN:
-      if (sn__out_pending(c) || (c->resp == SN__RESP_STREAMING && c->on_writable != NULL)) w |= c->wr_want;
-      if (sn__http_wants_input(c)) w |= c->rd_want;
+      if (sn__st_out_pending(&c->st) || (c->resp == SN__RESP_STREAMING && c->on_writable != NULL)) w |= c->st.wr_want;
+      if (sn__http_wants_input(c)) w |= c->st.rd_want;
       return w;
-    case SN__C_CLOSING: return sn__out_pending(c) ? c->wr_want : (uint8_t) SN_WRITABLE;
-    case SN__C_LINGER: return SN_READABLE;
+    case SN__C_CLOSING:
+    case SN__C_LINGER: return sn__st_close_want(&c->st);
     default: return 0;
   }
 }
@@ -3819,8 +3939,7 @@ static uint8_t sn__conn_want(const sn_conn *c) {
 /* mbedTLS may hold a decrypted record, or more records, already read. */
 static int sn__conn_has_pending(sn_conn *c) {
   if (c->state == SN__C_OPEN && c->more_work) return 1;
-  return c->is_tls && c->state == SN__C_OPEN && sn__http_wants_input(c) &&
-         (mbedtls_ssl_get_bytes_avail(&c->ssl) > 0 || mbedtls_ssl_check_pending(&c->ssl));
+  return c->state == SN__C_OPEN && sn__http_wants_input(c) && sn__st_has_pending(&c->st);
 }
 
 static uint64_t sn__conn_deadline(const sn_conn *c) {
@@ -3828,7 +3947,7 @@ static uint64_t sn__conn_deadline(const sn_conn *c) {
   switch (c->state) {
     case SN__C_HANDSHAKE: return c->t_start + o->handshake_timeout_ms;
     case SN__C_OPEN:
-      if (c->rstate == SN__R_HEAD && c->rx_len == 0 && !sn__out_pending(c))
+      if (c->rstate == SN__R_HEAD && c->rx_len == 0 && !sn__st_out_pending(&c->st))
         return c->t_active + (c->served ? o->idle_timeout_ms : o->request_timeout_ms);
       if (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY) return c->t_req + o->request_timeout_ms;
       return c->t_active + o->idle_timeout_ms; /* a response that does not move */
@@ -3844,22 +3963,32 @@ static uint64_t sn__conn_deadline(const sn_conn *c) {
    requests allocates nothing. sn__conn_release_at() says when (0: nothing
    to give back); sn_poll waits for it and calls sn__conn_release(). */
 static uint64_t sn__conn_release_at(const sn_conn *c) {
-  if (SN_IDLE_RELEASE_MS <= 0 || c->rx_cap + c->tx_cap == 0 || c->state != SN__C_OPEN || c->rstate != SN__R_HEAD ||
-      c->rx_len > 0 || sn__out_pending(c) || c->inflight > 0)
+  if (SN_IDLE_RELEASE_MS <= 0 || c->rx_cap + c->st.tx.cap == 0 || c->state != SN__C_OPEN || c->rstate != SN__R_HEAD ||
+      c->rx_len > 0 || sn__st_out_pending(&c->st) || c->st.tx.inflight > 0)
     return 0;
   return c->t_active + (uint64_t) SN_IDLE_RELEASE_MS;
 }
 
 static void sn__conn_release(sn_conn *c) {
   SN_FREE(c->rx);
-  SN_FREE(c->tx);
+  SN_FREE(c->st.tx.buf);
   c->rx = NULL;
-  c->tx = NULL;
-  c->rx_cap = c->tx_cap = c->tx_len = c->tx_off = c->tx_mark = 0;
+  c->st.tx.buf = NULL;
+  c->rx_cap = c->st.tx.cap = c->st.tx.len = c->st.tx.off = c->st.tx.mark = 0;
+}
+
+/* Leaves the manager's list and frees everything. */
+static void sn__conn_free(sn_conn *c) {
+  sn_mgr *m = c->st.mgr;
+  sn__st_remove(m, &c->st);
+  m->nconns--;
+  sn__st_free(&c->st);
+  SN_FREE(c->rx);
+  SN_FREE(c);
 }
 
 static void sn__conn_expire(sn_conn *c) {
-  sn_mgr *m = c->mgr;
+  sn_mgr *m = c->st.mgr;
   if (c->state == SN__C_CLOSING || c->state == SN__C_LINGER) { /* the linger time is over */
     sn__conn_drop(c);
     return;
@@ -3870,7 +3999,7 @@ static void sn__conn_expire(sn_conn *c) {
     sn__log(m, SN_LOG_INFO, "%s: TLS handshake timed out", c->peer);
     { sn__conn_drop(c); return; }
   }
-  if (c->state == SN__C_OPEN && c->rstate == SN__R_HEAD && c->rx_len == 0 && !sn__out_pending(c)) {
+  if (c->state == SN__C_OPEN && c->rstate == SN__R_HEAD && c->rx_len == 0 && !sn__st_out_pending(&c->st)) {
     sn__log(m, SN_LOG_DEBUG, "%s: idle keep-alive connection closed", c->peer);
     sn__conn_close_gracefully(c);
   } else if (c->state == SN__C_OPEN && (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY)) {
@@ -3882,6 +4011,158 @@ static void sn__conn_expire(sn_conn *c) {
   }
   sn__conn_io(c);
 }
+
+/* The HTTP server's hooks for the manager. */
+static uint8_t sn__http_want_hook(sn__stream *st) { return sn__conn_want((sn_conn *) st); }
+static int sn__http_pending_hook(sn__stream *st) { return sn__conn_has_pending((sn_conn *) st); }
+static uint64_t sn__http_deadline_hook(sn__stream *st) {
+  const sn_conn *c = (const sn_conn *) st;
+  uint64_t d = c->state == SN__C_DEAD ? UINT64_MAX : sn__conn_deadline(c), rel = sn__conn_release_at(c);
+  return rel != 0 && rel < d ? rel : d;
+}
+static void sn__http_io_hook(sn__stream *st, uint8_t ready) {
+  (void) ready;
+  sn__conn_io((sn_conn *) st);
+}
+static void sn__http_timer_hook(sn__stream *st) {
+  sn_conn *c = (sn_conn *) st;
+  uint64_t rel;
+  if (st->mgr->now >= sn__conn_deadline(c)) sn__conn_expire(c);
+  if (c->state != SN__C_DEAD && (rel = sn__conn_release_at(c)) != 0 && st->mgr->now >= rel) sn__conn_release(c);
+}
+static void sn__http_reap_hook(sn__stream *st) { sn__conn_free((sn_conn *) st); }
+static void sn__http_destroy_hook(sn__stream *st) {
+  if (((sn_conn *) st)->state == SN__C_OPEN) (void) sn__st_notify(st); /* best effort, never waits */
+  sn__conn_free((sn_conn *) st);
+}
+/* Accepting, with LRU eviction of idle keep-alive connections. */
+static sn_conn *sn__find_victim(sn_mgr *m) {
+  sn_conn *best = NULL;
+  int i;
+  for (i = 0; i < m->nstreams; i++) {
+    sn_conn *c = (sn_conn *) m->streams[i];
+    int idle;
+    if (c->st.proto != &sn__http_proto) continue;
+    /* idle keep-alive: served once, nothing pending. A new connection that
+       has not sent its first request is not idle: it is bounded by the
+       request timeout instead. */
+    idle = c->state == SN__C_OPEN && c->served && c->rstate == SN__R_HEAD && c->rx_len == 0 &&
+           !sn__st_out_pending(&c->st);
+    if (c->state == SN__C_LINGER || c->state == SN__C_DEAD) return c;
+    if (idle && (best == NULL || c->t_active < best->t_active)) best = c;
+  }
+  return best;
+}
+
+static int sn__can_admit(sn_mgr *m) { return m->nconns < m->max_conns || sn__find_victim(m) != NULL; }
+
+static void sn__accept(sn_mgr *m, sn__listener *l) {
+  int k;
+  for (k = 0; k < m->max_conns; k++) {
+    sn_sock s;
+    char peer[48];
+    sn_conn *c;
+    int r;
+    if (!sn__can_admit(m)) return; /* the rest wait in the listen backlog */
+    r = m->port.accept(m->port.ctx, l->sock, &s, peer, sizeof peer);
+    if (r == SN_WANT_READ) return;
+    if (r != SN_OK) {
+      sn__log(m, SN_LOG_WARN, "accept failed: %s", sn_strerror(r));
+      return;
+    }
+    if (m->nconns >= m->max_conns) {
+      sn_conn *victim = sn__find_victim(m);
+      if (victim == NULL) {
+        m->port.close(m->port.ctx, s);
+        sn__log(m, SN_LOG_WARN, "connection from %s refused: %d connections busy", peer, m->nconns);
+        return;
+      }
+      if (victim->state == SN__C_OPEN) {
+        m->stats.evicted++;
+        sn__log(m, SN_LOG_DEBUG, "%s: idle connection evicted for %s", victim->peer, peer);
+        (void) sn__st_notify(&victim->st); /* best effort, never waits */
+      }
+      sn__conn_free(victim);
+    }
+    m->now = m->port.now_ms(m->port.ctx);
+    c = sn__conn_new(m, l, s, peer);
+    if (c == NULL) {
+      m->stats.nomem++;
+      m->port.close(m->port.ctx, s);
+      sn__log(m, SN_LOG_WARN, "connection from %s refused: out of memory", peer);
+      return;
+    }
+    sn__st_add(m, &c->st);
+    m->nconns++;
+    m->stats.accepted++;
+    sn__conn_io(c);
+  }
+}
+
+SNDEF int sn_http_listen(sn_mgr *m, const sn_http_opts *o) {
+  sn__listener *l;
+  int r;
+  if (m == NULL || o == NULL || o->port == 0) return SN_ERR_INVALID;
+  /* a redirecting listener answers every request itself */
+  if (o->router == NULL && !(SN_ENABLE_PLAIN_HTTP && o->tls == NULL && o->redirect_to_https)) return SN_ERR_INVALID;
+  if (o->tls != NULL && o->redirect_to_https) return SN_ERR_INVALID;
+  if (o->tls == NULL && !SN_ENABLE_PLAIN_HTTP) return SN_ERR_UNSUPPORTED; /* compiled out */
+  if (m->nlisteners >= SN_MAX_LISTENERS) return SN_ERR_FULL;
+  l = (sn__listener *) SN_MALLOC(sizeof *l);
+  if (l == NULL) return SN_ERR_NOMEM;
+  memset(l, 0, sizeof *l);
+  l->sock = SN_INVALID_SOCK;
+  mbedtls_ssl_config_init(&l->conf);
+  mbedtls_x509_crt_init(&l->cert);
+  mbedtls_x509_crt_init(&l->client_ca);
+  mbedtls_pk_init(&l->key);
+  l->opts = *o;
+  l->opts.tls = NULL;
+  if (!l->opts.max_header_bytes) l->opts.max_header_bytes = 8192;
+  if (!l->opts.max_uri_bytes) l->opts.max_uri_bytes = 8000;
+  if (!l->opts.max_body) l->opts.max_body = 65536;
+  if (!l->opts.max_reply) l->opts.max_reply = 65536;
+  if (!l->opts.handshake_timeout_ms) l->opts.handshake_timeout_ms = 10000;
+  if (!l->opts.request_timeout_ms) l->opts.request_timeout_ms = 10000;
+  if (!l->opts.idle_timeout_ms) l->opts.idle_timeout_ms = 30000;
+  if (l->opts.headers == NULL) l->opts.headers = SN_HTTP_DEFAULT_HEADERS;
+  l->headers_len = strlen(l->opts.headers);
+  l->limits.max_header_bytes = l->opts.max_header_bytes;
+  l->limits.max_uri_bytes = l->opts.max_uri_bytes;
+  if (o->tls != NULL && (r = sn__tls_setup(m, l, o->tls)) != SN_OK) {
+    sn__listener_free(m, l);
+    return r;
+  }
+  r = m->port.listen(m->port.ctx, o->addr, o->port, &l->sock);
+  if (r != SN_OK) {
+    l->sock = SN_INVALID_SOCK;
+    sn__log(m, SN_LOG_ERROR, "cannot listen on %s port %u: %s", o->addr ? o->addr : "*", (unsigned) o->port,
+            sn_strerror(r));
+    sn__listener_free(m, l);
+    return r == SN_ERR_UNSUPPORTED ? r : SN_ERR_ADDR;
+  }
+  m->listeners[m->nlisteners++] = l;
+  sn__log(m, SN_LOG_INFO, "listening on %s port %u (%s)", o->addr ? o->addr : "*", (unsigned) o->port,
+          o->tls ? "HTTPS" : o->redirect_to_https ? "HTTP, redirecting to HTTPS" : "HTTP");
+  return SN_OK;
+}
+
+/* The connection accessors of the public API. */
+SNDEF sn_mgr *sn_conn_mgr(const sn_conn *c) { return c->st.mgr; }
+SNDEF int sn_conn_is_tls(const sn_conn *c) { return c->st.tls; }
+SNDEF const char *sn_conn_tls_version(const sn_conn *c) {
+  return c->st.tls ? mbedtls_ssl_get_version(&c->st.ssl) : NULL;
+}
+SNDEF const char *sn_conn_tls_suite(const sn_conn *c) {
+  return c->st.tls ? mbedtls_ssl_get_ciphersuite(&c->st.ssl) : NULL;
+}
+SNDEF const char *sn_conn_peer_subject(const sn_conn *c) {
+  return c->st.tls && c->has_subject && c->state != SN__C_HANDSHAKE ? c->subject : NULL;
+}
+SNDEF const char *sn_conn_peer_addr(const sn_conn *c) { return c->peer; }
+SNDEF int sn_conn_tls_error(const sn_conn *c) { return c->st.tls_err; }
+SNDEF void *sn_conn_listener_user(const sn_conn *c) { return c->lst->opts.user; }
+SNDEF void *sn_conn_scratch(sn_conn *c) { return c->scratch.b; }
 
 // >>mime
 /* The message writer: headers (RFC 5322, RFC 2047 encoded words), MIME
@@ -3978,19 +4259,41 @@ static int sn__addr_ok(const sn_mail_addr *a) {
 /* The mail session: a state machine driven by the server's replies over one
    connection (plain, then TLS after STARTTLS, or TLS from the start), that
    runs the queued jobs for one server one after another. */
+/* The session's states, each with the RFC 5321 4.5.3.2 timeout of what it
+   waits for (sn__smtp_goto sets both; the server's timeout_ms replaces them):
+   SN__S_CONNECT    the TCP connection is under way (60 s); writable: then
+                    HANDSHAKE (implicit TLS) or GREETING.
+   SN__S_HANDSHAKE  TLS, from the start or after STARTTLS's 220 (60 s);
+                    then GREETING, or EHLO again after STARTTLS.
+   SN__S_GREETING   waits for the 220 (5 min); then EHLO.
+   SN__S_EHLO       EHLO sent, its extensions read (5 min); a 5xx: HELO. Then
+                    STARTTLS when due, AUTH when asked for, else MAIL.
+   SN__S_HELO       the fallback for servers without EHLO (5 min).
+   SN__S_STARTTLS   waits for its 220 (2 min); then HANDSHAKE on the same
+                    stream. Nothing past the 220 is read in clear text.
+   SN__S_AUTH       PLAIN, LOGIN (several steps) or XOAUTH2 (5 min); then MAIL.
+   SN__S_MAIL       MAIL FROM, each RCPT TO and DATA, pipelined when offered
+                    (5 min each reply); DATA's 354: BODY.
+   SN__S_BODY       the message is produced and sent (3 min per send that
+                    moves); the final dot queued: DOT.
+   SN__S_DOT        waits for the reply to the final dot (10 min); then RSET
+                    for the next mail to the same server, else QUIT.
+   SN__S_RSET       (5 min); then MAIL for the next mail.
+   SN__S_QUIT       (10 s); any reply or the end: DEAD.
+   SN__S_DEAD       the session is over (the mail's result reported); the
+                    stream is reaped by sn_poll. Any state comes here on an
+                    error (sn__smtp_abort) or a timeout. */
 enum { SN__S_CONNECT, SN__S_HANDSHAKE, SN__S_GREETING, SN__S_EHLO, SN__S_HELO, SN__S_STARTTLS, SN__S_AUTH,
        SN__S_MAIL, SN__S_BODY, SN__S_DOT, SN__S_RSET, SN__S_QUIT, SN__S_DEAD };
 enum { SN__X_STARTTLS = 1, SN__X_PIPELINING = 2, SN__X_SIZE = 4, SN__X_PLAIN = 8, SN__X_LOGIN = 16,
        SN__X_XOAUTH2 = 32 };
 
 typedef struct sn__smtp {
-  sn_mgr *mgr;
+  sn__stream st; /* first: the session is its stream */
   const sn_smtp_server *srv;
-  sn__bio io;
-  int state, tls_up, starttls_done, authed, auth_method, auth_step;
+  int state, starttls_done, authed, auth_method, auth_step;
   unsigned ext;
   unsigned long size_max;
-  uint8_t rd_want, wr_want;
   uint64_t deadline;
   sn__tlsc tls;
   uint8_t conn_error; /* the port's wait said SN_ERROR while connecting */
@@ -3998,7 +4301,6 @@ typedef struct sn__smtp {
   size_t rx_len;
   int code;           /* reply being read, and whether it is complete */
   char text[160];
-  sn__txq tx;
   /* the current mail */
   int job_active;
   int partial; /* res holds a refused recipient only: a later failure replaces it */
@@ -4013,7 +4315,16 @@ static uint32_t sn__smtp_timeout(const sn__smtp *s, uint32_t rfc_ms) {
   return s->srv->timeout_ms ? s->srv->timeout_ms : rfc_ms;
 }
 
-static int sn__smtp_tx_put(sn__smtp *s, const void *data, size_t n) { return sn__txq_put(&s->tx, data, n); }
+/* Enters a state and starts its timer: rfc_ms, what RFC 5321 4.5.3.2 gives
+   the reply that state waits for (or the server's timeout_ms when set); 0
+   keeps the running timer. DEAD marks the stream for sn_poll to reap. */
+static void sn__smtp_goto(sn__smtp *s, int state, uint32_t rfc_ms) {
+  s->state = state;
+  if (rfc_ms) s->deadline = s->st.mgr->now + sn__smtp_timeout(s, rfc_ms);
+  if (state == SN__S_DEAD) s->st.dead = 1;
+}
+
+static int sn__smtp_tx_put(sn__smtp *s, const void *data, size_t n) { return sn__txq_put(&s->st.tx, data, n, (size_t) -1); }
 
 static int sn__smtp_printf(sn__smtp *s, const char *fmt, ...)
 #if defined(__GNUC__)
@@ -4114,7 +4425,7 @@ static int sn__mime_head(sn__smtp *s, const sn_mail *mail) {
   unsigned char rnd[16];
   char buf[200], hex[33];
   const char *domain = strchr(mail->from.addr, '@') + 1;
-  int64_t now = s->mgr->port.wall_s(s->mgr->port.ctx);
+  int64_t now = s->st.mgr->port.wall_s(s->st.mgr->port.ctx);
   int i, r;
   if ((r = sn__mime_puts(s, "From: ")) != SN_OK || (r = sn__mime_addr(s, &mail->from)) != SN_OK ||
       (r = sn__mime_puts(s, "\r\n")) != SN_OK)
@@ -4132,7 +4443,7 @@ static int sn__mime_head(sn__smtp *s, const sn_mail *mail) {
              (int) (sec / 3600), (int) (sec / 60 % 60), (int) (sec % 60));
     if ((r = sn__mime_puts(s, buf)) != SN_OK) return r;
   }
-  if (sn_mgr_random(s->mgr, rnd, sizeof rnd) != 0) return SN_ERR_ENTROPY;
+  if (sn_mgr_random(s->st.mgr, rnd, sizeof rnd) != 0) return SN_ERR_ENTROPY;
   for (i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
   snprintf(buf, sizeof buf, "Message-ID: <%s@%.100s>\r\nMIME-Version: 1.0\r\n", hex, domain);
   if ((r = sn__mime_puts(s, buf)) != SN_OK) return r;
@@ -4360,7 +4671,7 @@ static void sn__smtp_result(sn__smtp *s, int err, const char *stage) {
 }
 
 static void sn__smtp_finish_job(sn__smtp *s) {
-  sn_mgr *m = s->mgr;
+  sn_mgr *m = s->st.mgr;
   sn_mail_result res = s->res;
   if (!s->job_active) return;
   s->job_active = 0;
@@ -4370,11 +4681,12 @@ static void sn__smtp_finish_job(sn__smtp *s) {
   sn__mail_pop(m, &res);
 }
 
+/* Leaves the manager's list and frees the session. */
 static void sn__smtp_free(sn__smtp *s) {
-  sn_mgr *m = s->mgr;
-  if (s->io.sock != SN_INVALID_SOCK) m->port.close(m->port.ctx, s->io.sock);
+  sn_mgr *m = s->st.mgr;
+  sn__st_remove(m, &s->st);
+  sn__st_free(&s->st);
   sn__tlsc_free(&s->tls);
-  SN_FREE(s->tx.buf);
   m->smtp = NULL;
   SN_FREE(s);
 }
@@ -4383,7 +4695,7 @@ static void sn__smtp_free(sn__smtp *s) {
 static void sn__smtp_abort(sn__smtp *s, int err, const char *stage) {
   if (s->job_active) sn__smtp_result(s, err, stage);
   sn__smtp_finish_job(s);
-  s->state = SN__S_DEAD;
+  sn__smtp_goto(s, SN__S_DEAD, 0);
 }
 
 /* TLS client set-up through the one outgoing TLS path: the server's roots,
@@ -4395,17 +4707,16 @@ static int sn__smtp_tls_start(sn__smtp *s) {
   memset(&o, 0, sizeof o);
   o.ca = srv->ca, o.ca_len = srv->ca_len, o.ca_file = srv->ca_file;
   o.tls_name = srv->tls_name;
-  r = sn__tlsc_start(&s->tls, &o, srv, srv->host, srv->port, &s->io, "mail server", &s->res.tls_error);
+  r = sn__tlsc_start(&s->st, &s->tls, &o, srv, srv->host, srv->port, "mail server", &s->res.tls_error);
   if (r != SN_OK) return r;
-  s->state = SN__S_HANDSHAKE;
-  s->deadline = s->mgr->now + sn__smtp_timeout(s, 60000);
+  sn__smtp_goto(s, SN__S_HANDSHAKE, 60000);
   return SN_OK;
 }
 
 /* Sends the next transaction command; with PIPELINING all of them at once
    (RFC 2920), else one per reply. */
 static int sn__smtp_send_cmds(sn__smtp *s) {
-  const sn_mail *mail = s->mgr->jobs[0].mail;
+  const sn_mail *mail = s->st.mgr->jobs[0].mail;
   int r = SN_OK;
   while (r == SN_OK && s->nsent < s->ncmd && ((s->ext & SN__X_PIPELINING) || s->nsent == s->nacked)) {
     int i = s->nsent;
@@ -4427,11 +4738,10 @@ static int sn__smtp_send_cmds(sn__smtp *s) {
 }
 
 static int sn__smtp_start_mail(sn__smtp *s) {
-  sn_mgr *m = s->mgr;
+  sn_mgr *m = s->st.mgr;
   const sn_mail *mail;
   if (m->njobs == 0 || m->jobs[0].srv != s->srv) {
-    s->state = SN__S_QUIT;
-    s->deadline = m->now + sn__smtp_timeout(s, 10000);
+    sn__smtp_goto(s, SN__S_QUIT, 10000);
     return sn__smtp_printf(s, "QUIT\r\n");
   }
   mail = m->jobs[0].mail;
@@ -4454,16 +4764,14 @@ static int sn__smtp_start_mail(sn__smtp *s) {
   s->job_active = 1;
   s->ncmd = 2 + mail->to_count + mail->cc_count + mail->bcc_count;
   s->nsent = s->nacked = s->accepted = 0;
-  s->state = SN__S_MAIL;
-  s->deadline = m->now + sn__smtp_timeout(s, 300000);
+  sn__smtp_goto(s, SN__S_MAIL, 300000);
   return sn__smtp_send_cmds(s);
 }
 
 static void sn__smtp_ehlo(sn__smtp *s, int helo) {
   const char *name = s->srv->ehlo_name ? s->srv->ehlo_name : "securenet.invalid";
   s->ext = 0;
-  s->state = helo ? SN__S_HELO : SN__S_EHLO;
-  s->deadline = s->mgr->now + sn__smtp_timeout(s, 300000);
+  sn__smtp_goto(s, helo ? SN__S_HELO : SN__S_EHLO, 300000);
   if (sn__smtp_printf(s, "%s %.200s\r\n", helo ? "HELO" : "EHLO", name) != SN_OK) sn__smtp_abort(s, SN_ERR_NOMEM, "EHLO");
 }
 
@@ -4471,20 +4779,19 @@ static void sn__smtp_ehlo(sn__smtp *s, int helo) {
 static void sn__smtp_after_ehlo(sn__smtp *s) {
   const sn_smtp_server *srv = s->srv;
   int r = SN_OK;
-  if (srv->mode == SN_SMTP_STARTTLS && !s->tls_up) {
+  if (srv->mode == SN_SMTP_STARTTLS && !s->st.tls_up) {
     if (!(s->ext & SN__X_STARTTLS)) { /* no silent downgrade */
       snprintf(s->res.reply, sizeof s->res.reply, "the server does not offer STARTTLS");
       sn__smtp_abort(s, SN_ERR_PROTO, "STARTTLS");
       return;
     }
-    s->state = SN__S_STARTTLS;
-    s->deadline = s->mgr->now + sn__smtp_timeout(s, 120000);
+    sn__smtp_goto(s, SN__S_STARTTLS, 120000);
     r = sn__smtp_printf(s, "STARTTLS\r\n");
   } else if (srv->user != NULL && !s->authed) {
     unsigned allowed = srv->auth_methods ? srv->auth_methods : (SN_AUTH_PLAIN | SN_AUTH_LOGIN | SN_AUTH_XOAUTH2);
     char raw[600], b64[820];
     size_t n;
-    if (!s->tls_up) { /* credentials never cross the wire in clear text */
+    if (!s->st.tls_up) { /* credentials never cross the wire in clear text */
       snprintf(s->res.reply, sizeof s->res.reply, "refusing to authenticate without TLS");
       sn__smtp_abort(s, SN_ERR_AUTH, "AUTH");
       return;
@@ -4499,9 +4806,8 @@ static void sn__smtp_after_ehlo(sn__smtp *s) {
       sn__smtp_abort(s, SN_ERR_AUTH, "AUTH");
       return;
     }
-    s->state = SN__S_AUTH;
+    sn__smtp_goto(s, SN__S_AUTH, 300000);
     s->auth_step = 0;
-    s->deadline = s->mgr->now + sn__smtp_timeout(s, 300000);
     if (s->auth_method == SN_AUTH_LOGIN) {
       r = sn__smtp_printf(s, "AUTH LOGIN\r\n");
     } else {
@@ -4558,7 +4864,7 @@ static void sn__smtp_parse_ext(sn__smtp *s, const char *line, size_t len) {
 
 /* One complete reply (code, first line's text) arrived. */
 static void sn__smtp_on_reply(sn__smtp *s) {
-  sn_mgr *m = s->mgr;
+  sn_mgr *m = s->st.mgr;
   int code = s->code, ok = code >= 200 && code < 400;
   /* the reply that decided the outcome is kept; after a refused recipient,
      a later failure decides, unless no recipient was taken at all */
@@ -4639,8 +4945,7 @@ static void sn__smtp_on_reply(sn__smtp *s) {
         if (s->accepted == 0) { sn__smtp_abort(s, SN_ERR_REFUSED, "RCPT TO"); return; }
         if (code != 354) { sn__smtp_abort(s, SN_ERR_REFUSED, "DATA"); return; }
         sn__mime_plan(&s->w, m->jobs[0].mail);
-        s->state = SN__S_BODY;
-        s->deadline = m->now + sn__smtp_timeout(s, 180000);
+        sn__smtp_goto(s, SN__S_BODY, 180000);
       }
       return;
     }
@@ -4648,11 +4953,10 @@ static void sn__smtp_on_reply(sn__smtp *s) {
       if (code != 250) { sn__smtp_abort(s, SN_ERR_REFUSED, "DATA"); return; }
       sn__smtp_finish_job(s);
       if (m->njobs > 0 && m->jobs[0].srv == s->srv) { /* next mail, same session */
-        s->state = SN__S_RSET;
-        s->deadline = m->now + sn__smtp_timeout(s, 300000);
-        if (sn__smtp_printf(s, "RSET\r\n") != SN_OK) s->state = SN__S_DEAD;
+        sn__smtp_goto(s, SN__S_RSET, 300000);
+        if (sn__smtp_printf(s, "RSET\r\n") != SN_OK) sn__smtp_goto(s, SN__S_DEAD, 0);
       } else if (sn__smtp_start_mail(s) != SN_OK) {
-        s->state = SN__S_DEAD;
+        sn__smtp_goto(s, SN__S_DEAD, 0);
       }
       return;
     case SN__S_RSET:
@@ -4660,7 +4964,7 @@ static void sn__smtp_on_reply(sn__smtp *s) {
       if (sn__smtp_start_mail(s) != SN_OK) sn__smtp_abort(s, SN_ERR_NOMEM, "MAIL FROM");
       return;
     case SN__S_QUIT:
-      s->state = SN__S_DEAD;
+      sn__smtp_goto(s, SN__S_DEAD, 0);
       return;
     default: /* a reply while the message is being sent */
       { sn__smtp_abort(s, SN_ERR_PROTO, "DATA"); return; }
@@ -4725,7 +5029,9 @@ static int sn__smtp_lines(sn__smtp *s) {
 }
 
 static int sn__smtp_flush(sn__smtp *s) {
-  return sn__txq_flush(&s->tx, s->mgr, &s->io, s->tls_up ? &s->tls : NULL, &s->wr_want, &s->res.tls_error);
+  int r = sn__st_flush(&s->st);
+  if (r == SN_ERR_TLS) s->res.tls_error = s->st.tls_err;
+  return r < 0 ? r : SN_OK;
 }
 
 static const char *sn__smtp_stage(const sn__smtp *s) {
@@ -4741,7 +5047,7 @@ static const char *sn__smtp_stage(const sn__smtp *s) {
 static int sn__smtp_broken(sn__smtp *s, int err) {
   s->res.reply_code = 0;
   s->res.reply[0] = '\0';
-  if (s->state == SN__S_DOT && sn__txq_pending(&s->tx) == 0) {
+  if (s->state == SN__S_DOT && sn__txq_pending(&s->st.tx) == 0) {
     /* the final dot left: the server may have taken the mail. Neither
        success nor a plain failure (a retry could deliver it twice). */
     snprintf(s->res.reply, sizeof s->res.reply, "%s after the end of the message, before its reply",
@@ -4772,23 +5078,22 @@ static void sn__smtp_connect_failed(sn__smtp *s, int err) {
 }
 
 static void sn__smtp_io(sn__smtp *s, uint8_t ready) {
-  sn_mgr *m = s->mgr;
+  sn_mgr *m = s->st.mgr;
   int round, r;
   for (round = 0; round < 64 && s->state != SN__S_DEAD; round++) {
     int progress = 0;
     if (s->state == SN__S_CONNECT) {
       /* writable means connected (or failed: the first read or write tells) */
       s->conn_error = (ready & SN_ERROR) != 0;
-      s->state = s->srv->mode == SN_SMTP_TLS ? SN__S_HANDSHAKE : SN__S_GREETING;
-      s->deadline = m->now + sn__smtp_timeout(s, 300000);
+      sn__smtp_goto(s, s->srv->mode == SN_SMTP_TLS ? SN__S_HANDSHAKE : SN__S_GREETING, 300000);
       if (s->srv->mode == SN_SMTP_TLS && (r = sn__smtp_tls_start(s)) != SN_OK) { sn__smtp_abort(s, r, "TLS"); return; }
     }
     if (s->state == SN__S_HANDSHAKE) {
-      r = sn__tlsc_handshake(&s->tls, &s->rd_want, &s->res.tls_error, &s->res.verify_flags, s->res.reply,
-                             sizeof s->res.reply);
+      r = sn__tlsc_handshake(&s->st, &s->res.verify_flags, s->res.reply, sizeof s->res.reply);
       if (r == SN_WANT_READ) return;
-      if (r != SN_OK && s->conn_error && !s->starttls_done && s->io.err != 0) { /* refused: no TLS was spoken */
-        sn__smtp_connect_failed(s, s->io.err);
+      if (r != SN_OK) s->res.tls_error = s->st.tls_err;
+      if (r != SN_OK && s->conn_error && !s->starttls_done && s->st.io.err != 0) { /* refused: no TLS was spoken */
+        sn__smtp_connect_failed(s, s->st.io.err);
         return;
       }
       if (r != SN_OK) {
@@ -4798,15 +5103,13 @@ static void sn__smtp_io(sn__smtp *s, uint8_t ready) {
         sn__smtp_abort(s, r, "TLS");
         return;
       }
-      s->tls_up = 1;
-      sn__log(m, SN_LOG_DEBUG, "mail server %s: %s %s", s->srv->host, mbedtls_ssl_get_version(&s->tls.ssl),
-              mbedtls_ssl_get_ciphersuite(&s->tls.ssl));
+      sn__log(m, SN_LOG_DEBUG, "mail server %s: %s %s", s->srv->host, mbedtls_ssl_get_version(&s->st.ssl),
+              mbedtls_ssl_get_ciphersuite(&s->st.ssl));
       if (s->starttls_done) sn__smtp_ehlo(s, 0); /* RFC 3207 4.2: forget everything, say EHLO again */
-      else s->state = SN__S_GREETING;
-      s->deadline = m->now + sn__smtp_timeout(s, 300000);
+      else sn__smtp_goto(s, SN__S_GREETING, 300000);
     }
     /* produce message bytes while the send buffer is short */
-    while (s->state == SN__S_BODY && sn__txq_pending(&s->tx) < SN__SMTP_TX_CHUNK) {
+    while (s->state == SN__S_BODY && sn__txq_pending(&s->st.tx) < SN__SMTP_TX_CHUNK) {
       r = sn__mime_step(s, m->jobs[0].mail);
       if (r < 0) { /* a source or the writer failed: no final dot, so the server drops what it got */
         if (s->res.err == SN_OK || s->partial) {
@@ -4818,50 +5121,31 @@ static void sn__smtp_io(sn__smtp *s, uint8_t ready) {
       }
       progress = 1;
       if (r == 0) {
-        s->state = SN__S_DOT;
-        s->deadline = m->now + sn__smtp_timeout(s, 600000); /* RFC 5321 4.5.3.2.6 */
+        sn__smtp_goto(s, SN__S_DOT, 600000); /* RFC 5321 4.5.3.2.6 */
       }
     }
-    if (sn__txq_pending(&s->tx) > 0) {
-      size_t before = s->tx.off + s->tx.len;
+    if (sn__txq_pending(&s->st.tx) > 0) {
+      size_t before = s->st.tx.off + s->st.tx.len;
       if ((r = sn__smtp_flush(s)) != SN_OK) {
         /* the last reply belongs to an earlier command: report the broken connection instead */
         sn__smtp_abort(s, sn__smtp_broken(s, r), sn__smtp_stage(s));
         return;
       }
-      if (s->tx.off + s->tx.len != before) progress = 1, s->deadline = s->state == SN__S_BODY ? m->now + sn__smtp_timeout(s, 180000) : s->deadline;
+      if (s->st.tx.off + s->st.tx.len != before) progress = 1, s->deadline = s->state == SN__S_BODY ? m->now + sn__smtp_timeout(s, 180000) : s->deadline;
     }
     if (s->state != SN__S_BODY && s->state != SN__S_CONNECT && s->state != SN__S_HANDSHAKE) {
       if (s->rx_len < sizeof s->rx) {
-        if (s->tls_up) {
-          r = mbedtls_ssl_read(&s->tls.ssl, (unsigned char *) s->rx + s->rx_len, sizeof s->rx - s->rx_len);
-          if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
-            s->rd_want = r == MBEDTLS_ERR_SSL_WANT_READ ? SN_READABLE : SN_WRITABLE;
-            r = SN_WANT_READ;
-          }
-#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
-          else if (r == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
-            sn__tlsc_save(&s->tls);
-            progress = 1;
-            continue;
-          }
-#endif
-          else if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) r = 0;
-          else if (r == SN__BIO_RECV_FAILED) r = s->io.err ? s->io.err : SN_ERR_IO;
-          else if (r < 0) s->res.tls_error = r, r = SN_ERR_TLS;
-        } else {
-          r = m->port.recv(m->port.ctx, s->io.sock, s->rx + s->rx_len, sizeof s->rx - s->rx_len);
-          if (r == SN_WANT_READ) s->rd_want = SN_READABLE;
-        }
+        r = sn__st_read(&s->st, s->rx + s->rx_len, sizeof s->rx - s->rx_len);
+        if (r == SN_ERR_TLS) s->res.tls_error = s->st.tls_err;
         if (r > 0) {
           s->rx_len += (size_t) r;
           progress = 1;
         } else if (r != SN_WANT_READ) {
-          if (s->state == SN__S_QUIT) s->state = SN__S_DEAD;
+          if (s->state == SN__S_QUIT) sn__smtp_goto(s, SN__S_DEAD, 0);
           else {
             int err = sn__smtp_broken(s, r == 0 ? SN_ERR_CLOSED : r);
             /* nothing ever heard: the connection itself failed (refused, unreachable) */
-            if (s->state == SN__S_GREETING && !s->tls_up) sn__smtp_connect_failed(s, err);
+            if (s->state == SN__S_GREETING && !s->st.tls_up) sn__smtp_connect_failed(s, err);
             else sn__smtp_abort(s, err, sn__smtp_stage(s));
           }
           return;
@@ -4873,18 +5157,59 @@ static void sn__smtp_io(sn__smtp *s, uint8_t ready) {
   }
 }
 
-static uint8_t sn__smtp_want(const sn__smtp *s) {
+/* The session's hooks for the manager. */
+static uint8_t sn__smtp_want_hook(sn__stream *st) {
+  const sn__smtp *s = (const sn__smtp *) st;
   uint8_t w = 0;
   if (s->state == SN__S_CONNECT) return SN_WRITABLE;
-  if (s->state == SN__S_HANDSHAKE) return s->rd_want;
-  if (sn__txq_pending(&s->tx) > 0 || s->state == SN__S_BODY) w |= s->wr_want;
-  if (s->state != SN__S_BODY) w |= s->rd_want;
+  if (s->state == SN__S_HANDSHAKE) return s->st.rd_want;
+  if (sn__txq_pending(&s->st.tx) > 0 || s->state == SN__S_BODY) w |= s->st.wr_want;
+  if (s->state != SN__S_BODY) w |= s->st.rd_want;
   return w;
 }
 
-static int sn__smtp_has_pending(sn__smtp *s) {
-  return s->tls_up && s->state != SN__S_DEAD && (mbedtls_ssl_get_bytes_avail(&s->tls.ssl) > 0 || mbedtls_ssl_check_pending(&s->tls.ssl));
+static int sn__smtp_pending_hook(sn__stream *st) {
+  return ((sn__smtp *) st)->state != SN__S_DEAD && sn__st_has_pending(st);
 }
+
+static uint64_t sn__smtp_deadline_hook(sn__stream *st) { return ((sn__smtp *) st)->deadline; }
+
+static void sn__smtp_io_hook(sn__stream *st, uint8_t ready) { sn__smtp_io((sn__smtp *) st, ready); }
+
+static void sn__smtp_timer_hook(sn__stream *st) {
+  sn__smtp *s = (sn__smtp *) st;
+  int err = sn__smtp_broken(s, SN_ERR_TIMEOUT);
+  if (err == SN_ERR_TIMEOUT && s->state == SN__S_CONNECT)
+    snprintf(s->res.reply, sizeof s->res.reply, "no connection to %.100s port %u in time", s->srv->host,
+             (unsigned) sn__smtp_port(s->srv));
+  else if (err == SN_ERR_TIMEOUT) snprintf(s->res.reply, sizeof s->res.reply, "no answer from the server in time");
+  sn__smtp_abort(s, err, sn__smtp_stage(s));
+}
+
+static void sn__smtp_reap_hook(sn__stream *st) {
+  (void) sn__st_notify(st); /* best effort */
+  sn__smtp_free((sn__smtp *) st);
+}
+
+/* sn_mgr_destroy: one more way a session ends. The mail in session ends at
+   its stage with no reply code (none answered what was cut short): after its
+   final dot went out SN_ERR_UNCONFIRMED, before that not sent (SN_ERR_CLOSED). */
+static void sn__smtp_destroy_hook(sn__stream *st) {
+  sn__smtp *s = (sn__smtp *) st;
+  if (s->job_active && (s->res.err == SN_OK || s->partial)) {
+    int unconfirmed = s->state == SN__S_DOT && sn__txq_pending(&s->st.tx) == 0;
+    s->res.reply_code = 0;
+    snprintf(s->res.reply, sizeof s->res.reply, "the manager was destroyed%s",
+             unconfirmed ? " after the end of the message, before its reply" : "");
+    sn__smtp_result(s, unconfirmed ? SN_ERR_UNCONFIRMED : SN_ERR_CLOSED, sn__smtp_stage(s));
+  }
+  sn__smtp_abort(s, SN_ERR_CLOSED, "connect"); /* the result is set: it is reported as it is */
+  sn__smtp_free(s);
+}
+
+static const sn__proto sn__smtp_proto = {sn__smtp_want_hook, sn__smtp_pending_hook, sn__smtp_deadline_hook,
+                                         sn__smtp_io_hook,   sn__smtp_timer_hook,   sn__smtp_reap_hook,
+                                         sn__smtp_destroy_hook};
 
 /* Opens a session for the oldest job. */
 static void sn__smtp_open(sn_mgr *m) {
@@ -4894,85 +5219,54 @@ static void sn__smtp_open(sn_mgr *m) {
   int r;
   if (s == NULL) goto nomem;
   memset(s, 0, sizeof *s);
-  s->mgr = s->io.mgr = m;
+  sn__st_init(&s->st, m, &sn__smtp_proto, SN_INVALID_SOCK);
   s->srv = srv;
-  s->io.sock = SN_INVALID_SOCK;
-  s->rd_want = SN_READABLE;
-  s->wr_want = SN_WRITABLE;
   sn__tlsc_init(&s->tls, m);
-  s->tx.buf = (unsigned char *) SN_MALLOC(1024);
-  if (s->tx.buf == NULL) goto nomem;
-  s->tx.cap = 1024;
+  s->st.tx.buf = (unsigned char *) SN_MALLOC(1024);
+  if (s->st.tx.buf == NULL) goto nomem;
+  s->st.tx.cap = 1024;
   m->smtp = s;
+  sn__st_add(m, &s->st);
   s->job_active = 1;
   s->res.stage = NULL;
-  if (m->port.connect == NULL) { sn__smtp_abort(s, SN_ERR_UNSUPPORTED, "connect"); return; }
-  r = m->port.connect(m->port.ctx, srv->host, port, &s->io.sock);
+  r = sn__st_connect(&s->st, srv->host, port);
   if (r == SN_WANT_READ) { /* name resolution under way: try again next round */
-    s->io.sock = SN_INVALID_SOCK;
     s->job_active = 0;
     sn__smtp_free(s);
     return;
   }
   if (r != SN_OK) {
-    s->io.sock = SN_INVALID_SOCK;
-    snprintf(s->res.reply, sizeof s->res.reply, "cannot connect to %.100s port %u", srv->host, (unsigned) port);
-    { sn__smtp_abort(s, r, "connect"); return; }
+    if (m->port.connect != NULL)
+      snprintf(s->res.reply, sizeof s->res.reply, "cannot connect to %.100s port %u", srv->host, (unsigned) port);
+    sn__smtp_abort(s, r, "connect");
+    return;
   }
-  s->state = SN__S_CONNECT;
-  s->deadline = m->now + sn__smtp_timeout(s, 60000);
+  sn__smtp_goto(s, SN__S_CONNECT, 60000);
   return;
 nomem:
-  if (s) SN_FREE(s->tx.buf), SN_FREE(s);
+  if (s) SN_FREE(s->st.tx.buf), SN_FREE(s);
   m->smtp = NULL;
   sn__mail_fail_oldest(m, SN_ERR_NOMEM, "connect");
 }
 
-/* Called from sn_poll: start a session, run it, expire it, reap it. */
-static void sn__smtp_poll(sn_mgr *m, uint8_t ready) {
-  sn__smtp *s = m->smtp;
-  if (s == NULL) return;
-  if (s->state != SN__S_DEAD && (ready || sn__smtp_has_pending(s))) sn__smtp_io(s, ready);
-  if (s->state != SN__S_DEAD && m->now >= s->deadline) {
-    int err = sn__smtp_broken(s, SN_ERR_TIMEOUT);
-    if (err == SN_ERR_TIMEOUT && s->state == SN__S_CONNECT)
-      snprintf(s->res.reply, sizeof s->res.reply, "no connection to %.100s port %u in time", s->srv->host,
-               (unsigned) sn__smtp_port(s->srv));
-    else if (err == SN_ERR_TIMEOUT) snprintf(s->res.reply, sizeof s->res.reply, "no answer from the server in time");
-    sn__smtp_abort(s, err, sn__smtp_stage(s));
-  }
-  if (s->state == SN__S_DEAD) {
-    if (s->tls_up) mbedtls_ssl_close_notify(&s->tls.ssl); /* best effort */
-    sn__smtp_free(s);
-  }
-}
-
-/* sn_mgr_destroy: one more way a session ends. The mail in session ends at
-   its stage with no reply code (none answered what was cut short): after its
-   final dot went out SN_ERR_UNCONFIRMED, before that not sent (SN_ERR_CLOSED);
-   the mails still queued are not sent, at stage "queued". */
-static void sn__smtp_destroyed(sn_mgr *m) {
-  static const char why[] = "the manager was destroyed";
-  sn__smtp *s = m->smtp;
-  sn_mail_result res;
-  if (s != NULL) {
-    if (s->job_active && (s->res.err == SN_OK || s->partial)) {
-      int unconfirmed = s->state == SN__S_DOT && sn__txq_pending(&s->tx) == 0;
-      s->res.reply_code = 0;
-      snprintf(s->res.reply, sizeof s->res.reply, "%s%s", why,
-               unconfirmed ? " after the end of the message, before its reply" : "");
-      sn__smtp_result(s, unconfirmed ? SN_ERR_UNCONFIRMED : SN_ERR_CLOSED, sn__smtp_stage(s));
+/* The manager's service hook for mail: opens a session for the oldest job
+   when none is open; once sn_mgr_destroy has ended the session, the mails
+   still queued end unsent, at stage "queued". */
+static int sn__mail_service(sn_mgr *m) {
+  int i;
+  if (m->destroying) {
+    while (m->njobs > 0) {
+      sn_mail_result res;
+      memset(&res, 0, sizeof res);
+      res.err = SN_ERR_CLOSED;
+      res.stage = "queued";
+      snprintf(res.reply, sizeof res.reply, "the manager was destroyed before this mail was started");
+      sn__mail_pop(m, &res);
     }
-    sn__smtp_abort(s, SN_ERR_CLOSED, "connect"); /* the result is set: it is reported as it is */
-    sn__smtp_free(s);
+    return 0;
   }
-  while (m->njobs > 0) {
-    memset(&res, 0, sizeof res);
-    res.err = SN_ERR_CLOSED;
-    res.stage = "queued";
-    snprintf(res.reply, sizeof res.reply, "%s before this mail was started", why);
-    sn__mail_pop(m, &res);
-  }
+  for (i = 0; m->smtp == NULL && m->njobs > 0 && i < SN_MAX_MAIL_JOBS; i++) sn__smtp_open(m);
+  return 0;
 }
 
 SNDEF int sn_mail_send(sn_mgr *m, const sn_smtp_server *srv, const sn_mail *mail, sn_mail_done_fn done, void *user) {
@@ -5000,6 +5294,7 @@ SNDEF int sn_mail_send(sn_mgr *m, const sn_smtp_server *srv, const sn_mail *mail
   m->jobs[m->njobs].done = done;
   m->jobs[m->njobs].user = user;
   m->njobs++;
+  m->service = sn__mail_service;
   return SN_OK;
 }
 
@@ -5024,18 +5319,29 @@ SNDEF int sn_mail_send_blocking(sn_mgr *m, const sn_smtp_server *srv, const sn_m
    the port, the handshake on the one TLS client path, then a byte stream to
    the application's callbacks. Ends are recorded and reported from sn_poll,
    never from inside an sn_client_* call. */
+/* A client connection's states:
+   SN__CL_RESOLVE    sn_connect asked the port for the connection and the
+                     name is still being resolved: asked again each round
+                     (no socket, no wait item), until connect_timeout_ms.
+   SN__CL_CONNECT    the TCP connection is under way: writable means
+                     connected (SN_ERROR: refused or unreachable).
+   SN__CL_HANDSHAKE  TLS clients: the handshake (roots, name, pin); then OPEN.
+   SN__CL_OPEN       on_connect was called; bytes flow both ways, on_data and
+                     on_sent as they do; idle_timeout_ms.
+   SN__CL_DEAD       ended (err and why say how); sn_poll reports on_close
+                     once and frees it. Any state goes here on an error, a
+                     timeout (also total_timeout_ms), sn_client_close or
+                     sn_mgr_destroy. */
 enum { SN__CL_RESOLVE, SN__CL_CONNECT, SN__CL_HANDSHAKE, SN__CL_OPEN, SN__CL_DEAD };
 
 struct sn_client {
-  sn_mgr *mgr;
-  sn__bio io;
+  sn__stream st; /* first: a client connection is its stream */
   sn_client_opts opts;
   sn_client_callbacks cb;
   sn__tlsc *tls; /* NULL: plain TCP */
-  sn__txq tx;
   int state, err, tls_error;
   uint32_t verify_flags;
-  uint8_t rd_want, wr_want, closing, sent_due, tls_up;
+  uint8_t closing, sent_due;
   uint16_t port;
   uint64_t deadline; /* connect + handshake, then the idle timeout */
   uint64_t end_at;   /* the total timeout */
@@ -5053,10 +5359,11 @@ static void sn__client_end(sn_client *c, int err, const char *fmt, const char *a
   snprintf(why, sizeof why, fmt, arg);
   memcpy(c->why, why, sizeof why);
   c->state = SN__CL_DEAD;
+  c->st.dead = 1;
 }
 
 static void sn__client_idle(sn_client *c) {
-  c->deadline = c->opts.idle_timeout_ms ? c->mgr->now + c->opts.idle_timeout_ms : UINT64_MAX;
+  c->deadline = c->opts.idle_timeout_ms ? c->st.mgr->now + c->opts.idle_timeout_ms : UINT64_MAX;
 }
 
 static void sn__client_open(sn_client *c) {
@@ -5067,29 +5374,24 @@ static void sn__client_open(sn_client *c) {
 
 /* Asks the port for the connection (again, while a name is being resolved). */
 static void sn__client_connect(sn_client *c) {
-  sn_mgr *m = c->mgr;
-  int r = m->port.connect ? m->port.connect(m->port.ctx, c->host, c->port, &c->io.sock) : SN_ERR_UNSUPPORTED;
-  if (r == SN_WANT_READ) {
-    c->io.sock = SN_INVALID_SOCK;
-    return;
-  }
+  int r = sn__st_connect(&c->st, c->host, c->port);
+  if (r == SN_WANT_READ) return;
   if (r != SN_OK) {
-    c->io.sock = SN_INVALID_SOCK;
     sn__client_end(c, r, r == SN_ERR_ADDR ? "cannot resolve or reach %.100s" : "cannot connect to %.100s", c->host);
     return;
   }
   c->state = SN__CL_CONNECT;
-  sn__log(m, SN_LOG_DEBUG, "connecting to %.100s port %u", c->host, (unsigned) c->port);
+  sn__log(c->st.mgr, SN_LOG_DEBUG, "connecting to %.100s port %u", c->host, (unsigned) c->port);
 }
 
 static void sn__client_io(sn_client *c, uint8_t ready) {
-  sn_mgr *m = c->mgr;
+  sn_mgr *m = c->st.mgr;
   unsigned char buf[SN__CLIENT_READ];
   int round, r;
   if (c->state == SN__CL_CONNECT) {
     if (ready & SN_ERROR) { /* the port's error tells why: refused, unreachable */
       char where[96];
-      r = m->port.recv(m->port.ctx, c->io.sock, buf, 1);
+      r = m->port.recv(m->port.ctx, c->st.io.sock, buf, 1);
       snprintf(where, sizeof where, "%.60s port %u", c->host, (unsigned) c->port);
       sn__client_end(c, r < 0 && r != SN_WANT_READ ? r : SN_ERR_IO, "cannot connect to %s (refused or unreachable)", where);
       return;
@@ -5099,86 +5401,64 @@ static void sn__client_io(sn_client *c, uint8_t ready) {
       sn__client_open(c);
     } else {
       c->state = SN__CL_HANDSHAKE;
-      c->rd_want = SN_WRITABLE;
+      c->st.rd_want = SN_WRITABLE;
     }
   }
   for (round = 0; round < 64 && c->state != SN__CL_DEAD; round++) {
     int progress = 0;
     if (c->state == SN__CL_HANDSHAKE) {
-      r = sn__tlsc_handshake(c->tls, &c->rd_want, &c->tls_error, &c->verify_flags, c->why, sizeof c->why);
+      r = sn__tlsc_handshake(&c->st, &c->verify_flags, c->why, sizeof c->why);
       if (r == SN_WANT_READ) return;
       if (r != SN_OK) {
         char why[sizeof c->why];
         memcpy(why, c->why, sizeof why);
+        c->tls_error = c->st.tls_err;
         m->tls_err = c->tls_error;
         sn__log(m, SN_LOG_WARN, "%s: TLS: %s", c->host, why);
         sn__client_end(c, r, "%s", why);
         return;
       }
-      c->tls_up = 1;
-      c->rd_want = SN_READABLE;
-      sn__log(m, SN_LOG_DEBUG, "%s: %s %s", c->host, mbedtls_ssl_get_version(&c->tls->ssl),
-              mbedtls_ssl_get_ciphersuite(&c->tls->ssl));
+      sn__log(m, SN_LOG_DEBUG, "%s: %s %s", c->host, mbedtls_ssl_get_version(&c->st.ssl),
+              mbedtls_ssl_get_ciphersuite(&c->st.ssl));
       sn__client_open(c);
       if (c->state != SN__CL_OPEN) return;
     }
-    if (sn__txq_pending(&c->tx) > 0) {
-      size_t before = sn__txq_pending(&c->tx);
-      r = sn__txq_flush(&c->tx, m, &c->io, c->tls_up ? c->tls : NULL, &c->wr_want, &c->tls_error);
-      if (r != SN_OK) {
-        if (r == SN_ERR_TLS) sn__tls_strerror(c->tls_error, c->why, sizeof c->why);
+    if (sn__st_out_pending(&c->st)) {
+      r = sn__st_flush(&c->st);
+      if (r < 0) {
+        if (r == SN_ERR_TLS) c->tls_error = c->st.tls_err, sn__tls_strerror(c->tls_error, c->why, sizeof c->why);
         sn__client_end(c, r, r == SN_ERR_TLS ? "%s" : "connection to %.100s broken while sending",
                        r == SN_ERR_TLS ? c->why : c->host);
         return;
       }
-      if (sn__txq_pending(&c->tx) != before) progress = 1, sn__client_idle(c);
+      if (r > 0) progress = 1, sn__client_idle(c);
     }
-    if (c->sent_due && sn__txq_pending(&c->tx) == 0) {
+    if (c->sent_due && !sn__st_out_pending(&c->st)) {
       c->sent_due = 0;
       if (c->cb.on_sent) c->cb.on_sent(c, c->cb.user);
       progress = 1;
     }
-    if (c->closing && sn__txq_pending(&c->tx) == 0) {
-      if (c->tls_up) (void) mbedtls_ssl_close_notify(&c->tls->ssl); /* best effort, never waits */
-      if (m->port.shutdown) m->port.shutdown(m->port.ctx, c->io.sock);
+    if (c->closing && !sn__st_out_pending(&c->st)) {
+      (void) sn__st_notify(&c->st); /* best effort, never waits */
+      if (m->port.shutdown) m->port.shutdown(m->port.ctx, c->st.io.sock);
       sn__client_end(c, SN_OK, "%s", "closed by the application");
       return;
     }
     if (c->state != SN__CL_OPEN) return;
-    if (c->tls_up) {
-      r = mbedtls_ssl_read(&c->tls->ssl, buf, sizeof buf);
-      if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
-        c->rd_want = r == MBEDTLS_ERR_SSL_WANT_READ ? SN_READABLE : SN_WRITABLE;
-        r = SN_WANT_READ;
-      }
-#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET)
-      else if (r == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) {
-        sn__tlsc_save(c->tls);
-        continue;
-      }
-#endif
-      else if (r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) {
-        sn__client_end(c, SN_OK, "%s", "closed by the server (close_notify)");
-        return;
-      } else if (r == 0 || r == MBEDTLS_ERR_SSL_CONN_EOF) {
+    r = sn__st_read(&c->st, buf, sizeof buf);
+    if (r == 0) {
+      if (!c->st.tls_up) sn__client_end(c, SN_OK, "%s", "closed by the server");
+      else if (c->st.notify & 2) sn__client_end(c, SN_OK, "%s", "closed by the server (close_notify)");
+      else
         sn__client_end(c, SN_ERR_CLOSED, "%.60s closed the connection without close_notify (data may be truncated)",
                        c->host);
-        return;
-      } else if (r == SN__BIO_RECV_FAILED) {
-        r = c->io.err ? c->io.err : SN_ERR_IO;
-      } else if (r < 0) {
-        c->tls_error = r;
-        m->tls_err = r;
-        sn__tls_strerror(r, c->why, sizeof c->why);
-        sn__client_end(c, SN_ERR_TLS, "%s", c->why);
-        return;
-      }
-    } else {
-      r = m->port.recv(m->port.ctx, c->io.sock, buf, sizeof buf);
-      if (r == 0) {
-        sn__client_end(c, SN_OK, "%s", "closed by the server");
-        return;
-      }
+      return;
+    }
+    if (r == SN_ERR_TLS) {
+      c->tls_error = c->st.tls_err;
+      sn__tls_strerror(c->tls_error, c->why, sizeof c->why);
+      sn__client_end(c, SN_ERR_TLS, "%s", c->why);
+      return;
     }
     if (r > 0) {
       sn__client_idle(c);
@@ -5192,37 +5472,68 @@ static void sn__client_io(sn_client *c, uint8_t ready) {
   }
 }
 
-static uint8_t sn__client_want(const sn_client *c) {
+/* The client's hooks for the manager. */
+static uint8_t sn__client_want_hook(sn__stream *st) {
+  sn_client *c = (sn_client *) st;
+  if (c->state == SN__CL_RESOLVE) sn__client_connect(c);
   if (c->state == SN__CL_CONNECT) return SN_WRITABLE;
-  if (c->state == SN__CL_HANDSHAKE) return c->rd_want;
+  if (c->state == SN__CL_HANDSHAKE) return c->st.rd_want;
   if (c->state != SN__CL_OPEN) return 0;
-  return (uint8_t) (c->rd_want | (sn__txq_pending(&c->tx) > 0 ? c->wr_want : 0));
+  return (uint8_t) (c->st.rd_want | (sn__st_out_pending(&c->st) ? c->st.wr_want : 0));
 }
 
 /* Work that no socket event will announce: decrypted bytes mbedTLS holds, a
    close or an on_sent due now that the queue is empty. */
-static int sn__client_has_pending(sn_client *c) {
+static int sn__client_pending_hook(sn__stream *st) {
+  sn_client *c = (sn_client *) st;
   if (c->state != SN__CL_OPEN) return 0;
-  if (sn__txq_pending(&c->tx) == 0 && (c->closing || c->sent_due)) return 1;
-  return c->tls_up && (mbedtls_ssl_get_bytes_avail(&c->tls->ssl) > 0 || mbedtls_ssl_check_pending(&c->tls->ssl));
+  if (!sn__st_out_pending(&c->st) && (c->closing || c->sent_due)) return 1;
+  return sn__st_has_pending(&c->st);
+}
+
+static uint64_t sn__client_deadline_hook(sn__stream *st) {
+  const sn_client *c = (const sn_client *) st;
+  return c->deadline < c->end_at ? c->deadline : c->end_at;
+}
+
+static void sn__client_io_hook(sn__stream *st, uint8_t ready) {
+  sn_client *c = (sn_client *) st;
+  if (c->state != SN__CL_RESOLVE) sn__client_io(c, ready);
+}
+
+static void sn__client_timer_hook(sn__stream *st) {
+  sn_client *c = (sn_client *) st;
+  sn_mgr *m = st->mgr;
+  if (c->state != SN__CL_DEAD && m->now >= c->end_at)
+    sn__client_end(c, SN_ERR_TIMEOUT, "%.100s: not done in time (total timeout)", c->host);
+  if (c->state != SN__CL_DEAD && m->now >= c->deadline)
+    sn__client_end(c, SN_ERR_TIMEOUT, c->state == SN__CL_OPEN ? "%.100s: idle timeout" : "%.100s: no connection in time",
+                   c->host);
 }
 
 /* Reports the end (once) and frees. The client leaves the manager's list
    first, so on_close may start a new connection in its place. */
-static void sn__client_reap(sn_mgr *m, sn_client *c) {
-  int i;
-  for (i = 0; i < m->nclients; i++)
-    if (m->clients[i] == c) {
-      memmove(&m->clients[i], &m->clients[i + 1], (size_t) (m->nclients - i - 1) * sizeof m->clients[0]);
-      m->nclients--;
-      break;
-    }
+static void sn__client_reap_hook(sn__stream *st) {
+  sn_client *c = (sn_client *) st;
+  sn_mgr *m = st->mgr;
+  sn__st_remove(m, st);
+  m->nclients--;
   if (c->cb.on_close) c->cb.on_close(c, c->err, c->why, c->cb.user);
-  if (c->io.sock != SN_INVALID_SOCK) m->port.close(m->port.ctx, c->io.sock);
+  sn__st_free(st);
   if (c->tls) sn__tlsc_free(c->tls), SN_FREE(c->tls);
-  SN_FREE(c->tx.buf);
   SN_FREE(c);
 }
+
+static void sn__client_destroy_hook(sn__stream *st) {
+  sn_client *c = (sn_client *) st;
+  if (c->state == SN__CL_OPEN) (void) sn__st_notify(st); /* best effort, never waits */
+  sn__client_end(c, SN_ERR_CLOSED, "%s", "the manager was destroyed");
+  sn__client_reap_hook(st);
+}
+
+static const sn__proto sn__client_proto = {sn__client_want_hook, sn__client_pending_hook, sn__client_deadline_hook,
+                                           sn__client_io_hook,   sn__client_timer_hook,   sn__client_reap_hook,
+                                           sn__client_destroy_hook};
 
 SNDEF int sn_connect(sn_mgr *m, const char *host, uint16_t port, const sn_client_opts *opts,
                      const sn_client_callbacks *cb, sn_client **out) {
@@ -5236,15 +5547,12 @@ SNDEF int sn_connect(sn_mgr *m, const char *host, uint16_t port, const sn_client
   c = (sn_client *) SN_MALLOC(sizeof *c);
   if (c == NULL) return SN_ERR_NOMEM;
   memset(c, 0, sizeof *c);
-  c->mgr = c->io.mgr = m;
-  c->io.sock = SN_INVALID_SOCK;
+  sn__st_init(&c->st, m, &sn__client_proto, SN_INVALID_SOCK);
   if (opts) c->opts = *opts;
   if (c->opts.max_queued == 0) c->opts.max_queued = 16384;
   c->cb = *cb;
   memcpy(c->host, host, n + 1);
   c->port = port;
-  c->rd_want = SN_READABLE;
-  c->wr_want = SN_WRITABLE;
   m->now = m->port.now_ms(m->port.ctx);
   c->deadline = m->now + (c->opts.connect_timeout_ms ? c->opts.connect_timeout_ms : 30000);
   c->end_at = c->opts.total_timeout_ms ? m->now + c->opts.total_timeout_ms : UINT64_MAX;
@@ -5256,25 +5564,29 @@ SNDEF int sn_connect(sn_mgr *m, const char *host, uint16_t port, const sn_client
     }
     sn__tlsc_init(c->tls, m);
     /* roots, identity and pin load now: a bad option is the caller's error, not a late on_close */
-    if ((r = sn__tlsc_start(c->tls, c->opts.tls, c->opts.tls, c->host, port, &c->io, "server", &c->tls_error)) != SN_OK) {
+    if ((r = sn__tlsc_start(&c->st, c->tls, c->opts.tls, c->opts.tls, c->host, port, "server", &c->tls_error)) != SN_OK) {
+      sn__st_free(&c->st);
       sn__tlsc_free(c->tls);
       SN_FREE(c->tls);
       SN_FREE(c);
       return r;
     }
   }
-  m->clients[m->nclients++] = c;
+  sn__st_add(m, &c->st);
+  m->nclients++;
   sn__client_connect(c);
   if (out) *out = c;
   return SN_OK;
 }
 
 SNDEF int sn_client_send(sn_client *c, const void *data, size_t len) {
+  size_t queued;
   if (c == NULL || (data == NULL && len > 0)) return SN_ERR_INVALID;
   if (c->closing || c->state == SN__CL_DEAD) return SN_ERR_CLOSED;
-  if (len > c->opts.max_queued || sn__txq_pending(&c->tx) > c->opts.max_queued - len) return SN_ERR_FULL;
+  queued = sn__txq_pending(&c->st.tx);
+  if (len > c->opts.max_queued || queued > c->opts.max_queued - len) return SN_ERR_FULL;
   if (len == 0) return SN_OK;
-  if (sn__txq_put(&c->tx, data, len) != SN_OK) return SN_ERR_NOMEM;
+  if (sn__txq_put(&c->st.tx, data, len, (size_t) -1) != SN_OK) return SN_ERR_NOMEM;
   c->sent_due = 1;
   return SN_OK;
 }
@@ -5287,12 +5599,12 @@ SNDEF void sn_client_close(sn_client *c) {
 }
 
 SNDEF const char *sn_client_tls_version(const sn_client *c) {
-  return c->tls_up ? mbedtls_ssl_get_version(&c->tls->ssl) : "";
+  return c->st.tls_up ? mbedtls_ssl_get_version(&c->st.ssl) : "";
 }
 SNDEF const char *sn_client_tls_suite(const sn_client *c) {
-  return c->tls_up ? mbedtls_ssl_get_ciphersuite(&c->tls->ssl) : "";
+  return c->st.tls_up ? mbedtls_ssl_get_ciphersuite(&c->st.ssl) : "";
 }
-SNDEF size_t sn_client_queued(const sn_client *c) { return sn__txq_pending(&c->tx); }
+SNDEF size_t sn_client_queued(const sn_client *c) { return sn__txq_pending(&c->st.tx); }
 #endif /* SN_ENABLE_CLIENT */
 
 // >>httpc
@@ -5676,7 +5988,7 @@ static void sn__idle_on_close(sn_client *c, int err, const char *why, void *user
 static void sn__client_rebind(sn_client *c, const sn_client_callbacks *cb, uint32_t idle_ms, uint32_t total_ms) {
   c->cb = *cb;
   c->opts.idle_timeout_ms = idle_ms;
-  c->end_at = total_ms ? c->mgr->now + total_ms : UINT64_MAX;
+  c->end_at = total_ms ? c->st.mgr->now + total_ms : UINT64_MAX;
   sn__client_idle(c);
 }
 
@@ -5922,133 +6234,37 @@ SNDEF int sn_http_request(sn_mgr *m, const sn_http_request_opts *o) {
 #endif /* SN_ENABLE_HTTP_CLIENT */
 
 // >>poll
-/* Accepting (with LRU eviction of idle keep-alive connections) and the
-   main loop. */
-static sn_conn *sn__find_victim(sn_mgr *m) {
-  sn_conn *best = NULL;
-  int i;
-  for (i = 0; i < m->nconns; i++) {
-    sn_conn *c = m->conns[i];
-    /* idle keep-alive: served once, nothing pending. A new connection that
-       has not sent its first request is not idle: it is bounded by the
-       request timeout instead. */
-    int idle = c->state == SN__C_OPEN && c->served && c->rstate == SN__R_HEAD && c->rx_len == 0 &&
-               !sn__out_pending(c);
-    if (c->state == SN__C_LINGER || c->state == SN__C_DEAD) return c;
-    if (idle && (best == NULL || c->t_active < best->t_active)) best = c;
-  }
-  return best;
-}
-
-static int sn__can_admit(sn_mgr *m) { return m->nconns < m->max_conns || sn__find_victim(m) != NULL; }
-
-static void sn__accept(sn_mgr *m, sn__listener *l) {
-  int k;
-  for (k = 0; k < m->max_conns; k++) {
-    sn_sock s;
-    char peer[48];
-    sn_conn *c;
-    int r;
-    if (!sn__can_admit(m)) return; /* the rest wait in the listen backlog */
-    r = m->port.accept(m->port.ctx, l->sock, &s, peer, sizeof peer);
-    if (r == SN_WANT_READ) return;
-    if (r != SN_OK) {
-      sn__log(m, SN_LOG_WARN, "accept failed: %s", sn_strerror(r));
-      return;
-    }
-    if (m->nconns >= m->max_conns) {
-      sn_conn *victim = sn__find_victim(m);
-      if (victim == NULL) {
-        m->port.close(m->port.ctx, s);
-        sn__log(m, SN_LOG_WARN, "connection from %s refused: %d connections busy", peer, m->nconns);
-        return;
-      }
-      if (victim->state == SN__C_OPEN) {
-        m->stats.evicted++;
-        sn__log(m, SN_LOG_DEBUG, "%s: idle connection evicted for %s", victim->peer, peer);
-        if (victim->is_tls) mbedtls_ssl_close_notify(&victim->ssl); /* best effort, never waits */
-      }
-      sn__conn_free(m, victim);
-    }
-    m->now = m->port.now_ms(m->port.ctx);
-    c = sn__conn_new(m, l, s, peer);
-    if (c == NULL) {
-      m->stats.nomem++;
-      m->port.close(m->port.ctx, s);
-      sn__log(m, SN_LOG_WARN, "connection from %s refused: out of memory", peer);
-      return;
-    }
-    m->conns[m->nconns++] = c;
-    m->stats.accepted++;
-    sn__conn_io(c);
-  }
-}
-
+/* The main loop: one wait for every listener and stream, then each stream's
+   protocol is called for what happened, its timers, and its end. */
 SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
-  int i, n = 0, nl, first_conn, r;
-#if SN_ENABLE_SMTP
-  int smtp_item = -1;
-#endif
-#if SN_ENABLE_CLIENT
-  int ncl = 0, cl_item[SN_MAX_CLIENTS]; /* each client's wait item, -1: none */
-#endif
+  int i, n = 0, nl, r;
   uint64_t next = UINT64_MAX;
   if (m == NULL) return SN_ERR_INVALID;
   m->now = m->port.now_ms(m->port.ctx);
+  if (m->service != NULL && m->service(m)) timeout_ms = 0;
   for (i = 0; i < m->nlisteners; i++) {
     sn__listener *l = m->listeners[i];
     m->items[n].sock = l->sock;
     m->items[n].want = sn__can_admit(m) ? SN_READABLE : 0;
     m->items[n].ready = 0;
-    m->item_conn[n++] = NULL;
+    m->item_st[n++] = NULL;
   }
   nl = n;
-#if SN_ENABLE_SMTP
-  for (i = 0; m->smtp == NULL && m->njobs > 0 && i < SN_MAX_MAIL_JOBS; i++) sn__smtp_open(m);
-  if (m->smtp != NULL && m->smtp->state == SN__S_DEAD) { /* failed at once (connect): reaped before the wait */
-    sn__smtp_poll(m, 0);
-    timeout_ms = 0; /* the next job starts next round */
-  }
-  if (m->smtp != NULL && m->smtp->io.sock != SN_INVALID_SOCK) {
-    if (m->smtp->deadline < next) next = m->smtp->deadline;
-    if (sn__smtp_has_pending(m->smtp)) timeout_ms = 0;
-    smtp_item = n;
-    m->items[n].sock = m->smtp->io.sock;
-    m->items[n].want = sn__smtp_want(m->smtp);
-    m->items[n].ready = 0;
-    m->item_conn[n++] = NULL;
-  }
-#endif
-#if SN_ENABLE_CLIENT
-  for (ncl = m->nclients, i = 0; i < ncl; i++) {
-    sn_client *c = m->clients[i];
-    if (c->state == SN__CL_RESOLVE) sn__client_connect(c);
-    if (c->deadline < next) next = c->deadline;
-    if (c->end_at < next) next = c->end_at;
-    if (sn__client_has_pending(c) || c->state == SN__CL_DEAD) timeout_ms = 0;
-    cl_item[i] = -1;
-    /* a client still resolving its name, or whose connect failed, has no
-       socket: the port is never handed SN_INVALID_SOCK (lwIP's wait would
-       report it as an error at once, and sn_poll would spin) */
-    if (c->io.sock == SN_INVALID_SOCK) continue;
-    cl_item[i] = n;
-    m->items[n].sock = c->io.sock;
-    m->items[n].want = c->state == SN__CL_RESOLVE || c->state == SN__CL_DEAD ? 0 : sn__client_want(c);
-    m->items[n].ready = 0;
-    m->item_conn[n++] = NULL;
-  }
-#endif
-  first_conn = n;
-  for (i = 0; i < m->nconns; i++) {
-    sn_conn *c = m->conns[i];
-    uint64_t d = sn__conn_deadline(c), rel = sn__conn_release_at(c);
+  for (i = 0; i < m->nstreams; i++) {
+    sn__stream *st = m->streams[i];
+    uint8_t want = st->dead ? 0 : st->proto->want(st);
+    uint64_t d = st->proto->deadline(st);
     if (d < next) next = d;
-    if (rel != 0 && rel < next) next = rel;
-    if (sn__conn_has_pending(c)) timeout_ms = 0;
-    m->items[n].sock = c->io.sock;
-    m->items[n].want = sn__conn_want(c);
+    if (st->dead || st->proto->pending(st)) timeout_ms = 0;
+    /* a stream without a socket (its name being resolved, its connect
+       failed) has no wait item: the port is never handed SN_INVALID_SOCK
+       (lwIP's wait would report it as an error at once, and sn_poll would
+       spin) */
+    if (st->io.sock == SN_INVALID_SOCK) continue;
+    m->items[n].sock = st->io.sock;
+    m->items[n].want = want;
     m->items[n].ready = 0;
-    m->item_conn[n++] = c;
+    m->item_st[n++] = st;
   }
   if (next != UINT64_MAX) {
     uint64_t wait = next > m->now ? next - m->now : 0;
@@ -6057,144 +6273,46 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   r = m->port.wait(m->port.ctx, m->items, n, timeout_ms);
   if (r < 0) return r;
   m->now = m->port.now_ms(m->port.ctx);
-#if SN_ENABLE_SMTP
-  if (m->smtp != NULL) sn__smtp_poll(m, smtp_item >= 0 ? m->items[smtp_item].ready : 0);
-#endif
-#if SN_ENABLE_CLIENT
-  for (i = 0; i < ncl; i++) { /* clients opened by a callback in this loop wait for the next round */
-    sn_client *c = m->clients[i];
-    uint8_t ready = cl_item[i] >= 0 ? m->items[cl_item[i]].ready : 0;
-    if (c->state != SN__CL_DEAD && c->state != SN__CL_RESOLVE && (ready || sn__client_has_pending(c))) {
-      m->now = m->port.now_ms(m->port.ctx);
-      sn__client_io(c, ready);
-    }
-  }
-  for (i = 0; i < m->nclients; i++) {
-    sn_client *c = m->clients[i];
-    if (c->state != SN__CL_DEAD && m->now >= c->end_at)
-      sn__client_end(c, SN_ERR_TIMEOUT, "%.100s: not done in time (total timeout)", c->host);
-    if (c->state != SN__CL_DEAD && m->now >= c->deadline)
-      sn__client_end(c, SN_ERR_TIMEOUT, c->state == SN__CL_OPEN ? "%.100s: idle timeout" : "%.100s: no connection in time", c->host);
-  }
-  for (i = m->nclients - 1; i >= 0; i--)
-    if (m->clients[i]->state == SN__CL_DEAD) sn__client_reap(m, m->clients[i]);
-#endif
-  for (i = first_conn; i < n; i++) {
-    sn_conn *c = m->item_conn[i];
-    if (m->items[i].ready & (SN_READABLE | SN_ERROR)) c->io.drained = 0;
-    if (c->state != SN__C_DEAD && (m->items[i].ready || sn__conn_has_pending(c))) {
+  /* streams that had no wait item, in order; then the ones that had one.
+     Streams opened by a callback in this loop wait for the next round. */
+  for (i = nl; i < n; i++) {
+    sn__stream *st = m->item_st[i];
+    uint8_t ready = m->items[i].ready;
+    if (ready & (SN_READABLE | SN_ERROR)) st->io.drained = 0;
+    if (!st->dead && (ready || st->proto->pending(st))) {
       /* a handshake can take long on a small CPU: time stamps use the clock
          as it is now, not as it was when the round began */
       m->now = m->port.now_ms(m->port.ctx);
-      sn__conn_io(c);
+      st->proto->io(st, ready);
     }
   }
   for (i = 0; i < nl; i++)
     if (m->items[i].ready & (SN_READABLE | SN_ERROR)) sn__accept(m, m->listeners[i]);
-  for (i = 0; i < m->nconns; i++) {
-    sn_conn *c = m->conns[i];
-    if (c->state != SN__C_DEAD && m->now >= sn__conn_deadline(c)) sn__conn_expire(c);
-    if (c->state != SN__C_DEAD) {
-      uint64_t rel = sn__conn_release_at(c);
-      if (rel != 0 && m->now >= rel) sn__conn_release(c);
-    }
+  for (i = 0; i < m->nstreams; i++) {
+    sn__stream *st = m->streams[i];
+    if (!st->dead && m->now >= st->proto->deadline(st)) st->proto->timer(st);
   }
-  for (i = m->nconns - 1; i >= 0; i--)
-    if (m->conns[i]->state == SN__C_DEAD) sn__conn_free(m, m->conns[i]);
-  return SN_OK;
-}
-
-SNDEF int sn_http_listen(sn_mgr *m, const sn_http_opts *o) {
-  sn__listener *l;
-  int r;
-  if (m == NULL || o == NULL || o->port == 0) return SN_ERR_INVALID;
-  /* a redirecting listener answers every request itself */
-  if (o->router == NULL && !(SN_ENABLE_PLAIN_HTTP && o->tls == NULL && o->redirect_to_https)) return SN_ERR_INVALID;
-  if (o->tls != NULL && o->redirect_to_https) return SN_ERR_INVALID;
-  if (o->tls == NULL && !SN_ENABLE_PLAIN_HTTP) return SN_ERR_UNSUPPORTED; /* compiled out */
-  if (m->nlisteners >= SN_MAX_LISTENERS) return SN_ERR_FULL;
-  l = (sn__listener *) SN_MALLOC(sizeof *l);
-  if (l == NULL) return SN_ERR_NOMEM;
-  memset(l, 0, sizeof *l);
-  l->sock = SN_INVALID_SOCK;
-  mbedtls_ssl_config_init(&l->conf);
-  mbedtls_x509_crt_init(&l->cert);
-  mbedtls_x509_crt_init(&l->client_ca);
-  mbedtls_pk_init(&l->key);
-  l->opts = *o;
-  l->opts.tls = NULL;
-  if (!l->opts.max_header_bytes) l->opts.max_header_bytes = 8192;
-  if (!l->opts.max_uri_bytes) l->opts.max_uri_bytes = 8000;
-  if (!l->opts.max_body) l->opts.max_body = 65536;
-  if (!l->opts.max_reply) l->opts.max_reply = 65536;
-  if (!l->opts.handshake_timeout_ms) l->opts.handshake_timeout_ms = 10000;
-  if (!l->opts.request_timeout_ms) l->opts.request_timeout_ms = 10000;
-  if (!l->opts.idle_timeout_ms) l->opts.idle_timeout_ms = 30000;
-  if (l->opts.headers == NULL) l->opts.headers = SN_HTTP_DEFAULT_HEADERS;
-  l->headers_len = strlen(l->opts.headers);
-  l->limits.max_header_bytes = l->opts.max_header_bytes;
-  l->limits.max_uri_bytes = l->opts.max_uri_bytes;
-  if (o->tls != NULL && (r = sn__tls_setup(m, l, o->tls)) != SN_OK) {
-    sn__listener_free(m, l);
-    return r;
-  }
-  r = m->port.listen(m->port.ctx, o->addr, o->port, &l->sock);
-  if (r != SN_OK) {
-    l->sock = SN_INVALID_SOCK;
-    sn__log(m, SN_LOG_ERROR, "cannot listen on %s port %u: %s", o->addr ? o->addr : "*", (unsigned) o->port,
-            sn_strerror(r));
-    sn__listener_free(m, l);
-    return r == SN_ERR_UNSUPPORTED ? r : SN_ERR_ADDR;
-  }
-  m->listeners[m->nlisteners++] = l;
-  sn__log(m, SN_LOG_INFO, "listening on %s port %u (%s)", o->addr ? o->addr : "*", (unsigned) o->port,
-          o->tls ? "HTTPS" : o->redirect_to_https ? "HTTP, redirecting to HTTPS" : "HTTP");
+  /* backwards: a stream leaves the list before its end is reported, so a
+     callback there may open a new one in its place */
+  for (i = m->nstreams - 1; i >= 0; i--)
+    if (i < m->nstreams && m->streams[i]->dead) m->streams[i]->proto->reap(m->streams[i]);
   return SN_OK;
 }
 
 SNDEF void sn_mgr_destroy(sn_mgr *m) {
   int i;
   if (m == NULL) return;
-  while (m->nconns > 0) {
-    sn_conn *c = m->conns[m->nconns - 1];
-    if (c->is_tls && c->state == SN__C_OPEN) mbedtls_ssl_close_notify(&c->ssl);
-    sn__conn_free(m, c);
-  }
-  for (i = 0; i < m->nlisteners; i++) sn__listener_free(m, m->listeners[i]);
-#if SN_ENABLE_CLIENT
   m->destroying = 1;
-  while (m->nclients > 0) { /* each gets its one on_close */
-    sn_client *c = m->clients[m->nclients - 1];
-    if (c->tls_up && c->state == SN__CL_OPEN) mbedtls_ssl_close_notify(&c->tls->ssl);
-    sn__client_end(c, SN_ERR_CLOSED, "%s", "the manager was destroyed");
-    sn__client_reap(m, c);
-  }
-#endif
-#if SN_ENABLE_SMTP
-  sn__smtp_destroyed(m); /* each job gets its one call */
-#endif
+  /* newest first; each protocol reports its ends (on_close, a mail's done) */
+  while (m->nstreams > 0) m->streams[m->nstreams - 1]->proto->destroy(m->streams[m->nstreams - 1]);
+  for (i = 0; i < m->nlisteners; i++) sn__listener_free(m, m->listeners[i]);
+  if (m->service != NULL) m->service(m); /* with destroying set: what is queued ends unstarted */
 #if SN__TLS_CLIENT
   for (i = 0; i < SN_TLS_CLIENT_SESSIONS; i++) sn__tls_sess_drop(&m->sessions[i]);
 #endif
   mbedtls_ctr_drbg_free(&m->drbg);
   SN_FREE(m);
 }
-
-SNDEF sn_mgr *sn_conn_mgr(const sn_conn *c) { return c->mgr; }
-SNDEF int sn_conn_is_tls(const sn_conn *c) { return c->is_tls; }
-SNDEF const char *sn_conn_tls_version(const sn_conn *c) {
-  return c->is_tls ? mbedtls_ssl_get_version(&c->ssl) : NULL;
-}
-SNDEF const char *sn_conn_tls_suite(const sn_conn *c) {
-  return c->is_tls ? mbedtls_ssl_get_ciphersuite(&c->ssl) : NULL;
-}
-SNDEF const char *sn_conn_peer_subject(const sn_conn *c) {
-  return c->is_tls && c->has_subject && c->state != SN__C_HANDSHAKE ? c->subject : NULL;
-}
-SNDEF const char *sn_conn_peer_addr(const sn_conn *c) { return c->peer; }
-SNDEF int sn_conn_tls_error(const sn_conn *c) { return c->tls_err; }
-SNDEF void *sn_conn_listener_user(const sn_conn *c) { return c->lst->opts.user; }
-SNDEF void *sn_conn_scratch(sn_conn *c) { return c->scratch.b; }
 
 #endif /* SECURENET_IMPLEMENTATION */
 

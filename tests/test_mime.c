@@ -25,19 +25,19 @@ static char *render(const sn_mail *mail) {
   char *out;
   int r, guard = 0;
   memset(&s, 0, sizeof s);
-  s.mgr = mgr;
-  s.tx.buf = (unsigned char *) malloc(64);
-  s.tx.cap = 64;
+  s.st.mgr = mgr;
+  s.st.tx.buf = (unsigned char *) malloc(64);
+  s.st.tx.cap = 64;
   sn__mime_plan(&s.w, mail);
   while ((r = sn__mime_step(&s, mail)) == 1 && guard++ < 100000) continue;
   if (r != 0) {
-    free(s.tx.buf);
+    free(s.st.tx.buf);
     return NULL;
   }
-  out = (char *) malloc(s.tx.len + 1);
-  memcpy(out, s.tx.buf, s.tx.len);
-  out[s.tx.len] = '\0';
-  free(s.tx.buf);
+  out = (char *) malloc(s.st.tx.len + 1);
+  memcpy(out, s.st.tx.buf, s.st.tx.len);
+  out[s.st.tx.len] = '\0';
+  free(s.st.tx.buf);
   return out;
 }
 

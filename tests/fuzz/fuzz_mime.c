@@ -386,23 +386,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (r == SN_OK) {
     mgr->njobs = 0; /* checked; the job itself is not run */
     memset(&s, 0, sizeof s);
-    s.mgr = mgr;
-    s.tx.buf = (unsigned char *) malloc(64);
-    s.tx.cap = 64;
+    s.st.mgr = mgr;
+    s.st.tx.buf = (unsigned char *) malloc(64);
+    s.st.tx.cap = 64;
     sn__mime_plan(&s.w, &mail);
     while ((r = sn__mime_step(&s, &mail)) == 1 && guard++ < 1000000) continue;
     FZ_CHECK(r == 0, "writer returned %d", r);
     {
       const char *dir = getenv("FUZZ_MIME_DUMP");
-      char *msg = (char *) malloc(s.tx.len + 1);
-      memcpy(msg, s.tx.buf, s.tx.len);
-      msg[s.tx.len] = '\0';
-      FZ_CHECK(strlen(msg) == s.tx.len, "NUL in the message");
-      if (dir != NULL) dump(dir, msg, s.tx.len, &mail, &text, &html, att, att_data, natt, data, size);
-      check_message(msg, s.tx.len, &mail, &text, att_data, natt, !(flags & 1) && natt == 0);
+      char *msg = (char *) malloc(s.st.tx.len + 1);
+      memcpy(msg, s.st.tx.buf, s.st.tx.len);
+      msg[s.st.tx.len] = '\0';
+      FZ_CHECK(strlen(msg) == s.st.tx.len, "NUL in the message");
+      if (dir != NULL) dump(dir, msg, s.st.tx.len, &mail, &text, &html, att, att_data, natt, data, size);
+      check_message(msg, s.st.tx.len, &mail, &text, att_data, natt, !(flags & 1) && natt == 0);
       free(msg);
     }
-    free(s.tx.buf);
+    free(s.st.tx.buf);
   }
   sn_mgr_destroy(mgr);
   for (k = 0; k < ns; k++) free(strings[k]);
