@@ -3753,6 +3753,8 @@ static void sn__http_request_done(sn_conn *c) {
   c->req_chunked = c->chunked_resp = c->skip_body = c->is_head = 0;
   c->on_writable = NULL;
   c->served = 1;
+  /* idle from now: a handler (or a long reply) may have taken long */
+  c->st.mgr->now = c->st.mgr->port.now_ms(c->st.mgr->port.ctx);
   c->t_active = c->st.mgr->now;
   c->t_req = c->rx_len ? c->st.mgr->now : 0;
   /* a client waits for its answer before it sends more (unless it pipelines,
@@ -3906,6 +3908,9 @@ static void sn__conn_io(sn_conn *c) {
       sn__conn_closing(c);
       return;
     }
+    /* the handshake's last step may have taken long (a small CPU, valgrind):
+       the idle time counts from now, not from when the round began */
+    m->now = m->port.now_ms(m->port.ctx);
     c->state = SN__C_OPEN;
     c->t_active = m->now;
 #if defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
