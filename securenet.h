@@ -2614,54 +2614,136 @@ static int sn__parse_version(const char *p, size_t len, int *version) {
   return 0;
 }
 
-/* Message framing checks (RFC 9112 6.1-6.3) that must hold before anyone
-   trusts the body length. */
-static int sn__check_framing(const sn_request *req) {
-  int i, n_te = 0, n_host = 0;
-  sn_str cl = {NULL, 0}, te = {NULL, 0};
-  for (i = 0; i < req->header_count; i++) {
-    const sn_header *h = &req->headers[i];
+/* The header fields of a request's or a response's head: buf[i..end),
+   end just past the CRLF CRLF that ends the head (RFC 9112 5). Every line
+   ends in CRLF; a name is a token right before its ':' (no white space,
+   5.1); no obs-fold (5.2); a value holds no control character but HTAB
+   (a bare CR, NUL, ...); at most SN_MAX_HEADERS fields. Values are trimmed.
+   Returns 0, 400 (a malformed line) or 431 (too many). */
+static int sn__parse_fields(const char *buf, size_t i, size_t end, sn_header *hs, int *count) {
+  *count = 0;
+  while (i < end - 2) {
+    size_t eol, k;
+    const char *colon;
+    sn_header *h;
+    const char *nl = (const char *) memchr(buf + i, '\n', end - i);
+    eol = (size_t) (nl - buf);
+    if (buf[eol - 1] != '\r' || eol - 1 == i) return 400;
+    if (buf[i] == ' ' || buf[i] == '\t') return 400; /* obs-fold */
+    colon = (const char *) memchr(buf + i, ':', eol - 1 - i);
+    if (colon == NULL || colon == buf + i) return 400;
+    for (k = i; k < (size_t) (colon - buf); k++)
+      if (!sn__is_tchar((unsigned char) buf[k])) return 400;
+    for (k = (size_t) (colon - buf) + 1; k < eol - 1; k++) {
+      unsigned char ch = (unsigned char) buf[k];
+      if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return 400;
+    }
+    if (*count >= SN_MAX_HEADERS) return 431;
+    h = &hs[(*count)++];
+    h->name.ptr = buf + i;
+    h->name.len = (size_t) (colon - (buf + i));
+    h->value.ptr = colon + 1;
+    h->value.len = (size_t) (buf + eol - 1 - (colon + 1));
+    h->value = sn__trim(h->value);
+    i = eol + 1;
+  }
+  return 0;
+}
+
+/* How a message's body is delimited (RFC 9112 6): the one decision, for a
+   request the server reads and for a response the HTTP client reads. */
+enum { SN__BODY_NONE, SN__BODY_LENGTH, SN__BODY_CHUNKED, SN__BODY_CLOSE };
+typedef struct sn__framing {
+  int kind;        /* SN__BODY_*: for a request NONE or LENGTH 0 when neither field is there */
+  uint64_t length; /* LENGTH */
+  int has_length;  /* a Content-Length was given (and is valid) */
+  int ambiguous;   /* a response with both fields: chunked decides, the connection is not used again */
+  const char *why; /* in words, when refused */
+  sn_str item;     /* the transfer coding refused, if that is why */
+} sn__framing;
+
+/* Content-Length (decimal, at most max_len; several fields must agree) and
+   Transfer-Encoding (all fields one list of codings; chunked, last and
+   once, is the only one decoded here). A request (request != 0) is held
+   to RFC 9112 6.1-6.3 as a server must: both fields, several
+   Transfer-Encoding fields or one in HTTP/1.0 are 400, a coding we do not
+   implement before chunked 501. A response with both is decoded by chunked
+   (6.3 rule 3), one with no length runs to the end of the connection.
+   Returns 0, 400 or 501 with f->why. */
+static int sn__frame_body(const sn_header *hs, int n, int version, int request, uint64_t max_len, sn__framing *f) {
+  int i, n_te = 0, codings = 0, n_chunked = 0, chunked_last = 0;
+  sn_str cl = {NULL, 0};
+  memset(f, 0, sizeof *f);
+  for (i = 0; i < n; i++) {
+    const sn_header *h = &hs[i];
     if (sn__ieq(h->name.ptr, h->name.len, "content-length")) {
       size_t k;
       uint64_t v = 0;
-      if (h->value.len == 0) return 400;
+      if (h->value.len == 0) return f->why = "bad Content-Length", 400;
       for (k = 0; k < h->value.len; k++) {
         unsigned dig = (unsigned) (h->value.ptr[k] - '0');
-        if (h->value.ptr[k] < '0' || h->value.ptr[k] > '9') return 400;
-        /* a length that no integer holds is not a length (RFC 9112 6.3): 400,
-           where a valid one over max_body is 413 */
-        if (v > (UINT64_MAX - dig) / 10) return 400;
+        if (h->value.ptr[k] < '0' || h->value.ptr[k] > '9') return f->why = "bad Content-Length", 400;
+        /* a length that no integer holds is not a length (RFC 9112 6.3):
+           400, where a valid one over max_body is 413 */
+        if (v > (max_len - dig) / 10) return f->why = "bad Content-Length", 400;
         v = v * 10 + dig;
       }
-      if (cl.ptr != NULL && (cl.len != h->value.len || memcmp(cl.ptr, h->value.ptr, cl.len) != 0)) return 400;
+      /* several fields must be the same text (a leading zero is a second reading) */
+      if (cl.ptr != NULL && (cl.len != h->value.len || memcmp(cl.ptr, h->value.ptr, cl.len) != 0))
+        return f->why = "differing Content-Length headers", 400;
       cl = h->value;
+      f->length = v;
+      f->has_length = 1;
     } else if (sn__ieq(h->name.ptr, h->name.len, "transfer-encoding")) {
-      te = h->value;
+      sn_str list = h->value, item;
       n_te++;
-    } else if (sn__ieq(h->name.ptr, h->name.len, "host")) {
+      while (sn__next_item(&list, &item)) {
+        if (!request && (n_chunked || !sn__ieq(item.ptr, item.len, "chunked"))) {
+          f->item = item;
+          return f->why = n_chunked ? "a transfer coding after chunked" : "an unsupported transfer coding", 400;
+        }
+        codings++;
+        chunked_last = sn__ieq(item.ptr, item.len, "chunked");
+        n_chunked += chunked_last;
+      }
+    }
+  }
+  if (n_te == 0) {
+    f->kind = f->has_length || request ? SN__BODY_LENGTH : SN__BODY_CLOSE;
+    return 0;
+  }
+  if (!request) {
+    if (n_chunked == 0) return f->why = "an empty Transfer-Encoding", 400;
+    f->ambiguous = f->has_length;
+  } else {
+    if (version == 10) return f->why = "Transfer-Encoding in HTTP/1.0", 400; /* 6.1: faulty framing */
+    if (f->has_length) return f->why = "both Content-Length and Transfer-Encoding", 400; /* 6.3 */
+    if (n_te > 1) return f->why = "several Transfer-Encoding fields", 400;
+    /* 6.3: chunked not last (or absent) leaves the length unknown; 7.1:
+       chunked at most once */
+    if (!chunked_last || n_chunked != 1) return f->why = "chunked not last and once", 400;
+    if (codings != 1) return f->why = "a transfer coding that is not implemented", 501; /* 6.1 */
+  }
+  f->kind = SN__BODY_CHUNKED;
+  f->length = 0;
+  return 0;
+}
+
+/* What must hold of a request's head before anyone trusts it: one valid
+   Host (RFC 9112 3.2), then the body's framing. */
+static int sn__check_request(const sn_request *req) {
+  int i, n_host = 0;
+  sn__framing f;
+  for (i = 0; i < req->header_count; i++) {
+    const sn_header *h = &req->headers[i];
+    if (sn__ieq(h->name.ptr, h->name.len, "host")) {
       n_host++;
       if (!sn__host_ok(h->value)) return 400; /* RFC 9112 3.2: an invalid Host is 400 */
     }
   }
-  if (req->version == 11 && n_host != 1) return 400; /* RFC 9112 3.2 */
+  if (req->version == 11 && n_host != 1) return 400;
   if (n_host > 1) return 400;
-  if (n_te && req->version == 10) return 400; /* RFC 9112 6.1: faulty framing in 1.0 */
-  if (n_te) {
-    sn_str list = te, item;
-    int codings = 0, chunked_last = 0, n_chunked = 0;
-    if (cl.ptr != NULL) return 400; /* RFC 9112 6.3: CL + TE is an error here */
-    if (n_te > 1) return 400;
-    while (sn__next_item(&list, &item)) {
-      codings++;
-      chunked_last = sn__ieq(item.ptr, item.len, "chunked");
-      n_chunked += chunked_last;
-    }
-    /* RFC 9112 6.3: chunked not last (or absent) leaves the length unknown:
-       400 and close; 7.1: chunked at most once */
-    if (!chunked_last || n_chunked != 1) return 400;
-    if (codings != 1) return 501; /* RFC 9112 6.1: a coding we do not implement */
-  }
-  return 0;
+  return sn__frame_body(req->headers, req->header_count, req->version, 1, UINT64_MAX, &f);
 }
 
 SNDEF int sn_http_parse(char *buf, size_t len, sn_request *req, const sn_http_limits *lim, size_t *scan) {
@@ -2720,34 +2802,8 @@ SNDEF int sn_http_parse(char *buf, size_t len, sn_request *req, const sn_http_li
     if (!sn__known_method(req->method)) return -501;
     if ((st = sn__split_target(target, req)) != 0) return -st;
   }
-  /* header fields */
-  i = line_end + 1;
-  while (i < end - 2) {
-    size_t eol, k;
-    const char *colon;
-    sn_header *h;
-    const char *nl = (const char *) memchr(buf + i, '\n', end - i);
-    eol = (size_t) (nl - buf);
-    if (buf[eol - 1] != '\r' || eol - 1 == i) return -400;
-    if (buf[i] == ' ' || buf[i] == '\t') return -400; /* RFC 9112 5.2: obs-fold */
-    colon = (const char *) memchr(buf + i, ':', eol - 1 - i);
-    if (colon == NULL || colon == buf + i) return -400;
-    for (k = i; k < (size_t) (colon - buf); k++)
-      if (!sn__is_tchar((unsigned char) buf[k])) return -400; /* RFC 9112 5.1: no space before ':' */
-    for (k = (size_t) (colon - buf) + 1; k < eol - 1; k++) {
-      unsigned char ch = (unsigned char) buf[k];
-      if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return -400; /* bare CR, NUL, ... */
-    }
-    if (req->header_count >= SN_MAX_HEADERS) return -431;
-    h = &req->headers[req->header_count++];
-    h->name.ptr = buf + i;
-    h->name.len = (size_t) (colon - (buf + i));
-    h->value.ptr = colon + 1;
-    h->value.len = (size_t) (buf + eol - 1 - (colon + 1));
-    h->value = sn__trim(h->value);
-    i = eol + 1;
-  }
-  if ((st = sn__check_framing(req)) != 0) return -st;
+  if ((st = sn__parse_fields(buf, line_end + 1, end, req->headers, &req->header_count)) != 0) return -st;
+  if ((st = sn__check_request(req)) != 0) return -st;
   if ((st = sn__decode_path(req)) != 0) return -st;
   if (scan) *scan = 0;
   return (int) end;
@@ -3671,23 +3727,20 @@ static void sn__http_dispatch(sn_conn *c) {
 static int sn__http_begin_body(sn_conn *c) {
   sn__listener *l = c->lst;
   sn_request *req = &c->req;
-  sn_str cl = sn_http_header(req, "content-length");
-  sn_str te = sn_http_header(req, "transfer-encoding");
   sn_str conn = sn_http_header(req, "connection");
   sn_str expect = sn_http_header(req, "expect");
+  sn__framing f;
   int has_body;
   c->is_head = sn__eq(req->method, "HEAD");
   c->keep_alive = req->version == 11 ? !sn__has_token(conn, "close") : sn__has_token(conn, "keep-alive");
   c->close_after = !c->keep_alive;
   c->body_len = c->dec_len = 0;
-  c->req_chunked = te.ptr != NULL;
+  (void) sn__frame_body(req->headers, req->header_count, req->version, 1, UINT64_MAX, &f); /* the parser checked it */
+  c->req_chunked = f.kind == SN__BODY_CHUNKED;
   memset(&c->chunk, 0, sizeof c->chunk);
-  if (cl.ptr != NULL) {
-    size_t k;
-    uint64_t v = 0;
-    for (k = 0; k < cl.len; k++) v = v * 10 + (uint64_t) (cl.ptr[k] - '0');
-    if (v > l->opts.max_body) return sn__http_fail(c, 413), 1;
-    c->body_len = (size_t) v;
+  if (f.has_length) {
+    if (f.length > l->opts.max_body) return sn__http_fail(c, 413), 1;
+    c->body_len = (size_t) f.length;
   }
   has_body = c->req_chunked || c->body_len > 0;
   if (expect.ptr != NULL) {
@@ -5818,8 +5871,9 @@ static sn_str sn__span(const char *p, const char *e) {
    body's framing. SN_OK, or SN_ERR_PROTO with why. */
 static int sn__httpc_parse_head(sn__httpc *h, size_t len) {
   sn_http_response *r = &h->resp;
-  const char *p = h->head, *end = h->head + len - 2, *eol; /* len >= 4: the head ends in CRLF CRLF */
-  int chunked = 0, te = 0;
+  const char *p = h->head, *eol;
+  sn__framing f;
+  int st;
   size_t i;
   memset(r, 0, sizeof *r);
   r->content_length = -1;
@@ -5835,54 +5889,26 @@ static int sn__httpc_parse_head(sn__httpc *h, size_t len) {
   r->version = p[7] == '1' ? 11 : 10;
   r->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
   r->reason = sn__span(p + 12 < eol ? p + 12 : eol, eol);
-  for (p = eol + 2; p < end; p = eol + 2) {
-    const char *colon;
-    sn_str name, value;
-    eol = strstr(p, "\r\n");
-    colon = (const char *) memchr(p, ':', (size_t) (eol - p));
-    if (colon == NULL || colon == p || *p == ' ' || *p == '\t' || colon[-1] == ' ' || colon[-1] == '\t')
-      return snprintf(h->why, sizeof h->why, "malformed header line (or obs-fold)"), SN_ERR_PROTO;
-    if (r->header_count >= SN_MAX_HEADERS)
-      return snprintf(h->why, sizeof h->why, "more than %d header lines", SN_MAX_HEADERS), SN_ERR_PROTO;
-    name.ptr = p, name.len = (size_t) (colon - p);
-    value = sn__span(colon + 1, eol);
-    r->headers[r->header_count].name = name;
-    r->headers[r->header_count++].value = value;
-    if (sn__ieq(name.ptr, name.len, "content-length")) {
-      int64_t v = 0;
-      size_t i;
-      if (value.len == 0 || value.len > 18) return snprintf(h->why, sizeof h->why, "bad Content-Length"), SN_ERR_PROTO;
-      for (i = 0; i < value.len; i++) {
-        if (value.ptr[i] < '0' || value.ptr[i] > '9') return snprintf(h->why, sizeof h->why, "bad Content-Length"), SN_ERR_PROTO;
-        v = v * 10 + (value.ptr[i] - '0');
-      }
-      if (r->content_length >= 0 && r->content_length != v)
-        return snprintf(h->why, sizeof h->why, "differing Content-Length headers"), SN_ERR_PROTO;
-      r->content_length = v;
-    } else if (sn__ieq(name.ptr, name.len, "transfer-encoding")) {
-      /* RFC 9112 6.1: all fields together are one list of codings, chunked
-         last and once; chunked is the only one decoded here */
-      sn_str list = value, item;
-      te = 1;
-      while (sn__next_item(&list, &item)) {
-        if (!sn__ieq(item.ptr, item.len, "chunked") || chunked)
-          return snprintf(h->why, sizeof h->why, "%s (%.*s), which cannot be decoded",
-                          chunked ? "a transfer coding after chunked" : "an unsupported transfer coding",
-                          (int) (item.len > 40 ? 40 : item.len),
-                          item.ptr), SN_ERR_PROTO;
-        chunked = 1;
-      }
-    }
+  /* the fields and the framing by the server's own rules (sn_http_parse) */
+  st = sn__parse_fields(p, (size_t) (eol + 2 - p), len, r->headers, &r->header_count);
+  if (st == 431) return snprintf(h->why, sizeof h->why, "more than %d header lines", SN_MAX_HEADERS), SN_ERR_PROTO;
+  if (st != 0) return snprintf(h->why, sizeof h->why, "malformed header line (or obs-fold)"), SN_ERR_PROTO;
+  if (sn__frame_body(r->headers, r->header_count, r->version, 0, 999999999999999999ULL, &f) != 0) {
+    if (f.item.ptr != NULL)
+      snprintf(h->why, sizeof h->why, "%s (%.*s), which cannot be decoded", f.why, (int) (f.item.len > 40 ? 40 : f.item.len),
+               f.item.ptr);
+    else
+      snprintf(h->why, sizeof h->why, "%s", f.why);
+    return SN_ERR_PROTO;
   }
-  if (te && !chunked) return snprintf(h->why, sizeof h->why, "an empty Transfer-Encoding"), SN_ERR_PROTO;
-  if (te && r->content_length >= 0) h->no_reuse = 1; /* RFC 9112 6.3: chunked wins, the connection is not used again */
+  if (f.has_length) r->content_length = (int64_t) f.length;
+  h->no_reuse = f.ambiguous; /* RFC 9112 6.3: chunked wins, the connection is not used again */
   if (strcmp(h->method, "HEAD") == 0 || r->status == 204 || r->status == 304) h->framing = SN__HF_NONE;
-  else if (te) h->framing = SN__HF_CHUNKED, memset(&h->ch, 0, sizeof h->ch); /* RFC 9112 6.3: TE wins over CL */
-  else if (r->content_length >= 0) h->framing = SN__HF_LENGTH, h->remaining = (uint64_t) r->content_length;
+  else if (f.kind == SN__BODY_CHUNKED) h->framing = SN__HF_CHUNKED, memset(&h->ch, 0, sizeof h->ch);
+  else if (f.kind == SN__BODY_LENGTH) h->framing = SN__HF_LENGTH, h->remaining = f.length;
   else h->framing = SN__HF_CLOSE;
   return SN_OK;
 }
-
 
 /* Body bytes (already framed out of the stream): to the caller, unless the
    response is a redirect being followed. */
