@@ -4225,7 +4225,9 @@ SNDEF void *sn_conn_scratch(sn_conn *c) { return c->scratch.b; }
 // >>mime
 /* The message writer: headers (RFC 5322, RFC 2047 encoded words), MIME
    structure (RFC 2045/2046), quoted-printable and base64 encoders working on
-   streams, dot-stuffing (RFC 5321 4.5.2) applied to everything it emits. */
+   streams, dot-stuffing (RFC 5321 4.5.2) applied to everything it emits, all
+   into a byte queue a piece at a time (sn__mime_write); address and header
+   checks for sn_mail_send. */
 #if SN_ENABLE_SMTP
 
 #define SN__MAIL_MAX_ATTACH 16
@@ -4246,6 +4248,8 @@ typedef struct sn__mime {
   unsigned char carry[3];
   int ncarry;    /* base64: input bytes waiting for a group of three */
   char mixed[40], alt[40];
+  sn__txq *out;  /* where the message goes (the session's send queue) */
+  sn_mgr *mgr;   /* the clock and the DRBG (Date, Message-ID, boundaries) */
 } sn__mime;
 
 static const char sn__b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -4313,10 +4317,310 @@ static int sn__addr_ok(const sn_mail_addr *a) {
   return at == 1 && a->addr[0] != '@' && p[-1] != '@';
 }
 
+/* Message bytes: everything goes through here for dot-stuffing. */
+static int sn__mime_put(sn__mime *w, const char *data, size_t n) {
+  size_t i, start = 0;
+  int r;
+  for (i = 0; i < n; i++) {
+    if (w->bol && data[i] == '.') {
+      if ((r = sn__txq_put(w->out, data + start, i - start, (size_t) -1)) != SN_OK) return r;
+      if ((r = sn__txq_put(w->out, ".", 1, (size_t) -1)) != SN_OK) return r;
+      start = i;
+    }
+    w->bol = data[i] == '\n';
+  }
+  return sn__txq_put(w->out, data + start, n - start, (size_t) -1);
+}
+
+static int sn__mime_puts(sn__mime *w, const char *str) { return sn__mime_put(w, str, strlen(str)); }
+
+/* An unstructured header value as RFC 2047 encoded words when it is not
+   plain ASCII, folded so no line exceeds 78 characters. */
+/* A quoted-string (RFC 5322 3.2.4, RFC 2045 5.1): '"' and '\\' escaped. */
+static int sn__mime_quoted(sn__mime *w, const char *v) {
+  int r = sn__mime_puts(w, "\"");
+  for (; *v && r == SN_OK; v++) {
+    if (*v == '"' || *v == '\\') r = sn__mime_puts(w, "\\");
+    if (r == SN_OK) r = sn__mime_put(w, v, 1);
+  }
+  return r == SN_OK ? sn__mime_puts(w, "\"") : r;
+}
+
+static int sn__mime_words(sn__mime *w, const char *v) {
+  size_t len = strlen(v), i = 0;
+  int r = SN_OK, first = 1;
+  if (sn__is_ascii_text(v) && strstr(v, "=?") == NULL) return sn__mime_put(w, v, len);
+  while (i < len && r == SN_OK) {
+    char b64[64];
+    size_t take = len - i > 45 ? 45 : len - i;
+    /* never split a UTF-8 sequence across two words */
+    while (i + take < len && take > 1 && ((unsigned char) v[i + take] & 0xC0) == 0x80) take--;
+    sn__b64_encode((const unsigned char *) v + i, take, b64);
+    if (!first) r = sn__mime_puts(w, "\r\n ");
+    if (r == SN_OK) r = sn__mime_puts(w, "=?UTF-8?B?");
+    if (r == SN_OK) r = sn__mime_puts(w, b64);
+    if (r == SN_OK) r = sn__mime_puts(w, "?=");
+    first = 0;
+    i += take;
+  }
+  return r;
+}
+
+static int sn__mime_addr(sn__mime *w, const sn_mail_addr *a) {
+  int r = SN_OK;
+  if (a->name != NULL && a->name[0] != '\0') {
+    if (sn__is_ascii_text(a->name) && strstr(a->name, "=?") == NULL) {
+      r = sn__mime_quoted(w, a->name);
+    } else {
+      r = sn__mime_words(w, a->name);
+    }
+    if (r == SN_OK) r = sn__mime_puts(w, " ");
+  }
+  if (r == SN_OK) r = sn__mime_puts(w, "<");
+  if (r == SN_OK) r = sn__mime_puts(w, a->addr);
+  if (r == SN_OK) r = sn__mime_puts(w, ">");
+  return r;
+}
+
+static int sn__mime_addr_list(sn__mime *w, const char *field, const sn_mail_addr *list, int n) {
+  int i, r;
+  if (n <= 0) return SN_OK;
+  if ((r = sn__mime_puts(w, field)) != SN_OK) return r;
+  for (i = 0; i < n && r == SN_OK; i++) {
+    if (i > 0) r = sn__mime_puts(w, ",\r\n ");
+    if (r == SN_OK) r = sn__mime_addr(w, &list[i]);
+  }
+  return r == SN_OK ? sn__mime_puts(w, "\r\n") : r;
+}
+
+static int sn__mime_head(sn__mime *w, const sn_mail *mail) {
+  static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  static const char *const wday[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
+  unsigned char rnd[16];
+  char buf[200], hex[33];
+  const char *domain = strchr(mail->from.addr, '@') + 1;
+  int64_t now = w->mgr->port.wall_s(w->mgr->port.ctx);
+  int i, r;
+  if ((r = sn__mime_puts(w, "From: ")) != SN_OK || (r = sn__mime_addr(w, &mail->from)) != SN_OK ||
+      (r = sn__mime_puts(w, "\r\n")) != SN_OK)
+    return r;
+  if ((r = sn__mime_addr_list(w, "To: ", mail->to, mail->to_count)) != SN_OK) return r;
+  if ((r = sn__mime_addr_list(w, "Cc: ", mail->cc, mail->cc_count)) != SN_OK) return r;
+  if ((r = sn__mime_puts(w, "Subject: ")) != SN_OK || (r = sn__mime_words(w, mail->subject ? mail->subject : "")) != SN_OK ||
+      (r = sn__mime_puts(w, "\r\n")) != SN_OK)
+    return r;
+  if (now >= 0) { /* RFC 5322 3.3; a device without a clock sends no Date */
+    int64_t days = now / 86400, sec = now % 86400;
+    int y, mo, d;
+    sn__civil_from_days(days, &y, &mo, &d);
+    snprintf(buf, sizeof buf, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", wday[days % 7], d, mon[mo - 1], y,
+             (int) (sec / 3600), (int) (sec / 60 % 60), (int) (sec % 60));
+    if ((r = sn__mime_puts(w, buf)) != SN_OK) return r;
+  }
+  if (sn_mgr_random(w->mgr, rnd, sizeof rnd) != 0) return SN_ERR_ENTROPY;
+  for (i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+  snprintf(buf, sizeof buf, "Message-ID: <%s@%.100s>\r\nMIME-Version: 1.0\r\n", hex, domain);
+  if ((r = sn__mime_puts(w, buf)) != SN_OK) return r;
+  /* boundaries cannot occur in base64 or quoted-printable output: '=_' */
+  snprintf(w->mixed, sizeof w->mixed, "=_sn_m_%.24s", hex);
+  snprintf(w->alt, sizeof w->alt, "=_sn_a_%.24s", hex + 8);
+  return SN_OK;
+}
+
+static void sn__mime_plan(sn__mime *w, const sn_mail *mail) {
+  int i, n = 0, mixed = mail->attachment_count > 0, alt = mail->html != NULL;
+  w->plan[n++] = SN__P_HEAD;
+  if (mixed) w->plan[n++] = SN__P_MIXED_OPEN;
+  if (alt) w->plan[n++] = SN__P_ALT_OPEN;
+  w->plan[n++] = SN__P_TEXT_HEAD;
+  w->plan[n++] = SN__P_TEXT;
+  if (alt) {
+    w->plan[n++] = SN__P_HTML_HEAD;
+    w->plan[n++] = SN__P_HTML;
+    w->plan[n++] = SN__P_ALT_CLOSE;
+  }
+  for (i = 0; i < mail->attachment_count; i++) {
+    w->plan_att[n] = (unsigned char) i;
+    w->plan[n++] = SN__P_ATT_HEAD;
+    w->plan_att[n] = (unsigned char) i;
+    w->plan[n++] = SN__P_ATT;
+  }
+  if (mixed) w->plan[n++] = SN__P_MIXED_CLOSE;
+  w->plan[n++] = SN__P_END;
+  w->nplan = n;
+  w->pc = 0;
+  w->bol = 1;
+}
+
+/* Quoted-printable (RFC 2045 6.7) of a chunk, any line ends becoming CRLF. */
+static int sn__qp(sn__mime *w, const unsigned char *in, size_t n, int at_end) {
+  static const char hexd[] = "0123456789ABCDEF";
+  char out[3 * 512 + 64];
+  size_t i, o = 0;
+  for (i = 0; i <= n; i++) {
+    int ch = i < n ? in[i] : -1, is_break = ch == '\n' || ch == '\r';
+    if (ch == -1 && !at_end) break;
+    if (w->pending_ws) { /* RFC 2045 6.7 (3): whitespace before a line break is encoded */
+      if (is_break || ch == -1) {
+        if (w->col + 3 > 75) memcpy(out + o, "=\r\n", 3), o += 3, w->col = 0;
+        out[o++] = '=', out[o++] = hexd[w->pending_ws >> 4], out[o++] = hexd[w->pending_ws & 15];
+      } else {
+        if (w->col + 1 > 75) memcpy(out + o, "=\r\n", 3), o += 3, w->col = 0;
+        out[o++] = (char) w->pending_ws;
+      }
+      w->col += is_break || ch == -1 ? 3 : 1;
+      w->pending_ws = 0;
+    }
+    if (ch == -1) break;
+    if (ch == '\n' && w->prev_cr) {
+      w->prev_cr = 0;
+      continue;
+    }
+    w->prev_cr = ch == '\r';
+    if (is_break) {
+      memcpy(out + o, "\r\n", 2), o += 2;
+      w->col = 0;
+    } else if (ch == ' ' || ch == '\t') {
+      w->pending_ws = ch;
+    } else if (ch >= 33 && ch <= 126 && ch != '=' && !(ch == '.' && w->col == 0)) {
+      if (w->col + 1 > 75) memcpy(out + o, "=\r\n", 3), o += 3, w->col = 0;
+      out[o++] = (char) ch;
+      w->col++;
+    } else {
+      if (w->col + 3 > 75) memcpy(out + o, "=\r\n", 3), o += 3, w->col = 0;
+      out[o++] = '=', out[o++] = hexd[ch >> 4], out[o++] = hexd[ch & 15];
+      w->col += 3;
+    }
+    if (o > sizeof out - 16) {
+      int r = sn__mime_put(w, out, o);
+      if (r != SN_OK) return r;
+      o = 0;
+    }
+  }
+  return sn__mime_put(w, out, o);
+}
+
+/* Base64 (RFC 2045 6.8) of a chunk, in lines of 76 characters. */
+static int sn__b64_stream(sn__mime *w, const unsigned char *in, size_t n, int at_end) {
+  char out[1200];
+  size_t i = 0, o = 0;
+  while (i < n || (at_end && w->ncarry > 0)) {
+    char quad[8];
+    while (w->ncarry < 3 && i < n) w->carry[w->ncarry++] = in[i++];
+    if (w->ncarry < 3 && !at_end) break;
+    sn__b64_encode(w->carry, (size_t) w->ncarry, quad);
+    w->ncarry = 0;
+    memcpy(out + o, quad, 4), o += 4;
+    w->col += 4;
+    if (w->col >= 76) memcpy(out + o, "\r\n", 2), o += 2, w->col = 0;
+    if (o > sizeof out - 16) {
+      int r = sn__mime_put(w, out, o);
+      if (r != SN_OK) return r;
+      o = 0;
+    }
+  }
+  if (at_end && w->col > 0) memcpy(out + o, "\r\n", 2), o += 2, w->col = 0;
+  return sn__mime_put(w, out, o);
+}
+
+/* Pulls up to len bytes from a memory or callback source. Returns the count
+   (0 at the end) or an error. */
+static int sn__mime_pull(sn__mime *w, const char *data, size_t dlen, sn_mail_source_fn fn, void *arg,
+                         unsigned char *buf, size_t len) {
+  if (fn != NULL) return fn(arg, buf, len);
+  if (data == NULL) return 0;
+  if (len > dlen - w->pos) len = dlen - w->pos;
+  memcpy(buf, data + w->pos, len);
+  w->pos += len;
+  return (int) len;
+}
+
+/* Produces the next piece of the message into the send buffer. Returns 1
+   while there is more, 0 when the message (and its final dot) is queued,
+   or an error. */
+static int sn__mime_write(sn__mime *w, const sn_mail *mail) {
+  unsigned char buf[512];
+  char line[600];
+  int r = SN_OK, step = w->plan[w->pc], n;
+  const sn_mail_attachment *att = mail->attachment_count ? &mail->attachments[w->plan_att[w->pc]] : NULL;
+  switch (step) {
+    case SN__P_HEAD: r = sn__mime_head(w, mail); break;
+    case SN__P_MIXED_OPEN:
+      snprintf(line, sizeof line, "Content-Type: multipart/mixed;\r\n boundary=\"%s\"\r\n\r\n--%s\r\n", w->mixed, w->mixed);
+      r = sn__mime_puts(w, line);
+      break;
+    case SN__P_ALT_OPEN:
+      snprintf(line, sizeof line, "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n\r\n--%s\r\n", w->alt, w->alt);
+      r = sn__mime_puts(w, line);
+      break;
+    case SN__P_TEXT_HEAD:
+    case SN__P_HTML_HEAD:
+      snprintf(line, sizeof line, "%s%s%sContent-Type: text/%s; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
+               step == SN__P_HTML_HEAD ? "\r\n--" : "", step == SN__P_HTML_HEAD ? w->alt : "",
+               step == SN__P_HTML_HEAD ? "\r\n" : "", step == SN__P_HTML_HEAD ? "html" : "plain");
+      r = sn__mime_puts(w, line);
+      break;
+    case SN__P_TEXT:
+    case SN__P_HTML:
+    case SN__P_ATT: {
+      const char *data = step == SN__P_TEXT ? mail->text : step == SN__P_HTML ? mail->html : (const char *) att->data;
+      size_t dlen = step == SN__P_TEXT ? mail->text_len : step == SN__P_HTML ? strlen(mail->html) : att->len;
+      sn_mail_source_fn fn = step == SN__P_TEXT ? mail->text_source : step == SN__P_ATT ? att->source : NULL;
+      void *arg = step == SN__P_TEXT ? mail->text_source_arg : step == SN__P_ATT ? att->source_arg : NULL;
+      if (!w->started) {
+        w->started = 1;
+        w->pos = 0;
+        w->col = w->pending_ws = w->prev_cr = w->ncarry = 0;
+      }
+      if (step == SN__P_TEXT && data != NULL && dlen == 0 && fn == NULL) dlen = strlen(data);
+      n = sn__mime_pull(w, data, dlen, fn, arg, buf, step == SN__P_ATT ? 510 : sizeof buf);
+      if (n < 0) return n;
+      r = step == SN__P_ATT ? sn__b64_stream(w, buf, (size_t) n, n == 0) : sn__qp(w, buf, (size_t) n, n == 0);
+      if (r != SN_OK) return r;
+      if (n > 0) return 1; /* same step again */
+      w->started = 0;
+      break;
+    }
+    case SN__P_ALT_CLOSE:
+      snprintf(line, sizeof line, "\r\n--%s--\r\n", w->alt);
+      r = sn__mime_puts(w, line);
+      break;
+    case SN__P_ATT_HEAD: {
+      const char *fname = att->filename ? att->filename : "attachment";
+      const char *type = att->content_type ? att->content_type : "application/octet-stream";
+      snprintf(line, sizeof line, "\r\n--%s\r\nContent-Type: %.100s\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment;\r\n filename=",
+               w->mixed, type);
+      r = sn__mime_puts(w, line);
+      if (r != SN_OK) break;
+      if (sn__is_ascii_text(fname) && strstr(fname, "=?") == NULL) {
+        r = sn__mime_quoted(w, fname);
+      } else { /* encoded words in quotes: RFC 2231 would be stricter; mail clients read this */
+        r = sn__mime_puts(w, "\"");
+        if (r == SN_OK) r = sn__mime_words(w, fname);
+        if (r == SN_OK) r = sn__mime_puts(w, "\"");
+      }
+      if (r == SN_OK) r = sn__mime_puts(w, "\r\n\r\n");
+      break;
+    }
+    case SN__P_MIXED_CLOSE:
+      snprintf(line, sizeof line, "\r\n--%s--\r\n", w->mixed);
+      r = sn__mime_puts(w, line);
+      break;
+    default: /* SN__P_END: RFC 5321 4.1.1.4, outside dot-stuffing */
+      r = sn__txq_put(w->out, w->bol ? ".\r\n" : "\r\n.\r\n", w->bol ? 3 : 5, (size_t) -1);
+      return r == SN_OK ? 0 : r;
+  }
+  if (r != SN_OK) return r;
+  w->pc++;
+  return 1;
+}
+
 // >>smtp
-/* The mail session: a state machine driven by the server's replies over one
-   connection (plain, then TLS after STARTTLS, or TLS from the start), that
-   runs the queued jobs for one server one after another. */
+/* The mail queue and the mail session: a protocol on one stream (plain,
+   then TLS begun on the same stream after STARTTLS, or TLS from the start),
+   a state machine driven by the server's replies that runs the queued jobs
+   for one server one after another. */
 /* The session's states, each with the RFC 5321 4.5.3.2 timeout of what it
    waits for (sn__smtp_goto sets both; the server's timeout_ms replaces them):
    SN__S_CONNECT    the TCP connection is under way (60 s); writable: then
@@ -4400,306 +4704,12 @@ static int sn__smtp_printf(sn__smtp *s, const char *fmt, ...) {
   return sn__smtp_tx_put(s, line, (size_t) n);
 }
 
-/* Message bytes: everything goes through here for dot-stuffing. */
-static int sn__mime_put(sn__smtp *s, const char *data, size_t n) {
-  size_t i, start = 0;
-  int r;
-  for (i = 0; i < n; i++) {
-    if (s->w.bol && data[i] == '.') {
-      if ((r = sn__smtp_tx_put(s, data + start, i - start)) != SN_OK) return r;
-      if ((r = sn__smtp_tx_put(s, ".", 1)) != SN_OK) return r;
-      start = i;
-    }
-    s->w.bol = data[i] == '\n';
-  }
-  return sn__smtp_tx_put(s, data + start, n - start);
-}
-
-static int sn__mime_puts(sn__smtp *s, const char *str) { return sn__mime_put(s, str, strlen(str)); }
-
-/* An unstructured header value as RFC 2047 encoded words when it is not
-   plain ASCII, folded so no line exceeds 78 characters. */
-/* A quoted-string (RFC 5322 3.2.4, RFC 2045 5.1): '"' and '\\' escaped. */
-static int sn__mime_quoted(sn__smtp *s, const char *v) {
-  int r = sn__mime_puts(s, "\"");
-  for (; *v && r == SN_OK; v++) {
-    if (*v == '"' || *v == '\\') r = sn__mime_puts(s, "\\");
-    if (r == SN_OK) r = sn__mime_put(s, v, 1);
-  }
-  return r == SN_OK ? sn__mime_puts(s, "\"") : r;
-}
-
-static int sn__mime_words(sn__smtp *s, const char *v) {
-  size_t len = strlen(v), i = 0;
-  int r = SN_OK, first = 1;
-  if (sn__is_ascii_text(v) && strstr(v, "=?") == NULL) return sn__mime_put(s, v, len);
-  while (i < len && r == SN_OK) {
-    char b64[64];
-    size_t take = len - i > 45 ? 45 : len - i;
-    /* never split a UTF-8 sequence across two words */
-    while (i + take < len && take > 1 && ((unsigned char) v[i + take] & 0xC0) == 0x80) take--;
-    sn__b64_encode((const unsigned char *) v + i, take, b64);
-    if (!first) r = sn__mime_puts(s, "\r\n ");
-    if (r == SN_OK) r = sn__mime_puts(s, "=?UTF-8?B?");
-    if (r == SN_OK) r = sn__mime_puts(s, b64);
-    if (r == SN_OK) r = sn__mime_puts(s, "?=");
-    first = 0;
-    i += take;
-  }
-  return r;
-}
-
-static int sn__mime_addr(sn__smtp *s, const sn_mail_addr *a) {
-  int r = SN_OK;
-  if (a->name != NULL && a->name[0] != '\0') {
-    if (sn__is_ascii_text(a->name) && strstr(a->name, "=?") == NULL) {
-      r = sn__mime_quoted(s, a->name);
-    } else {
-      r = sn__mime_words(s, a->name);
-    }
-    if (r == SN_OK) r = sn__mime_puts(s, " ");
-  }
-  if (r == SN_OK) r = sn__mime_puts(s, "<");
-  if (r == SN_OK) r = sn__mime_puts(s, a->addr);
-  if (r == SN_OK) r = sn__mime_puts(s, ">");
-  return r;
-}
-
-static int sn__mime_addr_list(sn__smtp *s, const char *field, const sn_mail_addr *list, int n) {
-  int i, r;
-  if (n <= 0) return SN_OK;
-  if ((r = sn__mime_puts(s, field)) != SN_OK) return r;
-  for (i = 0; i < n && r == SN_OK; i++) {
-    if (i > 0) r = sn__mime_puts(s, ",\r\n ");
-    if (r == SN_OK) r = sn__mime_addr(s, &list[i]);
-  }
-  return r == SN_OK ? sn__mime_puts(s, "\r\n") : r;
-}
-
-static int sn__mime_head(sn__smtp *s, const sn_mail *mail) {
-  static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  static const char *const wday[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
-  unsigned char rnd[16];
-  char buf[200], hex[33];
-  const char *domain = strchr(mail->from.addr, '@') + 1;
-  int64_t now = s->st.mgr->port.wall_s(s->st.mgr->port.ctx);
-  int i, r;
-  if ((r = sn__mime_puts(s, "From: ")) != SN_OK || (r = sn__mime_addr(s, &mail->from)) != SN_OK ||
-      (r = sn__mime_puts(s, "\r\n")) != SN_OK)
-    return r;
-  if ((r = sn__mime_addr_list(s, "To: ", mail->to, mail->to_count)) != SN_OK) return r;
-  if ((r = sn__mime_addr_list(s, "Cc: ", mail->cc, mail->cc_count)) != SN_OK) return r;
-  if ((r = sn__mime_puts(s, "Subject: ")) != SN_OK || (r = sn__mime_words(s, mail->subject ? mail->subject : "")) != SN_OK ||
-      (r = sn__mime_puts(s, "\r\n")) != SN_OK)
-    return r;
-  if (now >= 0) { /* RFC 5322 3.3; a device without a clock sends no Date */
-    int64_t days = now / 86400, sec = now % 86400;
-    int y, mo, d;
-    sn__civil_from_days(days, &y, &mo, &d);
-    snprintf(buf, sizeof buf, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", wday[days % 7], d, mon[mo - 1], y,
-             (int) (sec / 3600), (int) (sec / 60 % 60), (int) (sec % 60));
-    if ((r = sn__mime_puts(s, buf)) != SN_OK) return r;
-  }
-  if (sn_mgr_random(s->st.mgr, rnd, sizeof rnd) != 0) return SN_ERR_ENTROPY;
-  for (i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
-  snprintf(buf, sizeof buf, "Message-ID: <%s@%.100s>\r\nMIME-Version: 1.0\r\n", hex, domain);
-  if ((r = sn__mime_puts(s, buf)) != SN_OK) return r;
-  /* boundaries cannot occur in base64 or quoted-printable output: '=_' */
-  snprintf(s->w.mixed, sizeof s->w.mixed, "=_sn_m_%.24s", hex);
-  snprintf(s->w.alt, sizeof s->w.alt, "=_sn_a_%.24s", hex + 8);
-  return SN_OK;
-}
-
-static void sn__mime_plan(sn__mime *w, const sn_mail *mail) {
-  int i, n = 0, mixed = mail->attachment_count > 0, alt = mail->html != NULL;
-  w->plan[n++] = SN__P_HEAD;
-  if (mixed) w->plan[n++] = SN__P_MIXED_OPEN;
-  if (alt) w->plan[n++] = SN__P_ALT_OPEN;
-  w->plan[n++] = SN__P_TEXT_HEAD;
-  w->plan[n++] = SN__P_TEXT;
-  if (alt) {
-    w->plan[n++] = SN__P_HTML_HEAD;
-    w->plan[n++] = SN__P_HTML;
-    w->plan[n++] = SN__P_ALT_CLOSE;
-  }
-  for (i = 0; i < mail->attachment_count; i++) {
-    w->plan_att[n] = (unsigned char) i;
-    w->plan[n++] = SN__P_ATT_HEAD;
-    w->plan_att[n] = (unsigned char) i;
-    w->plan[n++] = SN__P_ATT;
-  }
-  if (mixed) w->plan[n++] = SN__P_MIXED_CLOSE;
-  w->plan[n++] = SN__P_END;
-  w->nplan = n;
-  w->pc = 0;
-  w->bol = 1;
-}
-
-/* Quoted-printable (RFC 2045 6.7) of a chunk, any line ends becoming CRLF. */
-static int sn__qp(sn__smtp *s, const unsigned char *in, size_t n, int at_end) {
-  static const char hexd[] = "0123456789ABCDEF";
-  char out[3 * 512 + 64];
-  size_t i, o = 0;
-  sn__mime *w = &s->w;
-  for (i = 0; i <= n; i++) {
-    int ch = i < n ? in[i] : -1, is_break = ch == '\n' || ch == '\r';
-    if (ch == -1 && !at_end) break;
-    if (w->pending_ws) { /* RFC 2045 6.7 (3): whitespace before a line break is encoded */
-      if (is_break || ch == -1) {
-        if (w->col + 3 > 75) memcpy(out + o, "=\r\n", 3), o += 3, w->col = 0;
-        out[o++] = '=', out[o++] = hexd[w->pending_ws >> 4], out[o++] = hexd[w->pending_ws & 15];
-      } else {
-        if (w->col + 1 > 75) memcpy(out + o, "=\r\n", 3), o += 3, w->col = 0;
-        out[o++] = (char) w->pending_ws;
-      }
-      w->col += is_break || ch == -1 ? 3 : 1;
-      w->pending_ws = 0;
-    }
-    if (ch == -1) break;
-    if (ch == '\n' && w->prev_cr) {
-      w->prev_cr = 0;
-      continue;
-    }
-    w->prev_cr = ch == '\r';
-    if (is_break) {
-      memcpy(out + o, "\r\n", 2), o += 2;
-      w->col = 0;
-    } else if (ch == ' ' || ch == '\t') {
-      w->pending_ws = ch;
-    } else if (ch >= 33 && ch <= 126 && ch != '=' && !(ch == '.' && w->col == 0)) {
-      if (w->col + 1 > 75) memcpy(out + o, "=\r\n", 3), o += 3, w->col = 0;
-      out[o++] = (char) ch;
-      w->col++;
-    } else {
-      if (w->col + 3 > 75) memcpy(out + o, "=\r\n", 3), o += 3, w->col = 0;
-      out[o++] = '=', out[o++] = hexd[ch >> 4], out[o++] = hexd[ch & 15];
-      w->col += 3;
-    }
-    if (o > sizeof out - 16) {
-      int r = sn__mime_put(s, out, o);
-      if (r != SN_OK) return r;
-      o = 0;
-    }
-  }
-  return sn__mime_put(s, out, o);
-}
-
-/* Base64 (RFC 2045 6.8) of a chunk, in lines of 76 characters. */
-static int sn__b64_stream(sn__smtp *s, const unsigned char *in, size_t n, int at_end) {
-  char out[1200];
-  size_t i = 0, o = 0;
-  sn__mime *w = &s->w;
-  while (i < n || (at_end && w->ncarry > 0)) {
-    char quad[8];
-    while (w->ncarry < 3 && i < n) w->carry[w->ncarry++] = in[i++];
-    if (w->ncarry < 3 && !at_end) break;
-    sn__b64_encode(w->carry, (size_t) w->ncarry, quad);
-    w->ncarry = 0;
-    memcpy(out + o, quad, 4), o += 4;
-    w->col += 4;
-    if (w->col >= 76) memcpy(out + o, "\r\n", 2), o += 2, w->col = 0;
-    if (o > sizeof out - 16) {
-      int r = sn__mime_put(s, out, o);
-      if (r != SN_OK) return r;
-      o = 0;
-    }
-  }
-  if (at_end && w->col > 0) memcpy(out + o, "\r\n", 2), o += 2, w->col = 0;
-  return sn__mime_put(s, out, o);
-}
-
-/* Pulls up to len bytes from a memory or callback source. Returns the count
-   (0 at the end) or an error. */
-static int sn__mime_pull(sn__smtp *s, const char *data, size_t dlen, sn_mail_source_fn fn, void *arg,
-                         unsigned char *buf, size_t len) {
-  if (fn != NULL) return fn(arg, buf, len);
-  if (data == NULL) return 0;
-  if (len > dlen - s->w.pos) len = dlen - s->w.pos;
-  memcpy(buf, data + s->w.pos, len);
-  s->w.pos += len;
-  return (int) len;
-}
-
-/* Produces the next piece of the message into the send buffer. Returns 1
-   while there is more, 0 when the message (and its final dot) is queued,
-   or an error. */
+/* The next piece of the current mail into the session's send queue
+   (sn__mime_write). */
 static int sn__mime_step(sn__smtp *s, const sn_mail *mail) {
-  sn__mime *w = &s->w;
-  unsigned char buf[512];
-  char line[600];
-  int r = SN_OK, step = w->plan[w->pc], n;
-  const sn_mail_attachment *att = mail->attachment_count ? &mail->attachments[w->plan_att[w->pc]] : NULL;
-  switch (step) {
-    case SN__P_HEAD: r = sn__mime_head(s, mail); break;
-    case SN__P_MIXED_OPEN:
-      snprintf(line, sizeof line, "Content-Type: multipart/mixed;\r\n boundary=\"%s\"\r\n\r\n--%s\r\n", w->mixed, w->mixed);
-      r = sn__mime_puts(s, line);
-      break;
-    case SN__P_ALT_OPEN:
-      snprintf(line, sizeof line, "Content-Type: multipart/alternative;\r\n boundary=\"%s\"\r\n\r\n--%s\r\n", w->alt, w->alt);
-      r = sn__mime_puts(s, line);
-      break;
-    case SN__P_TEXT_HEAD:
-    case SN__P_HTML_HEAD:
-      snprintf(line, sizeof line, "%s%s%sContent-Type: text/%s; charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n",
-               step == SN__P_HTML_HEAD ? "\r\n--" : "", step == SN__P_HTML_HEAD ? w->alt : "",
-               step == SN__P_HTML_HEAD ? "\r\n" : "", step == SN__P_HTML_HEAD ? "html" : "plain");
-      r = sn__mime_puts(s, line);
-      break;
-    case SN__P_TEXT:
-    case SN__P_HTML:
-    case SN__P_ATT: {
-      const char *data = step == SN__P_TEXT ? mail->text : step == SN__P_HTML ? mail->html : (const char *) att->data;
-      size_t dlen = step == SN__P_TEXT ? mail->text_len : step == SN__P_HTML ? strlen(mail->html) : att->len;
-      sn_mail_source_fn fn = step == SN__P_TEXT ? mail->text_source : step == SN__P_ATT ? att->source : NULL;
-      void *arg = step == SN__P_TEXT ? mail->text_source_arg : step == SN__P_ATT ? att->source_arg : NULL;
-      if (!w->started) {
-        w->started = 1;
-        w->pos = 0;
-        w->col = w->pending_ws = w->prev_cr = w->ncarry = 0;
-      }
-      if (step == SN__P_TEXT && data != NULL && dlen == 0 && fn == NULL) dlen = strlen(data);
-      n = sn__mime_pull(s, data, dlen, fn, arg, buf, step == SN__P_ATT ? 510 : sizeof buf);
-      if (n < 0) return n;
-      r = step == SN__P_ATT ? sn__b64_stream(s, buf, (size_t) n, n == 0) : sn__qp(s, buf, (size_t) n, n == 0);
-      if (r != SN_OK) return r;
-      if (n > 0) return 1; /* same step again */
-      w->started = 0;
-      break;
-    }
-    case SN__P_ALT_CLOSE:
-      snprintf(line, sizeof line, "\r\n--%s--\r\n", w->alt);
-      r = sn__mime_puts(s, line);
-      break;
-    case SN__P_ATT_HEAD: {
-      const char *fname = att->filename ? att->filename : "attachment";
-      const char *type = att->content_type ? att->content_type : "application/octet-stream";
-      snprintf(line, sizeof line, "\r\n--%s\r\nContent-Type: %.100s\r\nContent-Transfer-Encoding: base64\r\nContent-Disposition: attachment;\r\n filename=",
-               w->mixed, type);
-      r = sn__mime_puts(s, line);
-      if (r != SN_OK) break;
-      if (sn__is_ascii_text(fname) && strstr(fname, "=?") == NULL) {
-        r = sn__mime_quoted(s, fname);
-      } else { /* encoded words in quotes: RFC 2231 would be stricter; mail clients read this */
-        r = sn__mime_puts(s, "\"");
-        if (r == SN_OK) r = sn__mime_words(s, fname);
-        if (r == SN_OK) r = sn__mime_puts(s, "\"");
-      }
-      if (r == SN_OK) r = sn__mime_puts(s, "\r\n\r\n");
-      break;
-    }
-    case SN__P_MIXED_CLOSE:
-      snprintf(line, sizeof line, "\r\n--%s--\r\n", w->mixed);
-      r = sn__mime_puts(s, line);
-      break;
-    default: /* SN__P_END: RFC 5321 4.1.1.4, outside dot-stuffing */
-      r = sn__smtp_tx_put(s, w->bol ? ".\r\n" : "\r\n.\r\n", w->bol ? 3 : 5);
-      return r == SN_OK ? 0 : r;
-  }
-  if (r != SN_OK) return r;
-  w->pc++;
-  return 1;
+  s->w.out = &s->st.tx;
+  s->w.mgr = s->st.mgr;
+  return sn__mime_write(&s->w, mail);
 }
 
 /* ---- the session -------------------------------------------------------- */
