@@ -1326,8 +1326,10 @@ SNDEF int sn_json_str(char *dst, size_t dst_len, const char *src, size_t len) {
 }
 
 // >>mgr
-/* The event manager: owns listeners and connections, the DRBG, the clock
-   and the log hook; sn_poll() drives everything from here. */
+/* The event manager: its listeners, the one list of streams (of every
+   protocol), the DRBG, the clock and the log hook; sn_poll() drives
+   everything from here. The types every part shares: the BIO, the byte
+   queue, the stream and the protocol table. */
 typedef struct sn__listener {
   sn_sock sock;
   int is_tls;
@@ -1415,53 +1417,6 @@ struct sn__stream {
   const unsigned char *ext; /* after tx: a zero-copy tail (static files) */
   size_t ext_len;
   mbedtls_ssl_context ssl;
-};
-
-/* A server connection: the states of its stream and of its request.
-   SN__C_HANDSHAKE  accepted on a TLS listener; waits for the handshake to
-                    complete (handshake_timeout_ms). Left to OPEN, or to
-                    LINGER when it fails (mbedTLS sent its alert).
-   SN__C_OPEN       requests are read and answered (the SN__R_* states).
-                    Left to CLOSING after a reply that closes, the idle
-                    timeout or the peer's end; to DEAD on a transport error.
-   SN__C_CLOSING    the last reply drains, then close_notify goes out; then
-                    LINGER.
-   SN__C_LINGER     the write side is shut; what the peer still sends is read
-                    and dropped until it closes or SN__LINGER_MS pass, so a
-                    final reply is not destroyed by a TCP reset. Then DEAD.
-   SN__C_DEAD       reaped by sn_poll at the end of the round.
-   A request: SN__R_HEAD reads and parses the head (request_timeout_ms from its
-   first byte); SN__R_BODY gathers the body (Content-Length or chunked);
-   SN__R_DISPATCH runs the handler (the only state in which a reply can
-   begin); SN__R_RESPOND sends it (a streamed reply calls on_writable as the
-   queue drains), then back to SN__R_HEAD for the next, maybe pipelined,
-   request. The reply itself: SN__RESP_NONE, SN__RESP_STREAMING (chunked,
-   begun but not ended), SN__RESP_DONE. */
-enum { SN__C_HANDSHAKE, SN__C_OPEN, SN__C_CLOSING, SN__C_LINGER, SN__C_DEAD };
-enum { SN__R_HEAD, SN__R_BODY, SN__R_DISPATCH, SN__R_RESPOND };
-enum { SN__RESP_NONE, SN__RESP_STREAMING, SN__RESP_DONE };
-
-struct sn_conn {
-  sn__stream st; /* first: a connection is its stream */
-  sn__listener *lst;
-  uint8_t state, rstate, resp;
-  unsigned keep_alive : 1, close_after : 1, skip_body : 1, is_head : 1, req_chunked : 1, has_subject : 1,
-      chunked_resp : 1, peer_eof : 1, more_work : 1, served : 1;
-  uint64_t t_start, t_active, t_req, t_close;
-  char *rx;
-  size_t rx_len, rx_cap, scan, head_len, body_len, dec_len, body_end;
-  sn_chunked chunk;
-  sn_request req;
-  sn_writable_fn on_writable;
-  void *on_writable_arg;
-  char peer[48];
-  char subject[SN_SUBJECT_MAX];
-  union {
-    void *p;
-    uint64_t u;
-    double d;
-    unsigned char b[SN_CONN_SCRATCH];
-  } scratch;
 };
 
 typedef struct sn__mail_job {
@@ -1647,7 +1602,6 @@ SNDEF void sn_mgr_stats_get(const sn_mgr *m, sn_mgr_stats *out) {
 }
 SNDEF uint64_t sn_mgr_now_ms(const sn_mgr *m) { return m->port.now_ms(m->port.ctx); }
 SNDEF int sn_mgr_tls_error(const sn_mgr *m) { return m->tls_err; }
-SNDEF size_t sn_conn_size(void) { return sizeof(sn_conn); }
 
 /* Moves a buffer to a new block of cap bytes, keeping its first `used`
    bytes (SN_MALLOC has no realloc). Returns the new block, or NULL with the
@@ -1661,8 +1615,9 @@ static void *sn__resize(void *old, size_t used, size_t cap) {
 }
 
 // >>tls
-/* Listener TLS set-up (certificates, keys, suites, resumption) and the BIO
-   callbacks through which mbedTLS reaches the port. */
+/* TLS configurations: loading certificates and keys, suites, a listener's
+   set-up (resumption by tickets and cache), the BIO callbacks through which
+   mbedTLS reaches the port, certificate dates against the port's clock. */
 static int sn__is_pem(const void *data, size_t len) {
   const char *p = (const char *) data;
   size_t i = 0;
@@ -1894,9 +1849,9 @@ static int64_t sn__x509_seconds(const mbedtls_x509_time *t) {
   return sn__days_from_civil(t->year, t->mon, t->day) * 86400 + t->hour * 3600 + t->min * 60 + t->sec;
 }
 
-/* Per-certificate verification hook: validity dates against the port's wall
-   clock (mbedTLS's own check needs a platform time() that an MCU may lack),
-   and the leaf's subject kept for handlers. */
+/* Validity dates against the port's wall clock, for the verification hooks
+   of both roles (mbedTLS's own check needs a platform time() that an MCU
+   may lack). */
 static void sn__check_dates(sn_mgr *m, const mbedtls_x509_crt *crt, uint32_t *flags) {
   int64_t now = m->port.wall_s(m->port.ctx);
   if (now < 0) {
@@ -1908,12 +1863,6 @@ static void sn__check_dates(sn_mgr *m, const mbedtls_x509_crt *crt, uint32_t *fl
   }
 }
 
-static int sn__verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
-  sn_conn *c = (sn_conn *) arg;
-  sn__check_dates(c->st.mgr, crt, flags);
-  if (depth == 0 && mbedtls_x509_dn_gets(c->subject, sizeof c->subject, &crt->subject) > 0) c->has_subject = 1;
-  return 0;
-}
 
 // >>stream
 /* The one transport under every protocol: TLS set-up in either role, the
@@ -2177,8 +2126,11 @@ static void sn__st_remove(sn_mgr *m, sn__stream *st) {
     }
 }
 
+// >>tlsc
+/* The client role of a stream's TLS (the mail sender, sn_connect): its
+   configuration, IP literals, the name or pin verification, sessions kept
+   for resumption. */
 #if SN__TLS_CLIENT
-/* ---- outgoing TLS: the one client path (the mail sender, sn_connect) ------------ */
 #if !defined(MBEDTLS_SSL_CLI_C)
 #error "securenet: the mail sender and sn_connect need mbedTLS's TLS client (MBEDTLS_SSL_CLI_C); for a server alone set SN_ENABLE_SMTP 0 and SN_ENABLE_CLIENT 0"
 #endif
@@ -2429,8 +2381,9 @@ static int sn__tlsc_handshake(sn__stream *st, uint32_t *flags, char *why, size_t
 #endif /* SN__TLS_CLIENT */
 
 // >>http
-/* The request parser (in place, RFC 9112), the chunked decoder, framing and
-   the per-connection request/response cycle. */
+/* HTTP/1.1 messages (RFC 9112): the request parser (in place), the field
+   lines and the framing rule it shares with the HTTP client, the chunked
+   decoder. */
 static int sn__is_tchar(int ch) {
   /* RFC 9110 5.6.2 token characters */
   return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
@@ -3180,9 +3133,59 @@ static void sn__router_allow_all(const sn_router *r, char *allow, size_t allow_l
   sn__allow_add(allow, allow_len, "OPTIONS");
 }
 
+// >>conn
+/* A server connection of the HTTP server: its stream, then its request and
+   reply state (the HTTP protocol's, kept out of the stream). */
+/* A server connection: the states of its stream and of its request.
+   SN__C_HANDSHAKE  accepted on a TLS listener; waits for the handshake to
+                    complete (handshake_timeout_ms). Left to OPEN, or to
+                    LINGER when it fails (mbedTLS sent its alert).
+   SN__C_OPEN       requests are read and answered (the SN__R_* states).
+                    Left to CLOSING after a reply that closes, the idle
+                    timeout or the peer's end; to DEAD on a transport error.
+   SN__C_CLOSING    the last reply drains, then close_notify goes out; then
+                    LINGER.
+   SN__C_LINGER     the write side is shut; what the peer still sends is read
+                    and dropped until it closes or SN__LINGER_MS pass, so a
+                    final reply is not destroyed by a TCP reset. Then DEAD.
+   SN__C_DEAD       reaped by sn_poll at the end of the round.
+   A request: SN__R_HEAD reads and parses the head (request_timeout_ms from its
+   first byte); SN__R_BODY gathers the body (Content-Length or chunked);
+   SN__R_DISPATCH runs the handler (the only state in which a reply can
+   begin); SN__R_RESPOND sends it (a streamed reply calls on_writable as the
+   queue drains), then back to SN__R_HEAD for the next, maybe pipelined,
+   request. The reply itself: SN__RESP_NONE, SN__RESP_STREAMING (chunked,
+   begun but not ended), SN__RESP_DONE. */
+enum { SN__C_HANDSHAKE, SN__C_OPEN, SN__C_CLOSING, SN__C_LINGER, SN__C_DEAD };
+enum { SN__R_HEAD, SN__R_BODY, SN__R_DISPATCH, SN__R_RESPOND };
+enum { SN__RESP_NONE, SN__RESP_STREAMING, SN__RESP_DONE };
+
+struct sn_conn {
+  sn__stream st; /* first: a connection is its stream */
+  sn__listener *lst;
+  uint8_t state, rstate, resp;
+  unsigned keep_alive : 1, close_after : 1, skip_body : 1, is_head : 1, req_chunked : 1, has_subject : 1,
+      chunked_resp : 1, peer_eof : 1, more_work : 1, served : 1;
+  uint64_t t_start, t_active, t_req, t_close;
+  char *rx;
+  size_t rx_len, rx_cap, scan, head_len, body_len, dec_len, body_end;
+  sn_chunked chunk;
+  sn_request req;
+  sn_writable_fn on_writable;
+  void *on_writable_arg;
+  char peer[48];
+  char subject[SN_SUBJECT_MAX];
+  union {
+    void *p;
+    uint64_t u;
+    double d;
+    unsigned char b[SN_CONN_SCRATCH];
+  } scratch;
+};
+
 // >>reply
-/* Writing responses into the send buffer: status line and headers, bodies,
-   printf, chunked streaming, static files. */
+/* Writing responses into the connection's send queue: status line and
+   headers, bodies, printf, chunked streaming, static files. */
 static size_t sn__reply_limit(const sn_conn *c) { return c->lst->opts.max_reply + SN__TX_SLACK; }
 
 /* Makes room for n more bytes in the send queue, up to the reply limit. */
@@ -3508,6 +3511,14 @@ static void sn__http_destroy_hook(sn__stream *st);
 static const sn__proto sn__http_proto = {sn__http_want_hook, sn__http_pending_hook, sn__http_deadline_hook,
                                          sn__http_io_hook,   sn__http_timer_hook,   sn__http_reap_hook,
                                          sn__http_destroy_hook};
+
+/* A client certificate's dates, and the leaf's subject kept for handlers. */
+static int sn__verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
+  sn_conn *c = (sn_conn *) arg;
+  sn__check_dates(c->st.mgr, crt, flags);
+  if (depth == 0 && mbedtls_x509_dn_gets(c->subject, sizeof c->subject, &crt->subject) > 0) c->has_subject = 1;
+  return 0;
+}
 
 static sn_conn *sn__conn_new(sn_mgr *m, sn__listener *l, sn_sock s, const char *peer) {
   sn_conn *c = (sn_conn *) SN_MALLOC(sizeof *c);
@@ -4206,6 +4217,7 @@ SNDEF int sn_http_listen(sn_mgr *m, const sn_http_opts *o) {
 }
 
 /* The connection accessors of the public API. */
+SNDEF size_t sn_conn_size(void) { return sizeof(sn_conn); }
 SNDEF sn_mgr *sn_conn_mgr(const sn_conn *c) { return c->st.mgr; }
 SNDEF int sn_conn_is_tls(const sn_conn *c) { return c->st.tls; }
 SNDEF const char *sn_conn_tls_version(const sn_conn *c) {
@@ -4232,6 +4244,12 @@ SNDEF void *sn_conn_scratch(sn_conn *c) { return c->scratch.b; }
 
 #define SN__MAIL_MAX_ATTACH 16
 
+/* The writer's steps, planned per mail (sn__mime_plan) and run in order by
+   sn__mime_write, each producing one piece: the header, multipart/mixed
+   (with attachments) and multipart/alternative (with HTML) openings, the
+   text part's head and body (quoted-printable, pulled from memory or a
+   source a chunk per call), the HTML part, each attachment's head and body
+   (base64), the closing delimiters, then END: the final dot. */
 enum { SN__P_HEAD, SN__P_MIXED_OPEN, SN__P_ALT_OPEN, SN__P_TEXT_HEAD, SN__P_TEXT, SN__P_HTML_HEAD, SN__P_HTML,
        SN__P_ALT_CLOSE, SN__P_ATT_HEAD, SN__P_ATT, SN__P_MIXED_CLOSE, SN__P_END };
 
@@ -5682,8 +5700,20 @@ SNDEF size_t sn_client_queued(const sn_client *c) { return sn__txq_pending(&c->s
    framed by Content-Length, chunked coding or the end of the connection, and
    handed over as it arrives. Redirects, when asked for, start a new
    connection from the old one's on_close. */
+/* A request's states (the framing of its response is an SN__BODY_* kind,
+   decided by sn__frame_body):
+   SN__HC_HEAD  sn__httpc_start queued the request (on a new connection, or
+                on an idle one from the pool); the response head is gathered
+                (1xx heads are skipped) until its empty line, then parsed:
+                BODY, or DONE for a response without a body.
+   SN__HC_BODY  the body is framed out of the stream and handed over: by
+                Content-Length, chunked coding or the end of the connection;
+                its end: DONE.
+   SN__HC_DONE  on_response / on_done called once (also after any error);
+                the connection is parked for the next request when the
+                response allowed it, else closed; a redirect being followed
+                starts again in HEAD from the old connection's on_close. */
 enum { SN__HC_HEAD, SN__HC_BODY, SN__HC_DONE };
-enum { SN__HF_NONE, SN__HF_LENGTH, SN__HF_CHUNKED, SN__HF_CLOSE };
 
 typedef struct sn__httpc {
   sn_mgr *mgr;
@@ -5778,7 +5808,7 @@ static int sn__says_close(const sn_http_response *r) {
 static void sn__httpc_complete(sn__httpc *h) {
   h->state = SN__HC_DONE;
   h->keep = h->client != NULL && h->resp.version == 11 && !sn__says_close(&h->resp) && h->req_done &&
-            sn_client_queued(h->client) == 0 && !h->redirect_next && h->framing != SN__HF_CLOSE && !h->no_reuse;
+            sn_client_queued(h->client) == 0 && !h->redirect_next && h->framing != SN__BODY_CLOSE && !h->no_reuse;
   if (!h->keep && h->client) sn_client_close(h->client);
 }
 
@@ -5913,10 +5943,10 @@ static int sn__httpc_parse_head(sn__httpc *h, size_t len) {
   }
   if (f.has_length) r->content_length = (int64_t) f.length;
   h->no_reuse = f.ambiguous; /* RFC 9112 6.3: chunked wins, the connection is not used again */
-  if (strcmp(h->method, "HEAD") == 0 || r->status == 204 || r->status == 304) h->framing = SN__HF_NONE;
-  else if (f.kind == SN__BODY_CHUNKED) h->framing = SN__HF_CHUNKED, memset(&h->ch, 0, sizeof h->ch);
-  else if (f.kind == SN__BODY_LENGTH) h->framing = SN__HF_LENGTH, h->remaining = f.length;
-  else h->framing = SN__HF_CLOSE;
+  if (strcmp(h->method, "HEAD") == 0 || r->status == 204 || r->status == 304) h->framing = SN__BODY_NONE;
+  else if (f.kind == SN__BODY_CHUNKED) h->framing = SN__BODY_CHUNKED, memset(&h->ch, 0, sizeof h->ch);
+  else if (f.kind == SN__BODY_LENGTH) h->framing = SN__BODY_LENGTH, h->remaining = f.length;
+  else h->framing = SN__BODY_CLOSE;
   return SN_OK;
 }
 
@@ -5979,18 +6009,18 @@ static void sn__httpc_data(sn__httpc *h, const char *d, size_t len) {
                             h->resp.status == 307 || h->resp.status == 308);
         if (!h->redirect_next && h->o.on_head) h->o.on_head(h->o.user, &h->resp);
         h->state = SN__HC_BODY;
-        if (h->framing == SN__HF_NONE || (h->framing == SN__HF_LENGTH && h->remaining == 0)) {
+        if (h->framing == SN__BODY_NONE || (h->framing == SN__BODY_LENGTH && h->remaining == 0)) {
           sn__httpc_complete(h);
           return;
         }
       }
-    } else if (h->framing == SN__HF_LENGTH) {
+    } else if (h->framing == SN__BODY_LENGTH) {
       size_t n = len < h->remaining ? len : (size_t) h->remaining;
       h->remaining -= n;
       sn__httpc_body(h, d, n);
       d += n, len -= n;
       if (h->remaining == 0 && h->state != SN__HC_DONE) sn__httpc_complete(h);
-    } else if (h->framing == SN__HF_CHUNKED) {
+    } else if (h->framing == SN__BODY_CHUNKED) {
       char out[1024];
       size_t in = len < sizeof out ? len : sizeof out, used = 0, made = 0;
       int r = sn_chunked_decode(&h->ch, d, in, out, &used, &made, h->o.max_body ? h->o.max_body : UINT64_MAX);
@@ -6187,7 +6217,7 @@ static void sn__httpc_on_close(sn_client *c, int err, const char *why, void *use
     if (sn__httpc_start(h, 1) == SN_OK) return;
   }
   if (h->err == SN_OK && h->state != SN__HC_DONE) {
-    if (err == SN_OK && h->state == SN__HC_BODY && h->framing == SN__HF_CLOSE) {
+    if (err == SN_OK && h->state == SN__HC_BODY && h->framing == SN__BODY_CLOSE) {
       /* the end of the connection was the end of the body, and TLS said so: complete */
     } else if (err != SN_OK) {
       h->err = err;
