@@ -1363,12 +1363,10 @@ typedef struct sn__bio {
   uint8_t skip_empty, drained;
 } sn__bio;
 
-/* A byte queue: what waits to be sent. mark is a position its owner may roll
-   back to (a reply whose head did not fit); it moves when the queue is
-   compacted. */
+/* A byte queue: what waits to be sent. */
 typedef struct sn__txq {
   unsigned char *buf;
-  size_t len, off, cap, mark;
+  size_t len, off, cap;
   size_t inflight; /* a TLS write that wanted to be retried with the same bytes */
 } sn__txq;
 
@@ -1402,21 +1400,19 @@ enum { SN__ROLE_NONE, SN__ROLE_SERVER, SN__ROLE_CLIENT };
    outgoing connections (sn_connect, and the HTTP client on them) and the mail
    session each begin with one; the manager keeps one list of them. */
 struct sn__stream {
-  sn_mgr *mgr;
   const sn__proto *proto;
-  sn__bio io;
-  uint8_t rd_want, wr_want; /* what the last blocked read / write waits for */
-  uint8_t tls;              /* SN__ROLE_*: ssl is set up (and freed with the stream) */
-  uint8_t tls_up;           /* the handshake is done: reads and writes go through ssl */
-  uint8_t notify;           /* close_notify: 1 sent, 2 received */
-  uint8_t dead;             /* ended: the manager reaps it after this round */
-  uint8_t lingering;        /* a graceful close is reading what the peer still sends */
-  int tls_err;              /* the last mbedTLS error */
-  sn__tlsc *tlsc;           /* client role: the configuration, pin, session slot */
+  mbedtls_ssl_context *ssl; /* its owner's (a server connection's, a client role's sn__tlsc) */
+  sn__bio io;               /* io.mgr: the manager */
   sn__txq tx;
   const unsigned char *ext; /* after tx: a zero-copy tail (static files) */
   size_t ext_len;
-  mbedtls_ssl_context ssl;
+  int tls_err;              /* the last mbedTLS error */
+  uint8_t rd_want, wr_want; /* what the last blocked read / write waits for */
+  unsigned tls : 2;         /* SN__ROLE_*: ssl is set up (and freed with the stream) */
+  unsigned tls_up : 1;      /* the handshake is done: reads and writes go through ssl */
+  unsigned notify : 2;      /* close_notify: 1 sent, 2 received */
+  unsigned dead : 1;        /* ended: the manager reaps it after this round */
+  unsigned lingering : 1;   /* a graceful close is reading what the peer still sends */
 };
 
 typedef struct sn__mail_job {
@@ -1462,16 +1458,16 @@ struct sn_mgr {
   int max_conns;
   int tls_debug;
   int tls_err;
-  int warned_no_clock;
   uint64_t now;
   mbedtls_ctr_drbg_context drbg;
   sn__listener *listeners[SN_MAX_LISTENERS];
   int nlisteners;
   sn__stream *streams[SN__MAX_STREAMS]; /* every stream of every protocol, oldest first */
-  int nstreams;
-  int nconns; /* of them server connections (max_conns), */
-  int nclients; /* outgoing connections (SN_MAX_CLIENTS) */
-  int destroying; /* sn_mgr_destroy is ending everything */
+  uint16_t nstreams;
+  uint16_t nconns;   /* of them server connections (max_conns), */
+  uint16_t nclients; /* outgoing connections (SN_MAX_CLIENTS) */
+  uint8_t destroying; /* sn_mgr_destroy is ending everything */
+  uint8_t warned_no_clock;
   /* Called at the start of every sn_poll round when set: work that no stream
      carries yet (the mail queue opens its session). Returns 1 when the round
      must not sleep. */
@@ -1874,7 +1870,7 @@ static void sn__st_save_session(sn__stream *st);
 #endif
 
 static void sn__st_init(sn__stream *st, sn_mgr *m, const sn__proto *proto, sn_sock sock) {
-  st->mgr = st->io.mgr = m;
+  st->io.mgr = m;
   st->proto = proto;
   st->io.sock = sock;
   st->rd_want = SN_READABLE;
@@ -1886,14 +1882,14 @@ static void sn__st_init(sn__stream *st, sn_mgr *m, const sn__proto *proto, sn_so
    open stream this is STARTTLS. */
 static int sn__st_tls(sn__stream *st, int role, const mbedtls_ssl_config *conf) {
   int r;
-  mbedtls_ssl_init(&st->ssl);
+  mbedtls_ssl_init(st->ssl);
   st->tls = (uint8_t) role;
-  if ((r = mbedtls_ssl_setup(&st->ssl, conf)) != 0) {
+  if ((r = mbedtls_ssl_setup(st->ssl, conf)) != 0) {
     st->tls_err = r;
-    sn__log_tls(st->mgr, SN_LOG_WARN, "mbedtls_ssl_setup (out of memory?)", r);
+    sn__log_tls(st->io.mgr, SN_LOG_WARN, "mbedtls_ssl_setup (out of memory?)", r);
     return SN_ERR_NOMEM;
   }
-  mbedtls_ssl_set_bio(&st->ssl, &st->io, sn__bio_send, sn__bio_recv, NULL);
+  mbedtls_ssl_set_bio(st->ssl, &st->io, sn__bio_send, sn__bio_recv, NULL);
   return SN_OK;
 }
 
@@ -1901,7 +1897,7 @@ static int sn__st_tls(sn__stream *st, int role, const mbedtls_ssl_config *conf) 
    rd_want says, or SN_ERR_VERIFY (the certificate) / SN_ERR_TLS with tls_err
    set. */
 static int sn__st_handshake(sn__stream *st) {
-  int r = mbedtls_ssl_handshake(&st->ssl);
+  int r = mbedtls_ssl_handshake(st->ssl);
   if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE) {
     st->rd_want = r == MBEDTLS_ERR_SSL_WANT_READ ? SN_READABLE : SN_WRITABLE;
     return SN_WANT_READ;
@@ -1924,12 +1920,12 @@ static int sn__st_read(sn__stream *st, void *buf, size_t len) {
   if (len > 0x40000000) len = 0x40000000;
   if (!st->tls_up) {
     if (st->io.drained) return st->rd_want = SN_READABLE, SN_WANT_READ;
-    n = st->mgr->port.recv(st->mgr->port.ctx, st->io.sock, buf, len);
+    n = st->io.mgr->port.recv(st->io.mgr->port.ctx, st->io.sock, buf, len);
     if (n > 0 && (size_t) n < len) st->io.drained = st->io.skip_empty;
     if (n == SN_WANT_READ) st->rd_want = SN_READABLE, st->io.drained = st->io.skip_empty;
     return n;
   }
-  do n = mbedtls_ssl_read(&st->ssl, (unsigned char *) buf, len);
+  do n = mbedtls_ssl_read(st->ssl, (unsigned char *) buf, len);
 #if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) && SN__TLS_CLIENT
   while (n == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET && (sn__st_save_session(st), 1));
 #else
@@ -1942,7 +1938,7 @@ static int sn__st_read(sn__stream *st, void *buf, size_t len) {
   if (n == MBEDTLS_ERR_SSL_WANT_WRITE) return st->rd_want = SN_WRITABLE, SN_WANT_READ;
   if (n == SN__BIO_RECV_FAILED) return st->io.err ? st->io.err : SN_ERR_IO;
   st->tls_err = n;
-  sn__log_tls(st->mgr, SN_LOG_INFO, "TLS read", n);
+  sn__log_tls(st->io.mgr, SN_LOG_INFO, "TLS read", n);
   return SN_ERR_TLS;
 }
 
@@ -1952,11 +1948,11 @@ static int sn__st_write(sn__stream *st, const void *buf, size_t len) {
   int n;
   if (len > 0x40000000) len = 0x40000000;
   if (!st->tls_up) {
-    n = st->mgr->port.send(st->mgr->port.ctx, st->io.sock, buf, len);
+    n = st->io.mgr->port.send(st->io.mgr->port.ctx, st->io.sock, buf, len);
     if (n == SN_WANT_WRITE) st->wr_want = SN_WRITABLE;
     return n == 0 ? SN_ERR_IO : n;
   }
-  do n = mbedtls_ssl_write(&st->ssl, (const unsigned char *) buf, len);
+  do n = mbedtls_ssl_write(st->ssl, (const unsigned char *) buf, len);
 #if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) && SN__TLS_CLIENT
   while (n == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET && (sn__st_save_session(st), 1));
 #else
@@ -1967,13 +1963,13 @@ static int sn__st_write(sn__stream *st, const void *buf, size_t len) {
   if (n == MBEDTLS_ERR_SSL_WANT_READ) return st->wr_want = SN_READABLE, SN_WANT_WRITE;
   if (n == SN__BIO_SEND_FAILED) return st->io.err ? st->io.err : SN_ERR_IO;
   st->tls_err = n;
-  sn__log_tls(st->mgr, SN_LOG_INFO, "TLS write", n);
+  sn__log_tls(st->io.mgr, SN_LOG_INFO, "TLS write", n);
   return n == 0 ? SN_ERR_IO : SN_ERR_TLS;
 }
 
 /* mbedTLS holds decrypted bytes, or more records, already read. */
 static int sn__st_has_pending(sn__stream *st) {
-  return st->tls_up && (mbedtls_ssl_get_bytes_avail(&st->ssl) > 0 || mbedtls_ssl_check_pending(&st->ssl));
+  return st->tls_up && (mbedtls_ssl_get_bytes_avail(st->ssl) > 0 || mbedtls_ssl_check_pending(st->ssl));
 }
 
 static size_t sn__txq_pending(const sn__txq *q) { return q->len - q->off; }
@@ -1988,7 +1984,6 @@ static int sn__txq_reserve(sn__txq *q, size_t n, size_t limit) {
   if (q->off > 0 && q->inflight == 0) {
     memmove(q->buf, q->buf + q->off, q->len - q->off);
     q->len -= q->off;
-    q->mark = q->mark >= q->off ? q->mark - q->off : 0;
     q->off = 0;
   }
   if (q->cap - q->len >= n) return SN_OK;
@@ -2037,7 +2032,7 @@ static int sn__st_flush(sn__stream *st) {
     else st->ext += r, st->ext_len -= (size_t) r;
     progress = 1;
   }
-  st->tx.off = st->tx.len = st->tx.mark = 0;
+  st->tx.off = st->tx.len = 0;
   st->ext = NULL;
   return progress;
 }
@@ -2047,7 +2042,7 @@ static int sn__st_flush(sn__stream *st) {
    ask again next round), or the port's error. The stream has no socket
    unless SN_OK. */
 static int sn__st_connect(sn__stream *st, const char *host, uint16_t port) {
-  sn_mgr *m = st->mgr;
+  sn_mgr *m = st->io.mgr;
   int r = m->port.connect ? m->port.connect(m->port.ctx, host, port, &st->io.sock) : SN_ERR_UNSUPPORTED;
   if (r != SN_OK) st->io.sock = SN_INVALID_SOCK;
   return r;
@@ -2059,7 +2054,7 @@ static int sn__st_connect(sn__stream *st, const char *host, uint16_t port) {
 static int sn__st_notify(sn__stream *st) {
   int r;
   if (!st->tls_up || (st->notify & 1)) return SN_OK;
-  r = mbedtls_ssl_close_notify(&st->ssl);
+  r = mbedtls_ssl_close_notify(st->ssl);
   if (r == MBEDTLS_ERR_SSL_WANT_WRITE || r == MBEDTLS_ERR_SSL_WANT_READ) {
     st->wr_want = r == MBEDTLS_ERR_SSL_WANT_WRITE ? SN_WRITABLE : SN_READABLE;
     return SN_WANT_WRITE;
@@ -2074,7 +2069,7 @@ static int sn__st_notify(sn__stream *st) {
    reset for unread input). Returns 0 while it goes on, 1 when it is over
    (the peer closed, or an error). The caller bounds it in time. */
 static int sn__st_close_step(sn__stream *st) {
-  sn_mgr *m = st->mgr;
+  sn_mgr *m = st->io.mgr;
   int r, i;
   if (!st->lingering) {
     if (sn__st_flush(st) < 0) return 1;
@@ -2102,14 +2097,14 @@ static uint8_t sn__st_close_want(const sn__stream *st) {
 /* Gives the socket, the TLS context and the queue back; the stream itself
    is its owner's. */
 static void sn__st_free(sn__stream *st) {
-  sn_mgr *m = st->mgr;
+  sn_mgr *m = st->io.mgr;
   if (st->io.sock != SN_INVALID_SOCK) m->port.close(m->port.ctx, st->io.sock);
   st->io.sock = SN_INVALID_SOCK;
-  if (st->tls) mbedtls_ssl_free(&st->ssl);
+  if (st->tls) mbedtls_ssl_free(st->ssl);
   st->tls = st->tls_up = 0;
   SN_FREE(st->tx.buf);
   st->tx.buf = NULL;
-  st->tx.cap = st->tx.len = st->tx.off = st->tx.mark = st->tx.inflight = 0;
+  st->tx.cap = st->tx.len = st->tx.off = st->tx.inflight = 0;
 }
 
 /* The manager's one list: streams join at the end and leave keeping the
@@ -2143,6 +2138,7 @@ static void sn__st_remove(sn_mgr *m, sn__stream *st) {
    stream's. */
 struct sn__tlsc {
   sn_mgr *mgr;
+  mbedtls_ssl_context ssl; /* the stream's (st->ssl) */
   mbedtls_ssl_config conf;
   mbedtls_x509_crt ca, own;
   mbedtls_pk_context key;
@@ -2230,15 +2226,20 @@ static sn__tls_sess *sn__tls_sess_find(sn_mgr *m, const void *key, const char *n
 
 /* Keeps a client stream's session (TLS 1.2 after the handshake, TLS 1.3
    when a ticket arrives) for the next connection to the same server. */
+/* The client role of a stream: the sn__tlsc around its TLS context. */
+static sn__tlsc *sn__st_tlsc(sn__stream *st) {
+  return (sn__tlsc *) (void *) ((char *) st->ssl - offsetof(sn__tlsc, ssl));
+}
+
 static void sn__st_save_session(sn__stream *st) {
-  sn__tls_sess *e = st->tlsc != NULL ? st->tlsc->sess : NULL;
+  sn__tls_sess *e = st->tls == SN__ROLE_CLIENT ? sn__st_tlsc(st)->sess : NULL;
   if (e == NULL) return;
   sn__tls_sess_drop(e);
   e->s = (mbedtls_ssl_session *) SN_MALLOC(sizeof *e->s);
   if (e->s == NULL) return;
   mbedtls_ssl_session_init(e->s);
-  if (mbedtls_ssl_get_session(&st->ssl, e->s) != 0) sn__tls_sess_drop(e);
-  else e->used = st->mgr->now + 1;
+  if (mbedtls_ssl_get_session(st->ssl, e->s) != 0) sn__tls_sess_drop(e);
+  else e->used = st->io.mgr->now + 1;
 }
 
 static void sn__tlsc_init(sn__tlsc *t, sn_mgr *m) {
@@ -2279,7 +2280,7 @@ static int sn__tlsc_verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint3
 
 /* Sets up the client role of st's TLS: a handshake with host (or
    o->tls_name), offering the session kept for (key, name, port) if there is
-   one. t stays with the stream (st->tlsc) until it is freed. what names the
+   one. t holds the stream's TLS context (st->ssl) until the stream is freed. what names the
    peer in logs ("mail server"). SN_ERR_INVALID without roots or a pin
    (unless SN_TLS_VERIFY_NONE), SN_ERR_CERT/KEY/FILE for what does not load. */
 static int sn__tlsc_start(sn__stream *st, sn__tlsc *t, const sn_tls_client_opts *o, const void *key, const char *host,
@@ -2322,15 +2323,15 @@ static int sn__tlsc_start(sn__stream *st, sn__tlsc *t, const sn_tls_client_opts 
   /* pinned without roots: the chain cannot be trusted, the pin decides (after the handshake) */
   mbedtls_ssl_conf_authmode(&t->conf, has_ca ? MBEDTLS_SSL_VERIFY_REQUIRED : MBEDTLS_SSL_VERIFY_OPTIONAL);
 #endif
-  st->tlsc = t;
+  st->ssl = &t->ssl;
   if ((r = sn__st_tls(st, SN__ROLE_CLIENT, &t->conf)) != SN_OK) return *tls_error = st->tls_err, r;
   /* RFC 6066 3: no SNI for an IP literal; its check is sn__tlsc_verify_cb's (NULL says so to 3.6) */
   t->ip_name = (uint8_t) (strchr(name, ':') != NULL || strspn(name, "0123456789.") == strlen(name));
   if (t->ip_name) t->ip_len = (uint8_t) sn__ip_parse(name, t->ip); /* 0 for "010.1.1.1" & co: never verifies */
-  if ((r = mbedtls_ssl_set_hostname(&st->ssl, t->ip_name ? NULL : name)) != 0) return *tls_error = r, SN_ERR_INVALID;
-  mbedtls_ssl_set_verify(&st->ssl, sn__tlsc_verify_cb, t);
+  if ((r = mbedtls_ssl_set_hostname(st->ssl, t->ip_name ? NULL : name)) != 0) return *tls_error = r, SN_ERR_INVALID;
+  mbedtls_ssl_set_verify(st->ssl, sn__tlsc_verify_cb, t);
   t->sess = sn__tls_sess_find(m, key, name, port);
-  if (t->sess != NULL && t->sess->s != NULL && mbedtls_ssl_set_session(&st->ssl, t->sess->s) == 0)
+  if (t->sess != NULL && t->sess->s != NULL && mbedtls_ssl_set_session(st->ssl, t->sess->s) == 0)
     t->sess->used = m->now + 1;
   return SN_OK;
 }
@@ -2338,10 +2339,10 @@ static int sn__tlsc_start(sn__stream *st, sn__tlsc *t, const sn_tls_client_opts 
 /* The pin against the server's key, and, when the pin stands in for roots,
    every other verification result (dates, name) except "not trusted". */
 static int sn__tlsc_check_pin(sn__stream *st, uint32_t *flags, char *why, size_t why_len) {
-  const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(&st->ssl);
+  const mbedtls_x509_crt *peer = mbedtls_ssl_get_peer_cert(st->ssl);
   unsigned char der[1200], hash[32];
   int n;
-  uint32_t f = mbedtls_ssl_get_verify_result(&st->ssl);
+  uint32_t f = mbedtls_ssl_get_verify_result(st->ssl);
   if (peer == NULL) return snprintf(why, why_len, "no server certificate to check the pin against"), SN_ERR_VERIFY;
   if ((f & ~(uint32_t) MBEDTLS_X509_BADCERT_NOT_TRUSTED) != 0) {
     *flags = f;
@@ -2350,7 +2351,7 @@ static int sn__tlsc_check_pin(sn__stream *st, uint32_t *flags, char *why, size_t
     return SN_ERR_VERIFY;
   }
   n = mbedtls_pk_write_pubkey_der((mbedtls_pk_context *) &peer->pk, der, sizeof der);
-  if (n <= 0 || sn__sha256(der + sizeof der - n, (size_t) n, hash) != 0 || memcmp(hash, st->tlsc->pin, 32) != 0) {
+  if (n <= 0 || sn__sha256(der + sizeof der - n, (size_t) n, hash) != 0 || memcmp(hash, sn__st_tlsc(st)->pin, 32) != 0) {
     snprintf(why, why_len, "the server's public key does not match the pin");
     return SN_ERR_VERIFY;
   }
@@ -2365,7 +2366,7 @@ static int sn__tlsc_handshake(sn__stream *st, uint32_t *flags, char *why, size_t
   int r = sn__st_handshake(st);
   if (r == SN_WANT_READ) return r;
   if (r != SN_OK) {
-    *flags = mbedtls_ssl_get_verify_result(&st->ssl);
+    *flags = mbedtls_ssl_get_verify_result(st->ssl);
     if (r == SN_ERR_VERIFY) {
       mbedtls_x509_crt_verify_info(why, why_len, "", *flags);
       why[strcspn(why, "\n")] = '\0';
@@ -2374,8 +2375,8 @@ static int sn__tlsc_handshake(sn__stream *st, uint32_t *flags, char *why, size_t
     }
     return r;
   }
-  if (st->tlsc->pin != NULL && (r = sn__tlsc_check_pin(st, flags, why, why_len)) != SN_OK) return r;
-  if (strcmp(mbedtls_ssl_get_version(&st->ssl), "TLSv1.3") != 0) sn__st_save_session(st); /* 1.3: when the ticket comes */
+  if (sn__st_tlsc(st)->pin != NULL && (r = sn__tlsc_check_pin(st, flags, why, why_len)) != SN_OK) return r;
+  if (strcmp(mbedtls_ssl_get_version(st->ssl), "TLSv1.3") != 0) sn__st_save_session(st); /* 1.3: when the ticket comes */
   return SN_OK;
 }
 #endif /* SN__TLS_CLIENT */
@@ -3171,8 +3172,10 @@ struct sn_conn {
   size_t rx_len, rx_cap, scan, head_len, body_len, dec_len, body_end;
   sn_chunked chunk;
   sn_request req;
+  size_t tx_mark; /* where the reply being written began in the send queue */
   sn_writable_fn on_writable;
   void *on_writable_arg;
+  mbedtls_ssl_context ssl;
   char peer[48];
   char subject[SN_SUBJECT_MAX];
   union {
@@ -3189,10 +3192,20 @@ struct sn_conn {
 static size_t sn__reply_limit(const sn_conn *c) { return c->lst->opts.max_reply + SN__TX_SLACK; }
 
 /* Makes room for n more bytes in the send queue, up to the reply limit. */
-static int sn__tx_reserve(sn_conn *c, size_t n) { return sn__txq_reserve(&c->st.tx, n, sn__reply_limit(c)); }
+static int sn__tx_reserve(sn_conn *c, size_t n) {
+  size_t shift = c->st.tx.inflight == 0 ? c->st.tx.off : 0; /* what compacting moves */
+  int r = sn__txq_reserve(&c->st.tx, n, sn__reply_limit(c));
+  c->tx_mark = c->tx_mark >= shift ? c->tx_mark - shift : 0;
+  return r;
+}
 
 static int sn__tx_put(sn_conn *c, const void *data, size_t n) {
-  return sn__txq_put(&c->st.tx, data, n, sn__reply_limit(c));
+  int r;
+  if (n == 0) return SN_OK;
+  if ((r = sn__tx_reserve(c, n)) != SN_OK) return r;
+  memcpy(c->st.tx.buf + c->st.tx.len, data, n);
+  c->st.tx.len += n;
+  return SN_OK;
 }
 
 static int sn__tx_vprintf(sn_conn *c, const char *fmt, va_list ap) {
@@ -3235,7 +3248,7 @@ static int sn__reply_head(sn_conn *c, int status, const char *headers, long long
   int r, no_body = status < 200 || status == 204 || status == 304;
   if (c == NULL || status < 100 || status > 999) return SN_ERR_INVALID;
   if (!sn__can_reply(c)) return SN_ERR_STATE;
-  c->st.tx.mark = c->st.tx.len;
+  c->tx_mark = c->st.tx.len;
   c->skip_body = c->is_head || no_body;
   c->chunked_resp = content_length < 0 && !no_body && c->req.version == 11;
   if (content_length < 0 && !no_body && c->req.version == 10) c->close_after = 1;
@@ -3244,7 +3257,7 @@ static int sn__reply_head(sn_conn *c, int status, const char *headers, long long
     char line[208], num[24], *d = num + sizeof num;
     const char *reason = sn_http_reason(status);
     size_t n = 0, rl = strlen(reason);
-    const sn_port *port = &c->st.mgr->port;
+    const sn_port *port = &c->st.io.mgr->port;
     int64_t now = port->wall_s != NULL ? port->wall_s(port->ctx) : -1;
     if (rl > 64) rl = 64;
     memcpy(line, "HTTP/1.1 ", 9), n = 9;
@@ -3273,12 +3286,12 @@ static int sn__reply_head(sn_conn *c, int status, const char *headers, long long
   if (r == SN_OK) r = sn__tx_put(c, c->lst->opts.headers, c->lst->headers_len);
   if (r == SN_OK && headers != NULL) r = sn__tx_put(c, headers, strlen(headers));
   if (r == SN_OK) r = sn__tx_put(c, "\r\n", 2);
-  if (r != SN_OK) c->st.tx.len = c->st.tx.mark;
+  if (r != SN_OK) c->st.tx.len = c->tx_mark;
   return r;
 }
 
 static int sn__reply_fail(sn_conn *c, int r) {
-  c->st.tx.len = c->st.tx.mark;
+  c->st.tx.len = c->tx_mark;
   c->chunked_resp = 0;
   return r;
 }
@@ -3515,7 +3528,7 @@ static const sn__proto sn__http_proto = {sn__http_want_hook, sn__http_pending_ho
 /* A client certificate's dates, and the leaf's subject kept for handlers. */
 static int sn__verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
   sn_conn *c = (sn_conn *) arg;
-  sn__check_dates(c->st.mgr, crt, flags);
+  sn__check_dates(c->st.io.mgr, crt, flags);
   if (depth == 0 && mbedtls_x509_dn_gets(c->subject, sizeof c->subject, &crt->subject) > 0) c->has_subject = 1;
   return 0;
 }
@@ -3532,12 +3545,13 @@ static sn_conn *sn__conn_new(sn_mgr *m, sn__listener *l, sn_sock s, const char *
   /* rx and tx are allocated when the first bytes come and go: a handshake
      does not hold them */
   if (l->is_tls) {
+    c->st.ssl = &c->ssl;
     if (sn__st_tls(&c->st, SN__ROLE_SERVER, &l->conf) != SN_OK) {
-      mbedtls_ssl_free(&c->st.ssl);
+      mbedtls_ssl_free(&c->ssl);
       SN_FREE(c);
       return NULL;
     }
-    if (l->has_client_ca) mbedtls_ssl_set_verify(&c->st.ssl, sn__verify_cb, c);
+    if (l->has_client_ca) mbedtls_ssl_set_verify(c->st.ssl, sn__verify_cb, c);
     c->state = SN__C_HANDSHAKE;
   } else {
     c->state = SN__C_OPEN;
@@ -3548,7 +3562,7 @@ static sn_conn *sn__conn_new(sn_mgr *m, sn__listener *l, sn_sock s, const char *
 static void sn__conn_close_gracefully(sn_conn *c) {
   if (c->state == SN__C_OPEN || c->state == SN__C_HANDSHAKE) {
     c->state = SN__C_CLOSING;
-    c->t_close = c->st.mgr->now + SN__LINGER_MS;
+    c->t_close = c->st.io.mgr->now + SN__LINGER_MS;
   }
 }
 
@@ -3690,7 +3704,7 @@ static void sn__http_redirect(sn_conn *c) {
 
 static void sn__http_dispatch(sn_conn *c) {
   sn__listener *l = c->lst;
-  sn_mgr *m = c->st.mgr;
+  sn_mgr *m = c->st.io.mgr;
   const sn_router *r = l->opts.router;
   int idx;
   char allow[128];
@@ -3818,9 +3832,9 @@ static void sn__http_request_done(sn_conn *c) {
   c->on_writable = NULL;
   c->served = 1;
   /* idle from now: a handler (or a long reply) may have taken long */
-  c->st.mgr->now = c->st.mgr->port.now_ms(c->st.mgr->port.ctx);
-  c->t_active = c->st.mgr->now;
-  c->t_req = c->rx_len ? c->st.mgr->now : 0;
+  c->st.io.mgr->now = c->st.io.mgr->port.now_ms(c->st.io.mgr->port.ctx);
+  c->t_active = c->st.io.mgr->now;
+  c->t_req = c->rx_len ? c->st.io.mgr->now : 0;
   /* a client waits for its answer before it sends more (unless it pipelines,
      and then the port's wait says so): no read until then, which would
      mostly say "would block" */
@@ -3859,7 +3873,7 @@ static int sn__http_read(sn_conn *c) {
     if (want > limit) want = limit;
     if (want <= c->rx_cap) return 0; /* full: the parser answers 431 / 413 */
     if (sn__rx_grow(c, want) != SN_OK) {
-      c->st.mgr->stats.nomem++;
+      c->st.io.mgr->stats.nomem++;
       sn__http_fail(c, 503);
       return 1;
     }
@@ -3867,9 +3881,9 @@ static int sn__http_read(sn_conn *c) {
   room = c->rx_cap - c->rx_len;
   n = sn__st_read(&c->st, c->rx + c->rx_len, room);
   if (n > 0) {
-    if (c->rx_len == 0 && c->rstate == SN__R_HEAD) c->t_req = c->st.mgr->now;
+    if (c->rx_len == 0 && c->rstate == SN__R_HEAD) c->t_req = c->st.io.mgr->now;
     c->rx_len += (size_t) n;
-    c->t_active = c->st.mgr->now;
+    c->t_active = c->st.io.mgr->now;
     return 1;
   }
   if (n == SN_WANT_READ || n == SN_WANT_WRITE) return 0;
@@ -3888,7 +3902,7 @@ static void sn__http_io(sn_conn *c) {
     }
     int progress = 0, r = sn__st_flush(&c->st);
     if (r < 0) { sn__conn_drop(c); return; }
-    if (r > 0) progress = 1, c->t_active = c->st.mgr->now;
+    if (r > 0) progress = 1, c->t_active = c->st.io.mgr->now;
     if (!sn__st_out_pending(&c->st)) {
       if (c->rstate == SN__R_RESPOND && c->resp == SN__RESP_STREAMING && c->on_writable != NULL) {
         size_t before = c->st.tx.len;
@@ -3934,7 +3948,7 @@ static void sn__http_io(sn_conn *c) {
 }
 
 static void sn__conn_io(sn_conn *c) {
-  sn_mgr *m = c->st.mgr;
+  sn_mgr *m = c->st.io.mgr;
   if (c->state == SN__C_HANDSHAKE) {
     int r = sn__st_handshake(&c->st);
     if (r == SN_WANT_READ) return;
@@ -3947,13 +3961,13 @@ static void sn__conn_io(sn_conn *c) {
            certificate silently ("the client should know"): clients then
            report an unexpected EOF. RFC 5246 7.4.6: a fatal handshake_failure.
            TLS 1.3 is left alone: mbedTLS sends certificate_required itself. */
-        if (strcmp(mbedtls_ssl_get_version(&c->st.ssl), "TLSv1.2") == 0)
-          (void) mbedtls_ssl_send_alert_message(&c->st.ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
+        if (strcmp(mbedtls_ssl_get_version(c->st.ssl), "TLSv1.2") == 0)
+          (void) mbedtls_ssl_send_alert_message(c->st.ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL,
                                                 MBEDTLS_SSL_ALERT_MSG_HANDSHAKE_FAILURE);
       } else if (c->lst->has_client_ca) {
         /* the real reason, in words: mbedTLS's alert (unknown_ca, bad_certificate,
            certificate_expired, ...; on 3.6 TLS 1.3 a "bad record MAC") says less */
-        uint32_t flags = mbedtls_ssl_get_verify_result(&c->st.ssl);
+        uint32_t flags = mbedtls_ssl_get_verify_result(c->st.ssl);
         if (flags != 0 && flags != (uint32_t) -1) {
           char info[160], *p;
           mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
@@ -3979,12 +3993,12 @@ static void sn__conn_io(sn_conn *c) {
     c->t_active = m->now;
 #if defined(MBEDTLS_SSL_KEEP_PEER_CERTIFICATE)
     /* a resumed session skips verification: its certificate is in the session */
-    if (c->lst->has_client_ca && !c->has_subject && mbedtls_ssl_get_peer_cert(&c->st.ssl) != NULL &&
-        mbedtls_x509_dn_gets(c->subject, sizeof c->subject, &mbedtls_ssl_get_peer_cert(&c->st.ssl)->subject) > 0)
+    if (c->lst->has_client_ca && !c->has_subject && mbedtls_ssl_get_peer_cert(c->st.ssl) != NULL &&
+        mbedtls_x509_dn_gets(c->subject, sizeof c->subject, &mbedtls_ssl_get_peer_cert(c->st.ssl)->subject) > 0)
       c->has_subject = 1;
 #endif
-    sn__log(m, SN_LOG_DEBUG, "%s: %s %s", c->peer, mbedtls_ssl_get_version(&c->st.ssl),
-            mbedtls_ssl_get_ciphersuite(&c->st.ssl));
+    sn__log(m, SN_LOG_DEBUG, "%s: %s %s", c->peer, mbedtls_ssl_get_version(c->st.ssl),
+            mbedtls_ssl_get_ciphersuite(c->st.ssl));
   }
   if (c->state == SN__C_OPEN) sn__http_io(c);
   if (c->state == SN__C_CLOSING || c->state == SN__C_LINGER) sn__conn_closing(c);
@@ -4043,12 +4057,12 @@ static void sn__conn_release(sn_conn *c) {
   SN_FREE(c->st.tx.buf);
   c->rx = NULL;
   c->st.tx.buf = NULL;
-  c->rx_cap = c->st.tx.cap = c->st.tx.len = c->st.tx.off = c->st.tx.mark = 0;
+  c->rx_cap = c->st.tx.cap = c->st.tx.len = c->st.tx.off = c->tx_mark = 0;
 }
 
 /* Leaves the manager's list and frees everything. */
 static void sn__conn_free(sn_conn *c) {
-  sn_mgr *m = c->st.mgr;
+  sn_mgr *m = c->st.io.mgr;
   sn__st_remove(m, &c->st);
   m->nconns--;
   sn__st_free(&c->st);
@@ -4057,7 +4071,7 @@ static void sn__conn_free(sn_conn *c) {
 }
 
 static void sn__conn_expire(sn_conn *c) {
-  sn_mgr *m = c->st.mgr;
+  sn_mgr *m = c->st.io.mgr;
   if (c->state == SN__C_CLOSING || c->state == SN__C_LINGER) { /* the linger time is over */
     sn__conn_drop(c);
     return;
@@ -4096,8 +4110,8 @@ static void sn__http_io_hook(sn__stream *st, uint8_t ready) {
 static void sn__http_timer_hook(sn__stream *st) {
   sn_conn *c = (sn_conn *) st;
   uint64_t rel;
-  if (st->mgr->now >= sn__conn_deadline(c)) sn__conn_expire(c);
-  if (c->state != SN__C_DEAD && (rel = sn__conn_release_at(c)) != 0 && st->mgr->now >= rel) sn__conn_release(c);
+  if (st->io.mgr->now >= sn__conn_deadline(c)) sn__conn_expire(c);
+  if (c->state != SN__C_DEAD && (rel = sn__conn_release_at(c)) != 0 && st->io.mgr->now >= rel) sn__conn_release(c);
 }
 static void sn__http_reap_hook(sn__stream *st) { sn__conn_free((sn_conn *) st); }
 static void sn__http_destroy_hook(sn__stream *st) {
@@ -4218,13 +4232,13 @@ SNDEF int sn_http_listen(sn_mgr *m, const sn_http_opts *o) {
 
 /* The connection accessors of the public API. */
 SNDEF size_t sn_conn_size(void) { return sizeof(sn_conn); }
-SNDEF sn_mgr *sn_conn_mgr(const sn_conn *c) { return c->st.mgr; }
+SNDEF sn_mgr *sn_conn_mgr(const sn_conn *c) { return c->st.io.mgr; }
 SNDEF int sn_conn_is_tls(const sn_conn *c) { return c->st.tls; }
 SNDEF const char *sn_conn_tls_version(const sn_conn *c) {
-  return c->st.tls ? mbedtls_ssl_get_version(&c->st.ssl) : NULL;
+  return c->st.tls ? mbedtls_ssl_get_version(c->st.ssl) : NULL;
 }
 SNDEF const char *sn_conn_tls_suite(const sn_conn *c) {
-  return c->st.tls ? mbedtls_ssl_get_ciphersuite(&c->st.ssl) : NULL;
+  return c->st.tls ? mbedtls_ssl_get_ciphersuite(c->st.ssl) : NULL;
 }
 SNDEF const char *sn_conn_peer_subject(const sn_conn *c) {
   return c->st.tls && c->has_subject && c->state != SN__C_HANDSHAKE ? c->subject : NULL;
@@ -4671,19 +4685,20 @@ enum { SN__X_STARTTLS = 1, SN__X_PIPELINING = 2, SN__X_SIZE = 4, SN__X_PLAIN = 8
 typedef struct sn__smtp {
   sn__stream st; /* first: the session is its stream */
   const sn_smtp_server *srv;
-  int state, starttls_done, authed, auth_method, auth_step;
+  int state;
+  uint8_t starttls_done, authed, auth_method, auth_step;
+  uint8_t conn_error; /* the port's wait said SN_ERROR while connecting */
+  uint8_t job_active;
+  uint8_t partial; /* res holds a refused recipient only: a later failure replaces it */
   unsigned ext;
   unsigned long size_max;
   uint64_t deadline;
   sn__tlsc tls;
-  uint8_t conn_error; /* the port's wait said SN_ERROR while connecting */
   char rx[1024];
   size_t rx_len;
   int code;           /* reply being read, and whether it is complete */
   char text[160];
-  /* the current mail */
-  int job_active;
-  int partial; /* res holds a refused recipient only: a later failure replaces it */
+  /* the current mail (job_active, partial above) */
   int ncmd, nsent, nacked, accepted; /* MAIL, RCPTs, DATA */
   sn_mail_result res;
   sn__mime w;
@@ -4700,7 +4715,7 @@ static uint32_t sn__smtp_timeout(const sn__smtp *s, uint32_t rfc_ms) {
    keeps the running timer. DEAD marks the stream for sn_poll to reap. */
 static void sn__smtp_goto(sn__smtp *s, int state, uint32_t rfc_ms) {
   s->state = state;
-  if (rfc_ms) s->deadline = s->st.mgr->now + sn__smtp_timeout(s, rfc_ms);
+  if (rfc_ms) s->deadline = s->st.io.mgr->now + sn__smtp_timeout(s, rfc_ms);
   if (state == SN__S_DEAD) s->st.dead = 1;
 }
 
@@ -4726,7 +4741,7 @@ static int sn__smtp_printf(sn__smtp *s, const char *fmt, ...) {
    (sn__mime_write). */
 static int sn__mime_step(sn__smtp *s, const sn_mail *mail) {
   s->w.out = &s->st.tx;
-  s->w.mgr = s->st.mgr;
+  s->w.mgr = s->st.io.mgr;
   return sn__mime_write(&s->w, mail);
 }
 
@@ -4757,7 +4772,7 @@ static void sn__smtp_result(sn__smtp *s, int err, const char *stage) {
 }
 
 static void sn__smtp_finish_job(sn__smtp *s) {
-  sn_mgr *m = s->st.mgr;
+  sn_mgr *m = s->st.io.mgr;
   sn_mail_result res = s->res;
   if (!s->job_active) return;
   s->job_active = 0;
@@ -4769,7 +4784,7 @@ static void sn__smtp_finish_job(sn__smtp *s) {
 
 /* Leaves the manager's list and frees the session. */
 static void sn__smtp_free(sn__smtp *s) {
-  sn_mgr *m = s->st.mgr;
+  sn_mgr *m = s->st.io.mgr;
   sn__st_remove(m, &s->st);
   sn__st_free(&s->st);
   sn__tlsc_free(&s->tls);
@@ -4802,7 +4817,7 @@ static int sn__smtp_tls_start(sn__smtp *s) {
 /* Sends the next transaction command; with PIPELINING all of them at once
    (RFC 2920), else one per reply. */
 static int sn__smtp_send_cmds(sn__smtp *s) {
-  const sn_mail *mail = s->st.mgr->jobs[0].mail;
+  const sn_mail *mail = s->st.io.mgr->jobs[0].mail;
   int r = SN_OK;
   while (r == SN_OK && s->nsent < s->ncmd && ((s->ext & SN__X_PIPELINING) || s->nsent == s->nacked)) {
     int i = s->nsent;
@@ -4824,7 +4839,7 @@ static int sn__smtp_send_cmds(sn__smtp *s) {
 }
 
 static int sn__smtp_start_mail(sn__smtp *s) {
-  sn_mgr *m = s->st.mgr;
+  sn_mgr *m = s->st.io.mgr;
   const sn_mail *mail;
   if (m->njobs == 0 || m->jobs[0].srv != s->srv) {
     sn__smtp_goto(s, SN__S_QUIT, 10000);
@@ -4950,7 +4965,7 @@ static void sn__smtp_parse_ext(sn__smtp *s, const char *line, size_t len) {
 
 /* One complete reply (code, first line's text) arrived. */
 static void sn__smtp_on_reply(sn__smtp *s) {
-  sn_mgr *m = s->st.mgr;
+  sn_mgr *m = s->st.io.mgr;
   int code = s->code, ok = code >= 200 && code < 400;
   /* the reply that decided the outcome is kept; after a refused recipient,
      a later failure decides, unless no recipient was taken at all */
@@ -5164,7 +5179,7 @@ static void sn__smtp_connect_failed(sn__smtp *s, int err) {
 }
 
 static void sn__smtp_io(sn__smtp *s, uint8_t ready) {
-  sn_mgr *m = s->st.mgr;
+  sn_mgr *m = s->st.io.mgr;
   int round, r;
   for (round = 0; round < 64 && s->state != SN__S_DEAD; round++) {
     int progress = 0;
@@ -5189,8 +5204,8 @@ static void sn__smtp_io(sn__smtp *s, uint8_t ready) {
         sn__smtp_abort(s, r, "TLS");
         return;
       }
-      sn__log(m, SN_LOG_DEBUG, "mail server %s: %s %s", s->srv->host, mbedtls_ssl_get_version(&s->st.ssl),
-              mbedtls_ssl_get_ciphersuite(&s->st.ssl));
+      sn__log(m, SN_LOG_DEBUG, "mail server %s: %s %s", s->srv->host, mbedtls_ssl_get_version(s->st.ssl),
+              mbedtls_ssl_get_ciphersuite(s->st.ssl));
       if (s->starttls_done) sn__smtp_ehlo(s, 0); /* RFC 3207 4.2: forget everything, say EHLO again */
       else sn__smtp_goto(s, SN__S_GREETING, 300000);
     }
@@ -5424,8 +5439,7 @@ struct sn_client {
   sn__stream st; /* first: a client connection is its stream */
   sn_client_opts opts;
   sn_client_callbacks cb;
-  sn__tlsc *tls; /* NULL: plain TCP */
-  int state, err, tls_error;
+  int state, err, tls_error; /* (TLS: st.ssl is in an sn__tlsc, sn__st_tlsc) */
   uint32_t verify_flags;
   uint8_t closing, sent_due;
   uint16_t port;
@@ -5449,7 +5463,7 @@ static void sn__client_end(sn_client *c, int err, const char *fmt, const char *a
 }
 
 static void sn__client_idle(sn_client *c) {
-  c->deadline = c->opts.idle_timeout_ms ? c->st.mgr->now + c->opts.idle_timeout_ms : UINT64_MAX;
+  c->deadline = c->opts.idle_timeout_ms ? c->st.io.mgr->now + c->opts.idle_timeout_ms : UINT64_MAX;
 }
 
 static void sn__client_open(sn_client *c) {
@@ -5467,11 +5481,11 @@ static void sn__client_connect(sn_client *c) {
     return;
   }
   c->state = SN__CL_CONNECT;
-  sn__log(c->st.mgr, SN_LOG_DEBUG, "connecting to %.100s port %u", c->host, (unsigned) c->port);
+  sn__log(c->st.io.mgr, SN_LOG_DEBUG, "connecting to %.100s port %u", c->host, (unsigned) c->port);
 }
 
 static void sn__client_io(sn_client *c, uint8_t ready) {
-  sn_mgr *m = c->st.mgr;
+  sn_mgr *m = c->st.io.mgr;
   unsigned char buf[SN__CLIENT_READ];
   int round, r;
   if (c->state == SN__CL_CONNECT) {
@@ -5483,7 +5497,7 @@ static void sn__client_io(sn_client *c, uint8_t ready) {
       return;
     }
     if (!(ready & SN_WRITABLE)) return;
-    if (c->tls == NULL) {
+    if (c->st.ssl == NULL) { /* plain TCP */
       sn__client_open(c);
     } else {
       c->state = SN__CL_HANDSHAKE;
@@ -5504,8 +5518,8 @@ static void sn__client_io(sn_client *c, uint8_t ready) {
         sn__client_end(c, r, "%s", why);
         return;
       }
-      sn__log(m, SN_LOG_DEBUG, "%s: %s %s", c->host, mbedtls_ssl_get_version(&c->st.ssl),
-              mbedtls_ssl_get_ciphersuite(&c->st.ssl));
+      sn__log(m, SN_LOG_DEBUG, "%s: %s %s", c->host, mbedtls_ssl_get_version(c->st.ssl),
+              mbedtls_ssl_get_ciphersuite(c->st.ssl));
       sn__client_open(c);
       if (c->state != SN__CL_OPEN) return;
     }
@@ -5589,7 +5603,7 @@ static void sn__client_io_hook(sn__stream *st, uint8_t ready) {
 
 static void sn__client_timer_hook(sn__stream *st) {
   sn_client *c = (sn_client *) st;
-  sn_mgr *m = st->mgr;
+  sn_mgr *m = st->io.mgr;
   if (c->state != SN__CL_DEAD && m->now >= c->end_at)
     sn__client_end(c, SN_ERR_TIMEOUT, "%.100s: not done in time (total timeout)", c->host);
   if (c->state != SN__CL_DEAD && m->now >= c->deadline)
@@ -5601,12 +5615,15 @@ static void sn__client_timer_hook(sn__stream *st) {
    first, so on_close may start a new connection in its place. */
 static void sn__client_reap_hook(sn__stream *st) {
   sn_client *c = (sn_client *) st;
-  sn_mgr *m = st->mgr;
+  sn_mgr *m = st->io.mgr;
   sn__st_remove(m, st);
   m->nclients--;
   if (c->cb.on_close) c->cb.on_close(c, c->err, c->why, c->cb.user);
-  sn__st_free(st);
-  if (c->tls) sn__tlsc_free(c->tls), SN_FREE(c->tls);
+  {
+    sn__tlsc *t = st->ssl != NULL ? sn__st_tlsc(st) : NULL; /* the TLS context is in it: freed after */
+    sn__st_free(st);
+    if (t != NULL) sn__tlsc_free(t), SN_FREE(t);
+  }
   SN_FREE(c);
 }
 
@@ -5643,17 +5660,17 @@ SNDEF int sn_connect(sn_mgr *m, const char *host, uint16_t port, const sn_client
   c->deadline = m->now + (c->opts.connect_timeout_ms ? c->opts.connect_timeout_ms : 30000);
   c->end_at = c->opts.total_timeout_ms ? m->now + c->opts.total_timeout_ms : UINT64_MAX;
   if (c->opts.tls != NULL) {
-    c->tls = (sn__tlsc *) SN_MALLOC(sizeof *c->tls);
-    if (c->tls == NULL) {
+    sn__tlsc *t = (sn__tlsc *) SN_MALLOC(sizeof *t); /* the TLS context and configuration: st->ssl is in it */
+    if (t == NULL) {
       SN_FREE(c);
       return SN_ERR_NOMEM;
     }
-    sn__tlsc_init(c->tls, m);
+    sn__tlsc_init(t, m);
     /* roots, identity and pin load now: a bad option is the caller's error, not a late on_close */
-    if ((r = sn__tlsc_start(&c->st, c->tls, c->opts.tls, c->opts.tls, c->host, port, "server", &c->tls_error)) != SN_OK) {
+    if ((r = sn__tlsc_start(&c->st, t, c->opts.tls, c->opts.tls, c->host, port, "server", &c->tls_error)) != SN_OK) {
       sn__st_free(&c->st);
-      sn__tlsc_free(c->tls);
-      SN_FREE(c->tls);
+      sn__tlsc_free(t);
+      SN_FREE(t);
       SN_FREE(c);
       return r;
     }
@@ -5685,10 +5702,10 @@ SNDEF void sn_client_close(sn_client *c) {
 }
 
 SNDEF const char *sn_client_tls_version(const sn_client *c) {
-  return c->st.tls_up ? mbedtls_ssl_get_version(&c->st.ssl) : "";
+  return c->st.tls_up ? mbedtls_ssl_get_version(c->st.ssl) : "";
 }
 SNDEF const char *sn_client_tls_suite(const sn_client *c) {
-  return c->st.tls_up ? mbedtls_ssl_get_ciphersuite(&c->st.ssl) : "";
+  return c->st.tls_up ? mbedtls_ssl_get_ciphersuite(c->st.ssl) : "";
 }
 SNDEF size_t sn_client_queued(const sn_client *c) { return sn__txq_pending(&c->st.tx); }
 #endif /* SN_ENABLE_CLIENT */
@@ -6059,7 +6076,7 @@ static void sn__idle_on_close(sn_client *c, int err, const char *why, void *user
 static void sn__client_rebind(sn_client *c, const sn_client_callbacks *cb, uint32_t idle_ms, uint32_t total_ms) {
   c->cb = *cb;
   c->opts.idle_timeout_ms = idle_ms;
-  c->end_at = total_ms ? c->st.mgr->now + total_ms : UINT64_MAX;
+  c->end_at = total_ms ? c->st.io.mgr->now + total_ms : UINT64_MAX;
   sn__client_idle(c);
 }
 

@@ -25,7 +25,7 @@ static char *render(const sn_mail *mail) {
   char *out;
   int r, guard = 0;
   memset(&s, 0, sizeof s);
-  s.st.mgr = mgr;
+  s.st.io.mgr = mgr;
   s.st.tx.buf = (unsigned char *) malloc(64);
   s.st.tx.cap = 64;
   sn__mime_plan(&s.w, mail);

@@ -386,7 +386,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (r == SN_OK) {
     mgr->njobs = 0; /* checked; the job itself is not run */
     memset(&s, 0, sizeof s);
-    s.st.mgr = mgr;
+    s.st.io.mgr = mgr;
     s.st.tx.buf = (unsigned char *) malloc(64);
     s.st.tx.cap = 64;
     sn__mime_plan(&s.w, &mail);
