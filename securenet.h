@@ -1923,6 +1923,7 @@ static int sn__st_read(sn__stream *st, void *buf, size_t len) {
     n = st->io.mgr->port.recv(st->io.mgr->port.ctx, st->io.sock, buf, len);
     if (n > 0 && (size_t) n < len) st->io.drained = st->io.skip_empty;
     if (n == SN_WANT_READ) st->rd_want = SN_READABLE, st->io.drained = st->io.skip_empty;
+    else if (n < 0) st->io.err = n; /* as the BIO keeps it: an error is not an end */
     return n;
   }
   do n = mbedtls_ssl_read(st->ssl, (unsigned char *) buf, len);
@@ -1950,7 +1951,8 @@ static int sn__st_write(sn__stream *st, const void *buf, size_t len) {
   if (!st->tls_up) {
     n = st->io.mgr->port.send(st->io.mgr->port.ctx, st->io.sock, buf, len);
     if (n == SN_WANT_WRITE) st->wr_want = SN_WRITABLE;
-    return n == 0 ? SN_ERR_IO : n;
+    else if (n <= 0) n = st->io.err = n == 0 ? SN_ERR_IO : n;
+    return n;
   }
   do n = mbedtls_ssl_write(st->ssl, (const unsigned char *) buf, len);
 #if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) && SN__TLS_CLIENT
@@ -1972,7 +1974,6 @@ static int sn__st_has_pending(sn__stream *st) {
   return st->tls_up && (mbedtls_ssl_get_bytes_avail(st->ssl) > 0 || mbedtls_ssl_check_pending(st->ssl));
 }
 
-static size_t sn__txq_pending(const sn__txq *q) { return q->len - q->off; }
 static int sn__st_out_pending(const sn__stream *st) { return st->tx.off < st->tx.len || st->ext_len > 0; }
 
 /* Makes room for n more bytes in the queue: compacts (unless a TLS write is
@@ -1999,6 +2000,9 @@ static int sn__txq_reserve(sn__txq *q, size_t n, size_t limit) {
   return SN_OK;
 }
 
+#if SN__TLS_CLIENT /* the queue as the mail session and the clients use it */
+static size_t sn__txq_pending(const sn__txq *q) { return q->len - q->off; }
+
 static int sn__txq_put(sn__txq *q, const void *data, size_t n, size_t limit) {
   int r;
   if (n == 0) return SN_OK;
@@ -2007,6 +2011,7 @@ static int sn__txq_put(sn__txq *q, const void *data, size_t n, size_t limit) {
   q->len += n;
   return SN_OK;
 }
+#endif
 
 /* Sends what the queue holds, then the zero-copy tail. Returns 1 if it sent
    anything, 0 if nothing (all sent, or the port is full: wr_want says what
@@ -2041,12 +2046,14 @@ static int sn__st_flush(sn__stream *st) {
    says connected, or an error), SN_WANT_READ (the name is being resolved:
    ask again next round), or the port's error. The stream has no socket
    unless SN_OK. */
+#if SN__TLS_CLIENT
 static int sn__st_connect(sn__stream *st, const char *host, uint16_t port) {
   sn_mgr *m = st->io.mgr;
   int r = m->port.connect ? m->port.connect(m->port.ctx, host, port, &st->io.sock) : SN_ERR_UNSUPPORTED;
   if (r != SN_OK) st->io.sock = SN_INVALID_SOCK;
   return r;
 }
+#endif
 
 /* Says close_notify once: SN_OK when it went (or there is no TLS to close),
    SN_WANT_WRITE when it waits for wr_want, else the error. A caller that
