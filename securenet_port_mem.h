@@ -84,6 +84,7 @@ typedef struct sn_mem_heap {
   int fail_rest;                  /* 1: every call after fail_at fails too */
   unsigned long failed;           /* calls made to fail */
   long live, live_bytes;          /* blocks (and their bytes) allocated, not yet freed */
+  long peak_bytes;                /* the most live_bytes since the reset */
   unsigned long mallocs, frees;   /* successful allocations and frees since the program started */
   size_t size[SN_MEM_HEAP_SIZES]; /* bytes asked by the first calls since the reset */
 } sn_mem_heap;
@@ -94,8 +95,8 @@ SNDEF void sn_mem_free(void *p);
 /* The counter (one per program: SN_MALLOC has no context); the test may
    read it and set fail_at / fail_rest. */
 SNDEF sn_mem_heap *sn_mem_heap_get(void);
-/* Restarts the call count (calls, failed, size) and sets what fails;
-   live, mallocs and frees go on. */
+/* Restarts the call count (calls, failed, size) and the peak (from what is
+   live now) and sets what fails; live, mallocs and frees go on. */
 SNDEF void sn_mem_heap_reset(unsigned long fail_at, int fail_rest);
 
 #ifdef __cplusplus
@@ -281,6 +282,7 @@ SNDEF void sn_mem_heap_reset(unsigned long fail_at, int fail_rest) {
   sn_mem__heap.fail_at = fail_at;
   sn_mem__heap.fail_rest = fail_rest;
   sn_mem__heap.failed = 0;
+  sn_mem__heap.peak_bytes = sn_mem__heap.live_bytes;
 }
 
 SNDEF void *sn_mem_malloc(size_t n) {
@@ -297,6 +299,7 @@ SNDEF void *sn_mem_malloc(size_t n) {
   b->n = n;
   h->live++;
   h->live_bytes += (long) n;
+  if (h->live_bytes > h->peak_bytes) h->peak_bytes = h->live_bytes;
   h->mallocs++;
   return b + 1;
 }
