@@ -10,11 +10,14 @@
        with a peer it prepared (sn_mem_peer_expect);
      - it writes what the peer says (sn_mem_peer_write), ends or resets the
        stream (sn_mem_peer_close, sn_mem_peer_reset) and reads what the
-       application sent (sn_mem_peer_read, or the socket's out buffer);
+       application sent (sn_mem_peer_read, or the socket's out buffer),
+       between sn_poll calls or, through on_recv, inside the application's
+       recv (a peer that answers each command as it comes);
      - it moves the clock (sn_mem.now; or tick: so many ms per wait call);
      - it injects faults: at most N bytes per recv or send (1 splits at
        every byte), a script of piece lengths per recv or send, every other
-       call "not now", the N-th send or recv failing, entropy failing, and,
+       call "not now", a network that says nothing (stall), a refused or
+       reset connection, the N-th send or recv failing, entropy failing, and,
        through sn_mem_malloc/sn_mem_free as SN_MALLOC/SN_FREE, the N-th
        allocation of securenet failing (or every one from the N-th on);
      - it sees misuse: a hook called with SN_INVALID_SOCK, a socket the port
@@ -152,7 +155,8 @@ typedef struct sn_mem_sock {
   int outgoing;    /* handed out by the application's connect */
   int closed;      /* the application closed it (not used again; kept until sn_mem_clear/forget) */
   int shut;        /* the application ended its sending side (shutdown) */
-  int reset;       /* (test, or sn_mem_peer_reset) the peer reset: send and recv fail, wait says SN_ERROR */
+  int err;         /* (test) nonzero: the connection failed: send and recv return this, wait adds SN_ERROR
+                      (sn_mem_peer_reset: SN_ERR_CLOSED; SN_ERR_IO is a refused connect as POSIX shows it) */
   unsigned seq;    /* creation order: accept and connect take the oldest first */
   uint16_t port;   /* listener: its port; connection: the port it was made for (0: any) */
   char host[64];   /* listener: its address ("" for every interface); outgoing: the host connected to */
@@ -184,6 +188,7 @@ typedef struct sn_mem {
   int64_t wall;        /* (test) wall_s (-1, unknown, after init) */
   uint64_t seed;       /* (test) the entropy stream's state (not 0) */
   int entropy_fails;   /* (test) 1: entropy fails (returns -1) */
+  int stall;           /* (test) 1: wait reports nothing ready (a network that says nothing) */
   int strict_wait;     /* (test) 1: wait reports levels (readable: bytes, the end, a reset or, on a
                           listener, a pending connection; writable: send would take bytes) */
   int connect_err;     /* (test) connect's answer when no peer waits for it (SN_ERR_ADDR after init) */
@@ -200,6 +205,10 @@ typedef struct sn_mem {
   unsigned seq;
   int misuse;            /* misuses seen since init or clear */
   char misuse_what[160]; /* the first, in words */
+  /* (test) a test-driven peer: called at each recv on a connection, before it looks for bytes,
+     to answer there what the application has sent (s's out from out_rd); may be NULL */
+  void (*on_recv)(void *user, struct sn_mem *m, int s);
+  void *on_recv_user;
   /* (test) called at each misuse (e.g. to abort where it happens); may be NULL */
   void (*on_misuse)(void *user, const char *what);
   void *misuse_user;
@@ -230,7 +239,7 @@ SNDEF int sn_mem_peer_write(sn_mem *m, int s, const void *data, size_t len);
 SNDEF int sn_mem_peer_puts(sn_mem *m, int s, const char *text);
 /* The peer ends its side (a FIN): once the bytes written are read, recv returns 0. */
 SNDEF void sn_mem_peer_close(sn_mem *m, int s);
-/* The peer resets the connection: send and recv return SN_ERR_CLOSED. */
+/* The peer resets the connection: send and recv return SN_ERR_CLOSED (sets err). */
 SNDEF void sn_mem_peer_reset(sn_mem *m, int s);
 /* Copies up to len bytes the application sent and the peer has not read
    yet into buf, and marks them read. Returns the count (0: none now). */
@@ -491,7 +500,7 @@ static int sn_mem__send(void *ctx, sn_sock s, const void *buf, size_t len) {
   if (len == 0) sn_mem__misuse(m, "send of 0 bytes", s);
   if (f->shut) sn_mem__misuse(m, "send after shutdown", s);
   if (++m->sends == m->fail_send_at) return m->fail_err;
-  if (f->reset) return SN_ERR_CLOSED;
+  if (f->err) return f->err;
   if (f->block_send && (++f->sends & 1)) return SN_WANT_WRITE;
   if (f->out_limit && f->out_len >= f->out_limit) return SN_WANT_WRITE; /* the peer stopped reading */
   if (f->max_send && n > f->max_send) n = f->max_send;
@@ -515,7 +524,8 @@ static int sn_mem__recv(void *ctx, sn_sock s, void *buf, size_t len) {
   if (f->listener) sn_mem__misuse(m, "recv from a listener", s);
   if (len == 0) sn_mem__misuse(m, "recv of 0 bytes", s);
   if (++m->recvs == m->fail_recv_at) return m->fail_err;
-  if (f->reset) return SN_ERR_CLOSED;
+  if (f->err) return f->err;
+  if (m->on_recv != NULL && !f->listener) m->on_recv(m->on_recv_user, m, (int) s);
   avail = sn_mem__released(f);
   if (f->in_off < avail) {
     if (f->block_recv && (++f->recvs & 1)) return SN_WANT_READ;
@@ -558,7 +568,7 @@ static uint8_t sn_mem__level(const sn_mem *m, int i) {
       if (m->s[k].used && m->s[k].pending && (m->s[k].port == 0 || m->s[k].port == f->port)) r |= SN_READABLE;
     return r;
   }
-  if (f->in_off < sn_mem__released(f) || (f->in_eof && f->in_off == f->in_len) || f->reset) r |= SN_READABLE;
+  if (f->in_off < sn_mem__released(f) || (f->in_eof && f->in_off == f->in_len) || f->err) r |= SN_READABLE;
   if (!(f->out_limit && f->out_len >= f->out_limit)) r |= SN_WRITABLE;
   return r;
 }
@@ -572,9 +582,9 @@ static int sn_mem__wait(void *ctx, sn_wait_item *items, int n, int timeout_ms) {
     items[i].ready = 0;
     if (!sn_mem__ok(m, items[i].sock, "wait")) continue;
     if (items[i].want & ~(SN_READABLE | SN_WRITABLE)) sn_mem__misuse(m, "wait for an unknown event", items[i].sock);
-    items[i].ready = items[i].want;
+    items[i].ready = m->stall ? 0 : items[i].want;
     if (m->strict_wait) items[i].ready &= sn_mem__level(m, (int) items[i].sock);
-    if (m->s[items[i].sock].reset) items[i].ready |= SN_ERROR;
+    if (m->s[items[i].sock].err && !m->stall) items[i].ready |= SN_ERROR;
     if (items[i].ready) ready++;
   }
   return ready;
@@ -669,7 +679,7 @@ SNDEF void sn_mem_peer_close(sn_mem *m, int s) {
 }
 
 SNDEF void sn_mem_peer_reset(sn_mem *m, int s) {
-  if (sn_mem__valid(m, s)) m->s[s].reset = 1;
+  if (sn_mem__valid(m, s)) m->s[s].err = SN_ERR_CLOSED;
 }
 
 SNDEF size_t sn_mem_peer_read(sn_mem *m, int s, void *buf, size_t len) {
