@@ -64,7 +64,7 @@ CFLAGS ?= -O2 -g
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 DEMO_SRC := examples/posix/sn_demo.c
 DEMO_DEPS := $(DEMO_SRC) examples/common/demo_app.h
-HEADERS := securenet.h securenet_port_posix.h
+HEADERS := securenet.h securenet_port_posix.h securenet_port_mem.h
 STATIC := $(wildcard examples/posix/static/*)
 UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup test_mime test_smtp
 CERTS := build/certs

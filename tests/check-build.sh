@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Compiles securenet.h the ways users meet it, with every warning an error:
-# declarations and implementation, gcc and clang, C99 and C++, 64 and 32 bit,
+# declarations and implementation, gcc and clang, C99 and C++, 64 and 32 bit
+# (also the in-memory test port, securenet_port_mem.h),
 # and the implementation for Cortex-M4 when arm-none-eabi-gcc is here.
 #   tests/check-build.sh "MBED_CFLAGS" BUILD_DIR
 # MBEDTLS_MAJOR (2 or 3) says which mbedTLS an empty MBED_CFLAGS (the
@@ -82,6 +83,23 @@ for cxx in g++ clang++; do
   command -v $cxx >/dev/null || continue
   check "$cxx C++11 declarations" $cxx -std=c++11 $W $mbed -I. -c "$tmp/decl.cpp" -o "$tmp/d.o"
   check "$cxx C++11 implementation" $cxx -std=c++11 $W $mbed -I. -c "$tmp/impl.cpp" -o "$tmp/i.o"
+done
+# The in-memory test port (securenet_port_mem.h): declarations alone, and its
+# implementation with securenet's, its allocator as SN_MALLOC/SN_FREE.
+printf '#include "securenet_port_mem.h"\nint main(void) { return sn_mem_heap_get() == 0; }\n' > "$tmp/mem_decl.c"
+printf '#define SN_MALLOC(n) sn_mem_malloc(n)\n#define SN_FREE(p) sn_mem_free(p)\n#define SECURENET_IMPLEMENTATION\n#define SECURENET_PORT_MEM_IMPLEMENTATION\n#include "securenet_port_mem.h"\nstatic sn_mem m;\nint main(void) { sn_mem_init(&m); return sn_mem_port(&m)->ctx != &m; }\n' > "$tmp/mem_impl.c"
+cp "$tmp/mem_decl.c" "$tmp/mem_decl.cpp"
+cp "$tmp/mem_impl.c" "$tmp/mem_impl.cpp"
+for cc in gcc clang; do
+  command -v $cc >/dev/null || continue
+  check "$cc C99 securenet_port_mem.h declarations" $cc -std=c99 $W $mbed -I. -c "$tmp/mem_decl.c" -o "$tmp/d.o"
+  check "$cc C99 securenet_port_mem.h implementation" $cc -std=c99 $W $mbed -I. -c "$tmp/mem_impl.c" -o "$tmp/i.o"
+  check "$cc C99 -m32 securenet_port_mem.h implementation" $cc -m32 -std=c99 $W $mbed -I. -fsyntax-only "$tmp/mem_impl.c"
+done
+for cxx in g++ clang++; do
+  command -v $cxx >/dev/null || continue
+  check "$cxx C++11 securenet_port_mem.h declarations" $cxx -std=c++11 $W $mbed -I. -c "$tmp/mem_decl.cpp" -o "$tmp/d.o"
+  check "$cxx C++11 securenet_port_mem.h implementation" $cxx -std=c++11 $W $mbed -I. -c "$tmp/mem_impl.cpp" -o "$tmp/i.o"
 done
 # Cortex-M4, -Os: the implementation without a port (a port is the MCU's own).
 if command -v arm-none-eabi-gcc >/dev/null; then

@@ -1,9 +1,9 @@
 /* test_faults.c - the whole securenet server, end to end, in memory.
 
    "Bad input never crashes, leaks or corrupts": this test runs the real
-   server (sn_mgr, sn_http_listen, sn_poll) through a fake port with no
-   sockets. The port keeps an array of fake sockets whose client side the
-   test scripts:
+   server (sn_mgr, sn_http_listen, sn_poll) through the in-memory port
+   (securenet_port_mem.h), no sockets. The port keeps an array of fake
+   sockets whose client side the test scripts:
      - accept hands out pending fake connections in the order they were made;
      - recv delivers the scripted bytes in pieces of a configurable size
        (1 byte is the key case), optionally saying SN_WANT_READ every other call;
@@ -15,7 +15,7 @@
      - entropy is a FIXED DETERMINISTIC xorshift stream. That is acceptable
        ONLY in this test (reproducible runs, no TLS secret worth anything);
        a real port must use a real entropy source (see the port contract).
-   Every securenet allocation goes through test_malloc/test_free (SN_MALLOC /
+   Every securenet allocation goes through sn_mem_malloc/sn_mem_free (SN_MALLOC /
    SN_FREE are defined before securenet.h), which count them and can fail
    the N-th one (or every one from the N-th on).
 
@@ -34,15 +34,14 @@
    is reported as one failed check; build with ASan to see it). Every phase
    ends with sn_mgr_destroy and a check that no allocation outlived it. */
 #define _POSIX_C_SOURCE 200809L /* fork() and waitpid() for the one check that may crash */
-#include <stddef.h>
-
-static void *test_malloc(size_t n);
-static void test_free(void *p);
-#define SN_MALLOC(n) test_malloc(n)
-#define SN_FREE(p) test_free(p)
+/* Every securenet allocation is counted by the in-memory port's allocator,
+   which can fail the N-th one (or every one from the N-th on). */
+#define SN_MALLOC(n) sn_mem_malloc(n)
+#define SN_FREE(p) sn_mem_free(p)
 #define SN_RX_INIT 2048 /* the 60 pipelined requests below arrive in one read */
 #define SECURENET_IMPLEMENTATION
-#include "securenet.h"
+#define SECURENET_PORT_MEM_IMPLEMENTATION
+#include "securenet_port_mem.h" /* before securenet.h, which it includes: it declares sn_mem_malloc */
 #include "test.h"
 
 #include <stdlib.h>
@@ -59,287 +58,37 @@ static void test_free(void *p);
 #include "mbedtls/ecp.h"
 #endif
 
-/* ---- allocation accounting ------------------------------------------------ */
-static unsigned long a_calls;   /* SN_MALLOC calls since the last reset */
-static unsigned long a_fail_at; /* 0: never; else the call number that fails */
-static int a_fail_rest;         /* 1: every call from a_fail_at on fails too */
-static unsigned long a_failed;  /* calls made to fail */
-static long a_live;             /* allocations not yet freed */
-static long a_live_bytes;       /* their bytes */
-static unsigned long a_total_mallocs, a_total_frees;
-static size_t a_size[256];      /* sizes of the first calls (for messages) */
+/* ---- the port (securenet_port_mem.h) and the allocation counter ------------- */
+static sn_mem fp;
+static sn_mem_heap *heap; /* sn_mem_heap_get(), set first in main */
 
-/* Each block carries its size in front (aligned for any scalar). */
-typedef union a_hdr {
-  size_t n;
-  long double ld;
-  long long ll;
-  void *p;
-} a_hdr;
-
-static void *test_malloc(size_t n) {
-  a_hdr *h;
-  a_calls++;
-  if (a_calls <= sizeof a_size / sizeof a_size[0]) a_size[a_calls - 1] = n;
-  if (a_fail_at && (a_calls == a_fail_at || (a_fail_rest && a_calls > a_fail_at))) {
-    a_failed++;
-    return NULL;
-  }
-  h = (a_hdr *) malloc(sizeof *h + n);
-  if (h == NULL) return NULL;
-  h->n = n;
-  a_live++;
-  a_live_bytes += (long) n;
-  a_total_mallocs++;
-  return h + 1;
-}
-
-static void test_free(void *p) {
-  a_hdr *h;
-  if (p == NULL) return;
-  h = (a_hdr *) p - 1;
-  a_live--;
-  a_live_bytes -= (long) h->n;
-  a_total_frees++;
-  free(h);
-}
-
-static void alloc_reset(unsigned long fail_at, int rest) {
-  a_calls = 0;
-  a_fail_at = fail_at;
-  a_fail_rest = rest;
-  a_failed = 0;
-}
-
-/* ---- the fake port ------------------------------------------------------------ */
-#define FP_MAX 40
-
-typedef struct fsock {
-  int used, listener, pending;
-  int srv_closed, srv_shut; /* the server called close / shutdown */
-  int reset;                /* the client reset: send and recv fail */
-  unsigned seq;             /* creation order (accept is FIFO) */
-  unsigned char *in;        /* client -> server bytes */
-  size_t in_len, in_off, in_cap;
-  int in_eof;               /* the client ended its side after in */
-  unsigned char *out;       /* server -> client bytes */
-  size_t out_len, out_cap, out_rd;
-  size_t rchunk, schunk;    /* most bytes per recv / send call */
-  int block_recv, block_send;
-  unsigned long recvs, sends;
-} fsock;
-
-static struct {
-  fsock s[FP_MAX];
-  uint64_t now;
-  uint64_t ent;
-  unsigned seq;
-  unsigned long activity; /* bytes moved, accepts, closes */
-  int strict_wait;
-  int block_send, block_recv; /* defaults for new sockets */
-  int misuse;
-  char misuse_what[160];
-} fp;
-
-static void fp_misuse(const char *what, sn_sock s) {
-  if (fp.misuse++ == 0) snprintf(fp.misuse_what, sizeof fp.misuse_what, "%s on socket %ld", what, (long) s);
-}
-
-/* 1 if s is an open socket handed out by the port, else records a misuse. */
-static int fp_ok(sn_sock s, const char *hook) {
-  if (s < 0 || s >= FP_MAX || !fp.s[s].used || fp.s[s].srv_closed || fp.s[s].pending) {
-    fp_misuse(hook, s);
-    return 0;
-  }
-  return 1;
-}
-
-static void fp_grow(unsigned char **buf, size_t *cap, size_t need) {
-  if (need <= *cap) return;
-  *cap = need * 2 + 256;
-  *buf = (unsigned char *) realloc(*buf, *cap);
-  if (*buf == NULL) abort();
-}
-
-static int fp_new(void) {
-  int i;
-  for (i = 0; i < FP_MAX; i++)
-    if (!fp.s[i].used) {
-      memset(&fp.s[i], 0, sizeof fp.s[i]);
-      fp.s[i].used = 1;
-      fp.s[i].seq = ++fp.seq;
-      return i;
-    }
-  fprintf(stderr, "test_faults: out of fake sockets\n");
-  abort();
-}
-
+/* Forgets every socket and misuse between phases; new sockets refuse every
+   other send (SN_WANT_WRITE) and wait reports everything ready. */
 static void fp_reset(void) {
-  int i;
-  for (i = 0; i < FP_MAX; i++) {
-    free(fp.s[i].in);
-    free(fp.s[i].out);
-  }
-  memset(fp.s, 0, sizeof fp.s);
-  fp.misuse = 0;
-  fp.misuse_what[0] = '\0';
+  sn_mem_clear(&fp);
   fp.strict_wait = 0;
   fp.block_send = 1;
   fp.block_recv = 0;
 }
 
-static int fp_listen(void *ctx, const char *addr, uint16_t port, sn_sock *out) {
-  int i = fp_new();
-  (void) ctx;
-  (void) addr;
-  (void) port;
-  fp.s[i].listener = 1;
-  *out = i;
-  return SN_OK;
-}
-
-static int fp_accept(void *ctx, sn_sock l, sn_sock *out, char *peer, size_t peer_len) {
-  int i, best = -1;
-  (void) ctx;
-  if (!fp_ok(l, "accept") || !fp.s[l].listener) return SN_ERR_IO;
-  for (i = 0; i < FP_MAX; i++)
-    if (fp.s[i].used && fp.s[i].pending && (best < 0 || fp.s[i].seq < fp.s[best].seq)) best = i;
-  if (best < 0) return SN_WANT_READ;
-  fp.s[best].pending = 0;
-  *out = best;
-  snprintf(peer, peer_len, "fake:%d", best);
-  fp.activity++;
-  return SN_OK;
-}
-
-static int fp_connect(void *ctx, const char *host, uint16_t port, sn_sock *out) {
-  (void) ctx;
-  (void) host;
-  (void) port;
-  (void) out;
-  return SN_ERR_UNSUPPORTED;
-}
-
-static int fp_send(void *ctx, sn_sock s, const void *buf, size_t len) {
-  fsock *f;
-  size_t n;
-  (void) ctx;
-  if (!fp_ok(s, "send")) return SN_ERR_IO;
-  f = &fp.s[s];
-  if (f->listener) fp_misuse("send to a listener", s);
-  if (len == 0) fp_misuse("send of 0 bytes", s);
-  if (f->srv_shut) fp_misuse("send after shutdown", s);
-  if (f->reset) return SN_ERR_CLOSED;
-  if (f->block_send && (++f->sends & 1)) return SN_WANT_WRITE;
-  n = len < f->schunk ? len : f->schunk;
-  fp_grow(&f->out, &f->out_cap, f->out_len + n);
-  memcpy(f->out + f->out_len, buf, n);
-  f->out_len += n;
-  fp.activity++;
-  return (int) n;
-}
-
-static int fp_recv(void *ctx, sn_sock s, void *buf, size_t len) {
-  fsock *f;
-  size_t n;
-  (void) ctx;
-  if (!fp_ok(s, "recv")) return SN_ERR_IO;
-  f = &fp.s[s];
-  if (len == 0) fp_misuse("recv of 0 bytes", s);
-  if (f->reset) return SN_ERR_CLOSED;
-  if (f->in_off < f->in_len) {
-    if (f->block_recv && (++f->recvs & 1)) return SN_WANT_READ;
-    n = f->in_len - f->in_off;
-    if (n > f->rchunk) n = f->rchunk;
-    if (n > len) n = len;
-    memcpy(buf, f->in + f->in_off, n);
-    f->in_off += n;
-    fp.activity++;
-    return (int) n;
-  }
-  return f->in_eof ? 0 : SN_WANT_READ;
-}
-
-static void fp_close(void *ctx, sn_sock s) {
-  (void) ctx;
-  if (!fp_ok(s, "close")) return;
-  fp.s[s].srv_closed = 1;
-  fp.activity++;
-}
-
-static void fp_shutdown(void *ctx, sn_sock s) {
-  (void) ctx;
-  if (!fp_ok(s, "shutdown")) return;
-  if (fp.s[s].srv_shut) fp_misuse("second shutdown", s);
-  fp.s[s].srv_shut = 1;
-  fp.activity++;
-}
-
-static int fp_wait(void *ctx, sn_wait_item *items, int n, int timeout_ms) {
-  int i, ready = 0;
-  (void) ctx;
-  (void) timeout_ms;
-  for (i = 0; i < n; i++) {
-    fsock *f;
-    items[i].ready = 0;
-    if (!fp_ok(items[i].sock, "wait")) continue;
-    f = &fp.s[items[i].sock];
-    if (items[i].want & ~(SN_READABLE | SN_WRITABLE)) fp_misuse("wait for an unknown event", items[i].sock);
-    items[i].ready = items[i].want;
-    if (fp.strict_wait && !f->listener && f->in_off == f->in_len && !f->in_eof && !f->reset)
-      items[i].ready &= (uint8_t) ~SN_READABLE;
-    if (f->reset) items[i].ready |= SN_ERROR;
-    if (items[i].ready) ready++;
-  }
-  return ready;
-}
-
-/* Deterministic "entropy" (xorshift64): acceptable ONLY in this test. */
-static int fp_entropy(void *ctx, unsigned char *buf, size_t len) {
-  size_t i;
-  (void) ctx;
-  for (i = 0; i < len; i++) {
-    fp.ent ^= fp.ent << 13;
-    fp.ent ^= fp.ent >> 7;
-    fp.ent ^= fp.ent << 17;
-    buf[i] = (unsigned char) (fp.ent >> 24);
-  }
-  return 0;
-}
-
-static uint64_t fp_now(void *ctx) {
-  (void) ctx;
-  return fp.now;
-}
-
-static int64_t fp_wall(void *ctx) {
-  (void) ctx;
-  return -1;
-}
-
-static const sn_port fake_port = {NULL,     fp_listen, fp_accept,  fp_connect, fp_send, fp_recv,
-                                  fp_close, fp_shutdown, fp_wait, fp_entropy, fp_now,  fp_wall};
-
 /* ---- the client side ------------------------------------------------------------ */
 static int cl_new(size_t rchunk, size_t schunk) {
-  int i = fp_new();
-  fp.s[i].pending = 1;
-  fp.s[i].rchunk = rchunk ? rchunk : 1;
-  fp.s[i].schunk = schunk ? schunk : 1;
-  fp.s[i].block_send = fp.block_send;
-  fp.s[i].block_recv = fp.block_recv;
+  int i = sn_mem_peer_connect(&fp, 0);
+  if (i < 0) {
+    fprintf(stderr, "test_faults: out of fake sockets\n");
+    abort();
+  }
+  fp.s[i].max_recv = rchunk ? rchunk : 1;
+  fp.s[i].max_send = schunk ? schunk : 1;
   return i;
 }
 
 static void cl_write(int s, const void *p, size_t n) {
-  fsock *f = &fp.s[s];
-  fp_grow(&f->in, &f->in_cap, f->in_len + n);
-  memcpy(f->in + f->in_len, p, n);
-  f->in_len += n;
+  if (sn_mem_peer_write(&fp, s, p, n) != SN_OK) abort();
 }
 
 static void cl_puts(int s, const char *str) { cl_write(s, str, strlen(str)); }
-static void cl_eof(int s) { fp.s[s].in_eof = 1; }
+static void cl_eof(int s) { sn_mem_peer_close(&fp, s); }
 
 /* ---- the server under test --------------------------------------------------- */
 static sn_mgr *mgr;
@@ -359,7 +108,7 @@ static int start(int max_conns, const sn_http_opts *opts) {
   sn_http_opts ho;
   int r;
   memset(&mo, 0, sizeof mo);
-  mo.port = &fake_port;
+  mo.port = sn_mem_port(&fp);
   mo.log = log_cb;
   mo.log_level = SN_LOG_DEBUG;
   mo.max_conns = max_conns;
@@ -383,7 +132,7 @@ static void stop(const char *phase) {
   sn_mgr_destroy(mgr);
   mgr = NULL;
   snprintf(name, sizeof name, "faults: %s: every allocation is freed by sn_mgr_destroy", phase);
-  test_report(a_live == 0, name, "%ld allocations still live", a_live);
+  test_report(heap->live == 0, name, "%ld allocations still live", heap->live);
   snprintf(name, sizeof name, "faults: %s: the server never used a socket it did not own or had closed", phase);
   test_report(fp.misuse == 0, name, "%d misuses, first: %s", fp.misuse, fp.misuse_what);
   fp_reset();
@@ -513,8 +262,8 @@ static int parse_resp(const unsigned char *buf, size_t len, size_t *off, int hea
 
 /* The next response the server sent on s. */
 static int next_resp(int s, resp *r, int head_req) {
-  fsock *f = &fp.s[s];
-  return parse_resp(f->out, f->out_len, &f->out_rd, head_req, f->srv_closed, r);
+  sn_mem_sock *f = &fp.s[s];
+  return parse_resp(f->out, f->out_len, &f->out_rd, head_req, f->closed, r);
 }
 
 static int body_is(const resp *r, const char *want) {
@@ -625,7 +374,7 @@ static void test_basic(void) {
   resp r;
   int s, got;
   char v[128];
-  alloc_reset(0, 0);
+  sn_mem_heap_reset(0, 0);
   if (!CHECK_INT(start(0, NULL), SN_OK, "faults: the server starts on the fake port")) return;
 
   s = cl_new(1, 1);
@@ -634,7 +383,7 @@ static void test_basic(void) {
   test_report(fp.s[s].out_len == sizeof HELLO_200 - 1 && memcmp(fp.s[s].out, HELLO_200, sizeof HELLO_200 - 1) == 0,
               "faults: a GET read 1 byte per recv, written 1 byte per send (every other send blocked) gets the exact 200",
               "got %s", test_show(fp.s[s].out, fp.s[s].out_len));
-  CHECK(fp.s[s].in_off == fp.s[s].in_len && !fp.s[s].srv_shut && !fp.s[s].srv_closed,
+  CHECK(fp.s[s].in_off == fp.s[s].in_len && !fp.s[s].shut && !fp.s[s].closed,
         "faults: the request is read whole and the keep-alive connection stays open");
   fp.s[s].out_rd = fp.s[s].out_len;
 
@@ -691,12 +440,12 @@ static void test_basic(void) {
   CHECK(got == 1 && r.status == 500, "faults: a handler that does not answer makes the server reply 500");
 
   {
-    long bytes = a_live_bytes;
-    unsigned long calls = a_calls;
+    long bytes = heap->live_bytes;
+    unsigned long calls = heap->calls;
     cl_puts(s, GET_HELLO);
     pump();
     got = next_resp(s, &r, 0);
-    CHECK(got == 1 && r.status == 200 && a_calls == calls && a_live_bytes == bytes,
+    CHECK(got == 1 && r.status == 200 && heap->calls == calls && heap->live_bytes == bytes,
           "faults: a keep-alive connection serving a small request allocates nothing");
     cl_puts(s, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
     pump();
@@ -707,9 +456,9 @@ static void test_basic(void) {
     cl_write(s, big_body, sizeof big_body);
     pump();
     got = next_resp(s, &r, 0);
-    test_report(got == 1 && r.status == 200 && r.body_len == sizeof big_body && a_live_bytes == bytes,
+    test_report(got == 1 && r.status == 200 && r.body_len == sizeof big_body && heap->live_bytes == bytes,
                 "faults: after a 5000-byte request and reply the connection's buffers shrink back to their initial size",
-                "status %d, %ld bytes live, %ld before", r.status, a_live_bytes, bytes);
+                "status %d, %ld bytes live, %ld before", r.status, heap->live_bytes, bytes);
   }
 
   cl_puts(s, "GET /stream?n=300 HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -737,31 +486,31 @@ static void test_basic(void) {
   cl_puts(s, "GET /hello HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
   pump();
   got = next_resp(s, &r, 0);
-  CHECK(got == 1 && r.status == 200 && has_close(&r) && fp.s[s].srv_shut,
+  CHECK(got == 1 && r.status == 200 && has_close(&r) && fp.s[s].shut,
         "faults: Connection: close gets Connection: close and the server ends its side");
-  CHECK(!fp.s[s].srv_closed, "faults: after its last response the server lingers, reading, until the client closes");
+  CHECK(!fp.s[s].closed, "faults: after its last response the server lingers, reading, until the client closes");
   cl_eof(s);
   pump();
-  CHECK(fp.s[s].srv_closed, "faults: the lingering connection is closed when the client closes");
+  CHECK(fp.s[s].closed, "faults: the lingering connection is closed when the client closes");
 
   s = one_request("GET /hello HTTP/1.0\r\n\r\n", 3, 2, &r, &got);
-  CHECK(got == 1 && r.status == 200 && has_close(&r) && fp.s[s].srv_shut, "faults: an HTTP/1.0 request is answered and closed");
+  CHECK(got == 1 && r.status == 200 && has_close(&r) && fp.s[s].shut, "faults: an HTTP/1.0 request is answered and closed");
   s = one_request("GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 3, 2, &r, &got);
   CHECK(got == 1 && r.status == 200 && resp_hdr(&r, "connection", v, sizeof v) && strcmp(v, "keep-alive") == 0 &&
-            !fp.s[s].srv_shut,
+            !fp.s[s].shut,
         "faults: HTTP/1.0 with Connection: keep-alive stays open");
 
   s = one_request("POST /echo HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
                   4096, 4096, &r, &got);
-  test_report(got == 1 && (r.status == 400 || (has_close(&r) && fp.s[s].srv_shut)),
+  test_report(got == 1 && (r.status == 400 || (has_close(&r) && fp.s[s].shut)),
               "faults: an HTTP/1.0 request with Transfer-Encoding is refused or answered and closed (RFC 9112 6.1)",
-              "status %d, Connection: close %d, server ended its side %d", r.status, has_close(&r), fp.s[s].srv_shut);
+              "status %d, Connection: close %d, server ended its side %d", r.status, has_close(&r), fp.s[s].shut);
 
   /* errors over the wire */
   s = one_request("BREW /pot HTTP/1.1\r\nHost: t\r\n\r\n", 1, 1, &r, &got);
-  CHECK(got == 1 && r.status == 501 && has_close(&r) && fp.s[s].srv_shut, "faults: BREW is answered 501 and the connection closed");
+  CHECK(got == 1 && r.status == 501 && has_close(&r) && fp.s[s].shut, "faults: BREW is answered 501 and the connection closed");
   s = one_request("GET /a/../hello HTTP/1.1\r\nHost: t\r\n\r\n", 1, 1, &r, &got);
-  CHECK(got == 1 && r.status == 400 && has_close(&r) && fp.s[s].srv_shut, "faults: a dot segment is answered 400 and closed");
+  CHECK(got == 1 && r.status == 400 && has_close(&r) && fp.s[s].shut, "faults: a dot segment is answered 400 and closed");
   s = one_request("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 70000\r\n\r\n", 1, 1, &r, &got);
   CHECK(got == 1 && r.status == 413 && has_close(&r), "faults: a Content-Length over max_body (65536) is 413");
   s = one_request("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhelloXX\r\n", 1, 1, &r, &got);
@@ -801,7 +550,7 @@ static void test_pipelined(void) {
   static const char *const want[] = {"user a", "hello", "user b", "abcde", "", "user d"};
   static const size_t splits[][2] = {{65536, 65536}, {1, 1}, {7, 3}, {13, 64}, {4096, 1}};
   size_t k;
-  alloc_reset(0, 0);
+  sn_mem_heap_reset(0, 0);
   if (!CHECK_INT(start(0, NULL), SN_OK, "faults: the server starts for pipelining")) return;
   for (k = 0; k < sizeof splits / sizeof splits[0]; k++) {
     int s, i, ok = 1, strict;
@@ -822,7 +571,7 @@ static void test_pipelined(void) {
           break;
         }
       }
-      if (ok && (fp.s[s].out_rd != fp.s[s].out_len || !fp.s[s].srv_shut)) {
+      if (ok && (fp.s[s].out_rd != fp.s[s].out_len || !fp.s[s].shut)) {
         ok = 0;
         snprintf(why, sizeof why, "extra bytes after the last response or not closed");
       }
@@ -871,12 +620,12 @@ static void test_pipelined(void) {
     pump();
     got = next_resp(s, &r, 0);
     got = got == 1 && r.status == 200 && body_is(&r, "hello, world\n") && next_resp(s, &r, 0) == 1 && body_is(&r, "user last");
-    CHECK(got && fp.s[s].srv_closed, "faults: requests followed at once by the client's half-close are answered, then the connection closes");
+    CHECK(got && fp.s[s].closed, "faults: requests followed at once by the client's half-close are answered, then the connection closes");
     s = cl_new(4096, 4096);
     cl_puts(s, "GET /hello HTTP/1.1\r\nHost:");
     cl_eof(s);
     pump();
-    CHECK(fp.s[s].srv_closed && fp.s[s].out_len == 0, "faults: a half request followed by the client's half-close is closed without a response");
+    CHECK(fp.s[s].closed && fp.s[s].out_len == 0, "faults: a half request followed by the client's half-close is closed without a response");
   }
 
   {
@@ -926,7 +675,7 @@ static void test_pipelined(void) {
     stop("pipelining and chunked uploads");
     memset(&o, 0, sizeof o);
     o.max_body = 100;
-    alloc_reset(0, 0);
+    sn_mem_heap_reset(0, 0);
     if (start(0, &o) != SN_OK) return;
     s = one_request("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
                     "32\r\n01234567890123456789012345678901234567890123456789\r\n"
@@ -937,7 +686,7 @@ static void test_pipelined(void) {
                     "32\r\n01234567890123456789012345678901234567890123456789\r\n"
                     "33\r\n012345678901234567890123456789012345678901234567890\r\n0\r\n\r\n",
                     3, 7, &r, &got);
-    CHECK(got == 1 && r.status == 413 && has_close(&r) && fp.s[s].srv_shut, "faults: a chunked body one byte over max_body is 413");
+    CHECK(got == 1 && r.status == 413 && has_close(&r) && fp.s[s].shut, "faults: a chunked body one byte over max_body is 413");
     stop("max_body");
   }
 }
@@ -959,14 +708,14 @@ static int cycle_check(int s, int must_succeed, char *why, size_t why_len) {
   int i;
   for (i = 0; i < 2; i++) {
     int got = next_resp(s, &r, 0);
-    if (got == 0 && !must_succeed && (fp.s[s].srv_closed || fp.s[s].srv_shut)) return 1;
+    if (got == 0 && !must_succeed && (fp.s[s].closed || fp.s[s].shut)) return 1;
     if (got != 1) {
-      snprintf(why, why_len, "response %d: parse %d (srv_closed %d, srv_shut %d, %zu bytes)", i, got, fp.s[s].srv_closed,
-               fp.s[s].srv_shut, fp.s[s].out_len);
+      snprintf(why, why_len, "response %d: parse %d (closed %d, shut %d, %zu bytes)", i, got, fp.s[s].closed,
+               fp.s[s].shut, fp.s[s].out_len);
       return 0;
     }
     if (r.status >= 500 && !must_succeed) {
-      if (!fp.s[s].srv_shut && !fp.s[s].srv_closed && r.status != 500) {
+      if (!fp.s[s].shut && !fp.s[s].closed && r.status != 500) {
         snprintf(why, why_len, "response %d: %d but the connection stays open", i, r.status);
         return 0;
       }
@@ -988,14 +737,14 @@ static int cycle_check(int s, int must_succeed, char *why, size_t why_len) {
    second connection. */
 static int alloc_cycle(unsigned long fail_at, int rest, unsigned long *calls, char *why, size_t why_len) {
   int r, a, b, ok = 1;
-  alloc_reset(fail_at, rest);
+  sn_mem_heap_reset(fail_at, rest);
   r = start(0, NULL);
   if (r != SN_OK) {
     if (r != SN_ERR_NOMEM) {
       snprintf(why, why_len, "start failed with %d (%s), not SN_ERR_NOMEM", r, sn_strerror(r));
       ok = 0;
     }
-    if (rest) a_fail_at = 0;
+    if (rest) heap->fail_at = 0;
     if ((r = start(0, NULL)) != SN_OK) {
       snprintf(why, why_len, "start failed twice: %d", r);
       if (mgr) sn_mgr_destroy(mgr);
@@ -1008,8 +757,8 @@ static int alloc_cycle(unsigned long fail_at, int rest, unsigned long *calls, ch
   cycle_requests(a);
   pump();
   if (!cycle_check(a, 0, why, why_len)) ok = 0;
-  *calls = a_calls;
-  a_fail_at = 0;
+  *calls = heap->calls;
+  heap->fail_at = 0;
   b = cl_new(512, 700);
   cycle_requests(b);
   pump();
@@ -1027,8 +776,8 @@ static int alloc_cycle(unsigned long fail_at, int rest, unsigned long *calls, ch
   pump();
   sn_mgr_destroy(mgr);
   mgr = NULL;
-  if (a_live != 0) {
-    snprintf(why, why_len, "%ld allocations leaked", a_live);
+  if (heap->live != 0) {
+    snprintf(why, why_len, "%ld allocations leaked", heap->live);
     ok = 0;
   }
   if (fp.misuse) {
@@ -1052,7 +801,7 @@ static void test_alloc_failures(void) {
       ok = alloc_cycle(n, rest, &calls, why, sizeof why);
       snprintf(name, sizeof name,
                "faults: failing allocation %lu%s of %lu (%zu bytes) neither crashes nor leaks, and the next request is served", n,
-               rest ? " and every later one" : "", total, a_size[n - 1]);
+               rest ? " and every later one" : "", total, heap->size[n - 1]);
       test_report(ok, name, "%s", why);
     }
   }
@@ -1067,7 +816,7 @@ static void test_timeouts(void) {
   memset(&o, 0, sizeof o);
   o.request_timeout_ms = 5000;
   o.idle_timeout_ms = 20000;
-  alloc_reset(0, 0);
+  sn_mem_heap_reset(0, 0);
   fp.now = 1000;
   if (start(0, &o) != SN_OK) return;
 
@@ -1076,17 +825,17 @@ static void test_timeouts(void) {
   pump();
   fp.now = 5999;
   pump();
-  CHECK(fp.s[s].out_len == 0 && !fp.s[s].srv_shut, "faults: a half request gets nothing before request_timeout_ms");
+  CHECK(fp.s[s].out_len == 0 && !fp.s[s].shut, "faults: a half request gets nothing before request_timeout_ms");
   fp.now = 6000;
   pump();
   got = next_resp(s, &r, 0);
-  CHECK(got == 1 && r.status == 408 && has_close(&r) && fp.s[s].srv_shut,
+  CHECK(got == 1 && r.status == 408 && has_close(&r) && fp.s[s].shut,
         "faults: a half request gets 408 and a close when request_timeout_ms passes");
   sn_mgr_stats_get(mgr, &st);
   CHECK_INT(st.timeouts, 1, "faults: the 408 counts as a timeout in the stats");
   cl_eof(s);
   pump();
-  CHECK(fp.s[s].srv_closed, "faults: the timed-out connection is closed when the client closes");
+  CHECK(fp.s[s].closed, "faults: the timed-out connection is closed when the client closes");
 
   /* a body that stops short */
   s = cl_new(64, 64);
@@ -1121,17 +870,17 @@ static void test_timeouts(void) {
   cl_puts(s, GET_HELLO);
   pump();
   got = next_resp(s, &r, 0);
-  CHECK(got == 1 && r.status == 200 && !fp.s[s].srv_shut, "faults: a keep-alive request is served and the connection kept");
+  CHECK(got == 1 && r.status == 200 && !fp.s[s].shut, "faults: a keep-alive request is served and the connection kept");
   fp.now = 100000 + 19999;
   pump();
-  CHECK(!fp.s[s].srv_shut && !fp.s[s].srv_closed, "faults: an idle keep-alive connection is kept until idle_timeout_ms");
+  CHECK(!fp.s[s].shut && !fp.s[s].closed, "faults: an idle keep-alive connection is kept until idle_timeout_ms");
   fp.now = 100000 + 20000;
   pump();
-  CHECK(fp.s[s].srv_shut && fp.s[s].out_rd == fp.s[s].out_len,
+  CHECK(fp.s[s].shut && fp.s[s].out_rd == fp.s[s].out_len,
         "faults: an idle keep-alive connection is ended (no response) when idle_timeout_ms passes");
   fp.now += 2000;
   pump();
-  CHECK(fp.s[s].srv_closed, "faults: the idle-closed connection is released after the linger time even if the client never closes");
+  CHECK(fp.s[s].closed, "faults: the idle-closed connection is released after the linger time even if the client never closes");
   sn_mgr_stats_get(mgr, &st);
   CHECK_INT(st.connections, 0, "faults: no connection is left after the timeouts");
   stop("timeouts");
@@ -1146,7 +895,7 @@ static int served_hello(int s) {
 static void test_lru(void) {
   sn_mgr_stats st;
   int a, b, c, d;
-  alloc_reset(0, 0);
+  sn_mem_heap_reset(0, 0);
   fp.now = 1000;
   if (start(2, NULL) != SN_OK) return;
   a = cl_new(4096, 4096);
@@ -1165,11 +914,11 @@ static void test_lru(void) {
   cl_puts(c, GET_HELLO);
   pump();
   sn_mgr_stats_get(mgr, &st);
-  CHECK(fp.s[b].srv_closed && !fp.s[a].srv_closed && served_hello(c) && st.evicted == 1,
+  CHECK(fp.s[b].closed && !fp.s[a].closed && served_hello(c) && st.evicted == 1,
         "faults: a third connection evicts the least recently used idle connection (not the oldest)");
   stop("LRU eviction");
 
-  alloc_reset(0, 0);
+  sn_mem_heap_reset(0, 0);
   fp.now = 1000;
   if (start(2, NULL) != SN_OK) return;
   a = cl_new(4096, 4096);
@@ -1183,18 +932,18 @@ static void test_lru(void) {
   c = cl_new(4096, 4096);
   cl_puts(c, "GET /hello HTTP/1.1\r\nHo");
   pump();
-  CHECK(fp.s[b].srv_closed && !fp.s[a].srv_closed && !fp.s[c].pending,
+  CHECK(fp.s[b].closed && !fp.s[a].closed && !fp.s[c].pending,
         "faults: the idle connection is evicted rather than an older one mid-request");
   fp.now = 3500;
   d = cl_new(4096, 4096);
   cl_puts(d, GET_HELLO);
   pump();
-  CHECK(fp.s[d].pending && !fp.s[a].srv_closed && !fp.s[c].srv_closed,
+  CHECK(fp.s[d].pending && !fp.s[a].closed && !fp.s[c].closed,
         "faults: with every connection mid-request a new one waits in the backlog and none is evicted");
   fp.now = 4000;
   cl_puts(a, "st: t\r\n\r\n");
   pump();
-  CHECK(served_hello(a) && !fp.s[d].pending && served_hello(d) && fp.s[a].srv_closed && !fp.s[c].srv_closed,
+  CHECK(served_hello(a) && !fp.s[d].pending && served_hello(d) && fp.s[a].closed && !fp.s[c].closed,
         "faults: once a connection goes idle the waiting one is admitted in its place");
   cl_puts(c, "st: t\r\n\r\n");
   pump();
@@ -1202,7 +951,7 @@ static void test_lru(void) {
   stop("LRU eviction, mid-request");
 
   /* a burst: three connections arrive together, before any has sent its request */
-  alloc_reset(0, 0);
+  sn_mem_heap_reset(0, 0);
   fp.now = 1000;
   if (start(2, NULL) != SN_OK) return;
   a = cl_new(4096, 4096);
@@ -1219,7 +968,7 @@ static void test_lru(void) {
     test_report(sa && sb,
                 "faults: with max_conns 2, connections accepted in a burst before their first request are not evicted for a later one",
                 "first connection %s, second %s (evicted: %s)", sa ? "served" : "not served", sb ? "served" : "not served",
-                fp.s[a].srv_closed && fp.s[a].out_len == 0 ? "the first, closed without a response" : "?");
+                fp.s[a].closed && fp.s[a].out_len == 0 ? "the first, closed without a response" : "?");
   }
   pump();
   CHECK(served_hello(c), "faults: the third connection of the burst is served once a slot frees");
@@ -1228,7 +977,7 @@ static void test_lru(void) {
   /* one slot left, two connections arrive together: the one that does not
      fit must wait in the backlog ("when every connection is busy, new ones
      wait in the listen backlog"), not be accepted and closed */
-  alloc_reset(0, 0);
+  sn_mem_heap_reset(0, 0);
   fp.now = 1000;
   if (start(2, NULL) != SN_OK) return;
   a = cl_new(4096, 4096);
@@ -1238,7 +987,7 @@ static void test_lru(void) {
   b = cl_new(4096, 4096);
   c = cl_new(4096, 4096);
   pump();
-  test_report(!fp.s[c].srv_closed,
+  test_report(!fp.s[c].closed,
               "faults: with one slot left, a second connection arriving with the first waits in the backlog instead of being refused",
               "it was %s", fp.s[c].pending ? "left pending" : "accepted and closed at once");
   fp.now = 1002;
@@ -1289,7 +1038,7 @@ static void test_garbage(void) {
   char why[300] = "", why2[300] = "", why3[200] = "";
   unsigned long answered = 0, closed_only = 0;
   sn_mgr_stats st;
-  alloc_reset(0, 0);
+  sn_mem_heap_reset(0, 0);
   fp.now = 1000;
   test_srand(0xC0FFEE);
   if (start(0, NULL) != SN_OK) return;
@@ -1316,7 +1065,7 @@ static void test_garbage(void) {
     }
     cl_write(s, buf, n);
     pump();
-    if (!fp.s[s].srv_shut && !fp.s[s].srv_closed) { /* waiting for more: let the request time out */
+    if (!fp.s[s].shut && !fp.s[s].closed) { /* waiting for more: let the request time out */
       fp.now += 10001;
       pump();
     }
@@ -1328,22 +1077,22 @@ static void test_garbage(void) {
       resp r;
       int got = next_resp(s, &r, 0), good;
       while (got == 1 && r.status < 200) got = next_resp(s, &r, 0); /* a 100 Continue may come first */
-      good = fp.s[s].srv_closed &&
+      good = fp.s[s].closed &&
                  ((fp.s[s].out_len == 0) || (got == 1 && r.status >= 400 && r.status <= 599 && fp.s[s].out_rd == fp.s[s].out_len));
       if (fp.s[s].out_len == 0) closed_only++;
       else answered++;
       if (!good && strict_ok) {
         strict_ok = 0;
         snprintf(why, sizeof why, "case %d (%s): closed %d, parse %d, status %d, out %s, in %s", i, mode ? "tokens" : "bytes",
-                 fp.s[s].srv_closed, got, r.status, test_show(fp.s[s].out, fp.s[s].out_len), test_show(buf, n));
+                 fp.s[s].closed, got, r.status, test_show(fp.s[s].out, fp.s[s].out_len), test_show(buf, n));
       }
     } else {
       resp r;
       int got = 1, k = 0;
       while (got == 1 && fp.s[s].out_rd < fp.s[s].out_len && k++ < 8) got = next_resp(s, &r, 0);
-      if ((got != 1 || !fp.s[s].srv_closed || fp.s[s].out_rd != fp.s[s].out_len) && mut_ok) {
+      if ((got != 1 || !fp.s[s].closed || fp.s[s].out_rd != fp.s[s].out_len) && mut_ok) {
         mut_ok = 0;
-        snprintf(why2, sizeof why2, "case %d: closed %d, last parse %d, out %s, in %s", i, fp.s[s].srv_closed, got,
+        snprintf(why2, sizeof why2, "case %d: closed %d, last parse %d, out %s, in %s", i, fp.s[s].closed, got,
                  test_show(fp.s[s].out, fp.s[s].out_len), test_show(buf, n));
       }
     }
@@ -1356,21 +1105,13 @@ static void test_garbage(void) {
       pump();
       fp.now += 2001;
       pump();
-      if (fp.s[v].srv_closed) {
-        free(fp.s[v].in);
-        free(fp.s[v].out);
-        memset(&fp.s[v], 0, sizeof fp.s[v]);
-      }
+      if (fp.s[v].closed) sn_mem_forget(&fp, v);
       if (!ok && alive_ok) {
         alive_ok = 0;
         snprintf(why3, sizeof why3, "after case %d", i);
       }
     }
-    if (fp.s[s].srv_closed) { /* recycle the slot */
-      free(fp.s[s].in);
-      free(fp.s[s].out);
-      memset(&fp.s[s], 0, sizeof fp.s[s]);
-    }
+    if (fp.s[s].closed) sn_mem_forget(&fp, s); /* recycle the slot */
   }
   fp.block_recv = 0;
   test_report(strict_ok, "faults: 300 garbage inputs (random bytes, HTTP-ish tokens) each get a 4xx/5xx or a close, never a crash",
@@ -1387,27 +1128,27 @@ static void test_garbage(void) {
 static void test_vanishing(void) {
   int s, v;
   resp r;
-  alloc_reset(0, 0);
+  sn_mem_heap_reset(0, 0);
   if (start(0, NULL) != SN_OK) return;
   s = cl_new(4096, 10);
   cl_puts(s, "GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
   sn_poll(mgr, 0);
   sn_poll(mgr, 0);
   sn_poll(mgr, 0);
-  fp.s[s].reset = 1;
+  sn_mem_peer_reset(&fp, s);
   pump();
-  CHECK(fp.s[s].srv_closed && fp.s[s].out_len < sizeof big_body, "faults: a client reset in the middle of a response closes the connection");
+  CHECK(fp.s[s].closed && fp.s[s].out_len < sizeof big_body, "faults: a client reset in the middle of a response closes the connection");
   s = cl_new(1, 1);
   cl_puts(s, "GET /hello HTTP/1.1\r\nHo");
   cl_eof(s);
   pump();
-  CHECK(fp.s[s].srv_closed && fp.s[s].out_len == 0, "faults: a client that ends mid-request is closed without a response");
+  CHECK(fp.s[s].closed && fp.s[s].out_len == 0, "faults: a client that ends mid-request is closed without a response");
   s = cl_new(1, 1);
   cl_puts(s, "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc");
   pump();
-  fp.s[s].reset = 1;
+  sn_mem_peer_reset(&fp, s);
   pump();
-  CHECK(fp.s[s].srv_closed, "faults: a client reset in the middle of a body closes the connection");
+  CHECK(fp.s[s].closed, "faults: a client reset in the middle of a body closes the connection");
   v = cl_new(4096, 4096);
   cl_puts(v, GET_HELLO);
   pump();
@@ -1431,7 +1172,7 @@ static void redirect_child(void) {
   size_t o = 0;
   int i, s, ok;
   resp r;
-  alloc_reset(0, 0);
+  sn_mem_heap_reset(0, 0);
   if (start_redirect() != SN_OK) _exit(3);
   o += (size_t) sprintf(req + o, "GET /");
   for (i = 0; i < 255; i++) o += (size_t) sprintf(req + o, "%%FF");
@@ -1445,7 +1186,7 @@ static void redirect_child(void) {
   if (!ok) printf("# redirect child: %s\n", test_show(fp.s[s].out, fp.s[s].out_len));
   fflush(stdout);
   sn_mgr_destroy(mgr);
-  _exit(ok && a_live == 0 ? 0 : 1);
+  _exit(ok && heap->live == 0 ? 0 : 1);
 }
 
 static void test_redirect(void) {
@@ -1453,13 +1194,13 @@ static void test_redirect(void) {
   int s, got, status = 0;
   char v[2048];
   pid_t pid;
-  alloc_reset(0, 0);
+  sn_mem_heap_reset(0, 0);
   {
     sn_mgr_opts mo;
     sn_http_opts ho;
     memset(&mo, 0, sizeof mo);
     memset(&ho, 0, sizeof ho);
-    mo.port = &fake_port;
+    mo.port = sn_mem_port(&fp);
     ho.port = 80;
     if (CHECK_INT(sn_mgr_create(&mgr, &mo), SN_OK, "faults: sn_mgr_create")) {
       CHECK_INT(sn_http_listen(mgr, &ho), SN_ERR_INVALID,
@@ -1510,15 +1251,15 @@ static void test_big_content_length(void) {
   resp r;
   int socks[N], i, s, got;
   long base, held, bound = (long) (N * (sizeof(sn_conn) + SN_RX_INIT)) + 4096;
-  alloc_reset(0, 0);
+  sn_mem_heap_reset(0, 0);
   if (!CHECK_INT(start(0, NULL), SN_OK, "faults: the server starts (big Content-Length)")) return;
-  base = a_live_bytes;
+  base = heap->live_bytes;
   for (i = 0; i < N; i++) {
     socks[i] = cl_new(4096, 4096);
     cl_puts(socks[i], head);
   }
   pump();
-  held = a_live_bytes - base;
+  held = heap->live_bytes - base;
   test_report(held <= bound,
               "faults: 8 heads announcing 60000-byte bodies, none sent, hold at most 8 x (sn_conn + SN_RX_INIT) + 4 KiB",
               "%ld bytes held, bound %ld (about %ld per connection)", held, bound, held / N);
@@ -1528,7 +1269,7 @@ static void test_big_content_length(void) {
   memset(body, 'b', sizeof body);
   cl_write(socks[0], body, 3000);
   pump();
-  held = a_live_bytes - base;
+  held = heap->live_bytes - base;
   test_report(held <= bound + 2 * 3000 + 2048,
               "faults: 3000 body bytes on one of them grow its buffer by about what arrived (at most twice, plus its head)",
               "%ld bytes held, bound %ld", held, bound + 2 * 3000 + 2048);
@@ -1550,7 +1291,8 @@ static unsigned char cert_pem[4096], key_pem[4096];
 
 /* Deterministic "entropy" for the test's own DRBG (certificate, client). */
 static int det_entropy(void *ctx, unsigned char *buf, size_t len) {
-  return fp_entropy(ctx, buf, len);
+  (void) ctx;
+  return sn_mem_port(&fp)->entropy(&fp, buf, len);
 }
 
 /* A self-signed P-256 certificate for CN=localhost, made now. */
@@ -1607,19 +1349,15 @@ typedef struct tls_client {
 
 static int tc_send(void *ctx, const unsigned char *buf, size_t len) {
   tls_client *t = (tls_client *) ctx;
-  if (fp.s[t->s].srv_closed) return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
+  if (fp.s[t->s].closed) return MBEDTLS_ERR_SSL_INTERNAL_ERROR;
   cl_write(t->s, buf, len);
   return (int) len;
 }
 
 static int tc_recv(void *ctx, unsigned char *buf, size_t len) {
   tls_client *t = (tls_client *) ctx;
-  fsock *f = &fp.s[t->s];
-  size_t n = f->out_len - f->out_rd;
-  if (n == 0) return f->srv_closed ? 0 : MBEDTLS_ERR_SSL_WANT_READ;
-  if (n > len) n = len;
-  memcpy(buf, f->out + f->out_rd, n);
-  f->out_rd += n;
+  size_t n = sn_mem_peer_read(&fp, t->s, buf, len);
+  if (n == 0) return fp.s[t->s].closed ? 0 : MBEDTLS_ERR_SSL_WANT_READ;
   return (int) n;
 }
 
@@ -1704,7 +1442,7 @@ static int start_tls(const sn_http_opts *extra) {
   tls.key = key_pem;
   tls.key_len = strlen((const char *) key_pem);
   memset(&mo, 0, sizeof mo);
-  mo.port = &fake_port;
+  mo.port = sn_mem_port(&fp);
   mo.log = log_cb;
   mo.log_level = SN_LOG_DEBUG;
   mgr = NULL;
@@ -1727,11 +1465,11 @@ static void test_tls(void) {
   int ret, n;
   sn_mgr_stats st;
   unsigned long total, k;
-  fp.ent = 0x1234567887654321ull;
+  fp.seed = 0x1234567887654321ull;
   if (!CHECK_INT(make_cert(), 0, "faults/tls: a self-signed P-256 certificate is made at run time")) return;
-  alloc_reset(0, 0);
+  sn_mem_heap_reset(0, 0);
   if (!CHECK_INT(start_tls(NULL), SN_OK, "faults/tls: a TLS listener starts from in-memory PEM without a NUL")) return;
-  total = a_calls;
+  total = heap->calls;
 
   if (tc_open(&t, 1, 1) != 0) return;
   ret = tc_handshake(&t);
@@ -1744,10 +1482,10 @@ static void test_tls(void) {
           "faults/tls: two pipelined requests over TLS are answered in order, the handler sees the TLS version");
     ret = mbedtls_ssl_close_notify(&t.ssl);
     pump();
-    CHECK(fp.s[t.s].srv_shut, "faults/tls: the client's close_notify makes the server end its side");
+    CHECK(fp.s[t.s].shut, "faults/tls: the client's close_notify makes the server end its side");
     cl_eof(t.s);
     pump();
-    CHECK(fp.s[t.s].srv_closed, "faults/tls: the connection is closed when the client is gone");
+    CHECK(fp.s[t.s].closed, "faults/tls: the connection is closed when the client is gone");
   }
   tc_free(&t);
 
@@ -1793,15 +1531,15 @@ static void test_tls(void) {
       cl_write(g, &b, 1);
     }
     pump();
-    CHECK(fp.s[g].srv_shut || fp.s[g].srv_closed,
+    CHECK(fp.s[g].shut || fp.s[g].closed,
           "faults/tls: random bytes to the TLS listener end the connection (half-closed, then lingering)");
     fp.now += 5000; /* past the linger time */
     pump();
-    CHECK(fp.s[g].srv_closed, "faults/tls: after a failed handshake the lingering connection is closed in time");
+    CHECK(fp.s[g].closed, "faults/tls: after a failed handshake the lingering connection is closed in time");
     fp.now += 10000;
     pump();
     sn_mgr_stats_get(mgr, &st);
-    CHECK(fp.s[q].srv_closed && st.handshake_fails >= 2, "faults/tls: a silent client is dropped at the handshake timeout");
+    CHECK(fp.s[q].closed && st.handshake_fails >= 2, "faults/tls: a silent client is dropped at the handshake timeout");
   }
   stop("TLS");
 
@@ -1810,16 +1548,16 @@ static void test_tls(void) {
     int ok_all = 1;
     char why[300] = "";
     tls_client t2;
-    alloc_reset(0, 0);
+    sn_mem_heap_reset(0, 0);
     if (start_tls(NULL) == SN_OK && tc_open(&t2, 512, 512) == 0) {
       tc_handshake(&t2);
-      total = a_calls;
+      total = heap->calls;
       tc_free(&t2);
     }
     stop("TLS, allocation count");
     for (k = 1; k <= total; k++) {
       int r1, ok;
-      alloc_reset(k, 0);
+      sn_mem_heap_reset(k, 0);
       r1 = start_tls(NULL);
       if (r1 != SN_OK) {
         if (r1 != SN_ERR_NOMEM && ok_all) {
@@ -1839,7 +1577,7 @@ static void test_tls(void) {
         ret = tc_handshake(&t2);
         tc_free(&t2);
       }
-      a_fail_at = 0;
+      heap->fail_at = 0;
       if (tc_open(&t2, 512, 512) == 0) {
         if (tc_handshake(&t2) == 0) ok = tc_exchange(&t2, GET_HELLO, rs, 1) == 1 && rs[0].status == 200;
         tc_free(&t2);
@@ -1849,10 +1587,10 @@ static void test_tls(void) {
       pump();
       sn_mgr_destroy(mgr);
       mgr = NULL;
-      if ((!ok || a_live != 0 || fp.misuse) && ok_all) {
+      if ((!ok || heap->live != 0 || fp.misuse) && ok_all) {
         ok_all = 0;
         snprintf(why, sizeof why, "allocation %lu of %lu: next handshake and request %s, %ld leaked, misuse %s", k, total,
-                 ok ? "ok" : "failed", a_live, fp.misuse ? fp.misuse_what : "none");
+                 ok ? "ok" : "failed", heap->live, fp.misuse ? fp.misuse_what : "none");
       }
       fp_reset();
     }
@@ -1869,8 +1607,10 @@ static void test_tls(void) {
 
 int main(void) {
   verbose = getenv("TEST_VERBOSE") != NULL;
+  heap = sn_mem_heap_get();
+  sn_mem_init(&fp);
   fp_reset();
-  fp.ent = 0x0123456789ABCDEFull;
+  fp.seed = 0x0123456789ABCDEFull;
   routes();
   test_basic();
   test_pipelined();
@@ -1886,7 +1626,7 @@ int main(void) {
 #else
   printf("# TLS case skipped: this mbedTLS build lacks certificate writing or P-256\n");
 #endif
-  test_report(a_total_mallocs == a_total_frees, "faults: over the whole run, every SN_MALLOC was matched by an SN_FREE",
-              "%lu mallocs, %lu frees", a_total_mallocs, a_total_frees);
+  test_report(heap->mallocs == heap->frees, "faults: over the whole run, every SN_MALLOC was matched by an SN_FREE",
+              "%lu mallocs, %lu frees", heap->mallocs, heap->frees);
   return test_summary();
 }

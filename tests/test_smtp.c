@@ -1,77 +1,55 @@
 /* test_smtp.c - how a mail session ends, in memory: the results of
    sn_mgr_destroy() at every point of a session (in it, after the final dot,
    queued behind it), a refused connection, and reply lines shorter than
-   four characters. A fake port (one socket, no network) and a small
-   scripted SMTP server in this file; every allocation is counted
-   (SN_MALLOC / SN_FREE), and none may outlive sn_mgr_destroy(). */
-#include <stddef.h>
-
-static void *test_malloc(size_t n);
-static void test_free(void *p);
-#define SN_MALLOC(n) test_malloc(n)
-#define SN_FREE(p) test_free(p)
+   four characters. The in-memory port (securenet_port_mem.h: no network)
+   and a small scripted SMTP server in this file that answers each command
+   inside the client's recv; every allocation is counted (SN_MALLOC /
+   SN_FREE as sn_mem_malloc / sn_mem_free), and none may outlive
+   sn_mgr_destroy(). */
+#define SN_MALLOC(n) sn_mem_malloc(n)
+#define SN_FREE(p) sn_mem_free(p)
 #define SECURENET_IMPLEMENTATION
-#include "securenet.h"
+#define SECURENET_PORT_MEM_IMPLEMENTATION
+#include "securenet_port_mem.h" /* before securenet.h, which it includes: it declares sn_mem_malloc */
 #include "test.h"
 
 #include <stdlib.h>
 
-/* ---- allocation accounting ------------------------------------------------ */
-static long a_live;
-typedef union a_hdr {
-  size_t n;
-  long double ld;
-  void *p;
-} a_hdr;
-static void *test_malloc(size_t n) {
-  a_hdr *h = (a_hdr *) malloc(sizeof *h + n);
-  if (h == NULL) return NULL;
-  h->n = n;
-  a_live++;
-  return h + 1;
-}
-static void test_free(void *p) {
-  if (p == NULL) return;
-  a_live--;
-  free((a_hdr *) p - 1);
-}
-
-/* ---- the fake port: one connection at a time ------------------------------ */
-#define FS_SOCK 7
+/* ---- the port (securenet_port_mem.h) and a scripted SMTP server ------------ */
+static sn_mem net;
+static int peer = -1; /* the mail server's socket: the peer of the session's connect */
 static struct {
-  int open, refuse, hold, connects; /* hold: wait reports nothing ready */
-  char in[8192];
-  size_t in_len, in_off;
-  char out[1 << 17];
-  size_t out_len, seen;
-  uint64_t now, ent;
-  /* the scripted server */
   const char *ehlo;     /* reply to EHLO (NULL: "250-fake\r\n250 SIZE 1000000\r\n") */
   const char *dot;      /* reply to the final dot (NULL: silent) */
   const char *silent_after; /* after this command's reply, say nothing more ("MAIL", "DATA") */
   int in_data, silent, dots;
 } fs;
 
+/* What the client has sent to the server (NUL-terminated). */
+static const char *fs_out(void) { return net.s[peer].out ? (const char *) net.s[peer].out : ""; }
+
 static void fs_say(const char *s) {
-  size_t n = strlen(s);
-  if (fs.silent || fs.in_len + n > sizeof fs.in) return;
-  memcpy(fs.in + fs.in_len, s, n);
-  fs.in_len += n;
+  if (fs.silent) return;
+  if (sn_mem_peer_puts(&net, peer, s) != SN_OK) abort();
 }
 
-/* Answers what the client sent since the last call. */
-static void fs_serve(void) {
-  while (fs.seen < fs.out_len) {
-    char *p = fs.out + fs.seen, *nl = (char *) memchr(p, '\n', fs.out_len - fs.seen);
+/* Answers what the client sent since the last call (the port calls it at
+   each recv: the server answers each command as it comes). */
+static void fs_serve(void *user, sn_mem *m, int s) {
+  sn_mem_sock *f = &m->s[s];
+  char *out = (char *) f->out;
+  (void) user;
+  while (f->out_rd < f->out_len) {
+    char *p = out + f->out_rd, *nl = (char *) memchr(p, '\n', f->out_len - f->out_rd);
     if (fs.in_data) { /* up to the final dot */
       char *end = NULL, *q;
-      for (q = fs.out + (fs.seen >= 2 ? fs.seen - 2 : 0); q + 5 <= fs.out + fs.out_len; q++)
+      for (q = out + (f->out_rd >= 2 ? f->out_rd - 2 : 0); q + 5 <= out + f->out_len; q++)
         if (memcmp(q, "\r\n.\r\n", 5) == 0) {
           end = q + 5;
           break;
         }
       if (end == NULL) return;
-      fs.seen = (size_t) (end - fs.out);
+      f->out_rd = (size_t) (end - out);
       fs.in_data = 0;
       fs.dots++;
       if (fs.dot != NULL) fs_say(fs.dot);
@@ -79,7 +57,7 @@ static void fs_serve(void) {
       continue;
     }
     if (nl == NULL) return;
-    fs.seen = (size_t) (nl - fs.out) + 1;
+    f->out_rd = (size_t) (nl - out) + 1;
     if (memcmp(p, "EHLO", 4) == 0) fs_say(fs.ehlo ? fs.ehlo : "250-fake\r\n250 SIZE 1000000\r\n");
     else if (memcmp(p, "MAIL", 4) == 0) fs_say("250 2.1.0 ok\r\n");
     else if (memcmp(p, "RCPT TO:<refuse", 15) == 0) fs_say("550 5.1.1 no such user\r\n");
@@ -92,78 +70,22 @@ static void fs_serve(void) {
   }
 }
 
-static int fs_connect(void *ctx, const char *host, uint16_t port, sn_sock *out) {
-  (void) ctx, (void) host, (void) port;
-  if (fs.open) return SN_ERR_FULL;
-  fs.open = 1;
-  fs.connects++;
-  fs.in_len = fs.in_off = fs.out_len = fs.seen = 0;
-  fs.in_data = fs.silent = 0;
-  if (!fs.refuse) fs_say("220 fake ESMTP\r\n");
-  *out = FS_SOCK;
-  return SN_OK;
+/* A fresh port and server: the clock moves 10 ms per wait, sends take at
+   most 700 bytes (the body takes many rounds), the server greets. */
+static void fs_start(void) {
+  sn_mem_clear(&net);
+  sn_mem_init(&net);
+  net.tick = 10;
+  net.max_send = 700;
+  net.on_recv = fs_serve;
+  memset(&fs, 0, sizeof fs);
+  peer = sn_mem_peer_expect(&net, NULL, 0);
+  net.s[peer].out_limit = (size_t) 1 << 17;
+  fs_say("220 fake ESMTP\r\n");
 }
-static int fs_send(void *ctx, sn_sock s, const void *buf, size_t len) {
-  (void) ctx;
-  if (s != FS_SOCK || !fs.open) return SN_ERR_IO;
-  if (fs.refuse) return SN_ERR_IO;
-  if (len > 700) len = 700; /* short writes: the body takes many rounds */
-  if (fs.out_len + len > sizeof fs.out) return SN_WANT_WRITE;
-  memcpy(fs.out + fs.out_len, buf, len);
-  fs.out_len += len;
-  return (int) len;
-}
-static int fs_recv(void *ctx, sn_sock s, void *buf, size_t len) {
-  size_t n;
-  (void) ctx;
-  if (s != FS_SOCK || !fs.open) return SN_ERR_IO;
-  if (fs.refuse) return SN_ERR_IO; /* what ECONNREFUSED gives on POSIX */
-  fs_serve();
-  if (fs.in_off == fs.in_len) return SN_WANT_READ;
-  n = fs.in_len - fs.in_off < len ? fs.in_len - fs.in_off : len;
-  memcpy(buf, fs.in + fs.in_off, n);
-  fs.in_off += n;
-  return (int) n;
-}
-static void fs_close(void *ctx, sn_sock s) {
-  (void) ctx;
-  if (s == FS_SOCK) fs.open = 0;
-}
-static void fs_shutdown(void *ctx, sn_sock s) { (void) ctx, (void) s; }
-static int fs_listen(void *ctx, const char *addr, uint16_t port, sn_sock *out) {
-  (void) ctx, (void) addr, (void) port, (void) out;
-  return SN_ERR_UNSUPPORTED;
-}
-static int fs_accept(void *ctx, sn_sock l, sn_sock *out, char *peer, size_t peer_len) {
-  (void) ctx, (void) l, (void) out, (void) peer, (void) peer_len;
-  return SN_ERR_UNSUPPORTED;
-}
-static int fs_wait(void *ctx, sn_wait_item *items, int n, int timeout_ms) {
-  int i;
-  (void) ctx, (void) timeout_ms;
-  fs.now += 10;
-  for (i = 0; i < n; i++) items[i].ready = fs.hold ? 0 : (uint8_t) (items[i].want | (fs.refuse ? SN_ERROR : 0));
-  return n;
-}
-static int fs_entropy(void *ctx, unsigned char *buf, size_t len) { /* deterministic: only in a test */
-  size_t i;
-  (void) ctx;
-  for (i = 0; i < len; i++) {
-    fs.ent ^= fs.ent << 13, fs.ent ^= fs.ent >> 7, fs.ent ^= fs.ent << 17;
-    buf[i] = (unsigned char) (fs.ent >> 24);
-  }
-  return 0;
-}
-static uint64_t fs_now(void *ctx) {
-  (void) ctx;
-  return fs.now;
-}
-static int64_t fs_wall(void *ctx) {
-  (void) ctx;
-  return -1;
-}
-static const sn_port fake_port = {NULL,     fs_listen,   fs_accept, fs_connect, fs_send,  fs_recv,
-                                  fs_close, fs_shutdown, fs_wait,   fs_entropy, fs_now,   fs_wall};
+
+/* 1 once the session has connected to the server. */
+static int fs_connected(void) { return net.s[peer].outgoing; }
 
 /* ---- sessions ------------------------------------------------------------- */
 typedef struct outcome {
@@ -198,13 +120,12 @@ static int big_source(void *arg, void *buf, size_t len) { /* a long body: many r
 static void setup(int mode, int nmail, int refuse_first) {
   sn_mgr_opts mo;
   int i;
-  memset(&fs, 0, sizeof fs);
-  fs.ent = 0x9e3779b97f4a7c15ull;
+  fs_start();
   memset(&mo, 0, sizeof mo);
   memset(&srv, 0, sizeof srv);
   memset(mail, 0, sizeof mail);
   memset(out, 0, sizeof out);
-  mo.port = &fake_port;
+  mo.port = sn_mem_port(&net);
   if (sn_mgr_create(&mgr, &mo) != SN_OK) {
     printf("not ok - sn_mgr_create\n");
     exit(1);
@@ -228,7 +149,7 @@ static int run_until(int (*cond)(void)) {
   return cond();
 }
 static int dot_sent(void) { return fs.dots > 0; }
-static int data_started(void) { return fs.in_data && fs.out_len > 20000; }
+static int data_started(void) { return fs.in_data && net.s[peer].out_len > 20000; }
 static int rcpt_sent(void) { return fs.silent; }
 static int first_done(void) { return out[0].calls > 0; }
 
@@ -248,7 +169,7 @@ static void destroy_and_check_leaks(const char *what) {
   sn_mgr_destroy(mgr);
   mgr = NULL;
   snprintf(name, sizeof name, "destroy %s: every allocation is freed", what);
-  test_report(a_live == 0, name, "%ld allocations left", a_live);
+  test_report(sn_mem_heap_get()->live == 0, name, "%ld allocations left", sn_mem_heap_get()->live);
 }
 
 static void test_destroy(void) {
@@ -270,7 +191,7 @@ static void test_destroy(void) {
   big_left = 200000;
   mail[0].text = NULL;
   mail[0].text_source = big_source;
-  test_report(run_until(data_started), "destroy in the message: the body is being sent", "out=%lu", (unsigned long) fs.out_len);
+  test_report(run_until(data_started), "destroy in the message: the body is being sent", "out=%lu", (unsigned long) net.s[peer].out_len);
   destroy_and_check_leaks("in the message");
   test_report(out[0].calls == 1 && r->err == SN_ERR_CLOSED && r->stage && strcmp(r->stage, "DATA") == 0 && r->reply_code == 0 &&
                   destroyed_words(r) && strstr(r->reply, "after the end") == NULL,
@@ -306,7 +227,7 @@ static void test_destroy(void) {
   setup(SN_SMTP_PLAIN_INSECURE, 2, 0);
   destroy_and_check_leaks("before any sn_poll");
   test_report(out[0].calls == 1 && r->err == SN_ERR_CLOSED && r->stage && strcmp(r->stage, "queued") == 0 &&
-                  r->reply_code == 0 && destroyed_words(r) && fs.connects == 0,
+                  r->reply_code == 0 && destroyed_words(r) && !fs_connected(),
               "destroy before any sn_poll: the first mail is not sent either, at \"queued\"",
               "calls=%d err=%d stage=%s code=%d reply=\"%s\"", out[0].calls, r->err, r->stage ? r->stage : "(null)",
               r->reply_code, r->reply);
@@ -314,11 +235,11 @@ static void test_destroy(void) {
 
   /* while the TCP connection is being made */
   setup(SN_SMTP_PLAIN_INSECURE, 2, 0);
-  fs.hold = 1;
+  net.stall = 1;
   sn_poll(mgr, 0); /* the session connects; the port says nothing yet */
   destroy_and_check_leaks("while connecting");
   test_report(out[0].calls == 1 && r->err == SN_ERR_CLOSED && r->stage && strcmp(r->stage, "connect") == 0 &&
-                  r->reply_code == 0 && destroyed_words(r) && fs.connects == 1,
+                  r->reply_code == 0 && destroyed_words(r) && fs_connected(),
               "destroy while connecting: not sent, at connect, in words",
               "calls=%d err=%d stage=%s code=%d reply=\"%s\"", out[0].calls, r->err, r->stage ? r->stage : "(null)",
               r->reply_code, r->reply);
@@ -341,7 +262,7 @@ static void test_destroy(void) {
 static void test_refused(void) {
   const sn_mail_result *r = &out[0].r;
   setup(SN_SMTP_PLAIN_INSECURE, 1, 0);
-  fs.refuse = 1;
+  net.s[peer].err = SN_ERR_IO; /* what ECONNREFUSED gives on POSIX */
   run_until(first_done);
   test_report(out[0].calls == 1 && r->err == SN_ERR_IO && r->stage && strcmp(r->stage, "connect") == 0 &&
                   strcmp(r->reply, "cannot connect to mail.example.com port 25 (refused or unreachable)") == 0,
@@ -371,8 +292,8 @@ static void test_short_lines(void) {
     run_until(first_done);
     snprintf(name, sizeof name, "EHLO reply %s: SN_ERR_PROTO at EHLO, code 0, 'a malformed reply line'", cases[i].what);
     test_report(out[0].calls == 1 && r->err == SN_ERR_PROTO && r->stage && strcmp(r->stage, "EHLO") == 0 && r->reply_code == 0 &&
-                    strcmp(r->reply, "a malformed reply line") == 0 && strstr(fs.out, "MAIL") == NULL &&
-                    strstr(fs.out, "STARTTLS") == NULL,
+                    strcmp(r->reply, "a malformed reply line") == 0 && strstr(fs_out(), "MAIL") == NULL &&
+                    strstr(fs_out(), "STARTTLS") == NULL,
                 name, "calls=%d err=%d stage=%s code=%d reply=\"%s\"", out[0].calls, r->err, r->stage ? r->stage : "(null)",
                 r->reply_code, r->reply);
     snprintf(name, sizeof name, "after the EHLO reply %s", cases[i].what);
@@ -384,5 +305,6 @@ int main(void) {
   test_destroy();
   test_refused();
   test_short_lines();
+  sn_mem_clear(&net);
   return test_summary();
 }

@@ -7,15 +7,15 @@
      - fz_buf: a growable byte string, for the records the oracles compare;
      - FZ_CHECK: an invariant that aborts (libFuzzer keeps the input) with
        the reason on stderr;
-     - a fake port (fzp_*): no sockets, a listener whose accept hands out
-       scripted connections, a connect for the mail session, recv that
-       hands the script out in pieces of scripted sizes, send that keeps
-       what the server wrote (up to a cap, then stops taking, like a client
-       that no longer reads), a clock that moves a scripted step per wait,
-       and a FIXED DETERMINISTIC entropy stream (acceptable only in a test:
-       runs must be reproducible; nothing here protects a secret).
-   The port also records misuse (a hook called on a closed socket, a second
-   shutdown, a send of 0 bytes); the targets treat misuse as a failure. */
+     - with FZ_WITH_PORT, the in-memory port (securenet_port_mem.h: no
+       sockets; scripted peers whose bytes recv hands out in pieces of
+       scripted sizes; send keeps what the server wrote, up to a cap if
+       asked, like a client that no longer reads; a clock that moves a
+       scripted step per wait; a FIXED DETERMINISTIC entropy stream,
+       acceptable only in a test) set up for one run (fz_port_start,
+       fz_script, fz_port_done). The port records misuse (a hook called on
+       a closed socket, a second shutdown, a send of 0 bytes); the targets
+       treat misuse as a failure. */
 #ifndef SN_FUZZ_COMMON_H
 #define SN_FUZZ_COMMON_H
 
@@ -141,287 +141,37 @@ static inline const char *fz_diff(const fz_buf *a, const fz_buf *b) {
   return msg;
 }
 
-/* ---- the fake port (define FZ_WITH_PORT before including) ------------------ */
+/* ---- the port (define FZ_WITH_PORT before including) ----------------------- */
+/* securenet_port_mem.h, set up the way the targets want it: one sn_mem
+   (fz_net) reset per run, the clock at 1000000 ms moving a scripted step per
+   wait, a fixed wall clock (a fixed Date header), the FIXED DETERMINISTIC
+   entropy stream of the port (acceptable only in a test). The targets
+   treat any port misuse (fz_net.misuse) as a failure. */
 #if defined(FZ_WITH_PORT)
-#define FZP_MAX 8
-#define FZP_PIECES 16
+#define SECURENET_PORT_MEM_IMPLEMENTATION
+#include "securenet_port_mem.h"
 
-typedef struct fzp_sock {
-  int used, listener, pending, closed, shut;
-  int is_client; /* made by connect (the mail session) */
-  const uint8_t *in;
-  size_t in_len, in_off;
-  int in_eof;                  /* recv returns 0 after the script */
-  size_t pieces[FZP_PIECES];   /* recv piece sizes in order; a 0 entry: SN_WANT_READ once */
-  int npieces, ipiece;
-  int cycle;                   /* 1: the sizes repeat; 0: after the last, no limit */
-  fz_buf out;                  /* what the server sent */
-  size_t out_cap;              /* stop taking beyond this (a client that stops reading) */
-  size_t schunk;               /* most bytes per send */
-  int block_send;              /* SN_WANT_WRITE every other send */
-  unsigned long sends;
-  /* gated: a well-behaved SMTP server, that says reply k only once the
-     client has sent k commands (the greeting is reply 0; a message after a
-     354 counts as one command, ending at CRLF.CRLF) */
-  int gated, nreplies, in_msg, saw_354;
-  size_t reply_end[64];        /* end offset of each reply in the script */
-  size_t units;                /* commands the client has sent */
-  size_t msg_reply[8];         /* for each message sent: the index of the reply to its dot */
-  int nmsg;
-  char tail[5];                /* the message's last bytes, to see its end */
-} fzp_sock;
+static sn_mem fz_net;
 
-static struct {
-  fzp_sock s[FZP_MAX];
-  uint64_t now;
-  uint32_t tick; /* ms the clock moves per wait */
-  uint64_t ent;
-  int misuse;
-  char misuse_what[128];
-  int client_script; /* index of the scripted socket connect hands out, -1: none */
-} fzp;
-
-static inline void fzp_misuse(const char *what, sn_sock s) {
-  if (fzp.misuse++ == 0) snprintf(fzp.misuse_what, sizeof fzp.misuse_what, "%s on socket %ld", what, (long) s);
+/* A fresh port for one run: the clock moves tick ms per wait call. */
+static inline void fz_port_start(uint32_t tick) {
+  sn_mem_clear(&fz_net);
+  sn_mem_init(&fz_net);
+  fz_net.now = 1000000;
+  fz_net.tick = tick;
+  fz_net.wall = 1767225600; /* 2026-01-01T00:00:00Z */
 }
 
-static inline int fzp_ok(sn_sock s, const char *hook) {
-  if (s < 0 || s >= FZP_MAX || !fzp.s[s].used || fzp.s[s].closed || fzp.s[s].pending) {
-    fzp_misuse(hook, s);
-    return 0;
-  }
-  return 1;
-}
+/* Frees the port's buffers at the end of an input. */
+static inline void fz_port_done(void) { sn_mem_clear(&fz_net); }
 
-static inline void fzp_reset(uint32_t tick) {
-  int i;
-  for (i = 0; i < FZP_MAX; i++) fz_free(&fzp.s[i].out);
-  memset(&fzp, 0, sizeof fzp);
-  fzp.now = 1000000;
-  fzp.tick = tick;
-  fzp.ent = 0x9E3779B97F4A7C15ull;
-  fzp.client_script = -1;
+/* Socket s's peer says in[0, len) (recv hands it out in the given piece
+   lengths, repeated when cycle) and, when eof, ends the stream after it. */
+static inline void fz_script(int s, const uint8_t *in, size_t len, const size_t *pieces, int npieces, int cycle, int eof) {
+  if (s < 0 || sn_mem_peer_write(&fz_net, s, in, len) != SN_OK) abort();
+  sn_mem_recv_pieces(&fz_net, s, pieces, npieces, cycle);
+  if (eof) sn_mem_peer_close(&fz_net, s);
 }
-
-static inline void fzp_done(void) {
-  int i;
-  for (i = 0; i < FZP_MAX; i++) fz_free(&fzp.s[i].out);
-}
-
-static inline int fzp_new(void) {
-  int i;
-  for (i = 0; i < FZP_MAX; i++)
-    if (!fzp.s[i].used) {
-      memset(&fzp.s[i], 0, sizeof fzp.s[i]);
-      fzp.s[i].used = 1;
-      fzp.s[i].schunk = 1 << 20;
-      fzp.s[i].out_cap = 1 << 20;
-      return i;
-    }
-  abort();
-}
-
-/* A scripted peer: its bytes, the recv piece sizes (repeated when cycle),
-   whether the stream ends after the script. */
-static inline int fzp_script(const uint8_t *in, size_t len, const size_t *pieces, int npieces, int cycle, int eof) {
-  int i = fzp_new(), k;
-  fzp.s[i].in = in;
-  fzp.s[i].in_len = len;
-  fzp.s[i].in_eof = eof;
-  for (k = 0; k < npieces && k < FZP_PIECES; k++) fzp.s[i].pieces[k] = pieces[k];
-  fzp.s[i].npieces = npieces < FZP_PIECES ? npieces : FZP_PIECES;
-  fzp.s[i].cycle = cycle;
-  return i;
-}
-
-/* Makes socket i's script a gated SMTP server: splits it into replies
-   (a reply ends at a line "ddd " or "ddd", or at a malformed line). */
-static inline void fzp_gate_smtp(int i) {
-  fzp_sock *f = &fzp.s[i];
-  size_t off = 0;
-  f->gated = 1;
-  while (off < f->in_len && f->nreplies < 64) {
-    const uint8_t *nl = (const uint8_t *) memchr(f->in + off, '\n', f->in_len - off);
-    size_t end = nl ? (size_t) (nl - f->in) + 1 : f->in_len, len = end - off;
-    const uint8_t *l = f->in + off;
-    int last;
-    if (len && l[len - 1] == '\n') len--;
-    if (len && l[len - 1] == '\r') len--;
-    last = len < 4 || l[3] != '-' || l[0] < '0' || l[0] > '9';
-    off = end;
-    if (last) f->reply_end[f->nreplies++] = off;
-  }
-  if (f->nreplies < 64) f->reply_end[f->nreplies++] = f->in_len; /* an unfinished last reply */
-  else f->reply_end[63] = f->in_len;
-}
-
-/* What a gated server has said so far (bytes of the script). */
-static inline size_t fzp_released(const fzp_sock *f) {
-  if (!f->gated) return f->in_len;
-  return f->reply_end[f->units < (size_t) f->nreplies ? f->units : (size_t) f->nreplies - 1];
-}
-
-/* Counts the commands in what the client sent. */
-static inline void fzp_count_units(fzp_sock *f, const uint8_t *p, size_t n) {
-  size_t i;
-  for (i = 0; i < n; i++) {
-    if (!f->in_msg && f->saw_354) f->in_msg = 1, f->saw_354 = 0, memset(f->tail, 0, sizeof f->tail);
-    if (f->in_msg) {
-      memmove(f->tail, f->tail + 1, 4);
-      f->tail[4] = (char) p[i];
-      if (memcmp(f->tail, "\r\n.\r\n", 5) == 0) {
-        f->in_msg = 0;
-        f->units++;
-        if (f->nmsg < 8) f->msg_reply[f->nmsg++] = f->units;
-      }
-    } else if (p[i] == '\n') {
-      f->units++;
-    }
-  }
-}
-
-/* 1 if message j was sent, and the reply to its dot, a complete "250",
-   reached the client: the server took the mail. */
-static inline int fzp_msg_accepted(const fzp_sock *f, int j) {
-  size_t k, start;
-  if (j >= f->nmsg) return 0;
-  k = f->msg_reply[j];
-  if (k >= (size_t) f->nreplies) return 0;
-  start = k ? f->reply_end[k - 1] : 0;
-  return f->reply_end[k] - start >= 4 && memcmp(f->in + start, "250", 3) == 0 && f->in[f->reply_end[k] - 1] == '\n' &&
-         f->in_off >= f->reply_end[k];
-}
-
-static inline int fzp_listen(void *ctx, const char *addr, uint16_t port, sn_sock *out) {
-  int i = fzp_new();
-  (void) ctx, (void) addr, (void) port;
-  fzp.s[i].listener = 1;
-  *out = i;
-  return SN_OK;
-}
-
-static inline int fzp_accept(void *ctx, sn_sock l, sn_sock *out, char *peer, size_t peer_len) {
-  int i;
-  (void) ctx;
-  if (!fzp_ok(l, "accept") || !fzp.s[l].listener) return SN_ERR_IO;
-  for (i = 0; i < FZP_MAX; i++)
-    if (fzp.s[i].used && fzp.s[i].pending && !fzp.s[i].is_client) {
-      fzp.s[i].pending = 0;
-      *out = i;
-      snprintf(peer, peer_len, "fuzz:%d", i);
-      return SN_OK;
-    }
-  return SN_WANT_READ;
-}
-
-static inline int fzp_connect(void *ctx, const char *host, uint16_t port, sn_sock *out) {
-  (void) ctx, (void) host, (void) port;
-  if (fzp.client_script < 0) return SN_ERR_ADDR;
-  fzp.s[fzp.client_script].pending = 0;
-  fzp.s[fzp.client_script].is_client = 1;
-  *out = fzp.client_script;
-  fzp.client_script = -1; /* one connection per script */
-  return SN_OK;
-}
-
-static inline int fzp_send(void *ctx, sn_sock s, const void *buf, size_t len) {
-  fzp_sock *f;
-  size_t n;
-  (void) ctx;
-  if (!fzp_ok(s, "send")) return SN_ERR_IO;
-  f = &fzp.s[s];
-  if (f->listener) fzp_misuse("send to a listener", s);
-  if (len == 0) fzp_misuse("send of 0 bytes", s);
-  if (f->shut) fzp_misuse("send after shutdown", s);
-  if (f->block_send && (++f->sends & 1)) return SN_WANT_WRITE;
-  if (f->out.len >= f->out_cap) return SN_WANT_WRITE; /* the peer stopped reading */
-  n = len < f->schunk ? len : f->schunk;
-  fz_put(&f->out, buf, n);
-  if (f->gated) fzp_count_units(f, (const uint8_t *) buf, n);
-  return (int) n;
-}
-
-static inline int fzp_recv(void *ctx, sn_sock s, void *buf, size_t len) {
-  fzp_sock *f;
-  size_t n;
-  (void) ctx;
-  if (!fzp_ok(s, "recv")) return SN_ERR_IO;
-  f = &fzp.s[s];
-  if (len == 0) fzp_misuse("recv of 0 bytes", s);
-  if (f->in_off < fzp_released(f)) {
-    size_t k;
-    n = fzp_released(f) - f->in_off;
-    if (f->npieces > 0 && (f->cycle || f->ipiece < f->npieces)) {
-      size_t piece = f->pieces[f->ipiece++ % f->npieces];
-      if (piece == 0) return SN_WANT_READ;
-      if (n > piece) n = piece;
-    }
-    if (n > len) n = len;
-    memcpy(buf, f->in + f->in_off, n);
-    for (k = 0; f->gated && k < (size_t) f->nreplies; k++) { /* a 354 fully delivered: a message follows */
-      size_t start = k ? f->reply_end[k - 1] : 0;
-      if (f->reply_end[k] > f->in_off && f->reply_end[k] <= f->in_off + n && f->reply_end[k] - start >= 3 &&
-          memcmp(f->in + start, "354", 3) == 0)
-        f->saw_354 = 1;
-    }
-    f->in_off += n;
-    return (int) n;
-  }
-  return f->in_eof && f->in_off == f->in_len ? 0 : SN_WANT_READ;
-}
-
-static inline void fzp_close(void *ctx, sn_sock s) {
-  (void) ctx;
-  if (!fzp_ok(s, "close")) return;
-  fzp.s[s].closed = 1;
-}
-
-static inline void fzp_shutdown(void *ctx, sn_sock s) {
-  (void) ctx;
-  if (!fzp_ok(s, "shutdown")) return;
-  if (fzp.s[s].shut) fzp_misuse("second shutdown", s);
-  fzp.s[s].shut = 1;
-}
-
-static inline int fzp_wait(void *ctx, sn_wait_item *items, int n, int timeout_ms) {
-  int i, ready = 0;
-  (void) ctx, (void) timeout_ms;
-  fzp.now += fzp.tick;
-  for (i = 0; i < n; i++) {
-    items[i].ready = 0;
-    if (!fzp_ok(items[i].sock, "wait")) continue;
-    if (items[i].want & ~(SN_READABLE | SN_WRITABLE)) fzp_misuse("wait for an unknown event", items[i].sock);
-    items[i].ready = items[i].want;
-    if (items[i].ready) ready++;
-  }
-  return ready;
-}
-
-/* Deterministic "entropy" (xorshift64): acceptable ONLY in a test. */
-static inline int fzp_entropy(void *ctx, unsigned char *buf, size_t len) {
-  size_t i;
-  (void) ctx;
-  for (i = 0; i < len; i++) {
-    fzp.ent ^= fzp.ent << 13;
-    fzp.ent ^= fzp.ent >> 7;
-    fzp.ent ^= fzp.ent << 17;
-    buf[i] = (unsigned char) (fzp.ent >> 24);
-  }
-  return 0;
-}
-
-static inline uint64_t fzp_now(void *ctx) {
-  (void) ctx;
-  return fzp.now;
-}
-
-static inline int64_t fzp_wall(void *ctx) {
-  (void) ctx;
-  return 1767225600; /* 2026-01-01T00:00:00Z: a fixed Date header */
-}
-
-static const sn_port fzp_port = {NULL,      fzp_listen,   fzp_accept, fzp_connect, fzp_send, fzp_recv,
-                                 fzp_close, fzp_shutdown, fzp_wait,   fzp_entropy, fzp_now,  fzp_wall};
 
 #endif /* FZ_WITH_PORT */
 #endif /* SN_FUZZ_COMMON_H */

@@ -3,7 +3,7 @@
 
    The input is what the server says (status lines, header fields, bodies
    framed or not, interim responses, redirects), fed to a real request over
-   the fake port: the head gatherer and parser, Transfer-Encoding and
+   the in-memory port: the head gatherer and parser, Transfer-Encoding and
    Content-Length framing, the chunked decoder, limits, keep-alive and the
    redirect decision are all on the path.
      byte 0   bit 0: HEAD; bit 1: a request body from memory; bit 2: a
@@ -126,11 +126,11 @@ static void run(unsigned flags, const uint8_t *script, size_t len, const size_t 
   memset(&ro, 0, sizeof ro);
   memset(&out, 0, sizeof out);
   out.rec = rec;
-  fzp_reset((flags & 128) ? 100 : 1);
-  mo.port = &fzp_port;
+  fz_port_start((flags & 128) ? 100 : 1);
+  mo.port = sn_mem_port(&fz_net);
   FZ_CHECK(sn_mgr_create(&mgr, &mo) == SN_OK, "sn_mgr_create");
-  s = fzp_script(script, len, pieces, npieces, 0, (flags >> 5) & 1);
-  fzp.client_script = s;
+  s = sn_mem_peer_expect(&fz_net, NULL, 0); /* the server the request connects to */
+  fz_script(s, script, len, pieces, npieces, 0, (flags >> 5) & 1);
   source_left = 300;
   ro.url = "http://fuzz.example:8080/path?q=1";
   ro.method = (flags & 1) ? "HEAD" : NULL;
@@ -147,7 +147,7 @@ static void run(unsigned flags, const uint8_t *script, size_t len, const size_t 
   FZ_CHECK(sn_http_request(mgr, &ro) == SN_OK, "sn_http_request");
   for (round = 0; round < 3000 && out.dones == 0; round++) sn_poll(mgr, 0);
   sn_mgr_destroy(mgr);
-  FZ_CHECK(fzp.misuse == 0, "port misuse: %s", fzp.misuse_what);
+  FZ_CHECK(fz_net.misuse == 0, "port misuse: %s", fz_net.misuse_what);
   FZ_CHECK(out.dones == 1, "on_done called %d times", out.dones);
   FZ_CHECK(out.heads <= 1, "on_head called %d times", out.heads);
   FZ_CHECK(!out.body_before_head, "body bytes before the head");
@@ -184,6 +184,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   fz_free(&whole);
   fz_free(&split);
-  fzp_done();
+  fz_port_done();
   return 0;
 }

@@ -330,8 +330,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sn_mgr_opts mo;
   for (k = 0; k < natt; k++) att_name[k] = take(&in), att_type[k] = take(&in), att_data[k] = take(&in);
   memset(&mo, 0, sizeof mo); /* a manager for the DRBG (Message-ID, boundaries) */
-  fzp_reset(0);
-  mo.port = &fzp_port;
+  fz_port_start(0);
+  mo.port = sn_mem_port(&fz_net);
   FZ_CHECK(sn_mgr_create(&mgr, &mo) == SN_OK, "sn_mgr_create");
   memset(&mail, 0, sizeof mail);
   memset(att, 0, sizeof att);

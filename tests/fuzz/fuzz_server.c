@@ -6,10 +6,10 @@
    files with gzip and ETags, JSON status, parameters, echo, wildcard,
    streaming) and a few of this target's own that misbehave (no reply, two
    replies, a reply over max_reply, chunked echo, on_writable streaming).
-   The fake port (fuzz_common.h) hands each connection's bytes out in pieces,
-   takes what the server sends (in pieces, every other send refused, or not
-   at all beyond 4 KiB: a client that stops reading), and moves the clock a
-   scripted step per round, so timeouts fire too.
+   The in-memory port (securenet_port_mem.h) hands each connection's bytes
+   out in pieces, takes what the server sends (in pieces, every other send
+   refused, or not at all beyond 4 KiB: a client that stops reading), and
+   moves the clock a scripted step per round, so timeouts fire too.
      byte 0  bit 0: the listener redirects to HTTPS; bit 1: small limits
              (head 512, URI 128, body 256, reply 1024); bit 2: every other
              send refused; bit 3: the client closes after its bytes; bit 4:
@@ -26,17 +26,15 @@
    possibly cut; memory stays under a bound the limits and the bytes each
    client really sent imply (not what its Content-Length announced); every
    allocation is freed by sn_mgr_destroy (and ASan's leak check). */
-#include <stddef.h>
-static void *fz_malloc(size_t n);
-static void fz_free_block(void *p);
-#define SN_MALLOC(n) fz_malloc(n)
-#define SN_FREE(p) fz_free_block(p)
+/* every allocation counted by the in-memory port's allocator (its peak too) */
+#define SN_MALLOC(n) sn_mem_malloc(n)
+#define SN_FREE(p) sn_mem_free(p)
 /* a small first receive buffer: requests of a few hundred bytes already take
    the growth path (and a buffer sized from a Content-Length shows at once) */
 #define SN_RX_INIT 128
 #define SECURENET_IMPLEMENTATION
 #define FZ_WITH_PORT
-#include "securenet.h"
+#include "securenet_port_mem.h" /* first: it declares sn_mem_malloc, then includes securenet.h */
 #include "fuzz_common.h"
 #if defined(__GNUC__)
 #pragma GCC diagnostic push
@@ -46,34 +44,6 @@ static void fz_free_block(void *p);
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
-
-/* ---- allocation accounting ---------------------------------------------------- */
-typedef union blk {
-  size_t n;
-  long double ld;
-  void *p;
-} blk;
-static size_t live, peak;
-static long nlive;
-
-static void *fz_malloc(size_t n) {
-  blk *b = (blk *) malloc(sizeof *b + n);
-  if (b == NULL) return NULL;
-  b->n = n;
-  live += n;
-  nlive++;
-  if (live > peak) peak = live;
-  return b + 1;
-}
-
-static void fz_free_block(void *p) {
-  blk *b;
-  if (p == NULL) return;
-  b = (blk *) p - 1;
-  live -= b->n;
-  nlive--;
-  free(b);
-}
 
 /* ---- this target's own routes ---------------------------------------------------- */
 static void r_noreply(sn_conn *c, const sn_request *req, void *user) { (void) c, (void) req, (void) user; }
@@ -158,7 +128,7 @@ static void check_responses(const char *p, size_t n, int conn) {
           FZ_CHECK(*d == '\r' && d > l + 16, "connection %d: bad Content-Length", conn);
         }
         if (starts(l, head_end, "Transfer-Encoding: chunked\r\n")) chunked = 1;
-        /* RFC 9110 6.6.1: Date from the port's clock (fzp_wall) in IMF-fixdate, once */
+        /* RFC 9110 6.6.1: Date from the port's clock (sn_mem.wall) in IMF-fixdate, once */
         if (starts(l, head_end, "Date:")) {
           FZ_CHECK(starts(l, head_end, "Date: Thu, 01 Jan 2026 00:00:00 GMT\r\n"), "connection %d: bad Date: %.40s", conn, l);
           dates++;
@@ -228,11 +198,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   sn_http_opts ho;
   sn_router router;
   size_t bound, rx_max, tx_max;
-  live = peak = 0;
-  nlive = 0;
-  fzp_reset(step * 50);
+  sn_mem_heap_reset(0, 0); /* the peak from now */
+  fz_port_start(step * 50);
   memset(&mo, 0, sizeof mo);
-  mo.port = &fzp_port;
+  mo.port = sn_mem_port(&fz_net);
   FZ_CHECK(sn_mgr_create(&mgr, &mo) == SN_OK, "sn_mgr_create");
   demo_routes(&router, mgr);
   if (flags & 128) {
@@ -253,11 +222,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                              ? find(in.p, in.n, sep, sizeof sep - 1)
                              : NULL;
     size_t len = cut ? (size_t) (cut - in.p) : in.n, piece = rpiece;
-    int s = fzp_script(in.p, len, &piece, rpiece ? 1 : 0, 1, (flags >> 3) & 1);
-    fzp.s[s].pending = 1;
-    fzp.s[s].schunk = spiece ? spiece : (size_t) 1 << 20;
-    fzp.s[s].block_send = (flags >> 2) & 1;
-    fzp.s[s].out_cap = (flags & 16) ? 4096 : (size_t) 1 << 20;
+    int s = sn_mem_peer_connect(&fz_net, 80);
+    fz_script(s, in.p, len, &piece, rpiece ? 1 : 0, 1, (flags >> 3) & 1);
+    fz_net.s[s].max_send = spiece; /* 0: as much as given */
+    fz_net.s[s].block_send = (flags >> 2) & 1;
+    fz_net.s[s].out_limit = (flags & 16) ? 4096 : (size_t) 1 << 20;
     socks[ns++] = s;
     if (!cut) break;
     in.p = cut + sizeof sep - 1;
@@ -275,29 +244,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
        them), never what a head announces (Content-Length) */
     bound = sizeof(sn_mgr) + sizeof(sn__listener);
     for (i = 0; i < ns; i++) {
-      size_t got = 3 * fzp.s[socks[i]].in_off + SN_RX_INIT + 2048;
+      size_t got = 3 * fz_net.s[socks[i]].in_off + SN_RX_INIT + 2048;
       bound += sizeof(sn_conn) + (got < rx_max ? got : rx_max) + tx_max;
     }
-    FZ_CHECK(peak <= bound, "%zu bytes allocated at most, over the bound %zu", peak, bound);
+    FZ_CHECK((size_t) sn_mem_heap_get()->peak_bytes <= bound, "%ld bytes allocated at most, over the bound %zu",
+             sn_mem_heap_get()->peak_bytes, bound);
     for (i = 0; i < mgr->nconns; i++) { /* each buffer at most doubles what has arrived */
       const sn_conn *c = mgr->conns[i];
-      size_t got = fzp.s[c->io.sock].in_off;
+      size_t got = fz_net.s[c->io.sock].in_off;
       FZ_CHECK(c->rx_cap <= SN_RX_INIT || c->rx_cap <= 2 * got,
                "receive buffer of %zu bytes after %zu bytes received (Content-Length allocated up front?)",
                c->rx_cap, got);
     }
-    for (i = 0; i < ns; i++) open += !fzp.s[socks[i]].closed;
+    for (i = 0; i < ns; i++) open += !fz_net.s[socks[i]].closed;
     if (open == 0) break;
   }
   sn_mgr_destroy(mgr);
-  FZ_CHECK(fzp.misuse == 0, "port misuse: %s", fzp.misuse_what);
-  FZ_CHECK(nlive == 0 && live == 0, "%ld allocations (%zu bytes) outlived sn_mgr_destroy", nlive, live);
+  FZ_CHECK(fz_net.misuse == 0, "port misuse: %s", fz_net.misuse_what);
+  FZ_CHECK(sn_mem_heap_get()->live == 0 && sn_mem_heap_get()->live_bytes == 0,
+           "%ld allocations (%ld bytes) outlived sn_mgr_destroy", sn_mem_heap_get()->live, sn_mem_heap_get()->live_bytes);
   if (getenv("FUZZ_VERBOSE") != NULL)
     for (i = 0; i < ns; i++)
-      fprintf(stderr, "== connection %d received %zu bytes:\n%.*s\n", i, fzp.s[socks[i]].out.len,
-              (int) (fzp.s[socks[i]].out.len < 3000 ? fzp.s[socks[i]].out.len : 3000),
-              fzp.s[socks[i]].out.p ? fzp.s[socks[i]].out.p : "");
-  for (i = 0; i < ns; i++) check_responses(fzp.s[socks[i]].out.p ? fzp.s[socks[i]].out.p : "", fzp.s[socks[i]].out.len, i);
-  fzp_done();
+      fprintf(stderr, "== connection %d received %zu bytes:\n%.*s\n", i, fz_net.s[socks[i]].out_len,
+              (int) (fz_net.s[socks[i]].out_len < 3000 ? fz_net.s[socks[i]].out_len : 3000),
+              fz_net.s[socks[i]].out ? (const char *) fz_net.s[socks[i]].out : "");
+  for (i = 0; i < ns; i++)
+    check_responses(fz_net.s[socks[i]].out ? (const char *) fz_net.s[socks[i]].out : "", fz_net.s[socks[i]].out_len, i);
+  fz_port_done();
   return 0;
 }

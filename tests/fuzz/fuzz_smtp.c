@@ -2,7 +2,7 @@
 
    The input is what the server says (replies, possibly malformed, multi-line,
    over-long, early or late), fed to a real session (sn_mail_send, sn_poll)
-   through the fake port: the reply parser, the EHLO extension parser, the
+   through the in-memory port: the reply parser, the EHLO extension parser, the
    state machine, PIPELINING, RSET between two mails, the message writer and
    the job's result are all on the path.
      byte 0   bits 0-1: recipients (1-4, To/Cc/Bcc); bit 2: STARTTLS mode (no
@@ -84,12 +84,12 @@ static void run(unsigned flags, int gated, const uint8_t *script, size_t len, co
   memset(mail, 0, sizeof mail);
   memset(att, 0, sizeof att);
   memset(out, 0, sizeof out);
-  fzp_reset((flags & 128) ? 100 : 1);
-  mo.port = &fzp_port;
+  fz_port_start((flags & 128) ? 100 : 1);
+  mo.port = sn_mem_port(&fz_net);
   FZ_CHECK(sn_mgr_create(&mgr, &mo) == SN_OK, "sn_mgr_create");
-  s = fzp_script(script, len, pieces, npieces, 0, (flags >> 6) & 1);
-  if (gated) fzp_gate_smtp(s);
-  fzp.client_script = s;
+  s = sn_mem_peer_expect(&fz_net, NULL, 0); /* the mail server */
+  fz_script(s, script, len, pieces, npieces, 0, (flags >> 6) & 1);
+  if (gated) sn_mem_peer_smtp(&fz_net, s);
   srv.host = "mail.example.com";
   srv.mode = (flags & 4) ? SN_SMTP_STARTTLS : SN_SMTP_PLAIN_INSECURE;
   srv.timeout_ms = (flags & 128) ? 1000 : 0;
@@ -121,9 +121,9 @@ static void run(unsigned flags, int gated, const uint8_t *script, size_t len, co
   }
   for (round = 0; round < 400 && (out[0].calls == 0 || out[nmail - 1].calls == 0); round++) sn_poll(mgr, 0);
   sn_mgr_destroy(mgr);
-  FZ_CHECK(fzp.misuse == 0, "port misuse: %s", fzp.misuse_what);
+  FZ_CHECK(fz_net.misuse == 0, "port misuse: %s", fz_net.misuse_what);
   fz_puts(rec, "SENT:");
-  fz_put(rec, fzp.s[s].out.p, fzp.s[s].out.len);
+  fz_put(rec, fz_net.s[s].out, fz_net.s[s].out_len);
   for (i = 0; i < nmail; i++) {
     const sn_mail_result *r = &out[i].res;
     int k, nref = 0;
@@ -139,12 +139,12 @@ static void run(unsigned flags, int gated, const uint8_t *script, size_t len, co
     FZ_CHECK(nref == r->refused_count, "refused_count %d, flags %d", r->refused_count, nref);
     if (r->err == SN_OK) {
       /* sent means: DATA, the message, the final dot, and at least one recipient taken */
-      const char *sent = fzp.s[s].out.p ? fzp.s[s].out.p : "", *data = strstr(sent, "DATA\r\n");
+      const char *sent = fz_net.s[s].out ? (const char *) fz_net.s[s].out : "", *data = strstr(sent, "DATA\r\n");
       FZ_CHECK(nref < nrcpt, "mail %d reported sent with every recipient refused", i);
       FZ_CHECK(data != NULL && strstr(data, "\r\n.\r\n") != NULL, "mail %d reported sent without DATA and the dot", i);
       FZ_CHECK(r->reply_code == 250, "mail %d reported sent on a %d reply", i, r->reply_code);
     }
-    if (gated && !fzp_msg_accepted(&fzp.s[s], i)) {
+    if (gated && !sn_mem_smtp_accepted(&fz_net, s, i)) {
       /* the server never took this mail: the result must not read as
          "sent" nor as "sent to the recipients not refused" */
       FZ_CHECK(r->err != SN_OK, "mail %d reported sent, but the server never accepted it", i);
@@ -152,7 +152,7 @@ static void run(unsigned flags, int gated, const uint8_t *script, size_t len, co
                !(r->err == SN_ERR_REFUSED && r->stage != NULL && strcmp(r->stage, "RCPT TO") == 0 && nref < nrcpt),
                "mail %d never accepted by the server (message %s, dot reply %s), but reported as a partial success: "
                "err=%d stage=%s code=%d refused %d of %d recipients, reply \"%s\"",
-               i, i < fzp.s[s].nmsg ? "sent" : "not sent", i < fzp.s[s].nmsg ? "not 250" : "none", r->err, r->stage,
+               i, i < fz_net.s[s].smtp.nmsg ? "sent" : "not sent", i < fz_net.s[s].smtp.nmsg ? "not 250" : "none", r->err, r->stage,
                r->reply_code, nref, nrcpt, r->reply);
     }
     fz_printf(rec, "\nMAIL %d: err=%d stage=%s code=%d refused=%d reply=%s\n", i, r->err, r->stage ? r->stage : "-",
@@ -223,6 +223,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   fz_free(&whole);
   fz_free(&split);
   free(script);
-  fzp_done();
+  fz_port_done();
   return 0;
 }
