@@ -342,6 +342,8 @@ static void h_tls(sn_conn *c, const sn_request *req, void *u) {
   sn_http_printf(c, 200, NULL, "%s", v ? v : "plain");
 }
 
+static void h_slow(sn_conn *c, const sn_request *req, void *u);
+
 static void routes(void) {
   size_t i;
   for (i = 0; i < sizeof big_body; i++) big_body[i] = (char) ('A' + i % 23);
@@ -353,6 +355,7 @@ static void routes(void) {
   sn_router_add(&router, "GET", "/silent", h_silent, NULL);
   sn_router_add(&router, "GET", "/stream", h_stream, NULL);
   sn_router_add(&router, "GET", "/tls", h_tls, NULL);
+  sn_router_add(&router, "GET", "/slow", h_slow, NULL);
   sn_router_add(&router, "OPTIONS", "/opt", h_hello, NULL); /* a route answering OPTIONS itself */
 }
 
@@ -884,6 +887,63 @@ static void test_timeouts(void) {
   sn_mgr_stats_get(mgr, &st);
   CHECK_INT(st.connections, 0, "faults: no connection is left after the timeouts");
   stop("timeouts");
+}
+
+/* ---- the port's errors and a slow handler ------------------------------------------ */
+static void h_slow(sn_conn *c, const sn_request *req, void *u) {
+  (void) req, (void) u;
+  fp.now += 600; /* the handler takes 600 ms of the round (a flash write, a sensor) */
+  sn_http_reply(c, 200, "Content-Type: text/plain\r\n", "slow\n", 5);
+}
+
+static void test_port_errors(void) {
+  sn_http_opts o;
+  resp r;
+  int s, got;
+  memset(&o, 0, sizeof o);
+  o.idle_timeout_ms = 1000;
+  sn_mem_heap_reset(0, 0);
+  fp.now = 1000;
+  if (start(0, &o) != SN_OK) return;
+
+  /* a recv that fails (the port says SN_ERR_IO) ends the connection as an
+     error: dropped at once, not read as the peer's orderly end (which would
+     keep it lingering, unanswered) */
+  s = cl_new(4096, 4096);
+  fp.s[s].block_send = 0;
+  pump();
+  fp.fail_recv_at = fp.recvs + 1;
+  cl_puts(s, GET_HELLO);
+  pump();
+  fp.fail_recv_at = 0;
+  CHECK(fp.s[s].closed && fp.s[s].out_len == 0,
+        "faults: a plain connection whose recv fails (SN_ERR_IO) is closed at once, without a reply");
+  s = cl_new(4096, 4096);
+  cl_puts(s, GET_HELLO);
+  pump();
+  got = next_resp(s, &r, 0);
+  CHECK(got == 1 && r.status == 200, "faults: the next connection is served after a recv error");
+
+  /* idle time counts from the end of the reply as the clock says then, not
+     from the start of the poll round in which a slow handler ran */
+  s = cl_new(4096, 4096);
+  fp.s[s].block_send = 0;
+  pump();
+  {
+    uint64_t t_req = fp.now;
+    cl_puts(s, "GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
+    sn_poll(mgr, 0); /* one round: read, handler (+600 ms), reply sent */
+    got = next_resp(s, &r, 0);
+    CHECK(got == 1 && r.status == 200 && fp.now == t_req + 600, "faults: the slow handler answers in one round");
+    fp.now = t_req + 1500; /* 900 ms after the reply: idle, but not for idle_timeout_ms */
+    pump();
+    CHECK(!fp.s[s].shut && !fp.s[s].closed,
+          "faults: a connection idle 900 ms after a reply that took 600 ms is kept (idle timeout 1000 ms)");
+    fp.now = t_req + 1600;
+    pump();
+    CHECK(fp.s[s].shut, "faults: ... and is ended idle_timeout_ms after its reply");
+  }
+  stop("port errors");
 }
 
 /* ---- (f) LRU eviction ----------------------------------------------------------------- */
@@ -1616,6 +1676,7 @@ int main(void) {
   test_pipelined();
   test_alloc_failures();
   test_timeouts();
+  test_port_errors();
   test_lru();
   test_garbage();
   test_vanishing();
