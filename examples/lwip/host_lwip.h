@@ -169,11 +169,12 @@ static void host_net_drain(host_net *n) {
 /* lwIP's pool high-water marks, one line. */
 static void host_net_stats(const char *prog) {
 #if LWIP_STATS && MEMP_STATS && MEM_STATS
-  printf("%s: stats: pbuf_pool max %u of %u (errors %u), tcp_pcb max %u of %u, tcp_seg max %u of %u, "
+  printf("%s: stats: pbuf_pool max %u of %u (errors %u), tcp_pcb max %u of %u (errors %u), tcp_seg max %u of %u, "
          "heap max %u of %u bytes (errors %u), frames dropped %lu\n",
          prog, (unsigned) lwip_stats.memp[MEMP_PBUF_POOL]->max, (unsigned) lwip_stats.memp[MEMP_PBUF_POOL]->avail,
          (unsigned) lwip_stats.memp[MEMP_PBUF_POOL]->err, (unsigned) lwip_stats.memp[MEMP_TCP_PCB]->max,
-         (unsigned) lwip_stats.memp[MEMP_TCP_PCB]->avail, (unsigned) lwip_stats.memp[MEMP_TCP_SEG]->max,
+         (unsigned) lwip_stats.memp[MEMP_TCP_PCB]->avail, (unsigned) lwip_stats.memp[MEMP_TCP_PCB]->err,
+         (unsigned) lwip_stats.memp[MEMP_TCP_SEG]->max,
          (unsigned) lwip_stats.memp[MEMP_TCP_SEG]->avail, (unsigned) lwip_stats.mem.max, (unsigned) lwip_stats.mem.avail,
          (unsigned) lwip_stats.mem.err, HOST_DROPPED());
 #else

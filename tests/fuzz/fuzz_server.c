@@ -249,9 +249,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     FZ_CHECK((size_t) sn_mem_heap_get()->peak_bytes <= bound, "%ld bytes allocated at most, over the bound %zu",
              sn_mem_heap_get()->peak_bytes, bound);
-    for (i = 0; i < mgr->nconns; i++) { /* each buffer at most doubles what has arrived */
-      const sn_conn *c = mgr->conns[i];
-      size_t got = fz_net.s[c->io.sock].in_off;
+    for (i = 0; i < mgr->nstreams; i++) { /* each buffer at most doubles what has arrived */
+      const sn_conn *c = (const sn_conn *) mgr->streams[i]; /* only server connections here */
+      size_t got = fz_net.s[c->st.io.sock].in_off;
       FZ_CHECK(c->rx_cap <= SN_RX_INIT || c->rx_cap <= 2 * got,
                "receive buffer of %zu bytes after %zu bytes received (Content-Length allocated up front?)",
                c->rx_cap, got);
