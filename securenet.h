@@ -88,6 +88,28 @@ PORTING
    To write one for a new MCU, implement the hooks in that order, then run the
    test checklist written under "Port contract". mbedTLS itself needs its own
    platform set-up on bare metal (MBEDTLS_PLATFORM_*, no MBEDTLS_NET_C needed).
+   securenet_port_mem.h tests an application, or a port's user, without a
+   network, the way littlefs ships its RAM block device: a port whose sockets
+   are buffers in memory and whose peer is the test. The test connects to the
+   application's listeners (sn_mem_peer_connect), prepares the peer an
+   outgoing connect reaches (sn_mem_peer_expect; a scripted SMTP server with
+   sn_mem_peer_smtp), writes what the peer says, reads what the application
+   sent and moves a fake clock. Faults on demand: at most N bytes per recv or
+   send (1 splits at every byte), scripts of piece lengths, every other call
+   "not now", a refused or reset connection, the N-th send or recv failing,
+   failing entropy and, with sn_mem_malloc / sn_mem_free as SN_MALLOC /
+   SN_FREE, the N-th allocation failing. A hook called with SN_INVALID_SOCK
+   or a closed socket, a second shutdown or a send of 0 bytes is counted in
+   sn_mem.misuse. Its entropy is a fixed stream: tests only, never a product.
+   securenet's own unit, fault and fuzz tests run on it (tests/test_faults.c).
+       static sn_mem net;                      (large: static)
+       sn_mem_init(&net);
+       mo.port = sn_mem_port(&net);            then sn_mgr_create, sn_http_listen on 80
+       c = sn_mem_peer_connect(&net, 80);
+       net.s[c].max_recv = 1;                  securenet reads one byte per recv
+       sn_mem_peer_puts(&net, c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+       for (i = 0; i < 10000 && net.s[c].out_len == 0; i++) sn_poll(mgr, 0);
+       net.s[c].out is the response, net.misuse 0; at the end sn_mem_clear(&net)
 
 MEMORY
    Every allocation of securenet goes through SN_MALLOC/SN_FREE; mbedTLS
