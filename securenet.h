@@ -1294,6 +1294,62 @@ static size_t sn__imf_date(int64_t t, char out[30]) {
   return 29;
 }
 
+/* p[0..n) as an IP address: IPv4 (RFC 3986 3.2.2: four decimal octets
+   0-255, no leading zero, which inet_aton would read as octal) into 4 bytes,
+   or IPv6 (RFC 4291 2.2: eight groups of 1-4 hex digits, or fewer around one
+   "::", the last 32 bits maybe a dotted quad) into 16. Returns 4, 16, or 0
+   when it is neither; out may be NULL. The HTTP parser's Host check and the
+   TLS client's IP literals. */
+static size_t sn__ip_parse_n(const char *p, size_t n, unsigned char *out) {
+  unsigned char a[16];
+  size_t i = 0, k = 0, gap = 99;
+  if (memchr(p, ':', n) == NULL) { /* IPv4 */
+    int part;
+    for (part = 0; part < 4; part++) {
+      unsigned v = 0, digits = 0;
+      if (part > 0 && (i >= n || p[i++] != '.')) return 0;
+      for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+        if (++digits > 3 || (digits == 2 && v == 0)) return 0;
+        else v = v * 10 + (unsigned) (p[i] - '0');
+      if (digits == 0 || v > 255) return 0;
+      a[part] = (unsigned char) v;
+    }
+    if (i != n) return 0;
+    if (out != NULL) memcpy(out, a, 4);
+    return 4;
+  }
+  if (n >= 2 && p[0] == ':' && p[1] == ':') gap = 0, i = 2;
+  else if (n >= 1 && p[0] == ':') return 0;
+  while (i < n) {
+    unsigned v = 0, digits = 0;
+    int h;
+    if (memchr(p + i, ':', n - i) == NULL && memchr(p + i, '.', n - i) != NULL) { /* the dotted tail */
+      if (k > 12 || sn__ip_parse_n(p + i, n - i, a + k) != 4) return 0;
+      k += 4;
+      break;
+    }
+    for (; i < n && (h = sn__hexval((unsigned char) p[i])) >= 0; i++)
+      if (++digits > 4) return 0;
+      else v = v * 16 + (unsigned) h;
+    if (digits == 0 || k > 14) return 0;
+    a[k++] = (unsigned char) (v >> 8), a[k++] = (unsigned char) v;
+    if (i == n) break;
+    if (p[i++] != ':' || i == n) return 0; /* a ':' ends no address */
+    if (p[i] == ':') {
+      if (gap != 99) return 0; /* "::" once at most */
+      gap = k, i++;
+    }
+  }
+  if (gap == 99 ? k != 16 : k > 14) return 0; /* "::" stands for one group or more */
+  if (out != NULL) {
+    if (gap == 99) gap = k;
+    memset(out, 0, 16);
+    memcpy(out, a, gap);
+    memcpy(out + 16 - (k - gap), a + gap, k - gap);
+  }
+  return 16;
+}
+
 SNDEF int sn_url_decode(const char *src, size_t len, char *dst, size_t dst_len, int plus_is_space) {
   size_t i, o = 0;
   if (len > 0x7fffffff) return SN_ERR_TOO_BIG;
@@ -2179,54 +2235,8 @@ struct sn__tlsc {
   sn__tls_sess *sess;       /* where this server's session is kept */
 };
 
-/* s as an IPv4 (dotted quad, 4) or IPv6 literal (RFC 4291 2.2 text forms,
-   16) into out; 0 when it is neither. */
-static size_t sn__ip_parse(const char *s, unsigned char *out) {
-  unsigned char a[16];
-  size_t n = 0, gap = 99, i, k;
-  if (strchr(s, ':') == NULL) { /* IPv4: four decimal parts 0-255 */
-    for (i = 0; i < 4; i++, s++) {
-      unsigned v = 0, digits = 0;
-      for (; *s >= '0' && *s <= '9'; s++)
-        if (++digits > 3 || (digits == 2 && v == 0)) return 0; /* no leading zeros (octal to inet_aton) */
-        else v = v * 10 + (unsigned) (*s - '0');
-      if (digits == 0 || v > 255 || *s != (i < 3 ? '.' : '\0')) return 0;
-      out[i] = (unsigned char) v;
-    }
-    return 4;
-  }
-  if (s[0] == ':') {
-    if (s[1] != ':') return 0;
-    gap = 0, s += 2;
-  }
-  while (*s != '\0') {
-    unsigned v = 0, digits = 0;
-    int h;
-    if (strchr(s, ':') == NULL && strchr(s, '.') != NULL) { /* the last 32 bits as a dotted quad */
-      if (n > 12 || sn__ip_parse(s, a + n) != 4) return 0;
-      n += 4;
-      break;
-    }
-    for (; (h = sn__hexval((unsigned char) *s)) >= 0; s++)
-      if (++digits > 4) return 0;
-      else v = v * 16 + (unsigned) h;
-    if (digits == 0 || n > 14) return 0;
-    a[n++] = (unsigned char) (v >> 8), a[n++] = (unsigned char) v;
-    if (*s == '\0') break;
-    if (*s++ != ':' || *s == '\0') return 0;
-    if (*s == ':') {
-      if (gap != 99) return 0; /* "::" once at most */
-      gap = n, s++;
-    }
-  }
-  if (gap == 99 ? n != 16 : n > 14) return 0; /* "::" stands for one group or more */
-  if (gap == 99) gap = n;
-  k = 16 - n;
-  for (i = 0; i < gap; i++) out[i] = a[i];
-  for (i = 0; i < k; i++) out[gap + i] = 0;
-  for (i = gap; i < n; i++) out[k + i] = a[i];
-  return 16;
-}
+/* A NUL-terminated IP literal (sn__ip_parse_n). */
+static size_t sn__ip_parse(const char *s, unsigned char *out) { return sn__ip_parse_n(s, strlen(s), out); }
 
 static void sn__tls_sess_drop(sn__tls_sess *e) {
   if (e->s != NULL) {
@@ -2445,53 +2455,6 @@ static int sn__method_verdict(const char *p, size_t n, int skipping) {
   return i > SN__METHOD_MAX ? 501 : 0;
 }
 
-/* RFC 3986 3.2.2 IPv4address: four dec-octets (0-255, no leading zero). */
-static int sn__ipv4_ok(const char *p, size_t n) {
-  size_t i = 0;
-  int part;
-  for (part = 0; part < 4; part++) {
-    size_t k = 0;
-    unsigned v = 0;
-    if (part > 0) {
-      if (i >= n || p[i] != '.') return 0;
-      i++;
-    }
-    while (i < n && k < 4 && p[i] >= '0' && p[i] <= '9') v = v * 10 + (unsigned) (p[i++] - '0'), k++;
-    if (k == 0 || k > 3 || v > 255 || (k > 1 && p[i - k] == '0')) return 0;
-  }
-  return i == n;
-}
-
-/* RFC 3986 3.2.2 IPv6address: eight 16-bit groups of 1-4 hex digits, or
-   fewer around one "::", the last two may be an IPv4address. */
-static int sn__ipv6_ok(const char *p, size_t n) {
-  size_t i = 0;
-  int groups = 0, gap = 0;
-  if (n >= 2 && p[0] == ':' && p[1] == ':') {
-    gap = 1;
-    i = 2;
-  }
-  while (i < n) {
-    size_t s = i, k = 0;
-    while (i < n && k < 5 && sn__hexval((unsigned char) p[i]) >= 0) i++, k++;
-    if (i < n && p[i] == '.') { /* the IPv4 tail ends the address */
-      if (!sn__ipv4_ok(p + s, n - s)) return 0;
-      groups += 2;
-      break;
-    }
-    if (k == 0 || k > 4) return 0;
-    groups++;
-    if (i == n) break;
-    if (p[i++] != ':' || i == n) return 0; /* a ':' ends no address */
-    if (p[i] == ':') {
-      if (gap) return 0;
-      gap = 1;
-      i++;
-    }
-  }
-  return gap ? groups <= 7 : groups == 8;
-}
-
 /* RFC 3986 unreserved and sub-delims, without ',' (a list of hosts is no
    host), plus ':' where allowed. */
 static int sn__host_char(int ch, int colon_ok) {
@@ -2518,7 +2481,7 @@ static int sn__host_ok(sn_str h) {
       if (k == 2 || k > in || p[k] != '.' || k == in) return 0;
       for (k++; k <= in; k++)
         if (!sn__host_char((unsigned char) p[k], 1) && p[k] != ',') return 0;
-    } else if (!sn__ipv6_ok(p + 1, in)) {
+    } else if (memchr(p + 1, ':', in) == NULL || sn__ip_parse_n(p + 1, in, NULL) != 16) {
       return 0;
     }
     i = in + 2;
