@@ -1453,7 +1453,12 @@ typedef struct sn__tlsc sn__tlsc;
 
 /* A protocol on a stream: what the manager calls, from sn_poll and
    sn_mgr_destroy only. The manager knows streams, never protocols: a new
-   protocol is a new table, and no manager code changes. */
+   protocol is a new table, and no manager code changes. A protocol hands
+   its stream to another by pointing st->proto at the other's table: the
+   socket, the TLS context and the queue stay where they are (and the new
+   protocol finds its state through the stream's owner), as an HTTP request
+   becomes a WebSocket; TLS begins on an open stream with sn__st_tls, as the
+   mail session's STARTTLS does. */
 typedef struct sn__proto {
   /* Before the port's wait: what to wait for (SN_READABLE | SN_WRITABLE, or
      0). May do work that waits for no socket (asking again for a name that
