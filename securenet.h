@@ -1461,20 +1461,23 @@ typedef struct sn__tlsc sn__tlsc;
    mail session's STARTTLS does. */
 typedef struct sn__proto {
   /* Before the port's wait: what to wait for (SN_READABLE | SN_WRITABLE, or
-     0). May do work that waits for no socket (asking again for a name that
-     is being resolved). */
-  uint8_t (*want)(sn__stream *st);
-  /* Work that no socket event will announce (decrypted bytes mbedTLS holds,
-     a callback due): sn_poll then does not sleep and calls io. */
-  int (*pending)(sn__stream *st);
-  uint64_t (*deadline)(sn__stream *st);      /* the next timer; UINT64_MAX: none */
+     0), plus SN__PENDING for work that no socket event will announce
+     (decrypted bytes mbedTLS holds, a callback due: sn_poll then does not
+     sleep and calls io); its next timer lowers *next. May do work that
+     waits for no socket (asking again for a name being resolved). */
+  uint8_t (*poll)(sn__stream *st, uint64_t *next);
   void (*io)(sn__stream *st, uint8_t ready); /* the port's readiness, 0 for pending work */
-  void (*timer)(sn__stream *st);             /* the deadline has passed */
+  void (*timer)(sn__stream *st);             /* every round after io: what is due by the clock */
   void (*reap)(sn__stream *st);              /* dead: report the end once, free it all */
   void (*destroy)(sn__stream *st);           /* sn_mgr_destroy: end now, report, free */
 } sn__proto;
 
 enum { SN__ROLE_NONE, SN__ROLE_SERVER, SN__ROLE_CLIENT };
+#define SN__PENDING 0x80 /* sn__proto.poll: work is due without a socket event */
+
+static void sn__next(uint64_t *next, uint64_t t) {
+  if (t < *next) *next = t;
+}
 
 /* One stream: a socket, its TLS when it has one (server or client role,
    from the start or begun later on the open stream, as STARTTLS does), the
@@ -1491,11 +1494,12 @@ struct sn__stream {
   size_t ext_len;
   int tls_err;              /* the last mbedTLS error */
   uint8_t rd_want, wr_want; /* what the last blocked read / write waits for */
-  unsigned tls : 2;         /* SN__ROLE_*: ssl is set up (and freed with the stream) */
-  unsigned tls_up : 1;      /* the handshake is done: reads and writes go through ssl */
-  unsigned notify : 2;      /* close_notify: 1 sent, 2 received */
-  unsigned dead : 1;        /* ended: the manager reaps it after this round */
-  unsigned lingering : 1;   /* a graceful close is reading what the peer still sends */
+  uint8_t tls;              /* SN__ROLE_*: ssl is set up (and freed with the stream) */
+  uint8_t tls_up;           /* the handshake is done: reads and writes go through ssl */
+  uint8_t notify;           /* close_notify: 1 sent, 2 received */
+  uint8_t dead;             /* ended: the manager reaps it after this round */
+  uint8_t lingering;        /* a graceful close is reading what the peer still sends */
+  uint8_t pending;          /* its poll said SN__PENDING this round */
 };
 
 typedef struct sn__mail_job {
@@ -2609,7 +2613,7 @@ typedef struct sn__framing {
   uint64_t length; /* LENGTH */
   int has_length;  /* a Content-Length was given (and is valid) */
   int ambiguous;   /* a response with both fields: chunked decides, the connection is not used again */
-  const char *why; /* in words, when refused */
+  const char *why; /* in words, when a response is refused */
   sn_str item;     /* the transfer coding refused, if that is why */
 } sn__framing;
 
@@ -2620,7 +2624,12 @@ typedef struct sn__framing {
    Transfer-Encoding fields or one in HTTP/1.0 are 400, a coding we do not
    implement before chunked 501. A response with both is decoded by chunked
    (6.3 rule 3), one with no length runs to the end of the connection.
-   Returns 0, 400 or 501 with f->why. */
+   Returns 0, 400 or 501; for a response f->why says why in words. */
+#if SN_ENABLE_HTTP_CLIENT
+#define SN__WHY(words) words
+#else
+#define SN__WHY(words) NULL /* only the HTTP client reports it */
+#endif
 static int sn__frame_body(const sn_header *hs, int n, int version, int request, uint64_t max_len, sn__framing *f) {
   int i, n_te = 0, codings = 0, n_chunked = 0, chunked_last = 0;
   sn_str cl = {NULL, 0};
@@ -2630,18 +2639,18 @@ static int sn__frame_body(const sn_header *hs, int n, int version, int request, 
     if (sn__ieq(h->name.ptr, h->name.len, "content-length")) {
       size_t k;
       uint64_t v = 0;
-      if (h->value.len == 0) return f->why = "bad Content-Length", 400;
+      if (h->value.len == 0) return f->why = SN__WHY("bad Content-Length"), 400;
       for (k = 0; k < h->value.len; k++) {
         unsigned dig = (unsigned) (h->value.ptr[k] - '0');
-        if (h->value.ptr[k] < '0' || h->value.ptr[k] > '9') return f->why = "bad Content-Length", 400;
+        if (h->value.ptr[k] < '0' || h->value.ptr[k] > '9') return f->why = SN__WHY("bad Content-Length"), 400;
         /* a length that no integer holds is not a length (RFC 9112 6.3):
            400, where a valid one over max_body is 413 */
-        if (v > (max_len - dig) / 10) return f->why = "bad Content-Length", 400;
+        if (v > (max_len - dig) / 10) return f->why = SN__WHY("bad Content-Length"), 400;
         v = v * 10 + dig;
       }
       /* several fields must be the same text (a leading zero is a second reading) */
       if (cl.ptr != NULL && (cl.len != h->value.len || memcmp(cl.ptr, h->value.ptr, cl.len) != 0))
-        return f->why = "differing Content-Length headers", 400;
+        return f->why = SN__WHY("differing Content-Length headers"), 400;
       cl = h->value;
       f->length = v;
       f->has_length = 1;
@@ -2667,13 +2676,13 @@ static int sn__frame_body(const sn_header *hs, int n, int version, int request, 
     if (n_chunked == 0) return f->why = "an empty Transfer-Encoding", 400;
     f->ambiguous = f->has_length;
   } else {
-    if (version == 10) return f->why = "Transfer-Encoding in HTTP/1.0", 400; /* 6.1: faulty framing */
-    if (f->has_length) return f->why = "both Content-Length and Transfer-Encoding", 400; /* 6.3 */
-    if (n_te > 1) return f->why = "several Transfer-Encoding fields", 400;
+    if (version == 10) return 400;    /* 6.1: faulty framing */
+    if (f->has_length) return 400;    /* 6.3: both fields */
+    if (n_te > 1) return 400;         /* several Transfer-Encoding fields */
     /* 6.3: chunked not last (or absent) leaves the length unknown; 7.1:
        chunked at most once */
-    if (!chunked_last || n_chunked != 1) return f->why = "chunked not last and once", 400;
-    if (codings != 1) return f->why = "a transfer coding that is not implemented", 501; /* 6.1 */
+    if (!chunked_last || n_chunked != 1) return 400;
+    if (codings != 1) return 501; /* 6.1: a coding we do not implement */
   }
   f->kind = SN__BODY_CHUNKED;
   f->length = 0;
@@ -3511,16 +3520,13 @@ static void sn__conn_drop(sn_conn *c) {
   c->st.dead = 1;
 }
 
-static uint8_t sn__http_want_hook(sn__stream *st);
-static int sn__http_pending_hook(sn__stream *st);
-static uint64_t sn__http_deadline_hook(sn__stream *st);
+static uint8_t sn__http_poll_hook(sn__stream *st, uint64_t *next);
 static void sn__http_io_hook(sn__stream *st, uint8_t ready);
 static void sn__http_timer_hook(sn__stream *st);
 static void sn__http_reap_hook(sn__stream *st);
 static void sn__http_destroy_hook(sn__stream *st);
-static const sn__proto sn__http_proto = {sn__http_want_hook, sn__http_pending_hook, sn__http_deadline_hook,
-                                         sn__http_io_hook,   sn__http_timer_hook,   sn__http_reap_hook,
-                                         sn__http_destroy_hook};
+static const sn__proto sn__http_proto = {sn__http_poll_hook, sn__http_io_hook, sn__http_timer_hook,
+                                         sn__http_reap_hook, sn__http_destroy_hook};
 
 /* A client certificate's dates, and the leaf's subject kept for handlers. */
 static int sn__verify_cb(void *arg, mbedtls_x509_crt *crt, int depth, uint32_t *flags) {
@@ -4093,12 +4099,12 @@ static void sn__conn_expire(sn_conn *c) {
 }
 
 /* The HTTP server's hooks for the manager. */
-static uint8_t sn__http_want_hook(sn__stream *st) { return sn__conn_want((sn_conn *) st); }
-static int sn__http_pending_hook(sn__stream *st) { return sn__conn_has_pending((sn_conn *) st); }
-static uint64_t sn__http_deadline_hook(sn__stream *st) {
-  const sn_conn *c = (const sn_conn *) st;
-  uint64_t d = c->state == SN__C_DEAD ? UINT64_MAX : sn__conn_deadline(c), rel = sn__conn_release_at(c);
-  return rel != 0 && rel < d ? rel : d;
+static uint8_t sn__http_poll_hook(sn__stream *st, uint64_t *next) {
+  sn_conn *c = (sn_conn *) st;
+  uint64_t rel = sn__conn_release_at(c);
+  sn__next(next, sn__conn_deadline(c));
+  if (rel != 0) sn__next(next, rel);
+  return (uint8_t) (sn__conn_want(c) | (sn__conn_has_pending(c) ? SN__PENDING : 0));
 }
 static void sn__http_io_hook(sn__stream *st, uint8_t ready) {
   (void) ready;
@@ -4696,7 +4702,7 @@ typedef struct sn__smtp {
   int code;           /* reply being read, and whether it is complete */
   char text[160];
   /* the current mail (job_active, partial above) */
-  int ncmd, nsent, nacked, accepted; /* MAIL, RCPTs, DATA */
+  uint8_t ncmd, nsent, nacked, accepted; /* MAIL, RCPTs, DATA (at most SN_MAIL_MAX_RCPT + 2) */
   sn_mail_result res;
   sn__mime w;
 } sn__smtp;
@@ -5256,27 +5262,24 @@ static void sn__smtp_io(sn__smtp *s, uint8_t ready) {
 }
 
 /* The session's hooks for the manager. */
-static uint8_t sn__smtp_want_hook(sn__stream *st) {
+static uint8_t sn__smtp_poll_hook(sn__stream *st, uint64_t *next) {
   const sn__smtp *s = (const sn__smtp *) st;
   uint8_t w = 0;
+  sn__next(next, s->deadline);
   if (s->state == SN__S_CONNECT) return SN_WRITABLE;
   if (s->state == SN__S_HANDSHAKE) return s->st.rd_want;
   if (sn__txq_pending(&s->st.tx) > 0 || s->state == SN__S_BODY) w |= s->st.wr_want;
   if (s->state != SN__S_BODY) w |= s->st.rd_want;
-  return w;
+  return (uint8_t) (w | (sn__st_has_pending(st) ? SN__PENDING : 0));
 }
-
-static int sn__smtp_pending_hook(sn__stream *st) {
-  return ((sn__smtp *) st)->state != SN__S_DEAD && sn__st_has_pending(st);
-}
-
-static uint64_t sn__smtp_deadline_hook(sn__stream *st) { return ((sn__smtp *) st)->deadline; }
 
 static void sn__smtp_io_hook(sn__stream *st, uint8_t ready) { sn__smtp_io((sn__smtp *) st, ready); }
 
 static void sn__smtp_timer_hook(sn__stream *st) {
   sn__smtp *s = (sn__smtp *) st;
-  int err = sn__smtp_broken(s, SN_ERR_TIMEOUT);
+  int err;
+  if (st->io.mgr->now < s->deadline) return;
+  err = sn__smtp_broken(s, SN_ERR_TIMEOUT);
   if (err == SN_ERR_TIMEOUT && s->state == SN__S_CONNECT)
     snprintf(s->res.reply, sizeof s->res.reply, "no connection to %.100s port %u in time", s->srv->host,
              (unsigned) sn__smtp_port(s->srv));
@@ -5305,9 +5308,8 @@ static void sn__smtp_destroy_hook(sn__stream *st) {
   sn__smtp_free(s);
 }
 
-static const sn__proto sn__smtp_proto = {sn__smtp_want_hook, sn__smtp_pending_hook, sn__smtp_deadline_hook,
-                                         sn__smtp_io_hook,   sn__smtp_timer_hook,   sn__smtp_reap_hook,
-                                         sn__smtp_destroy_hook};
+static const sn__proto sn__smtp_proto = {sn__smtp_poll_hook, sn__smtp_io_hook, sn__smtp_timer_hook,
+                                         sn__smtp_reap_hook, sn__smtp_destroy_hook};
 
 /* Opens a session for the oldest job. */
 static void sn__smtp_open(sn_mgr *m) {
@@ -5570,27 +5572,18 @@ static void sn__client_io(sn_client *c, uint8_t ready) {
 }
 
 /* The client's hooks for the manager. */
-static uint8_t sn__client_want_hook(sn__stream *st) {
+/* Pending: decrypted bytes mbedTLS holds, a close or an on_sent due now
+   that the queue is empty. */
+static uint8_t sn__client_poll_hook(sn__stream *st, uint64_t *next) {
   sn_client *c = (sn_client *) st;
+  sn__next(next, c->deadline);
+  sn__next(next, c->end_at);
   if (c->state == SN__CL_RESOLVE) sn__client_connect(c);
   if (c->state == SN__CL_CONNECT) return SN_WRITABLE;
   if (c->state == SN__CL_HANDSHAKE) return c->st.rd_want;
   if (c->state != SN__CL_OPEN) return 0;
-  return (uint8_t) (c->st.rd_want | (sn__st_out_pending(&c->st) ? c->st.wr_want : 0));
-}
-
-/* Work that no socket event will announce: decrypted bytes mbedTLS holds, a
-   close or an on_sent due now that the queue is empty. */
-static int sn__client_pending_hook(sn__stream *st) {
-  sn_client *c = (sn_client *) st;
-  if (c->state != SN__CL_OPEN) return 0;
-  if (!sn__st_out_pending(&c->st) && (c->closing || c->sent_due)) return 1;
-  return sn__st_has_pending(&c->st);
-}
-
-static uint64_t sn__client_deadline_hook(sn__stream *st) {
-  const sn_client *c = (const sn_client *) st;
-  return c->deadline < c->end_at ? c->deadline : c->end_at;
+  if (!sn__st_out_pending(&c->st)) return (uint8_t) (c->st.rd_want | (c->closing || c->sent_due || sn__st_has_pending(st) ? SN__PENDING : 0));
+  return (uint8_t) (c->st.rd_want | c->st.wr_want | (sn__st_has_pending(st) ? SN__PENDING : 0));
 }
 
 static void sn__client_io_hook(sn__stream *st, uint8_t ready) {
@@ -5631,9 +5624,8 @@ static void sn__client_destroy_hook(sn__stream *st) {
   sn__client_reap_hook(st);
 }
 
-static const sn__proto sn__client_proto = {sn__client_want_hook, sn__client_pending_hook, sn__client_deadline_hook,
-                                           sn__client_io_hook,   sn__client_timer_hook,   sn__client_reap_hook,
-                                           sn__client_destroy_hook};
+static const sn__proto sn__client_proto = {sn__client_poll_hook, sn__client_io_hook, sn__client_timer_hook,
+                                           sn__client_reap_hook, sn__client_destroy_hook};
 
 SNDEF int sn_connect(sn_mgr *m, const char *host, uint16_t port, const sn_client_opts *opts,
                      const sn_client_callbacks *cb, sn_client **out) {
@@ -6337,17 +6329,16 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   nl = n;
   for (i = 0; i < m->nstreams; i++) {
     sn__stream *st = m->streams[i];
-    uint8_t want = st->dead ? 0 : st->proto->want(st);
-    uint64_t d = st->proto->deadline(st);
-    if (d < next) next = d;
-    if (st->dead || st->proto->pending(st)) timeout_ms = 0;
+    uint8_t want = st->dead ? 0 : st->proto->poll(st, &next);
+    st->pending = (want & SN__PENDING) != 0;
+    if (st->dead || st->pending) timeout_ms = 0;
     /* a stream without a socket (its name being resolved, its connect
        failed) has no wait item: the port is never handed SN_INVALID_SOCK
        (lwIP's wait would report it as an error at once, and sn_poll would
        spin) */
     if (st->io.sock == SN_INVALID_SOCK) continue;
     m->items[n].sock = st->io.sock;
-    m->items[n].want = want;
+    m->items[n].want = want & (SN_READABLE | SN_WRITABLE);
     m->items[n].ready = 0;
     m->item_st[n++] = st;
   }
@@ -6364,7 +6355,7 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
     sn__stream *st = m->item_st[i];
     uint8_t ready = m->items[i].ready;
     if (ready & (SN_READABLE | SN_ERROR)) st->io.drained = 0;
-    if (!st->dead && (ready || st->proto->pending(st))) {
+    if (!st->dead && (ready || st->pending)) {
       /* a handshake can take long on a small CPU: time stamps use the clock
          as it is now, not as it was when the round began */
       m->now = m->port.now_ms(m->port.ctx);
@@ -6375,7 +6366,7 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
     if (m->items[i].ready & (SN_READABLE | SN_ERROR)) sn__accept(m, m->listeners[i]);
   for (i = 0; i < m->nstreams; i++) {
     sn__stream *st = m->streams[i];
-    if (!st->dead && m->now >= st->proto->deadline(st)) st->proto->timer(st);
+    if (!st->dead) st->proto->timer(st);
   }
   /* backwards: a stream leaves the list before its end is reported, so a
      callback there may open a new one in its place */
