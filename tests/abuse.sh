@@ -142,6 +142,11 @@ back_to_baseline() {
   check "$([ "$heap" -le $((HEAP0 + TOL)) ] && echo 0 || echo 1)" \
     "$name: heap_bytes back to its baseline (within $TOL bytes): $HEAP0 before, $heap after ($((heap - HEAP0)) bytes)" \
     "$((heap - HEAP0)) bytes over"
+  # the connection that asked for the status may still be closing (its linger): a few looks
+  for i in $(seq 1 10); do
+    [ "$(fds)" -le "$FD0" ] && break
+    sleep 0.3
+  done
   check "$([ "$(fds)" -le "$FD0" ] && echo 0 || echo 1)" "$name: open file descriptors back to $FD0" "$(fds) open"
 }
 
