@@ -6349,8 +6349,9 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   r = m->port.wait(m->port.ctx, m->items, n, timeout_ms);
   if (r < 0) return r;
   m->now = m->port.now_ms(m->port.ctx);
-  /* streams that had no wait item, in order; then the ones that had one.
-     Streams opened by a callback in this loop wait for the next round. */
+  /* each stream that had a wait item, oldest first: what the port reported,
+     or the pending work its poll announced. Streams opened by a callback in
+     this loop wait for the next round. */
   for (i = nl; i < n; i++) {
     sn__stream *st = m->item_st[i];
     uint8_t ready = m->items[i].ready;
