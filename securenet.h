@@ -1294,6 +1294,22 @@ static size_t sn__imf_date(int64_t t, char out[30]) {
   return 29;
 }
 
+/* p[0..n) as an IPv4 address into out[0..4): 1, or 0 when it is not one. */
+static int sn__ip4_parse(const char *p, size_t n, unsigned char *out) {
+  size_t i = 0;
+  int part;
+  for (part = 0; part < 4; part++) {
+    unsigned v = 0, digits = 0;
+    if (part > 0 && (i >= n || p[i++] != '.')) return 0;
+    for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
+      if (++digits > 3 || (digits == 2 && v == 0)) return 0;
+      else v = v * 10 + (unsigned) (p[i] - '0');
+    if (digits == 0 || v > 255) return 0;
+    out[part] = (unsigned char) v;
+  }
+  return i == n;
+}
+
 /* p[0..n) as an IP address: IPv4 (RFC 3986 3.2.2: four decimal octets
    0-255, no leading zero, which inet_aton would read as octal) into 4 bytes,
    or IPv6 (RFC 4291 2.2: eight groups of 1-4 hex digits, or fewer around one
@@ -1303,28 +1319,17 @@ static size_t sn__imf_date(int64_t t, char out[30]) {
 static size_t sn__ip_parse_n(const char *p, size_t n, unsigned char *out) {
   unsigned char a[16];
   size_t i = 0, k = 0, gap = 99;
-  if (memchr(p, ':', n) == NULL) { /* IPv4 */
-    int part;
-    for (part = 0; part < 4; part++) {
-      unsigned v = 0, digits = 0;
-      if (part > 0 && (i >= n || p[i++] != '.')) return 0;
-      for (; i < n && p[i] >= '0' && p[i] <= '9'; i++)
-        if (++digits > 3 || (digits == 2 && v == 0)) return 0;
-        else v = v * 10 + (unsigned) (p[i] - '0');
-      if (digits == 0 || v > 255) return 0;
-      a[part] = (unsigned char) v;
-    }
-    if (i != n) return 0;
+  if (memchr(p, ':', n) == NULL) {
+    if (!sn__ip4_parse(p, n, a)) return 0;
     if (out != NULL) memcpy(out, a, 4);
     return 4;
   }
   if (n >= 2 && p[0] == ':' && p[1] == ':') gap = 0, i = 2;
-  else if (n >= 1 && p[0] == ':') return 0;
   while (i < n) {
     unsigned v = 0, digits = 0;
     int h;
     if (memchr(p + i, ':', n - i) == NULL && memchr(p + i, '.', n - i) != NULL) { /* the dotted tail */
-      if (k > 12 || sn__ip_parse_n(p + i, n - i, a + k) != 4) return 0;
+      if (k > 12 || !sn__ip4_parse(p + i, n - i, a + k)) return 0;
       k += 4;
       break;
     }
@@ -1334,13 +1339,13 @@ static size_t sn__ip_parse_n(const char *p, size_t n, unsigned char *out) {
     if (digits == 0 || k > 14) return 0;
     a[k++] = (unsigned char) (v >> 8), a[k++] = (unsigned char) v;
     if (i == n) break;
-    if (p[i++] != ':' || i == n) return 0; /* a ':' ends no address */
+    if (p[i++] != ':' || i == n) return 0;
     if (p[i] == ':') {
-      if (gap != 99) return 0; /* "::" once at most */
+      if (gap != 99) return 0;
       gap = k, i++;
     }
   }
-  if (gap == 99 ? k != 16 : k > 14) return 0; /* "::" stands for one group or more */
+  if (gap == 99 ? k != 16 : k > 14) return 0;
   if (out != NULL) {
     if (gap == 99) gap = k;
     memset(out, 0, 16);
@@ -1349,7 +1354,6 @@ static size_t sn__ip_parse_n(const char *p, size_t n, unsigned char *out) {
   }
   return 16;
 }
-
 SNDEF int sn_url_decode(const char *src, size_t len, char *dst, size_t dst_len, int plus_is_space) {
   size_t i, o = 0;
   if (len > 0x7fffffff) return SN_ERR_TOO_BIG;
@@ -1549,7 +1553,7 @@ struct sn_mgr {
   mbedtls_ctr_drbg_context drbg;
   sn__listener *listeners[SN_MAX_LISTENERS];
   int nlisteners;
-  sn__stream *streams[SN__MAX_STREAMS]; /* every stream of every protocol, oldest first */
+  sn__stream *streams[SN__MAX_STREAMS]; /* every stream of every protocol */
   uint16_t nstreams;
   uint16_t nconns;   /* of them server connections (max_conns), */
   uint16_t nclients; /* outgoing connections (SN_MAX_CLIENTS) */
@@ -2004,9 +2008,9 @@ static int sn__st_handshake(sn__stream *st) {
    set) or the port's. TLS 1.3 session tickets that arrive are kept. */
 static int sn__st_read(sn__stream *st, void *buf, size_t len) {
   int n;
-  if (len > 0x40000000) len = 0x40000000;
   if (!st->tls_up) {
     if (st->io.drained) return st->rd_want = SN_READABLE, SN_WANT_READ;
+    if (len > 0x40000000) len = 0x40000000;
     n = st->io.mgr->port.recv(st->io.mgr->port.ctx, st->io.sock, buf, len);
     if (n > 0 && (size_t) n < len) st->io.drained = st->io.skip_empty;
     if (n == SN_WANT_READ) st->rd_want = SN_READABLE, st->io.drained = st->io.skip_empty;
@@ -2034,8 +2038,8 @@ static int sn__st_read(sn__stream *st, void *buf, size_t len) {
    for what), or an error. */
 static int sn__st_write(sn__stream *st, const void *buf, size_t len) {
   int n;
-  if (len > 0x40000000) len = 0x40000000;
   if (!st->tls_up) {
+    if (len > 0x40000000) len = 0x40000000;
     n = st->io.mgr->port.send(st->io.mgr->port.ctx, st->io.sock, buf, len);
     if (n == SN_WANT_WRITE) st->wr_want = SN_WRITABLE;
     else if (n <= 0) n = st->io.err = n == 0 ? SN_ERR_IO : n;
@@ -2201,16 +2205,16 @@ static void sn__st_free(sn__stream *st) {
   st->tx.cap = st->tx.len = st->tx.off = st->tx.inflight = 0;
 }
 
-/* The manager's one list: streams join at the end and leave keeping the
-   order (oldest first). */
+/* The manager's one list: a stream joins at the end; the last one takes
+   the place of one that leaves (sn_poll reaps from the end, so it has seen
+   the one that moves). */
 static void sn__st_add(sn_mgr *m, sn__stream *st) { m->streams[m->nstreams++] = st; }
 
 static void sn__st_remove(sn_mgr *m, sn__stream *st) {
   int i;
   for (i = 0; i < m->nstreams; i++)
     if (m->streams[i] == st) {
-      memmove(&m->streams[i], &m->streams[i + 1], (size_t) (m->nstreams - i - 1) * sizeof m->streams[0]);
-      m->nstreams--;
+      m->streams[i] = m->streams[--m->nstreams];
       return;
     }
 }
@@ -4429,9 +4433,6 @@ static int sn__mime_addr_list(sn__mime *w, const char *field, const sn_mail_addr
 }
 
 static int sn__mime_head(sn__mime *w, const sn_mail *mail) {
-  static const char *const mon[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  static const char *const wday[] = {"Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"};
   unsigned char rnd[16];
   char buf[200], hex[33];
   const char *domain = strchr(mail->from.addr, '@') + 1;
@@ -4445,12 +4446,11 @@ static int sn__mime_head(sn__mime *w, const sn_mail *mail) {
   if ((r = sn__mime_puts(w, "Subject: ")) != SN_OK || (r = sn__mime_words(w, mail->subject ? mail->subject : "")) != SN_OK ||
       (r = sn__mime_puts(w, "\r\n")) != SN_OK)
     return r;
-  if (now >= 0) { /* RFC 5322 3.3; a device without a clock sends no Date */
-    int64_t days = now / 86400, sec = now % 86400;
-    int y, mo, d;
-    sn__civil_from_days(days, &y, &mo, &d);
-    snprintf(buf, sizeof buf, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n", wday[days % 7], d, mon[mo - 1], y,
-             (int) (sec / 3600), (int) (sec / 60 % 60), (int) (sec % 60));
+  /* RFC 5322 3.3: HTTP's IMF-fixdate with the zone as +0000; a device
+     without a clock sends no Date */
+  if (now >= 0 && sn__imf_date(now, buf + 6) != 0) {
+    memcpy(buf, "Date: ", 6);
+    memcpy(buf + 6 + 26, "+0000\r\n", 8); /* over "GMT" */
     if ((r = sn__mime_puts(w, buf)) != SN_OK) return r;
   }
   if (sn_mgr_random(w->mgr, rnd, sizeof rnd) != 0) return SN_ERR_ENTROPY;
