@@ -101,15 +101,8 @@ PORTING
    SN_FREE, the N-th allocation failing. A hook called with SN_INVALID_SOCK
    or a closed socket, a second shutdown or a send of 0 bytes is counted in
    sn_mem.misuse. Its entropy is a fixed stream: tests only, never a product.
-   securenet's own unit, fault and fuzz tests run on it (tests/test_faults.c).
-       static sn_mem net;                      (large: static)
-       sn_mem_init(&net);
-       mo.port = sn_mem_port(&net);            then sn_mgr_create, sn_http_listen on 80
-       c = sn_mem_peer_connect(&net, 80);
-       net.s[c].max_recv = 1;                  securenet reads one byte per recv
-       sn_mem_peer_puts(&net, c, "GET / HTTP/1.1\r\nHost: t\r\n\r\n");
-       for (i = 0; i < 10000 && net.s[c].out_len == 0; i++) sn_poll(mgr, 0);
-       net.s[c].out is the response, net.misuse 0; at the end sn_mem_clear(&net)
+   securenet's own unit, fault and fuzz tests run on it (tests/test_faults.c);
+   the header's first comment has a ten-line example.
 
 MEMORY
    Every allocation of securenet goes through SN_MALLOC/SN_FREE; mbedTLS
@@ -1354,6 +1347,31 @@ static size_t sn__ip_parse_n(const char *p, size_t n, unsigned char *out) {
   }
   return 16;
 }
+#if SN_ENABLE_SMTP || SN_ENABLE_HTTP_CLIENT
+/* Where a formatted line goes: the mail session's send queue, an HTTP
+   client's connection. */
+typedef int (*sn__sink_fn)(void *to, const void *data, size_t n);
+
+/* A command or head line formatted on the stack (at most max bytes, never
+   cut short: SN_ERR_TOO_BIG), then handed to sink. */
+static int sn__sinkf(sn__sink_fn sink, void *to, size_t max, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+static int sn__sinkf(sn__sink_fn sink, void *to, size_t max, const char *fmt, ...) {
+  char line[1100];
+  va_list ap;
+  int n;
+  if (max > sizeof line) max = sizeof line;
+  va_start(ap, fmt);
+  n = vsnprintf(line, max, fmt, ap);
+  va_end(ap);
+  if (n < 0 || (size_t) n >= max) return SN_ERR_TOO_BIG;
+  return sink(to, line, (size_t) n);
+}
+#endif
+
 SNDEF int sn_url_decode(const char *src, size_t len, char *dst, size_t dst_len, int plus_is_space) {
   size_t i, o = 0;
   if (len > 0x7fffffff) return SN_ERR_TOO_BIG;
@@ -2002,6 +2020,16 @@ static int sn__st_handshake(sn__stream *st) {
   return SN_OK;
 }
 
+/* A TLS 1.3 session ticket arrived during a read or a write (a client):
+   kept for the next connection, and the call is made again. */
+static int sn__st_ticket(sn__stream *st, int r) {
+#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) && SN__TLS_CLIENT
+  if (r == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) return sn__st_save_session(st), 1;
+#endif
+  (void) st, (void) r;
+  return 0;
+}
+
 /* Reads decrypted (or plain) bytes: > 0 their count; 0 the end of the
    stream (a FIN, or close_notify: then notify & 2); SN_WANT_READ when it
    would block (rd_want says for what); or an error: SN_ERR_TLS (tls_err
@@ -2018,11 +2046,7 @@ static int sn__st_read(sn__stream *st, void *buf, size_t len) {
     return n;
   }
   do n = mbedtls_ssl_read(st->ssl, (unsigned char *) buf, len);
-#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) && SN__TLS_CLIENT
-  while (n == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET && (sn__st_save_session(st), 1));
-#else
-  while (0);
-#endif
+  while (sn__st_ticket(st, n));
   if (n > 0) return n;
   if (n == 0 || n == MBEDTLS_ERR_SSL_CONN_EOF) return 0;
   if (n == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY) return st->notify |= 2, 0;
@@ -2046,11 +2070,7 @@ static int sn__st_write(sn__stream *st, const void *buf, size_t len) {
     return n;
   }
   do n = mbedtls_ssl_write(st->ssl, (const unsigned char *) buf, len);
-#if defined(MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET) && SN__TLS_CLIENT
-  while (n == MBEDTLS_ERR_SSL_RECEIVED_NEW_SESSION_TICKET && (sn__st_save_session(st), 1));
-#else
-  while (0);
-#endif
+  while (sn__st_ticket(st, n));
   if (n > 0) return n;
   if (n == MBEDTLS_ERR_SSL_WANT_WRITE) return st->wr_want = SN_WRITABLE, SN_WANT_WRITE;
   if (n == MBEDTLS_ERR_SSL_WANT_READ) return st->wr_want = SN_READABLE, SN_WANT_WRITE;
@@ -4724,21 +4744,8 @@ static void sn__smtp_goto(sn__smtp *s, int state, uint32_t rfc_ms) {
 
 static int sn__smtp_tx_put(sn__smtp *s, const void *data, size_t n) { return sn__txq_put(&s->st.tx, data, n, (size_t) -1); }
 
-static int sn__smtp_printf(sn__smtp *s, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static int sn__smtp_printf(sn__smtp *s, const char *fmt, ...) {
-  char line[1100];
-  va_list ap;
-  int n;
-  va_start(ap, fmt);
-  n = vsnprintf(line, sizeof line, fmt, ap);
-  va_end(ap);
-  if (n < 0 || (size_t) n >= sizeof line) return SN_ERR_TOO_BIG;
-  return sn__smtp_tx_put(s, line, (size_t) n);
-}
+static int sn__smtp_sink(void *s, const void *data, size_t n) { return sn__smtp_tx_put((sn__smtp *) s, data, n); }
+#define sn__smtp_printf(s, ...) sn__sinkf(sn__smtp_sink, (s), 1100, __VA_ARGS__)
 
 /* The next piece of the current mail into the session's send queue
    (sn__mime_write). */
@@ -5818,21 +5825,8 @@ static void sn__httpc_complete(sn__httpc *h) {
   if (!h->keep && h->client) sn_client_close(h->client);
 }
 
-static int sn__httpc_printf(sn__httpc *h, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static int sn__httpc_printf(sn__httpc *h, const char *fmt, ...) {
-  char buf[1024];
-  va_list ap;
-  int n;
-  va_start(ap, fmt);
-  n = vsnprintf(buf, sizeof buf, fmt, ap);
-  va_end(ap);
-  if (n < 0 || (size_t) n >= sizeof buf) return SN_ERR_TOO_BIG;
-  return sn_client_send(h->client, buf, (size_t) n);
-}
+static int sn__httpc_sink(void *h, const void *data, size_t n) { return sn_client_send(((sn__httpc *) h)->client, data, n); }
+#define sn__httpc_printf(h, ...) sn__sinkf(sn__httpc_sink, (h), 1024, __VA_ARGS__)
 
 /* Queues more of the request body while there is room. */
 static void sn__httpc_feed(sn__httpc *h) {
