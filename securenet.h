@@ -1463,6 +1463,13 @@ typedef struct sn__bio {
   uint8_t skip_empty, drained;
 } sn__bio;
 
+/* What was received and not yet consumed: its owner's parser reads it in
+   place. */
+typedef struct sn__rxq {
+  char *buf;
+  size_t len, cap;
+} sn__rxq;
+
 /* A byte queue: what waits to be sent. */
 typedef struct sn__txq {
   unsigned char *buf;
@@ -1503,7 +1510,9 @@ static void sn__next(uint64_t *next, uint64_t t) {
 
 /* One stream: a socket, its TLS when it has one (server or client role,
    from the start or begun later on the open stream, as STARTTLS does), the
-   send queue with an optional zero-copy tail, what the last blocked read or
+   receive queue (what its protocol has not consumed yet: it stays with the
+   stream when another protocol takes it over), the send queue with an
+   optional zero-copy tail, what the last blocked read or
    write waits for, and the last errors. The HTTP server's connections, the
    outgoing connections (sn_connect, and the HTTP client on them) and the mail
    session each begin with one; the manager keeps one list of them. */
@@ -1511,6 +1520,7 @@ struct sn__stream {
   const sn__proto *proto;
   mbedtls_ssl_context *ssl; /* its owner's (a server connection's, a client role's sn__tlsc) */
   sn__bio io;               /* io.mgr: the manager */
+  sn__rxq rx;
   sn__txq tx;
   const unsigned char *ext; /* after tx: a zero-copy tail (static files) */
   size_t ext_len;
@@ -2212,7 +2222,17 @@ static uint8_t sn__st_close_want(const sn__stream *st) {
   return sn__st_out_pending(st) ? st->wr_want : (uint8_t) SN_WRITABLE;
 }
 
-/* Gives the socket, the TLS context and the queue back; the stream itself
+/* Gives both queues back (an idle stream: its next bytes allocate them
+   again). */
+static void sn__st_release(sn__stream *st) {
+  SN_FREE(st->rx.buf);
+  SN_FREE(st->tx.buf);
+  st->rx.buf = NULL;
+  st->tx.buf = NULL;
+  st->rx.cap = st->rx.len = st->tx.cap = st->tx.len = st->tx.off = st->tx.inflight = 0;
+}
+
+/* Gives the socket, the TLS context and the queues back; the stream itself
    is its owner's. */
 static void sn__st_free(sn__stream *st) {
   sn_mgr *m = st->io.mgr;
@@ -2220,9 +2240,7 @@ static void sn__st_free(sn__stream *st) {
   st->io.sock = SN_INVALID_SOCK;
   if (st->tls) mbedtls_ssl_free(st->ssl);
   st->tls = st->tls_up = 0;
-  SN_FREE(st->tx.buf);
-  st->tx.buf = NULL;
-  st->tx.cap = st->tx.len = st->tx.off = st->tx.inflight = 0;
+  sn__st_release(st);
 }
 
 /* The manager's one list: a stream joins at the end; the last one takes
@@ -3198,8 +3216,7 @@ struct sn_conn {
   unsigned keep_alive : 1, close_after : 1, skip_body : 1, is_head : 1, req_chunked : 1, has_subject : 1,
       chunked_resp : 1, peer_eof : 1, more_work : 1, served : 1;
   uint64_t t_start, t_active, t_req, t_close;
-  char *rx;
-  size_t rx_len, rx_cap, scan, head_len, body_len, dec_len, body_end;
+  size_t scan, head_len, body_len, dec_len, body_end; /* into st.rx */
   sn_chunked chunk;
   sn_request req;
   size_t tx_mark; /* where the reply being written began in the send queue */
@@ -3606,20 +3623,20 @@ static void sn__http_fail(sn_conn *c, int status) {
   c->resp = SN__RESP_NONE;
   if (sn_http_error(c, status) != SN_OK) sn__conn_drop(c);
   c->rstate = SN__R_RESPOND;
-  c->body_end = c->rx_len;
+  c->body_end = c->st.rx.len;
 }
 
 static int sn__rx_grow(sn_conn *c, size_t want) {
   char *p;
-  if (want <= c->rx_cap) return SN_OK;
+  if (want <= c->st.rx.cap) return SN_OK;
   p = (char *) SN_MALLOC(want);
   if (p == NULL) return SN_ERR_NOMEM;
-  if (c->rx_len > 0) memcpy(p, c->rx, c->rx_len);
+  if (c->st.rx.len > 0) memcpy(p, c->st.rx.buf, c->st.rx.len);
   /* a parsed request points into the old buffer: move its views first */
   if (c->head_len > 0) {
     int i;
 #define SN__MOVE(s) \
-  if ((s).ptr) (s).ptr = p + ((s).ptr - c->rx)
+  if ((s).ptr) (s).ptr = p + ((s).ptr - c->st.rx.buf)
     SN__MOVE(c->req.method);
     SN__MOVE(c->req.path);
     SN__MOVE(c->req.query);
@@ -3631,9 +3648,9 @@ static int sn__rx_grow(sn_conn *c, size_t want) {
     SN__MOVE(c->req.wildcard);
 #undef SN__MOVE
   }
-  SN_FREE(c->rx);
-  c->rx = p;
-  c->rx_cap = want;
+  SN_FREE(c->st.rx.buf);
+  c->st.rx.buf = p;
+  c->st.rx.cap = want;
   return SN_OK;
 }
 
@@ -3735,7 +3752,7 @@ static void sn__http_dispatch(sn_conn *c) {
   const sn_router *r = l->opts.router;
   int idx;
   char allow[128];
-  c->req.body.ptr = c->rx + c->head_len;
+  c->req.body.ptr = c->st.rx.buf + c->head_len;
   c->req.body.len = c->req_chunked ? c->dec_len : c->body_len;
   memset(&c->scratch, 0, sizeof c->scratch);
   c->rstate = SN__R_DISPATCH;
@@ -3798,7 +3815,7 @@ static int sn__http_begin_body(sn_conn *c) {
   if (expect.ptr != NULL) {
     if (!sn__ieq(expect.ptr, expect.len, "100-continue")) return sn__http_fail(c, 417), 1;
     /* RFC 9110 10.1.1: ask for the body only when it has not come already */
-    if (has_body && req->version == 11 && c->rx_len == c->head_len &&
+    if (has_body && req->version == 11 && c->st.rx.len == c->head_len &&
         sn__tx_put(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) != SN_OK)
       return sn__http_fail(c, 500), 1;
   }
@@ -3815,8 +3832,8 @@ static int sn__http_process(sn_conn *c) {
   sn__listener *l = c->lst;
   if (c->rstate == SN__R_HEAD) {
     int r;
-    if (c->rx_len == 0) return 0;
-    r = sn_http_parse(c->rx, c->rx_len, &c->req, &l->limits, &c->scan);
+    if (c->st.rx.len == 0) return 0;
+    r = sn_http_parse(c->st.rx.buf, c->st.rx.len, &c->req, &l->limits, &c->scan);
     if (r == 0) return 0;
     if (r < 0) return sn__http_fail(c, -r), 1;
     c->head_len = (size_t) r;
@@ -3826,18 +3843,18 @@ static int sn__http_process(sn_conn *c) {
     if (c->req_chunked) {
       size_t start = c->head_len + c->dec_len, consumed, produced;
       int r;
-      if (c->rx_len == start) return 0;
-      r = sn_chunked_decode(&c->chunk, c->rx + start, c->rx_len - start, c->rx + start, &consumed, &produced,
+      if (c->st.rx.len == start) return 0;
+      r = sn_chunked_decode(&c->chunk, c->st.rx.buf + start, c->st.rx.len - start, c->st.rx.buf + start, &consumed, &produced,
                             l->opts.max_body);
       if (r < 0) return sn__http_fail(c, r == SN_ERR_TOO_BIG ? 413 : 400), 1;
       c->dec_len += produced;
       if (r == 0) {
-        c->rx_len = c->head_len + c->dec_len; /* framing consumed, nothing left over */
+        c->st.rx.len = c->head_len + c->dec_len; /* framing consumed, nothing left over */
         return 0;
       }
       c->body_end = start + consumed;
     } else {
-      if (c->rx_len < c->head_len + c->body_len) return 0;
+      if (c->st.rx.len < c->head_len + c->body_len) return 0;
       c->body_end = c->head_len + c->body_len;
     }
     sn__http_dispatch(c);
@@ -3849,9 +3866,9 @@ static int sn__http_process(sn_conn *c) {
 /* The response has left: drop the request's bytes, keep what follows (the
    next pipelined request), shrink buffers that grew, close if asked. */
 static void sn__http_request_done(sn_conn *c) {
-  size_t end = c->body_end < c->rx_len ? c->body_end : c->rx_len;
-  if (c->rx_len > end) memmove(c->rx, c->rx + end, c->rx_len - end);
-  c->rx_len -= end;
+  size_t end = c->body_end < c->st.rx.len ? c->body_end : c->st.rx.len;
+  if (c->st.rx.len > end) memmove(c->st.rx.buf, c->st.rx.buf + end, c->st.rx.len - end);
+  c->st.rx.len -= end;
   c->rstate = SN__R_HEAD;
   c->resp = SN__RESP_NONE;
   c->scan = c->head_len = c->body_len = c->dec_len = c->body_end = 0;
@@ -3861,18 +3878,18 @@ static void sn__http_request_done(sn_conn *c) {
   /* idle from now: a handler (or a long reply) may have taken long */
   c->st.io.mgr->now = c->st.io.mgr->port.now_ms(c->st.io.mgr->port.ctx);
   c->t_active = c->st.io.mgr->now;
-  c->t_req = c->rx_len ? c->st.io.mgr->now : 0;
+  c->t_req = c->st.rx.len ? c->st.io.mgr->now : 0;
   /* a client waits for its answer before it sends more (unless it pipelines,
      and then the port's wait says so): no read until then, which would
      mostly say "would block" */
-  if (c->rx_len == 0) c->st.io.drained = 1;
+  if (c->st.rx.len == 0) c->st.io.drained = 1;
   if (c->close_after) {
     sn__conn_close_gracefully(c);
     return;
   }
-  if (c->rx_len <= SN_RX_INIT && c->rx_cap > SN_RX_INIT) {
-    char *p = (char *) sn__resize(c->rx, c->rx_len, SN_RX_INIT);
-    if (p != NULL) c->rx = p, c->rx_cap = SN_RX_INIT;
+  if (c->st.rx.len <= SN_RX_INIT && c->st.rx.cap > SN_RX_INIT) {
+    char *p = (char *) sn__resize(c->st.rx.buf, c->st.rx.len, SN_RX_INIT);
+    if (p != NULL) c->st.rx.buf = p, c->st.rx.cap = SN_RX_INIT;
   }
   if (c->st.tx.cap > SN_TX_INIT && !sn__st_out_pending(&c->st)) {
     unsigned char *p = (unsigned char *) sn__resize(c->st.tx.buf, 0, SN_TX_INIT);
@@ -3890,26 +3907,26 @@ static int sn__http_read(sn_conn *c) {
   sn__listener *l = c->lst;
   size_t room;
   int n;
-  if (c->rx_len == c->rx_cap) {
+  if (c->st.rx.len == c->st.rx.cap) {
     /* geometric growth, as bytes arrive; a body with a Content-Length needs
        exactly head + body (what follows is the next request, read later) */
     size_t limit = c->rstate == SN__R_HEAD ? l->opts.max_header_bytes + 1
                    : c->req_chunked        ? c->head_len + (size_t) l->opts.max_body + 4096
                                            : c->head_len + c->body_len;
-    size_t want = c->rx_cap > 0 ? c->rx_cap * 2 : SN_RX_INIT;
+    size_t want = c->st.rx.cap > 0 ? c->st.rx.cap * 2 : SN_RX_INIT;
     if (want > limit) want = limit;
-    if (want <= c->rx_cap) return 0; /* full: the parser answers 431 / 413 */
+    if (want <= c->st.rx.cap) return 0; /* full: the parser answers 431 / 413 */
     if (sn__rx_grow(c, want) != SN_OK) {
       c->st.io.mgr->stats.nomem++;
       sn__http_fail(c, 503);
       return 1;
     }
   }
-  room = c->rx_cap - c->rx_len;
-  n = sn__st_read(&c->st, c->rx + c->rx_len, room);
+  room = c->st.rx.cap - c->st.rx.len;
+  n = sn__st_read(&c->st, c->st.rx.buf + c->st.rx.len, room);
   if (n > 0) {
-    if (c->rx_len == 0 && c->rstate == SN__R_HEAD) c->t_req = c->st.io.mgr->now;
-    c->rx_len += (size_t) n;
+    if (c->st.rx.len == 0 && c->rstate == SN__R_HEAD) c->t_req = c->st.io.mgr->now;
+    c->st.rx.len += (size_t) n;
     c->t_active = c->st.io.mgr->now;
     return 1;
   }
@@ -3969,7 +3986,7 @@ static void sn__http_io(sn_conn *c) {
   if (c->state == SN__C_OPEN && c->peer_eof && c->resp == SN__RESP_NONE && !sn__st_out_pending(&c->st) &&
       (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY)) {
     /* nothing more can arrive: an unfinished request is dropped */
-    if (c->rx_len == 0) sn__conn_close_gracefully(c);
+    if (c->st.rx.len == 0) sn__conn_close_gracefully(c);
     else sn__conn_drop(c);
   }
 }
@@ -4057,7 +4074,7 @@ static uint64_t sn__conn_deadline(const sn_conn *c) {
   switch (c->state) {
     case SN__C_HANDSHAKE: return c->t_start + o->handshake_timeout_ms;
     case SN__C_OPEN:
-      if (c->rstate == SN__R_HEAD && c->rx_len == 0 && !sn__st_out_pending(&c->st))
+      if (c->rstate == SN__R_HEAD && c->st.rx.len == 0 && !sn__st_out_pending(&c->st))
         return c->t_active + (c->served ? o->idle_timeout_ms : o->request_timeout_ms);
       if (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY) return c->t_req + o->request_timeout_ms;
       return c->t_active + o->idle_timeout_ms; /* a response that does not move */
@@ -4073,18 +4090,15 @@ static uint64_t sn__conn_deadline(const sn_conn *c) {
    requests allocates nothing. sn__conn_release_at() says when (0: nothing
    to give back); sn_poll waits for it and calls sn__conn_release(). */
 static uint64_t sn__conn_release_at(const sn_conn *c) {
-  if (SN_IDLE_RELEASE_MS <= 0 || c->rx_cap + c->st.tx.cap == 0 || c->state != SN__C_OPEN || c->rstate != SN__R_HEAD ||
-      c->rx_len > 0 || sn__st_out_pending(&c->st) || c->st.tx.inflight > 0)
+  if (SN_IDLE_RELEASE_MS <= 0 || c->st.rx.cap + c->st.tx.cap == 0 || c->state != SN__C_OPEN || c->rstate != SN__R_HEAD ||
+      c->st.rx.len > 0 || sn__st_out_pending(&c->st) || c->st.tx.inflight > 0)
     return 0;
   return c->t_active + (uint64_t) SN_IDLE_RELEASE_MS;
 }
 
 static void sn__conn_release(sn_conn *c) {
-  SN_FREE(c->rx);
-  SN_FREE(c->st.tx.buf);
-  c->rx = NULL;
-  c->st.tx.buf = NULL;
-  c->rx_cap = c->st.tx.cap = c->st.tx.len = c->st.tx.off = c->tx_mark = 0;
+  sn__st_release(&c->st);
+  c->tx_mark = 0;
 }
 
 /* Leaves the manager's list and frees everything. */
@@ -4093,7 +4107,6 @@ static void sn__conn_free(sn_conn *c) {
   sn__st_remove(m, &c->st);
   m->nconns--;
   sn__st_free(&c->st);
-  SN_FREE(c->rx);
   SN_FREE(c);
 }
 
@@ -4109,7 +4122,7 @@ static void sn__conn_expire(sn_conn *c) {
     sn__log(m, SN_LOG_INFO, "%s: TLS handshake timed out", c->peer);
     { sn__conn_drop(c); return; }
   }
-  if (c->state == SN__C_OPEN && c->rstate == SN__R_HEAD && c->rx_len == 0 && !sn__st_out_pending(&c->st)) {
+  if (c->state == SN__C_OPEN && c->rstate == SN__R_HEAD && c->st.rx.len == 0 && !sn__st_out_pending(&c->st)) {
     sn__log(m, SN_LOG_DEBUG, "%s: idle keep-alive connection closed", c->peer);
     sn__conn_close_gracefully(c);
   } else if (c->state == SN__C_OPEN && (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY)) {
@@ -4156,7 +4169,7 @@ static sn_conn *sn__find_victim(sn_mgr *m) {
     /* idle keep-alive: served once, nothing pending. A new connection that
        has not sent its first request is not idle: it is bounded by the
        request timeout instead. */
-    idle = c->state == SN__C_OPEN && c->served && c->rstate == SN__R_HEAD && c->rx_len == 0 &&
+    idle = c->state == SN__C_OPEN && c->served && c->rstate == SN__R_HEAD && c->st.rx.len == 0 &&
            !sn__st_out_pending(&c->st);
     if (c->state == SN__C_LINGER || c->state == SN__C_DEAD) return c;
     if (idle && (best == NULL || c->t_active < best->t_active)) best = c;
@@ -4717,8 +4730,6 @@ typedef struct sn__smtp {
   unsigned long size_max;
   uint64_t deadline;
   sn__tlsc tls;
-  char rx[1024];
-  size_t rx_len;
   int code;           /* reply being read, and whether it is complete */
   char text[160];
   /* the current mail (job_active, partial above) */
@@ -5000,8 +5011,8 @@ static void sn__smtp_on_reply(sn__smtp *s) {
       if (code != 220) { sn__smtp_abort(s, SN_ERR_REFUSED, "STARTTLS"); return; }
       /* Whatever came with or after the 220 was sent in clear text before
          TLS: it is dropped, never read as a reply (the STARTTLS injection). */
-      if (s->rx_len > 0) sn__log(m, SN_LOG_WARN, "%s: %u bytes after the STARTTLS reply dropped", s->srv->host, (unsigned) s->rx_len);
-      s->rx_len = 0;
+      if (s->st.rx.len > 0) sn__log(m, SN_LOG_WARN, "%s: %u bytes after the STARTTLS reply dropped", s->srv->host, (unsigned) s->st.rx.len);
+      s->st.rx.len = 0;
       s->ext = 0;
       s->starttls_done = 1;
       if ((r = sn__smtp_tls_start(s)) != SN_OK) { sn__smtp_abort(s, r, "TLS"); return; }
@@ -5100,36 +5111,36 @@ static void sn__smtp_bad_reply(sn__smtp *s, const char *why) {
 }
 
 static int sn__smtp_lines(sn__smtp *s) {
-  while (s->rx_len > 0 && s->state != SN__S_DEAD) {
-    char *nl = (char *) memchr(s->rx, '\n', s->rx_len);
+  while (s->st.rx.len > 0 && s->state != SN__S_DEAD) {
+    char *nl = (char *) memchr(s->st.rx.buf, '\n', s->st.rx.len);
     size_t len, used, k;
     int last, code;
     if (nl == NULL) {
-      if (s->rx_len == sizeof s->rx) return sn__smtp_bad_reply(s, "a reply line too long"), 0;
+      if (s->st.rx.len == s->st.rx.cap) return sn__smtp_bad_reply(s, "a reply line too long"), 0;
       return 0;
     }
-    used = (size_t) (nl - s->rx) + 1;
+    used = (size_t) (nl - s->st.rx.buf) + 1;
     len = used - 1;
-    if (len > 0 && s->rx[len - 1] == '\r') len--;
+    if (len > 0 && s->st.rx.buf[len - 1] == '\r') len--;
     /* every line is "ddd" then ' ' (the last) or '-' (more follow): a line
        shorter than four characters ("250", "25", "") is malformed, and so
        is a line whose code is not the one its reply began with (RFC 5321 4.2.1) */
-    if (len < 4 || s->rx[0] < '2' || s->rx[0] > '5' || s->rx[1] < '0' || s->rx[1] > '9' || s->rx[2] < '0' ||
-        s->rx[2] > '9' || (s->rx[3] != ' ' && s->rx[3] != '-'))
+    if (len < 4 || s->st.rx.buf[0] < '2' || s->st.rx.buf[0] > '5' || s->st.rx.buf[1] < '0' || s->st.rx.buf[1] > '9' || s->st.rx.buf[2] < '0' ||
+        s->st.rx.buf[2] > '9' || (s->st.rx.buf[3] != ' ' && s->st.rx.buf[3] != '-'))
       return sn__smtp_bad_reply(s, "a malformed reply line"), 0;
-    code = (s->rx[0] - '0') * 100 + (s->rx[1] - '0') * 10 + (s->rx[2] - '0');
+    code = (s->st.rx.buf[0] - '0') * 100 + (s->st.rx.buf[1] - '0') * 10 + (s->st.rx.buf[2] - '0');
     if (s->code != 0 && code != s->code) return sn__smtp_bad_reply(s, "a reply whose lines differ in their code"), 0;
-    last = s->rx[3] == ' ';
+    last = s->st.rx.buf[3] == ' ';
     if (s->code == 0) { /* first line of a reply */
       s->code = code;
-      snprintf(s->text, sizeof s->text, "%.*s", (int) (len - 4), s->rx + 4);
+      snprintf(s->text, sizeof s->text, "%.*s", (int) (len - 4), s->st.rx.buf + 4);
       for (k = 0; s->text[k] != '\0'; k++) /* it reaches logs and terminals: no control characters */
         if ((unsigned char) s->text[k] < 0x20 || s->text[k] == 0x7f) s->text[k] = '?';
     } else if (s->state == SN__S_EHLO) {
-      sn__smtp_parse_ext(s, s->rx + 4, len - 4); /* len >= 4 (checked above) */
+      sn__smtp_parse_ext(s, s->st.rx.buf + 4, len - 4); /* len >= 4 (checked above) */
     }
-    memmove(s->rx, s->rx + used, s->rx_len - used);
-    s->rx_len -= used;
+    memmove(s->st.rx.buf, s->st.rx.buf + used, s->st.rx.len - used);
+    s->st.rx.len -= used;
     if (last) {
       sn__smtp_on_reply(s);
       s->code = 0;
@@ -5245,11 +5256,11 @@ static void sn__smtp_io(sn__smtp *s, uint8_t ready) {
       if (s->st.tx.off + s->st.tx.len != before) progress = 1, s->deadline = s->state == SN__S_BODY ? m->now + sn__smtp_timeout(s, 180000) : s->deadline;
     }
     if (s->state != SN__S_BODY && s->state != SN__S_CONNECT && s->state != SN__S_HANDSHAKE) {
-      if (s->rx_len < sizeof s->rx) {
-        r = sn__st_read(&s->st, s->rx + s->rx_len, sizeof s->rx - s->rx_len);
+      if (s->st.rx.len < s->st.rx.cap) {
+        r = sn__st_read(&s->st, s->st.rx.buf + s->st.rx.len, s->st.rx.cap - s->st.rx.len);
         if (r == SN_ERR_TLS) s->res.tls_error = s->st.tls_err;
         if (r > 0) {
-          s->rx_len += (size_t) r;
+          s->st.rx.len += (size_t) r;
           progress = 1;
         } else if (r != SN_WANT_READ) {
           if (s->state == SN__S_QUIT) sn__smtp_goto(s, SN__S_DEAD, 0);
@@ -5262,7 +5273,7 @@ static void sn__smtp_io(sn__smtp *s, uint8_t ready) {
           return;
         }
       }
-      if (s->rx_len > 0 && sn__smtp_lines(s)) progress = 1;
+      if (s->st.rx.len > 0 && sn__smtp_lines(s)) progress = 1;
     }
     if (!progress) break;
   }
@@ -5330,8 +5341,9 @@ static void sn__smtp_open(sn_mgr *m) {
   s->srv = srv;
   sn__tlsc_init(&s->tls, m);
   s->st.tx.buf = (unsigned char *) SN_MALLOC(1024);
-  if (s->st.tx.buf == NULL) goto nomem;
-  s->st.tx.cap = 1024;
+  s->st.rx.buf = (char *) SN_MALLOC(1024); /* a reply line is at most 512 bytes (RFC 5321 4.5.3.1.5) */
+  if (s->st.tx.buf == NULL || s->st.rx.buf == NULL) goto nomem;
+  s->st.tx.cap = s->st.rx.cap = 1024;
   m->smtp = s;
   sn__st_add(m, &s->st);
   s->job_active = 1;
@@ -5351,7 +5363,7 @@ static void sn__smtp_open(sn_mgr *m) {
   sn__smtp_goto(s, SN__S_CONNECT, 60000);
   return;
 nomem:
-  if (s) SN_FREE(s->st.tx.buf), SN_FREE(s);
+  if (s) SN_FREE(s->st.tx.buf), SN_FREE(s->st.rx.buf), SN_FREE(s);
   m->smtp = NULL;
   sn__mail_fail_oldest(m, SN_ERR_NOMEM, "connect");
 }

@@ -252,9 +252,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     for (i = 0; i < mgr->nstreams; i++) { /* each buffer at most doubles what has arrived */
       const sn_conn *c = (const sn_conn *) mgr->streams[i]; /* only server connections here */
       size_t got = fz_net.s[c->st.io.sock].in_off;
-      FZ_CHECK(c->rx_cap <= SN_RX_INIT || c->rx_cap <= 2 * got,
+      FZ_CHECK(c->st.rx.cap <= SN_RX_INIT || c->st.rx.cap <= 2 * got,
                "receive buffer of %zu bytes after %zu bytes received (Content-Length allocated up front?)",
-               c->rx_cap, got);
+               c->st.rx.cap, got);
     }
     for (i = 0; i < ns; i++) open += !fz_net.s[socks[i]].closed;
     if (open == 0) break;
