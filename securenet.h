@@ -4726,7 +4726,7 @@ typedef struct sn__smtp {
   uint8_t conn_error; /* the port's wait said SN_ERROR while connecting */
   uint8_t job_active;
   uint8_t partial; /* res holds a refused recipient only: a later failure replaces it */
-  unsigned ext;
+  uint8_t ext;     /* SN__X_*: what EHLO offered */
   unsigned long size_max;
   uint64_t deadline;
   sn__tlsc tls;
