@@ -2733,9 +2733,8 @@ static int sn__frame_body(const sn_header *hs, int n, int version, int request, 
 
 /* What must hold of a request's head before anyone trusts it: one valid
    Host (RFC 9112 3.2), then the body's framing. */
-static int sn__check_request(const sn_request *req) {
+static int sn__check_request(const sn_request *req, sn__framing *f) {
   int i, n_host = 0;
-  sn__framing f;
   for (i = 0; i < req->header_count; i++) {
     const sn_header *h = &req->headers[i];
     if (sn__ieq(h->name.ptr, h->name.len, "host")) {
@@ -2745,10 +2744,13 @@ static int sn__check_request(const sn_request *req) {
   }
   if (req->version == 11 && n_host != 1) return 400;
   if (n_host > 1) return 400;
-  return sn__frame_body(req->headers, req->header_count, req->version, 1, UINT64_MAX, &f);
+  return sn__frame_body(req->headers, req->header_count, req->version, 1, UINT64_MAX, f);
 }
 
-SNDEF int sn_http_parse(char *buf, size_t len, sn_request *req, const sn_http_limits *lim, size_t *scan) {
+/* sn_http_parse, and the body's framing of a complete head in *f (the
+   server's, so that framing is decided once). */
+static int sn__http_parse(char *buf, size_t len, sn_request *req, const sn_http_limits *lim, size_t *scan,
+                          sn__framing *f) {
   size_t max_head = lim && lim->max_header_bytes ? lim->max_header_bytes : 8192;
   size_t max_uri = lim && lim->max_uri_bytes ? lim->max_uri_bytes : 8000;
   size_t i, start = 0, end = 0, line_end;
@@ -2805,10 +2807,15 @@ SNDEF int sn_http_parse(char *buf, size_t len, sn_request *req, const sn_http_li
     if ((st = sn__split_target(target, req)) != 0) return -st;
   }
   if ((st = sn__parse_fields(buf, line_end + 1, end, req->headers, &req->header_count)) != 0) return -st;
-  if ((st = sn__check_request(req)) != 0) return -st;
+  if ((st = sn__check_request(req, f)) != 0) return -st;
   if ((st = sn__decode_path(req)) != 0) return -st;
   if (scan) *scan = 0;
   return (int) end;
+}
+
+SNDEF int sn_http_parse(char *buf, size_t len, sn_request *req, const sn_http_limits *lim, size_t *scan) {
+  sn__framing f;
+  return sn__http_parse(buf, len, req, lim, scan, &f);
 }
 
 /* Decoder states. The size line, RFC 9112 7.1.1:
@@ -3793,23 +3800,21 @@ static void sn__http_dispatch(sn_conn *c) {
 }
 
 /* Called once the head is parsed: body framing, limits, Expect. Returns 1. */
-static int sn__http_begin_body(sn_conn *c) {
+static int sn__http_begin_body(sn_conn *c, const sn__framing *f) {
   sn__listener *l = c->lst;
   sn_request *req = &c->req;
   sn_str conn = sn_http_header(req, "connection");
   sn_str expect = sn_http_header(req, "expect");
-  sn__framing f;
   int has_body;
   c->is_head = sn__eq(req->method, "HEAD");
   c->keep_alive = req->version == 11 ? !sn__has_token(conn, "close") : sn__has_token(conn, "keep-alive");
   c->close_after = !c->keep_alive;
   c->body_len = c->dec_len = 0;
-  (void) sn__frame_body(req->headers, req->header_count, req->version, 1, UINT64_MAX, &f); /* the parser checked it */
-  c->req_chunked = f.kind == SN__BODY_CHUNKED;
+  c->req_chunked = f->kind == SN__BODY_CHUNKED;
   memset(&c->chunk, 0, sizeof c->chunk);
-  if (f.has_length) {
-    if (f.length > l->opts.max_body) return sn__http_fail(c, 413), 1;
-    c->body_len = (size_t) f.length;
+  if (f->has_length) {
+    if (f->length > l->opts.max_body) return sn__http_fail(c, 413), 1;
+    c->body_len = (size_t) f->length;
   }
   has_body = c->req_chunked || c->body_len > 0;
   if (expect.ptr != NULL) {
@@ -3831,13 +3836,14 @@ static int sn__http_begin_body(sn_conn *c) {
 static int sn__http_process(sn_conn *c) {
   sn__listener *l = c->lst;
   if (c->rstate == SN__R_HEAD) {
+    sn__framing f;
     int r;
     if (c->st.rx.len == 0) return 0;
-    r = sn_http_parse(c->st.rx.buf, c->st.rx.len, &c->req, &l->limits, &c->scan);
+    r = sn__http_parse(c->st.rx.buf, c->st.rx.len, &c->req, &l->limits, &c->scan, &f);
     if (r == 0) return 0;
     if (r < 0) return sn__http_fail(c, -r), 1;
     c->head_len = (size_t) r;
-    return sn__http_begin_body(c);
+    return sn__http_begin_body(c, &f);
   }
   if (c->rstate == SN__R_BODY) {
     if (c->req_chunked) {
