@@ -1456,11 +1456,11 @@ typedef struct sn__bio {
   sn_mgr *mgr;
   sn_sock sock;
   int err; /* the port's error behind a failed send or recv */
-  /* skip_empty (server connections): the socket was read empty (a short read
-     or "would block"), so a recv before the port's wait reports it readable
-     again would only say "would block": skipped (half the recv calls of a
-     keep-alive request, make bench found). */
-  uint8_t skip_empty, drained;
+  /* drained: the socket was read empty (a short read or "would block"), so
+     a recv before the port's wait reports it readable again would only say
+     "would block": skipped (half the recv calls of a keep-alive request,
+     make bench found). */
+  uint8_t drained;
 } sn__bio;
 
 /* What was received and not yet consumed: its owner's parser reads it in
@@ -1942,9 +1942,9 @@ static int sn__bio_recv(void *ctx, unsigned char *buf, size_t len) {
   int n;
   if (io->drained) return MBEDTLS_ERR_SSL_WANT_READ;
   n = io->mgr->port.recv(io->mgr->port.ctx, io->sock, buf, len > 0x40000000 ? 0x40000000 : len);
-  if (n > 0 && (size_t) n < len) io->drained = io->skip_empty;
+  if (n > 0 && (size_t) n < len) io->drained = 1;
   if (n >= 0) return n;
-  if (n == SN_WANT_READ) return io->drained = io->skip_empty, MBEDTLS_ERR_SSL_WANT_READ;
+  if (n == SN_WANT_READ) return io->drained = 1, MBEDTLS_ERR_SSL_WANT_READ;
   io->err = n;
   return SN__BIO_RECV_FAILED;
 }
@@ -2050,8 +2050,8 @@ static int sn__st_read(sn__stream *st, void *buf, size_t len) {
     if (st->io.drained) return st->rd_want = SN_READABLE, SN_WANT_READ;
     if (len > 0x40000000) len = 0x40000000;
     n = st->io.mgr->port.recv(st->io.mgr->port.ctx, st->io.sock, buf, len);
-    if (n > 0 && (size_t) n < len) st->io.drained = st->io.skip_empty;
-    if (n == SN_WANT_READ) st->rd_want = SN_READABLE, st->io.drained = st->io.skip_empty;
+    if (n > 0 && (size_t) n < len) st->io.drained = 1;
+    if (n == SN_WANT_READ) st->rd_want = SN_READABLE, st->io.drained = 1;
     else if (n < 0) st->io.err = n; /* as the BIO keeps it: an error is not an end */
     return n;
   }
@@ -3590,7 +3590,6 @@ static sn_conn *sn__conn_new(sn_mgr *m, sn__listener *l, sn_sock s, const char *
   memset(c, 0, sizeof *c);
   sn__st_init(&c->st, m, &sn__http_proto, s);
   c->lst = l;
-  c->st.io.skip_empty = 1;
   c->t_start = c->t_active = m->now;
   snprintf(c->peer, sizeof c->peer, "%s", peer);
   /* rx and tx are allocated when the first bytes come and go: a handshake
