@@ -120,8 +120,8 @@ MEMORY
    requests back to back allocates nothing per request.
    Allocation failure closes the one connection concerned (or makes the
    reply call return SN_ERR_NOMEM); the server goes on serving the others.
-   The mail sender holds one session at a time (about 2.5 KiB plus a send
-   buffer that starts at 1 KiB and mbedTLS's client state); queued jobs are
+   The mail sender holds one session at a time (about 2 KiB, a 1 KiB reply
+   buffer, a send buffer that starts at 1 KiB, and mbedTLS's client state); queued jobs are
    slots in the manager (SN_MAX_MAIL_JOBS) and allocate nothing. Measured
    peak heap of a whole sn_sendmail run (massif, implicit TLS, ECDSA P-256,
    Debian's 16 KiB records): 52 KB on mbedTLS 2.28, 67 KB on 3.6; the
@@ -6360,7 +6360,7 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   r = m->port.wait(m->port.ctx, m->items, n, timeout_ms);
   if (r < 0) return r;
   m->now = m->port.now_ms(m->port.ctx);
-  /* each stream that had a wait item, oldest first: what the port reported,
+  /* each stream that had a wait item, in list order: what the port reported,
      or the pending work its poll announced. Streams opened by a callback in
      this loop wait for the next round. */
   for (i = nl; i < n; i++) {
