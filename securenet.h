@@ -5600,14 +5600,19 @@ static void sn__client_io(sn_client *c, uint8_t ready) {
    that the queue is empty. */
 static uint8_t sn__client_poll_hook(sn__stream *st, uint64_t *next) {
   sn_client *c = (sn_client *) st;
+  uint8_t want;
+  int pending;
   sn__next(next, c->deadline);
   sn__next(next, c->end_at);
   if (c->state == SN__CL_RESOLVE) sn__client_connect(c);
   if (c->state == SN__CL_CONNECT) return SN_WRITABLE;
   if (c->state == SN__CL_HANDSHAKE) return c->st.rd_want;
   if (c->state != SN__CL_OPEN) return 0;
-  if (!sn__st_out_pending(&c->st)) return (uint8_t) (c->st.rd_want | (c->closing || c->sent_due || sn__st_has_pending(st) ? SN__PENDING : 0));
-  return (uint8_t) (c->st.rd_want | c->st.wr_want | (sn__st_has_pending(st) ? SN__PENDING : 0));
+  want = c->st.rd_want;
+  pending = sn__st_has_pending(st);
+  if (sn__st_out_pending(&c->st)) want |= c->st.wr_want;
+  else pending |= c->closing || c->sent_due; /* due now that the queue is empty */
+  return (uint8_t) (want | (pending ? SN__PENDING : 0));
 }
 
 static void sn__client_io_hook(sn__stream *st, uint8_t ready) {
