@@ -72,6 +72,9 @@ through the *_opts structs, where zero always means the secure default)
    SN_IDLE_RELEASE_MS      1000     an idle keep-alive connection frees its buffers after
                                     this long (0: keeps them)
    SN_CONN_SCRATCH         32       per-connection scratch bytes for handlers
+   SN_BODY_PIECE           4096     receive buffer of a streamed request body: its
+                                    pieces are at most this long (bytes)
+   SN_WAKE_QUEUE           16       wakeups (sn_mgr_wakeup) queued at once (SN_ERR_FULL beyond)
    SN_SUBJECT_MAX          160      bytes kept of a client certificate's subject
    SN_MALLOC(n) / SN_FREE(p)  malloc/free  allocator (override both or neither)
    SN_NO_FILES             off      leave out cert_file/key_file (no file system)
@@ -197,15 +200,18 @@ LIMITS
    - HTTP/1.1 and 1.0 only (no HTTP/2, no upgrades); 505 for other versions.
    - Transfer codings: only "chunked" (400 when it is not the last coding,
      501 for an unknown coding before it). Trailers are read and dropped.
-   - Request bodies are buffered whole (up to max_body, 413 beyond) and
-     handed to the handler at once. max_body is per listener: every route of
-     a listener has the same limit (run a second listener for larger
-     uploads). Responses are buffered up to max_reply; larger ones are
+   - A request body is buffered whole (up to max_body, 413 beyond) and
+     handed to the handler at once, unless its route streams it
+     (sn_route_opts.on_body: pieces of at most SN_BODY_PIECE bytes, any
+     total up to the route's max_body). max_body and request_timeout_ms are
+     the listener's unless a route sets its own. Responses are buffered up to max_reply; larger ones are
      streamed with the chunked API and sn_http_on_writable().
    - One request per connection is served at a time; pipelined requests wait
      in the receive buffer and are answered in order.
-   - A route's handler must answer during its call (no deferred replies); a
-     handler that does not answer makes the server reply 500.
+   - A handler answers during its call or defers (sn_http_defer) and
+     answers later from any callback on the manager's thread; a handler that
+     does neither makes the server reply 500. A deferred request still ends
+     at its request timeout: 503 (and on_abort with SN_ERR_TIMEOUT).
    - Paths are percent-decoded before routing, so "%2F" acts as '/'.
    - A request that ends with the client's half-close (FIN, or a TLS 1.3
      close_notify) is still answered; then the connection closes.
@@ -301,6 +307,12 @@ extern "C" {
 #ifndef SN_MAX_CLIENTS
 #define SN_MAX_CLIENTS 4 /* outgoing connections (sn_connect) at once */
 #endif
+#ifndef SN_BODY_PIECE
+#define SN_BODY_PIECE 4096
+#endif
+#ifndef SN_WAKE_QUEUE
+#define SN_WAKE_QUEUE 16
+#endif
 
 /* ---- features (see OPTIONS): 0 compiles one out; `make size` shows what
    each costs in flash. A function of a feature compiled out is declared but
@@ -358,13 +370,14 @@ extern "C" {
   X(SN_ERR_PORT,       -21, "port hook missing or failed")                      \
   X(SN_ERR_REFUSED,    -22, "refused by the mail server (see its reply)")       \
   X(SN_ERR_AUTH,       -23, "authentication failed or no usable method")         \
-  X(SN_ERR_UNCONFIRMED,-24, "the message was sent but not confirmed: it may have been accepted")
+  X(SN_ERR_UNCONFIRMED,-24, "the message was sent but not confirmed: it may have been accepted") \
+  X(SN_ERR_DESTROYED,  -25, "ended by sn_mgr_destroy")
 
 typedef enum sn_err {
 #define SN__ERR_ENUM(name, num, text) name = num,
   SN_ERROR_LIST(SN__ERR_ENUM)
 #undef SN__ERR_ENUM
-  SN__ERR_LAST = -25
+  SN__ERR_LAST = -26
 } sn_err;
 
 /* Words for an sn_err (never NULL; unknown codes give "unknown error"). */
@@ -439,6 +452,47 @@ SNDEF int sn_mgr_tls_error(const sn_mgr *mgr);
 /* Bytes of one sn_conn struct (buffers and mbedTLS state not included). */
 SNDEF size_t sn_conn_size(void);
 
+/* ---- timers ----------------------------------------------------------------------
+   A timer is memory the application owns (static, or inside its own state),
+   linked into the manager while it is armed: nothing is allocated, ever.
+   Timers run from sn_poll (the manager's thread), at the start of the
+   first round at or after their time, and bound how long sn_poll sleeps, so
+   one fires at most one poll round late. The fields are the manager's. */
+typedef void (*sn_timer_fn)(void *arg);
+typedef struct sn_timer {
+  struct sn_timer *next;
+  uint64_t due;       /* the port's now_ms when it fires */
+  uint32_t period_ms; /* 0: one-shot */
+  uint8_t armed;
+  sn_timer_fn fn;
+  void *arg;
+} sn_timer;
+
+/* Arms t to call fn(arg) after delay_ms, then every period_ms (0: once).
+   Re-arms a timer that is armed already. t must stay valid until it has
+   fired (one-shot) or is cancelled. fn may add and cancel timers, itself
+   included. SN_ERR_INVALID without t or fn; SN_ERR_STATE in
+   sn_mgr_destroy. */
+SNDEF int sn_timer_add(sn_mgr *mgr, sn_timer *t, uint32_t delay_ms, uint32_t period_ms, sn_timer_fn fn, void *arg);
+/* Disarms t (nothing happens if it is not armed). After the call fn will
+   not run for it. sn_mgr_destroy disarms every timer without calling it. */
+SNDEF void sn_timer_cancel(sn_mgr *mgr, sn_timer *t);
+
+/* ---- wakeups from other threads ----------------------------------------------------
+   The one call that is safe from any thread, and from an interrupt on bare
+   metal: queues fn(arg) to run on the manager's thread at the start of its
+   next sn_poll round, and wakes an sn_poll that sleeps (the port's wake
+   hook). Calls from one thread run in the order they were made. Returns
+   SN_OK, or SN_ERR_FULL when SN_WAKE_QUEUE wakeups wait already (never
+   blocks, never allocates: try again later, or keep the result until the
+   queue drains). Without the port's lock hooks it is safe on the manager's
+   thread only; without its wake hook the queue runs at the next round, up
+   to sn_poll's timeout later (see "Port contract"). sn_mgr_destroy runs
+   the wakeups still queued (so their arguments can be freed) after every
+   connection has ended. mgr must outlive every call. */
+typedef void (*sn_wake_fn)(void *arg);
+SNDEF int sn_mgr_wakeup(sn_mgr *mgr, sn_wake_fn fn, void *arg);
+
 /* ---- HTTP server and router ------------------------------------------------- */
 typedef struct sn_request {
   sn_str method;   /* "GET", ... as sent */
@@ -447,7 +501,7 @@ typedef struct sn_request {
   int version;     /* 10 for HTTP/1.0, 11 for HTTP/1.1 */
   sn_header headers[SN_MAX_HEADERS];
   int header_count;
-  sn_str body;     /* whole body, de-chunked */
+  sn_str body;     /* whole body, de-chunked; empty for a streamed body */
   sn_str param_names[SN_MAX_PARAMS]; /* from the matched pattern */
   sn_str params[SN_MAX_PARAMS];      /* percent-decoded segment values */
   int param_count;
@@ -456,11 +510,56 @@ typedef struct sn_request {
 
 typedef void (*sn_handler)(sn_conn *c, const sn_request *req, void *user);
 
+/* What a route does beyond a handler (sn_router_add_opts): a decision
+   before the body, a streamed body, its own limits, and being told when a
+   request it took ends unanswered. Zero fields: as sn_router_add.
+
+   A request's life on such a route:
+     head parsed -> on_head (optional: may refuse) -> [100 Continue] ->
+     body: buffered whole, or on_body per piece (may pause) ->
+     handler (req->body empty when streamed): replies now, or defers and
+     replies later -> the reply is sent.
+   on_abort is called once if the request ends before the application has
+   begun its reply (after on_head accepted it, during a streamed body, or
+   while deferred): err is SN_ERR_CLOSED (the client went away),
+   SN_ERR_TIMEOUT (request_timeout_ms; a deferred request is answered 503),
+   SN_ERR_PROTO (a malformed body: 400), SN_ERR_TOO_BIG (over max_body:
+   413), SN_ERR_NOMEM, SN_ERR_IO / SN_ERR_TLS, or SN_ERR_DESTROYED. The
+   connection is valid during the call, not after; no reply is possible
+   then. */
+typedef struct sn_route_opts {
+  sn_handler handler;   /* required: the request, once its body is complete */
+  /* Called when the head has arrived, before any body byte is read. A reply
+     here refuses the request (401, 403, 413, 415, ...): its body is not
+     read and, if one was announced, the connection closes after the reply;
+     an "Expect: 100-continue" client gets the final status instead of
+     100 Continue. Returning without a reply accepts (and only then is
+     100 Continue sent). It may not defer. */
+  sn_handler on_head;
+  /* Streams the body: called with each piece as it is decrypted and
+     decoded (chunk framing removed), data borrowed for the call, in order,
+     then the handler once at the end. Return SN_OK for more, or
+     SN_WANT_READ to pause after this piece (sn_http_pause_body). A reply
+     here ends the request: the rest of the body is not read and the
+     connection closes after the reply. Any other return answers 500 and
+     closes. The body's bytes are never held: memory stays at the
+     connection's receive buffer (SN_BODY_PIECE), whatever the length. */
+  int (*on_body)(sn_conn *c, const void *data, size_t len, void *user);
+  void (*on_abort)(sn_conn *c, int err, void *user);
+  uint64_t max_body;           /* 0: the listener's max_body (413 beyond). Buffered bodies
+                                  are held whole, so this is RAM; streamed ones are not */
+  uint32_t request_timeout_ms; /* 0: the listener's. From the head's first byte to the end
+                                  of the body (streamed: to each next piece or resume),
+                                  then again from the handler's deferral to the reply */
+  void *user;                  /* passed to every callback */
+} sn_route_opts;
+
 typedef struct sn_route {
   const char *method;  /* "GET", "POST", ...; "*" or NULL: any method */
   const char *pattern; /* segments: literal, ":name", and a last "*" */
   sn_handler fn;
   void *user;
+  const sn_route_opts *opts; /* sn_router_add_opts's, borrowed; NULL for sn_router_add */
 } sn_route;
 
 /* A router is plain memory the user owns (static, global or on the stack of
@@ -489,6 +588,9 @@ SNDEF void sn_router_init(sn_router *r);
    routes differ, a literal beats a parameter and a parameter beats a
    wildcard; between identical patterns the one added first wins. */
 SNDEF int sn_router_add(sn_router *r, const char *method, const char *pattern, sn_handler fn, void *user);
+/* Adds a route with sn_route_opts (borrowed: it must outlive the router),
+   otherwise as sn_router_add. SN_ERR_INVALID also without o->handler. */
+SNDEF int sn_router_add_opts(sn_router *r, const char *method, const char *pattern, const sn_route_opts *o);
 
 /* Finds the route for req->method and req->path; fills req->params,
    req->param_names and req->wildcard (slices of the already decoded path;
@@ -654,6 +756,55 @@ SNDEF void *sn_conn_listener_user(const sn_conn *c);
 /* SN_CONN_SCRATCH bytes, aligned for any scalar, owned by the handler of the
    current request (zeroed before each request). */
 SNDEF void *sn_conn_scratch(sn_conn *c);
+
+/* ---- requests that outlive a handler call ---------------------------------------
+   A handle on a request, kept by the application (a value: copy it
+   anywhere). It stays safe after the request or its connection is gone:
+   sn_req_conn then says so instead of handing out a freed connection. Only
+   the manager's thread may use it, and not after sn_mgr_destroy. */
+typedef struct sn_req_ref {
+  sn_mgr *mgr;
+  sn_conn *c;  /* compared, never dereferenced, until found among the manager's */
+  uint32_t id; /* the request's number on its manager */
+} sn_req_ref;
+
+/* In a handler: the reply will come later, from any callback on the
+   manager's thread (a timer, a mail's done, an HTTP client's on_done, a
+   wakeup). Returns the request's handle. The request's timeout runs again
+   from now (route or listener request_timeout_ms): unanswered by then, it
+   is answered 503 and on_abort(SN_ERR_TIMEOUT) is called. */
+SNDEF sn_req_ref sn_http_defer(sn_conn *c);
+/* A handle on the current request, from on_head, on_body or the handler,
+   without deferring (to resume a paused body from a timer, say). */
+SNDEF sn_req_ref sn_http_ref(sn_conn *c);
+/* The connection of a request the application still holds: SN_OK with *out
+   set while the request waits for its reply or its body (then reply with the
+   usual calls, or resume), SN_ERR_CLOSED once it has ended (answered, client
+   gone, timed out, aborted) with *out NULL. */
+SNDEF int sn_req_conn(sn_req_ref ref, sn_conn **out);
+
+/* Stop reading a streamed body (from on_body, or later through a handle):
+   the port stops reading the socket, so a slow consumer (a flash write)
+   pushes back on the sender (TCP's window closes) instead of filling RAM.
+   sn_http_resume_body goes on. SN_ERR_STATE when no streamed body is being
+   read. The request timeout keeps running while paused. */
+SNDEF int sn_http_pause_body(sn_conn *c);
+SNDEF int sn_http_resume_body(sn_conn *c);
+
+/* The application's own state, with a function called exactly once when it
+   ends, with why: SN_OK (a request: its reply went out whole; a connection:
+   it closed in order), SN_ERR_CLOSED (the client closed or reset),
+   SN_ERR_TIMEOUT, an error (SN_ERR_PROTO, SN_ERR_IO, SN_ERR_TLS,
+   SN_ERR_NOMEM, SN_ERR_TOO_BIG) or SN_ERR_DESTROYED (sn_mgr_destroy).
+   sn_http_attach ties it to the current request, sn_conn_attach to the
+   connection (its keep-alive requests included). One each: SN_ERR_STATE
+   when one is attached already, SN_ERR_INVALID for no request. end may be
+   NULL. The connection is not usable from end. */
+typedef void (*sn_end_fn)(void *state, int why);
+SNDEF int sn_http_attach(sn_conn *c, void *state, sn_end_fn end);
+SNDEF void *sn_http_state(const sn_conn *c);
+SNDEF int sn_conn_attach(sn_conn *c, void *state, sn_end_fn end);
+SNDEF void *sn_conn_state(const sn_conn *c);
 
 /* ---- outgoing TLS ------------------------------------------------------------------
    One TLS client path serves every outgoing connection (the mail sender and
@@ -965,9 +1116,12 @@ SNDEF const char *sn_http_reason(int status);
        name or numeric address: SN_OK with *s set (the connection may still
        be in progress: it becomes writable when established, and a failure
        shows at the first send or recv), SN_WANT_READ when name resolution is
-       under way (securenet calls again with the same arguments), or
-       SN_ERR_ADDR / SN_ERR_IO. (Used by clients; a server-only port may
-       return SN_ERR_UNSUPPORTED.)
+       under way (securenet calls again with the same arguments at each
+       round; the port calls wake when the answer is there), or
+       SN_ERR_ADDR / SN_ERR_IO. It must never wait for a name server: a
+       resolver that blocks runs on a thread of the port's (the POSIX port),
+       or the stack's resolver is asynchronous (lwIP's dns_gethostbyname).
+       (Used by clients; a server-only port may return SN_ERR_UNSUPPORTED.)
    send(ctx, s, buf, len)  Queues up to len (> 0) bytes: returns how many
        were taken (> 0, may be fewer than len), SN_WANT_WRITE when none can
        be now, or SN_ERR_CLOSED / SN_ERR_IO. buf is only borrowed for the call.
@@ -995,6 +1149,15 @@ SNDEF const char *sn_http_reason(int status);
        source (a TRNG, getrandom()); returns 0 on success, non-zero on
        failure. Same shape as an mbedTLS f_entropy. Never a clock or a counter.
    now_ms(ctx)     Monotonic milliseconds (wrapping is not allowed: 64 bits).
+   wake(ctx)       Optional. Safe from any thread (and an interrupt): makes a
+       wait in progress, or the next one, return at once (POSIX: a write to
+       an eventfd or a self-pipe that wait also polls; RTOS: signal the
+       semaphore wait sleeps on; bare metal: nothing, wait never sleeps).
+   lock(ctx), unlock(ctx)  Optional. A short critical section around the
+       wakeup queue, safe from any thread (and an interrupt) that calls
+       sn_mgr_wakeup: a mutex, or interrupts disabled on bare metal (one
+       lock at a time, so lock may keep the interrupt state in ctx).
+       Without them sn_mgr_wakeup is for the manager's thread only.
    wall_s(ctx)     Seconds since 1970-01-01 UTC from a real-time clock, or -1
        when the device does not know the time. Used to check certificate
        validity dates and for the Date of HTTP responses and mails; with -1
@@ -1004,7 +1167,9 @@ SNDEF const char *sn_http_reason(int status);
    listen on a port, accept a connection from a PC, echo bytes in both
    directions with large buffers (partial sends), see recv return 0 when the
    PC closes, see wait return within its timeout with nothing ready, and see
-   entropy return different bytes twice. */
+   entropy return different bytes twice. With wake: a thread that calls
+   sn_mgr_wakeup while sn_poll(mgr, -1) sleeps ends that sleep at once
+   (tests/test_wakeup.c does this for the POSIX port). */
 typedef intptr_t sn_sock;
 #define SN_INVALID_SOCK ((sn_sock) -1)
 
@@ -1029,6 +1194,9 @@ struct sn_port {
   int (*entropy)(void *ctx, unsigned char *buf, size_t len);
   uint64_t (*now_ms)(void *ctx);
   int64_t (*wall_s)(void *ctx);
+  void (*wake)(void *ctx);   /* optional: see above */
+  void (*lock)(void *ctx);   /* optional, with unlock */
+  void (*unlock)(void *ctx);
 };
 
 #ifdef __cplusplus

@@ -285,7 +285,7 @@ static int64_t sn__px_wall_s(void *ctx) {
 
 static const sn_port sn__posix_port_table = {
     NULL,        sn__px_listen, sn__px_accept,  sn__px_connect, sn__px_send,  sn__px_recv,
-    sn__px_close, sn__px_shutdown, sn__px_wait, sn__px_entropy, sn__px_now_ms, sn__px_wall_s};
+    sn__px_close, sn__px_shutdown, sn__px_wait, sn__px_entropy, sn__px_now_ms, sn__px_wall_s, NULL, NULL, NULL};
 
 SNDEF const sn_port *sn_posix_port(void) { return &sn__posix_port_table; }
 
