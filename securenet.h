@@ -1759,6 +1759,15 @@ struct sn_mgr {
      carries yet (the mail queue opens its session). Returns 1 when the round
      must not sleep. */
   int (*service)(sn_mgr *m);
+  sn_timer *timers;  /* armed, soonest first (equal times: in the order added) */
+  sn_timer *firing;  /* detached from timers: due this round, being run */
+  uint32_t req_seq;  /* the last request's number (sn_req_ref.id; never 0) */
+  /* sn_mgr_wakeup's queue (a ring), under the port's lock */
+  struct {
+    sn_wake_fn fn;
+    void *arg;
+  } wake_q[SN_WAKE_QUEUE];
+  uint16_t wake_head, wake_count;
   sn_mgr_stats stats;
   sn_wait_item items[SN_MAX_SOCKETS];
   sn__stream *item_st[SN_MAX_SOCKETS];
@@ -1895,6 +1904,120 @@ static void *sn__resize(void *old, size_t used, size_t cap) {
   if (used > 0) memcpy(p, old, used);
   SN_FREE(old);
   return p;
+}
+
+/* Timers: a list of the application's sn_timer structs, soonest first. The
+   ones due are cut off the front into m->firing and run from there, so a
+   callback that adds a timer due now (itself again, say) runs it at the next
+   round, not in a loop; sn_timer_cancel looks in both lists. */
+static int sn__timer_unlink(sn_timer **head, sn_timer *t) {
+  for (; *head != NULL; head = &(*head)->next)
+    if (*head == t) {
+      *head = t->next;
+      t->next = NULL;
+      return 1;
+    }
+  return 0;
+}
+
+static void sn__timer_insert(sn_mgr *m, sn_timer *t) {
+  sn_timer **at = &m->timers;
+  while (*at != NULL && (*at)->due <= t->due) at = &(*at)->next;
+  t->next = *at;
+  *at = t;
+}
+
+SNDEF int sn_timer_add(sn_mgr *m, sn_timer *t, uint32_t delay_ms, uint32_t period_ms, sn_timer_fn fn, void *arg) {
+  if (m == NULL || t == NULL || fn == NULL) return SN_ERR_INVALID;
+  if (m->destroying) return SN_ERR_STATE;
+  sn_timer_cancel(m, t);
+  t->due = m->port.now_ms(m->port.ctx) + delay_ms;
+  t->period_ms = period_ms;
+  t->fn = fn;
+  t->arg = arg;
+  t->armed = 1;
+  sn__timer_insert(m, t);
+  return SN_OK;
+}
+
+SNDEF void sn_timer_cancel(sn_mgr *m, sn_timer *t) {
+  if (m == NULL || t == NULL || !t->armed) return;
+  if (!sn__timer_unlink(&m->timers, t)) (void) sn__timer_unlink(&m->firing, t);
+  t->armed = 0;
+}
+
+/* Runs the timers due by m->now. A repeating timer is re-armed before its
+   call (so the call may cancel it), at its next multiple of the period, or
+   a period from now when it is late by more than one. */
+static void sn__timers_run(sn_mgr *m) {
+  sn_timer *t, *last;
+  if (m->timers == NULL || m->timers->due > m->now) return;
+  for (last = m->timers; last->next != NULL && last->next->due <= m->now;) last = last->next;
+  m->firing = m->timers;
+  m->timers = last->next;
+  last->next = NULL;
+  while ((t = m->firing) != NULL) {
+    m->firing = t->next;
+    t->next = NULL;
+    if (t->period_ms != 0) {
+      t->due += t->period_ms;
+      if (t->due <= m->now) t->due = m->now + t->period_ms;
+      sn__timer_insert(m, t);
+    } else {
+      t->armed = 0;
+    }
+    t->fn(t->arg);
+  }
+}
+
+/* The wakeup queue, under the port's lock (none: the manager's thread only). */
+static void sn__wq_lock(sn_mgr *m) {
+  if (m->port.lock != NULL) m->port.lock(m->port.ctx);
+}
+static void sn__wq_unlock(sn_mgr *m) {
+  if (m->port.unlock != NULL) m->port.unlock(m->port.ctx);
+}
+
+SNDEF int sn_mgr_wakeup(sn_mgr *m, sn_wake_fn fn, void *arg) {
+  int r = SN_OK;
+  if (m == NULL || fn == NULL) return SN_ERR_INVALID;
+  sn__wq_lock(m);
+  if (m->wake_count >= SN_WAKE_QUEUE) {
+    r = SN_ERR_FULL;
+  } else {
+    unsigned k = (unsigned) (m->wake_head + m->wake_count) % SN_WAKE_QUEUE;
+    m->wake_q[k].fn = fn;
+    m->wake_q[k].arg = arg;
+    m->wake_count++;
+  }
+  sn__wq_unlock(m);
+  if (r == SN_OK && m->port.wake != NULL) m->port.wake(m->port.ctx);
+  return r;
+}
+
+static unsigned sn__wakeups_queued(sn_mgr *m) {
+  unsigned n;
+  sn__wq_lock(m);
+  n = m->wake_count;
+  sn__wq_unlock(m);
+  return n;
+}
+
+/* Runs what was queued when it began (what its calls queue waits for the
+   next round), one entry per lock, each call outside it. */
+static void sn__wakeups_run(sn_mgr *m) {
+  unsigned k, n = sn__wakeups_queued(m);
+  for (k = 0; k < n; k++) {
+    sn_wake_fn fn;
+    void *arg;
+    sn__wq_lock(m);
+    fn = m->wake_q[m->wake_head].fn;
+    arg = m->wake_q[m->wake_head].arg;
+    m->wake_head = (uint16_t) ((m->wake_head + 1u) % SN_WAKE_QUEUE);
+    m->wake_count--;
+    sn__wq_unlock(m);
+    fn(arg);
+  }
 }
 
 // >>tls
@@ -3296,7 +3419,15 @@ SNDEF int sn_router_add(sn_router *r, const char *method, const char *pattern, s
   rt->pattern = pattern;
   rt->fn = fn;
   rt->user = user;
+  rt->opts = NULL;
   return SN_OK;
+}
+
+SNDEF int sn_router_add_opts(sn_router *r, const char *method, const char *pattern, const sn_route_opts *o) {
+  int ret;
+  if (o == NULL || o->handler == NULL) return SN_ERR_INVALID;
+  if ((ret = sn_router_add(r, method, pattern, o->handler, o->user)) == SN_OK) r->routes[r->count - 1].opts = o;
+  return ret;
 }
 
 SNDEF int sn_router_match(const sn_router *r, sn_request *req, char *allow, size_t allow_len) {
@@ -3373,15 +3504,29 @@ static void sn__router_allow_all(const sn_router *r, char *allow, size_t allow_l
                     and dropped until it closes or SN__LINGER_MS pass, so a
                     final reply is not destroyed by a TCP reset. Then DEAD.
    SN__C_DEAD       reaped by sn_poll at the end of the round.
-   A request: SN__R_HEAD reads and parses the head (request_timeout_ms from its
-   first byte); SN__R_BODY gathers the body (Content-Length or chunked);
-   SN__R_DISPATCH runs the handler (the only state in which a reply can
-   begin); SN__R_RESPOND sends it (a streamed reply calls on_writable as the
-   queue drains), then back to SN__R_HEAD for the next, maybe pipelined,
-   request. The reply itself: SN__RESP_NONE, SN__RESP_STREAMING (chunked,
-   begun but not ended), SN__RESP_DONE. */
+   A request:
+   SN__R_HEAD      reads and parses the head (the listener's request_timeout_ms
+                   from its first byte). Then the route is matched, its limits
+                   apply and its on_head runs (in SN__R_DISPATCH for the call:
+                   a reply refuses, to SN__R_RESPOND); else SN__R_BODY.
+   SN__R_BODY      buffered: gathers the body (request timeout from the head's
+                   first byte); streamed: hands each piece to on_body (in
+                   SN__R_DISPATCH for the call) unless paused (timeout from the
+                   last piece or resume). Left to SN__R_DISPATCH at its end.
+   SN__R_DISPATCH  runs the handler (a reply can begin in this state only, and
+                   in SN__R_DEFERRED); then SN__R_RESPOND, or SN__R_DEFERRED
+                   when it deferred without replying.
+   SN__R_DEFERRED  waits for a reply from any callback (the request timeout
+                   again, from the deferral: 503); the poll hook moves it to
+                   SN__R_RESPOND once a reply has begun.
+   SN__R_RESPOND   sends the reply (a streamed reply calls on_writable as the
+                   queue drains), then back to SN__R_HEAD for the next, maybe
+                   pipelined, request (sn__http_request_done).
+   sn__req_end reports a request's end once (on_abort, the attached state).
+   The reply itself: SN__RESP_NONE, SN__RESP_STREAMING (chunked, begun but not
+   ended), SN__RESP_DONE. */
 enum { SN__C_HANDSHAKE, SN__C_OPEN, SN__C_CLOSING, SN__C_LINGER, SN__C_DEAD };
-enum { SN__R_HEAD, SN__R_BODY, SN__R_DISPATCH, SN__R_RESPOND };
+enum { SN__R_HEAD, SN__R_BODY, SN__R_DISPATCH, SN__R_DEFERRED, SN__R_RESPOND };
 enum { SN__RESP_NONE, SN__RESP_STREAMING, SN__RESP_DONE };
 
 struct sn_conn {
@@ -3389,10 +3534,19 @@ struct sn_conn {
   sn__listener *lst;
   uint8_t state, rstate, resp;
   unsigned keep_alive : 1, close_after : 1, skip_body : 1, is_head : 1, req_chunked : 1, has_subject : 1,
-      chunked_resp : 1, peer_eof : 1, more_work : 1, served : 1;
+      chunked_resp : 1, peer_eof : 1, more_work : 1, served : 1, streamed : 1, paused : 1, app_holds : 1,
+      deferring : 1;
+  signed char why; /* why the connection ends (SN_OK: in order), for the end callbacks */
   uint64_t t_start, t_active, t_req, t_close;
   size_t scan, head_len, body_len, dec_len, body_end; /* into st.rx */
   sn_chunked chunk;
+  const sn_route *route; /* matched at the head; NULL: none (or a redirecting listener) */
+  uint64_t max_body;     /* the request's limits: its route's or the listener's */
+  uint64_t body_left;    /* a streamed Content-Length body: bytes still to come */
+  uint32_t req_timeout;
+  uint32_t req_id;       /* the request's number (sn_req_ref) */
+  void *req_state, *conn_state; /* sn_http_attach, sn_conn_attach */
+  sn_end_fn req_end, conn_end;
   sn_request req;
   size_t tx_mark; /* where the reply being written began in the send queue */
   sn_writable_fn on_writable;
@@ -3461,7 +3615,8 @@ static int sn__tx_printf(sn_conn *c, const char *fmt, ...) {
 }
 
 static int sn__can_reply(const sn_conn *c) {
-  return c->state == SN__C_OPEN && c->rstate == SN__R_DISPATCH && c->resp == SN__RESP_NONE;
+  return c->state == SN__C_OPEN && (c->rstate == SN__R_DISPATCH || c->rstate == SN__R_DEFERRED) &&
+         c->resp == SN__RESP_NONE;
 }
 
 /* Status line and headers. content_length < 0: chunked (or, for HTTP/1.0,
@@ -3736,6 +3891,40 @@ static void sn__conn_drop(sn_conn *c) {
   c->st.dead = 1;
 }
 
+/* Drops the connection for why (kept for the end callbacks). */
+static void sn__conn_drop_why(sn_conn *c, int why) {
+  if (c->why == SN_OK) c->why = (signed char) why;
+  sn__conn_drop(c);
+}
+
+/* Why a read or write failed: the port's error, TLS's, or the peer's end. */
+static int sn__st_why(const sn__stream *st) {
+  return st->io.err != 0 ? st->io.err : st->tls_err != 0 ? SN_ERR_TLS : SN_ERR_CLOSED;
+}
+
+static const sn_route_opts *sn__route_opts(const sn_conn *c) { return c->route != NULL ? c->route->opts : NULL; }
+
+/* The request ends (once; later calls find nothing to report): on_abort
+   when the application held it and had not begun a reply, then the end of
+   the state it attached. The connection must not be reachable through a
+   handle meanwhile (sn_req_conn): callers end the request, or drop the
+   connection, first. */
+static void sn__req_end(sn_conn *c, int why) {
+  const sn_route_opts *ro = sn__route_opts(c);
+  if (c->app_holds) {
+    c->app_holds = 0;
+    if (why != SN_OK && c->resp == SN__RESP_NONE && ro != NULL && ro->on_abort != NULL)
+      ro->on_abort(c, why, c->route->user);
+  }
+  if (c->req_end != NULL || c->req_state != NULL) {
+    sn_end_fn end = c->req_end;
+    void *state = c->req_state;
+    c->req_end = NULL;
+    c->req_state = NULL;
+    if (end != NULL) end(state, why);
+  }
+}
+
 static uint8_t sn__http_poll_hook(sn__stream *st, uint64_t *next);
 static void sn__http_io_hook(sn__stream *st, uint8_t ready);
 static void sn__http_timer_hook(sn__stream *st);
@@ -3795,9 +3984,18 @@ static void sn__http_fail(sn_conn *c, int status) {
   c->close_after = 1;
   c->rstate = SN__R_DISPATCH;
   c->resp = SN__RESP_NONE;
-  if (sn_http_error(c, status) != SN_OK) sn__conn_drop(c);
+  c->streamed = c->paused = 0;
+  if (sn_http_error(c, status) != SN_OK) sn__conn_drop_why(c, SN_ERR_NOMEM);
   c->rstate = SN__R_RESPOND;
   c->body_end = c->st.rx.len;
+}
+
+/* A request the application may hold fails: it is told why, then the
+   client gets status. */
+static void sn__req_fail(sn_conn *c, int status, int why) {
+  c->rstate = SN__R_RESPOND; /* no handle reaches it any more */
+  sn__req_end(c, why);
+  if (c->state == SN__C_OPEN) sn__http_fail(c, status);
 }
 
 static int sn__rx_grow(sn_conn *c, size_t want) {
@@ -3928,16 +4126,23 @@ static void sn__http_dispatch(sn_conn *c) {
   char allow[128];
   c->req.body.ptr = c->st.rx.buf + c->head_len;
   c->req.body.len = c->req_chunked ? c->dec_len : c->body_len;
-  memset(&c->scratch, 0, sizeof c->scratch);
   c->rstate = SN__R_DISPATCH;
   c->resp = SN__RESP_NONE;
+  c->deferring = 0;
   m->stats.requests++;
   if (SN_ENABLE_PLAIN_HTTP && l->opts.redirect_to_https) {
     sn__http_redirect(c);
   } else {
-    idx = sn_router_match(r, &c->req, allow, sizeof allow);
-    if (idx >= 0) {
-      r->routes[idx].fn(c, &c->req, r->routes[idx].user);
+    idx = c->route != NULL ? 0 : sn_router_match(r, &c->req, allow, sizeof allow);
+    if (c->route != NULL) {
+      c->route->fn(c, &c->req, c->route->user);
+      if (c->resp == SN__RESP_NONE && c->state == SN__C_OPEN && c->deferring) {
+        /* the reply comes later; the request timeout runs again from now */
+        c->rstate = SN__R_DEFERRED;
+        c->app_holds = 1;
+        c->t_req = m->port.now_ms(m->port.ctx);
+        return;
+      }
       if (c->resp == SN__RESP_NONE && c->state == SN__C_OPEN) {
         sn__log(m, SN_LOG_WARN, "handler for %.*s %.*s sent no reply: 500", (int) c->req.method.len,
                 c->req.method.ptr, (int) c->req.path.len, c->req.path.ptr);
@@ -3972,30 +4177,133 @@ static int sn__http_begin_body(sn_conn *c, const sn__framing *f) {
   sn_request *req = &c->req;
   sn_str conn = sn_http_header(req, "connection");
   sn_str expect = sn_http_header(req, "expect");
-  int has_body;
+  sn_mgr *m = c->st.io.mgr;
+  const sn_route_opts *ro;
+  int has_body, expects;
   c->is_head = sn__eq(req->method, "HEAD");
   c->keep_alive = req->version == 11 ? !sn__has_token(conn, "close") : sn__has_token(conn, "keep-alive");
   c->close_after = !c->keep_alive;
   c->body_len = c->dec_len = 0;
+  c->body_left = 0;
   c->req_chunked = f->kind == SN__BODY_CHUNKED;
   memset(&c->chunk, 0, sizeof c->chunk);
-  if (f->has_length) {
-    if (f->length > l->opts.max_body) return sn__http_fail(c, 413), 1;
-    c->body_len = (size_t) f->length;
+  memset(&c->scratch, 0, sizeof c->scratch);
+  if (++m->req_seq == 0) m->req_seq = 1;
+  c->req_id = m->req_seq;
+  /* the route decides before the body: its limits, its on_head */
+  c->route = NULL;
+  if (!(SN_ENABLE_PLAIN_HTTP && l->opts.redirect_to_https)) {
+    int idx = sn_router_match(l->opts.router, req, NULL, 0);
+    if (idx >= 0) c->route = &l->opts.router->routes[idx];
   }
-  has_body = c->req_chunked || c->body_len > 0;
-  if (expect.ptr != NULL) {
-    if (!sn__ieq(expect.ptr, expect.len, "100-continue")) return sn__http_fail(c, 417), 1;
-    /* RFC 9110 10.1.1: ask for the body only when it has not come already */
-    if (has_body && req->version == 11 && c->st.rx.len == c->head_len &&
-        sn__tx_put(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) != SN_OK)
-      return sn__http_fail(c, 500), 1;
+  ro = sn__route_opts(c);
+  c->streamed = ro != NULL && ro->on_body != NULL;
+  c->max_body = ro != NULL && ro->max_body != 0 ? ro->max_body : l->opts.max_body;
+  if (!c->streamed && c->max_body > (SIZE_MAX >> 2)) c->max_body = SIZE_MAX >> 2; /* held whole: a size_t */
+  c->req_timeout = ro != NULL && ro->request_timeout_ms != 0 ? ro->request_timeout_ms : l->opts.request_timeout_ms;
+  if (f->has_length) {
+    if (f->length > c->max_body) return sn__http_fail(c, 413), 1;
+    c->body_left = f->length;
+    if (!c->streamed) c->body_len = (size_t) f->length;
+  }
+  has_body = c->req_chunked || c->body_left > 0;
+  expects = expect.ptr != NULL;
+  if (expects && !sn__ieq(expect.ptr, expect.len, "100-continue")) return sn__http_fail(c, 417), 1;
+  /* RFC 9110 10.1.1: ask for the body only when it has not come already */
+  expects = expects && has_body && req->version == 11 && c->st.rx.len == c->head_len;
+  if (ro != NULL && ro->on_head != NULL) {
+    /* a refusal here means the body will not be read: if one comes, the
+       connection cannot be used again */
+    c->close_after = c->close_after || has_body;
+    c->rstate = SN__R_DISPATCH;
+    c->resp = SN__RESP_NONE;
+    c->app_holds = 1;
+    ro->on_head(c, req, c->route->user);
+    if (c->state != SN__C_OPEN) return 1;
+    if (c->resp != SN__RESP_NONE) {
+      c->app_holds = 0;
+      c->streamed = 0;
+      m->stats.requests++;
+      c->rstate = SN__R_RESPOND;
+      c->body_end = c->head_len; /* the body, if any, is not read */
+      return 1;
+    }
+    c->close_after = !c->keep_alive;
+  }
+  if (expects && c->route == NULL && !(SN_ENABLE_PLAIN_HTTP && l->opts.redirect_to_https)) {
+    /* no route takes it: the final status now, not after a body nobody reads */
+    c->close_after = 1;
+    c->req_chunked = 0;
+    c->body_len = 0;
+    c->body_end = c->head_len;
+    sn__http_dispatch(c);
+    return 1;
+  }
+  if (expects && sn__tx_put(c, "HTTP/1.1 100 Continue\r\n\r\n", 25) != SN_OK) {
+    sn__req_fail(c, 500, SN_ERR_NOMEM);
+    return 1;
   }
   /* No buffer for the announced length yet: sn__http_read grows it as the
      body arrives, so memory follows what was received, not what a head
      claimed (a few heads with a large Content-Length would hold max_body
      each until the request timeout). */
   c->rstate = SN__R_BODY;
+  if (c->streamed) c->app_holds = 1;
+  return 1;
+}
+
+/* A streamed body: hands what the buffer holds to on_body as one piece,
+   then drops it (what follows the body is the next request: it moves down
+   to the head's end). At the body's end, the handler. Returns 1 if it
+   changed anything. */
+static int sn__http_stream(sn_conn *c) {
+  const sn_route_opts *ro = sn__route_opts(c);
+  size_t avail = c->st.rx.len - c->head_len, n, used;
+  char *p = c->st.rx.buf + c->head_len;
+  int done, r = SN_OK;
+  if (c->paused) return 0;
+  if (c->req_chunked) {
+    if (avail == 0) return 0;
+    r = sn_chunked_decode(&c->chunk, p, avail, p, &used, &n, c->max_body);
+    if (r < 0) {
+      sn__req_fail(c, r == SN_ERR_TOO_BIG ? 413 : 400, r == SN_ERR_TOO_BIG ? SN_ERR_TOO_BIG : SN_ERR_PROTO);
+      return 1;
+    }
+    done = r == 1;
+  } else {
+    n = used = avail < c->body_left ? avail : (size_t) c->body_left;
+    c->body_left -= n;
+    done = c->body_left == 0;
+  }
+  if (n > 0) {
+    /* a reply from on_body ends the request with the rest of the body unread */
+    c->close_after = 1;
+    c->rstate = SN__R_DISPATCH;
+    r = ro->on_body(c, p, n, c->route->user);
+    if (c->state != SN__C_OPEN) return 1;
+    if (c->resp != SN__RESP_NONE) {
+      c->app_holds = c->streamed = c->paused = 0;
+      c->rstate = SN__R_RESPOND;
+      c->body_end = c->st.rx.len;
+      return 1;
+    }
+    c->close_after = !c->keep_alive;
+    c->rstate = SN__R_BODY;
+    if (r != SN_OK && r != SN_WANT_READ) {
+      sn__log(c->st.io.mgr, SN_LOG_WARN, "on_body for %.*s returned %d: 500", (int) c->req.path.len, c->req.path.ptr, r);
+      c->app_holds = 0; /* its own refusal: no on_abort */
+      sn__req_fail(c, 500, r);
+      return 1;
+    }
+    if (r == SN_WANT_READ) c->paused = 1;
+  }
+  if (avail > used) memmove(p, p + used, avail - used);
+  c->st.rx.len = c->head_len + (avail - used);
+  if (done) {
+    c->streamed = c->paused = 0;
+    c->body_end = c->head_len;
+    sn__http_dispatch(c);
+  }
   return 1;
 }
 
@@ -4013,13 +4321,17 @@ static int sn__http_process(sn_conn *c) {
     return sn__http_begin_body(c, &f);
   }
   if (c->rstate == SN__R_BODY) {
+    if (c->streamed) return sn__http_stream(c);
     if (c->req_chunked) {
       size_t start = c->head_len + c->dec_len, consumed, produced;
       int r;
       if (c->st.rx.len == start) return 0;
       r = sn_chunked_decode(&c->chunk, c->st.rx.buf + start, c->st.rx.len - start, c->st.rx.buf + start, &consumed, &produced,
-                            l->opts.max_body);
-      if (r < 0) return sn__http_fail(c, r == SN_ERR_TOO_BIG ? 413 : 400), 1;
+                            c->max_body);
+      if (r < 0) {
+        sn__req_fail(c, r == SN_ERR_TOO_BIG ? 413 : 400, r == SN_ERR_TOO_BIG ? SN_ERR_TOO_BIG : SN_ERR_PROTO);
+        return 1;
+      }
       c->dec_len += produced;
       if (r == 0) {
         c->st.rx.len = c->head_len + c->dec_len; /* framing consumed, nothing left over */
@@ -4040,12 +4352,16 @@ static int sn__http_process(sn_conn *c) {
    next pipelined request), shrink buffers that grew, close if asked. */
 static void sn__http_request_done(sn_conn *c) {
   size_t end = c->body_end < c->st.rx.len ? c->body_end : c->st.rx.len;
+  c->rstate = SN__R_HEAD; /* no handle reaches it any more */
+  sn__req_end(c, SN_OK);
+  if (c->state != SN__C_OPEN) return;
   if (c->st.rx.len > end) memmove(c->st.rx.buf, c->st.rx.buf + end, c->st.rx.len - end);
   c->st.rx.len -= end;
-  c->rstate = SN__R_HEAD;
   c->resp = SN__RESP_NONE;
   c->scan = c->head_len = c->body_len = c->dec_len = c->body_end = 0;
   c->req_chunked = c->chunked_resp = c->skip_body = c->is_head = 0;
+  c->streamed = c->paused = c->app_holds = c->deferring = 0;
+  c->route = NULL;
   c->on_writable = NULL;
   c->served = 1;
   /* idle from now: a handler (or a long reply) may have taken long */
@@ -4070,8 +4386,13 @@ static void sn__http_request_done(sn_conn *c) {
   }
 }
 
+/* Reading goes on in a deferred request too (into the room the buffer has),
+   so that a client that goes away meanwhile is seen. */
 static int sn__http_wants_input(const sn_conn *c) {
-  return c->state == SN__C_OPEN && !c->peer_eof && (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY);
+  if (c->state != SN__C_OPEN || c->peer_eof) return 0;
+  if (c->rstate == SN__R_BODY) return !c->paused;
+  if (c->rstate == SN__R_DEFERRED) return c->resp == SN__RESP_NONE && c->st.rx.len < c->st.rx.cap;
+  return c->rstate == SN__R_HEAD;
 }
 
 /* Reads what fits into the receive buffer. Returns 1 on data, 0 when it
@@ -4084,14 +4405,16 @@ static int sn__http_read(sn_conn *c) {
     /* geometric growth, as bytes arrive; a body with a Content-Length needs
        exactly head + body (what follows is the next request, read later) */
     size_t limit = c->rstate == SN__R_HEAD ? l->opts.max_header_bytes + 1
-                   : c->req_chunked        ? c->head_len + (size_t) l->opts.max_body + 4096
+                   : c->rstate != SN__R_BODY ? c->st.rx.cap
+                   : c->streamed           ? c->head_len + SN_BODY_PIECE
+                   : c->req_chunked        ? c->head_len + (size_t) c->max_body + 4096
                                            : c->head_len + c->body_len;
     size_t want = c->st.rx.cap > 0 ? c->st.rx.cap * 2 : SN_RX_INIT;
     if (want > limit) want = limit;
     if (want <= c->st.rx.cap) return 0; /* full: the parser answers 431 / 413 */
     if (sn__rx_grow(c, want) != SN_OK) {
       c->st.io.mgr->stats.nomem++;
-      sn__http_fail(c, 503);
+      sn__req_fail(c, 503, SN_ERR_NOMEM);
       return 1;
     }
   }
@@ -4109,16 +4432,28 @@ static int sn__http_read(sn_conn *c) {
 
 /* Bounded per call so one busy connection cannot starve the others; what
    is left is picked up at the next sn_poll round, which then does not sleep. */
+/* A deferred request whose reply has begun (from some callback) is sent. */
+static void sn__http_deferred_check(sn_conn *c) {
+  if (c->rstate == SN__R_DEFERRED && c->resp != SN__RESP_NONE) {
+    c->rstate = SN__R_RESPOND;
+    c->app_holds = 0;
+  }
+}
+
 static void sn__http_io(sn_conn *c) {
   int round;
   c->more_work = 0;
+  sn__http_deferred_check(c);
   for (round = 0; c->state == SN__C_OPEN; round++) {
     if (round == 64) {
       c->more_work = 1;
       return;
     }
     int progress = 0, r = sn__st_flush(&c->st);
-    if (r < 0) { sn__conn_drop(c); return; }
+    if (r < 0) {
+      sn__conn_drop_why(c, sn__st_why(&c->st));
+      return;
+    }
     if (r > 0) progress = 1, c->t_active = c->st.io.mgr->now;
     if (!sn__st_out_pending(&c->st)) {
       if (c->rstate == SN__R_RESPOND && c->resp == SN__RESP_STREAMING && c->on_writable != NULL) {
@@ -4144,11 +4479,17 @@ static void sn__http_io(sn_conn *c) {
       r = sn__http_read(c);
       if (r < 0) {
         if (c->st.io.err != 0 || c->st.tls_err != 0) {
-          sn__conn_drop(c);
+          sn__conn_drop_why(c, sn__st_why(&c->st));
           return;
         }
         /* An orderly end (FIN or close_notify) may be a half-close after the
-           last request: answer what is buffered, then close. */
+           last request: answer what is buffered, then close. Not while the
+           application holds a request that waits for the client (a streamed
+           body) or for a reply that comes later: the client is taken as gone. */
+        if (c->rstate == SN__R_DEFERRED || (c->rstate == SN__R_BODY && c->app_holds)) {
+          sn__conn_drop_why(c, SN_ERR_CLOSED);
+          return;
+        }
         c->peer_eof = 1;
         r = 1;
       }
@@ -4160,7 +4501,7 @@ static void sn__http_io(sn_conn *c) {
       (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY)) {
     /* nothing more can arrive: an unfinished request is dropped */
     if (c->st.rx.len == 0) sn__conn_close_gracefully(c);
-    else sn__conn_drop(c);
+    else sn__conn_drop_why(c, SN_ERR_CLOSED);
   }
 }
 
@@ -4236,9 +4577,11 @@ static uint8_t sn__conn_want(const sn_conn *c) {
   }
 }
 
-/* mbedTLS may hold a decrypted record, or more records, already read. */
+/* mbedTLS may hold a decrypted record, or more records, already read; a
+   deferred reply may have begun, a paused body resumed. */
 static int sn__conn_has_pending(sn_conn *c) {
   if (c->state == SN__C_OPEN && c->more_work) return 1;
+  if (c->state == SN__C_OPEN && c->rstate == SN__R_DEFERRED && c->resp != SN__RESP_NONE) return 1;
   return c->state == SN__C_OPEN && sn__http_wants_input(c) && sn__st_has_pending(&c->st);
 }
 
@@ -4249,7 +4592,10 @@ static uint64_t sn__conn_deadline(const sn_conn *c) {
     case SN__C_OPEN:
       if (c->rstate == SN__R_HEAD && c->st.rx.len == 0 && !sn__st_out_pending(&c->st))
         return c->t_active + (c->served ? o->idle_timeout_ms : o->request_timeout_ms);
-      if (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY) return c->t_req + o->request_timeout_ms;
+      if (c->rstate == SN__R_HEAD) return c->t_req + o->request_timeout_ms;
+      /* a streamed body: from its last piece (or resume) */
+      if (c->rstate == SN__R_BODY) return (c->streamed ? c->t_active : c->t_req) + c->req_timeout;
+      if (c->rstate == SN__R_DEFERRED && c->resp == SN__RESP_NONE) return c->t_req + c->req_timeout;
       return c->t_active + o->idle_timeout_ms; /* a response that does not move */
     case SN__C_CLOSING:
     case SN__C_LINGER: return c->t_close;
@@ -4274,9 +4620,18 @@ static void sn__conn_release(sn_conn *c) {
   c->tx_mark = 0;
 }
 
-/* Leaves the manager's list and frees everything. */
+/* Reports the ends (a request still in flight, the attached state), then
+   leaves the manager's list and frees everything. */
 static void sn__conn_free(sn_conn *c) {
   sn_mgr *m = c->st.io.mgr;
+  sn__conn_drop(c); /* no handle reaches it from the callbacks */
+  sn__req_end(c, c->why != SN_OK ? c->why : SN_ERR_CLOSED);
+  if (c->conn_end != NULL || c->conn_state != NULL) {
+    sn_end_fn end = c->conn_end;
+    c->conn_end = NULL;
+    if (end != NULL) end(c->conn_state, c->why);
+    c->conn_state = NULL;
+  }
   sn__st_remove(m, &c->st);
   m->nconns--;
   sn__st_free(&c->st);
@@ -4293,17 +4648,23 @@ static void sn__conn_expire(sn_conn *c) {
   if (c->state == SN__C_HANDSHAKE) {
     m->stats.handshake_fails++;
     sn__log(m, SN_LOG_INFO, "%s: TLS handshake timed out", c->peer);
-    { sn__conn_drop(c); return; }
+    sn__conn_drop_why(c, SN_ERR_TIMEOUT);
+    return;
   }
   if (c->state == SN__C_OPEN && c->rstate == SN__R_HEAD && c->st.rx.len == 0 && !sn__st_out_pending(&c->st)) {
     sn__log(m, SN_LOG_DEBUG, "%s: idle keep-alive connection closed", c->peer);
     sn__conn_close_gracefully(c);
   } else if (c->state == SN__C_OPEN && (c->rstate == SN__R_HEAD || c->rstate == SN__R_BODY)) {
     sn__log(m, SN_LOG_INFO, "%s: request timed out: 408", c->peer);
-    sn__http_fail(c, 408);
+    sn__req_fail(c, 408, SN_ERR_TIMEOUT);
+  } else if (c->state == SN__C_OPEN && c->rstate == SN__R_DEFERRED) {
+    sn__log(m, SN_LOG_INFO, "%s: deferred %.*s not answered in time: 503", c->peer, (int) c->req.path.len,
+            c->req.path.ptr);
+    sn__req_fail(c, 503, SN_ERR_TIMEOUT);
   } else {
     sn__log(m, SN_LOG_INFO, "%s: connection stalled, closed", c->peer);
-    { sn__conn_drop(c); return; }
+    sn__conn_drop_why(c, SN_ERR_TIMEOUT);
+    return;
   }
   sn__conn_io(c);
 }
@@ -4328,8 +4689,10 @@ static void sn__http_timer_hook(sn__stream *st) {
 }
 static void sn__http_reap_hook(sn__stream *st) { sn__conn_free((sn_conn *) st); }
 static void sn__http_destroy_hook(sn__stream *st) {
-  if (((sn_conn *) st)->state == SN__C_OPEN) (void) sn__st_notify(st); /* best effort, never waits */
-  sn__conn_free((sn_conn *) st);
+  sn_conn *c = (sn_conn *) st;
+  if (c->state == SN__C_OPEN) (void) sn__st_notify(st); /* best effort, never waits */
+  if (c->why == SN_OK) c->why = SN_ERR_DESTROYED;
+  sn__conn_free(c);
 }
 /* Accepting, with LRU eviction of idle keep-alive connections. */
 static sn_conn *sn__find_victim(sn_mgr *m) {
@@ -4460,6 +4823,79 @@ SNDEF const char *sn_conn_peer_addr(const sn_conn *c) { return c->peer; }
 SNDEF int sn_conn_tls_error(const sn_conn *c) { return c->st.tls_err; }
 SNDEF void *sn_conn_listener_user(const sn_conn *c) { return c->lst->opts.user; }
 SNDEF void *sn_conn_scratch(sn_conn *c) { return c->scratch.b; }
+
+/* Requests that outlive a handler call: handles, deferral, pause, state. */
+SNDEF sn_req_ref sn_http_ref(sn_conn *c) {
+  sn_req_ref ref;
+  ref.mgr = c != NULL ? c->st.io.mgr : NULL;
+  ref.c = c;
+  ref.id = c != NULL ? c->req_id : 0;
+  return ref;
+}
+
+SNDEF sn_req_ref sn_http_defer(sn_conn *c) {
+  if (c != NULL && c->rstate == SN__R_DISPATCH) c->deferring = 1; /* seen when the handler returns */
+  return sn_http_ref(c);
+}
+
+SNDEF int sn_req_conn(sn_req_ref ref, sn_conn **out) {
+  int i;
+  if (out == NULL) return SN_ERR_INVALID;
+  *out = NULL;
+  if (ref.mgr == NULL || ref.c == NULL) return SN_ERR_INVALID;
+  /* found by address among the manager's streams before it is read: a
+     freed connection is never touched */
+  for (i = 0; i < ref.mgr->nstreams; i++) {
+    sn__stream *st = ref.mgr->streams[i];
+    if ((void *) st != (void *) ref.c) continue;
+    if (st->proto == &sn__http_proto && ref.c->state == SN__C_OPEN && ref.c->req_id == ref.id &&
+        ref.c->rstate != SN__R_HEAD) {
+      *out = ref.c;
+      return SN_OK;
+    }
+    break;
+  }
+  return SN_ERR_CLOSED;
+}
+
+static int sn__reading_body(const sn_conn *c) {
+  return c != NULL && c->state == SN__C_OPEN && c->streamed && c->resp == SN__RESP_NONE &&
+         (c->rstate == SN__R_BODY || c->rstate == SN__R_DISPATCH);
+}
+
+SNDEF int sn_http_pause_body(sn_conn *c) {
+  if (!sn__reading_body(c)) return SN_ERR_STATE;
+  c->paused = 1;
+  return SN_OK;
+}
+
+SNDEF int sn_http_resume_body(sn_conn *c) {
+  if (!sn__reading_body(c)) return SN_ERR_STATE;
+  if (c->paused) {
+    c->paused = 0;
+    c->more_work = 1; /* what the buffer or mbedTLS holds goes on at this round */
+    c->t_active = c->st.io.mgr->port.now_ms(c->st.io.mgr->port.ctx);
+  }
+  return SN_OK;
+}
+
+SNDEF int sn_http_attach(sn_conn *c, void *state, sn_end_fn end) {
+  if (c == NULL || c->state != SN__C_OPEN || c->rstate == SN__R_HEAD) return SN_ERR_INVALID;
+  if (c->req_state != NULL || c->req_end != NULL) return SN_ERR_STATE;
+  c->req_state = state;
+  c->req_end = end;
+  return SN_OK;
+}
+SNDEF void *sn_http_state(const sn_conn *c) { return c->req_state; }
+
+SNDEF int sn_conn_attach(sn_conn *c, void *state, sn_end_fn end) {
+  if (c == NULL || c->state == SN__C_DEAD) return SN_ERR_INVALID;
+  if (c->conn_state != NULL || c->conn_end != NULL) return SN_ERR_STATE;
+  c->conn_state = state;
+  c->conn_end = end;
+  return SN_OK;
+}
+SNDEF void *sn_conn_state(const sn_conn *c) { return c->conn_state; }
 
 // >>mime
 /* The message writer: headers (RFC 5322, RFC 2047 encoded words), MIME
@@ -6502,6 +6938,10 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
   uint64_t next = UINT64_MAX;
   if (m == NULL) return SN_ERR_INVALID;
   m->now = m->port.now_ms(m->port.ctx);
+  /* first what other threads and the clock have brought: a deferred reply
+     they write goes out in this round */
+  sn__wakeups_run(m);
+  sn__timers_run(m);
   if (m->service != NULL && m->service(m)) timeout_ms = 0;
   for (i = 0; i < m->nlisteners; i++) {
     sn__listener *l = m->listeners[i];
@@ -6526,6 +6966,8 @@ SNDEF int sn_poll(sn_mgr *m, int timeout_ms) {
     m->items[n].ready = 0;
     m->item_st[n++] = st;
   }
+  if (m->timers != NULL) sn__next(&next, m->timers->due);
+  if (sn__wakeups_queued(m) > 0) timeout_ms = 0; /* queued by this round's callbacks */
   if (next != UINT64_MAX) {
     uint64_t wait = next > m->now ? next - m->now : 0;
     if (timeout_ms < 0 || (uint64_t) timeout_ms > wait) timeout_ms = (int) (wait > 0x7fffffff ? 0x7fffffff : wait);
@@ -6568,6 +7010,8 @@ SNDEF void sn_mgr_destroy(sn_mgr *m) {
   while (m->nstreams > 0) m->streams[m->nstreams - 1]->proto->destroy(m->streams[m->nstreams - 1]);
   for (i = 0; i < m->nlisteners; i++) sn__listener_free(m, m->listeners[i]);
   if (m->service != NULL) m->service(m); /* with destroying set: what is queued ends unstarted */
+  while (m->timers != NULL) sn_timer_cancel(m, m->timers);
+  sn__wakeups_run(m); /* their arguments may need freeing */
 #if SN__TLS_CLIENT
   for (i = 0; i < SN_TLS_CLIENT_SESSIONS; i++) sn__tls_sess_drop(&m->sessions[i]);
 #endif
