@@ -4274,6 +4274,7 @@ static int sn__http_stream(sn_conn *c) {
     n = used = avail < c->body_left ? avail : (size_t) c->body_left;
     c->body_left -= n;
     done = c->body_left == 0;
+    if (n == 0 && !done) return 0; /* waits for bytes */
   }
   if (n > 0) {
     /* a reply from on_body ends the request with the rest of the body unread */
@@ -4401,7 +4402,10 @@ static int sn__http_read(sn_conn *c) {
   sn__listener *l = c->lst;
   size_t room;
   int n;
-  if (c->st.rx.len == c->st.rx.cap) {
+  /* a streamed body's pieces are as long as the buffer's room after the
+     head: SN_BODY_PIECE at once (the buffer never holds more) */
+  int streaming = c->rstate == SN__R_BODY && c->streamed && c->st.rx.cap < c->head_len + SN_BODY_PIECE;
+  if (c->st.rx.len == c->st.rx.cap || streaming) {
     /* geometric growth, as bytes arrive; a body with a Content-Length needs
        exactly head + body (what follows is the next request, read later) */
     size_t limit = c->rstate == SN__R_HEAD ? l->opts.max_header_bytes + 1
@@ -4409,7 +4413,7 @@ static int sn__http_read(sn_conn *c) {
                    : c->streamed           ? c->head_len + SN_BODY_PIECE
                    : c->req_chunked        ? c->head_len + (size_t) c->max_body + 4096
                                            : c->head_len + c->body_len;
-    size_t want = c->st.rx.cap > 0 ? c->st.rx.cap * 2 : SN_RX_INIT;
+    size_t want = streaming ? limit : c->st.rx.cap > 0 ? c->st.rx.cap * 2 : SN_RX_INIT;
     if (want > limit) want = limit;
     if (want <= c->st.rx.cap) return 0; /* full: the parser answers 431 / 413 */
     if (sn__rx_grow(c, want) != SN_OK) {

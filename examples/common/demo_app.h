@@ -4,7 +4,9 @@
    Include it once, after securenet.h, in the file that sets up the server.
 
    Routes: GET / (dashboard), GET /api/status, GET /api/hello/:name,
-   POST /api/echo, GET /files/ *, GET /stream?n=N, GET /api/blob?bytes=N.
+   POST /api/echo, GET /files/ *, GET /stream?n=N, GET /api/blob?bytes=N,
+   PUT or POST /api/upload[?delay_ms=N] (a streamed body, hashed),
+   GET /api/delay?ms=N (a reply from a timer).
 
    Also the part of main() both programs share: their common command-line
    options (demo_parse), the listeners (demo_listen), SIGINT/SIGTERM and a
@@ -20,6 +22,8 @@
 #include "demo_static.h" /* made by tools/sn-embed from examples/posix/static */
 
 static uint64_t started_ms;
+static unsigned long demo_aborted; /* requests that ended unanswered (on_abort) */
+static unsigned long demo_late;    /* deferred replies that found their request gone */
 
 /* Bytes of heap in use, when the program can tell (sn_demo sets it from
    glibc's mallinfo2 or ASan's allocator); /api/status reports it as
@@ -35,6 +39,7 @@ static void serve_file(sn_conn *c, const sn_request *req, void *user) {
 static void api_status(sn_conn *c, const sn_request *req, void *user) {
   sn_mgr_stats st;
   char tls[256] = "null", client[SN_SUBJECT_MAX * 6 + 3] = "null", heap[40] = "", uptime[24];
+  char counts[64];
   const char *subject = sn_conn_peer_subject(c);
   (void) req;
   (void) user;
@@ -53,8 +58,9 @@ static void api_status(sn_conn *c, const sn_request *req, void *user) {
     char *d = uptime + sizeof uptime - 1;
     *d = '\0';
     do *--d = (char) ('0' + (int) (up % 10)); while ((up /= 10) != 0);
-    sn_http_json(c, 200, "{\"uptime_ms\":%s,\"connections\":%u,\"requests\":%lu,\"tls\":%s,\"client\":%s%s}\n", d,
-                 st.connections, st.requests, tls, client, heap);
+    snprintf(counts, sizeof counts, ",\"aborted\":%lu,\"late\":%lu", demo_aborted, demo_late);
+    sn_http_json(c, 200, "{\"uptime_ms\":%s,\"connections\":%u,\"requests\":%lu,\"tls\":%s,\"client\":%s%s%s}\n", d,
+                 st.connections, st.requests, tls, client, heap, counts);
   }
 }
 
@@ -147,6 +153,160 @@ static void api_blob(sn_conn *c, const sn_request *req, void *user) {
   blob_more(c, NULL);
 }
 
+/* ---- requests that outlive a handler call ---------------------------------- */
+
+/* A 64-bit count in decimal by hand (newlib-nano's printf has no %llu). */
+static const char *demo_u64(char buf[24], uint64_t v) {
+  char *d = buf + 23;
+  *d = '\0';
+  do *--d = (char) ('0' + (int) (v % 10)); while ((v /= 10) != 0);
+  return d;
+}
+
+/* A query parameter as a number in [0, max]; -2 when absent, -1 when malformed. */
+static long demo_query_num(const sn_request *req, const char *name, long max) {
+  char v[16], *end;
+  long n;
+  int r = sn_http_query(req, name, v, sizeof v);
+  if (r == SN_ERR_NOT_FOUND) return -2;
+  if (r <= 0) return -1;
+  n = strtol(v, &end, 10);
+  return *end != '\0' || n < 0 || n > max ? -1 : n;
+}
+
+/* PUT or POST /api/upload[?delay_ms=N]: a streamed body of any size up to
+   4 GiB, hashed as it arrives; nothing of it is kept. With delay_ms the
+   handler pauses reading for N ms after each piece (a slow flash write),
+   which pushes back on the sender through TCP instead of filling RAM. */
+#if MBEDTLS_VERSION_MAJOR >= 3
+#define demo_sha256_starts(ctx) mbedtls_sha256_starts(ctx, 0)
+#define demo_sha256_update mbedtls_sha256_update
+#define demo_sha256_finish mbedtls_sha256_finish
+#else
+#define demo_sha256_starts(ctx) mbedtls_sha256_starts_ret(ctx, 0)
+#define demo_sha256_update mbedtls_sha256_update_ret
+#define demo_sha256_finish mbedtls_sha256_finish_ret
+#endif
+typedef struct demo_upload {
+  mbedtls_sha256_context sha;
+  uint64_t bytes;
+  long delay_ms;
+  sn_timer resume; /* ends a pause */
+  sn_req_ref ref;
+  sn_mgr *mgr;
+} demo_upload;
+
+static void upload_end(void *state, int why) { /* attached: the request is over, whatever happened */
+  demo_upload *u = (demo_upload *) state;
+  (void) why;
+  sn_timer_cancel(u->mgr, &u->resume);
+  mbedtls_sha256_free(&u->sha);
+  SN_FREE(u);
+}
+
+static void upload_head(sn_conn *c, const sn_request *req, void *user) {
+  demo_upload *u;
+  long delay = demo_query_num(req, "delay_ms", 1000);
+  (void) user;
+  if (delay == -1) {
+    sn_http_error(c, 400); /* refused before a byte of the body is read */
+    return;
+  }
+  u = (demo_upload *) SN_MALLOC(sizeof *u);
+  if (u == NULL) {
+    sn_http_error(c, 503);
+    return;
+  }
+  memset(u, 0, sizeof *u);
+  mbedtls_sha256_init(&u->sha);
+  demo_sha256_starts(&u->sha);
+  u->delay_ms = delay > 0 ? delay : 0;
+  u->mgr = sn_conn_mgr(c);
+  u->ref = sn_http_ref(c);
+  sn_http_attach(c, u, upload_end);
+}
+
+static void upload_resume(void *arg) {
+  demo_upload *u = (demo_upload *) arg;
+  sn_conn *c;
+  if (sn_req_conn(u->ref, &c) == SN_OK) sn_http_resume_body(c);
+}
+
+static int upload_piece(sn_conn *c, const void *data, size_t len, void *user) {
+  demo_upload *u = (demo_upload *) sn_http_state(c);
+  (void) user;
+  demo_sha256_update(&u->sha, (const unsigned char *) data, len);
+  u->bytes += len;
+  if (u->delay_ms == 0) return SN_OK;
+  sn_timer_add(u->mgr, &u->resume, (uint32_t) u->delay_ms, 0, upload_resume, u);
+  return SN_WANT_READ; /* paused until the timer */
+}
+
+static void upload_done(sn_conn *c, const sn_request *req, void *user) {
+  demo_upload *u = (demo_upload *) sn_http_state(c);
+  unsigned char h[32];
+  char hex[65], num[24];
+  int i;
+  (void) req, (void) user;
+  demo_sha256_finish(&u->sha, h);
+  for (i = 0; i < 32; i++) snprintf(hex + 2 * i, 3, "%02x", h[i]);
+  sn_http_json(c, 200, "{\"bytes\":%s,\"sha256\":\"%s\"}\n", demo_u64(num, u->bytes), hex);
+}
+
+static void demo_abort(sn_conn *c, int err, void *user) {
+  (void) c, (void) err, (void) user;
+  demo_aborted++;
+}
+
+static const sn_route_opts upload_route = {
+    upload_done, upload_head, upload_piece, demo_abort, 4294967296ull /* 4 GiB */, 0, NULL};
+
+/* GET /api/delay?ms=N (0-60000): answered after N ms from a timer; other
+   requests are served meanwhile. A fixed pool of waits (no allocation); a
+   wait whose client left finds its request gone (demo_late). */
+#ifndef DEMO_DELAYS
+#define DEMO_DELAYS 64
+#endif
+typedef struct demo_delay {
+  sn_timer t;
+  sn_req_ref ref;
+  long ms;
+  int used;
+} demo_delay;
+static demo_delay demo_delays[DEMO_DELAYS];
+
+static void delay_fire(void *arg) {
+  demo_delay *d = (demo_delay *) arg;
+  sn_conn *c;
+  if (sn_req_conn(d->ref, &c) == SN_OK) sn_http_json(c, 200, "{\"waited_ms\":%ld}\n", d->ms);
+  else demo_late++; /* the client went away (or the request timed out) */
+  d->used = 0;
+}
+
+static void api_delay(sn_conn *c, const sn_request *req, void *user) {
+  long ms = demo_query_num(req, "ms", 60000);
+  int i;
+  (void) user;
+  if (ms < 0) {
+    sn_http_error(c, 400);
+    return;
+  }
+  for (i = 0; i < DEMO_DELAYS && demo_delays[i].used; i++) continue;
+  if (i == DEMO_DELAYS) {
+    sn_http_error(c, 503);
+    return;
+  }
+  demo_delays[i].used = 1;
+  demo_delays[i].ms = ms;
+  demo_delays[i].ref = sn_http_defer(c);
+  sn_timer_add(sn_conn_mgr(c), &demo_delays[i].t, (uint32_t) ms, 0, delay_fire, &demo_delays[i]);
+}
+
+static const sn_route_opts delay_route = {api_delay, NULL, NULL, demo_abort, 0, 65000, NULL};
+
+/* Routes a program adds beside the shared ones (sn_demo: /api/worker). */
+static void (*demo_extra_routes)(sn_router *router);
+
 /* The demo's routes: the dashboard files and the JSON API. */
 static void demo_routes(sn_router *router, sn_mgr *mgr) {
   int i;
@@ -160,6 +320,10 @@ static void demo_routes(sn_router *router, sn_mgr *mgr) {
   sn_router_add(router, "GET", "/files/*", api_files, NULL);
   sn_router_add(router, "GET", "/stream", api_stream, NULL);
   sn_router_add(router, "GET", "/api/blob", api_blob, NULL);
+  sn_router_add_opts(router, "PUT", "/api/upload", &upload_route);
+  sn_router_add_opts(router, "POST", "/api/upload", &upload_route);
+  sn_router_add_opts(router, "GET", "/api/delay", &delay_route);
+  if (demo_extra_routes != NULL) demo_extra_routes(router);
 }
 
 /* ---- what both demo programs' main() share ------------------------------- */

@@ -9,8 +9,9 @@
              [--hsts SECONDS] [--verbose]
 
    Routes: GET / (dashboard), GET /api/status, GET /api/hello/:name,
-   POST /api/echo, GET /files/ *, GET /stream?n=N, GET /api/blob?bytes=N.
-   A Linux gateway has the memory for more connections than an MCU. */
+   POST /api/echo, GET /files/ *, GET /stream?n=N, GET /api/blob?bytes=N,
+   PUT or POST /api/upload[?delay_ms=N], GET /api/delay?ms=N,
+   GET /api/worker?ms=N (a result from another thread). A Linux gateway has the memory for more connections than an MCU. */
 #ifndef SN_MAX_CONNS
 #define SN_MAX_CONNS 128
 #endif
@@ -41,6 +42,69 @@ static unsigned long heap_in_use(void) {
 #define DEMO_HEAP_HOOK heap_in_use
 #endif
 
+/* GET /api/worker?ms=N (0-60000): the work runs on a thread of its own (it
+   sleeps N ms, as a slow sensor or a blocking library call would) and hands
+   its result back through sn_mgr_wakeup, the one call that is safe from
+   another thread; the reply goes out from the manager's thread. */
+#include <pthread.h>
+#include <time.h>
+typedef struct demo_job {
+  sn_mgr *mgr;
+  sn_req_ref ref;
+  long ms;
+} demo_job;
+
+static void worker_done(void *arg) { /* on the manager's thread */
+  demo_job *j = (demo_job *) arg;
+  sn_conn *c;
+  if (sn_req_conn(j->ref, &c) == SN_OK) sn_http_json(c, 200, "{\"thread\":true,\"ms\":%ld}\n", j->ms);
+  else demo_late++;
+  free(j);
+}
+
+static void *worker_main(void *arg) {
+  demo_job *j = (demo_job *) arg;
+  struct timespec ts;
+  int tries;
+  ts.tv_sec = j->ms / 1000;
+  ts.tv_nsec = (j->ms % 1000) * 1000000L;
+  nanosleep(&ts, NULL);
+  ts.tv_sec = 0;
+  ts.tv_nsec = 1000000L;
+  /* the queue is bounded: when it is full, wait a little (this thread may) */
+  for (tries = 0; sn_mgr_wakeup(j->mgr, worker_done, j) == SN_ERR_FULL && tries < 10000; tries++) nanosleep(&ts, NULL);
+  return NULL; /* after 10 s of a full queue the job is lost; its request times out (503) */
+}
+
+static void api_worker(sn_conn *c, const sn_request *req, void *user) {
+  long ms = demo_query_num(req, "ms", 60000);
+  demo_job *j;
+  pthread_t t;
+  pthread_attr_t a;
+  (void) user;
+  if (ms < 0) {
+    sn_http_error(c, 400);
+    return;
+  }
+  if ((j = (demo_job *) malloc(sizeof *j)) == NULL) {
+    sn_http_error(c, 503);
+    return;
+  }
+  j->mgr = sn_conn_mgr(c);
+  j->ms = ms;
+  j->ref = sn_http_defer(c);
+  pthread_attr_init(&a);
+  pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+  if (pthread_create(&t, &a, worker_main, j) != 0) {
+    free(j);
+    sn_http_error(c, 503); /* still in the handler: the reply goes now */
+  }
+  pthread_attr_destroy(&a);
+}
+
+static const sn_route_opts worker_route = {api_worker, NULL, NULL, demo_abort, 0, 65000, NULL};
+static void worker_routes(sn_router *router) { sn_router_add_opts(router, "GET", "/api/worker", &worker_route); }
+
 int main(int argc, char **argv) {
   demo_config cfg = {"sn_demo", "build/certs/server.pem", "build/certs/server.key", NULL, "127.0.0.1", 8443, 0, 0, 0, 0,
                      2ul << 20, 0, 0, 0, 0};
@@ -53,6 +117,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   demo_catch_signals();
+  demo_extra_routes = worker_routes;
 #ifdef DEMO_HEAP_HOOK
   demo_heap_bytes = DEMO_HEAP_HOOK;
 #endif
