@@ -31,7 +31,16 @@
    the tcpip thread, under the same lock, and wake the application thread
    through a semaphore, so sn_poll(mgr, -1) sleeps until there is work or a
    timer is due. Do not call sn_* functions from lwIP callbacks or from a
-   second thread.
+   second thread, except sn_mgr_wakeup: from any thread it queues a function
+   for the manager's thread under sys_arch_protect and signals the same
+   semaphore (from an interrupt only where the RTOS's sys_sem_signal is safe
+   there). On bare metal sn_mgr_wakeup may be called from an interrupt when
+   SN_LWIP_LOCK(lw) / SN_LWIP_UNLOCK(lw) are defined (save and disable
+   interrupts, restore them) or SYS_LIGHTWEIGHT_PROT is 1; the main loop
+   runs the queue at its next sn_poll.
+   Name resolution (sn_connect, mail to a host name) uses lwIP's
+   dns_gethostbyname, which never blocks: connect says SN_WANT_READ until the
+   answer's callback has run.
 
    What the application provides, at compile time, before the implementation:
    - SN_LWIP_ENTROPY(buf, len): fills buf with len bytes from a hardware
@@ -122,6 +131,16 @@ typedef struct sn__lw_sock {
   uint32_t order;        /* accept order of a pending one */
 } sn__lw_sock;
 
+/* sn_mgr_wakeup's lock: SN_LWIP_LOCK(lw) / SN_LWIP_UNLOCK(lw) when the
+   application defines them (bare metal: save PRIMASK and disable interrupts,
+   then restore it), else lwIP's sys_arch_protect with SYS_LIGHTWEIGHT_PROT,
+   else none (sn_mgr_wakeup from the main loop only, not from interrupts). */
+#if defined(SN_LWIP_LOCK) || SYS_LIGHTWEIGHT_PROT
+#define SN__LW_HAS_LOCK 1
+#else
+#define SN__LW_HAS_LOCK 0
+#endif
+
 /* The port's state: the application keeps one (static) per lwIP stack. */
 typedef struct sn_lwip {
   sn_port port;
@@ -133,7 +152,10 @@ typedef struct sn_lwip {
   unsigned long refused; /* connections reset because no socket was free */
   sn__lw_dns dns;
 #if !NO_SYS
-  sys_sem_t wake;        /* signalled by the callbacks */
+  sys_sem_t wake;        /* signalled by the callbacks and sn_mgr_wakeup */
+#endif
+#if SN__LW_HAS_LOCK && !defined(SN_LWIP_LOCK)
+  sys_prot_t prot;       /* the interrupt state sys_arch_protect saved (one lock at a time) */
 #endif
 } sn_lwip;
 
@@ -625,6 +647,29 @@ static int64_t sn__lw_wall_s(void *ctx) {
 #endif
 }
 
+#if !NO_SYS
+/* sn_mgr_wakeup from another thread: the wait sleeps on this semaphore. On
+   bare metal the main loop never sleeps in wait, so there is nothing to do. */
+static void sn__lw_wake(void *ctx) { sys_sem_signal(&((sn_lwip *) ctx)->wake); }
+#endif
+#if SN__LW_HAS_LOCK
+static void sn__lw_wlock(void *ctx) {
+#if defined(SN_LWIP_LOCK)
+  SN_LWIP_LOCK((sn_lwip *) ctx);
+#else
+  sys_prot_t prot = sys_arch_protect();
+  ((sn_lwip *) ctx)->prot = prot;
+#endif
+}
+static void sn__lw_wunlock(void *ctx) {
+#if defined(SN_LWIP_LOCK)
+  SN_LWIP_UNLOCK((sn_lwip *) ctx);
+#else
+  sys_arch_unprotect(((sn_lwip *) ctx)->prot);
+#endif
+}
+#endif
+
 SNDEF const sn_port *sn_lwip_port(sn_lwip *lw) {
   if (lw == NULL) return NULL;
   memset(lw, 0, sizeof *lw);
@@ -644,6 +689,13 @@ SNDEF const sn_port *sn_lwip_port(sn_lwip *lw) {
   lw->port.entropy = sn__lw_entropy;
   lw->port.now_ms = sn__lw_now_ms;
   lw->port.wall_s = sn__lw_wall_s;
+#if !NO_SYS
+  lw->port.wake = sn__lw_wake;
+#endif
+#if SN__LW_HAS_LOCK
+  lw->port.lock = sn__lw_wlock;
+  lw->port.unlock = sn__lw_wunlock;
+#endif
   return &lw->port;
 }
 

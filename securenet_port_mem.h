@@ -200,6 +200,8 @@ typedef struct sn_mem {
   unsigned long fail_send_at, fail_recv_at;
   int fail_err;
   unsigned long sends, recvs; /* send and recv calls counted */
+  int last_timeout;           /* the timeout_ms the last wait was given (it never blocks) */
+  unsigned long waits, wakes; /* wait calls; wake calls (sn_mgr_wakeup) */
   unsigned long activity;     /* accepts, connects, bytes moved, closes, shutdowns: a test polls until
                                  it stops moving */
   unsigned seq;
@@ -576,7 +578,8 @@ static uint8_t sn_mem__level(const sn_mem *m, int i) {
 static int sn_mem__wait(void *ctx, sn_wait_item *items, int n, int timeout_ms) {
   sn_mem *m = (sn_mem *) ctx;
   int i, ready = 0;
-  (void) timeout_ms; /* never blocks: the test moves the clock */
+  m->last_timeout = timeout_ms; /* never blocks: the test moves the clock */
+  m->waits++;
   m->now += m->tick;
   for (i = 0; i < n; i++) {
     items[i].ready = 0;
@@ -589,6 +592,9 @@ static int sn_mem__wait(void *ctx, sn_wait_item *items, int n, int timeout_ms) {
   }
   return ready;
 }
+
+/* One thread: wake only counts, and the lock is not needed. */
+static void sn_mem__wake(void *ctx) { ((sn_mem *) ctx)->wakes++; }
 
 /* Deterministic "entropy" (xorshift64): acceptable ONLY in a test. */
 static int sn_mem__entropy(void *ctx, unsigned char *buf, size_t len) {
@@ -623,6 +629,7 @@ SNDEF void sn_mem_init(sn_mem *m) {
   m->port.entropy = sn_mem__entropy;
   m->port.now_ms = sn_mem__now_ms;
   m->port.wall_s = sn_mem__wall_s;
+  m->port.wake = sn_mem__wake;
   m->wall = -1;
   m->seed = 0x9E3779B97F4A7C15ull;
   m->connect_err = SN_ERR_ADDR;

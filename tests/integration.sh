@@ -233,8 +233,8 @@ PYEOF
   grep -q '^HTTP/1.1 200' "$TMP/o" && grep -q '^Allow: GET, HEAD, OPTIONS' "$TMP/o" && grep -qi '^Content-Length: 0' "$TMP/o"
   check $? "curl: OPTIONS /api/status is 200 with Allow: GET, HEAD, OPTIONS and Content-Length: 0" "$(tr -d '\r' <"$TMP/o" | head -n 12 | tr '\n' ' ')"
   C $CA -i -X OPTIONS --request-target '*' "$U/" >"$TMP/o" 2>&1
-  grep -q '^HTTP/1.1 200' "$TMP/o" && grep -q '^Allow: GET, HEAD, POST, OPTIONS' "$TMP/o" && grep -qi '^Content-Length: 0' "$TMP/o"
-  check $? "curl: OPTIONS * is 200 with Allow: GET, HEAD, POST, OPTIONS (the demo's methods) and Content-Length: 0" "$(tr -d '\r' <"$TMP/o" | head -n 12 | tr '\n' ' ')"
+  grep -q '^HTTP/1.1 200' "$TMP/o" && grep -q '^Allow: GET, HEAD, POST, PUT, OPTIONS' "$TMP/o" && grep -qi '^Content-Length: 0' "$TMP/o"
+  check $? "curl: OPTIONS * is 200 with Allow: GET, HEAD, POST, PUT, OPTIONS (the demo's methods) and Content-Length: 0" "$(tr -d '\r' <"$TMP/o" | head -n 12 | tr '\n' ' ')"
   out=$(C $CA -X OPTIONS -o /dev/null -w '%{http_code}' "$U/nope")
   check "$(is "$out" 404)" "curl: OPTIONS on an unknown path (/nope) is 404" "$out"
 

@@ -240,7 +240,7 @@ def errors():
         got.append(read_response(s))
     s.close()
     heads = [g.partition(b"\r\n\r\n")[0].split(b"\r\n") for g in got]
-    want = [b"Allow: GET, HEAD, OPTIONS", b"Allow: GET, HEAD, POST, OPTIONS", b"Allow: POST, OPTIONS"]
+    want = [b"Allow: GET, HEAD, OPTIONS", b"Allow: GET, HEAD, POST, PUT, OPTIONS", b"Allow: POST, OPTIONS"]
     report([status(g) for g in got] == [200, 200, 200, 404] and
            all(w in h and b"Content-Length: 0" in h for w, h in zip(want, heads)),
            "OPTIONS /api/status, OPTIONS *, OPTIONS /api/echo: 200 with the Allow list and Content-Length: 0; "
