@@ -16,7 +16,8 @@ import sys
 
 SERVERS = ["sn_demo", "ssl_server2", "nginx"]
 
-# figure id, label, unit, higher_is_better
+# figure id, label, unit, higher_is_better (None: not the server's figure,
+# no ratio)
 FIGURES = [
     ("ka1_rps", "keep-alive req/s, 1 conn", "req/s", True),
     ("ka1_p99_ms", "  p99 latency, 1 conn", "ms", False),
@@ -32,6 +33,9 @@ FIGURES = [
     ("res13_hs", "resumed handshakes/s, TLS 1.3", "hs/s", True),
     ("res13_cpu_us", "  server CPU per resumed handshake, TLS 1.3", "us", False),
     ("dl_mbps", "1 MiB download, 1 conn", "MB/s", True),
+    ("ul_mbps", "streamed upload, 1 conn", "MB/s", True),
+    ("ul_cpu_us", "  server CPU per MB uploaded", "us", False),
+    ("ul_client_pct", "  client (curl) CPU, % of its time", "%", None),
     ("rss_kib", "peak RSS (VmHWM) after the run", "KiB", False),
 ]
 
@@ -86,9 +90,10 @@ def main():
 
     lines = []
     lines.append("securenet bench: %s round(s) x %s s per figure, alternating %s"
-                 % (meta.get("rounds", "?"), meta.get("seconds", "?"), ", ".join(SERVERS)))
-    for key in ("cpu", "pinning", "kernel", "compiler", "mbedtls", "openssl", "wrk", "nginx",
-                "securenet", "load", "tls"):
+                 % (meta.get("rounds", "?"), meta.get("seconds", "?"),
+                    ", ".join(meta.get("servers", " ".join(SERVERS)).split())))
+    for key in ("cpu", "pinning", "kernel", "compiler", "mbedtls", "openssl", "wrk", "curl", "nginx",
+                "securenet", "load", "tls", "upload", "figures"):
         if key in meta:
             lines.append("  %-10s %s" % (key + ":", meta[key]))
     lines.append("")
@@ -101,7 +106,7 @@ def main():
         vals = [medians.get((s, fid)) for s in SERVERS]
         if all(v is None for v in vals):
             continue
-        r_s2, r_ng = ratio(fid, "ssl_server2"), ratio(fid, "nginx")
+        r_s2, r_ng = (None, None) if higher is None else (ratio(fid, "ssl_server2"), ratio(fid, "nginx"))
         cells = [fmt(v, unit) for v in vals]
         lines.append("%-44s %10s %12s %10s %8s %9s" % (
             "%s [%s]" % (label, unit), cells[0], cells[1], cells[2],
@@ -119,6 +124,10 @@ def main():
     lines.append("HTTP/1.0 reply without a length, at most 16 KiB). Ratios are sn_demo / peer; for")
     lines.append("latency, CPU and RSS lower is better. Handshake rates are bound by the one-CPU")
     lines.append("OpenSSL client; the server CPU per handshake is the figure to compare servers by.")
+    if any(f["figure"] == "ul_mbps" for f in table):
+        lines.append("The upload's client is curl on one CPU: near 100% of its time on CPU, it is the")
+        lines.append("bound, and the server CPU per MB is the figure to compare by. sn_demo also")
+        lines.append("computes the body's SHA-256 (its answer is checked); nginx discards the body.")
     if notes:
         lines.append("")
         lines.append("problems seen:")

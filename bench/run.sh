@@ -9,7 +9,9 @@
 #   full and resumed handshakes/s, TLS 1.2 and 1.3 (openssl s_time -new /
 #   -reuse, resumption checked connection by connection), the server's CPU
 #   time per request and per handshake (/proc/PID/schedstat), a 1 MiB
-#   download's throughput (wrk) and the server's peak RSS (VmHWM).
+#   download's throughput (wrk), a streamed upload's throughput (curl -T,
+#   256 MiB to PUT /api/upload; sn_demo's answer checked: byte count and
+#   SHA-256) and the server's peak RSS (VmHWM).
 # Prints a table of medians with sn_demo's ratio to each peer and writes
 # build/bench/results.txt, results.json and the raw samples.tsv.
 #
@@ -19,8 +21,13 @@
 #   BENCH_HS_CLIENTS=2  s_time processes at once for the handshake figures
 #   BENCH_PORT_BASE=14430  servers on 127.0.0.1 BASE+1..BASE+3 (14000-14996)
 #   BENCH_MAX_CONNS=64  connection limit given to sn_demo and nginx
+#   BENCH_UPLOAD_MB=256 size of the uploaded body in MiB (1-4095)
+#   BENCH_SERVERS="sn_demo ssl_server2 nginx"  the servers to run (a subset)
+#   BENCH_FIGURES="keepalive handshake download upload"  the figures (a subset;
+#                       the peak RSS is always taken)
 #   BENCH_NO_BUILD=1    use what is built; do not install, build or make certs
-# A smoke run: BENCH_SECONDS=1 BENCH_ROUNDS=1 bench/run.sh (well under a minute).
+# A smoke run: BENCH_SECONDS=1 BENCH_ROUNDS=1 bench/run.sh (about a minute);
+# BENCH_UPLOAD_MB=16 makes its uploads short.
 #
 # Builds (unless BENCH_NO_BUILD): wrk and nginx-light through tools/deps.sh;
 # ssl_server2 through tools/build-mbedtls3.sh --programs into
@@ -43,7 +50,8 @@ ROUNDS=${BENCH_ROUNDS:-3}
 HS_CLIENTS=${BENCH_HS_CLIENTS:-2}
 PORT_BASE=${BENCH_PORT_BASE:-14430}
 MAX_CONNS=${BENCH_MAX_CONNS:-64}
-for v in S ROUNDS HS_CLIENTS PORT_BASE MAX_CONNS; do
+UPLOAD_MB=${BENCH_UPLOAD_MB:-256}
+for v in S ROUNDS HS_CLIENTS PORT_BASE MAX_CONNS UPLOAD_MB; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
 if [ "$S" -gt 600 ] || [ "$ROUNDS" -gt 50 ] || [ "$HS_CLIENTS" -gt 16 ]; then
@@ -51,6 +59,19 @@ if [ "$S" -gt 600 ] || [ "$ROUNDS" -gt 50 ] || [ "$HS_CLIENTS" -gt 16 ]; then
 fi
 if [ "$PORT_BASE" -lt 14000 ] || [ "$PORT_BASE" -gt 14996 ]; then die "BENCH_PORT_BASE must be 14000-14996"; fi
 [ "$MAX_CONNS" -ge 51 ] || die "BENCH_MAX_CONNS must be at least 51 (50 wrk connections)"
+[ "$UPLOAD_MB" -le 4095 ] || die "BENCH_UPLOAD_MB must be 1-4095"
+ALL_SERVERS="sn_demo ssl_server2 nginx"
+ALL_FIGURES="keepalive handshake download upload"
+subset() {          # subset NAME WANTED ALL -> the words of ALL that are in WANTED
+    local w a out=""
+    for w in $2; do [[ " $3 " == *" $w "* ]] || die "$1: unknown '$w' (from: $3)"; done
+    for a in $3; do [[ " $2 " != *" $a "* ]] || out="${out:+$out }$a"; done
+    [ -n "$out" ] || die "$1 is empty"
+    echo "$out"
+}
+SERVERS=$(subset BENCH_SERVERS "${BENCH_SERVERS:-$ALL_SERVERS}" "$ALL_SERVERS")
+FIGS=$(subset BENCH_FIGURES "${BENCH_FIGURES:-$ALL_FIGURES}" "$ALL_FIGURES")
+has() { [[ " $SERVERS $FIGS " == *" $1 "* ]]; }
 
 OUT=$top/build/bench
 LOGS=$OUT/logs
@@ -65,12 +86,16 @@ CNF12=$top/bench/openssl-tls12.cnf
 CNF13=$top/bench/openssl-tls13.cnf
 SMALL=/api/hello/bench        # 13 bytes of body from sn_demo and nginx
 BLOB_BYTES=1048576
+UPLOAD_BYTES=$((UPLOAD_MB * 1048576))
+UPLOAD_FILE=$top/build/bench/upload-${UPLOAD_MB}m.bin
 
 # ---- what the run needs ------------------------------------------------------
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
-    tools/deps.sh wrk nginx-light openssl python3
-    tools/build-mbedtls3.sh --programs "$MBED_BENCH" | tail -n 1
-    make -s MBEDTLS=3 MBEDTLS_SOURCE=1 BUILD=build/bench/m3 CFLAGS="-O2 -g -DSN_MAX_CONNS=$MAX_CONNS" build/bench/m3/sn_demo
+    tools/deps.sh wrk nginx-light openssl python3 curl
+    if has ssl_server2; then tools/build-mbedtls3.sh --programs "$MBED_BENCH" | tail -n 1; fi
+    if has sn_demo; then
+        make -s MBEDTLS=3 MBEDTLS_SOURCE=1 BUILD=build/bench/m3 CFLAGS="-O2 -g -DSN_MAX_CONNS=$MAX_CONNS" build/bench/m3/sn_demo
+    fi
     make -s certs
 fi
 # ssl_server2 leaves Nagle on: bench/nodelay.c sets TCP_NODELAY as the others do
@@ -79,11 +104,31 @@ if [ ! -f "$NODELAY" ] || [ bench/nodelay.c -nt "$NODELAY" ]; then
     mkdir -p "$(dirname "$NODELAY")"
     "${CC:-cc}" -std=c99 -Wall -Wextra -Werror -pedantic -O2 -shared -fPIC -o "$NODELAY" bench/nodelay.c -ldl
 fi
-for f in "$SN_DEMO" "$SSL_SERVER2" "$NGINX"; do [ -x "$f" ] || die "missing $f"; done
+! has sn_demo || [ -x "$SN_DEMO" ] || die "missing $SN_DEMO"
+! has ssl_server2 || [ -x "$SSL_SERVER2" ] || die "missing $SSL_SERVER2"
+! has nginx || [ -x "$NGINX" ] || die "missing $NGINX"
 for f in "$CERT" "$KEY" "$CA"; do [ -f "$f" ] || die "missing $f (make certs)"; done
-for t in wrk openssl python3 timeout; do command -v "$t" >/dev/null || die "missing $t"; done
+for t in wrk openssl python3 timeout curl sha256sum; do command -v "$t" >/dev/null || die "missing $t"; done
 
 mkdir -p "$OUT" "$LOGS"
+
+# The upload's body: made once (the same bytes every time: AES-128-CTR of
+# zeros under a fixed passphrase), reused; its SHA-256 kept beside it.
+if has upload; then
+    if [ ! -f "$UPLOAD_FILE" ] || [ "$(stat -c %s "$UPLOAD_FILE")" != "$UPLOAD_BYTES" ]; then
+        say "making the upload body: $UPLOAD_MB MiB in $(realpath --relative-to="$top" "$UPLOAD_FILE")"
+        rm -f "$UPLOAD_FILE" "$UPLOAD_FILE.sha256"
+        { openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:securenet-bench-upload -in /dev/zero 2>/dev/null || true; } |
+            head -c "$UPLOAD_BYTES" >"$UPLOAD_FILE.tmp"
+        [ "$(stat -c %s "$UPLOAD_FILE.tmp")" = "$UPLOAD_BYTES" ] || die "could not make $UPLOAD_FILE"
+        mv "$UPLOAD_FILE.tmp" "$UPLOAD_FILE"
+    fi
+    if [ ! -s "$UPLOAD_FILE.sha256" ] || [ "$UPLOAD_FILE" -nt "$UPLOAD_FILE.sha256" ]; then
+        sha256sum "$UPLOAD_FILE" | cut -d' ' -f1 >"$UPLOAD_FILE.sha256"
+    fi
+    UPLOAD_SHA256=$(cat "$UPLOAD_FILE.sha256")
+    [[ $UPLOAD_SHA256 =~ ^[0-9a-f]{64}$ ]] || die "bad $UPLOAD_FILE.sha256"
+fi
 SAMPLES=$OUT/samples.tsv
 META=$OUT/meta.tsv
 : >"$SAMPLES"
@@ -277,6 +322,79 @@ run_stime() {
     return 0
 }
 
+# run_upload SERVER ROUND -> ul_mbps ul_cpu_us ul_client_pct ul_note
+# curl uploads the body (PUT /api/upload, Content-Length, no Expect), then
+# asks GET /api/hello/bench on the same connection: the server reads that
+# only after the last byte of the body, so the time from the body's first
+# byte to that answer is the body's time whether the server answers the
+# PUT at the end (sn_demo) or at once and discards the body (nginx).
+# Repeated for BENCH_SECONDS (at least once, at most 50 times). The client's
+# CPU share: curl's user + system time over its process's wall time.
+run_upload() {
+    local server=$1 round=$2 url="https://127.0.0.1:$srv_port" n=0 bytes=0 body_s=0 curl_s=0 cli_s=0
+    local t0 c0 c1 w0 w1 log reply out up get rc got sum
+    local tls=(--http1.1 --cacert "$CA" --tlsv1.2 --tls-max 1.2 --ciphers ECDHE-ECDSA-AES128-GCM-SHA256
+               --curves prime256v1 --connect-timeout 10 --max-time $((60 + UPLOAD_MB)))
+    ul_note=
+    c0=$(cpu_ns)
+    t0=$(now_ns)
+    while [ "$n" -lt 50 ] && { [ "$n" = 0 ] || [ $(($(now_ns) - t0)) -lt $((S * 1000000000)) ]; }; do
+        n=$((n + 1))
+        log=$LOGS/upload.$server.$round.$n.log
+        reply=$LOGS/upload.$server.$round.$n.reply
+        # the inner ( ) becomes curl (run_on execs); `times` then gives its CPU time
+        w0=$(now_ns)
+        out=$( ( (OPENSSL_CONF=$CNF12 run_on 1 curl -sS -v "${tls[@]}" -H 'Expect:' \
+                    -H 'Content-Type: application/octet-stream' -T "$UPLOAD_FILE" -o "$reply" \
+                    -w 'up %{http_code} %{size_upload} %{time_pretransfer} %{time_total}\n' "$url/api/upload" \
+                    --next "${tls[@]}" -o "$reply.get" \
+                    -w 'get %{http_code} %{num_connects} %{time_total}\n' "$url$SMALL" 2>"$log") &&
+                    echo "rc 0" || echo "rc $?"
+                  times) 2>&1) || true
+        w1=$(now_ns)
+        printf '%s\n' "$out" >>"$log"
+        up=$(sed -n 's/^up //p' <<<"$out")
+        get=$(sed -n 's/^get //p' <<<"$out")
+        rc=$(sed -n 's/^rc //p' <<<"$out")
+        if [ "$rc" != 0 ] || [ -z "$up" ] || [ -z "$get" ]; then
+            ul_note="upload $n: curl failed (exit ${rc:-?}): $(grep -m1 '^curl: ' "$log" || true)"
+        elif [ "$(cut -d' ' -f1 <<<"$up")" != 200 ]; then
+            ul_note="upload $n: HTTP $(cut -d' ' -f1 <<<"$up") ($(head -c 80 "$reply" | tr -c '[:print:]' ' '))"
+        elif [ "$(cut -d' ' -f2 <<<"$up")" != "$UPLOAD_BYTES" ]; then
+            ul_note="upload $n: curl sent $(cut -d' ' -f2 <<<"$up") of $UPLOAD_BYTES bytes"
+        elif [ "$(cut -d' ' -f1-2 <<<"$get")" != "200 0" ] || [ "$(cat "$reply.get")" != "hello, bench" ]; then
+            ul_note="upload $n: the GET after it was not answered on the same connection ($get)"
+        elif ! grep -q '^\* SSL connection using TLSv1\.2 / ECDHE-ECDSA-AES128-GCM-SHA256$' "$log"; then
+            ul_note="upload $n: not TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256: $(grep -m1 'SSL connection using' "$log" || true)"
+        elif [ "$server" = sn_demo ]; then
+            # {"bytes": N, "sha256": "<hex>"}
+            got=$(tr -d ' \n\r\t' <"$reply" | sed -n 's/.*"bytes":\([0-9]*\).*/\1/p')
+            sum=$(tr -d ' \n\r\t' <"$reply" | sed -n 's/.*"sha256":"\([0-9a-fA-F]*\)".*/\1/p' | tr 'A-F' 'a-f')
+            [ "$got" = "$UPLOAD_BYTES" ] || ul_note="upload $n: the server counted ${got:-?} bytes, not $UPLOAD_BYTES"
+            [ -n "$ul_note" ] || [ "$sum" = "$UPLOAD_SHA256" ] ||
+                ul_note="upload $n: the server's SHA-256 ${sum:-?} is not the body's $UPLOAD_SHA256"
+        fi
+        if [ -n "$ul_note" ]; then
+            ul_mbps=nan ul_cpu_us=nan ul_client_pct=nan
+            return 0
+        fi
+        bytes=$((bytes + UPLOAD_BYTES))
+        # body: from after the handshake to the GET's answer
+        body_s=$(awk -v s="$body_s" -v u="$up" -v g="$get" 'BEGIN {
+            split(u, a, " "); split(g, b, " "); printf "%.6f", s + a[4] - a[3] + b[3] }')
+        curl_s=$(awk -v s="$curl_s" -v a="$w0" -v b="$w1" 'BEGIN {printf "%.6f", s + (b - a) / 1e9}')
+        # `times`: the shell's user and system time, then its children's ("0m0.090s 0m0.181s")
+        cli_s=$(awk -v s="$cli_s" 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] } }
+            END { printf "%.6f", s }' < <(grep -E '^[0-9]+m[0-9.]+s [0-9]+m[0-9.]+s$' <<<"$out"))
+    done
+    c1=$(cpu_ns)
+    ul_mbps=$(awk -v b="$bytes" -v t="$body_s" 'BEGIN {printf "%.1f", b / t / 1e6}')
+    ul_cpu_us=$(awk -v a="$c0" -v c="$c1" -v b="$bytes" 'BEGIN {printf "%.1f", (c - a) / 1000 / (b / 1e6)}')
+    ul_client_pct=$(awk -v c="$cli_s" -v t="$curl_s" 'BEGIN {printf "%.0f", 100 * c / t}')
+    say "  upload: $n x $UPLOAD_MB MiB, $ul_mbps MB/s"
+    return 0
+}
+
 # What each server negotiates under the clients' configuration (round 1).
 probe_tls() {       # probe_tls SERVER
     local ver cnf out proto suite group
@@ -309,7 +427,7 @@ probe_tls() {       # probe_tls SERVER
 
 measure() {         # measure SERVER ROUND
     local server=$1 round=$2 ver mode fig
-    if [ "$server" != ssl_server2 ]; then
+    if [ "$server" != ssl_server2 ] && has keepalive; then
         run_wrk "$server" "$round" 1 "$SMALL"
         sample "$server" ka1_rps "$round" "$wrk_rps" "$wrk_note"
         sample "$server" ka1_p99_ms "$round" "$wrk_p99"
@@ -319,6 +437,7 @@ measure() {         # measure SERVER ROUND
         sample "$server" ka50_cpu_us "$round" "$wrk_cpu_us"
     fi
     for ver in 12 13; do
+        has handshake || break
         for mode in -new -reuse; do
             fig=full
             [ $mode = -new ] || fig=res
@@ -327,12 +446,18 @@ measure() {         # measure SERVER ROUND
             sample "$server" "$fig${ver}_cpu_us" "$round" "$hs_cpu_us"
         done
     done
-    if [ "$server" != ssl_server2 ]; then
+    if [ "$server" != ssl_server2 ] && has download; then
         local path=/blob-1m
         [ "$server" != sn_demo ] || path="/api/blob?bytes=$BLOB_BYTES"
         run_wrk "$server" "$round" 1 "$path"
         sample "$server" dl_mbps "$round" \
             "$(awk -v r="$wrk_rps" -v b="$BLOB_BYTES" 'BEGIN {print (r == "nan") ? "nan" : r * b / 1e6}')" "$wrk_note"
+    fi
+    if [ "$server" != ssl_server2 ] && has upload; then
+        run_upload "$server" "$round"
+        sample "$server" ul_mbps "$round" "$ul_mbps" "$ul_note"
+        sample "$server" ul_cpu_us "$round" "$ul_cpu_us"
+        sample "$server" ul_client_pct "$round" "$ul_client_pct"
     fi
     sample "$server" rss_kib "$round" "$(awk '/^VmHWM:/ {print $2}' "/proc/$srv_pid/status")"
 }
@@ -349,19 +474,23 @@ fi
 meta kernel "$(uname -sr)"
 meta compiler "$(${CC:-cc} --version | head -n 1)"
 meta mbedtls "$(sed -n 's/.*version=\([^ ]*\).*/\1/p' "$MBED_BENCH/.built" 2>/dev/null || echo '?') (sn_demo and ssl_server2, -O2)"
-meta openssl "$(openssl version) (s_time; wrk's libssl)"
+meta openssl "$(openssl version) (s_time; wrk's and curl's libssl)"
+meta curl "$(curl --version | head -n 1 | cut -d' ' -f1-2)"
 meta wrk "$(wrk -v 2>&1 | head -n 1 | cut -d' ' -f1-2)"
 meta nginx "$("$NGINX" -v 2>&1 | sed 's/^nginx version: //'), 1 worker"
 meta securenet "$(sed -n 's/^#define SN_VERSION "\(.*\)"/\1/p' securenet.h) at $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- securenet.h securenet_port_posix.h examples 2>/dev/null || echo ' + local changes'), SN_MAX_CONNS=$MAX_CONNS"
 meta load "loadavg at start $(cut -d' ' -f1-3 /proc/loadavg); wrk -t1; $HS_CLIENTS s_time at once; limit $MAX_CONNS connections"
-meta tls "TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256, TLS 1.3 TLS_AES_128_GCM_SHA256, P-256 (cert and ECDHE); keep-alive and download on TLS 1.2"
+meta tls "TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256, TLS 1.3 TLS_AES_128_GCM_SHA256, P-256 (cert and ECDHE); keep-alive, download and upload on TLS 1.2"
+! has upload || meta upload "$UPLOAD_MB MiB body (build/bench/$(basename "$UPLOAD_FILE"), SHA-256 ${UPLOAD_SHA256:-?}), curl -T, PUT /api/upload, then a GET on the same connection"
+meta servers "$SERVERS"
+meta figures "$FIGS"
 meta rounds "$ROUNDS"
 meta seconds "$S"
 
 say "$ROUNDS round(s) x $S s per figure; ports $((PORT_BASE + 1))-$((PORT_BASE + 3)); $(sed -n 's/^pinning\t//p' "$META")"
 t_start=$SECONDS
 for round in $(seq "$ROUNDS"); do
-    for server in sn_demo ssl_server2 nginx; do
+    for server in $SERVERS; do
         say "round $round/$ROUNDS: $server"
         start_server "$server" "$round"
         [ "$round" != 1 ] || probe_tls "$server"
