@@ -102,6 +102,7 @@ memory() {
     sleep 0.1
   done
   line=$(grep 'memory (on request)' "$TMP/console.log" | tail -n 1 | tr -d '\r')
+  last_peak=$(sed -nE 's/.*heap peak ([0-9]+) B.*/\1/p' <<<"$line")
   echo "# memory, $1: $(sed -E 's/.*(heap peak [0-9]+ B).*(stack deepest [0-9]+ of [0-9]+ B).*(lwIP heap peak [0-9]+ of [0-9]+ B, pbuf pool peak [0-9]+ of [0-9]+).*/\1, \2, \3/' <<<"$line")"
   console r
 }
@@ -144,6 +145,21 @@ hs hello "$(tail -n 1 <<<"$out")"
 check $? "GET /api/hello/:name answers 'hello, mps2'" "got: $out"
 
 memory "full handshakes (TLS 1.3, 1.2) and small requests, one connection at a time"
+small_peak=${last_peak:-0}
+
+# ---- a 1 MiB streamed upload: hashed as it arrives, never held -------------------------------
+head -c 1048576 /dev/urandom >"$TMP/up.bin"
+want=$(sha256sum "$TMP/up.bin" | cut -c1-64)
+out=$(C -T "$TMP/up.bin" -w '\n%{http_code} %{time_appconnect} %{time_total}' "$URL/api/upload")
+read -r code t total <<<"$(tail -n 1 <<<"$out")"
+hs upload "$t"
+[ "$code" = 200 ] && grep -q "\"bytes\":1048576,\"sha256\":\"$want\"" <<<"$out"
+check $? "a 1 MiB PUT to /api/upload is streamed and hashed on the board: bytes and SHA-256 match (${total}s)" "got: $(head -n 1 <<<"$out")"
+memory "a 1 MiB streamed upload (one connection, a full handshake)"
+up_peak=${last_peak:-0}
+[ "$up_peak" -gt 0 ] && [ "$small_peak" -gt 0 ] && [ "$up_peak" -le $((small_peak + 4096)) ]
+check $? "the 1 MiB upload's heap peak ($up_peak B) is at most a small request's ($small_peak B) + 4 KiB" \
+  "upload peak $up_peak B, small requests $small_peak B"
 
 # ---- a 64 KiB POST, echoed ------------------------------------------------------------------
 head -c 65536 /dev/urandom >"$TMP/post.bin"

@@ -265,7 +265,7 @@ static const sn_route_opts upload_route = {
    requests are served meanwhile. A fixed pool of waits (no allocation); a
    wait whose client left finds its request gone (demo_late). */
 #ifndef DEMO_DELAYS
-#define DEMO_DELAYS 64
+#define DEMO_DELAYS 8 /* sn_demo, on a Linux gateway: 64 */
 #endif
 typedef struct demo_delay {
   sn_timer t;

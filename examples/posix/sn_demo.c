@@ -15,6 +15,7 @@
 #ifndef SN_MAX_CONNS
 #define SN_MAX_CONNS 128
 #endif
+#define DEMO_DELAYS 64 /* GET /api/delay waits at once */
 #define SECURENET_IMPLEMENTATION
 #include "securenet.h"
 #include "securenet_port_posix.h"
