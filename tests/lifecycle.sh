@@ -48,7 +48,7 @@ RUN=${LC_ONLY:-upload expect abort backpressure late delay worker}
 PY=/usr/bin/python3
 LC=tests/lifecycle/lc.py
 CA=$CERTS/ca.pem
-pass=0 fail=0 pids="" LOG="" SPID=""
+pass=0 fail=0 pids="" LOG="" SPID="" NOHEAP=""
 
 # ---- reporting (as tests/integration.sh) -------------------------------------------------
 ok() { echo "ok - $1"; pass=$((pass + 1)); }
@@ -142,11 +142,11 @@ group_upload() {
     fi
     [ "$code" = 200 ] || why+="status $code $(grep -E '^curl:' "$TMP/curl.$mode" | head -n1); "
     timeout 120 $PY $LC judge --resp "$TMP/resp.$mode" --sha "$TMP/sha.$mode" --bytes $n --samples "$samp" \
-      --base "$base" --tol 8192 >"$TMP/judge.$mode" 2>&1
+      --base "$base" --tol 8192 $NOHEAP >"$TMP/judge.$mode" 2>&1
     grep '^#' "$TMP/judge.$mode"
     why+=$(grep -v '^#' "$TMP/judge.$mode")
     check "$([ -z "$why" ] && echo 0 || echo 1)" \
-      "upload: curl PUTs $MB MiB ($([ $mode = chunked ] && echo chunked || echo Content-Length)) to /api/upload: the answer has its bytes and sha256, heap_bytes within 8 KiB of a small echo's meanwhile" \
+      "upload: curl PUTs $MB MiB ($([ $mode = chunked ] && echo chunked || echo Content-Length)) to /api/upload: the answer has its bytes and sha256, $([ -n "$NOHEAP" ] && echo "heap_bytes not measured here" || echo "heap_bytes within 8 KiB of a small echo's meanwhile")" \
       "$why"
   done
 }
@@ -154,7 +154,7 @@ group_upload() {
 # ---- checks 2-7: Python clients (lc.py), one group each ----------------------------------
 py_group() {
   local g=$1 out
-  out=$(timeout $((180 * SLOW)) $PY $LC check "$g" --port "$S" --ca "$CA" --tol "$TOL" --slow "$SLOW" 2>&1)
+  out=$(timeout $((180 * SLOW)) $PY $LC check "$g" --port "$S" --ca "$CA" --tol "$TOL" --slow "$SLOW" $NOHEAP 2>&1)
   echo "$out" | grep -E '^(ok|not ok|#) '
   echo "$out" | grep -vE '^(ok|not ok|#) ' | grep . | tail -n 5 | sed 's/^/#   lc.py: /'
   pass=$((pass + $(grep -c '^ok ' <<<"$out")))
@@ -183,6 +183,10 @@ if start lifecycle; then
   timeout $((120 * SLOW)) $PY $LC warm --port "$S" --ca "$CA" || nok "lifecycle: 44 handshakes to warm the server up"
   st=$(status)
   grep -q '"heap_bytes"' <<<"$st" || echo "# /api/status has no heap_bytes (the heap checks fail): $st"
+  if grep -qE '"heap_bytes": *0[,}]' <<<"$st"; then # valgrind's allocator: glibc's mallinfo2 sees none of it
+    NOHEAP=--no-heap
+    echo "# heap_bytes is 0 (an allocator mallinfo2 does not see): not compared; the leak check at exit stands in"
+  fi
   for g in $RUN; do
     case $g in
       upload) group_upload ;;
