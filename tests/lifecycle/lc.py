@@ -442,7 +442,8 @@ def group_expect():
     # sent, then the connection closes (the unread body cannot be skipped).
     # Seen failing against today's sn_demo (no /api/upload route: 404), and
     # against tests/lifecycle/standin.py with LC_STANDIN_BUG=continue-first
-    # (it sends 100 Continue, then 413).
+    # (it sends 100 Continue, then 413) and LC_STANDIN_BUG=413-keep-open (the connection
+    # stays open after the 413).
     for length in (5000000000, 4294967297):
         s = connect()
         try:
@@ -487,10 +488,10 @@ def group_expect():
             why = "%s: %s" % (e.__class__.__name__, e)
         finally:
             s.close()
-        what = ("then the 1 MiB body is sent and answered with its bytes and sha256" if length != 4294967296
-                else "(4 GiB exactly is within the limit)")
+        what = (", then the 1 MiB body is sent and answered with its bytes and sha256" if length != 4294967296
+                else " (4 GiB exactly is within the limit; the client leaves after 1 MiB)")
         report(not why, "expect: %s /api/upload with Expect: 100-continue and Content-Length %d gets "
-               "100 Continue first, %s" % (method, length, what), why)
+               "100 Continue first%s" % (method, length, what), why)
     # the client that left after 1 MiB of 4 GiB: gone (and counted) before the next group's baselines
     st = Status()
     try:
@@ -643,7 +644,8 @@ def group_delay():
     # 200 ms, all of them before any delay ends; the N get {"waited_ms": 2000} after 2.0 to
     # 3.5 s. Completed deferred replies are not "late" and not "aborted".
     # Seen failing against today's sn_demo (404), and against standin.py with
-    # LC_STANDIN_BUG=serial-delay (one delay at a time: the 50 take 100 s, cut at the bound).
+    # LC_STANDIN_BUG=blocking-delay (one delay at a time and nothing else meanwhile: the
+    # keep-alive requests wait 2 s each, the 50 clients 100 s, both cut at their bounds).
     n = A.clients
     st = Status()
     res = [None] * n
@@ -747,7 +749,8 @@ def group_late():
     # (the timer's reply found its request gone and got an error), the connection is gone
     # and heap_bytes is back at its baseline.
     # Seen failing against today's sn_demo (no "late" in /api/status), and against
-    # standin.py with LC_STANDIN_BUG=no-late ("late" stays).
+    # standin.py with LC_STANDIN_BUG=no-late ("late" stays) and LC_STANDIN_BUG=leak-abort
+    # (heap_bytes 10000 over the baseline).
     st = Status()
     why = ""
     try:

@@ -12,12 +12,15 @@ base, plus 20000 per open connection, plus what a bug holds.
 
 LC_STANDIN_BUG (one of):
   continue-first  sends 100 Continue before refusing a body over 4 GiB with 413
+  413-keep-open   keeps the connection open after that 413 (the body announced is never read)
   sha             the sha256 misses the body's first byte
   buffer-body     an upload's bytes count in heap_bytes until its end (a buffered body)
   no-abort-count  a client leaving mid-upload is not counted in "aborted"
-  leak-abort      a client leaving mid-upload leaves 10000 bytes in heap_bytes
+  leak-abort      a client leaving mid-upload, or before its delayed reply, leaves 10000 bytes
+                  in heap_bytes
   no-backpressure delay_ms is ignored
-  serial-delay    one /api/delay at a time (a blocking handler)
+  blocking-delay  /api/delay sleeps in the handler and every request waits for it (a server
+                  whose one thread is blocked): one delay at a time, nothing else served meanwhile
   no-late         a delayed reply to a client that left is not counted in "late"
   worker-inline   /api/worker answers at once, "thread": false
 Standard library only.
@@ -144,7 +147,9 @@ def upload(c, target, hdrs):
     if length > MAX_UPLOAD:
         if cont and BUG == "continue-first":
             c.s.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
-        c.send(413, b'{"error": 413}\n', close=True)
+        c.send(413, b'{"error": 413}\n', close=BUG != "413-keep-open")
+        if BUG == "413-keep-open":
+            time.sleep(30)
         return False
     if cont:
         c.s.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -172,13 +177,11 @@ def upload(c, target, hdrs):
 
 def delay(c, target):
     ms = query(target, "ms", 0, 60000)
-    if BUG == "serial-delay":
-        with SERIAL:
-            time.sleep(ms / 1000.0)
-    else:
-        time.sleep(ms / 1000.0)
+    time.sleep(ms / 1000.0)
     if c.gone():
         add("aborted", 1)
+        if BUG == "leak-abort":
+            add("held", 10000)
         if BUG != "no-late":
             add("late", 1)
         raise Gone("late")
@@ -198,36 +201,44 @@ def serve(c):
     while True:
         method, target, hdrs = c.head()
         add("requests", 1)
-        path = urllib.parse.urlsplit(target).path
-        close = hdrs.get("connection", "").lower() == "close"
-        try:
-            if method == "GET" and path == "/api/status":
-                with LOCK:
-                    d = {"uptime_ms": int((time.monotonic() - T0) * 1000), "connections": ST["connections"],
-                         "requests": ST["requests"], "tls": None, "client": None,
-                         "heap_bytes": 500000 + 20000 * ST["connections"] + ST["held"],
-                         "aborted": ST["aborted"], "late": ST["late"]}
-                c.send(200, json.dumps(d).encode() + b"\n")
-            elif method == "GET" and path.startswith("/api/hello/"):
-                c.send(200, ("hello, %s\n" % urllib.parse.unquote(path[11:])).encode(), "text/plain; charset=utf-8")
-            elif method == "POST" and path == "/api/echo":
-                body = b"".join(c.pieces(hdrs))
-                c.send(200, body, hdrs.get("content-type", "application/octet-stream"))
-            elif method in ("PUT", "POST") and path == "/api/upload":
-                if not upload(c, target, hdrs):
-                    return
-            elif method == "GET" and path == "/api/delay":
-                delay(c, target)
-            elif method == "GET" and path == "/api/worker":
-                worker(c, target)
-            else:
-                c.send(404, b'{"error": 404}\n', close=True)
-                return
-        except ValueError:
-            c.send(400, b'{"error": 400}\n', close=True)
+        if BUG == "blocking-delay":
+            with SERIAL:
+                more = route(c, method, target, hdrs)
+        else:
+            more = route(c, method, target, hdrs)
+        if not more or hdrs.get("connection", "").lower() == "close":
             return
-        if close:
-            return
+
+
+def route(c, method, target, hdrs):
+    """Answers one request: True to go on with the connection, False to end it."""
+    path = urllib.parse.urlsplit(target).path
+    try:
+        if method == "GET" and path == "/api/status":
+            with LOCK:
+                d = {"uptime_ms": int((time.monotonic() - T0) * 1000), "connections": ST["connections"],
+                     "requests": ST["requests"], "tls": None, "client": None,
+                     "heap_bytes": 500000 + 20000 * ST["connections"] + ST["held"],
+                     "aborted": ST["aborted"], "late": ST["late"]}
+            c.send(200, json.dumps(d).encode() + b"\n")
+        elif method == "GET" and path.startswith("/api/hello/"):
+            c.send(200, ("hello, %s\n" % urllib.parse.unquote(path[11:])).encode(), "text/plain; charset=utf-8")
+        elif method == "POST" and path == "/api/echo":
+            body = b"".join(c.pieces(hdrs))
+            c.send(200, body, hdrs.get("content-type", "application/octet-stream"))
+        elif method in ("PUT", "POST") and path == "/api/upload":
+            return upload(c, target, hdrs)
+        elif method == "GET" and path == "/api/delay":
+            delay(c, target)
+        elif method == "GET" and path == "/api/worker":
+            worker(c, target)
+        else:
+            c.send(404, b'{"error": 404}\n', close=True)
+            return False
+    except ValueError:
+        c.send(400, b'{"error": 400}\n', close=True)
+        return False
+    return True
 
 
 def handle(raw, ctx):
