@@ -25,7 +25,7 @@
 #   SN_TMP        scratch directory (default build/lc-tmp.$$; removed unless a check failed)
 #   SN_WRAP       a wrapper for the server command, e.g. "valgrind -q --error-exitcode=9";
 #                 then the upper time bounds are LC_SLOW (default 4) times longer
-#   SN_UPLOAD_MB  MiB per curl upload (default 1024; tests/run.sh gives 64 under ASan/valgrind)
+#   SN_UPLOAD_MB  MiB per curl upload (default 1024; tests/run.sh: 256 under ASan, 32 under valgrind)
 #   LC_ONLY       the groups to run, space-separated (default: all, in the order above)
 #   LC_SLOW       the factor for upper time bounds (default 1, 4 with SN_WRAP)
 #   LC_HEAP_TOL   bytes heap_bytes may stay above its baseline at rest (default 4096)

@@ -421,7 +421,7 @@ def judge():
         why.append(v + (" (%s)" % errs[0] if errs else ""))
     elif not why and during < 3 and not A.no_heap:
         why.append("only %d heap samples while the upload's connection was open (3 needed: a larger SN_UPLOAD_MB)" % during)
-    elif samples:
+    elif samples and not A.no_heap:
         note("heap_bytes: %d samples (%d during the upload), at most %d (%+d against the small echo)"
              % (len(samples), during, max(samples), max(samples) - A.base))
     if why:
@@ -520,17 +520,19 @@ def group_abort():
                 d0 = st.get()
                 a0, h0 = counter(d0, "aborted"), counter(d0, "heap_bytes")
                 s = connect()
-                s.sendall(upload_head("PUT", "/api/upload", 64 << 20))
-                for b in blocks(1 << 20):
-                    s.sendall(b)
-                time.sleep(0.3)
-                mid = st.get()
-                if mid.get("connections") != 2:
-                    note("abort (%s): %r connections while uploading, 2 expected" % (how, mid.get("connections")))
-                if how == "rst":
-                    rst_close(s)
-                else:
-                    s.close()
+                try:
+                    s.sendall(upload_head("PUT", "/api/upload", 64 << 20))
+                    for b in blocks(1 << 20):
+                        s.sendall(b)
+                    time.sleep(0.3)
+                    mid = st.get()
+                    if mid.get("connections") != 2:
+                        note("abort (%s): %r connections while uploading, 2 expected" % (how, mid.get("connections")))
+                finally:
+                    if how == "rst":
+                        rst_close(s)
+                    else:
+                        s.close()
                 # the abort reaches the callback within 3 s; heap and connections back within 5 s
                 deadline = time.monotonic() + 3.0 * A.slow
                 while True:
