@@ -61,6 +61,12 @@ if [ "$unit_only" -eq 0 ]; then
   run_suite "fuzz regressions" env BUILD="$build" tests/fuzz/run.sh --regress "$build"
   run_suite "integration" env SN_DEMO="$build/sn_demo" tests/integration.sh
   run_suite "integration (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/integration.sh
+  # requests that outlive a handler call (tests/lifecycle.sh): streamed uploads of 1 GiB with a flat heap,
+  # 100-continue, aborts, backpressure, deferred and late replies, the worker thread. Under ASan
+  # 256 MiB per upload (mbedTLS itself is not instrumented, so it runs near full speed; 20 s), under
+  # valgrind 32 MiB (3.5 MB/s there; 40 s)
+  run_suite "lifecycle" env SN_DEMO="$build/sn_demo" tests/lifecycle.sh
+  run_suite "lifecycle (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" SN_UPLOAD_MB=256 ASAN_OPTIONS=detect_leaks=1 tests/lifecycle.sh
   # testssl.sh against sn_demo's default configuration (docs/tls-audit.md), in the mbedTLS 3.6 pass
   # (TLS 1.3; `MBEDTLS_MAJOR=2 SN_DEMO=build/m2/sn_demo tests/audit.sh` audits the 2.28 build)
   if [ "$major" = 3 ]; then
@@ -118,6 +124,8 @@ if [ "$unit_only" -eq 0 ]; then
       SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/client_integration.sh
     run_suite "integration (valgrind)" env SN_DEMO="$build/sn_demo" \
       SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/integration.sh
+    run_suite "lifecycle (valgrind)" env SN_DEMO="$build/sn_demo" SN_UPLOAD_MB=32 \
+      SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/lifecycle.sh
   fi
 fi
 echo "$pass passed, $fail failed"
