@@ -33,9 +33,10 @@
      SN_WANT_READ until the answer is there (the thread then calls wake, and
      securenet's next call with the same host and port connects). At most
      SN_POSIX_LOOKUPS (4) names are resolved at once per instance; more wait
-     (SN_WANT_READ) for a free slot. An answer nobody asks for within 30 s
-     (the caller gave up) is dropped. sn_posix_port_free() leaves a lookup
-     still running to its thread, which frees it when getaddrinfo returns.
+     (SN_WANT_READ) for a free slot. An answer nobody asks for within
+     SN_POSIX_KEEP_MS (30 s: the caller gave up) is dropped.
+     sn_posix_port_free() leaves a lookup still running to its thread, which
+     frees it when getaddrinfo returns.
    - The wake channel: wait() polls it besides the sockets and empties it
      when it is readable; wake() writes to it (safe from any thread, and
      from a signal handler). One instance has one channel: two managers
@@ -234,7 +235,9 @@ static int sn__px_accept(void *ctx, sn_sock listener, sn_sock *out, char *peer, 
    or finds it abandoned (sn_posix_port_free ran) and frees it. Whoever
    sees the other side finished frees it; neither touches it afterwards.
    Lock order: the instance's res_lock, then a lookup's mutex. */
-#define SN__PX_KEEP_MS 30000 /* an answer not collected within this is dropped */
+#ifndef SN_POSIX_KEEP_MS
+#define SN_POSIX_KEEP_MS 30000 /* an answer not collected within this (ms) is dropped */
+#endif
 
 struct sn__px_lookup {
   pthread_mutex_t mu;
@@ -302,7 +305,7 @@ static int sn__px_lookup_get(sn_posix *p, const char *host, uint16_t port, struc
     pthread_mutex_lock(&lk->mu);
     done = lk->done;
     pthread_mutex_unlock(&lk->mu);
-    if (done && now - lk->done_ms > SN__PX_KEEP_MS) { /* nobody came for it */
+    if (done && now - lk->done_ms > SN_POSIX_KEEP_MS) { /* nobody came for it */
       sn__px_lookup_free(lk);
       p->lookups[i] = NULL;
       if (freeslot < 0) freeslot = i;
@@ -434,12 +437,13 @@ static void sn__px_shutdown(void *ctx, sn_sock s) {
   (void) shutdown((int) s, SHUT_WR);
 }
 
-/* Empties the wake channel (an eventfd: one read resets its counter; a pipe:
-   what a few reads get, the rest makes the next wait return at once). */
+/* Empties the wake channel: an eventfd in one read (it resets the
+   counter), a pipe in reads up to its default capacity (64 KiB; what is
+   left over makes the next wait return at once, nothing is lost). */
 static void sn__px_drain(sn_posix *p) {
-  unsigned char buf[64];
+  unsigned char buf[512];
   int i;
-  for (i = 0; i < 4; i++) {
+  for (i = 0; i < 128; i++) {
     ssize_t n = read(p->wake_rd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < (ssize_t) sizeof buf) break;
