@@ -161,6 +161,16 @@ $(BUILD)/asan/sn_fetch: examples/posix/sn_fetch.c examples/common/example_util.h
 	@mkdir -p $(BUILD)/asan
 	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_fetch.c -o $@ $(MBED_LIBS) $(PTHREAD)
 
+# tests/dns_integration.sh's probe: HTTPS served while names resolve; _blocking resolves on
+# the manager's thread (the POSIX port before issue 16) to show what the test catches.
+$(BUILD)/dns_probe: tests/dns_probe.c $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. tests/dns_probe.c -o $@ $(MBED_LIBS) $(PTHREAD)
+
+$(BUILD)/dns_probe_blocking: tests/dns_probe.c $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) -DSN_PROBE_BLOCKING $(MBED_CFLAGS) -I. tests/dns_probe.c -o $@ $(MBED_LIBS) $(PTHREAD)
+
 examples: $(BUILD)/sn_demo $(BUILD)/sn_sendmail $(BUILD)/sn_tlscat $(BUILD)/sn_fetch
 
 # ---- lwIP (securenet_port_lwip.h) --------------------------------------------
@@ -294,7 +304,7 @@ endif
 endif
 
 # tests/run.sh picks the suites that run once, in one mbedTLS pass, by MBEDTLS_MAJOR.
-test: $(TEST_QEMU) $(LWIP_BINS) $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
+test: $(TEST_QEMU) $(LWIP_BINS) $(BUILD)/dns_probe $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
 	MBEDTLS_MAJOR=$(MBEDTLS_MAJOR) MBED_CFLAGS="$(MBED_CFLAGS)" MBED_LIBS="$(MBED_LIBS)" LWIP_DIR=$(LWIP_DIR) \
 	  SN_MPS2_ELF="$(TEST_QEMU)" SN_CERTS=$(CERTS) tests/run.sh $(BUILD)
 
