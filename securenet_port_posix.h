@@ -111,6 +111,7 @@ SNDEF const sn_port *sn_posix_port(void);
 #include <unistd.h>
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <time.h>
 #include <string.h>
 #include <stdio.h>
@@ -292,6 +293,7 @@ static int sn__px_lookup_get(sn_posix *p, const char *host, uint16_t port, struc
   sn__px_lookup *lk;
   pthread_attr_t attr;
   pthread_t tid;
+  sigset_t all, old;
   int i, freeslot = -1, r = SN_WANT_READ;
   size_t len = strlen(host);
   if (len == 0 || len >= sizeof lk->host) return SN_ERR_ADDR;
@@ -341,10 +343,15 @@ static int sn__px_lookup_get(sn_posix *p, const char *host, uint16_t port, struc
   lk->port = port;
   lk->owner = p;
   r = SN_ERR_IO;
+  /* the thread starts with every signal blocked: the application's handlers
+     (SIGTERM, SIGINT) keep interrupting the manager's thread, not it */
+  sigfillset(&all);
   if (pthread_attr_init(&attr) == 0) {
     if (pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED) == 0 &&
-        pthread_create(&tid, &attr, sn__px_resolve, lk) == 0)
-      r = SN_WANT_READ;
+        pthread_sigmask(SIG_SETMASK, &all, &old) == 0) {
+      if (pthread_create(&tid, &attr, sn__px_resolve, lk) == 0) r = SN_WANT_READ;
+      (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+    }
     pthread_attr_destroy(&attr);
   }
   if (r == SN_WANT_READ) p->lookups[freeslot] = lk;
@@ -486,7 +493,7 @@ static int sn__px_wait(void *ctx, sn_wait_item *items, int n, int timeout_ms) {
 static void sn__px_wake(void *ctx) {
   sn_posix *p = (sn_posix *) ctx;
   int saved = errno;
-  ssize_t n;
+  ssize_t n = 0;
 #if defined(SN__PX_EVENTFD)
   uint64_t one = 1;
   if (p->wake_wr >= 0) do n = write(p->wake_wr, &one, sizeof one);
