@@ -307,7 +307,7 @@ static int sn__px_lookup_get(sn_posix *p, const char *host, uint16_t port, struc
     pthread_mutex_lock(&lk->mu);
     done = lk->done;
     pthread_mutex_unlock(&lk->mu);
-    if (done && now - lk->done_ms > SN_POSIX_KEEP_MS) { /* nobody came for it */
+    if (done && now > lk->done_ms + SN_POSIX_KEEP_MS) { /* nobody came for it (done_ms may be after now) */
       sn__px_lookup_free(lk);
       p->lookups[i] = NULL;
       if (freeslot < 0) freeslot = i;
