@@ -62,11 +62,14 @@ CC ?= cc
 WARN := -std=c99 -Wall -Wextra -Werror -pedantic
 CFLAGS ?= -O2 -g
 SAN := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+# securenet_port_posix.h resolves names on threads and locks the wakeup queue with a mutex.
+PTHREAD := -pthread
 DEMO_SRC := examples/posix/sn_demo.c
 DEMO_DEPS := $(DEMO_SRC) examples/common/demo_app.h
 HEADERS := securenet.h securenet_port_posix.h securenet_port_mem.h
 STATIC := $(wildcard examples/posix/static/*)
-UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup test_mime test_smtp
+UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup test_mime test_smtp \
+  test_posix_port test_posix_port_pipe test_wakeup
 CERTS := build/certs
 HTTPS_PORT ?= 8443
 
@@ -128,35 +131,45 @@ $(BUILD)/demo_static.h: tools/sn-embed $(STATIC) build/.deps-ok
 	python3 tools/sn-embed -o $@ --name demo_files --gzip --strip examples/posix/static $(STATIC)
 
 $(BUILD)/sn_demo: $(DEMO_DEPS) $(HEADERS) $(BUILD)/demo_static.h $(MBED_DEP)
-	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(DEMO_SRC) -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(DEMO_SRC) -o $@ $(MBED_LIBS) $(PTHREAD)
 
 $(BUILD)/asan/sn_demo: $(DEMO_DEPS) $(HEADERS) $(BUILD)/demo_static.h $(MBED_DEP)
 	@mkdir -p $(BUILD)/asan
-	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(DEMO_SRC) -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -I$(BUILD) -Iexamples/common $(DEMO_SRC) -o $@ $(MBED_LIBS) $(PTHREAD)
 
 $(BUILD)/sn_sendmail: examples/posix/sn_sendmail.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_sendmail.c -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_sendmail.c -o $@ $(MBED_LIBS) $(PTHREAD)
 
 $(BUILD)/asan/sn_sendmail: examples/posix/sn_sendmail.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)/asan
-	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_sendmail.c -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_sendmail.c -o $@ $(MBED_LIBS) $(PTHREAD)
 
 $(BUILD)/sn_tlscat: examples/posix/sn_tlscat.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_tlscat.c -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_tlscat.c -o $@ $(MBED_LIBS) $(PTHREAD)
 
 $(BUILD)/asan/sn_tlscat: examples/posix/sn_tlscat.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)/asan
-	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_tlscat.c -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_tlscat.c -o $@ $(MBED_LIBS) $(PTHREAD)
 
 $(BUILD)/sn_fetch: examples/posix/sn_fetch.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)
-	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_fetch.c -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_fetch.c -o $@ $(MBED_LIBS) $(PTHREAD)
 
 $(BUILD)/asan/sn_fetch: examples/posix/sn_fetch.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)/asan
-	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_fetch.c -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_fetch.c -o $@ $(MBED_LIBS) $(PTHREAD)
+
+# tests/dns_integration.sh's probe: HTTPS served while names resolve; _blocking resolves on
+# the manager's thread (the POSIX port before issue 16) to show what the test catches.
+$(BUILD)/dns_probe: tests/dns_probe.c $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. tests/dns_probe.c -o $@ $(MBED_LIBS) $(PTHREAD)
+
+$(BUILD)/dns_probe_blocking: tests/dns_probe.c $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) -DSN_PROBE_BLOCKING $(MBED_CFLAGS) -I. tests/dns_probe.c -o $@ $(MBED_LIBS) $(PTHREAD)
 
 examples: $(BUILD)/sn_demo $(BUILD)/sn_sendmail $(BUILD)/sn_tlscat $(BUILD)/sn_fetch
 
@@ -254,11 +267,20 @@ demo: examples certs
 # Unit tests: plain and sanitized builds of each.
 $(BUILD)/%: tests/%.c tests/test.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)
-	$(CC) $(WARN) -O1 -g $(MBED_CFLAGS) -I. -Itests $< -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) -O1 -g $(MBED_CFLAGS) -I. -Itests $< -o $@ $(MBED_LIBS) $(PTHREAD)
 
 $(BUILD)/asan/%: tests/%.c tests/test.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)/asan
-	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Itests $< -o $@ $(MBED_LIBS)
+	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Itests $< -o $@ $(MBED_LIBS) $(PTHREAD)
+
+# The POSIX port's tests again with the self-pipe it uses where there is no eventfd.
+$(BUILD)/%_pipe: tests/%.c tests/test.h $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) -O1 -g -DSN_POSIX_SELF_PIPE $(MBED_CFLAGS) -I. -Itests $< -o $@ $(MBED_LIBS) $(PTHREAD)
+
+$(BUILD)/asan/%_pipe: tests/%.c tests/test.h $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)/asan
+	$(CC) $(WARN) -O1 -g -DSN_POSIX_SELF_PIPE $(SAN) $(MBED_CFLAGS) -I. -Itests $< -o $@ $(MBED_LIBS) $(PTHREAD)
 
 unit: $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
 	MBEDTLS_MAJOR=$(MBEDTLS_MAJOR) tests/run.sh --unit $(BUILD)
@@ -282,7 +304,7 @@ endif
 endif
 
 # tests/run.sh picks the suites that run once, in one mbedTLS pass, by MBEDTLS_MAJOR.
-test: $(TEST_QEMU) $(LWIP_BINS) $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
+test: $(TEST_QEMU) $(LWIP_BINS) $(BUILD)/dns_probe $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
 	MBEDTLS_MAJOR=$(MBEDTLS_MAJOR) MBED_CFLAGS="$(MBED_CFLAGS)" MBED_LIBS="$(MBED_LIBS)" LWIP_DIR=$(LWIP_DIR) \
 	  SN_MPS2_ELF="$(TEST_QEMU)" SN_CERTS=$(CERTS) tests/run.sh $(BUILD)
 

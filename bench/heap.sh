@@ -68,7 +68,7 @@ fi
 BIN=$OUT/heap_server-$CFG$( [ ${#XF[@]} -gt 0 ] && echo "-$(echo "${XF[*]}" | sha256sum | cut -c1-8)")
 W=(-Wall -Wextra -Werror -pedantic)
 PROG_FLAGS=(-m32 -O2 -g -no-pie -std=c99 -I. -isystem "$SRC/include" -Iconfigs "-DMBEDTLS_CONFIG_FILE=\"$CFG.h\"" "${XF[@]}" ${HEAP_CFLAGS:-})
-LIBS=("$LIB/libmbedtls.a" "$LIB/libmbedx509.a" "$LIB/libmbedcrypto.a")
+LIBS=("$LIB/libmbedtls.a" "$LIB/libmbedx509.a" "$LIB/libmbedcrypto.a" -pthread)
 build_prog() { gcc "${PROG_FLAGS[@]}" "$@" bench/heap.c "${LIBS[@]}" -o "$BIN"; }
 build_prog "${W[@]}"
 

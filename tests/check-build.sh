@@ -48,7 +48,7 @@ for cc in gcc clang; do
 done
 off="-DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSN_ENABLE_PLAIN_HTTP=0 -DSN_ENABLE_LOG=0"
 check "gcc every optional feature off (tests/feature_off.c)" gcc -std=c99 $W $mbed $off -I. tests/feature_off.c \
-  -o "$tmp/feature_off" $MBED_LIBS
+  -o "$tmp/feature_off" $MBED_LIBS -pthread
 if [ -x "$tmp/feature_off" ]; then
   if out=$("$tmp/feature_off" 2>&1); then
     echo "ok - runs with every optional feature off"; pass=$((pass + 1))

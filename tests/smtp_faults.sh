@@ -32,7 +32,7 @@ case "${1:-}" in
   --mutant)
     mkdir -p build/faults
     cc -std=c99 -O1 -g -I. -Iexamples/common tests/smtp/sendmail_mutant.c -o build/faults/sn_sendmail_mutant \
-      -lmbedtls -lmbedx509 -lmbedcrypto || exit 1
+      -lmbedtls -lmbedx509 -lmbedcrypto -pthread || exit 1
     SM=build/faults/sn_sendmail_mutant
     export SN_MUTANT=${2:?--mutant needs ok, closed, partial or fixed}
     ;;
