@@ -360,6 +360,9 @@ typedef struct app_t {
   int pauses, resumes, resume_r, recv_while_paused;
   unsigned long recvs_at_pause;
   int reply_at_piece; /* reply 403 from on_body at this piece (1 first) */
+  int defer_at_end;   /* the streamed route's handler defers (a timer replies) */
+  long owned_live;    /* heap->live after the demo-style state was freed */
+  int owned_allocs;   /* demo-style states allocated */
   int body_ret;       /* on_body returns this at its first piece */
 } app_t;
 static app_t app;
@@ -569,13 +572,71 @@ static int up_body(sn_conn *c, const void *data, size_t len, void *u) {
   return SN_OK;
 }
 
+/* The demo's pattern (examples/common/demo_app.h, /api/upload): on_head
+   allocates the request's state with SN_MALLOC and attaches it; its end
+   frees it, however the request ends. */
+typedef struct owned {
+  unsigned long bytes;
+  int magic;
+} owned;
+static void owned_end(void *state, int why) {
+  owned *o = (owned *) state;
+  app.end_calls++;
+  app.end_why = why;
+  if (o->magic != 0x5eed) app.mismatch++;
+  o->magic = 0;
+  SN_FREE(o);
+  app.owned_live = heap->live;
+}
+static void owned_head(sn_conn *c, const sn_request *req, void *u) {
+  owned *o = (owned *) SN_MALLOC(sizeof *o);
+  (void) req;
+  (void) u;
+  app.head_calls++;
+  if (o == NULL) {
+    sn_http_error(c, 503);
+    return;
+  }
+  app.owned_allocs++;
+  o->bytes = 0;
+  o->magic = 0x5eed;
+  app.attach_r = sn_http_attach(c, o, owned_end);
+  app.ref = sn_http_ref(c);
+}
+static int owned_body(sn_conn *c, const void *data, size_t len, void *u) {
+  owned *o = (owned *) sn_http_state(c);
+  if (o == NULL || o->magic != 0x5eed) app.mismatch++;
+  else o->bytes += len;
+  return up_body(c, data, len, u);
+}
+static void owned_done(sn_conn *c, const sn_request *req, void *u) {
+  owned *o = (owned *) sn_http_state(c);
+  (void) req;
+  (void) u;
+  app.handler_calls++;
+  sn_http_printf(c, 200, NULL, "owned %lu", o != NULL ? o->bytes : 0ul);
+}
+
+/* Streamed, then the handler defers when asked. */
+static void h_up_maybe_defer(sn_conn *c, const sn_request *req, void *u) {
+  if (!app.defer_at_end) {
+    h_up_done(c, req, u);
+    return;
+  }
+  app.handler_calls++;
+  app.handler_body_len = req->body.len;
+  app.ref = sn_http_defer(c);
+  sn_timer_add(sn_conn_mgr(c), &app.t, app.delay, 0, t_reply, NULL);
+}
+
 #define UP_MAX (4ull << 20)
 static const sn_route_opts o_defer = {h_defer, NULL, NULL, on_abort_rec, 0, 0, NULL};
 static const sn_route_opts o_defer_short = {h_defer, NULL, NULL, on_abort_rec, 0, 500, NULL};
 static const sn_route_opts o_defer_wake = {h_defer_wake, NULL, NULL, on_abort_rec, 0, 0, NULL};
 static const sn_route_opts o_defer_chunks = {h_defer_chunks, NULL, NULL, on_abort_rec, 0, 0, NULL};
 static const sn_route_opts o_silent = {h_silent, NULL, NULL, on_abort_rec, 0, 0, NULL};
-static const sn_route_opts o_up = {h_up_done, NULL, up_body, on_abort_rec, UP_MAX, 0, NULL};
+static const sn_route_opts o_up = {h_up_maybe_defer, NULL, up_body, on_abort_rec, UP_MAX, 0, NULL};
+static const sn_route_opts o_owned = {owned_done, owned_head, owned_body, on_abort_rec, 1u << 20, 300, NULL};
 static const sn_route_opts o_small = {h_up_done, h_count_head, up_body, on_abort_rec, 1000, 0, NULL};
 static const sn_route_opts o_slow = {h_up_done, NULL, up_body, on_abort_rec, UP_MAX, 300, NULL};
 static const sn_route_opts o_guard = {h_store, h_guard, NULL, on_abort_rec, 0, 0, NULL};
@@ -596,6 +657,7 @@ static void routes(void) {
   sn_router_add_opts(&router, "GET", "/silent", &o_silent);
   sn_router_add_opts(&router, "PUT", "/up", &o_up);
   sn_router_add_opts(&router, "PUT", "/small", &o_small);
+  sn_router_add_opts(&router, "PUT", "/owned", &o_owned);
   sn_router_add_opts(&router, "PUT", "/slow", &o_slow);
   sn_router_add_opts(&router, "PUT", "/guard", &o_guard);
   sn_router_add_opts(&router, "PUT", "/guard_up", &o_guard_up);
@@ -796,6 +858,10 @@ static void test_timers(void) {
   sn_timer_cancel(mgr, &T[1]);
   sn_poll(mgr, -1);
   CHECK_INT(pw.last_timeout, -1, "lifecycle: timers: once they are cancelled, the wait has no limit again");
+  sn_timer_add(mgr, &T[0], 0xffffffffu, 0, t_count, (void *) 0);
+  sn_poll(mgr, -1);
+  CHECK_INT(pw.last_timeout, 0x7fffffff, "lifecycle: timers: a timer 2^32-1 ms away bounds the wait to the most an int holds");
+  sn_timer_cancel(mgr, &T[0]);
 
   /* no allocation, ever */
   net.now = 9000;
@@ -945,6 +1011,20 @@ static void test_deferred(void) {
   advance(100, 10);
   got = next_resp(s, &r);
   CHECK(got == 1 && r.status == 200, "lifecycle: deferred: a second deferred reply on the connection");
+  /* a request pipelined behind a deferred one */
+  cl_puts(s, GET("/defer") GET("/hello"));
+  pump();
+  {
+    size_t before = net.s[s].out_len - net.s[s].out_rd; /* unread: sent since the last response */
+    resp r2;
+    int got2;
+    advance(100, 10);
+    got = next_resp(s, &r);
+    got2 = next_resp(s, &r2);
+    test_report(before == 0 && got == 1 && strcmp(r.body, "late 100") == 0 && got2 == 1 && strcmp(r2.body, "hello") == 0,
+                "lifecycle: deferred: a request pipelined behind a deferred one waits, then is answered after it",
+                "%lu bytes before the reply; %d %s / %d %s", (unsigned long) before, got, r.body, got2, r2.body);
+  }
   /* from a wakeup */
   app.timer_calls = 0;
   cl_puts(s, GET("/defer_wake"));
@@ -1072,7 +1152,11 @@ static void test_deferred(void) {
   app.abort_add_timer = 1;
   app.abort_timer_r = 12345;
   app.timer_calls = 0;
+  app.probe_r = 12345;
+  sn_mgr_wakeup(mgr, w_probe, NULL); /* runs in sn_mgr_destroy, after the connections */
   stop("deferred, destroyed");
+  CHECK_INT(app.probe_r, SN_ERR_CLOSED,
+            "lifecycle: deferred: a wakeup that sn_mgr_destroy runs finds the request's handle SN_ERR_CLOSED (no freed memory read)");
   test_report(app.abort_calls == 1 && app.abort_err == SN_ERR_DESTROYED && app.timer_calls == 0,
               "lifecycle: deferred: sn_mgr_destroy with a deferred request: on_abort(SN_ERR_DESTROYED) once, its timer not run",
               "on_abort %d err %d, timer %d", app.abort_calls, app.abort_err, app.timer_calls);
@@ -1128,6 +1212,42 @@ static void test_streamed(void) {
       stop(name);
     }
   }
+
+  /* no body at all */
+  app_reset();
+  sn_mem_heap_reset(0, 0);
+  if (start() != SN_OK) return;
+  s = app.sock = cl_new(0);
+  cl_puts(s, "PUT /up HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\nPUT /up HTTP/1.1\r\nHost: t\r\n\r\n");
+  pump();
+  got = next_resp(s, &r);
+  got2 = next_resp(s, &r2);
+  test_report(got == 1 && r.status == 200 && strcmp(r.body, "got 0") == 0 && got2 == 1 && r2.status == 200 &&
+                  app.body_calls == 0 && app.handler_calls == 2,
+              "lifecycle: streamed: a streamed route's request without a body (Content-Length: 0, none): the handler, no piece",
+              "%d %d %s / %d %d, pieces %d handler %d", got, r.status, r.body, got2, r2.status, app.body_calls,
+              app.handler_calls);
+  stop("streamed, no body");
+
+  /* the handler at the end of a streamed body defers */
+  app_reset();
+  app.defer_at_end = 1;
+  app.delay = 50;
+  sn_mem_heap_reset(0, 0);
+  net.now = 0;
+  if (start() != SN_OK) return;
+  len = put_cl(0, "PUT", "/up", 3000, NULL);
+  s = app.sock = cl_new(0);
+  cl_write(s, big, len);
+  pump();
+  got = next_resp(s, &r);
+  advance(50, 5);
+  got2 = next_resp(s, &r2);
+  test_report(got == 0 && app.body_bytes == 3000 && got2 == 1 && r2.status == 200 && strcmp(r2.body, "late 50") == 0 &&
+                  app.abort_calls == 0,
+              "lifecycle: streamed: the handler after a streamed body defers; the reply from a timer is sent",
+              "%d / %d %d %s, abort %d", got, got2, r2.status, r2.body, app.abort_calls);
+  stop("streamed, deferred at the end");
 
   /* pipelined after a streamed body */
   for (chunked = 0; chunked < 2; chunked++) {
@@ -1442,6 +1562,22 @@ static void test_decisions(void) {
               got, r.status, r.body);
   stop("decisions, accepted");
 
+  /* accepted by on_head, then the client resets mid-body (buffered) */
+  app_reset();
+  sn_mem_heap_reset(0, 0);
+  if (start() != SN_OK) return;
+  len = put_cl(0, "PUT", "/guard", 500, "Authorization: yes\r\n");
+  s = app.sock = cl_new(0);
+  cl_write(s, big, len - 400);
+  pump();
+  sn_mem_peer_reset(&net, s);
+  pump();
+  test_report(app.head_calls == 1 && app.handler_calls == 0 && app.abort_calls == 1 && app.abort_err == SN_ERR_CLOSED &&
+                  net.s[s].closed,
+              "lifecycle: decisions: a buffered body on_head accepted, the client resets mid-body: on_abort(SN_ERR_CLOSED)",
+              "head %d handler %d abort %d err %d", app.head_calls, app.handler_calls, app.abort_calls, app.abort_err);
+  stop("decisions, accepted then reset");
+
   /* the same for a streamed route */
   app_reset();
   sn_mem_heap_reset(0, 0);
@@ -1649,6 +1785,53 @@ static void test_attach(void) {
   }
 }
 
+/* ---- the demo's pattern: state allocated in on_head, freed by its end ---- */
+static void test_owned(void) {
+  static const char *const what[] = {"answered", "the client resets mid-body", "a chunked body over max_body",
+                                     "a malformed chunk", "paused past the route's timeout", "sn_mgr_destroy while paused",
+                                     "a reply from on_body", "on_body failing"};
+  static const int want[] = {SN_OK, SN_ERR_CLOSED, SN_ERR_TOO_BIG, SN_ERR_PROTO, SN_ERR_TIMEOUT, SN_ERR_DESTROYED, SN_OK,
+                             SN_ERR_IO};
+  int how;
+  for (how = 0; how < 8; how++) {
+    char name[240];
+    size_t len;
+    int s;
+    resp r;
+    app_reset();
+    sn_mem_heap_reset(0, 0);
+    net.now = 0;
+    if (start() != SN_OK) return;
+    if (how == 2) len = put_chunked(0, "PUT", "/owned", (1u << 20) + 5000, NULL);
+    else if (how == 3) len = (size_t) sprintf(big, "PUT /owned HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                                   "3\r\n%c%c%c\r\n-1\r\n", pat(0), pat(1), pat(2));
+    else len = put_cl(0, "PUT", "/owned", 20000, NULL);
+    if (how == 4 || how == 5) app.pause_mode = 2;
+    if (how == 6) app.reply_at_piece = 2;
+    if (how == 7) app.body_ret = SN_ERR_IO;
+    s = app.sock = cl_new(how == 6 || how == 7 || how == 4 || how == 5 ? 3000 : 0);
+    cl_write(s, big, how == 1 ? len / 2 : len);
+    pump();
+    if (how == 1) sn_mem_peer_reset(&net, s), pump();
+    if (how == 4) advance(400, 10);
+    if (how == 5) stop("owned state, destroyed");
+    snprintf(name, sizeof name, "lifecycle: owned state: %s: the state's end runs once with %s, the state intact", what[how],
+             sn_strerror(want[how]));
+    test_report(app.owned_allocs == 1 && app.end_calls == 1 && app.end_why == want[how] && app.mismatch == 0, name,
+                "allocated %d, ends %d why %d (%s), wrong %lu", app.owned_allocs, app.end_calls, app.end_why,
+                sn_strerror(app.end_why), app.mismatch);
+    if (how == 0) {
+      int got = next_resp(s, &r);
+      CHECK(got == 1 && r.status == 200 && strcmp(r.body, "owned 20000") == 0,
+            "lifecycle: owned state: the handler reads the state on_body filled");
+    }
+    if (how != 5) {
+      advance(3000, 500);
+      stop("owned state");
+    }
+  }
+}
+
 /* ---- allocation failures ---- */
 /* One scenario with the allocation counter set to fail at n (and after, if
    rest): returns 1 when it ran with no allocation failed. Updates the
@@ -1669,7 +1852,7 @@ static int fail_run(int streamed, unsigned long n, int rest, fail_tally *t) {
   app_reset();
   app.delay = 50;
   net.now = 0;
-  if (streamed) len = put_chunked(0, "PUT", "/up", 20000, NULL);
+  if (streamed) len = put_chunked(0, "PUT", streamed == 2 ? "/owned" : "/up", 20000, NULL);
   sn_mem_heap_reset(n, rest);
   t->runs++;
   if (start() != SN_OK) {
@@ -1689,7 +1872,8 @@ static int fail_run(int streamed, unsigned long n, int rest, fail_tally *t) {
   if (got == 1) {
     t->statuses[r.status == 200 ? 0 : r.status == 503 ? 1 : r.status == 500 ? 2 : r.status == 408 ? 3 : 4]++;
     if (r.status != 200 && r.status < 500) note_bad(t, "N=%lu: status %d", n, r.status), t->bad_end++;
-    if (r.status == 200 && (app.abort_calls != 0 || app.mismatch != 0 || (streamed && app.body_bytes != 20000)))
+    if (r.status == 200 && (app.abort_calls != 0 || app.mismatch != 0 || (streamed && app.body_bytes != 20000) ||
+                            (streamed == 2 && strcmp(r.body, "owned 20000") != 0)))
       t->aborts_bad++, note_bad(t, "N=%lu: 200 but on_abort %d", n, app.abort_calls);
   } else if (srv_closed(s)) {
     t->dropped++;
@@ -1701,6 +1885,8 @@ static int fail_run(int streamed, unsigned long n, int rest, fail_tally *t) {
   clean = heap->failed == 0;
   sn_mgr_destroy(mgr);
   mgr = NULL;
+  if (app.end_calls != app.owned_allocs)
+    t->aborts_bad++, note_bad(t, "N=%lu: the state's end ran %d times", n, app.end_calls);
   if (heap->live != 0) t->leaks++, note_bad(t, "N=%lu: %d allocations left", n, (int) heap->live);
   if (sn_mem_open_count(&net) != 0 || net.misuse != 0) t->misuse++, note_bad(t, "N=%lu: %d misuses", n, net.misuse);
   sn_mem_clear(&net);
@@ -1710,7 +1896,7 @@ static int fail_run(int streamed, unsigned long n, int rest, fail_tally *t) {
 
 static void test_alloc_failures(void) {
   int streamed, rest;
-  for (streamed = 0; streamed < 2; streamed++)
+  for (streamed = 0; streamed < 3; streamed++)
     for (rest = 0; rest < 2; rest++) {
       fail_tally t;
       unsigned long n;
@@ -1721,7 +1907,8 @@ static void test_alloc_failures(void) {
       snprintf(name, sizeof name,
                "lifecycle: allocation failures: %s, the N-th allocation failing%s for every N until one run passes: a "
                "status or a dropped connection, nothing leaks",
-               streamed ? "a streamed chunked upload" : "a deferred reply", rest ? " (and every one after)" : "");
+               streamed == 2 ? "an upload whose state on_head allocates" : streamed ? "a streamed chunked upload" : "a deferred reply",
+               rest ? " (and every one after)" : "");
       test_report(passed && t.bad_end == 0 && t.leaks == 0 && t.misuse == 0 && t.aborts_bad == 0, name,
                   "passed %d after %d runs; bad ends %d, leaks %d, misuse %d, on_abort wrong %d; first: %s", passed, t.runs,
                   t.bad_end, t.leaks, t.misuse, t.aborts_bad, t.first_bad);
@@ -1741,6 +1928,7 @@ int main(int argc, char **argv) {
   test_streamed();
   test_decisions();
   test_attach();
+  test_owned();
   test_alloc_failures();
   sn_mem_clear(&net);
   return test_summary();
