@@ -989,8 +989,9 @@ static void test_deferred(void) {
               "lifecycle: deferred: the reply from the timer reaches the client (200, keep-alive)", "got %d status %d %s", got,
               r.status, test_show(net.s[s].out, net.s[s].out_len));
   CHECK_INT(app.reply2_r, SN_ERR_STATE, "lifecycle: deferred: a second reply to the same request is SN_ERR_STATE");
-  printf("# sn_req_conn right after the reply was queued (same callback): %d (%s)\n", app.after_reply_r,
-         sn_strerror(app.after_reply_r));
+  test_report(app.after_reply_r == SN_ERR_CLOSED,
+              "lifecycle: deferred: right after the reply (same callback) the handle says SN_ERR_CLOSED: it is answered",
+              "sn_req_conn returned %d (%s)", app.after_reply_r, sn_strerror(app.after_reply_r));
   c = (sn_conn *) &app;
   CHECK(sn_req_conn(app.ref, &c) == SN_ERR_CLOSED && c == NULL,
         "lifecycle: deferred: once the reply went out the handle says SN_ERR_CLOSED (and NULL)");
@@ -1088,6 +1089,28 @@ static void test_deferred(void) {
       test_report(heap->live == base, name, "%ld live, %ld before the connection", heap->live, base);
       stop(name);
     }
+  }
+
+  /* a note: the client pipelines more than the receive buffer holds while
+     its request is deferred, then resets */
+  {
+    int k;
+    uint64_t t_abort = 0;
+    app_reset();
+    app.delay = 60000;
+    sn_mem_heap_reset(0, 0);
+    net.now = 0;
+    if (start() != SN_OK) return;
+    s = app.sock = cl_new(0);
+    cl_puts(s, GET("/defer"));
+    for (k = 0; k < 100; k++) cl_puts(s, GET("/hello"));
+    pump();
+    sn_mem_peer_reset(&net, s);
+    for (k = 0; k < 200 && app.abort_calls == 0; k++) advance(100, 100);
+    t_abort = net.now;
+    printf("# deferred, the client resets with more pipelined than the buffer holds: on_abort(%s) after %lu ms\n",
+           sn_strerror(app.abort_err), (unsigned long) t_abort);
+    stop("deferred, reset behind a full buffer");
   }
 
   /* the request timeout */
