@@ -38,8 +38,13 @@
      max_body and request timeout.
    - attached state: sn_http_attach's and sn_conn_attach's end, once, with
      the reason.
-   - allocation failures: the deferred and the streamed scenarios with the
-     N-th allocation failing (and every one from the N-th on) for every N.
+   - owned state (the demo's /api/upload pattern): state SN_MALLOCed in
+     on_head, freed by its end, through every way a streamed request ends.
+   - allocation failures: the deferred, the streamed and the owned-state
+     scenarios with the N-th allocation failing (and every one from the N-th
+     on) for every N until a run passes.
+   The mem port does not record the timeout its wait was given, nor recv
+   calls per socket: the wrapped hooks above do.
 
    Entropy is the mem port's FIXED DETERMINISTIC stream: acceptable ONLY in
    a test. Run with -v for securenet's log lines. */
