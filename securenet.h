@@ -489,7 +489,8 @@ SNDEF void sn_timer_cancel(sn_mgr *mgr, sn_timer *t);
    thread only; without its wake hook the queue runs at the next round, up
    to sn_poll's timeout later (see "Port contract"). sn_mgr_destroy runs
    the wakeups still queued (so their arguments can be freed) after every
-   connection has ended. mgr must outlive every call. */
+   connection has ended; sn_mgr_wakeup from one of those is SN_ERR_STATE
+   (nothing would run it). mgr must outlive every call. */
 typedef void (*sn_wake_fn)(void *arg);
 SNDEF int sn_mgr_wakeup(sn_mgr *mgr, sn_wake_fn fn, void *arg);
 
@@ -1753,7 +1754,7 @@ struct sn_mgr {
   uint16_t nstreams;
   uint16_t nconns;   /* of them server connections (max_conns), */
   uint16_t nclients; /* outgoing connections (SN_MAX_CLIENTS) */
-  uint8_t destroying; /* sn_mgr_destroy is ending everything */
+  uint8_t destroying; /* sn_mgr_destroy is ending everything (2: running the last wakeups) */
   uint8_t warned_no_clock;
   /* Called at the start of every sn_poll round when set: work that no stream
      carries yet (the mail queue opens its session). Returns 1 when the round
@@ -1982,7 +1983,9 @@ SNDEF int sn_mgr_wakeup(sn_mgr *m, sn_wake_fn fn, void *arg) {
   int r = SN_OK;
   if (m == NULL || fn == NULL) return SN_ERR_INVALID;
   sn__wq_lock(m);
-  if (m->wake_count >= SN_WAKE_QUEUE) {
+  if (m->destroying == 2) {
+    r = SN_ERR_STATE; /* sn_mgr_destroy runs the last ones: this one would be lost */
+  } else if (m->wake_count >= SN_WAKE_QUEUE) {
     r = SN_ERR_FULL;
   } else {
     unsigned k = (unsigned) (m->wake_head + m->wake_count) % SN_WAKE_QUEUE;
@@ -4259,19 +4262,22 @@ static int sn__http_begin_body(sn_conn *c, const sn__framing *f) {
 static int sn__http_stream(sn_conn *c) {
   const sn_route_opts *ro = sn__route_opts(c);
   size_t avail = c->st.rx.len - c->head_len, n, used;
+  /* a piece is at most SN_BODY_PIECE even when the buffer holds more (it
+     grew for an earlier, buffered request on the connection) */
+  size_t take = avail < SN_BODY_PIECE ? avail : SN_BODY_PIECE;
   char *p = c->st.rx.buf + c->head_len;
   int done, r = SN_OK;
   if (c->paused) return 0;
   if (c->req_chunked) {
     if (avail == 0) return 0;
-    r = sn_chunked_decode(&c->chunk, p, avail, p, &used, &n, c->max_body);
+    r = sn_chunked_decode(&c->chunk, p, take, p, &used, &n, c->max_body);
     if (r < 0) {
       sn__req_fail(c, r == SN_ERR_TOO_BIG ? 413 : 400, r == SN_ERR_TOO_BIG ? SN_ERR_TOO_BIG : SN_ERR_PROTO);
       return 1;
     }
     done = r == 1;
   } else {
-    n = used = avail < c->body_left ? avail : (size_t) c->body_left;
+    n = used = take < c->body_left ? take : (size_t) c->body_left;
     c->body_left -= n;
     done = c->body_left == 0;
     if (n == 0 && !done) return 0; /* waits for bytes */
@@ -4629,7 +4635,7 @@ static void sn__conn_release(sn_conn *c) {
 static void sn__conn_free(sn_conn *c) {
   sn_mgr *m = c->st.io.mgr;
   sn__conn_drop(c); /* no handle reaches it from the callbacks */
-  sn__req_end(c, c->why != SN_OK ? c->why : SN_ERR_CLOSED);
+  sn__req_end(c, c->why != SN_OK ? (int) c->why : (int) SN_ERR_CLOSED);
   if (c->conn_end != NULL || c->conn_state != NULL) {
     sn_end_fn end = c->conn_end;
     c->conn_end = NULL;
@@ -4852,8 +4858,12 @@ SNDEF int sn_req_conn(sn_req_ref ref, sn_conn **out) {
   for (i = 0; i < ref.mgr->nstreams; i++) {
     sn__stream *st = ref.mgr->streams[i];
     if ((void *) st != (void *) ref.c) continue;
+    /* waiting for its body or its reply, or writing a reply it streams; not
+       once answered, nor while a failure's status goes out (sn__req_fail
+       moves to SN__R_RESPOND before on_abort) */
     if (st->proto == &sn__http_proto && ref.c->state == SN__C_OPEN && ref.c->req_id == ref.id &&
-        ref.c->rstate != SN__R_HEAD) {
+        ref.c->rstate != SN__R_HEAD &&
+        (ref.c->resp == SN__RESP_NONE ? ref.c->rstate != SN__R_RESPOND : ref.c->resp == SN__RESP_STREAMING)) {
       *out = ref.c;
       return SN_OK;
     }
@@ -7015,6 +7025,9 @@ SNDEF void sn_mgr_destroy(sn_mgr *m) {
   for (i = 0; i < m->nlisteners; i++) sn__listener_free(m, m->listeners[i]);
   if (m->service != NULL) m->service(m); /* with destroying set: what is queued ends unstarted */
   while (m->timers != NULL) sn_timer_cancel(m, m->timers);
+  sn__wq_lock(m);
+  m->destroying = 2; /* from here sn_mgr_wakeup refuses: nothing would run what it queues */
+  sn__wq_unlock(m);
   sn__wakeups_run(m); /* their arguments may need freeing */
 #if SN__TLS_CLIENT
   for (i = 0; i < SN_TLS_CLIENT_SESSIONS; i++) sn__tls_sess_drop(&m->sessions[i]);
