@@ -114,8 +114,10 @@ MEMORY
    sn_conn struct (see sn_conn_size()), a receive buffer of SN_RX_INIT that
    grows (doubling) as bytes arrive, up to the header limit plus max_body,
    never ahead of them (a head announcing a large Content-Length allocates
-   nothing until its body comes), and a send buffer of
-   SN_TX_INIT that grows up to max_reply. The buffers are allocated at the
+   nothing until its body comes; a streamed body, of any length, holds
+   the head plus SN_BODY_PIECE), and a send buffer of
+   SN_TX_INIT that grows up to max_reply. Timers are the application's
+   memory and the wakeup queue is in the manager: neither allocates. The buffers are allocated at the
    first request, not during the TLS handshake; buffers that grew for a
    large request shrink back after it; a connection idle for
    SN_IDLE_RELEASE_MS frees both, so an idle keep-alive connection costs the
