@@ -4308,6 +4308,14 @@ static int sn__http_stream(sn_conn *c) {
   }
   if (avail > used) memmove(p, p + used, avail - used);
   c->st.rx.len = c->head_len + (avail - used);
+  if (done && c->paused) {
+    /* paused on the last piece: the handler waits for the resume (a flash
+       write in progress ends before the end of the body is reported); the
+       body is then a Content-Length one with nothing left */
+    c->req_chunked = 0;
+    c->body_left = 0;
+    return 1;
+  }
   if (done) {
     c->streamed = c->paused = 0;
     c->body_end = c->head_len;

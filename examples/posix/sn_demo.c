@@ -66,15 +66,17 @@ static void worker_done(void *arg) { /* on the manager's thread */
 static void *worker_main(void *arg) {
   demo_job *j = (demo_job *) arg;
   struct timespec ts;
-  int tries;
+  int tries, r;
   ts.tv_sec = j->ms / 1000;
   ts.tv_nsec = (j->ms % 1000) * 1000000L;
   nanosleep(&ts, NULL);
   ts.tv_sec = 0;
   ts.tv_nsec = 1000000L;
   /* the queue is bounded: when it is full, wait a little (this thread may) */
-  for (tries = 0; sn_mgr_wakeup(j->mgr, worker_done, j) == SN_ERR_FULL && tries < 10000; tries++) nanosleep(&ts, NULL);
-  return NULL; /* after 10 s of a full queue the job is lost; its request times out (503) */
+  for (tries = 0; (r = sn_mgr_wakeup(j->mgr, worker_done, j)) == SN_ERR_FULL && tries < 10000; tries++)
+    nanosleep(&ts, NULL);
+  if (r != SN_OK) free(j); /* refused (the manager is stopping) or full for 10 s: its request times out (503) */
+  return NULL;
 }
 
 static void api_worker(sn_conn *c, const sn_request *req, void *user) {
