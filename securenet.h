@@ -3540,7 +3540,7 @@ struct sn_conn {
   uint8_t state, rstate, resp;
   unsigned keep_alive : 1, close_after : 1, skip_body : 1, is_head : 1, req_chunked : 1, has_subject : 1,
       chunked_resp : 1, peer_eof : 1, more_work : 1, served : 1, streamed : 1, paused : 1, app_holds : 1,
-      deferring : 1;
+      deferring : 1, rx_filled : 1;
   signed char why; /* why the connection ends (SN_OK: in order), for the end callbacks */
   uint64_t t_start, t_active, t_req, t_close;
   size_t scan, head_len, body_len, dec_len, body_end; /* into st.rx */
@@ -4390,6 +4390,11 @@ static void sn__http_request_done(sn_conn *c) {
      mostly say "would block" */
   if (c->st.rx.len == 0) c->st.io.drained = 1;
   if (c->close_after) {
+    /* what the client sends from now is read and dropped (sn__st_close_step
+       reads onto the stack): the receive buffer is not needed any more */
+    SN_FREE(c->st.rx.buf);
+    c->st.rx.buf = NULL;
+    c->st.rx.len = c->st.rx.cap = 0;
     sn__conn_close_gracefully(c);
     return;
   }
@@ -4419,8 +4424,11 @@ static int sn__http_read(sn_conn *c) {
   size_t room;
   int n;
   /* a streamed body's pieces are as long as the buffer's room after the
-     head: SN_BODY_PIECE at once (the buffer never holds more) */
-  int streaming = c->rstate == SN__R_BODY && c->streamed && c->st.rx.cap < c->head_len + SN_BODY_PIECE;
+     head, which each piece empties: after a read that filled it, the
+     buffer takes the head plus SN_BODY_PIECE at once (so memory follows what
+     arrives, and is bounded by a constant, never by a Content-Length) */
+  int streaming = c->rstate == SN__R_BODY && c->streamed && c->rx_filled;
+  c->rx_filled = 0;
   if (c->st.rx.len == c->st.rx.cap || streaming) {
     /* geometric growth, as bytes arrive; a body with a Content-Length needs
        exactly head + body (what follows is the next request, read later) */
@@ -4441,6 +4449,7 @@ static int sn__http_read(sn_conn *c) {
   room = c->st.rx.cap - c->st.rx.len;
   n = sn__st_read(&c->st, c->st.rx.buf + c->st.rx.len, room);
   if (n > 0) {
+    c->rx_filled = (size_t) n == room;
     if (c->st.rx.len == 0 && c->rstate == SN__R_HEAD) c->t_req = c->st.io.mgr->now;
     c->st.rx.len += (size_t) n;
     c->t_active = c->st.io.mgr->now;

@@ -268,10 +268,9 @@ static const sn_route_opts upload_route = {
 #define DEMO_DELAYS 8 /* sn_demo, on a Linux gateway: 64 */
 #endif
 typedef struct demo_delay {
-  sn_timer t;
+  sn_timer t; /* armed: the slot is taken (a manager destroyed meanwhile disarms it) */
   sn_req_ref ref;
   long ms;
-  int used;
 } demo_delay;
 static demo_delay demo_delays[DEMO_DELAYS];
 
@@ -280,7 +279,6 @@ static void delay_fire(void *arg) {
   sn_conn *c;
   if (sn_req_conn(d->ref, &c) == SN_OK) sn_http_json(c, 200, "{\"waited_ms\":%ld}\n", d->ms);
   else demo_late++; /* the client went away (or the request timed out) */
-  d->used = 0;
 }
 
 static void api_delay(sn_conn *c, const sn_request *req, void *user) {
@@ -291,12 +289,11 @@ static void api_delay(sn_conn *c, const sn_request *req, void *user) {
     sn_http_error(c, 400);
     return;
   }
-  for (i = 0; i < DEMO_DELAYS && demo_delays[i].used; i++) continue;
+  for (i = 0; i < DEMO_DELAYS && demo_delays[i].t.armed; i++) continue;
   if (i == DEMO_DELAYS) {
     sn_http_error(c, 503);
     return;
   }
-  demo_delays[i].used = 1;
   demo_delays[i].ms = ms;
   demo_delays[i].ref = sn_http_defer(c);
   sn_timer_add(sn_conn_mgr(c), &demo_delays[i].t, (uint32_t) ms, 0, delay_fire, &demo_delays[i]);
