@@ -89,7 +89,7 @@ if command -v arm-none-eabi-gcc >/dev/null; then
     size -t "$OUT/impl_cm4.o" | tail -n 1 |
     awk '{printf "  %-52s text %7d  data %5d  bss %6d\n", "securenet (no port), Cortex-M4 -Os", $1, $2, $3}'
 fi
-for l in "${LIBS[@]}"; do static_line "$(basename "$l") (-m32 -O2)" "$l"; done
+for l in "${LIBS[@]}"; do [ "$l" = -pthread ] && continue; static_line "$(basename "$l") (-m32 -O2)" "$l"; done
 
 # ---- scenarios
 T=$(mktemp -d)

@@ -223,6 +223,17 @@ if [ -x "${DEMO[0]}" ] || command -v "${DEMO[0]}" >/dev/null; then
     out=$(cat "$TMP/many.out")
     counted "$out"
     if ! grep -qE '^(ok|not ok) ' <<<"$out"; then nok "many_clients.py ran to the end within $((60 * SLOW)) s" "exit $rc: $(tail -n 2 <<<"$out")"; fi
+    # a streamed upload through lwIP: hashed as it arrives; with delay_ms the handler pauses reading
+    # after each piece, the port stops reading the pcb and the window it gives back stays closed
+    head -c $((4 << 20)) /dev/urandom >"$TMP/up4.bin"
+    want_sha=$(sha256sum "$TMP/up4.bin" | cut -c1-64)
+    for q in "" "?delay_ms=1"; do
+      bounded "$TMP/upload.out" ip netns exec "$NS" timeout $((60 * SLOW)) curl -q -sS --max-time $((50 * SLOW)) \
+        --cacert "$CERTS/ca.pem" --connect-to "localhost::$DEV0:" -T "$TMP/up4.bin" "https://localhost:$HTTPS/api/upload$q"
+      out=$(cat "$TMP/upload.out")
+      grep -q "\"bytes\":4194304,\"sha256\":\"$want_sha\"" <<<"$out"
+      check $? "main: a 4 MiB PUT /api/upload$q through lwIP is streamed: its byte count and SHA-256 come back" "$out"
+    done
     alive main
     stop main
   fi
