@@ -216,7 +216,14 @@ LIMITS
      at its request timeout: 503 (and on_abort with SN_ERR_TIMEOUT).
    - Paths are percent-decoded before routing, so "%2F" acts as '/'.
    - A request that ends with the client's half-close (FIN, or a TLS 1.3
-     close_notify) is still answered; then the connection closes.
+     close_notify) is still answered; then the connection closes. Not a
+     deferred request or a streamed body being read: then the client is
+     taken as gone (on_abort with SN_ERR_CLOSED). A deferred request reads
+     on only into the room its receive buffer has: a client that pipelines
+     more and then resets is seen at the reply or the request timeout.
+   - Timers fire from sn_poll, at most one round late; wakeups run at the
+     start of the next round. sn_mgr_wakeup is the only call safe from
+     another thread.
    - Idle connections beyond max_conns evict the least recently used idle
      one; when every connection is busy, new ones wait in the listen backlog.
    - Mail: one session at a time per manager; up to SN_MAIL_MAX_RCPT
