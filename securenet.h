@@ -465,7 +465,8 @@ SNDEF size_t sn_conn_size(void);
    A timer is memory the application owns (static, or inside its own state),
    linked into the manager while it is armed: nothing is allocated, ever.
    Timers run from sn_poll (the manager's thread), at the start of the
-   first round at or after their time, and bound how long sn_poll sleeps, so
+   first round at or after their time (by the port's whole-millisecond
+   clock: up to 1 ms of real time before delay_ms have passed), and bound how long sn_poll sleeps, so
    one fires at most one poll round late. The fields are the manager's. */
 typedef void (*sn_timer_fn)(void *arg);
 typedef struct sn_timer {

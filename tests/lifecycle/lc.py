@@ -721,12 +721,14 @@ def group_delay():
                 bad.append("client %d: no answer in time" % i)
             elif r[0]:
                 bad.append("client %d: %s" % (i, r[0]))
-            elif r[2] != (200, {"waited_ms": 2000}) or not 2.0 <= r[1] <= 3.5 * A.slow:
+            # 1.99: the server's timers count whole milliseconds (a timer may end up to 1 ms
+            # of real time early), and this client's clock starts a little after the send
+            elif r[2] != (200, {"waited_ms": 2000}) or not 1.99 <= r[1] <= 3.5 * A.slow:
                 bad.append("client %d: %r after %.2f s" % (i, r[2], r[1]))
         ts = [r[1] for r in res if r and not r[0]]
         if ts:
             note("delay: %d answers after %.2f to %.2f s" % (len(ts), min(ts), max(ts)))
-        report(not bad, "delay: the %d clients each get 200 {\"waited_ms\": 2000} after 2.0 to %.1f s"
+        report(not bad, "delay: the %d clients each get 200 {\"waited_ms\": 2000} after 1.99 to %.1f s"
                % (n, 3.5 * A.slow), "%d bad: %s" % (len(bad), "; ".join(bad[:3])))
         why = ""
         try:
