@@ -84,9 +84,8 @@ static int ref_ipv6(const char *p, size_t n) {
       dc = p + i;
       i++;
     }
-  for (side = 0; side < 2; side++) {
+  for (side = 0; side < 2 && (side == 0 || dc != NULL); side++) { /* no "dc + 2" on NULL (UBSan) */
     const char *a = side == 0 ? p : dc + 2, *e = side == 0 ? (dc ? dc : p + n) : p + n;
-    if (side == 1 && dc == NULL) break;
     if (a == e) continue;
     for (;;) {
       const char *f = a;
