@@ -64,6 +64,11 @@ through the *_opts structs, where zero always means the secure default)
                                     returns SN_ERR_UNSUPPORTED)
    SN_ENABLE_LOG           1        0 drops every log line and its text (errors are still
                                     returned, and mbedTLS codes kept)
+   SN_ENABLE_MULTIPART     1        0 leaves the multipart/form-data parser out (the
+                                    update route then takes raw bodies only)
+   SN_ENABLE_OTA           1        0 leaves the signed-update verifier and its route out
+   SN_MULTIPART_HEAD       512      longest part head in a multipart body (bytes)
+   SN_MULTIPART_PARTS      16       default most parts in a multipart body
    SN_TLS_VERIFY_NONE      off      INSECURE: servers' certificates are not verified on
                                     outgoing TLS (logged as a warning at every connection);
                                     SN_SMTP_VERIFY_NONE is an alias
@@ -341,6 +346,12 @@ extern "C" {
 #ifndef SN_ENABLE_LOG
 #define SN_ENABLE_LOG 1
 #endif
+#ifndef SN_ENABLE_MULTIPART
+#define SN_ENABLE_MULTIPART 1
+#endif
+#ifndef SN_ENABLE_OTA
+#define SN_ENABLE_OTA 1
+#endif
 #if SN_ENABLE_HTTP_CLIENT && !SN_ENABLE_CLIENT
 #error "SN_ENABLE_HTTP_CLIENT needs SN_ENABLE_CLIENT: the HTTP client runs on sn_connect's connections"
 #endif
@@ -380,13 +391,15 @@ extern "C" {
   X(SN_ERR_REFUSED,    -22, "refused by the mail server (see its reply)")       \
   X(SN_ERR_AUTH,       -23, "authentication failed or no usable method")         \
   X(SN_ERR_UNCONFIRMED,-24, "the message was sent but not confirmed: it may have been accepted") \
-  X(SN_ERR_DESTROYED,  -25, "ended by sn_mgr_destroy")
+  X(SN_ERR_DESTROYED,  -25, "ended by sn_mgr_destroy")                        \
+  X(SN_ERR_SIGNATURE,  -26, "signature missing, invalid or by another key")    \
+  X(SN_ERR_IMAGE,      -27, "not a valid image (header, format or length)")
 
 typedef enum sn_err {
 #define SN__ERR_ENUM(name, num, text) name = num,
   SN_ERROR_LIST(SN__ERR_ENUM)
 #undef SN__ERR_ENUM
-  SN__ERR_LAST = -26
+  SN__ERR_LAST = -28
 } sn_err;
 
 /* Words for an sn_err (never NULL; unknown codes give "unknown error"). */
@@ -816,6 +829,215 @@ SNDEF int sn_http_attach(sn_conn *c, void *state, sn_end_fn end);
 SNDEF void *sn_http_state(const sn_conn *c);
 SNDEF int sn_conn_attach(sn_conn *c, void *state, sn_end_fn end);
 SNDEF void *sn_conn_state(const sn_conn *c);
+
+/* ---- multipart/form-data (RFC 7578, RFC 2046 5.1) --------------------------------
+   A streaming parser for form uploads: feed it a body in pieces of any size
+   (an on_body route's pieces, split anywhere, a boundary included) and it
+   calls back with each part's head, then the part's data in pieces, then
+   its end. Nothing is buffered but one part's head (SN_MULTIPART_HEAD), so a
+   file of any size costs the same memory. The struct is plain memory the
+   application owns (about 600 bytes): on the stack of a short parse, or
+   allocated per request with sn_http_attach to free it.
+
+   The grammar it takes (stricter than RFC 2046 where browsers never need the
+   rest):
+     body      = preamble delimiter padding CRLF part-head CRLF data
+                 *( CRLF delimiter padding CRLF part-head CRLF data )
+                 CRLF delimiter "--" epilogue
+     delimiter = "--" boundary, the first one at the body's start or after
+                 a CRLF in the preamble; padding = *( SP / HTAB )
+     part-head = *( field-name ":" OWS value OWS CRLF ), names matched without
+                 case; Content-Disposition and Content-Type are read, other
+                 fields skipped
+   The preamble and the epilogue are ignored. A delimiter followed by
+   anything but padding CRLF or "--" is an error (the boundary must not
+   occur in the data). In Content-Disposition, parameter values are tokens
+   or quoted strings (RFC 9110 5.6.4: a backslash escapes the next byte);
+   filename* (RFC 5987/8187: UTF-8 or ISO-8859-1, percent-encoded) is
+   decoded to UTF-8 and wins over filename. A parameter given twice, a line
+   without a colon, a folded line (obs-fold), a bare CR or LF in a head, or
+   a bad filename* is an error. The filename is the client's: never use it
+   as a path unchecked. */
+#ifndef SN_MULTIPART_HEAD
+#define SN_MULTIPART_HEAD 512 /* longest part head, its fields and CRLFs (bytes) */
+#endif
+#ifndef SN_MULTIPART_PARTS
+#define SN_MULTIPART_PARTS 16 /* default most parts in one body */
+#endif
+
+typedef struct sn_part {
+  int index;           /* 0 for the first part */
+  sn_str name;         /* Content-Disposition's name, unquoted; ptr NULL if none */
+  sn_str filename;     /* filename* decoded, else filename unquoted; ptr NULL if none */
+  sn_str content_type; /* the part's Content-Type as sent; ptr NULL if none */
+} sn_part;
+
+/* Callbacks return SN_OK to go on; anything else stops the parse and is
+   returned by sn_multipart_feed (and by every later call). Strings and data
+   are borrowed for the call. */
+typedef struct sn_multipart_cb {
+  int (*on_part)(void *user, const sn_part *part);          /* a part's head is complete */
+  int (*on_data)(void *user, const void *data, size_t len); /* the part's bytes, in order */
+  int (*on_part_end)(void *user);                          /* the part's last byte was given */
+} sn_multipart_cb;
+
+typedef struct sn_multipart {
+  sn_multipart_cb cb; /* any may be NULL */
+  void *user;
+  int max_parts;      /* sn_multipart_init sets SN_MULTIPART_PARTS; change it after */
+  int parts;          /* parts begun so far */
+  int err;            /* SN_OK, or the error every call returns now */
+  const char *why;    /* words for err ("no closing delimiter", ...); never NULL */
+  /* internal */
+  unsigned char state, match, dlen, flags;
+  uint16_t hlen;
+  char delim[4 + 70]; /* CRLF "--" boundary (RFC 2046: at most 70 bytes) */
+  char head[SN_MULTIPART_HEAD];
+} sn_multipart;
+
+/* Starts a parse for a body of this Content-Type (the request's header
+   value): SN_OK, or SN_ERR_PROTO (mp->why says which) when it is not
+   multipart/... or has no valid boundary parameter (1 to 70 bytes of the
+   RFC 2046 bchars, quoted or not). cb may be NULL (a syntax check). */
+SNDEF int sn_multipart_init(sn_multipart *mp, sn_str content_type, const sn_multipart_cb *cb, void *user);
+/* Feeds the next bytes of the body. SN_OK, or: SN_ERR_PROTO for a malformed
+   body, SN_ERR_TOO_BIG for a part head over SN_MULTIPART_HEAD or more than
+   max_parts parts, or a callback's own return. Bytes after the closing
+   delimiter (the epilogue) are taken and ignored. */
+SNDEF int sn_multipart_feed(sn_multipart *mp, const void *data, size_t len);
+/* The body has ended: SN_OK if the closing delimiter came, else
+   SN_ERR_PROTO ("no closing delimiter"), or the error already met. */
+SNDEF int sn_multipart_finish(sn_multipart *mp);
+
+/* ---- signed firmware updates ----------------------------------------------------
+   An update is a signed image streamed into a flash slot through a
+   verifier. Nothing is finished in the slot unless the whole image arrived,
+   its length is the one its header states, and its signature checks
+   against the public key compiled into the firmware; anything else aborts
+   the slot, and the running image and one accepted before stay as they
+   were (the slot contract below says how). One update at a time.
+
+   The image (version 1; numbers big-endian; tools/sn-sign makes it, the
+   README shows how to make it in any language):
+     offset  bytes  field
+     0       4      magic "SNFW"
+     4       2      format version: 1
+     6       2      header length: 64
+     8       4      payload length N (bytes)
+     12      4      flags: 0
+     16      32     version text: 1 to 32 printable ASCII bytes (0x20-0x7E),
+                    NUL-padded
+     48      16     reserved: zero
+     64      N      payload (the firmware, as the slot's reader wants it)
+     64+N    64     signature: r then s (32 bytes each) of ECDSA P-256 with
+                    SHA-256 over M = header (64 bytes) || SHA-256(payload)
+   The whole image is N + 128 bytes. A header that breaks any rule above is
+   refused before the slot is opened.
+
+   The slot contract: the application's table of hooks for its flash, as a
+   port is for the network. Every hook runs on the manager's thread and
+   returns an sn_err; a hook that fails aborts the update (SN_ERR_IO is the
+   usual code). */
+typedef struct sn_slot_ops {
+  /* Prepares the slot for an image of `size` bytes: SN_ERR_TOO_BIG if it
+     cannot hold it. It must leave the running image and an accepted one
+     alone (write to the other bank, a temporary file, ...). On flash, erase
+     sector by sector as writes reach them rather than all here: every hook
+     blocks the manager for as long as it takes. */
+  int (*open)(void *slot, uint64_t size);
+  /* Bytes at `off`: in order, without gaps or overlaps, never beyond size.
+     Each byte is written once (on flash: programmed once after its erase). */
+  int (*write)(void *slot, uint64_t off, const void *data, size_t len);
+  /* The whole image is written and verified: make it the accepted one
+     (flush, rename, mark the bank). A failure here aborts the update too. */
+  int (*finish)(void *slot);
+  /* Drops what this update wrote (optional): the slot is as before open. */
+  void (*abort)(void *slot);
+} sn_slot_ops;
+
+#define SN_IMAGE_HEAD 64 /* header bytes */
+#define SN_IMAGE_SIG 64  /* signature bytes, at the end */
+#define SN_IMAGE_VERSION_MAX 32
+
+/* What an image says of itself (its header), with its size and hash. */
+typedef struct sn_image_info {
+  char version[SN_IMAGE_VERSION_MAX + 1]; /* NUL-terminated */
+  uint32_t payload_bytes;
+  uint64_t bytes;             /* the whole image: payload_bytes + 128 */
+  unsigned char sha256[32];   /* of the whole image, as uploaded */
+} sn_image_info;
+
+enum sn_ota_state {
+  SN_OTA_IDLE = 0,      /* no update under way, none accepted since sn_ota_create */
+  SN_OTA_RECEIVING = 1, /* an update is under way */
+  SN_OTA_ACCEPTED = 2   /* an image was verified and finished in the slot */
+};
+
+typedef struct sn_ota_opts {
+  const sn_slot_ops *slot; /* required, borrowed */
+  void *slot_ctx;          /* passed to every slot hook */
+  uint64_t capacity;       /* required: the largest whole image the slot holds (bytes) */
+  /* Required: the ECDSA P-256 public key images are signed for: DER
+     (SubjectPublicKeyInfo, as tools/sn-sign keygen writes in sign_pub.h) or
+     PEM (with its terminating NUL counted in pub_key_len). Copied. */
+  const unsigned char *pub_key;
+  size_t pub_key_len;
+  const char *field;       /* multipart uploads: the form field of the image; NULL: "image" */
+  /* Called when an image has been accepted (e.g. to schedule the reboot
+     into it); the HTTP reply follows. Optional. */
+  void (*on_accept)(void *user, const sn_image_info *img);
+  void *user;
+  sn_mgr *mgr;             /* optional: its log hook hears why an update was refused */
+} sn_ota_opts;
+
+typedef struct sn_ota sn_ota; /* opaque: the verifier and its key */
+
+/* Creates a verifier: SN_OK, SN_ERR_INVALID (a required field missing),
+   SN_ERR_KEY (not a P-256 public key), SN_ERR_NOMEM. The per-update state
+   (two SHA-256 contexts, the header, and for the HTTP route a multipart
+   parser) is allocated when an update begins and freed when it ends, so an
+   idle verifier holds its key only. */
+SNDEF int sn_ota_create(sn_ota **out, const sn_ota_opts *opts);
+/* Aborts an update under way (slot abort) and frees the verifier. */
+SNDEF void sn_ota_destroy(sn_ota *o);
+
+/* The verifier alone, for an image from any source (an HTTP client
+   download, a UART): begin, write the image's bytes in pieces of any size,
+   end. begin: SN_OK, SN_ERR_STATE while an update is under way, or
+   SN_ERR_NOMEM. write: SN_OK, or the update is aborted with SN_ERR_IMAGE
+   (a bad header, or bytes beyond the length it states), SN_ERR_TOO_BIG (the
+   slot's open refused the size, or over capacity) or a slot hook's error.
+   end: checks the length and the signature and finishes the slot: SN_OK
+   (accepted), or aborted with SN_ERR_IMAGE (shorter than stated) or
+   SN_ERR_SIGNATURE. abort: drops the update, with why for the log. After a
+   refusal sn_ota_why says it in words ("bad signature", "image longer than
+   its header states", ...). */
+SNDEF int sn_ota_begin(sn_ota *o);
+SNDEF int sn_ota_write(sn_ota *o, const void *data, size_t len);
+SNDEF int sn_ota_end(sn_ota *o);
+SNDEF void sn_ota_abort(sn_ota *o, int why);
+/* The state (enum sn_ota_state); *img (if not NULL) gets the accepted
+   image, or the one being received as far as its header is known. */
+SNDEF int sn_ota_state(const sn_ota *o, sn_image_info *img);
+SNDEF const char *sn_ota_why(const sn_ota *o); /* the last refusal, "" if none */
+
+/* A route that takes updates over HTTP(S), streamed (sn_route_opts with
+   on_body inside the verifier). The body is the image itself (PUT, curl
+   -T, any Content-Type but multipart) or a multipart/form-data form whose
+   field opts->field holds it (an HTML <input type=file>); other fields are
+   ignored. Answers, as JSON:
+     200 {"version":"1.2.0","bytes":1048704,"sha256":"<hex of the image>",
+          "state":"accepted"}
+     400 malformed body (multipart syntax, no image field, two of them),
+     409 another update is under way, 413 larger than the slot,
+     422 not a valid signed image (format, length, signature),
+     500 a slot hook failed; each as {"error":"<why in words>","state":"..."}.
+   An image that is refused before the end is answered at once and the rest
+   of the body is not read (the connection then closes). A client that goes
+   away, or the request timeout, aborts the slot. The route's max_body is
+   the slot's capacity (plus 64 KiB for a form's other fields); its
+   request timeout is the listener's (it runs from piece to piece). */
+SNDEF int sn_router_add_ota(sn_router *r, const char *method, const char *pattern, sn_ota *o);
 
 /* ---- outgoing TLS ------------------------------------------------------------------
    One TLS client path serves every outgoing connection (the mail sender and
