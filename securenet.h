@@ -1017,8 +1017,8 @@ SNDEF int sn_ota_begin(sn_ota *o);
 SNDEF int sn_ota_write(sn_ota *o, const void *data, size_t len);
 SNDEF int sn_ota_end(sn_ota *o);
 SNDEF void sn_ota_abort(sn_ota *o, int why);
-/* The state (enum sn_ota_state); *img (if not NULL) gets the accepted
-   image, or the one being received as far as its header is known. */
+/* The state (enum sn_ota_state); *img (if not NULL) gets the image
+   accepted last (all zero if none has been since sn_ota_create). */
 SNDEF int sn_ota_state(const sn_ota *o, sn_image_info *img);
 SNDEF const char *sn_ota_why(const sn_ota *o); /* the last refusal, "" if none */
 
@@ -7589,6 +7589,7 @@ static int sn__ota_refuse(sn_ota *o, int err, const char *why) {
 
 SNDEF void sn_ota_destroy(sn_ota *o) {
   if (o == NULL) return;
+  o->opts.mgr = NULL; /* it may be gone already */
   sn__ota_refuse(o, SN_ERR_DESTROYED, "the verifier was destroyed");
   mbedtls_pk_free(&o->pk);
   SN_FREE(o);
@@ -7739,7 +7740,7 @@ SNDEF void sn_ota_abort(sn_ota *o, int why) {
 }
 
 SNDEF int sn_ota_state(const sn_ota *o, sn_image_info *img) {
-  if (img != NULL) *img = o->state == SN_OTA_RECEIVING ? o->cur : o->accepted;
+  if (img != NULL) *img = o->accepted;
   return o->state;
 }
 
