@@ -1519,7 +1519,7 @@ static int sn__pk_check_pair(mbedtls_pk_context *pub, mbedtls_pk_context *prv, m
 #endif
 }
 
-#if SN__TLS_CLIENT
+#if SN__TLS_CLIENT || SN_ENABLE_OTA
 static int sn__sha256(const unsigned char *in, size_t len, unsigned char out[32]) {
 #if MBEDTLS_VERSION_MAJOR >= 3
   return mbedtls_sha256(in, len, out, 0);
@@ -7714,7 +7714,7 @@ SNDEF int sn_ota_end(sn_ota *o) {
   if (j->got < o->cur.bytes) return sn__ota_refuse(o, SN_ERR_IMAGE, "image shorter than its header states");
   memcpy(m, j->head, SN_IMAGE_HEAD);
   if (sn__sha_finish(&j->payload, m + SN_IMAGE_HEAD) != 0 || sn__sha_finish(&j->whole, o->cur.sha256) != 0 ||
-      mbedtls_sha256(m, sizeof m, hash, 0) != 0)
+      sn__sha256(m, sizeof m, hash) != 0)
     return sn__ota_refuse(o, SN_ERR_NOMEM, "hash failed");
   if ((derlen = sn__sig_der(j->sig, der)) == 0 ||
       mbedtls_pk_verify(&o->pk, MBEDTLS_MD_SHA256, hash, sizeof hash, der, derlen) != 0)
