@@ -137,6 +137,12 @@ MEMORY
    Debian's 16 KiB records): 52 KB on mbedTLS 2.28, 67 KB on 3.6; the
    records are most of it, so an MCU configuration with smaller
    MBEDTLS_SSL_OUT_CONTENT_LEN gains most.
+   A firmware update (sn_ota) holds its public key while idle (mbedTLS's
+   P-256 key, a few hundred bytes, and the sn_ota struct); while an update
+   runs, its state (two SHA-256 contexts, the header and signature: about
+   400 bytes on 32 bits) and, through the HTTP route, the request's (about
+   650 bytes with the multipart parser), freed when the update ends; the
+   body itself streams through the connection's receive buffer.
 
 ERRORS
    Every function that can fail returns an sn_err: SN_OK (0) or a negative
@@ -226,6 +232,14 @@ LIMITS
      taken as gone (on_abort with SN_ERR_CLOSED). A deferred request reads
      on only into the room its receive buffer has: a client that pipelines
      more and then resets is seen at the reply or the request timeout.
+   - Firmware updates: one at a time per sn_ota (409 for another); the
+     slot's hooks are synchronous and block the manager while they run (a
+     flash that erases slowly should erase a sector per write); images up
+     to 4 GiB - 129 bytes of payload; one signature scheme (ECDSA P-256,
+     SHA-256) and one key per verifier; no rollback check (the version text
+     is the application's to compare, in on_accept). Multipart: parts'
+     heads up to SN_MULTIPART_HEAD, boundaries up to 70 bytes (RFC 2046),
+     name and filename as sent (no name* decoding, no nested multipart).
    - Timers fire from sn_poll, at most one round late; wakeups run at the
      start of the next round. sn_mgr_wakeup is the only call safe from
      another thread.
