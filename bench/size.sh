@@ -160,8 +160,7 @@ printf '  %-48s %10d %8s\n' "  (the lwIP port alone)" "$pf" "$(kib "$pf")"
 f=$(field nolog 1)
 printf '  %-48s %10d %8s   (%d)\n' "HTTPS server with SN_ENABLE_LOG=0" "$f" "$(kib "$f")" $((f - $(field https 1)))
 f=$(field ota 1)
-printf '  %-48s %10d %8s   (+%d)\n' "HTTPS server + signed updates, raw bodies" "$f" "$(kib "$f")" $((f - $(field https 1)))
-printf '  %-48s %10s %8s   (+%d, the verifier and its route; SN_ENABLE_OTA)\n' "" "" "" $((f - $(field https 1)))
+printf '  %-48s %10d %8s   (+%d, the verifier and its route; SN_ENABLE_OTA)\n' "HTTPS server + signed updates, raw bodies" "$f" "$(kib "$f")" $((f - $(field https 1)))
 printf '  %-48s %10d %8s   (+%d, the multipart parser; SN_ENABLE_MULTIPART)\n' "  + multipart/form-data uploads" "$(field mp 1)" "$(kib "$(field mp 1)")" $(($(field mp 1) - f))
 echo
 echo "complete images (securenet + lwIP port + lwIP + mbedTLS + newlib-nano + app; arm-none-eabi-size):"
