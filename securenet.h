@@ -137,6 +137,12 @@ MEMORY
    Debian's 16 KiB records): 52 KB on mbedTLS 2.28, 67 KB on 3.6; the
    records are most of it, so an MCU configuration with smaller
    MBEDTLS_SSL_OUT_CONTENT_LEN gains most.
+   A firmware update (sn_ota) holds its public key while idle (mbedTLS's
+   P-256 key, a few hundred bytes, and the sn_ota struct); while an update
+   runs, its state (two SHA-256 contexts, the header and signature: about
+   400 bytes on 32 bits) and, through the HTTP route, the request's (about
+   650 bytes with the multipart parser), freed when the update ends; the
+   body itself streams through the connection's receive buffer.
 
 ERRORS
    Every function that can fail returns an sn_err: SN_OK (0) or a negative
@@ -226,6 +232,14 @@ LIMITS
      taken as gone (on_abort with SN_ERR_CLOSED). A deferred request reads
      on only into the room its receive buffer has: a client that pipelines
      more and then resets is seen at the reply or the request timeout.
+   - Firmware updates: one at a time per sn_ota (409 for another); the
+     slot's hooks are synchronous and block the manager while they run (a
+     flash that erases slowly should erase a sector per write); images up
+     to 4 GiB - 129 bytes of payload; one signature scheme (ECDSA P-256,
+     SHA-256) and one key per verifier; no rollback check (the version text
+     is the application's to compare, in on_accept). Multipart: parts'
+     heads up to SN_MULTIPART_HEAD, boundaries up to 70 bytes (RFC 2046),
+     name and filename as sent (no name* decoding, no nested multipart).
    - Timers fire from sn_poll, at most one round late; wakeups run at the
      start of the next round. sn_mgr_wakeup is the only call safe from
      another thread.
@@ -849,7 +863,8 @@ SNDEF void *sn_conn_state(const sn_conn *c);
      part-head = *( field-name ":" OWS value OWS CRLF ), names matched without
                  case; Content-Disposition and Content-Type are read, other
                  fields skipped
-   The preamble and the epilogue are ignored. A delimiter followed by
+   The preamble and the epilogue are ignored; a body whose first delimiter
+   is the closing one has no parts (and is valid). A delimiter followed by
    anything but padding CRLF or "--" is an error (the boundary must not
    occur in the data). In Content-Disposition, parameter values are tokens
    or quoted strings (RFC 9110 5.6.4: a backslash escapes the next byte);
@@ -1016,8 +1031,8 @@ SNDEF int sn_ota_begin(sn_ota *o);
 SNDEF int sn_ota_write(sn_ota *o, const void *data, size_t len);
 SNDEF int sn_ota_end(sn_ota *o);
 SNDEF void sn_ota_abort(sn_ota *o, int why);
-/* The state (enum sn_ota_state); *img (if not NULL) gets the accepted
-   image, or the one being received as far as its header is known. */
+/* The state (enum sn_ota_state); *img (if not NULL) gets the image
+   accepted last (all zero if none has been since sn_ota_create). */
 SNDEF int sn_ota_state(const sn_ota *o, sn_image_info *img);
 SNDEF const char *sn_ota_why(const sn_ota *o); /* the last refusal, "" if none */
 
@@ -1518,7 +1533,7 @@ static int sn__pk_check_pair(mbedtls_pk_context *pub, mbedtls_pk_context *prv, m
 #endif
 }
 
-#if SN__TLS_CLIENT
+#if SN__TLS_CLIENT || SN_ENABLE_OTA
 static int sn__sha256(const unsigned char *in, size_t len, unsigned char out[32]) {
 #if MBEDTLS_VERSION_MAJOR >= 3
   return mbedtls_sha256(in, len, out, 0);
@@ -7192,6 +7207,749 @@ SNDEF int sn_http_request(sn_mgr *m, const sn_http_request_opts *o) {
 }
 
 #endif /* SN_ENABLE_HTTP_CLIENT */
+
+#if SN_ENABLE_MULTIPART
+// >>multipart
+/* multipart/form-data, streamed (RFC 7578, RFC 2046 5.1). The delimiter is
+   CRLF "--" boundary; the first one may open the body without its CRLF, so
+   the parse starts as if a CRLF had just been seen. A part's data is handed
+   on in runs straight from the input: only a delimiter begun at the end of
+   one piece is held (as a count: its bytes are the delimiter's own), and
+   since a boundary holds no CR, a broken match never hides the start of
+   another. */
+enum { SN__MP_PREAMBLE, SN__MP_DATA, SN__MP_AFTER, SN__MP_PAD, SN__MP_CR, SN__MP_DASH, SN__MP_HEAD, SN__MP_EPILOGUE };
+
+static int sn__mp_fail(sn_multipart *mp, int err, const char *why) {
+  mp->err = err;
+  mp->why = why;
+  return err;
+}
+
+/* The next ";key=value" of a header field's parameters (RFC 9110 5.6.6):
+   1 with key and the value as sent (a quoted string with its quotes), 0 at
+   the end, -1 when malformed. */
+static int sn__param_next(sn_str *rest, sn_str *key, sn_str *val) {
+  size_t i = 0, n = rest->len;
+  const char *p = rest->ptr;
+  while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+  if (i == n) return 0;
+  if (p[i++] != ';') return -1;
+  while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+  key->ptr = p + i;
+  while (i < n && sn__is_tchar((unsigned char) p[i])) i++;
+  key->len = (size_t) (p + i - key->ptr);
+  while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+  if (key->len == 0 || i == n || p[i++] != '=') return -1;
+  while (i < n && (p[i] == ' ' || p[i] == '\t')) i++;
+  val->ptr = p + i;
+  if (i < n && p[i] == '"') {
+    for (i++; i < n && p[i] != '"'; i++)
+      if (p[i] == '\\' && ++i == n) return -1;
+    if (i++ == n) return -1;
+  } else {
+    while (i < n && sn__is_tchar((unsigned char) p[i])) i++;
+  }
+  val->len = (size_t) (p + i - val->ptr);
+  rest->ptr = p + i;
+  rest->len = n - i;
+  return val->len ? 1 : -1;
+}
+
+/* A parameter's value without its quotes and escapes, into dst (which may
+   be val.ptr: it never runs ahead). Returns its length. */
+static size_t sn__unquote(sn_str val, char *dst) {
+  size_t i, o = 0;
+  if (val.len < 2 || val.ptr[0] != '"') {
+    memmove(dst, val.ptr, val.len);
+    return val.len;
+  }
+  for (i = 1; i + 1 < val.len; i++) {
+    if (val.ptr[i] == '\\') i++;
+    dst[o++] = val.ptr[i];
+  }
+  return o;
+}
+
+SNDEF int sn_multipart_init(sn_multipart *mp, sn_str ct, const sn_multipart_cb *cb, void *user) {
+  sn_str rest, key, val;
+  size_t i, blen = 0;
+  int r, found = 0;
+  memset(mp, 0, sizeof *mp);
+  if (cb != NULL) mp->cb = *cb;
+  mp->user = user;
+  mp->max_parts = SN_MULTIPART_PARTS;
+  mp->why = "";
+  mp->state = SN__MP_PREAMBLE;
+  mp->match = 2; /* as if a CRLF came first */
+  ct = sn__trim(ct);
+  if (ct.ptr == NULL || ct.len < 11 || !sn__ieq(ct.ptr, 10, "multipart/"))
+    return sn__mp_fail(mp, SN_ERR_PROTO, "not a multipart body");
+  for (i = 10; i < ct.len && sn__is_tchar((unsigned char) ct.ptr[i]); i++) {
+  }
+  if (i == 10) return sn__mp_fail(mp, SN_ERR_PROTO, "not a multipart body");
+  rest.ptr = ct.ptr + i;
+  rest.len = ct.len - i;
+  while ((r = sn__param_next(&rest, &key, &val)) == 1) {
+    if (!sn__ieq(key.ptr, key.len, "boundary")) continue;
+    if (found++ || val.len > 2 * 70 + 2) return sn__mp_fail(mp, SN_ERR_PROTO, "bad boundary parameter");
+    {
+      char tmp[2 * 70 + 2];
+      blen = sn__unquote(val, tmp);
+      if (blen > 70) return sn__mp_fail(mp, SN_ERR_PROTO, "bad boundary parameter");
+      memcpy(mp->delim + 4, tmp, blen);
+    }
+  }
+  if (r < 0) return sn__mp_fail(mp, SN_ERR_PROTO, "malformed Content-Type parameters");
+  if (!found) return sn__mp_fail(mp, SN_ERR_PROTO, "no boundary parameter");
+  if (blen == 0 || mp->delim[4 + blen - 1] == ' ') return sn__mp_fail(mp, SN_ERR_PROTO, "bad boundary parameter");
+  for (i = 0; i < blen; i++) {
+    int ch = (unsigned char) mp->delim[4 + i];
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || strchr("'()+_,-./:=? ", ch)))
+      return sn__mp_fail(mp, SN_ERR_PROTO, "bad boundary parameter");
+  }
+  memcpy(mp->delim, "\r\n--", 4);
+  mp->dlen = (unsigned char) (4 + blen);
+  return SN_OK;
+}
+
+/* filename* (RFC 8187): charset'language'percent-encoded, decoded to UTF-8
+   in place. Returns the length or -1. */
+static int sn__ext_value(char *p, size_t n) {
+  size_t i, o = 0, q1, q2;
+  int latin1;
+  for (q1 = 0; q1 < n && p[q1] != '\''; q1++) {
+  }
+  for (q2 = q1 + 1; q2 < n && p[q2] != '\''; q2++) {
+  }
+  if (q2 >= n) return -1;
+  if (sn__ieq(p, q1, "utf-8")) latin1 = 0;
+  else if (sn__ieq(p, q1, "iso-8859-1")) latin1 = 1;
+  else return -1;
+  for (i = q2 + 1; i < n; i++) {
+    int ch = (unsigned char) p[i];
+    if (ch == '%') {
+      int hi = i + 2 < n ? sn__hexval((unsigned char) p[i + 1]) : -1, lo = hi >= 0 ? sn__hexval((unsigned char) p[i + 2]) : -1;
+      if (lo < 0) return -1;
+      ch = hi * 16 + lo;
+      i += 2;
+    } else if (ch == '\'') {
+      return -1;
+    }
+    if (ch == 0) return -1;
+    if (latin1 && ch >= 0x80) { /* from three bytes of "%XX" to two */
+      p[o++] = (char) (0xC0 | (ch >> 6));
+      p[o++] = (char) (0x80 | (ch & 0x3F));
+    } else {
+      p[o++] = (char) ch;
+    }
+  }
+  return (int) o;
+}
+
+/* A part's head (its field lines, each ending in CRLF, then the empty line),
+   decoded in place into part. */
+static int sn__mp_head(sn_multipart *mp, sn_part *part) {
+  char *h = mp->head, *end = mp->head + mp->hlen - 2; /* without the last CRLF */
+  int have_cd = 0, have_fn = 0, have_fn_ext = 0;
+  memset(part, 0, sizeof *part);
+  part->index = mp->parts - 1;
+  while (h < end) {
+    char *eol = h, *colon;
+    sn_str value;
+    while (!(eol[0] == '\r' && eol[1] == '\n')) eol++; /* the head ends in CRLF */
+    if (h[0] == ' ' || h[0] == '\t') return sn__mp_fail(mp, SN_ERR_PROTO, "folded line in a part head");
+    for (colon = h; colon < eol && *colon != ':'; colon++)
+      if (!sn__is_tchar((unsigned char) *colon)) return sn__mp_fail(mp, SN_ERR_PROTO, "malformed field in a part head");
+    if (colon == eol || colon == h) return sn__mp_fail(mp, SN_ERR_PROTO, "malformed field in a part head");
+    value.ptr = colon + 1;
+    value.len = (size_t) (eol - value.ptr);
+    if (memchr(value.ptr, '\r', value.len) || memchr(value.ptr, '\n', value.len) || memchr(value.ptr, '\0', value.len))
+      return sn__mp_fail(mp, SN_ERR_PROTO, "bare CR, LF or NUL in a part head");
+    value = sn__trim(value);
+    if (sn__ieq(h, (size_t) (colon - h), "content-type")) {
+      if (part->content_type.ptr != NULL) return sn__mp_fail(mp, SN_ERR_PROTO, "Content-Type twice in a part");
+      part->content_type = value;
+    } else if (sn__ieq(h, (size_t) (colon - h), "content-disposition")) {
+      sn_str rest, key, val;
+      size_t i;
+      int r;
+      if (have_cd++) return sn__mp_fail(mp, SN_ERR_PROTO, "Content-Disposition twice in a part");
+      for (i = 0; i < value.len && sn__is_tchar((unsigned char) value.ptr[i]); i++) {
+      }
+      if (i == 0) return sn__mp_fail(mp, SN_ERR_PROTO, "malformed Content-Disposition");
+      rest.ptr = value.ptr + i;
+      rest.len = value.len - i;
+      while ((r = sn__param_next(&rest, &key, &val)) == 1) {
+        char *dst = (char *) val.ptr;
+        if (sn__ieq(key.ptr, key.len, "name")) {
+          if (part->name.ptr != NULL) return sn__mp_fail(mp, SN_ERR_PROTO, "name twice in Content-Disposition");
+          part->name.len = sn__unquote(val, dst);
+          part->name.ptr = dst;
+        } else if (sn__ieq(key.ptr, key.len, "filename")) {
+          if (have_fn++) return sn__mp_fail(mp, SN_ERR_PROTO, "filename twice in Content-Disposition");
+          if (have_fn_ext) continue; /* filename* wins */
+          part->filename.len = sn__unquote(val, dst);
+          part->filename.ptr = dst;
+        } else if (sn__ieq(key.ptr, key.len, "filename*")) {
+          int n;
+          if (have_fn_ext++ || val.ptr[0] == '"' || (n = sn__ext_value(dst, val.len)) < 0)
+            return sn__mp_fail(mp, SN_ERR_PROTO, "bad filename* in Content-Disposition");
+          part->filename.ptr = dst;
+          part->filename.len = (size_t) n;
+        }
+      }
+      if (r < 0) return sn__mp_fail(mp, SN_ERR_PROTO, "malformed Content-Disposition");
+    }
+    h = eol + 2;
+  }
+  return SN_OK;
+}
+
+static int sn__mp_data(sn_multipart *mp, const char *p, size_t n) {
+  int r;
+  if (n == 0 || mp->state != SN__MP_DATA || mp->cb.on_data == NULL) return SN_OK;
+  if ((r = mp->cb.on_data(mp->user, p, n)) != SN_OK) return sn__mp_fail(mp, r, "stopped by the application");
+  return SN_OK;
+}
+
+/* A whole delimiter has been read: the part before it (if any) ends. */
+static int sn__mp_delim(sn_multipart *mp) {
+  int r;
+  if (mp->state == SN__MP_DATA && mp->cb.on_part_end != NULL && (r = mp->cb.on_part_end(mp->user)) != SN_OK)
+    return sn__mp_fail(mp, r, "stopped by the application");
+  mp->state = SN__MP_AFTER;
+  mp->match = 0;
+  return SN_OK;
+}
+
+SNDEF int sn_multipart_feed(sn_multipart *mp, const void *data, size_t len) {
+  const char *p = (const char *) data;
+  size_t i = 0, dlen = mp->dlen;
+  int r;
+  if (mp->err != SN_OK) return mp->err;
+  if (dlen == 0) return sn__mp_fail(mp, SN_ERR_STATE, "not initialised");
+  while (i < len) {
+    int ch = (unsigned char) p[i];
+    switch (mp->state) {
+      case SN__MP_PREAMBLE:
+      case SN__MP_DATA:
+        /* a delimiter begun in an earlier piece: go on matching it */
+        while (mp->match > 0 && i < len) {
+          if (p[i] != mp->delim[mp->match]) { /* it was data after all (from its CR on) */
+            if (mp->state == SN__MP_DATA && (r = sn__mp_data(mp, mp->delim, mp->match)) != SN_OK) return r;
+            mp->match = 0;
+            break;
+          }
+          i++;
+          if (++mp->match == dlen) {
+            if ((r = sn__mp_delim(mp)) != SN_OK) return r;
+            break;
+          }
+        }
+        if (mp->match > 0 || mp->state == SN__MP_AFTER) break;
+        { /* a run of data up to the next CR that begins a delimiter (or what of one fits) */
+          size_t j = i, k = 0;
+          for (;;) {
+            const char *cr = (const char *) memchr(p + j, '\r', len - j);
+            if (cr == NULL) {
+              j = len;
+              break;
+            }
+            j = (size_t) (cr - p);
+            k = len - j < dlen ? len - j : dlen;
+            if (memcmp(p + j, mp->delim, k) == 0) break;
+            j++;
+          }
+          if ((r = sn__mp_data(mp, p + i, j - i)) != SN_OK) return r;
+          i = j;
+          if (i == len) break;
+          i += k;
+          if (k == dlen) {
+            if ((r = sn__mp_delim(mp)) != SN_OK) return r;
+          } else {
+            mp->match = (unsigned char) k; /* the rest comes with the next piece */
+          }
+        }
+        break;
+      case SN__MP_AFTER: /* "--" closes; padding and CRLF open a part */
+      case SN__MP_PAD:
+        i++;
+        if (ch == '-' && mp->state == SN__MP_AFTER) mp->state = SN__MP_DASH;
+        else if (ch == ' ' || ch == '\t') mp->state = SN__MP_PAD;
+        else if (ch == '\r') mp->state = SN__MP_CR;
+        else return sn__mp_fail(mp, SN_ERR_PROTO, "boundary followed by data");
+        break;
+      case SN__MP_DASH:
+        i++;
+        if (ch != '-') return sn__mp_fail(mp, SN_ERR_PROTO, "boundary followed by data");
+        mp->state = SN__MP_EPILOGUE;
+        break;
+      case SN__MP_CR:
+        i++;
+        if (ch != '\n') return sn__mp_fail(mp, SN_ERR_PROTO, "boundary followed by data");
+        if (mp->parts >= mp->max_parts) return sn__mp_fail(mp, SN_ERR_TOO_BIG, "too many parts");
+        mp->parts++;
+        mp->hlen = 0;
+        mp->state = SN__MP_HEAD;
+        break;
+      case SN__MP_HEAD:
+        if (mp->hlen >= sizeof mp->head) return sn__mp_fail(mp, SN_ERR_TOO_BIG, "part head too long");
+        mp->head[mp->hlen++] = (char) ch;
+        i++;
+        if (ch == '\n' && mp->hlen >= 2 && mp->head[mp->hlen - 2] == '\r' &&
+            (mp->hlen == 2 || (mp->hlen >= 4 && mp->head[mp->hlen - 3] == '\n' && mp->head[mp->hlen - 4] == '\r'))) {
+          sn_part part;
+          if ((r = sn__mp_head(mp, &part)) != SN_OK) return r;
+          mp->state = SN__MP_DATA;
+          mp->match = 0;
+          if (mp->cb.on_part != NULL && (r = mp->cb.on_part(mp->user, &part)) != SN_OK)
+            return sn__mp_fail(mp, r, "stopped by the application");
+        }
+        break;
+      default: /* the epilogue */
+        i = len;
+        break;
+    }
+  }
+  return SN_OK;
+}
+
+SNDEF int sn_multipart_finish(sn_multipart *mp) {
+  if (mp->err != SN_OK) return mp->err;
+  if (mp->state != SN__MP_EPILOGUE) return sn__mp_fail(mp, SN_ERR_PROTO, "no closing delimiter");
+  return SN_OK;
+}
+#endif /* SN_ENABLE_MULTIPART */
+
+#if SN_ENABLE_OTA
+// >>ota
+/* Signed updates: the verifier between an image's bytes and the slot, and
+   the HTTP route that feeds it from a raw or a multipart body. */
+#if MBEDTLS_VERSION_MAJOR >= 3
+#define sn__sha_starts(x) mbedtls_sha256_starts(x, 0)
+#define sn__sha_update mbedtls_sha256_update
+#define sn__sha_finish mbedtls_sha256_finish
+#else
+#define sn__sha_starts(x) mbedtls_sha256_starts_ret(x, 0)
+#define sn__sha_update mbedtls_sha256_update_ret
+#define sn__sha_finish mbedtls_sha256_finish_ret
+#endif
+
+typedef struct sn__ota_job { /* one update: allocated at begin, freed at its end */
+  mbedtls_sha256_context payload, whole;
+  unsigned char head[SN_IMAGE_HEAD], sig[SN_IMAGE_SIG];
+  uint64_t got;  /* bytes of the image so far */
+  int slot_open;
+} sn__ota_job;
+
+struct sn_ota {
+  sn_ota_opts opts;
+  mbedtls_pk_context pk;
+  int state;
+  sn_image_info accepted, cur; /* the image accepted last; the one under way */
+  sn__ota_job *job;
+  uint32_t gen;  /* counts updates begun: a request knows its own */
+  int err;       /* the last refusal's code */
+  const char *why;
+  sn_route_opts route;
+};
+
+SNDEF int sn_ota_create(sn_ota **out, const sn_ota_opts *opts) {
+  sn_ota *o;
+  *out = NULL;
+  if (opts == NULL || opts->slot == NULL || opts->slot->open == NULL || opts->slot->write == NULL ||
+      opts->slot->finish == NULL || opts->capacity < SN_IMAGE_HEAD + SN_IMAGE_SIG || opts->pub_key == NULL ||
+      opts->pub_key_len == 0)
+    return SN_ERR_INVALID;
+#if defined(SN__HAVE_PSA)
+  if (psa_crypto_init() != PSA_SUCCESS) return SN_ERR_ENTROPY;
+#endif
+  if ((o = (sn_ota *) SN_MALLOC(sizeof *o)) == NULL) return SN_ERR_NOMEM;
+  memset(o, 0, sizeof *o);
+  o->opts = *opts;
+  if (o->opts.field == NULL) o->opts.field = "image";
+  o->why = "";
+  mbedtls_pk_init(&o->pk);
+  if (mbedtls_pk_parse_public_key(&o->pk, opts->pub_key, opts->pub_key_len) != 0 ||
+      !mbedtls_pk_can_do(&o->pk, MBEDTLS_PK_ECDSA) || mbedtls_pk_get_bitlen(&o->pk) != 256) {
+    mbedtls_pk_free(&o->pk);
+    SN_FREE(o);
+    return SN_ERR_KEY;
+  }
+  *out = o;
+  return SN_OK;
+}
+
+static void sn__ota_drop(sn_ota *o) {
+  sn__ota_job *j = o->job;
+  if (j == NULL) return;
+  mbedtls_sha256_free(&j->payload);
+  mbedtls_sha256_free(&j->whole);
+  SN_FREE(j);
+  o->job = NULL;
+  o->state = o->accepted.bytes ? SN_OTA_ACCEPTED : SN_OTA_IDLE;
+}
+
+/* Ends the update under way unfinished: the slot is told, the reason kept and logged. */
+static int sn__ota_refuse(sn_ota *o, int err, const char *why) {
+  if (o->job == NULL) return err;
+  if (o->job->slot_open && o->opts.slot->abort != NULL) o->opts.slot->abort(o->opts.slot_ctx);
+  sn__ota_drop(o);
+  o->why = why;
+  o->err = err;
+  if (o->opts.mgr != NULL) sn__log(o->opts.mgr, SN_LOG_WARN, "update refused: %s (%s)", why, sn_strerror(err));
+  return err;
+}
+
+SNDEF void sn_ota_destroy(sn_ota *o) {
+  if (o == NULL) return;
+  o->opts.mgr = NULL; /* it may be gone already */
+  sn__ota_refuse(o, SN_ERR_DESTROYED, "the verifier was destroyed");
+  mbedtls_pk_free(&o->pk);
+  SN_FREE(o);
+}
+
+SNDEF int sn_ota_begin(sn_ota *o) {
+  sn__ota_job *j;
+  if (o->job != NULL) return SN_ERR_STATE;
+  if ((j = (sn__ota_job *) SN_MALLOC(sizeof *j)) == NULL) return SN_ERR_NOMEM;
+  memset(j, 0, sizeof *j);
+  mbedtls_sha256_init(&j->payload);
+  mbedtls_sha256_init(&j->whole);
+  if (sn__sha_starts(&j->payload) != 0 || sn__sha_starts(&j->whole) != 0) {
+    mbedtls_sha256_free(&j->payload);
+    mbedtls_sha256_free(&j->whole);
+    SN_FREE(j);
+    return SN_ERR_NOMEM;
+  }
+  o->job = j;
+  o->gen++;
+  o->state = SN_OTA_RECEIVING;
+  memset(&o->cur, 0, sizeof o->cur);
+  o->why = "";
+  return SN_OK;
+}
+
+static uint32_t sn__be32(const unsigned char *p) {
+  return (uint32_t) p[0] << 24 | (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+}
+
+/* The header's rules (securenet.h, "signed firmware updates"); fills o->cur. */
+static const char *sn__ota_header(sn_ota *o, const unsigned char *h) {
+  size_t i, vlen = 0;
+  if (memcmp(h, "SNFW", 4) != 0) return "not a signed image (wrong magic)";
+  if (h[4] != 0 || h[5] != 1) return "unknown image format version";
+  if (h[6] != 0 || h[7] != SN_IMAGE_HEAD || sn__be32(h + 12) != 0) return "malformed image header";
+  for (i = 48; i < SN_IMAGE_HEAD; i++)
+    if (h[i] != 0) return "malformed image header";
+  while (vlen < SN_IMAGE_VERSION_MAX && h[16 + vlen] != 0) vlen++;
+  if (vlen == 0) return "image header without a version";
+  for (i = 0; i < SN_IMAGE_VERSION_MAX; i++)
+    if (i < vlen ? (h[16 + i] < 0x20 || h[16 + i] > 0x7e) : h[16 + i] != 0) return "malformed version in the image header";
+  memcpy(o->cur.version, h + 16, vlen);
+  o->cur.version[vlen] = '\0';
+  o->cur.payload_bytes = sn__be32(h + 8);
+  o->cur.bytes = (uint64_t) o->cur.payload_bytes + SN_IMAGE_HEAD + SN_IMAGE_SIG;
+  return NULL;
+}
+
+SNDEF int sn_ota_write(sn_ota *o, const void *data, size_t len) {
+  sn__ota_job *j = o->job;
+  const unsigned char *p = (const unsigned char *) data;
+  int r;
+  if (j == NULL) return SN_ERR_STATE;
+  while (len > 0) {
+    size_t n;
+    uint64_t pay_end = SN_IMAGE_HEAD + (uint64_t) o->cur.payload_bytes;
+    if (j->got < SN_IMAGE_HEAD) {
+      const char *bad;
+      n = SN_IMAGE_HEAD - (size_t) j->got;
+      if (n > len) n = len;
+      memcpy(j->head + j->got, p, n);
+      j->got += n;
+      p += n, len -= n;
+      if (j->got < SN_IMAGE_HEAD) break;
+      if ((bad = sn__ota_header(o, j->head)) != NULL) return sn__ota_refuse(o, SN_ERR_IMAGE, bad);
+      if (o->cur.bytes > o->opts.capacity) return sn__ota_refuse(o, SN_ERR_TOO_BIG, "image larger than the slot");
+      if ((r = o->opts.slot->open(o->opts.slot_ctx, o->cur.bytes)) != SN_OK)
+        return sn__ota_refuse(o, r, r == SN_ERR_TOO_BIG ? "image larger than the slot" : "the slot cannot be opened");
+      j->slot_open = 1;
+      if ((r = o->opts.slot->write(o->opts.slot_ctx, 0, j->head, SN_IMAGE_HEAD)) != SN_OK)
+        return sn__ota_refuse(o, r, "writing to the slot failed");
+      if (sn__sha_update(&j->whole, j->head, SN_IMAGE_HEAD) != 0) return sn__ota_refuse(o, SN_ERR_NOMEM, "hash failed");
+      continue;
+    }
+    if (j->got >= o->cur.bytes) return sn__ota_refuse(o, SN_ERR_IMAGE, "image longer than its header states");
+    n = (size_t) (o->cur.bytes - j->got < len ? o->cur.bytes - j->got : len);
+    if (j->got < pay_end && pay_end - j->got < n) n = (size_t) (pay_end - j->got);
+    if ((r = o->opts.slot->write(o->opts.slot_ctx, j->got, p, n)) != SN_OK)
+      return sn__ota_refuse(o, r, "writing to the slot failed");
+    if (j->got < pay_end) {
+      if (sn__sha_update(&j->payload, p, n) != 0) return sn__ota_refuse(o, SN_ERR_NOMEM, "hash failed");
+    } else {
+      memcpy(j->sig + (j->got - pay_end), p, n);
+    }
+    if (sn__sha_update(&j->whole, p, n) != 0) return sn__ota_refuse(o, SN_ERR_NOMEM, "hash failed");
+    j->got += n;
+    p += n, len -= n;
+  }
+  return SN_OK;
+}
+
+/* r || s (32 bytes each) as the DER SEQUENCE of two INTEGERs that
+   mbedtls_pk_verify takes. Returns its length, or 0 for a zero r or s. */
+static size_t sn__sig_der(const unsigned char raw[64], unsigned char der[72]) {
+  size_t o = 2, k;
+  for (k = 0; k < 2; k++) {
+    const unsigned char *v = raw + 32 * k;
+    size_t skip = 0, n;
+    while (skip < 32 && v[skip] == 0) skip++;
+    if (skip == 32) return 0;
+    n = 32 - skip;
+    der[o++] = 0x02;
+    der[o++] = (unsigned char) (n + (v[skip] >> 7));
+    if (v[skip] & 0x80) der[o++] = 0;
+    memcpy(der + o, v + skip, n);
+    o += n;
+  }
+  der[0] = 0x30;
+  der[1] = (unsigned char) (o - 2);
+  return o;
+}
+
+SNDEF int sn_ota_end(sn_ota *o) {
+  sn__ota_job *j = o->job;
+  unsigned char m[SN_IMAGE_HEAD + 32], hash[32], der[72];
+  size_t derlen;
+  int r;
+  if (j == NULL) return SN_ERR_STATE;
+  if (j->got == 0) return sn__ota_refuse(o, SN_ERR_IMAGE, "no image (an empty body)");
+  if (j->got < SN_IMAGE_HEAD) return sn__ota_refuse(o, SN_ERR_IMAGE, "image shorter than its header");
+  if (j->got < o->cur.bytes) return sn__ota_refuse(o, SN_ERR_IMAGE, "image shorter than its header states");
+  memcpy(m, j->head, SN_IMAGE_HEAD);
+  if (sn__sha_finish(&j->payload, m + SN_IMAGE_HEAD) != 0 || sn__sha_finish(&j->whole, o->cur.sha256) != 0 ||
+      sn__sha256(m, sizeof m, hash) != 0)
+    return sn__ota_refuse(o, SN_ERR_NOMEM, "hash failed");
+  if ((derlen = sn__sig_der(j->sig, der)) == 0 ||
+      mbedtls_pk_verify(&o->pk, MBEDTLS_MD_SHA256, hash, sizeof hash, der, derlen) != 0)
+    return sn__ota_refuse(o, SN_ERR_SIGNATURE, "bad signature (or signed with another key)");
+  if ((r = o->opts.slot->finish(o->opts.slot_ctx)) != SN_OK) {
+    j->slot_open = 0; /* a failed finish has dropped it, as abort would */
+    return sn__ota_refuse(o, r, "the slot could not finish the image");
+  }
+  j->slot_open = 0;
+  o->accepted = o->cur;
+  sn__ota_drop(o);
+  if (o->opts.mgr != NULL)
+    sn__log(o->opts.mgr, SN_LOG_INFO, "update accepted: version %s, %lu bytes", o->accepted.version,
+            (unsigned long) o->accepted.bytes);
+  if (o->opts.on_accept != NULL) o->opts.on_accept(o->opts.user, &o->accepted);
+  return SN_OK;
+}
+
+SNDEF void sn_ota_abort(sn_ota *o, int why) {
+  sn__ota_refuse(o, why, why == SN_ERR_CLOSED    ? "the upload was cut short (client gone)"
+                         : why == SN_ERR_TIMEOUT ? "the upload timed out"
+                                                 : "the update was aborted");
+}
+
+SNDEF int sn_ota_state(const sn_ota *o, sn_image_info *img) {
+  if (img != NULL) *img = o->accepted;
+  return o->state;
+}
+
+SNDEF const char *sn_ota_why(const sn_ota *o) { return o->why; }
+
+/* ---- the HTTP route ---- */
+static const char *sn__ota_state_name(const sn_ota *o) {
+  return o->state == SN_OTA_RECEIVING ? "receiving" : o->state == SN_OTA_ACCEPTED ? "accepted" : "idle";
+}
+
+static void sn__ota_reply_err(sn_conn *c, sn_ota *o, int err, const char *why) {
+  char words[160];
+  int status = err == SN_ERR_STATE ? 409 : err == SN_ERR_TOO_BIG ? 413 : err == SN_ERR_PROTO ? 400
+             : err == SN_ERR_IMAGE || err == SN_ERR_SIGNATURE ? 422 : err == SN_ERR_NOMEM ? 503 : 500;
+  if (sn_json_str(words, sizeof words, why, strlen(why)) < 0) strcpy(words, "\"refused\"");
+  sn_http_json(c, status, "{\"error\":%s,\"state\":\"%s\"}\n", words, sn__ota_state_name(o));
+}
+
+typedef struct sn__ota_req { /* the route's state of one upload request */
+  sn_ota *o;
+  uint32_t gen;   /* the update it began */
+  int multipart, in_image, images;
+  const char *why; /* the form's own refusal, in words */
+#if SN_ENABLE_MULTIPART
+  sn_multipart mp;
+#endif
+} sn__ota_req;
+
+static int sn__ota_mine(const sn__ota_req *q) { return q != NULL && q->o->job != NULL && q->o->gen == q->gen; }
+
+#if SN_ENABLE_MULTIPART
+static int sn__ota_part(void *user, const sn_part *part) {
+  sn__ota_req *q = (sn__ota_req *) user;
+  const char *field = q->o->opts.field;
+  q->in_image = part->name.ptr != NULL && part->name.len == strlen(field) && memcmp(part->name.ptr, field, part->name.len) == 0;
+  if (q->in_image && q->images++) {
+    q->why = "the form has two image fields";
+    return SN_ERR_PROTO;
+  }
+  return SN_OK;
+}
+
+static int sn__ota_part_data(void *user, const void *data, size_t len) {
+  sn__ota_req *q = (sn__ota_req *) user;
+  return q->in_image ? sn_ota_write(q->o, data, len) : SN_OK;
+}
+
+static int sn__ota_part_end(void *user) {
+  ((sn__ota_req *) user)->in_image = 0;
+  return SN_OK;
+}
+#endif
+
+static void sn__ota_req_end(void *state, int why) {
+  (void) why;
+  SN_FREE(state);
+}
+
+/* Ends the request with a refusal: the verifier's own (already aborted) or
+   one of the body's form (aborted here). */
+static void sn__ota_fail(sn_conn *c, sn__ota_req *q, int err, const char *why) {
+  sn_ota *o = q->o;
+  if (sn__ota_mine(q)) sn__ota_refuse(o, err, why);
+  else if (o->gen == q->gen && o->why[0]) err = o->err, why = o->why;
+  sn__ota_reply_err(c, o, err, why);
+}
+
+static void sn__ota_head(sn_conn *c, const sn_request *req, void *user) {
+  sn_ota *o = (sn_ota *) user;
+  sn_str ct = sn_http_header(req, "content-type"), cl = sn_http_header(req, "content-length");
+  int multipart = ct.ptr != NULL && ct.len >= 10 && sn__ieq(ct.ptr, 10, "multipart/");
+  sn__ota_req *q;
+  int r;
+  if (o->job != NULL) {
+    sn__ota_reply_err(c, o, SN_ERR_STATE, "another update is under way");
+    return;
+  }
+  if (cl.ptr != NULL && !multipart) { /* the framing has checked it is a number */
+    uint64_t n = 0;
+    size_t i;
+    for (i = 0; i < cl.len && n <= o->opts.capacity; i++) n = n * 10 + (uint64_t) (cl.ptr[i] - '0');
+    if (n > o->opts.capacity) {
+      sn__ota_reply_err(c, o, SN_ERR_TOO_BIG, "image larger than the slot");
+      return;
+    }
+  }
+  if (multipart && !SN_ENABLE_MULTIPART) {
+    sn__ota_reply_err(c, o, SN_ERR_PROTO, "multipart bodies are not supported by this build: send the image raw");
+    return;
+  }
+  if ((q = (sn__ota_req *) SN_MALLOC(sizeof *q)) == NULL) {
+    sn__ota_reply_err(c, o, SN_ERR_NOMEM, "no memory for the update");
+    return;
+  }
+  memset(q, 0, sizeof *q);
+  q->o = o;
+  q->multipart = multipart;
+  if (sn_http_attach(c, q, sn__ota_req_end) != SN_OK) {
+    SN_FREE(q);
+    sn__ota_reply_err(c, o, SN_ERR_STATE, "the request has state attached already");
+    return;
+  }
+#if SN_ENABLE_MULTIPART
+  if (multipart) {
+    static const sn_multipart_cb cb = {sn__ota_part, sn__ota_part_data, sn__ota_part_end};
+    if (sn_multipart_init(&q->mp, ct, &cb, q) != SN_OK) {
+      sn__ota_reply_err(c, o, SN_ERR_PROTO, q->mp.why);
+      return;
+    }
+  }
+#endif
+  if ((r = sn_ota_begin(o)) != SN_OK) {
+    sn__ota_reply_err(c, o, r, "no memory for the update");
+    return;
+  }
+  q->gen = o->gen;
+}
+
+static int sn__ota_body(sn_conn *c, const void *data, size_t len, void *user) {
+  sn__ota_req *q = (sn__ota_req *) sn_http_state(c);
+  int r;
+  (void) user;
+  if (q == NULL) return SN_ERR_STATE; /* cannot happen: on_head attached it or replied */
+  if (!sn__ota_mine(q)) {
+    sn__ota_fail(c, q, SN_ERR_STATE, "the update was aborted");
+    return SN_OK;
+  }
+#if SN_ENABLE_MULTIPART
+  if (q->multipart) {
+    if ((r = sn_multipart_feed(&q->mp, data, len)) != SN_OK)
+      sn__ota_fail(c, q, r == SN_ERR_TOO_BIG && sn__ota_mine(q) ? SN_ERR_PROTO : r, q->why ? q->why : q->mp.why);
+    return SN_OK;
+  }
+#endif
+  if ((r = sn_ota_write(q->o, data, len)) != SN_OK) sn__ota_fail(c, q, r, "");
+  return SN_OK;
+}
+
+static void sn__ota_done(sn_conn *c, const sn_request *req, void *user) {
+  sn__ota_req *q = (sn__ota_req *) sn_http_state(c);
+  sn_ota *o = (sn_ota *) user;
+  char hex[65];
+  int r, i;
+  (void) req;
+  if (q == NULL) {
+    sn_http_error(c, 500);
+    return;
+  }
+  if (!sn__ota_mine(q)) {
+    sn__ota_fail(c, q, SN_ERR_STATE, "the update was aborted");
+    return;
+  }
+#if SN_ENABLE_MULTIPART
+  if (q->multipart) {
+    if ((r = sn_multipart_finish(&q->mp)) != SN_OK) {
+      sn__ota_fail(c, q, SN_ERR_PROTO, q->mp.why);
+      return;
+    }
+    if (q->images == 0) {
+      sn__ota_fail(c, q, SN_ERR_PROTO, "the form has no image field");
+      return;
+    }
+  }
+#endif
+  if ((r = sn_ota_end(o)) != SN_OK) {
+    sn__ota_fail(c, q, r, "");
+    return;
+  }
+  for (i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", o->accepted.sha256[i]);
+  {
+    char version[2 * SN_IMAGE_VERSION_MAX + 3];
+    char bytes[24];
+    sn_json_str(version, sizeof version, o->accepted.version, strlen(o->accepted.version));
+    sprintf(bytes, "%lu", (unsigned long) o->accepted.bytes);
+    sn_http_json(c, 200, "{\"version\":%s,\"bytes\":%s,\"sha256\":\"%s\",\"state\":\"accepted\"}\n", version, bytes, hex);
+  }
+}
+
+static void sn__ota_aborted(sn_conn *c, int err, void *user) {
+  sn__ota_req *q = (sn__ota_req *) sn_http_state(c);
+  (void) user;
+  if (sn__ota_mine(q)) sn_ota_abort(q->o, err);
+}
+
+SNDEF int sn_router_add_ota(sn_router *r, const char *method, const char *pattern, sn_ota *o) {
+  if (o == NULL) return SN_ERR_INVALID;
+  o->route.handler = sn__ota_done;
+  o->route.on_head = sn__ota_head;
+  o->route.on_body = sn__ota_body;
+  o->route.on_abort = sn__ota_aborted;
+  o->route.max_body = o->opts.capacity + (SN_ENABLE_MULTIPART ? 65536u : 0u);
+  o->route.user = o;
+  return sn_router_add_opts(r, method, pattern, &o->route);
+}
+#endif /* SN_ENABLE_OTA */
 
 // >>poll
 /* The main loop: one wait for every listener and stream, then each stream's

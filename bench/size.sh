@@ -130,6 +130,8 @@ row[nolog]=$(image nolog srv "${off[@]}" -DSN_ENABLE_LOG=0)
 row[plain]=$(image plain srv -DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSIZE_PLAIN)
 row[mail]=$(image mail full -DSN_ENABLE_CLIENT=0 -DSIZE_PLAIN -DSIZE_MAIL)
 row[all]=$(image all full -DSIZE_PLAIN -DSIZE_MAIL -DSIZE_CLIENT -DSIZE_HTTPC)
+row[ota]=$(image ota srv "${off[@]}" -DSN_ENABLE_MULTIPART=0 -DSIZE_OTA)
+row[mp]=$(image mp srv "${off[@]}" -DSIZE_OTA)
 
 kib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1024 }'; }
 field() { echo "${row[$1]}" | cut -d' ' -f"$2"; }
@@ -157,6 +159,9 @@ printf '  %-48s %10d %8s %10d\n' "+ lwIP port (securenet_port_lwip.h)" "$((prev 
 printf '  %-48s %10d %8s\n' "  (the lwIP port alone)" "$pf" "$(kib "$pf")"
 f=$(field nolog 1)
 printf '  %-48s %10d %8s   (%d)\n' "HTTPS server with SN_ENABLE_LOG=0" "$f" "$(kib "$f")" $((f - $(field https 1)))
+f=$(field ota 1)
+printf '  %-48s %10d %8s   (+%d, the verifier and its route; SN_ENABLE_OTA)\n' "HTTPS server + signed updates, raw bodies" "$f" "$(kib "$f")" $((f - $(field https 1)))
+printf '  %-48s %10d %8s   (+%d, the multipart parser; SN_ENABLE_MULTIPART)\n' "  + multipart/form-data uploads" "$(field mp 1)" "$(kib "$(field mp 1)")" $(($(field mp 1) - f))
 echo
 echo "complete images (securenet + lwIP port + lwIP + mbedTLS + newlib-nano + app; arm-none-eabi-size):"
 printf '  %-48s %10s %8s %8s %10s\n' "image" "text" "KiB" "data" "bss"
@@ -169,6 +174,14 @@ for r in https plain mail all; do
   esac
   t=$(field $r 7)
   printf '  %-48s %10d %8s %8d %10d\n' "$label" "$t" "$(kib "$t")" "$(field $r 8)" "$(field $r 9)"
+done
+for r in ota mp; do # beside the minimal server: what updates add, mbedTLS's ECDSA verify and pk parsing included
+  case $r in
+    ota) label="minimal HTTPS server + signed updates (raw)" ;;
+    mp) label="  + multipart/form-data uploads" ;;
+  esac
+  t=$(field $r 7)
+  printf '  %-48s %10d %8s %8d %10d   (+%d)\n' "$label" "$t" "$(kib "$t")" "$(field $r 8)" "$(field $r 9)" $((t - $(field https 7)))
 done
 if [ -x examples/qemu-mps2/build.sh ]; then # the firmware that really runs (make qemu)
   if examples/qemu-mps2/build.sh --out build/sn_mps2.elf >"$out/qemu.log" 2>&1; then

@@ -2,7 +2,8 @@
    HTTPS server on lwIP (bare metal, NO_SYS=1) serving one page from a
    static file table and one JSON route. SIZE_PLAIN adds a plain-HTTP
    listener that redirects to HTTPS, SIZE_MAIL a mail sent from a route,
-   SIZE_CLIENT a byte-stream client connection, SIZE_HTTPC an HTTP request.
+   SIZE_CLIENT a byte-stream client connection, SIZE_HTTPC an HTTP request,
+   SIZE_OTA a signed-update route (with SN_ENABLE_MULTIPART 0 or 1).
    It is linked, never run: the "board" is registers at made-up addresses,
    enough for every symbol to resolve and the linker to keep what a real
    application keeps. */
@@ -152,6 +153,15 @@ static void api_fetch(sn_conn *c, const sn_request *req, void *user) {
 }
 #endif
 
+#ifdef SIZE_OTA
+/* A slot whose hooks do nothing: what is measured is securenet's side. */
+static int slot_open(void *s, uint64_t n) { (void) s, (void) n; return SN_OK; }
+static int slot_write(void *s, uint64_t off, const void *p, size_t n) { (void) s, (void) off, (void) p, (void) n; return SN_OK; }
+static int slot_finish(void *s) { (void) s; return SN_OK; }
+static const sn_slot_ops slot_ops = {slot_open, slot_write, slot_finish, NULL};
+static const unsigned char sign_pub[91] = {0x30, 0x59}; /* a public key's place */
+#endif
+
 int main(void) {
   static sn_lwip lw;
   static sn_router router;
@@ -184,6 +194,18 @@ int main(void) {
 #endif
 #ifdef SIZE_HTTPC
   sn_router_add(&router, "POST", "/api/fetch", api_fetch, NULL);
+#endif
+#ifdef SIZE_OTA
+  {
+    static sn_ota *ota;
+    sn_ota_opts oo;
+    memset(&oo, 0, sizeof oo);
+    oo.slot = &slot_ops;
+    oo.capacity = 256u << 10;
+    oo.pub_key = sign_pub, oo.pub_key_len = sizeof sign_pub;
+    if (sn_ota_create(&ota, &oo) != SN_OK) return 1;
+    sn_router_add_ota(&router, "POST", "/api/firmware", ota);
+  }
 #endif
   memset(&tls, 0, sizeof tls);
   tls.cert = cert_pem, tls.cert_len = sizeof cert_pem;

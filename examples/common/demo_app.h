@@ -301,6 +301,29 @@ static void api_delay(sn_conn *c, const sn_request *req, void *user) {
 
 static const sn_route_opts delay_route = {api_delay, NULL, NULL, demo_abort, 0, 65000, NULL};
 
+/* Firmware updates: the program that has a slot (sn_demo: a file; the QEMU
+   board: simulated flash) creates the verifier and sets this before
+   demo_routes(); then POST/PUT /api/firmware take signed images and
+   GET /api/firmware says what the slot holds. */
+static sn_ota *demo_ota;
+
+static void api_firmware(sn_conn *c, const sn_request *req, void *user) {
+  sn_image_info img;
+  int st = sn_ota_state(demo_ota, &img), i;
+  char why[160], version[2 * SN_IMAGE_VERSION_MAX + 3], hex[65], bytes[24];
+  const char *state = st == SN_OTA_RECEIVING ? "receiving" : st == SN_OTA_ACCEPTED ? "accepted" : "idle";
+  (void) req, (void) user;
+  if (sn_json_str(why, sizeof why, sn_ota_why(demo_ota), strlen(sn_ota_why(demo_ota))) < 0) strcpy(why, "\"\"");
+  if (img.bytes == 0) {
+    sn_http_json(c, 200, "{\"state\":\"%s\",\"error\":%s}\n", state, why);
+    return;
+  }
+  for (i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", img.sha256[i]);
+  sn_json_str(version, sizeof version, img.version, strlen(img.version));
+  sn_http_json(c, 200, "{\"state\":\"%s\",\"version\":%s,\"bytes\":%s,\"sha256\":\"%s\",\"error\":%s}\n", state,
+               version, demo_u64(bytes, img.bytes), hex, why);
+}
+
 /* Routes a program adds beside the shared ones (sn_demo: /api/worker). */
 static void (*demo_extra_routes)(sn_router *router);
 
@@ -320,6 +343,11 @@ static void demo_routes(sn_router *router, sn_mgr *mgr) {
   sn_router_add_opts(router, "PUT", "/api/upload", &upload_route);
   sn_router_add_opts(router, "POST", "/api/upload", &upload_route);
   sn_router_add_opts(router, "GET", "/api/delay", &delay_route);
+  if (demo_ota != NULL) {
+    sn_router_add_ota(router, "POST", "/api/firmware", demo_ota);
+    sn_router_add_ota(router, "PUT", "/api/firmware", demo_ota);
+    sn_router_add(router, "GET", "/api/firmware", api_firmware, NULL);
+  }
   if (demo_extra_routes != NULL) demo_extra_routes(router);
 }
 

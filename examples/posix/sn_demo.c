@@ -7,11 +7,14 @@
              [--client-ca FILE] [--bind ADDR] [--max-conns N] [--max-body N]
              [--request-timeout-ms N] [--idle-timeout-ms N] [--handshake-timeout-ms N]
              [--hsts SECONDS] [--verbose]
+             [--ota-pub PUB.pem] [--ota-slot FILE] [--ota-capacity BYTES]
 
    Routes: GET / (dashboard), GET /api/status, GET /api/hello/:name,
    POST /api/echo, GET /files/ *, GET /stream?n=N, GET /api/blob?bytes=N,
    PUT or POST /api/upload[?delay_ms=N], GET /api/delay?ms=N,
-   GET /api/worker?ms=N (a result from another thread). A Linux gateway has the memory for more connections than an MCU. */
+   GET /api/worker?ms=N (a result from another thread), POST (a form, field
+   "image") or PUT (the image as the body) /api/firmware: a signed image
+   (tools/sn-sign) into the slot file, GET /api/firmware: what it holds. A Linux gateway has the memory for more connections than an MCU. */
 #ifndef SN_MAX_CONNS
 #define SN_MAX_CONNS 128
 #endif
@@ -105,6 +108,93 @@ static void api_worker(sn_conn *c, const sn_request *req, void *user) {
   pthread_attr_destroy(&a);
 }
 
+/* The update slot: a file. An image is written under FILE.part, flushed and
+   renamed over FILE only once verified (then the directory is flushed too),
+   so a crash or a power cut mid-upload leaves the image accepted before. */
+#include <fcntl.h>
+#include <unistd.h>
+#include <errno.h>
+typedef struct file_slot {
+  const char *path;
+  char tmp[4096];
+  int fd;
+  uint64_t size, written;
+} file_slot;
+
+static int slot_open(void *ctx, uint64_t size) {
+  file_slot *f = (file_slot *) ctx;
+  f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  f->size = size;
+  f->written = 0;
+  return f->fd < 0 ? SN_ERR_IO : SN_OK;
+}
+
+static int slot_write(void *ctx, uint64_t off, const void *data, size_t len) {
+  file_slot *f = (file_slot *) ctx;
+  const char *p = (const char *) data;
+  if (off != f->written || len > f->size - off) return SN_ERR_INVALID; /* the contract says it cannot happen */
+  while (len > 0) {
+    ssize_t n = write(f->fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return SN_ERR_IO;
+    p += n, len -= (size_t) n, f->written += (uint64_t) n;
+  }
+  return SN_OK;
+}
+
+static void slot_abort(void *ctx) {
+  file_slot *f = (file_slot *) ctx;
+  if (f->fd >= 0) close(f->fd);
+  f->fd = -1;
+  unlink(f->tmp);
+}
+
+static int slot_finish(void *ctx) {
+  file_slot *f = (file_slot *) ctx;
+  char dir[4096], *slash;
+  int d;
+  if (f->written != f->size || fsync(f->fd) != 0 || close(f->fd) != 0) {
+    f->fd = -1;
+    slot_abort(f);
+    return SN_ERR_IO;
+  }
+  f->fd = -1;
+  if (rename(f->tmp, f->path) != 0) {
+    unlink(f->tmp);
+    return SN_ERR_IO;
+  }
+  snprintf(dir, sizeof dir, "%s", f->path);
+  slash = strrchr(dir, '/');
+  if (slash != NULL) *(slash == dir ? slash + 1 : slash) = '\0';
+  if ((d = open(slash != NULL ? dir : ".", O_RDONLY | O_CLOEXEC)) >= 0) {
+    fsync(d); /* the rename itself survives a power cut */
+    close(d);
+  }
+  return SN_OK;
+}
+
+static const sn_slot_ops file_slot_ops = {slot_open, slot_write, slot_finish, slot_abort};
+
+/* Reads a whole (small) file, NUL-terminated as mbedTLS wants PEM. */
+static unsigned char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  unsigned char *buf = NULL;
+  long n;
+  if (f == NULL) return NULL;
+  if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && n < 65536 && fseek(f, 0, SEEK_SET) == 0 &&
+      (buf = (unsigned char *) malloc((size_t) n + 1)) != NULL) {
+    if (fread(buf, 1, (size_t) n, f) != (size_t) n) {
+      free(buf);
+      buf = NULL;
+    } else {
+      buf[n] = 0;
+      *len = (size_t) n + 1;
+    }
+  }
+  fclose(f);
+  return buf;
+}
+
 static const sn_route_opts worker_route = {api_worker, NULL, NULL, demo_abort, 0, 65000, NULL};
 static void worker_routes(sn_router *router) { sn_router_add_opts(router, "GET", "/api/worker", &worker_route); }
 
@@ -113,10 +203,25 @@ int main(int argc, char **argv) {
                      2ul << 20, 0, 0, 0, 0};
   sn_mgr *mgr;
   sn_mgr_opts mo;
-  int r;
+  int r, i, n = 1, ota_pub_given = 0;
+  static char *args[256];
+  static file_slot slot;
+  const char *ota_pub = "build/certs/sign.pub.pem";
+  unsigned long long ota_capacity = 80ull << 20;
+  unsigned char *pub = NULL;
+  size_t pub_len = 0;
 
-  if (demo_parse(argc, argv, &cfg) != 0) {
-    fprintf(stderr, "usage: sn_demo " DEMO_OPTIONS_HELP "\n");
+  slot.path = "build/ota-slot.img";
+  slot.fd = -1;
+  args[0] = argv[0];
+  for (i = 1; i < argc && n < 255; i++) { /* the update's options, then the shared ones */
+    if (i + 1 < argc && strcmp(argv[i], "--ota-pub") == 0) ota_pub = argv[++i], ota_pub_given = 1;
+    else if (i + 1 < argc && strcmp(argv[i], "--ota-slot") == 0) slot.path = argv[++i];
+    else if (i + 1 < argc && strcmp(argv[i], "--ota-capacity") == 0) ota_capacity = strtoull(argv[++i], NULL, 10);
+    else args[n++] = argv[i];
+  }
+  if (i < argc || demo_parse(n, args, &cfg) != 0) {
+    fprintf(stderr, "usage: sn_demo " DEMO_OPTIONS_HELP "\n       [--ota-pub PUB.pem] [--ota-slot FILE] [--ota-capacity BYTES]\n");
     return 2;
   }
   demo_catch_signals();
@@ -135,12 +240,36 @@ int main(int argc, char **argv) {
     fprintf(stderr, "sn_demo: cannot start: %s\n", sn_strerror(r));
     return 1;
   }
+  if ((pub = read_file(ota_pub, &pub_len)) != NULL) {
+    sn_ota_opts oo;
+    memset(&oo, 0, sizeof oo);
+    snprintf(slot.tmp, sizeof slot.tmp, "%s.part", slot.path);
+    oo.slot = &file_slot_ops;
+    oo.slot_ctx = &slot;
+    oo.capacity = ota_capacity;
+    oo.pub_key = pub;
+    oo.pub_key_len = pub_len;
+    oo.mgr = mgr;
+    r = sn_ota_create(&demo_ota, &oo);
+    free(pub);
+    if (r != SN_OK) {
+      fprintf(stderr, "sn_demo: --ota-pub %s: %s\n", ota_pub, sn_strerror(r));
+      sn_mgr_destroy(mgr);
+      return 1;
+    }
+  } else if (ota_pub_given) {
+    fprintf(stderr, "sn_demo: --ota-pub %s: cannot read it\n", ota_pub);
+    sn_mgr_destroy(mgr);
+    return 1;
+  } /* else no key, no firmware routes */
   if (demo_listen(mgr, &cfg, "*") != SN_OK) {
+    sn_ota_destroy(demo_ota);
     sn_mgr_destroy(mgr);
     return 1;
   }
   while (!demo_stop) sn_poll(mgr, 1000);
   sn_mgr_destroy(mgr);
+  sn_ota_destroy(demo_ota);
   printf("sn_demo: stopped\n");
   return 0;
 }
