@@ -258,7 +258,10 @@ lwip: $(LWIP_BINS)
 $(CERTS)/server.pem: tools/sn-certgen build/.deps-ok
 	tools/sn-certgen --out $(CERTS)
 
-certs: $(CERTS)/server.pem
+$(CERTS)/sign.key: tools/sn-sign $(CERTS)/server.pem
+	[ -f $@ ] || tools/sn-sign keygen $(CERTS)
+
+certs: $(CERTS)/server.pem $(CERTS)/sign.key
 
 demo: examples certs
 	@echo "sn_demo: open https://localhost:$(HTTPS_PORT)/ (trust $(CERTS)/ca.pem, or curl --cacert $(CERTS)/ca.pem)"
