@@ -69,7 +69,7 @@ DEMO_DEPS := $(DEMO_SRC) examples/common/demo_app.h
 HEADERS := securenet.h securenet_port_posix.h securenet_port_mem.h
 STATIC := $(wildcard examples/posix/static/*)
 UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup test_mime test_smtp \
-  test_posix_port test_posix_port_pipe test_wakeup test_lifecycle test_ota
+  test_posix_port test_posix_port_pipe test_wakeup test_lifecycle test_ota test_flash_slot
 CERTS := build/certs
 HTTPS_PORT ?= 8443
 
@@ -271,6 +271,9 @@ demo: examples certs
 $(BUILD)/%: tests/%.c tests/test.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) -O1 -g $(MBED_CFLAGS) -I. -Itests $< -o $@ $(MBED_LIBS) $(PTHREAD)
+
+# The QEMU firmware's simulated flash and update slot, tested on the host (it includes the .c).
+$(BUILD)/test_flash_slot $(BUILD)/asan/test_flash_slot: examples/qemu-mps2/flash_slot.c examples/qemu-mps2/flash_slot.h
 
 $(BUILD)/asan/%: tests/%.c tests/test.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)/asan
