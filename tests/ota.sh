@@ -250,10 +250,13 @@ stop main
 # ---- capacity ----------------------------------------------------------------------------
 asz=$(stat -c %s "$TMP/a.img")
 start capacity --ota-capacity $((asz - 1000)) || { echo "$pass passed, $fail failed"; exit 1; }
-up cap-put -T "$TMP/a.img" -H 'Expect: 100-continue' -v
-sent=$(cat "$TMP/curl.cap-put" | grep -c 'upload completely sent off')
-[ "$CODE" = 413 ] && [ "$sent" = 0 ] && [[ "$(jf "$BODY" error)" == *"larger than the slot"* ]]
-check $? "capacity: PUT with Expect: 100-continue gets 413 with 'larger than the slot' before the body is sent" "got $CODE $BODY, 'sent off' seen $sent times"
+# 413 at the head: no 100 Continue, nothing of the body sent (curl's size_upload 0)
+up cap-put -T "$TMP/a.img" -H 'Expect: 100-continue' --expect100-timeout $((20 * SLOW)) -v -w '%{http_code} %{size_upload}'
+upl=${CODE#* } CODE=${CODE%% *}
+cont=$(grep -c '^< HTTP/1.1 100' "$TMP/curl.cap-put")
+[ "$CODE" = 413 ] && [ "$upl" = 0 ] && [ "$cont" = 0 ] && [[ "$(jf "$BODY" error)" == *"larger than the slot"* ]]
+check $? "capacity: PUT with Expect: 100-continue gets 413 with 'larger than the slot' before the body is sent" \
+  "got $CODE $BODY, $upl bytes of the body sent, $cont '100 Continue' seen"
 untouched "capacity: PUT" ""
 refused "capacity: a form whose image's header states more than the slot holds" 413 "larger than the slot" -F "image=@$TMP/a.img"
 stop capacity
