@@ -97,7 +97,7 @@ help:
 	@echo "                    openssl s_client and aiosmtpd (HEAP_CONFIG=sn_mbedtls_browser|sn_mbedtls_mail)"
 	@echo "  make bench        sn_demo against mbedTLS's ssl_server2 and nginx on loopback: keep-alive, handshakes,"
 	@echo "                    resumption, 1 MiB download, 256 MiB upload, RSS; medians and ratios"
-	@echo "                    (bench/README.md; BENCH_SECONDS=1 BENCH_ROUNDS=1 BENCH_UPLOAD_MB=16: smoke run)"
+	@echo "                    (bench/README.md; BENCH_SECONDS=1 BENCH_ROUNDS=1 BENCH_UPLOAD_MB=16: smoke run; figure ota: signed update)"
 	@echo "  make soak         wrk, 100 HTTPS connections on a route mix for SOAK_SECONDS (600): zero errors,"
 	@echo "                    heap/RSS/fds at rest do not grow (bench/soak.sh)"
 	@echo "  make abuse        loris, half-open TLS, max-conns, stalled readers, TLS garbage, disconnects,"

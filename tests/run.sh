@@ -70,6 +70,10 @@ if [ "$unit_only" -eq 0 ]; then
   # valgrind 32 MiB (3.5 MB/s there; 40 s)
   run_suite "lifecycle" env SN_DEMO="$build/sn_demo" tests/lifecycle.sh
   run_suite "lifecycle (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" SN_UPLOAD_MB=256 ASAN_OPTIONS=detect_leaks=1 tests/lifecycle.sh
+  # signed firmware updates (tests/ota.sh): uploads accepted byte for byte, every refusal leaving the
+  # slot as it was, truncation, 409, 413, kill -9; 5 s plain, 4 MiB images under ASan
+  run_suite "firmware update" env SN_DEMO="$build/sn_demo" tests/ota.sh
+  run_suite "firmware update (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" SN_OTA_BIG_MB=4 ASAN_OPTIONS=detect_leaks=1 tests/ota.sh
   # testssl.sh against sn_demo's default configuration (docs/tls-audit.md), in the mbedTLS 3.6 pass
   # (TLS 1.3; `MBEDTLS_MAJOR=2 SN_DEMO=build/m2/sn_demo tests/audit.sh` audits the 2.28 build)
   if [ "$major" = 3 ]; then
