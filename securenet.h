@@ -7866,8 +7866,8 @@ static void sn__ota_head(sn_conn *c, const sn_request *req, void *user) {
     }
   }
 #endif
-  if ((r = sn_ota_begin(o)) != SN_OK) {
-    sn__ota_reply_err(c, o, r, "no memory for the update");
+  if ((r = sn_ota_begin(o)) != SN_OK) { /* SN_ERR_STATE: begun meanwhile by the application itself */
+    sn__ota_reply_err(c, o, r, r == SN_ERR_STATE ? "another update is under way" : "no memory for the update");
     return;
   }
   q->gen = o->gen;
