@@ -261,6 +261,25 @@ untouched "capacity: PUT" ""
 refused "capacity: a form whose image's header states more than the slot holds" 413 "larger than the slot" -F "image=@$TMP/a.img"
 stop capacity
 
+# ---- the multipart parser on its own: POST /api/form ---------------------------------------
+start form || { echo "$pass passed, $fail failed"; exit 1; }
+FORM=${URL%/api/firmware}/api/form
+fpost() { timeout $((30 * SLOW)) curl -q -sS --max-time $((20 * SLOW)) --cacert "$CA" -w ' %{http_code}' "$@" "$FORM" 2>&1; }
+R=$(fpost -F a=hello -F "image=@$TMP/a.img;filename=€ x.img" -F "e=@/dev/null;filename=empty")
+want=$($PY -c 'import json,sys,hashlib
+a = open(sys.argv[1], "rb").read()
+print(json.dumps({"parts": [
+  {"name": "a", "filename": "", "bytes": 5, "sha256": hashlib.sha256(b"hello").hexdigest()},
+  {"name": "image", "filename": "\u20ac x.img", "bytes": len(a), "sha256": hashlib.sha256(a).hexdigest()},
+  {"name": "e", "filename": "empty", "bytes": 0, "sha256": hashlib.sha256(b"").hexdigest()}]}, sort_keys=True))' "$TMP/a.img")
+got=$($PY -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1].rsplit(" ", 1)[0]), sort_keys=True))' "$R" 2>/dev/null)
+[ "$got" = "$want" ] && [ "${R##* }" = 200 ]; check $? "form: curl -F with a field, a file with a UTF-8 name and an empty file: each part's name, filename, size and SHA-256" "$R"
+R=$(printf -- '--X\r\n\r\nabc' | fpost -H 'Content-Type: multipart/form-data; boundary=X' --data-binary @-)
+[[ $R == '{"error":"no closing delimiter"}'* && ${R##* } == 400 ]]; check $? "form: a body without its closing delimiter is 400 with the words" "$R"
+R=$(fpost -H 'Content-Type: multipart/form-data' --data-binary x)
+[[ $R == '{"error":"no boundary parameter"}'* && ${R##* } == 400 ]]; check $? "form: no boundary parameter is 400 with the words" "$R"
+stop form
+
 # ---- kill -9 mid-upload ------------------------------------------------------------------
 start kill || { echo "$pass passed, $fail failed"; exit 1; }
 rm -f "$TMP/ready" "$TMP/go"
