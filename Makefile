@@ -68,8 +68,8 @@ DEMO_SRC := examples/posix/sn_demo.c
 DEMO_DEPS := $(DEMO_SRC) examples/common/demo_app.h
 HEADERS := securenet.h securenet_port_posix.h securenet_port_mem.h
 STATIC := $(wildcard examples/posix/static/*)
-UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup test_mime test_smtp \
-  test_posix_port test_posix_port_pipe test_wakeup test_lifecycle test_ota
+UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup test_mime test_smtp test_multipart \
+  test_posix_port test_posix_port_pipe test_wakeup test_lifecycle test_ota test_flash_slot
 CERTS := build/certs
 HTTPS_PORT ?= 8443
 
@@ -97,7 +97,7 @@ help:
 	@echo "                    openssl s_client and aiosmtpd (HEAP_CONFIG=sn_mbedtls_browser|sn_mbedtls_mail)"
 	@echo "  make bench        sn_demo against mbedTLS's ssl_server2 and nginx on loopback: keep-alive, handshakes,"
 	@echo "                    resumption, 1 MiB download, 256 MiB upload, RSS; medians and ratios"
-	@echo "                    (bench/README.md; BENCH_SECONDS=1 BENCH_ROUNDS=1 BENCH_UPLOAD_MB=16: smoke run)"
+	@echo "                    (bench/README.md; BENCH_SECONDS=1 BENCH_ROUNDS=1 BENCH_UPLOAD_MB=16: smoke run; figure ota: signed update)"
 	@echo "  make soak         wrk, 100 HTTPS connections on a route mix for SOAK_SECONDS (600): zero errors,"
 	@echo "                    heap/RSS/fds at rest do not grow (bench/soak.sh)"
 	@echo "  make abuse        loris, half-open TLS, max-conns, stalled readers, TLS garbage, disconnects,"
@@ -258,7 +258,10 @@ lwip: $(LWIP_BINS)
 $(CERTS)/server.pem: tools/sn-certgen build/.deps-ok
 	tools/sn-certgen --out $(CERTS)
 
-certs: $(CERTS)/server.pem
+$(CERTS)/sign.key: tools/sn-sign $(CERTS)/server.pem
+	[ -f $@ ] || tools/sn-sign keygen $(CERTS)
+
+certs: $(CERTS)/server.pem $(CERTS)/sign.key
 
 demo: examples certs
 	@echo "sn_demo: open https://localhost:$(HTTPS_PORT)/ (trust $(CERTS)/ca.pem, or curl --cacert $(CERTS)/ca.pem)"
@@ -268,6 +271,9 @@ demo: examples certs
 $(BUILD)/%: tests/%.c tests/test.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) -O1 -g $(MBED_CFLAGS) -I. -Itests $< -o $@ $(MBED_LIBS) $(PTHREAD)
+
+# The QEMU firmware's simulated flash and update slot, tested on the host (it includes the .c).
+$(BUILD)/test_flash_slot $(BUILD)/asan/test_flash_slot: examples/qemu-mps2/flash_slot.c examples/qemu-mps2/flash_slot.h
 
 $(BUILD)/asan/%: tests/%.c tests/test.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)/asan

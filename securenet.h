@@ -872,12 +872,18 @@ SNDEF void *sn_conn_state(const sn_conn *c);
    decoded to UTF-8 and wins over filename. A parameter given twice, a line
    without a colon, a folded line (obs-fold), a bare CR or LF in a head, or
    a bad filename* is an error. The filename is the client's: never use it
-   as a path unchecked. */
+   as a path unchecked. Browsers and curl do not escape a backslash in a
+   quoted filename (they send '"' as %22), so a name with a backslash
+   reaches the application without it, and one ending in a backslash is
+   refused as malformed. */
 #ifndef SN_MULTIPART_HEAD
 #define SN_MULTIPART_HEAD 512 /* longest part head, its fields and CRLFs (bytes) */
 #endif
 #ifndef SN_MULTIPART_PARTS
 #define SN_MULTIPART_PARTS 16 /* default most parts in one body */
+#endif
+#if SN_MULTIPART_HEAD > 65535
+#error "SN_MULTIPART_HEAD: at most 65535 (a part head's length is counted in 16 bits)"
 #endif
 
 typedef struct sn_part {
@@ -7255,6 +7261,23 @@ static int sn__param_next(sn_str *rest, sn_str *key, sn_str *val) {
   return val->len ? 1 : -1;
 }
 
+/* 1 when the parameters in params name one twice (names without case;
+   RFC 6266 4.1: such a header is invalid), else 0. Run before any value is
+   unquoted in place. */
+static int sn__param_twice(sn_str params) {
+  sn_str a = params, ka, va;
+  while (sn__param_next(&a, &ka, &va) == 1) {
+    sn_str b = a, kb, vb;
+    while (sn__param_next(&b, &kb, &vb) == 1) {
+      size_t i = 0;
+      if (kb.len != ka.len) continue;
+      while (i < ka.len && sn__lower((unsigned char) ka.ptr[i]) == sn__lower((unsigned char) kb.ptr[i])) i++;
+      if (i == ka.len) return 1;
+    }
+  }
+  return 0;
+}
+
 /* A parameter's value without its quotes and escapes, into dst (which may
    be val.ptr: it never runs ahead). Returns its length. */
 static size_t sn__unquote(sn_str val, char *dst) {
@@ -7379,6 +7402,7 @@ static int sn__mp_head(sn_multipart *mp, sn_part *part) {
       if (i == 0) return sn__mp_fail(mp, SN_ERR_PROTO, "malformed Content-Disposition");
       rest.ptr = value.ptr + i;
       rest.len = value.len - i;
+      if (sn__param_twice(rest)) return sn__mp_fail(mp, SN_ERR_PROTO, "a parameter twice in Content-Disposition");
       while ((r = sn__param_next(&rest, &key, &val)) == 1) {
         char *dst = (char *) val.ptr;
         if (sn__ieq(key.ptr, key.len, "name")) {
@@ -7866,8 +7890,8 @@ static void sn__ota_head(sn_conn *c, const sn_request *req, void *user) {
     }
   }
 #endif
-  if ((r = sn_ota_begin(o)) != SN_OK) {
-    sn__ota_reply_err(c, o, r, "no memory for the update");
+  if ((r = sn_ota_begin(o)) != SN_OK) { /* SN_ERR_STATE: begun meanwhile by the application itself */
+    sn__ota_reply_err(c, o, r, r == SN_ERR_STATE ? "another update is under way" : "no memory for the update");
     return;
   }
   q->gen = o->gen;

@@ -36,6 +36,9 @@ FIGURES = [
     ("ul_mbps", "streamed upload, 1 conn", "MB/s", True),
     ("ul_cpu_us", "  server CPU per MB uploaded", "us", False),
     ("ul_client_pct", "  client (curl) CPU, % of its time", "%", None),
+    ("ota_mbps", "signed update (PUT /api/firmware), 1 conn", "MB/s", True),
+    ("ota_plain_mbps", "  plain upload of the same size", "MB/s", True),
+    ("ota_ratio", "  update / plain (the verifier and slot cost)", "%", True),
     ("rss_kib", "peak RSS (VmHWM) after the run", "KiB", False),
 ]
 

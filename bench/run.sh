@@ -11,7 +11,10 @@
 #   time per request and per handshake (/proc/PID/schedstat), a 1 MiB
 #   download's throughput (wrk), a streamed upload's throughput (curl -T,
 #   256 MiB to PUT /api/upload; sn_demo's answer checked: byte count and
-#   SHA-256) and the server's peak RSS (VmHWM).
+#   SHA-256), a signed firmware update's throughput beside it (figure ota:
+#   a BENCH_OTA_MB MiB image PUT to /api/firmware into a slot file under
+#   build/bench, and a plain PUT /api/upload of the same size, alternated;
+#   the ratio is the verifier's cost) and the server's peak RSS (VmHWM).
 # Prints a table of medians with sn_demo's ratio to each peer and writes
 # build/bench/results.txt, results.json and the raw samples.tsv.
 #
@@ -23,7 +26,8 @@
 #   BENCH_MAX_CONNS=64  connection limit given to sn_demo and nginx
 #   BENCH_UPLOAD_MB=256 size of the uploaded body in MiB (1-4095)
 #   BENCH_SERVERS="sn_demo ssl_server2 nginx"  the servers to run (a subset)
-#   BENCH_FIGURES="keepalive handshake download upload"  the figures (a subset;
+#   BENCH_OTA_MB=64     payload of the signed image for the ota figure in MiB (1-1024)
+#   BENCH_FIGURES="keepalive handshake download upload ota"  the figures (a subset;
 #                       the peak RSS is always taken)
 #   BENCH_NO_BUILD=1    use what is built; do not install, build or make certs
 # A smoke run: BENCH_SECONDS=1 BENCH_ROUNDS=1 bench/run.sh (about a minute);
@@ -51,7 +55,8 @@ HS_CLIENTS=${BENCH_HS_CLIENTS:-2}
 PORT_BASE=${BENCH_PORT_BASE:-14430}
 MAX_CONNS=${BENCH_MAX_CONNS:-64}
 UPLOAD_MB=${BENCH_UPLOAD_MB:-256}
-for v in S ROUNDS HS_CLIENTS PORT_BASE MAX_CONNS UPLOAD_MB; do
+OTA_MB=${BENCH_OTA_MB:-64}
+for v in S ROUNDS HS_CLIENTS PORT_BASE MAX_CONNS UPLOAD_MB OTA_MB; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
 if [ "$S" -gt 600 ] || [ "$ROUNDS" -gt 50 ] || [ "$HS_CLIENTS" -gt 16 ]; then
@@ -60,8 +65,9 @@ fi
 if [ "$PORT_BASE" -lt 14000 ] || [ "$PORT_BASE" -gt 14996 ]; then die "BENCH_PORT_BASE must be 14000-14996"; fi
 [ "$MAX_CONNS" -ge 51 ] || die "BENCH_MAX_CONNS must be at least 51 (50 wrk connections)"
 [ "$UPLOAD_MB" -le 4095 ] || die "BENCH_UPLOAD_MB must be 1-4095"
+[ "$OTA_MB" -le 1024 ] || die "BENCH_OTA_MB must be 1-1024"
 ALL_SERVERS="sn_demo ssl_server2 nginx"
-ALL_FIGURES="keepalive handshake download upload"
+ALL_FIGURES="keepalive handshake download upload ota"
 subset() {          # subset NAME WANTED ALL -> the words of ALL that are in WANTED
     local w a out=""
     for w in $2; do [[ " $3 " == *" $w "* ]] || die "$1: unknown '$w' (from: $3)"; done
@@ -88,6 +94,9 @@ SMALL=/api/hello/bench        # 13 bytes of body from sn_demo and nginx
 BLOB_BYTES=1048576
 UPLOAD_BYTES=$((UPLOAD_MB * 1048576))
 UPLOAD_FILE=$top/build/bench/upload-${UPLOAD_MB}m.bin
+OTA_DIR=$top/build/bench/ota
+OTA_SLOT=$top/build/bench/ota-slot.$$.img   # removed at exit
+SIGN=${SN_SIGN:-$top/tools/sn-sign}
 
 # ---- what the run needs ------------------------------------------------------
 if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
@@ -129,6 +138,26 @@ if has upload; then
     UPLOAD_SHA256=$(cat "$UPLOAD_FILE.sha256")
     [[ $UPLOAD_SHA256 =~ ^[0-9a-f]{64}$ ]] || die "bad $UPLOAD_FILE.sha256"
 fi
+# The ota figure's image: the first BENCH_OTA_MB MiB of the same stream,
+# signed with a bench key (tools/sn-sign keygen, made once); the plain
+# upload beside it is the image itself (the same bytes, the same size).
+if has ota; then
+    [ -x "$SIGN" ] || die "missing $SIGN (tools/sn-sign; SN_SIGN names another)"
+    mkdir -p "$OTA_DIR"
+    [ -s "$OTA_DIR/sign.key" ] || "$SIGN" keygen "$OTA_DIR" >/dev/null || die "$SIGN keygen failed"
+    OTA_IMG=$OTA_DIR/image-${OTA_MB}m.img
+    if [ ! -s "$OTA_IMG" ] || [ "$OTA_DIR/sign.key" -nt "$OTA_IMG" ]; then
+        say "making the signed image: $OTA_MB MiB payload in $(realpath --relative-to="$top" "$OTA_IMG")"
+        { openssl enc -aes-128-ctr -nosalt -pbkdf2 -pass pass:securenet-bench-ota -in /dev/zero 2>/dev/null || true; } |
+            head -c $((OTA_MB * 1048576)) >"$OTA_DIR/payload.tmp"
+        "$SIGN" sign --key "$OTA_DIR/sign.key" --version "bench-$OTA_MB" "$OTA_DIR/payload.tmp" "$OTA_IMG.tmp" >/dev/null ||
+            die "$SIGN sign failed"
+        rm -f "$OTA_DIR/payload.tmp"
+        mv "$OTA_IMG.tmp" "$OTA_IMG"
+    fi
+    OTA_BYTES=$(stat -c %s "$OTA_IMG")
+    OTA_SHA256=$(sha256sum "$OTA_IMG" | cut -d' ' -f1)
+fi
 SAMPLES=$OUT/samples.tsv
 META=$OUT/meta.tsv
 : >"$SAMPLES"
@@ -152,6 +181,7 @@ cleanup() {
         for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
         kill -KILL "$p" 2>/dev/null || true
     done
+    rm -f "$OTA_SLOT" "$OTA_SLOT.part"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -178,8 +208,10 @@ start_server() {    # start_server NAME ROUND
     ! port_open "$srv_port" || die "port $srv_port is in use (BENCH_PORT_BASE)"
     case $name in
         sn_demo)
+            local ota=()
+            ! has ota || ota=(--ota-pub "$OTA_DIR/sign.pub.pem" --ota-slot "$OTA_SLOT" --ota-capacity "$OTA_BYTES")
             run_on 0 "$SN_DEMO" --https-port "$srv_port" --bind 127.0.0.1 --cert "$CERT" --key "$KEY" \
-                --max-conns "$MAX_CONNS" >"$log" 2>&1 &
+                --max-conns "$MAX_CONNS" "${ota[@]}" >"$log" 2>&1 &
             ;;
         ssl_server2)
             # its stdout narrates every connection: only errors are kept
@@ -395,6 +427,58 @@ run_upload() {
     return 0
 }
 
+# run_ota SERVER ROUND -> ota_mbps ota_plain_mbps ota_ratio ota_note (sn_demo only)
+# Alternates, for BENCH_SECONDS (at least one pair, at most 20): the signed
+# image PUT to /api/firmware (streamed through the verifier into the slot
+# file, fsynced and renamed: the answer's sha256 and the slot file checked)
+# and the same bytes PUT to /api/upload (hashed with SHA-256 only, its answer
+# checked). Time: curl's, from after the handshake to the answer. The ratio
+# is the update's throughput over the plain upload's, in % (it pays the
+# verifier and the slot file's write, fsync and rename).
+run_ota() {
+    local server=$1 round=$2 url="https://127.0.0.1:$srv_port" n=0 ota_s=0 plain_s=0 t0 kind path log reply up sum
+    local tls=(--http1.1 --cacert "$CA" --tlsv1.2 --tls-max 1.2 --ciphers ECDHE-ECDSA-AES128-GCM-SHA256
+               --curves prime256v1 --connect-timeout 10 --max-time $((60 + OTA_MB)))
+    ota_note=
+    t0=$(now_ns)
+    while [ "$n" -lt 20 ] && { [ "$n" = 0 ] || [ $(($(now_ns) - t0)) -lt $((S * 1000000000)) ]; }; do
+        n=$((n + 1))
+        for kind in plain ota; do
+            path=/api/upload
+            [ $kind = plain ] || path=/api/firmware
+            log=$LOGS/ota.$kind.$round.$n.log
+            reply=$LOGS/ota.$kind.$round.$n.reply
+            rm -f "$OTA_SLOT"
+            up=$(OPENSSL_CONF=$CNF12 run_on 1 curl -sS "${tls[@]}" -H 'Expect:' -H 'Content-Type: application/octet-stream' \
+                -T "$OTA_IMG" -o "$reply" -w '%{http_code} %{size_upload} %{time_pretransfer} %{time_total}' \
+                "$url$path" 2>"$log") || true
+            sum=$(tr -d ' \n\r\t' <"$reply" 2>/dev/null | sed -n 's/.*"sha256":"\([0-9a-fA-F]*\)".*/\1/p' | tr 'A-F' 'a-f')
+            if [ "$(cut -d' ' -f1-2 <<<"$up")" != "200 $OTA_BYTES" ]; then
+                ota_note="$kind $n: HTTP/sent '$up' ($(head -c 80 "$reply" 2>/dev/null | tr -c '[:print:]' ' '))"
+            elif [ "$sum" != "$OTA_SHA256" ]; then
+                ota_note="$kind $n: the server's SHA-256 ${sum:-?} is not the image's $OTA_SHA256"
+            elif [ $kind = ota ] && ! cmp -s "$OTA_SLOT" "$OTA_IMG"; then
+                ota_note="ota $n: the slot file is not the image"
+            fi
+            if [ -n "$ota_note" ]; then
+                ota_mbps=nan ota_plain_mbps=nan ota_ratio=nan
+                return 0
+            fi
+            if [ $kind = ota ]; then
+                ota_s=$(awk -v s="$ota_s" -v u="$up" 'BEGIN { split(u, a, " "); printf "%.6f", s + a[4] - a[3] }')
+            else
+                plain_s=$(awk -v s="$plain_s" -v u="$up" 'BEGIN { split(u, a, " "); printf "%.6f", s + a[4] - a[3] }')
+            fi
+        done
+    done
+    rm -f "$OTA_SLOT"
+    ota_mbps=$(awk -v b=$((n * OTA_BYTES)) -v t="$ota_s" 'BEGIN {printf "%.1f", b / t / 1e6}')
+    ota_plain_mbps=$(awk -v b=$((n * OTA_BYTES)) -v t="$plain_s" 'BEGIN {printf "%.1f", b / t / 1e6}')
+    ota_ratio=$(awk -v a="$ota_mbps" -v b="$ota_plain_mbps" 'BEGIN {printf "%.0f", 100 * a / b}')
+    say "  ota: $n x ($OTA_BYTES bytes signed to /api/firmware, the same to /api/upload): $ota_mbps vs $ota_plain_mbps MB/s ($ota_ratio %)"
+    return 0
+}
+
 # What each server negotiates under the clients' configuration (round 1).
 probe_tls() {       # probe_tls SERVER
     local ver cnf out proto suite group
@@ -459,6 +543,12 @@ measure() {         # measure SERVER ROUND
         sample "$server" ul_cpu_us "$round" "$ul_cpu_us"
         sample "$server" ul_client_pct "$round" "$ul_client_pct"
     fi
+    if [ "$server" = sn_demo ] && has ota; then
+        run_ota "$server" "$round"
+        sample "$server" ota_mbps "$round" "$ota_mbps" "$ota_note"
+        sample "$server" ota_plain_mbps "$round" "$ota_plain_mbps"
+        sample "$server" ota_ratio "$round" "$ota_ratio"
+    fi
     sample "$server" rss_kib "$round" "$(awk '/^VmHWM:/ {print $2}' "/proc/$srv_pid/status")"
 }
 
@@ -482,6 +572,7 @@ meta securenet "$(sed -n 's/^#define SN_VERSION "\(.*\)"/\1/p' securenet.h) at $
 meta load "loadavg at start $(cut -d' ' -f1-3 /proc/loadavg); wrk -t1; $HS_CLIENTS s_time at once; limit $MAX_CONNS connections"
 meta tls "TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256, TLS 1.3 TLS_AES_128_GCM_SHA256, P-256 (cert and ECDHE); keep-alive, download and upload on TLS 1.2"
 ! has upload || meta upload "$UPLOAD_MB MiB body (build/bench/$(basename "$UPLOAD_FILE"), SHA-256 ${UPLOAD_SHA256:-?}), curl -T, PUT /api/upload, then a GET on the same connection"
+! has ota || meta ota "$OTA_MB MiB payload signed ($OTA_BYTES bytes, build/bench/ota/$(basename "$OTA_IMG")), curl -T to PUT /api/firmware (slot file under build/bench, fsync + rename), alternated with the same bytes to PUT /api/upload"
 meta servers "$SERVERS"
 meta figures "$FIGS"
 meta rounds "$ROUNDS"

@@ -6,6 +6,13 @@
 #   - curl verifies the certificate against the dev CA and gets /, /api/status
 #     (TLS 1.3, and TLS 1.2 when asked) and /api/hello/:name;
 #   - a 64 KiB POST to /api/echo comes back byte for byte;
+#   - firmware updates into the board's update slot (simulated NOR flash,
+#     examples/qemu-mps2/flash_slot.h): 1 MiB images signed with the
+#     development key (tools/sn-sign), by PUT (curl -T) and by a form (curl -F)
+#     are accepted, and the bank in flash holds each byte for byte; one signed
+#     with another key (422), one too large (413) and an upload cut off at 50%
+#     leave the accepted image; the heap peak of the signed upload against a
+#     small request's + 4 KiB + the verifier's state; no flash fault;
 #   - openssl s_client resumes a session on reconnect (TLS 1.3 ticket, TLS 1.2);
 #   - 8 keep-alive requests on one connection (one handshake);
 #   - 4 connections at once;
@@ -26,6 +33,8 @@
 #                 free one of 16000-16099, from an offset of this PID)
 #   SN_QEMU_BOOT  seconds to wait for the listening line (default 60)
 #   SN_TMP        scratch directory (default build/qemu-it.$$; removed unless a check failed)
+#   SN_SIGN_KEY   the private key the firmware's compiled-in public key belongs to
+#                 (default $SN_CERTS/sign.key, from tools/sn-sign keygen)
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -61,6 +70,7 @@ mkdir -p "$TMP"
 command -v qemu-system-arm >/dev/null || tools/deps.sh qemu-system-arm >&2
 command -v qemu-system-arm >/dev/null || { nok "qemu-system-arm is installed" "tools/deps.sh qemu-system-arm failed"; finish; }
 [ -f "$CERTS/certs.h" ] || tools/sn-certgen --out "$CERTS" >&2
+SIGN_KEY=${SN_SIGN_KEY:-$CERTS/sign.key}
 if [ ! -f "$ELF" ]; then
   examples/qemu-mps2/build.sh --out "$ELF" >&2 || { nok "the firmware builds" "examples/qemu-mps2/build.sh failed"; finish; }
 fi
@@ -77,6 +87,7 @@ fi
 [ -n "$port" ] || { nok "a free host port in 16000-16099"; finish; }
 URL=https://localhost:$port
 CA=(--cacert "$CERTS/ca.pem")
+SLOT_BANK_BYTES=1114112 # examples/qemu-mps2/main.c: SLOT_BANK (1 MiB + 64 KiB)
 # Every client command is bounded; curl notes its handshake time in $TMP/times.
 C() { timeout 60 curl -q -sS --max-time 50 "${CA[@]}" "$@"; }
 SC() { timeout 30 openssl s_client -connect "127.0.0.1:$port" -servername localhost -verify_hostname localhost \
@@ -161,6 +172,132 @@ up_peak=${last_peak:-0}
 check $? "the 1 MiB upload's heap peak ($up_peak B) is at most a small request's ($small_peak B) + 4 KiB" \
   "upload peak $up_peak B, small requests $small_peak B"
 
+# ---- firmware updates into the simulated flash slot ------------------------------------------
+# sign KEY VERSION IN OUT: a signed image (tools/sn-sign; without it, the same
+# format made here from securenet.h's description with openssl, so the test
+# runs before the tool exists).
+sign() {
+  if [ -x tools/sn-sign ]; then
+    tools/sn-sign sign --key "$1" --version "$2" "$3" "$4" >/dev/null
+    return
+  fi
+  $PY - "$1" "$2" "$3" "$4" <<'PYEOF'
+import hashlib, struct, subprocess, sys
+key, version, src, dst = sys.argv[1:5]
+payload = open(src, "rb").read()
+head = b"SNFW" + struct.pack(">HHII", 1, 64, len(payload), 0) + version.encode().ljust(32, b"\0") + bytes(16)
+m = head + hashlib.sha256(payload).digest()
+der = subprocess.run(["openssl", "dgst", "-sha256", "-sign", key], input=m, capture_output=True, check=True).stdout
+def ints(d):  # SEQUENCE { INTEGER r, INTEGER s } (short lengths: P-256)
+    out, i = [], 2
+    while i < len(d):
+        n = d[i + 1]; out.append(int.from_bytes(d[i + 2:i + 2 + n], "big")); i += 2 + n
+    return out
+r, s_ = ints(der)
+open(dst, "wb").write(head + payload + r.to_bytes(32, "big") + s_.to_bytes(32, "big"))
+PYEOF
+}
+# slot_json FIELD...: fields of GET /api/slot, space-separated
+slot_json() {
+  C "$URL/api/slot" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(str(d[k]) for k in sys.argv[1:]))' "$@" 2>/dev/null
+}
+fw_json() { # FIELD...: of GET /api/firmware
+  C "$URL/api/firmware" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(" ".join(str(d.get(k)) for k in sys.argv[1:]))' "$@" 2>/dev/null
+}
+# wait_console PATTERN [N]: until the console has more than N lines matching (5 s)
+wait_console() {
+  for _ in $(seq 1 50); do
+    [ "$(tr -d '\r' <"$TMP/console.log" | grep -cE "$1")" -gt "${2:-0}" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+verifier=$(tr -d '\r' <"$TMP/console.log" | sed -nE "s/.*the verifier's state during an update: ([0-9]+) B.*/\1/p" | head -n 1)
+echo "# the verifier's state during an update, measured on the board at boot: ${verifier:-?} B (SHA-256 contexts, header, ECDSA verification)"
+if [ -f "$SIGN_KEY" ]; then
+  head -c 1048576 /dev/urandom >"$TMP/fw1.bin"
+  head -c 1048576 /dev/urandom >"$TMP/fw2.bin"
+  sign "$SIGN_KEY" qemu-1 "$TMP/fw1.bin" "$TMP/fw1.img" && sign "$SIGN_KEY" qemu-2 "$TMP/fw2.bin" "$TMP/fw2.img"
+  check $? "1 MiB images are signed with the development key ($( [ -x tools/sn-sign ] && echo tools/sn-sign || echo "openssl: tools/sn-sign is not there yet"))"
+  fw1=$(sha256sum "$TMP/fw1.img" | cut -c1-64) fw2=$(sha256sum "$TMP/fw2.img" | cut -c1-64)
+  bytes=$(stat -c %s "$TMP/fw1.img")
+
+  # PUT: the image as the body (curl -T)
+  out=$(C -T "$TMP/fw1.img" -w '\n%{http_code} %{time_total}' "$URL/api/firmware")
+  read -r code total <<<"$(tail -n 1 <<<"$out")"
+  got=$(head -n 1 <<<"$out" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["state"], d["version"], d["bytes"], d["sha256"])' 2>/dev/null)
+  [ "$code" = 200 ] && [ "$got" = "accepted qemu-1 $bytes $fw1" ]
+  check $? "PUT /api/firmware (curl -T) of a signed 1 MiB image: 200, accepted, version, bytes and SHA-256 of the image (${total}s)" \
+    "HTTP $code: $(head -n 1 <<<"$out")"
+  memory "a 1 MiB signed image PUT into the flash slot (a full handshake)"
+  fw_peak=${last_peak:-0}
+  [ "$(slot_json accepted bytes version sha256 faults)" = "A $bytes qemu-1 $fw1 0" ]
+  check $? "the slot: bank A accepted, and the bank in flash holds the image byte for byte (SHA-256 read back), no fault" \
+    "GET /api/slot: $(slot_json accepted bytes version sha256 faults)"
+  wait_console "slot: accepted bank A, $bytes bytes, version qemu-1, record 1, faults 0 \(update finished\)"
+  check $? "the console shows the slot's new state: 'slot: accepted bank A, $bytes bytes, version qemu-1, ... faults 0'"
+  bar=$((small_peak + 4096 + ${verifier:-0}))
+  echo "# heap peak: 1 MiB signed update $fw_peak B; small request $small_peak B; bar = small + 4096 + verifier ${verifier:-?} = $bar B (plain 1 MiB streamed upload: $up_peak B)"
+  [ "$fw_peak" -gt 0 ] && [ -n "$verifier" ] && [ "$fw_peak" -le "$bar" ]
+  check $? "the signed update's heap peak ($fw_peak B) is at most a small request's ($small_peak B) + 4 KiB + the verifier's state (${verifier:-?} B)" \
+    "peak $fw_peak B > $bar B"
+
+  # POST: an HTML form's multipart/form-data (curl -F image=@...)
+  out=$(C -F "image=@$TMP/fw2.img" -w '\n%{http_code} %{time_total}' "$URL/api/firmware")
+  read -r code total <<<"$(tail -n 1 <<<"$out")"
+  got=$(head -n 1 <<<"$out" | $PY -c 'import json,sys; d=json.load(sys.stdin); print(d["state"], d["version"], d["bytes"], d["sha256"])' 2>/dev/null)
+  [ "$code" = 200 ] && [ "$got" = "accepted qemu-2 $bytes $fw2" ]
+  check $? "POST /api/firmware (curl -F image=@...) of a signed 1 MiB image: 200, accepted, version, bytes, SHA-256 (${total}s)" \
+    "HTTP $code: $(head -n 1 <<<"$out")"
+  memory "a 1 MiB signed image POSTed as a form into the flash slot"
+  fw_form_peak=${last_peak:-0}
+  echo "# heap peak: 1 MiB signed update as multipart/form-data $fw_form_peak B"
+  [ "$(slot_json accepted bytes version sha256 faults)" = "B $bytes qemu-2 $fw2 0" ]
+  check $? "the slot: bank B accepted now, holding the form's image byte for byte; bank A was not the one written" \
+    "GET /api/slot: $(slot_json accepted bytes version sha256 faults)"
+
+  # refused: signed with another key; too large; cut off at 50 %
+  openssl ecparam -name prime256v1 -genkey -noout -out "$TMP/other.key" 2>/dev/null
+  sign "$TMP/other.key" qemu-bad "$TMP/fw1.bin" "$TMP/bad.img"
+  out=$(C -T "$TMP/bad.img" -w '\n%{http_code}' "$URL/api/firmware")
+  code=$(tail -n 1 <<<"$out")
+  [ "$code" = 422 ] && grep -q 'signature' <<<"$out" && [ "$(fw_json state version sha256)" = "accepted qemu-2 $fw2" ] &&
+    [ "$(slot_json accepted version sha256 faults)" = "B qemu-2 $fw2 0" ]
+  check $? "an image signed with another key: 422 (bad signature); GET /api/firmware and the slot still hold qemu-2, byte for byte" \
+    "HTTP $code: $(head -n 1 <<<"$out"); firmware: $(fw_json state version error); slot: $(slot_json accepted version faults)"
+  wait_console "slot: accepted bank B, $bytes bytes, version qemu-2, record 2, faults 0 \(update into bank A dropped at $bytes of $bytes bytes\)"
+  check $? "the console: the refused image's bank A dropped, B still accepted"
+
+  head -c $((SLOT_BANK_BYTES + 1)) /dev/zero >"$TMP/big.bin" 2>/dev/null
+  out=$(C -T "$TMP/big.bin" -w '\n%{http_code}' "$URL/api/firmware")
+  [ "$(tail -n 1 <<<"$out")" = 413 ] && [ "$(slot_json accepted version sha256)" = "B qemu-2 $fw2" ]
+  check $? "a body larger than a bank ($((SLOT_BANK_BYTES + 1)) B): 413 before it is read; the slot unchanged" "got: $(tr '\n' ' ' <<<"$out")"
+
+  n=$(tr -d '\r' <"$TMP/console.log" | grep -c 'dropped at')
+  timeout 60 $PY - "$port" "$CERTS/ca.pem" "$TMP/fw1.img" <<'PYEOF'
+import socket, ssl, sys, time
+port, ca, path = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+img = open(path, "rb").read()
+ctx = ssl.create_default_context(cafile=ca)
+s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), timeout=30), server_hostname="localhost")
+s.sendall(b"PUT /api/firmware HTTP/1.1\r\nHost: localhost\r\nContent-Length: %d\r\n\r\n" % len(img))
+half = len(img) // 2
+for i in range(0, half, 16384):
+    s.sendall(img[i:min(i + 16384, half)])
+time.sleep(3)  # until the board has read what was sent
+s.close()  # gone at 50 %: no close_notify, a FIN
+PYEOF
+  wait_console 'dropped at [0-9]+ of' "$n"
+  st=$?
+  [ $st = 0 ] && [ "$(fw_json state version sha256)" = "accepted qemu-2 $fw2" ] && [ "$(slot_json accepted version sha256 faults)" = "B qemu-2 $fw2 0" ]
+  check $? "an upload cut off at 50% (the client closes): the slot drops it; qemu-2 stays accepted, byte for byte" \
+    "console: $(tr -d '\r' <"$TMP/console.log" | grep 'slot:' | tail -n 1); firmware: $(fw_json state version error)"
+  echo "# $(tr -d '\r' <"$TMP/console.log" | grep 'dropped at' | tail -n 1 | sed 's/^sn_mps2: //')"
+  console r
+else
+  nok "the signing key $SIGN_KEY exists (tools/sn-sign keygen $CERTS)"
+fi
+
 # ---- a 64 KiB POST, echoed ------------------------------------------------------------------
 head -c 65536 /dev/urandom >"$TMP/post.bin"
 out=$(C -o "$TMP/echo.bin" -H 'Content-Type: application/octet-stream' --data-binary "@$TMP/post.bin" \
@@ -242,8 +379,15 @@ if [ -s "$TMP/times" ]; then
   awk -F= '$2 > 0 { print $2 }' "$TMP/times" | sort -g |
     awk '{ v[NR] = $1 } END { if (NR) printf "# full handshakes: %d, median %.3f s, fastest %.3f s, slowest %.3f s\n", NR, (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2), v[1], v[NR] }'
 fi
-errs=$(grep -ciE 'FAULT|lwIP assertion|unexpected interrupt' "$TMP/console.log")
+# (the slot's state lines end in "faults N": counted apart, below)
+errs=$(tr -d '\r' <"$TMP/console.log" | grep -iE 'FAULT|lwIP assertion|unexpected interrupt' | grep -vcE '^sn_mps2: slot: .*, faults 0( |,|$)')
 check "$( [ "$errs" = 0 ]; echo $?)" "no fault or assertion on the console"
+if [ -f "$SIGN_KEY" ]; then
+  last=$(tr -d '\r' <"$TMP/console.log" | grep '^sn_mps2: slot:' | tail -n 1)
+  echo "# ${last#sn_mps2: }"
+  [[ $last == *", faults 0"* ]] && [[ $last != *"contract errors"* ]] && ! grep -q 'flash: FAULT' "$TMP/console.log"
+  check $? "the flash simulator counted no fault and the slot hooks no contract error over every update" "last: $last"
+fi
 
 # ---- without semihosting there is no entropy: the build must stop ------------------------
 out=$(SN_MPS2_CFLAGS=-DSN_MPS2_NO_SEMIHOSTING examples/qemu-mps2/build.sh --out "$TMP/nosemi.elf" 2>&1)

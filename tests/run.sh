@@ -49,8 +49,8 @@ run_suite() { # name, command...
 if [ "$unit_only" -eq 0 ]; then
   run_suite "check-build" tests/check-build.sh "${MBED_CFLAGS:-}" "$build"
 fi
-for t in test_http_parser test_chunked test_router test_faults test_tls_setup test_mime test_smtp \
-  test_posix_port test_posix_port_pipe test_wakeup test_lifecycle; do
+for t in test_http_parser test_chunked test_router test_faults test_tls_setup test_mime test_smtp test_multipart \
+  test_posix_port test_posix_port_pipe test_wakeup test_lifecycle test_ota test_flash_slot; do
   [ -x "$build/$t" ] && run_suite "$t" "$build/$t"
   [ -x "$build/asan/$t" ] && run_suite "$t (ASan/UBSan)" env ASAN_OPTIONS=detect_leaks=1 "$build/asan/$t"
 done
@@ -60,6 +60,8 @@ if [ "$unit_only" -eq 0 ]; then
   fi
   # every committed fuzz input and regression, replayed once (tests/fuzz/README.md)
   run_suite "fuzz regressions" env BUILD="$build" tests/fuzz/run.sh --regress "$build"
+  # tools/sn-sign: keys, the image layout read back with od, 150 signatures, every refusal of verify
+  run_suite "sn-sign" tests/sign_tool.sh
   run_suite "integration" env SN_DEMO="$build/sn_demo" tests/integration.sh
   run_suite "integration (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/integration.sh
   # requests that outlive a handler call (tests/lifecycle.sh): streamed uploads of 1 GiB with a flat heap,
@@ -68,6 +70,10 @@ if [ "$unit_only" -eq 0 ]; then
   # valgrind 32 MiB (3.5 MB/s there; 40 s)
   run_suite "lifecycle" env SN_DEMO="$build/sn_demo" tests/lifecycle.sh
   run_suite "lifecycle (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" SN_UPLOAD_MB=256 ASAN_OPTIONS=detect_leaks=1 tests/lifecycle.sh
+  # signed firmware updates (tests/ota.sh): uploads accepted byte for byte, every refusal leaving the
+  # slot as it was, truncation, 409, 413, kill -9; 5 s plain, 4 MiB images under ASan
+  run_suite "firmware update" env SN_DEMO="$build/sn_demo" tests/ota.sh
+  run_suite "firmware update (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" SN_OTA_BIG_MB=4 ASAN_OPTIONS=detect_leaks=1 tests/ota.sh
   # testssl.sh against sn_demo's default configuration (docs/tls-audit.md), in the mbedTLS 3.6 pass
   # (TLS 1.3; `MBEDTLS_MAJOR=2 SN_DEMO=build/m2/sn_demo tests/audit.sh` audits the 2.28 build)
   if [ "$major" = 3 ]; then

@@ -261,6 +261,106 @@ static void demo_abort(sn_conn *c, int err, void *user) {
 static const sn_route_opts upload_route = {
     upload_done, upload_head, upload_piece, demo_abort, 4294967296ull /* 4 GiB */, 0, NULL};
 
+/* POST /api/form: any multipart/form-data form, streamed through the
+   multipart parser on its own (the firmware route uses it too): answers
+   each part's name, filename, size and SHA-256 (at most DEMO_FORM_PARTS
+   parts; names and filenames cut to what the table holds). 400 with the
+   parser's words for a malformed form. */
+#define DEMO_FORM_PARTS 8
+typedef struct demo_form {
+  sn_multipart mp;
+  mbedtls_sha256_context sha;
+  int n;
+  struct {
+    char name[40], filename[64], hex[65];
+    uint64_t bytes;
+  } part[DEMO_FORM_PARTS];
+} demo_form;
+
+static void form_end(void *state, int why) {
+  demo_form *f = (demo_form *) state;
+  (void) why;
+  mbedtls_sha256_free(&f->sha);
+  SN_FREE(f);
+}
+
+static void form_copy(char *dst, size_t room, sn_str s) {
+  size_t n = s.ptr == NULL ? 0 : s.len < room - 1 ? s.len : room - 1;
+  if (n) memcpy(dst, s.ptr, n);
+  dst[n] = '\0';
+}
+
+static int form_part(void *user, const sn_part *p) {
+  demo_form *f = (demo_form *) user;
+  if (f->n == DEMO_FORM_PARTS) return SN_ERR_TOO_BIG;
+  form_copy(f->part[f->n].name, sizeof f->part[f->n].name, p->name);
+  form_copy(f->part[f->n].filename, sizeof f->part[f->n].filename, p->filename);
+  demo_sha256_starts(&f->sha);
+  f->n++;
+  return SN_OK;
+}
+
+static int form_data(void *user, const void *data, size_t len) {
+  demo_form *f = (demo_form *) user;
+  demo_sha256_update(&f->sha, (const unsigned char *) data, len);
+  f->part[f->n - 1].bytes += len;
+  return SN_OK;
+}
+
+static int form_part_end(void *user) {
+  demo_form *f = (demo_form *) user;
+  unsigned char h[32];
+  int i;
+  demo_sha256_finish(&f->sha, h);
+  for (i = 0; i < 32; i++) snprintf(f->part[f->n - 1].hex + 2 * i, 3, "%02x", h[i]);
+  return SN_OK;
+}
+
+static void form_head(sn_conn *c, const sn_request *req, void *user) {
+  static const sn_multipart_cb cb = {form_part, form_data, form_part_end};
+  demo_form *f = (demo_form *) SN_MALLOC(sizeof *f);
+  (void) user;
+  if (f == NULL) {
+    sn_http_error(c, 503);
+    return;
+  }
+  memset(f, 0, sizeof *f);
+  mbedtls_sha256_init(&f->sha);
+  sn_http_attach(c, f, form_end);
+  if (sn_multipart_init(&f->mp, sn_http_header(req, "content-type"), &cb, f) != SN_OK)
+    sn_http_json(c, 400, "{\"error\":\"%s\"}\n", f->mp.why); /* refused before the body */
+}
+
+static int form_piece(sn_conn *c, const void *data, size_t len, void *user) {
+  demo_form *f = (demo_form *) sn_http_state(c);
+  (void) user;
+  if (sn_multipart_feed(&f->mp, data, len) != SN_OK) sn_http_json(c, 400, "{\"error\":\"%s\"}\n", f->mp.why);
+  return SN_OK;
+}
+
+static void form_done(sn_conn *c, const sn_request *req, void *user) {
+  demo_form *f = (demo_form *) sn_http_state(c);
+  char out[DEMO_FORM_PARTS * 320 + 32], name[84], fname[132], num[24];
+  size_t o;
+  int i;
+  (void) req, (void) user;
+  if (sn_multipart_finish(&f->mp) != SN_OK) {
+    sn_http_json(c, 400, "{\"error\":\"%s\"}\n", f->mp.why);
+    return;
+  }
+  o = (size_t) snprintf(out, sizeof out, "{\"parts\":[");
+  for (i = 0; i < f->n; i++) {
+    sn_json_str(name, sizeof name, f->part[i].name, strlen(f->part[i].name));
+    sn_json_str(fname, sizeof fname, f->part[i].filename, strlen(f->part[i].filename));
+    o += (size_t) snprintf(out + o, sizeof out - o, "%s{\"name\":%s,\"filename\":%s,\"bytes\":%s,\"sha256\":\"%s\"}",
+                           i ? "," : "", name, fname, demo_u64(num, f->part[i].bytes), f->part[i].hex);
+  }
+  snprintf(out + o, sizeof out - o, "]}\n");
+  sn_http_json(c, 200, "%s", out);
+}
+
+static const sn_route_opts form_route = {form_done, form_head, form_piece, demo_abort, 64ull << 20, 0, NULL};
+
 /* GET /api/delay?ms=N (0-60000): answered after N ms from a timer; other
    requests are served meanwhile. A fixed pool of waits (no allocation); a
    wait whose client left finds its request gone (demo_late). */
@@ -342,6 +442,7 @@ static void demo_routes(sn_router *router, sn_mgr *mgr) {
   sn_router_add(router, "GET", "/api/blob", api_blob, NULL);
   sn_router_add_opts(router, "PUT", "/api/upload", &upload_route);
   sn_router_add_opts(router, "POST", "/api/upload", &upload_route);
+  sn_router_add_opts(router, "POST", "/api/form", &form_route);
   sn_router_add_opts(router, "GET", "/api/delay", &delay_route);
   if (demo_ota != NULL) {
     sn_router_add_ota(router, "POST", "/api/firmware", demo_ota);

@@ -11,7 +11,7 @@
 
    Routes: GET / (dashboard), GET /api/status, GET /api/hello/:name,
    POST /api/echo, GET /files/ *, GET /stream?n=N, GET /api/blob?bytes=N,
-   PUT or POST /api/upload[?delay_ms=N], GET /api/delay?ms=N,
+   PUT or POST /api/upload[?delay_ms=N], POST /api/form (any form: its parts), GET /api/delay?ms=N,
    GET /api/worker?ms=N (a result from another thread), POST (a form, field
    "image") or PUT (the image as the body) /api/firmware: a signed image
    (tools/sn-sign) into the slot file, GET /api/firmware: what it holds. A Linux gateway has the memory for more connections than an MCU. */

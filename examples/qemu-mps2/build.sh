@@ -12,14 +12,17 @@
 #     the minimal config's 4 KiB would fail it with record_overflow);
 #   - lwIP 2.2 (tools/fetch-lwip.sh) with examples/lwip/lwipopts.h and the
 #     MCU pool sizes below, no DNS, no IP fragments;
-#   - the board (startup, syscalls, board, semihost, lan9118) and main.c,
+#   - the board (startup, syscalls, board, semihost, lan9118), the update
+#     slot's simulated flash (flash_slot) and main.c,
 #     with -Wall -Wextra -Werror -pedantic;
 # and links them with mps2-an386.ld and newlib-nano (whose printf has no
 # %llu: neither securenet nor the demo uses it). Objects go to
 # build/qemu/; mbedTLS and lwIP are compiled again only when their flags or
 # sources change. Inputs it makes when missing: the development
-# certificates (tools/sn-certgen, build/certs/certs.h) and the dashboard's
-# file table (tools/sn-embed, build/qemu/demo_static.h).
+# certificates (tools/sn-certgen, build/certs/certs.h), the development
+# key pair images are signed with (tools/sn-sign keygen, build/certs/sign_pub.h:
+# the public key compiled in for the update slot) and the dashboard's file
+# table (tools/sn-embed, build/qemu/demo_static.h).
 #
 # Environment: SN_MPS2_CFLAGS adds flags to the board and application files
 # (e.g. -DSN_MPS2_NO_SEMIHOSTING, which must stop at securenet's entropy
@@ -53,6 +56,10 @@ fi
 lwip=${LWIP_DIR:-build/lwip}
 [ -f "$lwip/src/core/tcp.c" ] || tools/fetch-lwip.sh "$lwip" >&2
 [ -f build/certs/certs.h ] || tools/sn-certgen --out build/certs >&2
+if [ ! -f build/certs/sign_pub.h ]; then
+  [ -x tools/sn-sign ] || die "build/certs/sign_pub.h is missing and there is no tools/sn-sign to make it (tools/sn-sign keygen build/certs)"
+  tools/sn-sign keygen build/certs >&2
+fi
 
 out=build/qemu
 mkdir -p "$out"
@@ -92,7 +99,7 @@ app_flags=("${warn[@]}" -I. -I"$out" -Ibuild/certs -Iexamples/common "${mbed_fla
 app=$out/app${SN_MPS2_CFLAGS:+-custom}
 mkdir -p "$app"
 objs=()
-for f in startup syscalls board semihost lan9118 main; do
+for f in startup syscalls board semihost lan9118 flash_slot main; do
   "${cc[@]}" "${app_flags[@]}" -c "$here/$f.c" -o "$app/$f.o"
   objs+=("$app/$f.o")
 done

@@ -18,10 +18,20 @@
      m   memory: heap peak and in use, malloc arena, deepest stack, lwIP pools
      r   start a new heap peak from what is in use now (to measure one phase)
      s   statistics: connections, requests, handshake failures, frames
+     f   the update slot: accepted bank, its image, flash faults
      q   stop cleanly: close every connection, print memory and statistics,
          end the emulation (QEMU exits with status 0)
    GET /api/memory returns the memory figures as JSON and prints them on the
-   console too.
+   console too; GET /api/slot the update slot's state.
+
+   Firmware updates: PUT or POST /api/firmware (the demo's routes) take an
+   image signed by tools/sn-sign with the development key (build/certs:
+   sign_pub.h is compiled in) into the update slot (flash_slot.h): two
+   banks of simulated NOR flash in the board's PSRAM, the accepted one
+   marked by a record. The console prints the slot's state after each
+   change ("slot: accepted bank B, 1048704 bytes, version 1.2.0, ...,
+   faults 0"). This demo does not reboot into an accepted image: a real
+   board's boot loader would check the record and start that bank.
 
    Network (QEMU user networking, -nic user,net=198.18.9.0/24): the guest is
    198.18.9.15/24 (the address QEMU's DHCP would give first, and where a
@@ -55,6 +65,8 @@
 #include "securenet.h"
 #include "securenet_port_lwip.h"
 
+#include "flash_slot.h" /* after securenet.h: the configuration above is the one it sees */
+
 #include "lwip/init.h"
 #include "lwip/ip4_addr.h"
 #include "lwip/memp.h"
@@ -63,11 +75,13 @@
 #include "lwip/timeouts.h"
 #include "mbedtls/platform.h"
 #include "mbedtls/platform_time.h"
+#include "mbedtls/sha256.h"
 #include "mbedtls/version.h"
 #include "netif/ethernet.h"
 #include "psa/crypto.h"
 
 #include "certs.h" /* tools/sn-certgen: sn_dev_server_cert_pem, sn_dev_server_key_pem */
+#include "sign_pub.h" /* tools/sn-sign keygen: sn_sign_pub, the development key images are signed with (DER) */
 
 /* The demo's routes. Its command-line and signal helpers are for the hosted
    programs: unused here, and not a warning. */
@@ -91,6 +105,121 @@
 #endif
 #define HTTPS_PORT 443
 #define MAX_BODY 65536 /* POST /api/echo takes and returns up to 64 KiB */
+
+/* ---- the update slot: simulated NOR flash in PSRAM ------------------------------
+   A bank holds an image of 1 MiB of firmware and more (1 MiB + 64 KiB:
+   272 sectors); the flash is the two record sectors and two banks. The
+   simulator's bitmap (a bit per byte: programmed since the last erase) is
+   its own bookkeeping, not part of the flash. */
+#define SLOT_BANK (1024u * 1024u + 64u * 1024u)
+#define SLOT_FLASH (2u * FLASH_SECTOR + 2u * SLOT_BANK)
+static unsigned char slot_flash[SLOT_FLASH] __attribute__((section(".psram"), aligned(8)));
+static unsigned char slot_flash_map[SLOT_FLASH / 8] __attribute__((section(".psram"), aligned(8)));
+static flash_sim flash;
+static flash_slot slot;
+
+static void slot_log(void *user, const char *line) {
+  (void) user;
+  printf("sn_mps2: %s\n", line);
+}
+
+static void slot_print(void) {
+  char line[240];
+  flash_slot_describe(&slot, line, sizeof line);
+  slot_log(NULL, line);
+}
+
+/* The verifier's own state while an update runs, measured once at boot
+   with the same key and a slot that takes anything: the heap peak over an
+   update of a 128-byte image with a bad signature (begin, write, end:
+   SHA-256 contexts, header, and mbedTLS's ECDSA verification). */
+static size_t ota_state_bytes;
+
+static int null_open(void *s, uint64_t n) { (void) s, (void) n; return SN_OK; }
+static int null_write(void *s, uint64_t off, const void *p, size_t n) { (void) s, (void) off, (void) p, (void) n; return SN_OK; }
+static int null_finish(void *s) { (void) s; return SN_OK; }
+
+static void measure_ota_state(const sn_ota_opts *real) {
+  static const sn_slot_ops null_slot = {null_open, null_write, null_finish, NULL};
+  unsigned char img[SN_IMAGE_HEAD + SN_IMAGE_SIG];
+  sn_ota_opts oo = *real;
+  sn_ota *o;
+  board_mem m;
+  size_t before;
+  int r;
+  oo.slot = &null_slot;
+  oo.mgr = NULL; /* quiet: its refusal is the point */
+  if (sn_ota_create(&o, &oo) != SN_OK) return;
+  memset(img, 0, sizeof img);
+  memcpy(img, "SNFW\0\1\0\100", 8);
+  memcpy(img + 16, "measure", 7);
+  memset(img + SN_IMAGE_HEAD, 0x5A, SN_IMAGE_SIG); /* r and s in range, the wrong ones */
+  board_mem_get(&m);
+  before = m.heap_now;
+  board_mem_reset_peak();
+  r = sn_ota_begin(o);
+  if (r == SN_OK) r = sn_ota_write(o, img, sizeof img);
+  if (r == SN_OK) r = sn_ota_end(o);
+  board_mem_get(&m);
+  ota_state_bytes = m.heap_peak - before;
+  printf("sn_mps2: ota: the verifier's state during an update: %u B (heap peak over begin, write, end; %s)\n",
+         (unsigned) ota_state_bytes, r == SN_ERR_SIGNATURE ? "ECDSA verification included" : sn_strerror(r));
+  sn_ota_destroy(o);
+}
+
+static void on_update(void *user, const sn_image_info *img) {
+  (void) user;
+  printf("sn_mps2: update accepted: version %s, %lu bytes; a boot loader would start bank %c next\n", img->version,
+         (unsigned long) img->bytes, 'A' + slot.accepted);
+}
+
+static sn_ota *ota_start(sn_mgr *mgr) {
+  sn_ota_opts oo;
+  sn_ota *o;
+  int r;
+  flash_sim_init(&flash, slot_flash, slot_flash_map, SLOT_FLASH);
+  flash.log = slot_log;
+  if (flash_slot_init(&slot, &flash, SLOT_BANK) != 0) return NULL;
+  slot.log = slot_log;
+  memset(&oo, 0, sizeof oo);
+  oo.slot = &flash_slot_ops;
+  oo.slot_ctx = &slot;
+  oo.capacity = SLOT_BANK;
+  oo.pub_key = sn_sign_pub;
+  oo.pub_key_len = sizeof sn_sign_pub;
+  oo.on_accept = on_update;
+  oo.mgr = mgr; /* refusals on the console, through the log hook */
+  measure_ota_state(&oo);
+  if ((r = sn_ota_create(&o, &oo)) != SN_OK) {
+    printf("sn_mps2: ota: %s\n", sn_strerror(r));
+    return NULL;
+  }
+  printf("sn_mps2: ota: slot of 2 banks x %u B in PSRAM at %p, simulated NOR flash (4 KiB sectors)\n", SLOT_BANK,
+         (void *) slot_flash);
+  slot_print();
+  return o;
+}
+
+/* GET /api/slot: the record, the flash's counters, and the SHA-256 of
+   the accepted bank's bytes as they are in flash now (read back, so a test
+   can compare them with the image it uploaded). */
+static void api_slot(sn_conn *c, const sn_request *req, void *user) {
+  char version[33], vjson[2 * sizeof version + 3], hex[65] = "";
+  unsigned char sum[32];
+  int i;
+  (void) req, (void) user;
+  if (slot.accepted >= 0 && mbedtls_sha256(flash.mem + slot.bank_addr[slot.accepted], slot.accepted_bytes, sum, 0) == 0)
+    for (i = 0; i < 32; i++) sprintf(hex + 2 * i, "%02x", sum[i]);
+  flash_slot_version(&slot, version, sizeof version);
+  sn_json_str(vjson, sizeof vjson, version, strlen(version));
+  sn_http_json(c, 200,
+               "{\"accepted\":%s%s%s,\"bytes\":%lu,\"version\":%s,\"record\":%lu,\"receiving\":%s,"
+               "\"faults\":%lu,\"contract_errors\":%lu,\"erases\":%lu,\"programmed\":%lu,\"verifier_bytes\":%u,\"sha256\":\"%s\"}\n",
+               slot.accepted < 0 ? "null" : "\"", slot.accepted < 0 ? "" : slot.accepted ? "B" : "A",
+               slot.accepted < 0 ? "" : "\"", (unsigned long) slot.accepted_bytes, vjson, (unsigned long) slot.seq,
+               slot.bank >= 0 ? "true" : "false", flash.faults, slot.misuse, flash.erases, flash.programmed,
+               (unsigned) ota_state_bytes, hex);
+}
 
 /* ---- what lwIP and mbedTLS need from the board ---------------------------- */
 /* lwIP's millisecond clock (NO_SYS=1). */
@@ -186,9 +315,10 @@ static int console_command(sn_mgr *mgr, int ch) {
     printf("sn_mps2: heap peak reset\n");
     break;
   case 's': print_stats(mgr); break;
+  case 'f': slot_print(); break;
   case 'q': return 1;
   case '\r': case '\n': case ' ': break;
-  default: printf("sn_mps2: console: m = memory, r = reset heap peak, s = statistics, q = stop\n"); break;
+  default: printf("sn_mps2: console: m = memory, r = reset heap peak, s = statistics, f = update slot, q = stop\n"); break;
   }
   return 0;
 }
@@ -215,6 +345,7 @@ static int https_listen(sn_mgr *mgr) {
   int r;
   demo_routes(&router, mgr);
   sn_router_add(&router, "GET", "/api/memory", api_memory, NULL);
+  sn_router_add(&router, "GET", "/api/slot", api_slot, NULL);
   memset(&tls, 0, sizeof tls);
   tls.cert = sn_dev_server_cert_pem; /* sizeof includes the NUL, as mbedTLS's PEM parser wants */
   tls.cert_len = sizeof sn_dev_server_cert_pem;
@@ -261,9 +392,11 @@ int main(void) {
     printf("sn_mps2: cannot start: %s\n", sn_strerror(r));
     board_stop(0);
   }
+  demo_ota = ota_start(mgr); /* before demo_routes: then it adds /api/firmware */
+  if (demo_ota == NULL) board_stop(0);
   if (https_listen(mgr) != SN_OK) board_stop(0);
   print_memory("listening");
-  printf("sn_mps2: console: m = memory, r = reset heap peak, s = statistics, q = stop\n");
+  printf("sn_mps2: console: m = memory, r = reset heap peak, s = statistics, f = update slot, q = stop\n");
 
   /* The main loop: nothing in it waits, except WFI when there was nothing to do. */
   while (!stop) {
@@ -277,6 +410,7 @@ int main(void) {
   printf("sn_mps2: stopping\n");
   print_stats(mgr);
   sn_mgr_destroy(mgr);
+  sn_ota_destroy(demo_ota); /* after the connections: an update under way was aborted with its request */
   /* Let the closes (close_notify, FIN) go out: the driver and lwIP's
      timers run only when called. */
   for (until = board_ms() + 200; (int32_t) (until - board_ms()) > 0;) {

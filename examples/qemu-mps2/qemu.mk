@@ -18,7 +18,9 @@ QEMU_PORT ?= 16043
 QEMU_SYSTEM := qemu-system-arm
 QEMU_DEPS := $(wildcard examples/qemu-mps2/*.c examples/qemu-mps2/*.h) examples/qemu-mps2/mps2-an386.ld \
   examples/qemu-mps2/build.sh securenet.h securenet_port_lwip.h examples/common/demo_app.h \
-  examples/lwip/lwipopts.h examples/lwip/arch/cc.h configs/sn_mbedtls_minimal.h $(wildcard examples/posix/static/*)
+  examples/lwip/lwipopts.h examples/lwip/arch/cc.h configs/sn_mbedtls_minimal.h $(wildcard examples/posix/static/*) \
+  $(wildcard $(CERTS)/sign_pub.h)
+# ($(CERTS)/sign_pub.h: the update key compiled in; build.sh runs tools/sn-sign keygen when it is missing)
 
 .PHONY: qemu test-qemu sn_mps2
 

@@ -5,10 +5,11 @@
 #                                        the other, on one CPU (-jobs is never used)
 #   tests/fuzz/run.sh --regress [BUILD]  replay the committed corpus and regressions once
 #                                        (no fuzzing), plus the MIME round trip through
-#                                        Python's email package; prints "ok - ..." /
+#                                        Python's email package and the multipart parser
+#                                        against its Python reference; prints "ok - ..." /
 #                                        "not ok - ..." lines (for tests/run.sh)
 #
-# Targets (tests/fuzz/fuzz_*.c): http_parser router smtp mime server httpc.
+# Targets (tests/fuzz/fuzz_*.c): http_parser router smtp mime server httpc multipart.
 # Binaries go to BUILD/fuzz (BUILD: build). Fuzzing works on a copy of the corpus
 # in BUILD/fuzz/corpus/<target> (it grows there; nothing is ever written into
 # tests/fuzz/); crashes land in BUILD/fuzz/crashes/<target>/. A crash, a leak or
@@ -38,7 +39,7 @@ elif [ -n "${1:-}" ]; then
 fi
 case $seconds in ''|*[!0-9]*) echo "usage: $0 [SECONDS] | --regress [BUILD]" >&2; exit 2 ;; esac
 
-targets=${FUZZ_TARGETS:-"http_parser router smtp mime server httpc"}
+targets=${FUZZ_TARGETS:-"http_parser router smtp mime server httpc multipart"}
 CLANG=${CLANG:-clang}
 MBED_CFLAGS=${MBED_CFLAGS:-}
 MBED_LIBS=${MBED_LIBS:-"-lmbedtls -lmbedx509 -lmbedcrypto"}
@@ -132,6 +133,21 @@ if [ "$mode" = regress ]; then
     *" mime "*)
       if [ -x "$out/fuzz_mime" ]; then
         /usr/bin/python3 tests/fuzz/mime_roundtrip.py --bin "$out/fuzz_mime" || status=1
+      fi
+      ;;
+  esac
+  case " $targets " in
+    *" multipart "*)
+      # the C parser's record of every committed input and of 300 generated bodies (well-formed
+      # ones and mutations) against tests/fuzz/multipart_ref.py, a reading of the header's grammar
+      py=/usr/bin/python3
+      [ -x "$py" ] || py=python3
+      if "${REPLAY_CC:-$CLANG}" $WARN -O1 -g $SAN $MBED_CFLAGS $INC tests/fuzz/multipart_dump.c -o "$out/multipart_dump" $MBED_LIBS; then
+        mapfile -t files < <(inputs_of multipart)
+        "$py" tests/fuzz/multipart_ref.py --bin "$out/multipart_dump" --cases 300 --keep "$out/multipart_ref_diffs" "${files[@]}" || status=1
+      else
+        echo "not ok - multipart reference: multipart_dump does not build"
+        status=1
       fi
       ;;
   esac
