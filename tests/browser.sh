@@ -23,13 +23,15 @@
 #   SN_DEMO        the server (default build/sn_demo)
 #   SN_CERTS       TLS certificates from tools/sn-certgen (default build/certs; made if missing)
 #   SN_CHROMIUM    the browser (default: chromium on PATH)
+#   SN_SIGN        the image signer (default tools/sn-sign)
 #   SN_PORT_BASE   sn_demo's HTTPS port; DevTools on the next (default: a free pair of
 #                  27100 + 2k, tests/free-ports)
 #   SN_TMP         scratch directory (default build/browser-tmp.$$; removed unless a check failed)
 #   SN_BROWSER_BUG serve a broken page instead of the embedded one, to see the checks
 #                  fail: no-progress (no upload progress handler), wrong-field (the file
 #                  input named "file"), always-ok (any answer shown as accepted),
-#                  no-refresh (the slot state not read again after an upload)
+#                  no-refresh (the slot state not read again after an upload), any-url
+#                  (test_image taken from any origin)
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -40,7 +42,7 @@ DT=$((S + 1))
 TMP=${SN_TMP:-build/browser-tmp.$$}
 PY=/usr/bin/python3
 CDP=tests/browser/cdp.py
-SIGN=tools/sn-sign
+SIGN=${SN_SIGN:-tools/sn-sign}
 CA=$CERTS/ca.pem
 URL=https://localhost:$S
 pass=0 fail=0 SPID="" LOG=""
@@ -102,6 +104,8 @@ case ${SN_BROWSER_BUG:-} in
   "") ;;
   no-progress) sed 's/xhr\.upload\.onprogress = /const unused = /' examples/posix/static/firmware.js >"$TMP/bug.js" ;;
   always-ok) sed 's/const ok = status === 200 .*;/const ok = true;/' examples/posix/static/firmware.js >"$TMP/bug.js" ;;
+  any-url) sed -e 's/if (!path || !path.startsWith.*return;/if (!path) return;/' -e '/url.origin !== location.origin/d' \
+    examples/posix/static/firmware.js >"$TMP/bug.js" ;;
   no-refresh) sed 's/^  await refreshSlot();$//' examples/posix/static/firmware.js >"$TMP/bug.js" ;;
   wrong-field) sed 's/name="image"/name="file"/' examples/posix/static/firmware.html >"$TMP/bug.html" ;;
   *) echo "tests/browser.sh: unknown SN_BROWSER_BUG '$SN_BROWSER_BUG'" >&2; exit 2 ;;
@@ -142,8 +146,8 @@ for bad in "$URL/test/good.img" "//localhost:$S/test/good.img" "/\\localhost:$S/
   why=$(j "$TMP/load.json" '"" if d["slot"] == "idle" and d["slotState"] == "idle" and d["link"] else "slot shown %r/%r" % (d["slot"], d["slotState"])')
   check "$([ -z "$why" ]; echo $?)" "load: the page shows the slot state idle from GET /api/firmware (test_image=$bad)" "$why"
   why=$(j "$TMP/load.json" '"" if not d["t"]["started"] else "the upload started"')
-  check "$([ -z "$why" ] && ! grep -q '^# served' "$TMP/load.err" && [ ! -e "$SLOT" ]; echo $?)" \
-    "load: test_image=$bad (not a same-origin path) is ignored: nothing fetched or uploaded" "$why $(grep '^# served' "$TMP/load.err")"
+  check "$([ -z "$why" ] && ! grep -q '^# served /test/' "$TMP/load.err" && [ ! -e "$SLOT" ]; echo $?)" \
+    "load: test_image=$bad (not a same-origin path) is ignored: nothing fetched or uploaded" "$why $(grep '^# served /test/' "$TMP/load.err")"
 done
 
 # ---- upload: a signed image through the page's form ------------------------------------------

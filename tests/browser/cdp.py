@@ -31,6 +31,11 @@ import urllib.request
 import websockets
 
 
+def content_type(path):
+    return {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+            ".css": "text/css; charset=utf-8"}.get(os.path.splitext(path)[1], "application/octet-stream")
+
+
 class Session:
     """One websocket to the browser; commands to a tab go with its sessionId."""
 
@@ -70,7 +75,7 @@ class Session:
                 print("# served %s (%d bytes) from %s" % (path, len(body), self.serve[path]), file=sys.stderr)
                 await self.call("Fetch.fulfillRequest", {
                     "requestId": p["requestId"], "responseCode": 200,
-                    "responseHeaders": [{"name": "Content-Type", "value": "application/octet-stream"},
+                    "responseHeaders": [{"name": "Content-Type", "value": content_type(path)},
                                         {"name": "Cache-Control", "value": "no-store"}],
                     "body": base64.b64encode(body).decode()})
             else:
