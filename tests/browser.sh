@@ -55,9 +55,12 @@ nok() {
 check() { if [ "$1" = 0 ]; then ok "$2"; else nok "$2" "${3:-}"; fi; }
 
 CHROMIUM=${SN_CHROMIUM:-$(command -v chromium || command -v chromium-browser)}
-if [ -z "$CHROMIUM" ] || [ ! -x "$CHROMIUM" ]; then
+if [ -z "$CHROMIUM" ]; then
   echo "ok - browser: firmware page # SKIP no chromium (tools/deps.sh installs it)"
   exit 0
+elif [ ! -x "$CHROMIUM" ]; then
+  echo "not ok - browser: SN_CHROMIUM=$CHROMIUM is not a program"
+  exit 1
 fi
 
 cleanup() {
