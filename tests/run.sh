@@ -80,7 +80,7 @@ if [ "$unit_only" -eq 0 ]; then
     run_suite "TLS audit (testssl.sh)" env SN_DEMO="$build/sn_demo" tests/audit.sh
   fi
   # headless Chromium uploads a signed image through the dashboard's firmware page (tests/browser.sh):
-  # progress events, the result, the slot state and file; another key's image refused (12 s; once, in the 3.6 pass)
+  # progress events, the result, the slot state and file; another key's image refused (20 s; once, in the 3.6 pass)
   if [ "$major" = 3 ]; then
     run_suite "browser: firmware page (Chromium)" env SN_DEMO="$build/sn_demo" tests/browser.sh
   fi
