@@ -25,6 +25,8 @@ PACKAGES=(
     dpkg-dev
     python3
     ca-certificates
+    chromium
+    python3-websockets
 )
 
 me=${0##*/}
