@@ -120,10 +120,11 @@ wait_idle() {
 }
 # untouched WHAT WORDS: the slot is still $PREV, no .part, GET names WORDS
 untouched() {
-  local what=$1 words=$2 why=""
+  local what=$1 words=$2 why="" idle=0
+  wait_idle && idle=1 # first: a client's close may still be on its way to the server
   cmp -s "$SLOT" "$PREV" || why="the slot file is not the image accepted before; "
   [ -e "$SLOT.part" ] && why="$why$SLOT.part left behind; "
-  if ! wait_idle; then why="${why}GET still says receiving (or no answer): $G; "
+  if [ $idle = 0 ]; then why="${why}GET still says receiving (or no answer): $G; "
   elif [ -n "$words" ] && [[ "$(jf "$G" error)" != *"$words"* ]]; then why="${why}GET's error is not '$words': $G; "; fi
   check "$([ -z "$why" ]; echo $?)" "$what: the previous image untouched, no .part left, GET not receiving${words:+ and says '$words'}" "$why"
 }

@@ -74,6 +74,12 @@ if [ "$unit_only" -eq 0 ]; then
   # slot as it was, truncation, 409, 413, kill -9; 5 s plain, 4 MiB images under ASan
   run_suite "firmware update" env SN_DEMO="$build/sn_demo" tests/ota.sh
   run_suite "firmware update (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" SN_OTA_BIG_MB=4 ASAN_OPTIONS=detect_leaks=1 tests/ota.sh
+  # the dashboard's firmware page in headless Chromium (tests/browser.sh): a signed image uploaded
+  # through the page's own form code with its progress bar, and one by another key refused (the page
+  # is the same with either mbedTLS: once, in the 3.6 pass)
+  if [ "$major" = 3 ]; then
+    run_suite "browser: firmware page (Chromium)" env SN_DEMO="$build/sn_demo" tests/browser.sh
+  fi
   # testssl.sh against sn_demo's default configuration (docs/tls-audit.md), in the mbedTLS 3.6 pass
   # (TLS 1.3; `MBEDTLS_MAJOR=2 SN_DEMO=build/m2/sn_demo tests/audit.sh` audits the 2.28 build)
   if [ "$major" = 3 ]; then
