@@ -85,11 +85,6 @@ if [ "$unit_only" -eq 0 ]; then
   if [ "$major" = 3 ]; then
     run_suite "TLS audit (testssl.sh)" env SN_DEMO="$build/sn_demo" tests/audit.sh
   fi
-  # headless Chromium uploads a signed image through the dashboard's firmware page (tests/browser.sh):
-  # progress events, the result, the slot state and file; another key's image refused (20 s; once, in the 3.6 pass)
-  if [ "$major" = 3 ]; then
-    run_suite "browser: firmware page (Chromium)" env SN_DEMO="$build/sn_demo" tests/browser.sh
-  fi
   # load and hostility over time (tests/abuse.sh): loris, half-open TLS, max-conns, stalled readers,
   # garbage, cuts, traversal. Against mbedTLS 2.28's ASan/UBSan build (90 s; `make abuse` runs the
   # release build too): CI's 30 minutes hold both mbedTLS passes, fuzzing and the soak
