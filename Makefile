@@ -258,8 +258,8 @@ lwip: $(LWIP_BINS)
 $(CERTS)/server.pem: tools/sn-certgen build/.deps-ok
 	tools/sn-certgen --out $(CERTS)
 
-$(CERTS)/sign.key: tools/sn-sign $(CERTS)/server.pem
-	[ -f $@ ] || tools/sn-sign keygen $(CERTS)
+$(CERTS)/sign.key: | tools/sn-sign build/.deps-ok
+	tools/sn-sign keygen $(CERTS)
 
 certs: $(CERTS)/server.pem $(CERTS)/sign.key
 
