@@ -970,7 +970,8 @@ typedef struct sn_slot_ops {
      Each byte is written once (on flash: programmed once after its erase). */
   int (*write)(void *slot, uint64_t off, const void *data, size_t len);
   /* The whole image is written and verified: make it the accepted one
-     (flush, rename, mark the bank). A failure here aborts the update too. */
+     (flush, rename, mark the bank). A failure here ends the update too:
+     then finish drops what it wrote itself (abort is not called after). */
   int (*finish)(void *slot);
   /* Drops what this update wrote (optional): the slot is as before open. */
   void (*abort)(void *slot);

@@ -153,9 +153,13 @@ static int slot_finish(void *ctx) {
   file_slot *f = (file_slot *) ctx;
   char dir[4096], *slash;
   int d;
-  if (f->written != f->size || fsync(f->fd) != 0 || close(f->fd) != 0) {
+  if (f->written != f->size || fsync(f->fd) != 0) {
+    slot_abort(f); /* closes and removes FILE.part */
+    return SN_ERR_IO;
+  }
+  if (close(f->fd) != 0) {
     f->fd = -1;
-    slot_abort(f);
+    unlink(f->tmp);
     return SN_ERR_IO;
   }
   f->fd = -1;
