@@ -142,7 +142,10 @@ MEMORY
    runs, its state (two SHA-256 contexts, the header and signature: about
    400 bytes on 32 bits) and, through the HTTP route, the request's (about
    650 bytes with the multipart parser), freed when the update ends; the
-   body itself streams through the connection's receive buffer.
+   body itself streams through the connection's receive buffer. Measured
+   on the QEMU Cortex-M4 board: the verifier's state with mbedTLS's ECDSA
+   check at the end is 1536 bytes of heap; a 1 MiB signed upload peaks
+   1.7 KiB above a small request (examples/qemu-mps2/README.md).
 
 ERRORS
    Every function that can fail returns an sn_err: SN_OK (0) or a negative
