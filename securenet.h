@@ -1057,7 +1057,8 @@ SNDEF const char *sn_ota_why(const sn_ota *o); /* the last refusal, "" if none *
      400 malformed body (multipart syntax, no image field, two of them),
      409 another update is under way, 413 larger than the slot,
      422 not a valid signed image (format, length, signature),
-     500 a slot hook failed; each as {"error":"<why in words>","state":"..."}.
+     500 a slot hook failed, 503 no memory for the update's state; each as
+     {"error":"<why in words>","state":"..."}.
    An image that is refused before the end is answered at once and the rest
    of the body is not read (the connection then closes). A client that goes
    away, or the request timeout, aborts the slot. The route's max_body is
