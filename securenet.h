@@ -67,6 +67,10 @@ through the *_opts structs, where zero always means the secure default)
    SN_ENABLE_MULTIPART     1        0 leaves the multipart/form-data parser out (the
                                     update route then takes raw bodies only)
    SN_ENABLE_OTA           1        0 leaves the signed-update verifier and its route out
+   SN_ENABLE_AUTH          1        0 leaves users, sessions, guards and throttling out
+   SN_AUTH_SESSIONS        8        login sessions at once (least recently used dropped)
+   SN_AUTH_CLIENTS         16       client addresses whose failed logins are counted
+   SN_AUTH_ITERATIONS      10000    PBKDF2 iterations of sn-passwd's verifiers
    SN_MULTIPART_HEAD       512      longest part head in a multipart body (bytes)
    SN_MULTIPART_PARTS      16       default most parts in a multipart body
    SN_TLS_VERIFY_NONE      off      INSECURE: servers' certificates are not verified on
@@ -370,6 +374,9 @@ extern "C" {
 #ifndef SN_ENABLE_OTA
 #define SN_ENABLE_OTA 1
 #endif
+#ifndef SN_ENABLE_AUTH
+#define SN_ENABLE_AUTH 1
+#endif
 #if SN_ENABLE_HTTP_CLIENT && !SN_ENABLE_CLIENT
 #error "SN_ENABLE_HTTP_CLIENT needs SN_ENABLE_CLIENT: the HTTP client runs on sn_connect's connections"
 #endif
@@ -602,6 +609,7 @@ typedef struct sn_route {
   sn_handler fn;
   void *user;
   const sn_route_opts *opts; /* sn_router_add_opts's, borrowed; NULL for sn_router_add */
+  const struct sn_guard *guard; /* sn_route_guard's, borrowed; NULL: the router's */
 } sn_route;
 
 /* A router is plain memory the user owns (static, global or on the stack of
@@ -610,6 +618,7 @@ typedef struct sn_route {
 typedef struct sn_router {
   sn_route routes[SN_MAX_ROUTES];
   int count;
+  const struct sn_guard *guard; /* sn_router_guard's: routes without their own */
 } sn_router;
 
 SNDEF void sn_router_init(sn_router *r);
@@ -1065,6 +1074,202 @@ SNDEF const char *sn_ota_why(const sn_ota *o); /* the last refusal, "" if none *
    the slot's capacity (plus 64 KiB for a form's other fields); its
    request timeout is the listener's (it runs from piece to piece). */
 SNDEF int sn_router_add_ota(sn_router *r, const char *method, const char *pattern, sn_ota *o);
+
+/* ---- logging in: users, sessions, CSRF defence, throttling (SN_ENABLE_AUTH) ----------
+   Routes say who may use them (a guard); the library does the rest: it
+   checks passwords against PBKDF2 verifiers, keeps sessions for browsers,
+   takes HTTP Basic from scripts over TLS only, maps a verified client
+   certificate to a user, refuses cross-site requests that change state,
+   and slows down and locks out failed logins, in bounded memory.
+
+   A user is a name, a role and a password verifier: PBKDF2-HMAC-SHA256 with
+   a per-user random salt and the iteration count stored beside it (no
+   password is ever stored). tools/sn-passwd NAME PASSWORD [ROLE] prints one
+   user line, its --header mode a C initializer for firmware:
+     NAME:ROLE:pbkdf2-sha256:ITERATIONS:SALT:HASH
+   NAME 1-32 bytes (UTF-8, no ':', no control character), ROLE 1-16 of
+   [A-Za-z0-9_.-], ITERATIONS decimal (1000 to 10000000), SALT 16 and HASH 32
+   bytes in lowercase hex. A check compares in constant time, and a name no
+   user has costs one check too (against a dummy verifier of the table's
+   highest iteration count), so a name cannot be told from a wrong password
+   by time.
+
+   Each request to a guarded route is decided before its body is read (an
+   upload is never received for nobody), in this order:
+     1. SN_GUARD_OPEN: no decision. A plain-HTTP listener: 403 ("needs
+        HTTPS"), never a request for credentials there.
+     2. CSRF: a method other than GET, HEAD and OPTIONS with Sec-Fetch-Site
+        other than "same-origin" or "none", or with an Origin other than the
+        request's own (the listener's scheme, the Host it was sent to, with
+        its port; "null" included): 403, whatever authenticates it (browsers
+        replay cached Basic credentials and certificates as well as cookies).
+     3. Who: a verified client certificate that opts->cert_user maps to a
+        user; else the session cookie; else Authorization: Basic (RFC 7617,
+        UTF-8). A cookie that names no live session on this listener counts
+        as none; a malformed Authorization, or another scheme, as a failure.
+     4. A session-authenticated request that changes state and carries
+        neither Sec-Fetch-Site nor Origin: 403 (every browser that keeps the
+        cookie sends one; a script using Basic, like curl, sends none and is
+        let through).
+     5. Nobody: SN_GUARD_API answers 401 with
+        WWW-Authenticate: Basic realm="<realm>", charset="UTF-8";
+        SN_GUARD_PAGE a 303 to opts->login_path. Someone whose role the
+        guard's list does not hold: 403.
+   Refusals come with a short text/plain reason (a 401 with JSON-free words,
+   so a script's log says what happened).
+
+   Sessions: sn_router_add_login adds POST <login_path> (a form post of
+   fields "user" and "password", application/x-www-form-urlencoded, over
+   TLS) and POST <logout_path>. A good login starts a new session (a new
+   id every time: no fixation), drops the least recently used one when the
+   table is full, and answers 303 to opts->after_login with
+     Set-Cookie: __Host-sn=<32 hex digits: 128 bits from the DRBG>; Secure;
+                 HttpOnly; SameSite=Strict; Path=/
+   A failed one answers 401 with opts->login_page (or a short text), a
+   locked-out address 429 with Retry-After. Logout ends the session on the
+   server, clears the cookie and answers 303 to login_path. A session ends
+   after idle_s without a request or lifetime_s after the login, whichever
+   comes first, and belongs to the listener it was made on. The server
+   trusts nothing of a session but its id: user, role and times are its own.
+
+   Throttling: failed checks (form or Basic) are counted per client address
+   (the port's peer address without its port) in a fixed table of
+   SN_AUTH_CLIENTS. After n failures the address's next check waits
+   delay_ms << (n - 1), up to delay_max_ms; the wait is a held request
+   (a deferred reply, or a request held before its body), never a sleep
+   of the manager. lockout_failures failures within lockout_window_s lock
+   the address out for lockout_s: its logins are answered 429 at once,
+   without a check. A global cap (checks_per_s, for every address together)
+   bounds the CPU that checks can take; a login that would wait longer than
+   SN_AUTH_MAX_WAIT_MS, or finds SN_AUTH_PENDING logins waiting already, is
+   answered 429 (Retry-After) at once. A success clears its address. Each
+   failure and each lock-out is logged at WARN with the address, never the
+   password.
+
+   Basic credentials that passed are remembered (SN_AUTH_BASIC_CACHE
+   entries, a keyed SHA-256 of the header, idle_s long), so a script's next
+   requests do not pay a PBKDF2 check each.
+
+   Memory: the sn_auth struct holds the session table (SN_AUTH_SESSIONS),
+   the address table, the Basic cache and the pending logins, allocated
+   once by sn_auth_create (sn_auth_size() says how much); the user table
+   is the application's, borrowed. Nothing is allocated per request. */
+#ifndef SN_AUTH_SESSIONS
+#define SN_AUTH_SESSIONS 8 /* sessions at once (least recently used dropped beyond) */
+#endif
+#ifndef SN_AUTH_CLIENTS
+#define SN_AUTH_CLIENTS 16 /* client addresses whose failures are counted */
+#endif
+#ifndef SN_AUTH_PENDING
+#define SN_AUTH_PENDING 4 /* logins waiting for their check at once (429 beyond) */
+#endif
+#ifndef SN_AUTH_BASIC_CACHE
+#define SN_AUTH_BASIC_CACHE 4 /* Basic credentials remembered after a good check */
+#endif
+#ifndef SN_AUTH_ITERATIONS
+#define SN_AUTH_ITERATIONS 10000 /* sn-passwd's default PBKDF2 iterations */
+#endif
+#ifndef SN_AUTH_MAX_WAIT_MS
+#define SN_AUTH_MAX_WAIT_MS 8000 /* longest a login is held for its turn (429 beyond) */
+#endif
+#define SN_USER_NAME_MAX 32
+#define SN_USER_ROLE_MAX 16
+#define SN_AUTH_PASSWORD_MAX 128 /* longer passwords fail (they are refused by sn-passwd) */
+
+typedef struct sn_user {
+  char name[SN_USER_NAME_MAX + 1]; /* NUL-terminated */
+  char role[SN_USER_ROLE_MAX + 1];
+  uint32_t iterations;        /* PBKDF2-HMAC-SHA256; 0: no password (a certificate's user) */
+  unsigned char salt[16];
+  unsigned char hash[32];
+} sn_user;
+
+/* Parses one sn-passwd line (len bytes; a trailing CR or LF is allowed)
+   into *u. SN_OK, or SN_ERR_INVALID for anything but the exact format. */
+SNDEF int sn_user_parse(sn_user *u, const char *line, size_t len);
+/* Checks a password against u's verifier (constant time in the password's
+   bytes and the verifier; about iterations HMACs). 1: it matches, 0: not
+   (u NULL, iterations 0, a password over SN_AUTH_PASSWORD_MAX included).
+   A PBKDF2 check blocks for its duration, as a TLS handshake's arithmetic
+   does: README "Logging in" gives its cost per board. */
+SNDEF int sn_user_check(const sn_user *u, const char *password, size_t len);
+/* PBKDF2-HMAC-SHA256 (RFC 8018), for tools and tests: out_len bytes. */
+SNDEF int sn_pbkdf2_sha256(const void *pw, size_t pw_len, const unsigned char *salt, size_t salt_len,
+                           uint32_t iterations, unsigned char *out, size_t out_len);
+
+typedef struct sn_auth sn_auth; /* opaque: users, sessions, throttle */
+
+typedef struct sn_auth_opts {
+  const sn_user *users;     /* borrowed for the sn_auth's life */
+  size_t user_count;
+  const char *realm;        /* WWW-Authenticate realm; NULL: "securenet" */
+  const char *login_path;   /* the login form's POST route and SN_GUARD_PAGE's redirect; NULL: "/login" */
+  const char *logout_path;  /* NULL: "/logout" */
+  const char *after_login;  /* where a good login goes (303); NULL: "/" */
+  const sn_static_file *login_page; /* the page sent with a failed login's 401; NULL: text */
+  uint32_t idle_s;          /* a session ends this long after its last request; 0: 900 */
+  uint32_t lifetime_s;      /* and this long after its login at the latest; 0: 28800 */
+  uint32_t delay_ms;        /* wait after the first failure, doubling per failure; 0: 250 */
+  uint32_t delay_max_ms;    /* 0: 4000 */
+  int lockout_failures;     /* failures in the window that lock an address out; 0: 8 */
+  uint32_t lockout_window_s;/* 0: 900 */
+  uint32_t lockout_s;       /* 0: 900 */
+  uint32_t checks_per_s;    /* password checks per second, every address together; 0: 8 */
+  /* Mutual TLS: the user a verified client certificate stands for (its
+     subject as sn_conn_peer_subject gives it), or NULL for none. The user
+     is the application's and must outlive the sn_auth. NULL: certificates
+     authenticate nobody. */
+  const sn_user *(*cert_user)(void *arg, const char *subject);
+  void *cert_arg;
+} sn_auth_opts;
+
+/* Creates the users' guard-keeper on mgr: checks the user table (SN_ERR_INVALID
+   for an empty name, a name twice, a role that is not one), allocates the
+   tables and draws its keys from the manager's DRBG. Allocates. */
+SNDEF int sn_auth_create(sn_auth **out, sn_mgr *mgr, const sn_auth_opts *opts);
+/* Ends every session, answers the logins it holds 503 and frees it. Call it
+   before sn_mgr_destroy, after the routes that use it are no longer served
+   (or with the manager's last sn_poll done). a may be NULL. */
+SNDEF void sn_auth_destroy(sn_auth *a);
+SNDEF size_t sn_auth_size(void);
+/* Sessions alive now (for the application's status page and tests). */
+SNDEF int sn_auth_sessions(const sn_auth *a);
+/* Ends every session of the user named (after a password change): the
+   count ended. */
+SNDEF int sn_auth_logout_user(sn_auth *a, const char *name);
+
+/* What a guarded route asks of a request. */
+enum sn_guard_mode {
+  SN_GUARD_API = 0,  /* unauthenticated: 401 with WWW-Authenticate: Basic */
+  SN_GUARD_PAGE = 1, /* unauthenticated: 303 to the login page */
+  SN_GUARD_OPEN = 2  /* no authentication (to open one route under a guarded router) */
+};
+typedef struct sn_guard {
+  sn_auth *auth;     /* required unless SN_GUARD_OPEN */
+  const char *roles; /* comma-separated roles allowed ("admin,operator"); NULL or "": any user */
+  int mode;          /* enum sn_guard_mode */
+} sn_guard;
+
+/* The guard of every route of r that has none of its own, whenever it was
+   added (g borrowed; NULL: those routes are open, as without auth). A
+   router's automatic answers (404, 405, OPTIONS) are not guarded. */
+SNDEF void sn_router_guard(sn_router *r, const sn_guard *g);
+/* The guard of the route added with exactly this method and pattern (each
+   one, if added twice). SN_ERR_NOT_FOUND if none is. */
+SNDEF int sn_route_guard(sn_router *r, const char *method, const char *pattern, const sn_guard *g);
+/* Adds POST login_path and POST logout_path (see above) for a. */
+SNDEF int sn_router_add_login(sn_router *r, sn_auth *a);
+
+/* How the current request's user was authenticated. */
+enum sn_auth_how { SN_AUTH_NONE = 0, SN_AUTH_SESSION = 1, SN_AUTH_BASIC = 2, SN_AUTH_CERT = 3 };
+/* The user of the current request (from on_head, on_body, the handler, or
+   a deferred reply's callback through sn_req_conn), or NULL on an open
+   route; *how (if not NULL) gets enum sn_auth_how. */
+SNDEF const sn_user *sn_http_user(const sn_conn *c, int *how);
+
+/* Looks `name` up in an application/x-www-form-urlencoded body (a form
+   post), as sn_http_query does in the query. */
+SNDEF int sn_http_form(const sn_request *req, const char *name, char *out, size_t out_len);
 
 /* ---- outgoing TLS ------------------------------------------------------------------
    One TLS client path serves every outgoing connection (the mail sender and
