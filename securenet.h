@@ -8967,7 +8967,14 @@ static int sn__guard_finish(sn_conn *c, const sn_guard *g, const sn_user *u, int
       snprintf(h, sizeof h, "Location: %s\r\n", a->o.login_path);
       return sn__auth_refuse(c, 303, h, "log in first");
     }
-    snprintf(h, sizeof h, "WWW-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n", a->o.realm);
+    { /* A page's script (fetch, XHR: Sec-Fetch-Mode other than navigate) gets a challenge
+         no browser answers with a prompt of its own, so the page sees the 401 and shows its
+         login form; a Basic challenge there opens the browser's credentials dialog first. */
+      sn_str mode = sn__trim(sn_http_header(&c->req, "sec-fetch-mode"));
+      int script = mode.ptr != NULL && !sn__eq(mode, "navigate");
+      if (script) snprintf(h, sizeof h, "WWW-Authenticate: Form realm=\"%s\"\r\n", a->o.realm);
+      else snprintf(h, sizeof h, "WWW-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n", a->o.realm);
+    }
     return sn__auth_refuse(c, 401, h, "credentials needed");
   }
   if (how == SN_AUTH_SESSION && !sn__safe_method(&c->req) && sn_http_header(&c->req, "sec-fetch-site").ptr == NULL &&
