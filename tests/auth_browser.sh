@@ -41,9 +41,11 @@
 #   SN_AUTH_BROWSER_BUG  run the checks against a wrong server or page, to see them fail:
 #                no-users       sn_demo without --users (login off)
 #                httponly, samesite-lax, no-csrf, keep-session, no-expiry, login-200,
-#                no-redirect    tests/browser/fake_device.py with that bug (fake: without one)
+#                no-redirect    tests/browser/fake_device.py with that bug
 #                page-no-error  login.js that never shows the error
 #                page-no-401    app.js that ignores a 401
+#   SN_AUTH_BROWSER_FAKE=1  the device is tests/browser/fake_device.py (without a bug unless
+#                one is named), a stand-in with the same interface
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -89,7 +91,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-mkdir -p "$TMP/profile" "$TMP/attacker"
+rm -rf "$TMP/profile" && mkdir -p "$TMP/profile" "$TMP/attacker"   # a fresh profile: no cookie from before
 
 # ---- the user ----------------------------------------------------------------------------
 if [ -x "$PASSWD" ]; then
@@ -112,19 +114,23 @@ fi
 BUG=${SN_AUTH_BROWSER_BUG:-}
 SERVE=()
 LOG=$TMP/device.log
+FAKE=${SN_AUTH_BROWSER_FAKE:-}
 case $BUG in
-  "" | no-users | page-no-error | page-no-401)
-    USERS=(--users "$TMP/users.txt" --session-idle "$IDLE")
-    [ "$BUG" = no-users ] && USERS=()
-    "$DEMO" --https-port "$S" --cert "$CERTS/server.pem" --key "$CERTS/server.key" "${USERS[@]}" >"$LOG" 2>&1 &
-    SPID=$! ;;
-  fake | httponly | samesite-lax | no-csrf | keep-session | no-expiry | login-200 | no-redirect)
-    B=${BUG#fake}
-    $PY tests/browser/fake_device.py --port "$S" --cert "$CERTS/server.pem" --key "$CERTS/server.key" \
-      --users "$TMP/users.txt" --static examples/posix/static --session-idle "$IDLE" --bug "$B" >"$LOG" 2>&1 &
-    SPID=$! ;;
+  "" | no-users | page-no-error | page-no-401) ;;
+  httponly | samesite-lax | no-csrf | keep-session | no-expiry | login-200 | no-redirect) FAKE=1 ;;
   *) echo "tests/auth_browser.sh: unknown SN_AUTH_BROWSER_BUG '$BUG'" >&2; exit 2 ;;
 esac
+if [ -n "$FAKE" ]; then
+  case $BUG in page-* | "") B="" ;; *) B=$BUG ;; esac
+  $PY tests/browser/fake_device.py --port "$S" --cert "$CERTS/server.pem" --key "$CERTS/server.key" \
+    --users "$TMP/users.txt" --static examples/posix/static --session-idle "$IDLE" --bug "$B" >"$LOG" 2>&1 &
+  SPID=$!
+else
+  USERS=(--users "$TMP/users.txt" --session-idle "$IDLE")
+  [ "$BUG" = no-users ] && USERS=()
+  "$DEMO" --https-port "$S" --cert "$CERTS/server.pem" --key "$CERTS/server.key" "${USERS[@]}" >"$LOG" 2>&1 &
+  SPID=$!
+fi
 case $BUG in
   page-no-error)
     grep -v 'responseStatus === 401' examples/posix/static/login.js >"$TMP/bug.js"
@@ -140,7 +146,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 if ! grep -q listening "$LOG"; then
-  nok "the device starts (${USERS[*]:-fake})" "$(tail -n 5 "$LOG")"
+  nok "the device starts${FAKE:+ (tests/browser/fake_device.py)}" "$(tail -n 5 "$LOG")"
   exit 1
 fi
 
@@ -185,7 +191,7 @@ fi
 [ "$f" != 0 ] && sed 's/^/#   device log: /' "$LOG" | tail -n 12
 
 # ---- the device exits cleanly ------------------------------------------------------------
-if [ -z "$BUG" ] || [ "$BUG" = page-no-error ] || [ "$BUG" = page-no-401 ]; then
+if [ -z "$FAKE" ]; then
   kill -TERM "$SPID"
   for _ in $(seq 1 100); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$SPID" 2>/dev/null; then

@@ -78,16 +78,19 @@ class Browser:
 
     async def call(self, method, params=None, session=None, timeout=15):
         self.next_id += 1
-        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        mid = self.next_id
+        msg = {"id": mid, "method": method, "params": params or {}}
         if session:
             msg["sessionId"] = session
         fut = asyncio.get_running_loop().create_future()
-        self.waiting[self.next_id] = fut
+        self.waiting[mid] = fut
         await self.ws.send(json.dumps(msg))
         try:
             reply = await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            raise RuntimeError("%s: no answer from DevTools in %g s" % (method, timeout)) from None
         finally:
-            self.waiting.pop(self.next_id, None)
+            self.waiting.pop(mid, None)
         if "error" in reply:
             raise RuntimeError("%s: %s" % (method, reply["error"]))
         return reply.get("result", {})
@@ -113,8 +116,8 @@ class Tab:
         self.auth_prompts = []
 
     @classmethod
-    async def open(cls, b, name, serve=None):
-        target = (await b.call("Target.createTarget", {"url": "about:blank"}))["targetId"]
+    async def open(cls, b, name, serve=None, background=False):
+        target = (await b.call("Target.createTarget", {"url": "about:blank", "background": background}))["targetId"]
         session = (await b.call("Target.attachToTarget", {"targetId": target, "flatten": True}))["sessionId"]
         t = cls(b, session, name, serve or {})
         b.tabs[session] = t
@@ -150,8 +153,7 @@ class Tab:
             asyncio.get_running_loop().create_task(self.paused(p))
         elif method == "Fetch.authRequired":
             self.auth_prompts.append(p["request"]["url"])
-            asyncio.get_running_loop().create_task(self.call("Fetch.continueWithAuth", {
-                "requestId": p["requestId"], "authChallengeResponse": {"response": "CancelAuth"}}))
+            asyncio.get_running_loop().create_task(self.cancel_auth(p["requestId"]))
         elif method == "Runtime.consoleAPICalled":
             text = " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", []))
             print("# %s: console.%s: %s" % (self.name, p.get("type"), text), file=sys.stderr)
@@ -174,10 +176,17 @@ class Tab:
                     "body": base64.b64encode(body).decode()})
             else:
                 await self.call("Fetch.continueRequest", {"requestId": p["requestId"]})
-        except RuntimeError:
+        except (RuntimeError, OSError):
             pass   # the request went away meanwhile (a navigation replaced it)
 
     serve_origin = ""
+
+    async def cancel_auth(self, rid):
+        """What a person does at a Basic prompt they did not expect: Cancel."""
+        try:
+            await self.call("Fetch.continueWithAuth", {"requestId": rid, "authChallengeResponse": {"response": "CancelAuth"}})
+        except (RuntimeError, OSError):
+            pass
 
     def all_hops(self):
         """Every hop so far, in order, with its raw request headers, the
@@ -260,191 +269,234 @@ def curl(a, path, cookie=None, method="GET", origin=None):
 
 FILL = """(() => {
   const f = document.querySelector('form[action="/login"]');
+  if (!f) return false;
   f.elements.user.value = %s; f.elements.password.value = %s;
   window.__old_doc = true;
   f.querySelector('[type=submit]').click();
   return true; })()"""
 
-
-async def session_cookie(tab, a):
-    cs = (await tab.call("Network.getCookies", {"urls": [a.device + "/"]}))["cookies"]
-    return next((c for c in cs if c["name"] == COOKIE), None)
-
-
-async def login(tab, a, password, expect_path):
-    await tab.eval(FILL % (json.dumps(a.user), json.dumps(password)))
-    return await tab.new_doc(expect_path, 20)
-
-
-DASHBOARD = ("document.getElementById('user') && document.getElementById('user').textContent === %s"
+DASHBOARD = ("!!document.getElementById('user') && document.getElementById('user').textContent === %s"
              " && !document.getElementById('session').hidden")
 
 
-async def scenario(b, a, serve):
-    dev, att = a.device, a.attacker
-    origin = urllib.parse.urlsplit(dev)
-    tab = await Tab.open(b, "device", serve)
-    tab.serve_origin = dev
+def hops_seen(tab):
+    return [(h["method"], h["url"], h["status"]) for h in tab.all_hops()]
 
-    # ---- GET / without a session: 303 to /login ----------------------------------------
-    await tab.navigate(dev + "/")
-    shown = await tab.new_doc("/login", 15, "!!document.querySelector('form[action=\"/login\"]')")
-    first = tab.find(dev + "/", "GET")
-    check(shown and first and first[0]["status"] == 303 and tab.find(dev + "/login", "GET"),
-          "no session: GET / answers 303 and the browser lands on the login page (/login)",
-          "shown %s, hops %s, page %s" % (shown, [(h["url"], h["status"]) for h in tab.all_hops()], await tab.state()))
-    st = await tab.eval("""(() => { const n = performance.getEntriesByType('navigation')[0];
-        const u = document.querySelector('input[name=user]'), p = document.querySelector('input[name=password]');
-        return {status: n && n.responseStatus, error: !document.getElementById('error').hidden,
-          user: u && u.autocomplete, pw: p && p.type + ' ' + p.autocomplete,
-          form: document.forms[0] && document.forms[0].method + ' ' + document.forms[0].getAttribute('action')}; })()""")
-    check(st["status"] == 200 and not st["error"] and st["user"] == "username" and st["pw"] == "password current-password"
-          and st["form"] == "post /login",
-          "login page: a form post to /login, user (autocomplete username) and password (current-password); no error shown on a 200",
-          st)
 
-    # ---- a wrong password: 401 and the same page, saying so -----------------------------
-    tab.clear()
-    shown = await login(tab, a, a.password + "-wrong", "/login")
-    hop = tab.find(dev + "/login", "POST")
-    st = await tab.eval("""(() => { const e = document.getElementById('error');
-        return {status: performance.getEntriesByType('navigation')[0].responseStatus, shown: e && !e.hidden && e.offsetParent !== null,
-                text: e && e.textContent.trim(), form: !!document.querySelector('form[action="/login"]')}; })()""") if shown else {}
-    check(shown and hop and hop[0]["status"] == 401 and st.get("status") == 401 and st.get("form"),
-          "wrong password: the form post answers 401 with the login page again",
-          "hops %s, page %s" % ([(h["method"], h["url"], h["status"]) for h in tab.all_hops()], st or await tab.state()))
-    check(st.get("shown") and st.get("text") == "wrong user or password",
-          "wrong password: the page shows 'wrong user or password' (from its navigation's responseStatus 401)", st)
-    c = await session_cookie(tab, a)
-    check(c is None, "wrong password: no session cookie set", c)
+class Scenario:
+    """The checks, in sections; a section that breaks off (a page not there, a
+    DevTools error) is one "not ok" and the next section starts afresh."""
 
-    # ---- the right password: 303 to /, the cookie, the dashboard with the user -----------
-    tab.clear()
-    shown = await login(tab, a, a.password, "/")
-    dash = shown and await tab.wait(DASHBOARD % json.dumps(a.user), 10)
-    hops = tab.find(dev + "/login", "POST")
-    hop = hops[0] if hops else {}
-    check(dash, "login: the form post leads to the dashboard (/), which shows the user %s" % a.user,
-          "hops %s, page %s" % ([(h["method"], h["url"], h["status"]) for h in tab.all_hops()], await tab.state()))
-    raw = hop.get("raw_headers", {})
-    check(hop.get("type") == "Document" and hop.get("post") == urllib.parse.urlencode({"user": a.user, "password": a.password})
-          and (hdr(raw, "content-type") or "").startswith("application/x-www-form-urlencoded")
-          and hdr(raw, "sec-fetch-mode") == "navigate" and hdr(raw, "sec-fetch-site") == "same-origin",
-          "login: a real form post (a navigation, urlencoded user and password, Sec-Fetch-Site same-origin)",
-          {k: hop.get(k) for k in ("type", "post", "raw_headers")})
-    setc = hdr(hop.get("resp_headers"), "set-cookie") or ""
-    attrs = [x.strip().lower() for x in setc.split(";")]
-    check(hop.get("status") == 303 and re.fullmatch(COOKIE + r"=[0-9a-f]{32}", setc.split(";")[0].strip() or "-")
-          and {"secure", "httponly", "samesite=strict", "path=/"} <= set(attrs) and not any(x.startswith("domain") for x in attrs),
-          "login: 303 with Set-Cookie __Host-sn=<32 hex>; Secure; HttpOnly; SameSite=Strict; Path=/ (raw response headers)",
-          "status %s, Set-Cookie %r" % (hop.get("status"), setc))
-    c = await session_cookie(tab, a)
-    check(c and c["secure"] and c["httpOnly"] and c.get("sameSite") == "Strict" and c["path"] == "/"
-          and c["domain"] == origin.hostname and c.get("session"),
-          "login: the browser's cookie jar holds __Host-sn: Secure, HttpOnly, SameSite=Strict, Path=/, host-only, a session cookie",
-          c)
-    js = await tab.eval("document.cookie")
-    check(COOKIE not in (js or ""), "login: the page's script cannot read the cookie (document.cookie)", js)
-    cookie = c["value"] if c else ""
-    code, _ = curl(a, "/api/status", cookie)
-    check(code == 200, "login: the cookie replayed by curl gets 200 on /api/status", "status %s" % code)
+    def __init__(self, b, a, serve):
+        self.b, self.a, self.serve = b, a, serve
+        self.dev, self.att = a.device, a.attacker
+        self.origin = urllib.parse.urlsplit(a.device)
+        self.tab = None
 
-    # ---- CSRF: another site's form post and fetch get 403; the device's own succeed ------
-    evil = await Tab.open(b, "attacker")
-    for page, target, what in (("attack-form-echo.html", "/api/echo", "form post"),
-                               ("attack-form-logout.html", "/logout", "form post"),
-                               ("attack-fetch.html", "/api/echo", "fetch (no-cors, credentials include)")):
-        evil.clear()
-        await evil.navigate(att + "/" + page)
-        end = time.monotonic() + 15
-        got = []
-        while time.monotonic() < end:
-            got = [h for h in evil.find(dev + target, "POST") if h["status"] or h["error"]]
-            if got and got[0].get("raw_headers") is not None:
-                break
-            await asyncio.sleep(0.1)
-        h = got[0] if got else {}
-        raw = h.get("raw_headers") or {}
-        site = hdr(raw, "sec-fetch-site")
-        sent = hdr(raw, "cookie") or ""
-        blocked = [x for x in h.get("cookies", []) if x["cookie"]["name"] == COOKIE and x.get("blockedReasons")]
-        check(h.get("status") == 403, "CSRF: %s's %s to %s gets 403 at the device" % (att, what, target),
-              "status %s, error %s, hops %s" % (h.get("status"), h.get("error"),
-                                                [(x["method"], x["url"], x["status"]) for x in evil.all_hops()]))
-        check(site == "cross-site" and hdr(raw, "origin") == att and COOKIE not in sent,
-              "CSRF: that %s carried Sec-Fetch-Site: cross-site and Origin %s, and not the cookie" % (what, att),
-              "sec-fetch-site %r, origin %r, cookie %r" % (site, hdr(raw, "origin"), sent))
-        note("%s to %s: the browser held the cookie back: %s" % (what, target,
-             [r for x in blocked for r in x["blockedReasons"]] or "not listed"))
-    code, _ = curl(a, "/api/status", cookie)
-    check(code == 200, "CSRF: the session outlives the other site's logout post (curl with the cookie: 200)",
-          "status %s" % code)
-    await evil.call("Page.close")
+    async def cookie(self):
+        cs = (await self.tab.call("Network.getCookies", {"urls": [self.dev + "/"]}))["cookies"]
+        return next((c for c in cs if c["name"] == COOKIE), None)
 
-    tab.clear()
-    r = await tab.eval("""fetch('/api/echo', {method: 'POST', credentials: 'include', body: 'same-origin-x'})
-        .then(async (r) => ({status: r.status, body: await r.text()}), (e) => ({status: 0, body: String(e)}))""")
-    h = (tab.find(dev + "/api/echo", "POST") or [{}])[0]
-    check(r["status"] == 200 and r["body"] == "same-origin-x" and hdr(h.get("raw_headers"), "sec-fetch-site") == "same-origin",
-          "CSRF: the same fetch from the device's own page succeeds (200, the body echoed, Sec-Fetch-Site same-origin)",
-          "%s, sec-fetch-site %r" % (r, hdr(h.get("raw_headers"), "sec-fetch-site")))
-    tab.clear()
-    await tab.eval("""(() => { const f = document.createElement('form'); f.method = 'post'; f.action = '/api/echo';
-        f.enctype = 'text/plain'; const i = document.createElement('input'); i.name = 'x'; i.value = 'own-form';
-        f.appendChild(i); document.body.appendChild(f); window.__old_doc = true; f.submit(); return true; })()""")
-    shown = await tab.new_doc("/api/echo", 15)
-    h = (tab.find(dev + "/api/echo", "POST") or [{}])[0]
-    body = await tab.eval("document.body.innerText") if shown else None
-    check(shown and h.get("status") == 200 and (body or "").strip() == "x=own-form"
-          and hdr(h.get("raw_headers"), "sec-fetch-site") == "same-origin",
-          "CSRF: the same form post from the device's own page succeeds (200, the body echoed, Sec-Fetch-Site same-origin)",
-          "status %s, body %r, sec-fetch-site %r" % (h.get("status"), body, hdr(h.get("raw_headers"), "sec-fetch-site")))
+    async def submit_login(self, password, expect_path):
+        """Fills the login form of the page shown and clicks its button: True
+        once the next document is at expect_path."""
+        if not await self.tab.eval(FILL % (json.dumps(self.a.user), json.dumps(password))):
+            return False
+        return await self.tab.new_doc(expect_path, 20)
 
-    # ---- logout: the page's button ends the session -------------------------------------
-    await tab.navigate(dev + "/")
-    dash = await tab.new_doc("/", 15) and await tab.wait(DASHBOARD % json.dumps(a.user), 10)
-    tab.clear()
-    await tab.eval("window.__old_doc = true; document.getElementById('logout').click(); true")
-    shown = await tab.new_doc("/login", 15)
-    hop = (tab.find(dev + "/logout", "POST") or [{}])[0]
-    check(dash and shown and hop.get("status") == 303 and hop.get("type") == "Document",
-          "logout: the dashboard's button posts /logout (303) and the browser is back on /login",
-          "dashboard %s, logout %s, page %s" % (dash, hop.get("status"), await tab.state()))
-    c = await session_cookie(tab, a)
-    check(c is None, "logout: the browser's cookie jar no longer holds __Host-sn", c)
-    code, _ = curl(a, "/api/status", cookie)
-    check(code == 401, "logout: the old cookie replayed by curl now gets 401 on /api/status", "status %s" % code)
-    code, loc = curl(a, "/", cookie)
-    check(code == 303 and loc == "/login", "logout: the old cookie replayed on / gets 303 to /login", "%s %s" % (code, loc))
+    async def logged_in(self):
+        """The dashboard, logged in through the login page (from wherever the tab is)."""
+        t = self.tab
+        await t.navigate(self.dev + "/login")
+        if not await t.new_doc("/login", 15, "!!document.querySelector('form[action=\"/login\"]')"):
+            return False
+        return await self.submit_login(self.a.password, "/") and await t.wait(DASHBOARD % json.dumps(self.a.user), 10)
 
-    # ---- a session ended elsewhere: the open dashboard's next poll goes to /login ----------
-    tab.clear()
-    shown = await login(tab, a, a.password, "/") and await tab.wait(DASHBOARD % json.dumps(a.user), 10)
-    c = await session_cookie(tab, a)
-    code, _ = curl(a, "/logout", c["value"] if c else "-", "POST", "%s://%s" % (origin.scheme, origin.netloc))
-    moved = await tab.new_doc("/login", 8)
-    check(shown and code == 303 and moved,
-          "elsewhere: with the session logged out by curl, the open dashboard's next /api/status (401) takes it to /login",
-          "login %s, curl logout %s, page %s" % (shown, code, await tab.state()))
-    if tab.auth_prompts:
-        note("the 401s with WWW-Authenticate: Basic made Chromium ask for credentials %d time(s) (%s): "
-             "a desktop browser shows a Basic prompt there" % (len(tab.auth_prompts), sorted(set(tab.auth_prompts))))
+    async def run(self):
+        self.tab = await Tab.open(self.b, "device", self.serve)
+        self.tab.serve_origin = self.dev
+        for name in ("no_session", "wrong", "login", "csrf", "logout", "elsewhere", "idle"):
+            try:
+                await getattr(self, name)()
+            except Exception as e:
+                check(False, "%s: the checks ran to their end" % name.replace("_", " "),
+                      "%s: %s; page %s" % (type(e).__name__, e, await self.tab.state()))
 
-    # ---- an idle session: gone after --session-idle, the reload lands on /login ----------
-    shown = await login(tab, a, a.password, "/") and await tab.wait(DASHBOARD % json.dumps(a.user), 10)
-    c = await session_cookie(tab, a)
-    await tab.navigate("about:blank")   # the dashboard's poll would keep the session alive
-    await tab.wait("location.href === 'about:blank'", 5)
-    await asyncio.sleep(a.idle + 1.5)
-    tab.clear()
-    await tab.navigate(dev + "/")
-    back = await tab.new_doc("/login", 15)
-    first = tab.find(dev + "/", "GET")
-    check(shown and back and first and first[0]["status"] == 303,
-          "idle: after %gs without a request (--session-idle %g) a reload of / gets 303 and lands on /login" % (a.idle + 1.5, a.idle),
-          "login %s, hops %s, page %s" % (shown, [(h["url"], h["status"]) for h in tab.all_hops()], await tab.state()))
-    code, _ = curl(a, "/api/status", c["value"] if c else "-")
-    check(code == 401, "idle: that session's cookie replayed by curl gets 401", "status %s" % code)
+    async def no_session(self):
+        t, dev = self.tab, self.dev
+        await t.navigate(dev + "/")
+        shown = await t.new_doc("/login", 15, "!!document.querySelector('form[action=\"/login\"]')")
+        first = t.find(dev + "/", "GET")
+        check(shown and first and first[0]["status"] == 303 and t.find(dev + "/login", "GET"),
+              "no session: GET / answers 303 and the browser lands on the login page (/login)",
+              "shown %s, hops %s, page %s" % (shown, hops_seen(t), await t.state()))
+        st = await t.eval("""(() => { const n = performance.getEntriesByType('navigation')[0], e = document.getElementById('error');
+            const u = document.querySelector('input[name=user]'), p = document.querySelector('input[name=password]');
+            return {status: n && n.responseStatus, error: !e || !e.hidden,
+              user: u && u.autocomplete, pw: p && p.type + ' ' + p.autocomplete,
+              form: document.forms[0] && document.forms[0].method + ' ' + document.forms[0].getAttribute('action')}; })()""")
+        check(st["status"] == 200 and not st["error"] and st["user"] == "username" and st["pw"] == "password current-password"
+              and st["form"] == "post /login",
+              "login page: a form post to /login, user (autocomplete username) and password (current-password); no error shown on a 200",
+              st)
+
+    async def wrong(self):
+        t, dev = self.tab, self.dev
+        await t.navigate(dev + "/login")
+        await t.new_doc("/login", 15)
+        t.clear()
+        shown = await self.submit_login(self.a.password + "-wrong", "/login")
+        hop = t.find(dev + "/login", "POST")
+        st = await t.eval("""(() => { const e = document.getElementById('error');
+            return {status: performance.getEntriesByType('navigation')[0].responseStatus, shown: !!e && !e.hidden && e.offsetParent !== null,
+                    text: e && e.textContent.trim(), form: !!document.querySelector('form[action="/login"]')}; })()""") if shown else {}
+        check(shown and hop and hop[0]["status"] == 401 and st.get("status") == 401 and st.get("form"),
+              "wrong password: the form post answers 401 with the login page again",
+              "hops %s, page %s" % (hops_seen(t), st or await t.state()))
+        check(st.get("shown") and st.get("text") == "wrong user or password",
+              "wrong password: the page shows 'wrong user or password' (from its navigation's responseStatus 401)", st)
+        c = await self.cookie()
+        check(c is None, "wrong password: no session cookie set", c)
+
+    async def login(self):
+        t, dev, a = self.tab, self.dev, self.a
+        await t.navigate(dev + "/login")
+        await t.new_doc("/login", 15)
+        t.clear()
+        shown = await self.submit_login(a.password, "/")
+        dash = shown and await t.wait(DASHBOARD % json.dumps(a.user), 10)
+        hop = (t.find(dev + "/login", "POST") or [{}])[0]
+        check(dash, "login: the form post leads to the dashboard (/), which shows the user %s" % a.user,
+              "hops %s, page %s" % (hops_seen(t), await t.state()))
+        raw = hop.get("raw_headers", {})
+        check(hop.get("type") == "Document" and hop.get("post") == urllib.parse.urlencode({"user": a.user, "password": a.password})
+              and (hdr(raw, "content-type") or "").startswith("application/x-www-form-urlencoded")
+              and hdr(raw, "sec-fetch-mode") == "navigate" and hdr(raw, "sec-fetch-site") == "same-origin",
+              "login: a real form post (a navigation, urlencoded user and password, Sec-Fetch-Site same-origin)",
+              {k: hop.get(k) for k in ("type", "post", "raw_headers")})
+        setc = hdr(hop.get("resp_headers"), "set-cookie") or ""
+        attrs = [x.strip().lower() for x in setc.split(";")]
+        check(hop.get("status") == 303 and re.fullmatch(COOKIE + r"=[0-9a-f]{32}", setc.split(";")[0].strip() or "-")
+              and {"secure", "httponly", "samesite=strict", "path=/"} <= set(attrs)
+              and not any(x.startswith("domain") for x in attrs),
+              "login: 303 with Set-Cookie __Host-sn=<32 hex>; Secure; HttpOnly; SameSite=Strict; Path=/ (raw response headers)",
+              "status %s, Set-Cookie %r" % (hop.get("status"), setc))
+        c = await self.cookie()
+        check(c and c["secure"] and c["httpOnly"] and c.get("sameSite") == "Strict" and c["path"] == "/"
+              and c["domain"] == self.origin.hostname and c.get("session"),
+              "login: the browser's cookie jar holds __Host-sn: Secure, HttpOnly, SameSite=Strict, Path=/, host-only, "
+              "a session cookie", c)
+        js = await t.eval("document.cookie")
+        check(COOKIE not in (js or ""), "login: the page's script cannot read the cookie (document.cookie)", js)
+        code, _ = curl(a, "/api/status", c["value"] if c else "-")
+        check(code == 200, "login: the cookie replayed by curl gets 200 on /api/status", "status %s" % code)
+
+    async def csrf(self):
+        t, dev, att, a = self.tab, self.dev, self.att, self.a
+        if not await t.wait(DASHBOARD % json.dumps(a.user), 1):
+            check(await self.logged_in(), "CSRF: logged in first", await t.state())
+        c = await self.cookie()
+        evil = await Tab.open(self.b, "attacker", background=True)
+        try:
+            for page, target, what in (("attack-form-echo.html", "/api/echo", "form post"),
+                                       ("attack-form-logout.html", "/logout", "form post"),
+                                       ("attack-fetch.html", "/api/echo", "fetch (no-cors, credentials include)")):
+                evil.clear()
+                await evil.navigate(att + "/" + page)
+                end = time.monotonic() + 15
+                got = []
+                while time.monotonic() < end:
+                    got = [h for h in evil.find(dev + target, "POST") if h["status"] or h["error"]]
+                    if got and got[0].get("raw_headers") is not None:
+                        break
+                    await asyncio.sleep(0.1)
+                h = got[0] if got else {}
+                raw = h.get("raw_headers") or {}
+                site, sent = hdr(raw, "sec-fetch-site"), hdr(raw, "cookie") or ""
+                blocked = [r for x in h.get("cookies", []) if x["cookie"]["name"] == COOKIE for r in x.get("blockedReasons", [])]
+                check(h.get("status") == 403, "CSRF: %s's %s to %s gets 403 at the device" % (att, what, target),
+                      "status %s, error %s, hops %s" % (h.get("status"), h.get("error"), hops_seen(evil)))
+                check(site == "cross-site" and hdr(raw, "origin") == att and COOKIE not in sent,
+                      "CSRF: that %s carried Sec-Fetch-Site: cross-site and Origin %s, and not the cookie" % (what, att),
+                      "sec-fetch-site %r, origin %r, cookie %r" % (site, hdr(raw, "origin"), sent))
+                note("%s to %s: the browser held the cookie back: %s" % (what, target, blocked or "not listed"))
+                # (also keeps the session from going idle: a background tab's poll may be throttled)
+                code, _ = curl(a, "/api/status", c["value"] if c else "-")
+                check(code == 200, "CSRF: the session still works after that %s to %s (curl with the cookie: 200)"
+                      % (what, target), "status %s" % code)
+        finally:
+            await evil.call("Page.close")
+
+        t.clear()
+        r = await t.eval("""fetch('/api/echo', {method: 'POST', credentials: 'include', body: 'same-origin-x'})
+            .then(async (r) => ({status: r.status, body: await r.text()}), (e) => ({status: 0, body: String(e)}))""")
+        h = (t.find(dev + "/api/echo", "POST") or [{}])[0]
+        check(r["status"] == 200 and r["body"] == "same-origin-x" and hdr(h.get("raw_headers"), "sec-fetch-site") == "same-origin",
+              "CSRF: the same fetch from the device's own page succeeds (200, the body echoed, Sec-Fetch-Site same-origin)",
+              "%s, sec-fetch-site %r" % (r, hdr(h.get("raw_headers"), "sec-fetch-site")))
+        t.clear()
+        await t.eval("""(() => { const f = document.createElement('form'); f.method = 'post'; f.action = '/api/echo';
+            f.enctype = 'text/plain'; const i = document.createElement('input'); i.name = 'x'; i.value = 'own-form';
+            f.appendChild(i); document.body.appendChild(f); window.__old_doc = true; f.submit(); return true; })()""")
+        shown = await t.new_doc("/api/echo", 15)
+        h = (t.find(dev + "/api/echo", "POST") or [{}])[0]
+        body = await t.eval("document.body.innerText") if shown else None
+        check(shown and h.get("status") == 200 and (body or "").strip() == "x=own-form"
+              and hdr(h.get("raw_headers"), "sec-fetch-site") == "same-origin",
+              "CSRF: the same form post from the device's own page succeeds (200, the body echoed, Sec-Fetch-Site same-origin)",
+              "status %s, body %r, sec-fetch-site %r" % (h.get("status"), body, hdr(h.get("raw_headers"), "sec-fetch-site")))
+
+    async def logout(self):
+        t, dev, a = self.tab, self.dev, self.a
+        await t.navigate(dev + "/")
+        dash = await t.new_doc("/", 15) and await t.wait(DASHBOARD % json.dumps(a.user), 10)
+        if not dash:
+            dash = await self.logged_in()
+        c = await self.cookie()
+        t.clear()
+        await t.eval("window.__old_doc = true; document.getElementById('logout').click(); true")
+        shown = await t.new_doc("/login", 15)
+        hop = (t.find(dev + "/logout", "POST") or [{}])[0]
+        check(dash and shown and hop.get("status") == 303 and hop.get("type") == "Document",
+              "logout: the dashboard's button posts /logout (303) and the browser is back on /login",
+              "dashboard %s, logout %s, page %s" % (dash, hop.get("status"), await t.state()))
+        left = await self.cookie()
+        check(left is None, "logout: the browser's cookie jar no longer holds __Host-sn", left)
+        code, _ = curl(a, "/api/status", c["value"] if c else "-")
+        check(code == 401, "logout: the old cookie replayed by curl now gets 401 on /api/status", "status %s" % code)
+        code, loc = curl(a, "/", c["value"] if c else "-")
+        check(code == 303 and loc == "/login", "logout: the old cookie replayed on / gets 303 to /login", "%s %s" % (code, loc))
+
+    async def elsewhere(self):
+        t = self.tab
+        shown = await self.logged_in()
+        c = await self.cookie()
+        await t.eval("window.__old_doc = true")
+        code, _ = curl(self.a, "/logout", c["value"] if c else "-", "POST", "%s://%s" % (self.origin.scheme, self.origin.netloc))
+        moved = await t.new_doc("/login", 8)
+        check(shown and code == 303 and moved,
+              "elsewhere: with the session logged out by curl, the open dashboard's next /api/status (401) takes it to /login",
+              "login %s, curl logout %s, page %s" % (shown, code, await t.state()))
+        if t.auth_prompts:
+            note("the 401s with WWW-Authenticate: Basic made Chromium ask for credentials %d time(s) (%s): "
+                 "a desktop browser shows a Basic prompt there" % (len(t.auth_prompts), sorted(set(t.auth_prompts))))
+
+    async def idle(self):
+        t, dev, a = self.tab, self.dev, self.a
+        shown = await self.logged_in()
+        c = await self.cookie()
+        await t.navigate("about:blank")   # the dashboard's poll would keep the session alive
+        await t.wait("location.href === 'about:blank'", 5)
+        await asyncio.sleep(a.idle + 1.5)
+        t.clear()
+        await t.navigate(dev + "/")
+        back = await t.new_doc("/login", 15)
+        first = t.find(dev + "/", "GET")
+        check(shown and back and first and first[0]["status"] == 303,
+              "idle: after %gs without a request (--session-idle %g) a reload of / gets 303 and lands on /login"
+              % (a.idle + 1.5, a.idle), "login %s, hops %s, page %s" % (shown, hops_seen(t), await t.state()))
+        code, _ = curl(a, "/api/status", c["value"] if c else "-")
+        check(code == 401, "idle: that session's cookie replayed by curl gets 401", "status %s" % code)
 
 
 async def drive(a, serve):
@@ -464,7 +516,7 @@ async def drive(a, serve):
         b = Browser(ws)
         pump = asyncio.get_running_loop().create_task(b.pump())
         try:
-            await scenario(b, a, serve)
+            await Scenario(b, a, serve).run()
         finally:
             pump.cancel()
 

@@ -70,7 +70,7 @@ def main():
         protocol_version = "HTTP/1.1"
 
         def log_message(self, fmt, *args):
-            sys.stderr.write("fake_device: %s\n" % (fmt % args))
+            sys.stderr.write("fake_device: %.3f %s\n" % (time.monotonic() - started, fmt % args))
 
         def send(self, status, body=b"", ctype="text/plain; charset=utf-8", headers=()):
             if isinstance(body, str):
