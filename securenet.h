@@ -151,6 +151,12 @@ MEMORY
    check at the end is 1536 bytes of heap; a 1 MiB signed upload peaks
    within a small request's peak + 4 KiB + that (36713 B against 35037 B
    in one run; tests/qemu_integration.sh asserts the bound).
+   Login (sn_auth) is one allocation at sn_auth_create, sn_auth_size()
+   bytes: 3568 on x86-64 with the defaults (8 sessions 448, 16 client
+   addresses 1408, 4 pending logins 1216, 4 Basic entries 224); the user
+   table is the application's (sizeof(sn_user) each, const: flash). A
+   request it decides allocates nothing; a held login is a pending entry,
+   its connection's buffers as they were.
 
 ERRORS
    Every function that can fail returns an sn_err: SN_OK (0) or a negative
@@ -176,6 +182,15 @@ SECURITY
      Validity dates are checked against the port's wall clock.
    - The DRBG is seeded from the port's entropy hook only; if it fails,
      sn_mgr_create() fails. There is no fallback.
+   - Login (SN_ENABLE_AUTH): passwords are PBKDF2-HMAC-SHA256 verifiers
+     (salt per user), checked in constant time, unknown names against a
+     dummy verifier; credentials only over TLS (plain HTTP: 403, never a
+     prompt); session ids are 128 bits from the DRBG in a __Host- cookie
+     (Secure, HttpOnly, SameSite=Strict), new at every login, bounded
+     table, idle and absolute lifetimes, per listener; state-changing
+     requests from another origin (Sec-Fetch-Site, Origin) are refused
+     whatever authenticated them; failed checks slow down per address,
+     then lock it out, under a global cap (see "logging in" below).
    - Request paths are percent-decoded once, in place; a decoded NUL, a bad
      escape or a dot segment ("/../", "/./") is answered with 400.
    - Mail: the server's certificate is verified against the CAs given (no
@@ -248,6 +263,16 @@ LIMITS
      is the application's to compare, in on_accept). Multipart: parts'
      heads up to SN_MULTIPART_HEAD, boundaries up to 70 bytes (RFC 2046),
      name and filename as sent (no name* decoding, no nested multipart).
+   - Login: one password check (PBKDF2, iterations HMACs) runs on the
+     manager's thread and blocks it for its duration, as a TLS handshake's
+     arithmetic does; the global cap (checks_per_s) bounds how much of the
+     CPU checks can take. HTTP Basic is the only scheme (no Digest); the
+     failed form login's 401 names a "Form" scheme so that browsers show
+     the page, not a prompt. Sessions live in RAM (a reboot ends them) and
+     there is no "next" page after a login (no open redirect): it goes to
+     after_login. Failures are counted per address: clients behind one NAT
+     share a count, and an attacker with many addresses is held by the
+     global cap, not the lock-out.
    - Timers fire from sn_poll, at most one round late; wakeups run at the
      start of the next round. sn_mgr_wakeup is the only call safe from
      another thread.
@@ -8553,7 +8578,10 @@ static int sn__cookie_session(sn_str h, unsigned char id[16]) {
   while (h.len > 0) {
     const char *semi = (const char *) memchr(h.ptr, ';', h.len);
     size_t n = semi ? (size_t) (semi - h.ptr) : h.len;
-    sn_str pair = sn__trim((sn_str){h.ptr, n});
+    sn_str pair;
+    pair.ptr = h.ptr;
+    pair.len = n;
+    pair = sn__trim(pair);
     if (pair.len >= 10 && memcmp(pair.ptr, "__Host-sn=", 10) == 0) {
       if (found || pair.len != 42 || !sn__lowhex(pair.ptr + 10, 32, id)) return 0;
       found = 1;
@@ -8796,7 +8824,10 @@ static void sn__login_failed_answer(sn_auth *a, sn_conn *c) {
   snprintf(h, sizeof h, fail, a->o.realm);
   if (a->o.login_page != NULL) {
     char h2[256];
-    snprintf(h2, sizeof h2, "%sContent-Type: %s\r\n", h, sn_mime_type((sn_str){a->o.login_page->path, strlen(a->o.login_page->path)}));
+    sn_str path;
+    path.ptr = a->o.login_page->path;
+    path.len = strlen(path.ptr);
+    snprintf(h2, sizeof h2, "%sContent-Type: %s\r\n", h, sn_mime_type(path));
     sn_http_reply(c, 401, h2, a->o.login_page->data, a->o.login_page->len);
   } else {
     sn__auth_refuse(c, 401, h, "wrong user or password");
@@ -9021,7 +9052,7 @@ SNDEF int sn_route_guard(sn_router *r, const char *method, const char *pattern, 
 }
 
 SNDEF const sn_user *sn_http_user(const sn_conn *c, int *how) {
-  if (how != NULL) *how = c != NULL && c->user != NULL ? c->user_how : SN_AUTH_NONE;
+  if (how != NULL) *how = c != NULL && c->user != NULL ? (int) c->user_how : (int) SN_AUTH_NONE;
   return c != NULL ? c->user : NULL;
 }
 
