@@ -79,6 +79,9 @@ if [ "$unit_only" -eq 0 ]; then
   # is the same with either mbedTLS: once, in the 3.6 pass)
   if [ "$major" = 3 ]; then
     run_suite "browser: firmware page (Chromium)" env SN_DEMO="$build/sn_demo" tests/browser.sh
+    # logging in through the pages (tests/auth_browser.sh): the login form, the cookie's flags, a wrong
+    # password's 401, logout, an idle session, and another site's form post and fetch refused (403)
+    run_suite "browser: logging in (Chromium)" env SN_DEMO="$build/sn_demo" tests/auth_browser.sh
   fi
   # testssl.sh against sn_demo's default configuration (docs/tls-audit.md), in the mbedTLS 3.6 pass
   # (TLS 1.3; `MBEDTLS_MAJOR=2 SN_DEMO=build/m2/sn_demo tests/audit.sh` audits the 2.28 build)

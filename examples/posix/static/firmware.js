@@ -13,6 +13,10 @@ const fwTest = window.fwTest = { started: false, progress: [], status: 0, result
 async function refreshSlot() {
   try {
     const r = await fetch("/api/firmware", { cache: "no-store" });
+    if (r.status === 401) {   // login on and the session gone
+      location.assign("/login");
+      return;
+    }
     if (!r.ok) throw new Error("HTTP " + r.status);
     const st = await r.json();
     fwTest.slot = st;
