@@ -1137,8 +1137,10 @@ SNDEF int sn_router_add_ota(sn_router *r, const char *method, const char *patter
         cookie sends one; a script using Basic, like curl, sends none and is
         let through).
      5. Nobody: SN_GUARD_API answers 401 with
-        WWW-Authenticate: Basic realm="<realm>", charset="UTF-8";
-        SN_GUARD_PAGE a 303 to opts->login_path. Someone whose role the
+        WWW-Authenticate: Basic realm="<realm>", charset="UTF-8" (a page's
+        script, Sec-Fetch-Mode other than navigate, gets a "Form" challenge
+        instead, so that the browser shows no credentials dialog and the
+        page can go to its login); SN_GUARD_PAGE a 303 to opts->login_path. Someone whose role the
         guard's list does not hold: 403.
    Refusals come with a short text/plain reason (a 401 with JSON-free words,
    so a script's log says what happened).
