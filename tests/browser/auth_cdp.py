@@ -26,7 +26,6 @@ import argparse
 import asyncio
 import base64
 import json
-import os
 import re
 import signal
 import subprocess
@@ -36,6 +35,8 @@ import urllib.parse
 import urllib.request
 
 import websockets
+
+from cdp import content_type, kill, launch  # tests/browser/cdp.py: the browser's start and end
 
 COOKIE = "__Host-sn"
 results = {"pass": 0, "fail": 0}
@@ -54,11 +55,6 @@ def check(cond, name, why=""):
 
 def note(text):
     print("# " + text, flush=True)
-
-
-def content_type(path):
-    return {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-            ".css": "text/css; charset=utf-8"}.get(os.path.splitext(path)[1], "application/octet-stream")
 
 
 def hdr(headers, name):
@@ -533,15 +529,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=150)
     a = ap.parse_args()
     serve = dict(x.split("=", 1) for x in a.serve)
-    cmd = [a.chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-           "--no-first-run", "--no-default-browser-check", "--disable-extensions",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--ignore-certificate-errors", "--user-data-dir=" + a.profile,
-           "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=%d" % a.port, "about:blank"]
-    log = open(os.path.join(a.profile, "chromium.log"), "wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    with open(a.pidfile, "w") as f:
-        f.write("%d\n" % proc.pid)
+    proc = launch(a.chromium, a.profile, a.port, a.pidfile)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(2))
     rc = 2
     try:
@@ -550,11 +538,7 @@ def main():
     except (Exception, asyncio.TimeoutError) as e:
         print("not ok - auth_cdp.py: the scenario ended early: %s: %s" % (type(e).__name__, e), flush=True)
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)   # its own process group: the browser and its children
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
+        kill(proc)
     return rc
 
 

@@ -36,6 +36,30 @@ def content_type(path):
             ".css": "text/css; charset=utf-8"}.get(os.path.splitext(path)[1], "application/octet-stream")
 
 
+def launch(chromium, profile, port, pidfile):
+    """Headless Chromium with DevTools on 127.0.0.1:port, in its own process group
+    (its pid in pidfile, its output in profile/chromium.log)."""
+    cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--ignore-certificate-errors", "--user-data-dir=" + profile,
+           "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=%d" % port, "about:blank"]
+    log = open(os.path.join(profile, "chromium.log"), "wb")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with open(pidfile, "w") as f:
+        f.write("%d\n" % proc.pid)
+    return proc
+
+
+def kill(proc):
+    """Ends the browser and its children (its process group)."""
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
 class Session:
     """One websocket to the browser; commands to a tab go with its sessionId."""
 
@@ -151,15 +175,7 @@ def main():
     ap.add_argument("--upload-bps", type=float, default=0)
     a = ap.parse_args()
     serve = dict(x.split("=", 1) for x in a.serve)
-    cmd = [a.chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-           "--no-first-run", "--no-default-browser-check", "--disable-extensions",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--ignore-certificate-errors", "--user-data-dir=" + a.profile,
-           "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=%d" % a.port, "about:blank"]
-    log = open(os.path.join(a.profile, "chromium.log"), "wb")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    with open(a.pidfile, "w") as f:
-        f.write("%d\n" % proc.pid)
+    proc = launch(a.chromium, a.profile, a.port, a.pidfile)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(2))
     rc = 2
     try:
@@ -167,11 +183,7 @@ def main():
     except (Exception, asyncio.TimeoutError) as e:
         print("# cdp.py: %s: %s" % (type(e).__name__, e), file=sys.stderr)
     finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)   # its own process group: the browser and its children
-        except ProcessLookupError:
-            pass
-        proc.wait(timeout=10)
+        kill(proc)
     return rc
 
 
