@@ -39,12 +39,12 @@ FIGURES = [
     ("ota_mbps", "signed update (PUT /api/firmware), 1 conn", "MB/s", True),
     ("ota_plain_mbps", "  plain upload of the same size", "MB/s", True),
     ("ota_ratio", "  update / plain (the verifier and slot cost)", "%", True),
-    ("auth_check_us", "one password check (sn_user_check)", "us", None),
-    ("auth_hs_us", "  server's share of a full TLS 1.3 handshake (mem port)", "us", None),
-    ("auth_hs_total_us", "  the whole handshake, client included (mem port)", "us", None),
+    ("auth_check_us", "password check (sn_user_check), CPU", "us", None),
+    ("auth_hs_us", "  server's share of a TLS 1.3 handshake", "us", None),
+    ("auth_hs_total_us", "  the whole handshake, client too (wall)", "us", None),
     ("auth_ratio", "  check / handshake (server's share)", "x", None),
-    ("auth_ratio_s_time", "  check / server CPU per full TLS 1.3 handshake", "x", None),
-    ("auth_iter_eq", "  PBKDF2 iterations that cost one handshake", "iter", None),
+    ("auth_ratio_s_time", "  check / s_time's CPU per TLS 1.3 hs", "x", None),
+    ("auth_iter_eq", "  iterations that cost one handshake", "iter", None),
     ("rss_kib", "peak RSS (VmHWM) after the run", "KiB", False),
 ]
 
