@@ -4675,7 +4675,11 @@ static void sn__http_refused_head(sn_conn *c) {
 
 static int sn__http_head_accepted(sn_conn *c);
 #if SN_ENABLE_AUTH
-static int sn__guard(sn_conn *c, const sn_guard *g);
+/* An sn_auth begins with its guard's function: the server calls it through
+   the pointer, so a firmware without sn_auth_create links none of it. */
+typedef struct sn__auth_head {
+  int (*guard)(sn_conn *c, const sn_guard *g); /* 1: let in, 0: answered, 2: held */
+} sn__auth_head;
 #endif
 
 /* Called once the head is parsed: body framing, limits, Expect, the
@@ -4725,7 +4729,8 @@ static int sn__http_begin_body(sn_conn *c, const sn__framing *f) {
       c->close_after = c->close_after || c->req_chunked || c->body_left > 0;
       c->rstate = SN__R_DISPATCH;
       c->resp = SN__RESP_NONE;
-      v = sn__guard(c, g);
+      v = g->auth != NULL ? ((const sn__auth_head *) (const void *) g->auth)->guard(c, g)
+                          : (sn_http_error(c, 500), 0); /* a guard without its sn_auth */
       if (c->state != SN__C_OPEN) return 1;
       if (v == 0) return sn__http_refused_head(c), 1;
       if (v == 2) { /* held for a password check: sn__guard_resume goes on */
@@ -8442,6 +8447,7 @@ typedef struct sn__pending { /* a login held for its turn */
 } sn__pending;
 
 struct sn_auth {
+  sn__auth_head head; /* first: the server's way in */
   sn_mgr *mgr;
   sn_auth_opts o;
   sn_user dummy;            /* for names no user has: costs a check like a real one */
@@ -8453,6 +8459,8 @@ struct sn_auth {
   sn__bcache bc[SN_AUTH_BASIC_CACHE];
   sn__pending pend[SN_AUTH_PENDING];
 };
+
+static int sn__guard(sn_conn *c, const sn_guard *g);
 
 SNDEF size_t sn_auth_size(void) { return sizeof(struct sn_auth); }
 
@@ -8487,6 +8495,7 @@ SNDEF int sn_auth_create(sn_auth **out, sn_mgr *mgr, const sn_auth_opts *opts) {
   a = (sn_auth *) SN_MALLOC(sizeof *a);
   if (a == NULL) return SN_ERR_NOMEM;
   memset(a, 0, sizeof *a);
+  a->head.guard = sn__guard;
   a->mgr = mgr;
   a->o = *opts;
   if (a->o.realm == NULL) a->o.realm = "securenet";
@@ -8947,7 +8956,6 @@ static int sn__guard(sn_conn *c, const sn_guard *g) {
   sn_str authz;
   int how = SN_AUTH_NONE;
   uint64_t now;
-  if (a == NULL) return sn__auth_refuse(c, 500, NULL, "a guard without its sn_auth");
   if (!sn_conn_is_tls(c)) return sn__auth_refuse(c, 403, NULL, "this needs HTTPS: no credentials are taken over plain HTTP");
   if (!sn__safe_method(req) && !sn__same_origin(c))
     return sn__auth_refuse(c, 403, NULL, "a request from another site that would change state (CSRF)");
