@@ -21,6 +21,11 @@
 # Prints the medians and check / handshake. QEMU's TCG does not model a
 # Cortex-M4's speed (nor the relative speed of its instructions): only the
 # ratio means something, and only roughly.
+# SN_QEMU_ICOUNT=1 runs QEMU with -icount shift=0: the emulated clock then
+# advances 1 ns per instruction executed, so every time the board measures
+# is its instruction count (a real Cortex-M4 runs about one instruction per
+# cycle, more for loads, branches and multiplies): closer to the real core's
+# ratio than TCG's host-speed time.
 # Environment: SN_MPS2_ELF (build/sn_mps2.elf), SN_CERTS (build/certs),
 # SN_QEMU_PORT (default: a free one of 16100-16199).
 set -u
@@ -38,7 +43,9 @@ trap cleanup EXIT
 port=${SN_QEMU_PORT:-$(tests/free-ports 16100 100 1)}
 
 mkfifo "$TMP/in"
-qemu-system-arm -M mps2-an386 -nographic -semihosting -kernel "$ELF" \
+icount=()
+[ "${SN_QEMU_ICOUNT:-0}" = 1 ] && icount=(-icount shift=0)
+qemu-system-arm -M mps2-an386 -nographic -semihosting "${icount[@]}" -kernel "$ELF" \
   -nic "user,net=198.18.9.0/24,hostfwd=tcp:127.0.0.1:$port-:443" <"$TMP/in" >"$TMP/console.log" 2>&1 &
 qpid=$!
 exec 3>"$TMP/in"

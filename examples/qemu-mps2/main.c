@@ -425,8 +425,8 @@ int main(void) {
   }
   demo_ota = ota_start(mgr); /* before demo_routes: then it adds /api/firmware */
   if (demo_ota == NULL) board_stop(0);
+  time_password_check(); /* before the listening line, which tests wait for */
   if (https_listen(mgr) != SN_OK) board_stop(0);
-  time_password_check();
   print_memory("listening");
   printf("sn_mps2: console: m = memory, r = reset heap peak, s = statistics, f = update slot, a = time a password check, b = busy time, "
          "q = stop\n");
