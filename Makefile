@@ -68,7 +68,7 @@ DEMO_SRC := examples/posix/sn_demo.c
 DEMO_DEPS := $(DEMO_SRC) examples/common/demo_app.h
 HEADERS := securenet.h securenet_port_posix.h securenet_port_mem.h
 STATIC := $(wildcard examples/posix/static/*)
-UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup test_mime test_smtp test_multipart \
+UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup test_mime test_smtp test_multipart test_auth \
   test_posix_port test_posix_port_pipe test_wakeup test_lifecycle test_ota test_flash_slot
 CERTS := build/certs
 HTTPS_PORT ?= 8443
@@ -97,7 +97,8 @@ help:
 	@echo "                    openssl s_client and aiosmtpd (HEAP_CONFIG=sn_mbedtls_browser|sn_mbedtls_mail)"
 	@echo "  make bench        sn_demo against mbedTLS's ssl_server2 and nginx on loopback: keep-alive, handshakes,"
 	@echo "                    resumption, 1 MiB download, 256 MiB upload, RSS; medians and ratios"
-	@echo "                    (bench/README.md; BENCH_SECONDS=1 BENCH_ROUNDS=1 BENCH_UPLOAD_MB=16: smoke run; figure ota: signed update)"
+	@echo "                    (bench/README.md; BENCH_SECONDS=1 BENCH_ROUNDS=1 BENCH_UPLOAD_MB=16: smoke run; figure ota: signed update;"
+	@echo "                    figure auth: one password check over one TLS 1.3 handshake)"
 	@echo "  make soak         wrk, 100 HTTPS connections on a route mix for SOAK_SECONDS (600): zero errors,"
 	@echo "                    heap/RSS/fds at rest do not grow (bench/soak.sh)"
 	@echo "  make abuse        loris, half-open TLS, max-conns, stalled readers, TLS garbage, disconnects,"
@@ -170,6 +171,11 @@ $(BUILD)/dns_probe: tests/dns_probe.c $(HEADERS) $(MBED_DEP)
 $(BUILD)/dns_probe_blocking: tests/dns_probe.c $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) -DSN_PROBE_BLOCKING $(MBED_CFLAGS) -I. tests/dns_probe.c -o $@ $(MBED_LIBS) $(PTHREAD)
+
+# make bench's figure auth: a password check beside a TLS 1.3 handshake (bench/auth_cost.c; mbedTLS 3.x).
+$(BUILD)/sn_auth_cost: bench/auth_cost.c $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. bench/auth_cost.c -o $@ $(MBED_LIBS) $(PTHREAD)
 
 examples: $(BUILD)/sn_demo $(BUILD)/sn_sendmail $(BUILD)/sn_tlscat $(BUILD)/sn_fetch
 

@@ -39,6 +39,12 @@ FIGURES = [
     ("ota_mbps", "signed update (PUT /api/firmware), 1 conn", "MB/s", True),
     ("ota_plain_mbps", "  plain upload of the same size", "MB/s", True),
     ("ota_ratio", "  update / plain (the verifier and slot cost)", "%", True),
+    ("auth_check_us", "password check (sn_user_check), CPU", "us", None),
+    ("auth_hs_us", "  server's share of a TLS 1.3 handshake", "us", None),
+    ("auth_hs_total_us", "  the whole handshake, client too (wall)", "us", None),
+    ("auth_ratio", "  check / handshake (server's share)", "x", None),
+    ("auth_ratio_s_time", "  check / s_time's CPU per TLS 1.3 hs", "x", None),
+    ("auth_iter_eq", "  iterations that cost one handshake", "iter", None),
     ("rss_kib", "peak RSS (VmHWM) after the run", "KiB", False),
 ]
 
@@ -59,6 +65,8 @@ def fmt(v, unit):
     if isinstance(v, float) and math.isnan(v):
         return "failed"
     if unit == "ms":
+        return "%.2f" % v
+    if unit == "x":
         return "%.2f" % v
     if unit == "MB/s":
         return "%.1f" % v
@@ -84,6 +92,11 @@ def main():
     for (server, figure), values in samples.items():
         good = [v for v in values if not math.isnan(v)]
         medians[(server, figure)] = statistics.median(good) if good else float("nan")
+    # The auth figure's check beside sn_demo's own server CPU per full TLS 1.3
+    # handshake (s_time, figure handshake), when both were measured.
+    chk, hs13 = medians.get(("sn_demo", "auth_check_us")), medians.get(("sn_demo", "full13_cpu_us"))
+    if chk is not None and hs13 is not None and not math.isnan(chk) and not math.isnan(hs13) and hs13 > 0:
+        medians[("sn_demo", "auth_ratio_s_time")] = chk / hs13
 
     def ratio(figure, peer):
         a, b = medians.get(("sn_demo", figure)), medians.get((peer, figure))
@@ -96,7 +109,7 @@ def main():
                  % (meta.get("rounds", "?"), meta.get("seconds", "?"),
                     ", ".join(meta.get("servers", " ".join(SERVERS)).split())))
     for key in ("cpu", "pinning", "kernel", "compiler", "mbedtls", "openssl", "wrk", "curl", "nginx",
-                "securenet", "load", "tls", "upload", "figures"):
+                "securenet", "load", "tls", "upload", "auth", "figures"):
         if key in meta:
             lines.append("  %-10s %s" % (key + ":", meta[key]))
     lines.append("")
@@ -131,6 +144,11 @@ def main():
         lines.append("The upload's client is curl on one CPU: near 100% of its time on CPU, it is the")
         lines.append("bound, and the server CPU per MB is the figure to compare by. sn_demo also")
         lines.append("computes the body's SHA-256 (its answer is checked); nginx discards the body.")
+    if any(f["figure"] == "auth_ratio" for f in table):
+        lines.append("auth: a check's time over a handshake's, both on the server's CPU, alternated in")
+        lines.append("one process (bench/auth_cost.c); a check blocks the manager as long as that many")
+        lines.append("handshakes would. The s_time line divides by sn_demo's CPU per full TLS 1.3")
+        lines.append("handshake from the handshake figure (schedstat, each with one HTTP/1.0 request).")
     if notes:
         lines.append("")
         lines.append("problems seen:")

@@ -14,7 +14,11 @@
 #   SHA-256), a signed firmware update's throughput beside it (figure ota:
 #   a BENCH_OTA_MB MiB image PUT to /api/firmware into a slot file under
 #   build/bench, and a plain PUT /api/upload of the same size, alternated;
-#   the ratio is the verifier's cost) and the server's peak RSS (VmHWM).
+#   the ratio is the verifier's cost), a password check's cost beside a
+#   TLS 1.3 handshake's (figure auth: bench/auth_cost.c, on the server's
+#   CPU, alternating one sn_user_check of BENCH_AUTH_ITERATIONS and one full
+#   handshake served by securenet on the in-memory port, the server's share
+#   timed; the ratio is check / handshake) and the server's peak RSS (VmHWM).
 # Prints a table of medians with sn_demo's ratio to each peer and writes
 # build/bench/results.txt, results.json and the raw samples.tsv.
 #
@@ -27,7 +31,8 @@
 #   BENCH_UPLOAD_MB=256 size of the uploaded body in MiB (1-4095)
 #   BENCH_SERVERS="sn_demo ssl_server2 nginx"  the servers to run (a subset)
 #   BENCH_OTA_MB=64     payload of the signed image for the ota figure in MiB (1-1024)
-#   BENCH_FIGURES="keepalive handshake download upload ota"  the figures (a subset;
+#   BENCH_AUTH_ITERATIONS=10000  PBKDF2 iterations of the auth figure's check (1000-10000000)
+#   BENCH_FIGURES="keepalive handshake download upload ota auth"  the figures (a subset;
 #                       the peak RSS is always taken)
 #   BENCH_NO_BUILD=1    use what is built; do not install, build or make certs
 # A smoke run: BENCH_SECONDS=1 BENCH_ROUNDS=1 bench/run.sh (about a minute);
@@ -56,7 +61,8 @@ PORT_BASE=${BENCH_PORT_BASE:-14430}
 MAX_CONNS=${BENCH_MAX_CONNS:-64}
 UPLOAD_MB=${BENCH_UPLOAD_MB:-256}
 OTA_MB=${BENCH_OTA_MB:-64}
-for v in S ROUNDS HS_CLIENTS PORT_BASE MAX_CONNS UPLOAD_MB OTA_MB; do
+AUTH_ITER=${BENCH_AUTH_ITERATIONS:-10000}
+for v in S ROUNDS HS_CLIENTS PORT_BASE MAX_CONNS UPLOAD_MB OTA_MB AUTH_ITER; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer (got '${!v}')"
 done
 if [ "$S" -gt 600 ] || [ "$ROUNDS" -gt 50 ] || [ "$HS_CLIENTS" -gt 16 ]; then
@@ -66,8 +72,9 @@ if [ "$PORT_BASE" -lt 14000 ] || [ "$PORT_BASE" -gt 14996 ]; then die "BENCH_POR
 [ "$MAX_CONNS" -ge 51 ] || die "BENCH_MAX_CONNS must be at least 51 (50 wrk connections)"
 [ "$UPLOAD_MB" -le 4095 ] || die "BENCH_UPLOAD_MB must be 1-4095"
 [ "$OTA_MB" -le 1024 ] || die "BENCH_OTA_MB must be 1-1024"
+[ "$AUTH_ITER" -ge 1000 ] && [ "$AUTH_ITER" -le 10000000 ] || die "BENCH_AUTH_ITERATIONS must be 1000-10000000"
 ALL_SERVERS="sn_demo ssl_server2 nginx"
-ALL_FIGURES="keepalive handshake download upload ota"
+ALL_FIGURES="keepalive handshake download upload ota auth"
 subset() {          # subset NAME WANTED ALL -> the words of ALL that are in WANTED
     local w a out=""
     for w in $2; do [[ " $3 " == *" $w "* ]] || die "$1: unknown '$w' (from: $3)"; done
@@ -85,6 +92,7 @@ CERT=$top/build/certs/server.pem
 KEY=$top/build/certs/server.key
 CA=$top/build/certs/ca.pem
 SN_DEMO=$top/build/bench/m3/sn_demo
+AUTH_COST=$top/build/bench/m3/sn_auth_cost
 MBED_BENCH=$top/build/mbedtls-3.6-bench
 SSL_SERVER2=$MBED_BENCH/bin/ssl_server2
 NGINX=/usr/sbin/nginx
@@ -103,7 +111,8 @@ if [ "${BENCH_NO_BUILD:-0}" != 1 ]; then
     tools/deps.sh wrk nginx-light openssl python3 curl
     if has ssl_server2; then tools/build-mbedtls3.sh --programs "$MBED_BENCH" | tail -n 1; fi
     if has sn_demo; then
-        make -s MBEDTLS=3 MBEDTLS_SOURCE=1 BUILD=build/bench/m3 CFLAGS="-O2 -g -DSN_MAX_CONNS=$MAX_CONNS" build/bench/m3/sn_demo
+        make -s MBEDTLS=3 MBEDTLS_SOURCE=1 BUILD=build/bench/m3 CFLAGS="-O2 -g -DSN_MAX_CONNS=$MAX_CONNS" build/bench/m3/sn_demo \
+            $(has auth && echo build/bench/m3/sn_auth_cost)
     fi
     make -s certs
 fi
@@ -114,6 +123,7 @@ if [ ! -f "$NODELAY" ] || [ bench/nodelay.c -nt "$NODELAY" ]; then
     "${CC:-cc}" -std=c99 -Wall -Wextra -Werror -pedantic -O2 -shared -fPIC -o "$NODELAY" bench/nodelay.c -ldl
 fi
 ! has sn_demo || [ -x "$SN_DEMO" ] || die "missing $SN_DEMO"
+! has sn_demo || ! has auth || [ -x "$AUTH_COST" ] || die "missing $AUTH_COST"
 ! has ssl_server2 || [ -x "$SSL_SERVER2" ] || die "missing $SSL_SERVER2"
 ! has nginx || [ -x "$NGINX" ] || die "missing $NGINX"
 for f in "$CERT" "$KEY" "$CA"; do [ -f "$f" ] || die "missing $f (make certs)"; done
@@ -479,6 +489,32 @@ run_ota() {
     return 0
 }
 
+# run_auth SERVER ROUND -> auth_check_us auth_hs_us auth_total_us auth_ratio auth_iter_eq auth_note
+# bench/auth_cost.c on the server's CPU for BENCH_SECONDS: one sn_user_check
+# of BENCH_AUTH_ITERATIONS, one full TLS 1.3 handshake (+ a small GET) served
+# by securenet on the in-memory port to an mbedTLS client in the process,
+# alternated; medians of the check's time and of the server's share of the
+# handshake (its time in sn_poll). auth_iter_eq: the iteration count whose
+# check would cost one handshake (linear in the count).
+run_auth() {
+    local server=$1 round=$2 out log=$LOGS/auth.$1.$2.log
+    auth_note=
+    out=$(run_on 0 timeout $((S * 4 + 60)) "$AUTH_COST" -i "$AUTH_ITER" -s "$S" -n 2000 "$CERT" "$KEY" "$CA" 2>&1) || true
+    printf '%s\n' "$out" >"$log"
+    auth_check_us=$(sed -n 's/^auth: check_us //p' <<<"$out")
+    auth_hs_us=$(sed -n 's/^auth: handshake_server_us //p' <<<"$out")
+    auth_total_us=$(sed -n 's/^auth: handshake_total_us //p' <<<"$out")
+    auth_ratio=$(sed -n 's/^auth: ratio //p' <<<"$out")
+    auth_iter_eq=$(sed -n 's/^auth: iterations_for_one_handshake //p' <<<"$out")
+    if [ -z "$auth_check_us" ] || [ -z "$auth_hs_us" ] || [ -z "$auth_ratio" ]; then
+        auth_check_us=nan auth_hs_us=nan auth_total_us=nan auth_ratio=nan auth_iter_eq=nan
+        auth_note="auth_cost failed: $(tail -n 1 <<<"$out")"
+        return 0
+    fi
+    say "  auth: one check of $AUTH_ITER iterations $auth_check_us us, the server's share of one full TLS 1.3 handshake $auth_hs_us us (CPU time): ratio $auth_ratio ($(sed -n 's/^auth: pairs //p' <<<"$out") pairs)"
+    return 0
+}
+
 # What each server negotiates under the clients' configuration (round 1).
 probe_tls() {       # probe_tls SERVER
     local ver cnf out proto suite group
@@ -549,6 +585,14 @@ measure() {         # measure SERVER ROUND
         sample "$server" ota_plain_mbps "$round" "$ota_plain_mbps"
         sample "$server" ota_ratio "$round" "$ota_ratio"
     fi
+    if [ "$server" = sn_demo ] && has auth; then
+        run_auth "$server" "$round"
+        sample "$server" auth_check_us "$round" "$auth_check_us" "$auth_note"
+        sample "$server" auth_hs_us "$round" "$auth_hs_us"
+        sample "$server" auth_hs_total_us "$round" "$auth_total_us"
+        sample "$server" auth_ratio "$round" "$auth_ratio"
+        sample "$server" auth_iter_eq "$round" "$auth_iter_eq"
+    fi
     sample "$server" rss_kib "$round" "$(awk '/^VmHWM:/ {print $2}' "/proc/$srv_pid/status")"
 }
 
@@ -573,6 +617,7 @@ meta load "loadavg at start $(cut -d' ' -f1-3 /proc/loadavg); wrk -t1; $HS_CLIEN
 meta tls "TLS 1.2 ECDHE-ECDSA-AES128-GCM-SHA256, TLS 1.3 TLS_AES_128_GCM_SHA256, P-256 (cert and ECDHE); keep-alive, download and upload on TLS 1.2"
 ! has upload || meta upload "$UPLOAD_MB MiB body (build/bench/$(basename "$UPLOAD_FILE"), SHA-256 ${UPLOAD_SHA256:-?}), curl -T, PUT /api/upload, then a GET on the same connection"
 ! has ota || meta ota "$OTA_MB MiB payload signed ($OTA_BYTES bytes, build/bench/ota/$(basename "$OTA_IMG")), curl -T to PUT /api/firmware (slot file under build/bench, fsync + rename), alternated with the same bytes to PUT /api/upload"
+! has auth || meta auth "bench/auth_cost.c on CPU 0: one sn_user_check of $AUTH_ITER PBKDF2-HMAC-SHA256 iterations alternated with one full TLS 1.3 handshake (TLS_AES_128_GCM_SHA256, P-256 ECDHE, the ECDSA P-256 certificate, + GET) served by securenet on securenet_port_mem.h to an mbedTLS client in the process; the server's time in sn_poll"
 meta servers "$SERVERS"
 meta figures "$FIGS"
 meta rounds "$ROUNDS"

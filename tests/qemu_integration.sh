@@ -129,6 +129,10 @@ check $listening "the firmware boots on mps2-an386 and prints its listening line
 echo "# $(grep -m1 'securenet' "$TMP/console.log" | tr -d '\r')"
 echo "# host port $port -> guest 198.18.9.15:443"
 echo "# memory, at boot: $(grep -m1 'memory (listening)' "$TMP/console.log" | tr -d '\r' | sed -E 's/.*(heap peak [0-9]+ B).*/\1/')"
+auth=$(grep -m1 'auth: one sn_user_check' "$TMP/console.log" | tr -d '\r')
+[[ $auth == *"(match)" ]]
+check $? "a password verifier made on the board checks on the board (PBKDF2-HMAC-SHA256 on the Cortex-M4)" "${auth:-no auth line}"
+echo "# ${auth#sn_mps2: } (emulated: bench/auth-mps2.sh compares it with a handshake)"
 console r
 
 # ---- curl: certificate, dashboard, API ------------------------------------------------------

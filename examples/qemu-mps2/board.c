@@ -85,6 +85,15 @@ uint64_t board_ms64(void) {
   return high | now;
 }
 
+uint32_t board_us(void) {
+  uint32_t ms, down;
+  do { /* the count and the millisecond it belongs to, read again if a tick came between */
+    ms = ms_ticks;
+    down = SYST_CVR;
+  } while (ms != ms_ticks);
+  return ms * 1000u + (SYST_RVR - down) / (BOARD_SYSCLK_HZ / 1000000u);
+}
+
 void board_idle(int busy) {
   /* A frame arriving between the caller's check and WFI is only noticed at
      the next SysTick: at most 1 ms late, never lost (the LAN9118 holds it). */

@@ -32,6 +32,8 @@ int board_uart_getc(void);                        /* a received byte, or -1 (nev
 /* ---- clocks ------------------------------------------------------------ */
 uint32_t board_ms(void);   /* milliseconds since boot (SysTick), 32 bits: wraps after 49 days */
 uint64_t board_ms64(void); /* the same, extended to 64 bits; main loop only */
+uint32_t board_us(void);   /* microseconds since boot (SysTick's count within the millisecond), 32 bits:
+                              wraps after 71 minutes; for timing short spans */
 /* Seconds since 1970 UTC, or -1 while unknown. On this board: the host's
    time read once at boot through semihosting, plus the SysTick count since. */
 int64_t board_wall_s(void);

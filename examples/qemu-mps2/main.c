@@ -19,6 +19,9 @@
      r   start a new heap peak from what is in use now (to measure one phase)
      s   statistics: connections, requests, handshake failures, frames
      f   the update slot: accepted bank, its image, flash faults
+     a   time one password check (sn_user_check, SN_AUTH_ITERATIONS), as at boot
+     b   busy time: the microseconds spent in sn_poll since boot, and its calls
+         (bench/auth-mps2.sh reads it around a handshake: the server's share)
      q   stop cleanly: close every connection, print memory and statistics,
          end the emulation (QEMU exits with status 0)
    GET /api/memory returns the memory figures as JSON and prints them on the
@@ -221,6 +224,27 @@ static void api_slot(sn_conn *c, const sn_request *req, void *user) {
                (unsigned) ota_state_bytes, hex);
 }
 
+/* What one login costs here: one sn_user_check of a verifier of
+   SN_AUTH_ITERATIONS PBKDF2-HMAC-SHA256 iterations (the right password; a
+   wrong one costs the same), timed with the board's clock (SysTick, to the microsecond). It
+   blocks the main loop as long, as a TLS handshake's arithmetic does: the
+   console line lets a test compare it with a handshake's time. */
+static void time_password_check(void) {
+  static const char pw[] = "correct horse battery staple";
+  sn_user u;
+  uint32_t t0;
+  int ok;
+  memset(&u, 0, sizeof u);
+  u.iterations = SN_AUTH_ITERATIONS;
+  memcpy(u.salt, "sn_mps2 salt....", 16);
+  if (sn_pbkdf2_sha256(pw, sizeof pw - 1, u.salt, 16, u.iterations, u.hash, 32) != SN_OK) return;
+  t0 = board_us();
+  ok = sn_user_check(&u, pw, sizeof pw - 1);
+  t0 = board_us() - t0;
+  printf("sn_mps2: auth: one sn_user_check of %lu iterations: %lu.%03lu ms (%s)\n", (unsigned long) u.iterations,
+         (unsigned long) (t0 / 1000u), (unsigned long) (t0 % 1000u), ok == 1 ? "match" : "NO MATCH");
+}
+
 /* ---- what lwIP and mbedTLS need from the board ---------------------------- */
 /* lwIP's millisecond clock (NO_SYS=1). */
 u32_t sys_now(void) { return board_ms(); }
@@ -306,6 +330,8 @@ static void log_line(void *user, int level, const char *msg) {
   printf("sn_mps2: %s: %s\n", names[level >= 0 && level <= 4 ? level : 0], msg);
 }
 
+static uint32_t poll_us, poll_calls; /* time in sn_poll since boot (wraps: differences only) */
+
 /* One console byte: returns 1 for "stop". */
 static int console_command(sn_mgr *mgr, int ch) {
   switch (ch) {
@@ -316,9 +342,14 @@ static int console_command(sn_mgr *mgr, int ch) {
     break;
   case 's': print_stats(mgr); break;
   case 'f': slot_print(); break;
+  case 'a': time_password_check(); break;
+  case 'b': printf("sn_mps2: busy: %lu us in sn_poll, %lu calls\n", (unsigned long) poll_us, (unsigned long) poll_calls); break;
   case 'q': return 1;
   case '\r': case '\n': case ' ': break;
-  default: printf("sn_mps2: console: m = memory, r = reset heap peak, s = statistics, f = update slot, q = stop\n"); break;
+  default:
+    printf("sn_mps2: console: m = memory, r = reset heap peak, s = statistics, f = update slot, a = time a password check, "
+           "b = busy time, q = stop\n");
+    break;
   }
   return 0;
 }
@@ -394,15 +425,21 @@ int main(void) {
   }
   demo_ota = ota_start(mgr); /* before demo_routes: then it adds /api/firmware */
   if (demo_ota == NULL) board_stop(0);
+  time_password_check(); /* before the listening line, which tests wait for */
   if (https_listen(mgr) != SN_OK) board_stop(0);
   print_memory("listening");
-  printf("sn_mps2: console: m = memory, r = reset heap peak, s = statistics, f = update slot, q = stop\n");
+  printf("sn_mps2: console: m = memory, r = reset heap peak, s = statistics, f = update slot, a = time a password check, b = busy time, "
+         "q = stop\n");
 
   /* The main loop: nothing in it waits, except WFI when there was nothing to do. */
   while (!stop) {
     int ch, frames = lan9118_poll(&netif, 8);
+    uint32_t t0;
     sys_check_timeouts();
+    t0 = board_us();
     sn_poll(mgr, 0);
+    poll_us += board_us() - t0;
+    poll_calls++;
     while (!stop && (ch = board_uart_getc()) >= 0) stop = console_command(mgr, ch);
     board_idle(frames > 0 || lan9118_rx_pending());
   }
