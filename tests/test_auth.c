@@ -276,6 +276,8 @@ static void test_parse_bad(void) {
       {"al:ice:admin" TAIL, "a name with ':' (seven fields)"},
       {"al\x01ice:admin" TAIL, "a name with a control character (0x01)"},
       {"al\tice:admin" TAIL, "a name with a tab"},
+      {" alice:admin" TAIL, "a name with a leading space"},
+      {"alice :admin" TAIL, "a name with a trailing space"},
       {"al\x7f" "ice:admin" TAIL, "a name with DEL (0x7f)"},
       {"al\nice:admin" TAIL, "a name with a LF inside"},
       {"alice::pbkdf2-sha256:1000:" ALICE_SALT ":" ALICE_HASH, "an empty role"},
