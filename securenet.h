@@ -8640,7 +8640,8 @@ static int sn__basic_decode(sn_str v, char *user, size_t user_cap, char *pw, siz
   colon = (const unsigned char *) memchr(dec, ':', n);
   if (colon == NULL) return mbedtls_platform_zeroize(dec, sizeof dec), SN_ERR_PROTO;
   ulen = (size_t) (colon - dec);
-  if (!sn__name_ok((const char *) dec, ulen) && ulen <= SN_USER_NAME_MAX) return mbedtls_platform_zeroize(dec, sizeof dec), SN_ERR_PROTO;
+  if (!sn__name_ok((const char *) dec, ulen)) /* a long one too: a NUL in it would cut the name short */
+    return mbedtls_platform_zeroize(dec, sizeof dec), ulen > SN_USER_NAME_MAX ? SN_ERR_TOO_BIG : SN_ERR_PROTO;
   if (ulen + 1 > user_cap || n - ulen - 1 > pw_cap) return mbedtls_platform_zeroize(dec, sizeof dec), SN_ERR_TOO_BIG;
   memcpy(user, dec, ulen);
   user[ulen] = '\0';
