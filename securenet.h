@@ -8483,7 +8483,7 @@ struct sn_auth {
   sn_auth_opts o;
   sn_user dummy;            /* for names no user has: costs a check like a real one */
   unsigned char key[32];    /* the Basic cache's key, from the DRBG */
-  uint64_t g_next;          /* the global cap's next free turn */
+  uint64_t g_next;          /* the global cap: no check before this */
   int max_sessions;
   sn__session sess[SN_AUTH_SESSIONS];
   sn__client cl[SN_AUTH_CLIENTS];
@@ -8701,6 +8701,16 @@ static int sn__auth_refuse(sn_conn *c, int status, const char *headers, const ch
   return 0;
 }
 
+/* A 401's challenge (RFC 9110 11.6.1: every 401 has one): Basic; a page's
+   script (fetch, XHR: Sec-Fetch-Mode other than navigate) gets a scheme no
+   browser answers with a dialog of its own, so the page sees the 401 and
+   shows its login form instead of the browser asking first. */
+static void sn__challenge(const sn_conn *c, const char *realm, char *h, size_t cap) {
+  sn_str mode = sn__trim(sn_http_header(&c->req, "sec-fetch-mode"));
+  if (mode.ptr != NULL && !sn__eq(mode, "navigate")) snprintf(h, cap, "WWW-Authenticate: Form realm=\"%s\"\r\n", realm);
+  else snprintf(h, cap, "WWW-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n", realm);
+}
+
 /* ---- sessions ---- */
 static int sn__session_live(const sn_auth *a, const sn__session *s, uint64_t now) {
   return s->live && now - s->used < (uint64_t) a->o.idle_s * 1000 && now - s->born < (uint64_t) a->o.lifetime_s * 1000;
@@ -8847,9 +8857,11 @@ static int sn__check_done(sn_auth *a, sn_conn *c, const sn_user *u, int ok, cons
                           const unsigned char *bkey, int form) {
   uint64_t now = sn_mgr_now_ms(a->mgr);
   if (!ok) {
+    char h[200];
     sn__client_failed(a, addr, name, now);
     if (form) return sn__login_failed_answer(a, c), SN__AUTH_REFUSED;
-    return sn__auth_refuse(c, 401, NULL, "wrong user or password"), SN__AUTH_REFUSED; /* no new prompt: a script */
+    sn__challenge(c, a->o.realm, h, sizeof h);
+    return sn__auth_refuse(c, 401, h, "wrong user or password"), SN__AUTH_REFUSED;
   }
   sn__client_passed(a, addr, now);
   if (form) return sn__login_answer(a, c, u), SN__AUTH_REFUSED;
@@ -8890,16 +8902,31 @@ static void sn__guard_resume(sn_conn *c, int verdict, const sn_user *u) {
   c->more_work = 1; /* the buffered body, or the reply, goes on at this round */
 }
 
+/* The global cap's turn: 0 when a check may run now (it is counted), else
+   the ms until one may. Taken as the check runs, never ahead of it, so a
+   check that its address must wait for holds up nobody else's. */
+static uint32_t sn__global_turn(sn_auth *a, uint64_t now) {
+  if (a->g_next > now) return (uint32_t) (a->g_next - now);
+  a->g_next = now + 1000 / a->o.checks_per_s;
+  return 0;
+}
+
 static void sn__pending_fire(void *arg) {
   sn__pending *p = (sn__pending *) arg;
   sn_auth *a = p->a;
   sn_conn *c;
+  uint32_t wait;
   int ok, v;
-  p->used = 0;
   if (sn_req_conn(p->ref, &c) != SN_OK) { /* gone meanwhile (closed, timed out) */
     mbedtls_platform_zeroize(p->pw, sizeof p->pw);
+    p->used = 0;
     return;
   }
+  if ((wait = sn__global_turn(a, sn_mgr_now_ms(a->mgr))) > 0) { /* its address's turn, not yet the cap's */
+    sn_timer_add(a->mgr, &p->timer, wait, 0, sn__pending_fire, p);
+    return;
+  }
+  p->used = 0;
   ok = sn__check_now(a, p->user, p->pw, p->pw_len);
   mbedtls_platform_zeroize(p->pw, sizeof p->pw);
   v = sn__check_done(a, c, p->user, ok, p->user != NULL ? p->user->name : "?", p->addr, p->form ? NULL : p->bkey, p->form);
@@ -8916,6 +8943,7 @@ static int sn__auth_attempt(sn_auth *a, sn_conn *c, const char *name, const char
   char addr[48], retry[64];
   sn__client *e;
   sn__pending *p = NULL;
+  uint32_t wait = 0;
   int i;
   sn__peer_ip(c, addr);
   e = sn__client_find(a, addr, now);
@@ -8924,22 +8952,21 @@ static int sn__auth_attempt(sn_auth *a, sn_conn *c, const char *name, const char
     return sn__auth_refuse(c, 429, retry, "too many failed logins from this address: locked out for now");
   }
   if (e != NULL && e->next > t) t = e->next;
-  if (a->g_next > t) t = a->g_next;
-  if (t > now) {
-    for (i = 0; i < SN_AUTH_PENDING && p == NULL; i++)
-      if (!a->pend[i].used) p = &a->pend[i];
-  }
-  if (t - now > SN_AUTH_MAX_WAIT_MS || (t > now && p == NULL)) {
+  if (t - now > SN_AUTH_MAX_WAIT_MS) {
     snprintf(retry, sizeof retry, "Retry-After: %lu\r\n", (unsigned long) ((t - now) / 1000 + 1));
-    return sn__auth_refuse(c, 429, retry, "too many logins at once: try again later");
+    return sn__auth_refuse(c, 429, retry, "too many logins from this address at once: try again later");
   }
-  /* the turn is taken: the next check of this address, and of anyone, waits after it */
-  a->g_next = t + 1000 / a->o.checks_per_s;
-  if (e != NULL) e->next = t + sn__delay(a, e->fails);
-  if (t <= now) {
+  if (t <= now && (wait = sn__global_turn(a, now)) == 0) {
     int ok = sn__check_now(a, u, pw, pw_len);
+    if (e != NULL) e->next = now + sn__delay(a, e->fails);
     return sn__check_done(a, c, u, ok, name, addr, bkey, form);
   }
+  for (i = 0; i < SN_AUTH_PENDING && p == NULL; i++)
+    if (!a->pend[i].used) p = &a->pend[i];
+  if (p == NULL) return sn__auth_refuse(c, 429, "Retry-After: 1\r\n", "too many logins at once: try again later");
+  /* this address's turn is taken: its next check waits after this one */
+  if (e != NULL) e->next = t + sn__delay(a, e->fails);
+  if (t <= now) t = now + wait;
   memset(p, 0, sizeof *p);
   p->a = a;
   p->user = u;
@@ -8974,14 +9001,7 @@ static int sn__guard_finish(sn_conn *c, const sn_guard *g, const sn_user *u, int
       snprintf(h, sizeof h, "Location: %s\r\n", a->o.login_path);
       return sn__auth_refuse(c, 303, h, "log in first");
     }
-    { /* A page's script (fetch, XHR: Sec-Fetch-Mode other than navigate) gets a challenge
-         no browser answers with a prompt of its own, so the page sees the 401 and shows its
-         login form; a Basic challenge there opens the browser's credentials dialog first. */
-      sn_str mode = sn__trim(sn_http_header(&c->req, "sec-fetch-mode"));
-      int script = mode.ptr != NULL && !sn__eq(mode, "navigate");
-      if (script) snprintf(h, sizeof h, "WWW-Authenticate: Form realm=\"%s\"\r\n", a->o.realm);
-      else snprintf(h, sizeof h, "WWW-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n", a->o.realm);
-    }
+    sn__challenge(c, a->o.realm, h, sizeof h);
     return sn__auth_refuse(c, 401, h, "credentials needed");
   }
   if (how == SN_AUTH_SESSION && !sn__safe_method(&c->req) && sn_http_header(&c->req, "sec-fetch-site").ptr == NULL &&
@@ -9025,8 +9045,10 @@ static int sn__guard(sn_conn *c, const sn_guard *g) {
     sn__hmac h;
     int r = sn__basic_decode(authz, name, sizeof name, pw, sizeof pw, &pw_len), i;
     if (r != SN_OK) {
+      char h[200];
       mbedtls_platform_zeroize(pw, sizeof pw);
-      return sn__auth_refuse(c, 401, NULL, r == SN_ERR_UNSUPPORTED ? "only Basic credentials are taken" : "malformed credentials");
+      sn__challenge(c, a->o.realm, h, sizeof h);
+      return sn__auth_refuse(c, 401, h, r == SN_ERR_UNSUPPORTED ? "only Basic credentials are taken" : "malformed credentials");
     }
     r = sn__hmac_key(&h, a->key, sizeof a->key) == 0 && sn__hmac_run(&h, authz.ptr, authz.len, NULL, 0, bkey) == 0;
     sn__hmac_free(&h);

@@ -1773,8 +1773,8 @@ static void test_guard(void) {
   fp.now += 1000;
   g_req(req, sizeof req, "GET", "alice:wrong", NULL);
   n = g_one(&t, req, &r);
-  GCHECK(n == 1 && r.status == 401 && !resp_hdr(&r, "www-authenticate", v, sizeof v),
-        "guard: a wrong password: 401, and no new prompt (%d)", r.status);
+  GCHECK(n == 1 && r.status == 401 && resp_hdr(&r, "www-authenticate", v, sizeof v) && strncmp(v, "Basic ", 6) == 0,
+         "guard: a wrong password: 401 with the challenge again (RFC 9110 11.6.1) (%d, %s)", r.status, v);
   for (i = 2; i <= 7; i++) {
     uint32_t wait = 250u << (i - 2);
     if (wait > 4000) wait = 4000;
