@@ -151,6 +151,12 @@ MEMORY
    check at the end is 1536 bytes of heap; a 1 MiB signed upload peaks
    within a small request's peak + 4 KiB + that (36713 B against 35037 B
    in one run; tests/qemu_integration.sh asserts the bound).
+   Login (sn_auth) is one allocation at sn_auth_create, sn_auth_size()
+   bytes: 3568 on x86-64 with the defaults (8 sessions 448, 16 client
+   addresses 1408, 4 pending logins 1216, 4 Basic entries 224); the user
+   table is the application's (sizeof(sn_user) each, const: flash). A
+   request it decides allocates nothing; a held login is a pending entry,
+   its connection's buffers as they were.
 
 ERRORS
    Every function that can fail returns an sn_err: SN_OK (0) or a negative
@@ -176,6 +182,15 @@ SECURITY
      Validity dates are checked against the port's wall clock.
    - The DRBG is seeded from the port's entropy hook only; if it fails,
      sn_mgr_create() fails. There is no fallback.
+   - Login (SN_ENABLE_AUTH): passwords are PBKDF2-HMAC-SHA256 verifiers
+     (salt per user), checked in constant time, unknown names against a
+     dummy verifier; credentials only over TLS (plain HTTP: 403, never a
+     prompt); session ids are 128 bits from the DRBG in a __Host- cookie
+     (Secure, HttpOnly, SameSite=Strict), new at every login, bounded
+     table, idle and absolute lifetimes, per listener; state-changing
+     requests from another origin (Sec-Fetch-Site, Origin) are refused
+     whatever authenticated them; failed checks slow down per address,
+     then lock it out, under a global cap (see "logging in" below).
    - Request paths are percent-decoded once, in place; a decoded NUL, a bad
      escape or a dot segment ("/../", "/./") is answered with 400.
    - Mail: the server's certificate is verified against the CAs given (no
@@ -248,6 +263,16 @@ LIMITS
      is the application's to compare, in on_accept). Multipart: parts'
      heads up to SN_MULTIPART_HEAD, boundaries up to 70 bytes (RFC 2046),
      name and filename as sent (no name* decoding, no nested multipart).
+   - Login: one password check (PBKDF2, iterations HMACs) runs on the
+     manager's thread and blocks it for its duration, as a TLS handshake's
+     arithmetic does; the global cap (checks_per_s) bounds how much of the
+     CPU checks can take. HTTP Basic is the only scheme (no Digest); the
+     failed form login's 401 names a "Form" scheme so that browsers show
+     the page, not a prompt. Sessions live in RAM (a reboot ends them) and
+     there is no "next" page after a login (no open redirect): it goes to
+     after_login. Failures are counted per address: clients behind one NAT
+     share a count, and an attacker with many addresses is held by the
+     global cap, not the lock-out.
    - Timers fire from sn_poll, at most one round late; wakeups run at the
      start of the next round. sn_mgr_wakeup is the only call safe from
      another thread.
@@ -4675,7 +4700,11 @@ static void sn__http_refused_head(sn_conn *c) {
 
 static int sn__http_head_accepted(sn_conn *c);
 #if SN_ENABLE_AUTH
-static int sn__guard(sn_conn *c, const sn_guard *g);
+/* An sn_auth begins with its guard's function: the server calls it through
+   the pointer, so a firmware without sn_auth_create links none of it. */
+typedef struct sn__auth_head {
+  int (*guard)(sn_conn *c, const sn_guard *g); /* 1: let in, 0: answered, 2: held */
+} sn__auth_head;
 #endif
 
 /* Called once the head is parsed: body framing, limits, Expect, the
@@ -4725,7 +4754,8 @@ static int sn__http_begin_body(sn_conn *c, const sn__framing *f) {
       c->close_after = c->close_after || c->req_chunked || c->body_left > 0;
       c->rstate = SN__R_DISPATCH;
       c->resp = SN__RESP_NONE;
-      v = sn__guard(c, g);
+      v = g->auth != NULL ? ((const sn__auth_head *) (const void *) g->auth)->guard(c, g)
+                          : (sn_http_error(c, 500), 0); /* a guard without its sn_auth */
       if (c->state != SN__C_OPEN) return 1;
       if (v == 0) return sn__http_refused_head(c), 1;
       if (v == 2) { /* held for a password check: sn__guard_resume goes on */
@@ -8442,6 +8472,7 @@ typedef struct sn__pending { /* a login held for its turn */
 } sn__pending;
 
 struct sn_auth {
+  sn__auth_head head; /* first: the server's way in */
   sn_mgr *mgr;
   sn_auth_opts o;
   sn_user dummy;            /* for names no user has: costs a check like a real one */
@@ -8453,6 +8484,8 @@ struct sn_auth {
   sn__bcache bc[SN_AUTH_BASIC_CACHE];
   sn__pending pend[SN_AUTH_PENDING];
 };
+
+static int sn__guard(sn_conn *c, const sn_guard *g);
 
 SNDEF size_t sn_auth_size(void) { return sizeof(struct sn_auth); }
 
@@ -8487,6 +8520,7 @@ SNDEF int sn_auth_create(sn_auth **out, sn_mgr *mgr, const sn_auth_opts *opts) {
   a = (sn_auth *) SN_MALLOC(sizeof *a);
   if (a == NULL) return SN_ERR_NOMEM;
   memset(a, 0, sizeof *a);
+  a->head.guard = sn__guard;
   a->mgr = mgr;
   a->o = *opts;
   if (a->o.realm == NULL) a->o.realm = "securenet";
@@ -8544,7 +8578,10 @@ static int sn__cookie_session(sn_str h, unsigned char id[16]) {
   while (h.len > 0) {
     const char *semi = (const char *) memchr(h.ptr, ';', h.len);
     size_t n = semi ? (size_t) (semi - h.ptr) : h.len;
-    sn_str pair = sn__trim((sn_str){h.ptr, n});
+    sn_str pair;
+    pair.ptr = h.ptr;
+    pair.len = n;
+    pair = sn__trim(pair);
     if (pair.len >= 10 && memcmp(pair.ptr, "__Host-sn=", 10) == 0) {
       if (found || pair.len != 42 || !sn__lowhex(pair.ptr + 10, 32, id)) return 0;
       found = 1;
@@ -8787,7 +8824,10 @@ static void sn__login_failed_answer(sn_auth *a, sn_conn *c) {
   snprintf(h, sizeof h, fail, a->o.realm);
   if (a->o.login_page != NULL) {
     char h2[256];
-    snprintf(h2, sizeof h2, "%sContent-Type: %s\r\n", h, sn_mime_type((sn_str){a->o.login_page->path, strlen(a->o.login_page->path)}));
+    sn_str path;
+    path.ptr = a->o.login_page->path;
+    path.len = strlen(path.ptr);
+    snprintf(h2, sizeof h2, "%sContent-Type: %s\r\n", h, sn_mime_type(path));
     sn_http_reply(c, 401, h2, a->o.login_page->data, a->o.login_page->len);
   } else {
     sn__auth_refuse(c, 401, h, "wrong user or password");
@@ -8947,7 +8987,6 @@ static int sn__guard(sn_conn *c, const sn_guard *g) {
   sn_str authz;
   int how = SN_AUTH_NONE;
   uint64_t now;
-  if (a == NULL) return sn__auth_refuse(c, 500, NULL, "a guard without its sn_auth");
   if (!sn_conn_is_tls(c)) return sn__auth_refuse(c, 403, NULL, "this needs HTTPS: no credentials are taken over plain HTTP");
   if (!sn__safe_method(req) && !sn__same_origin(c))
     return sn__auth_refuse(c, 403, NULL, "a request from another site that would change state (CSRF)");
@@ -9013,7 +9052,7 @@ SNDEF int sn_route_guard(sn_router *r, const char *method, const char *pattern, 
 }
 
 SNDEF const sn_user *sn_http_user(const sn_conn *c, int *how) {
-  if (how != NULL) *how = c != NULL && c->user != NULL ? c->user_how : SN_AUTH_NONE;
+  if (how != NULL) *how = c != NULL && c->user != NULL ? (int) c->user_how : (int) SN_AUTH_NONE;
   return c != NULL ? c->user : NULL;
 }
 

@@ -209,6 +209,15 @@ static void print_sizes(void) {
 #if SN_ENABLE_SMTP
   out("size sn__smtp %lu\n", (unsigned long) sizeof(struct sn__smtp));
 #endif
+#if SN_ENABLE_AUTH
+  /* the login state, allocated once by sn_auth_create: the session table,
+     the address table, the Basic cache and the pending logins */
+  out("size sn_auth %lu\n", (unsigned long) sn_auth_size());
+  out("size sn_auth.sessions %lu\n", (unsigned long) sizeof(((sn_auth *) 0)->sess));
+  out("size sn_auth.clients %lu\n", (unsigned long) sizeof(((sn_auth *) 0)->cl));
+  out("size sn_auth.pending %lu\n", (unsigned long) sizeof(((sn_auth *) 0)->pend));
+  out("size sn_user %lu\n", (unsigned long) sizeof(sn_user));
+#endif
   out("size mbedtls_ssl_context %lu\n", (unsigned long) sizeof(mbedtls_ssl_context));
   out("size mbedtls_ssl_config %lu\n", (unsigned long) sizeof(mbedtls_ssl_config));
   out("size mbedtls_ssl_session %lu\n", (unsigned long) sizeof(mbedtls_ssl_session));

@@ -132,6 +132,7 @@ row[mail]=$(image mail full -DSN_ENABLE_CLIENT=0 -DSIZE_PLAIN -DSIZE_MAIL)
 row[all]=$(image all full -DSIZE_PLAIN -DSIZE_MAIL -DSIZE_CLIENT -DSIZE_HTTPC)
 row[ota]=$(image ota srv "${off[@]}" -DSN_ENABLE_MULTIPART=0 -DSIZE_OTA)
 row[mp]=$(image mp srv "${off[@]}" -DSIZE_OTA)
+row[auth]=$(image auth srv "${off[@]}" -DSIZE_AUTH)
 
 kib() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1024 }'; }
 field() { echo "${row[$1]}" | cut -d' ' -f"$2"; }
@@ -162,6 +163,8 @@ printf '  %-48s %10d %8s   (%d)\n' "HTTPS server with SN_ENABLE_LOG=0" "$f" "$(k
 f=$(field ota 1)
 printf '  %-48s %10d %8s   (+%d, the verifier and its route; SN_ENABLE_OTA)\n' "HTTPS server + signed updates, raw bodies" "$f" "$(kib "$f")" $((f - $(field https 1)))
 printf '  %-48s %10d %8s   (+%d, the multipart parser; SN_ENABLE_MULTIPART)\n' "  + multipart/form-data uploads" "$(field mp 1)" "$(kib "$(field mp 1)")" $(($(field mp 1) - f))
+f=$(field auth 1)
+printf '  %-48s %10d %8s   (+%d, users, guards, sessions, throttle; SN_ENABLE_AUTH)\n' "HTTPS server + login" "$f" "$(kib "$f")" $((f - $(field https 1)))
 echo
 echo "complete images (securenet + lwIP port + lwIP + mbedTLS + newlib-nano + app; arm-none-eabi-size):"
 printf '  %-48s %10s %8s %8s %10s\n' "image" "text" "KiB" "data" "bss"

@@ -50,6 +50,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "mbedtls/base64.h"
 #include "mbedtls/ctr_drbg.h"
 #include "mbedtls/pk.h"
 #include "mbedtls/x509_crt.h"
@@ -1663,6 +1664,223 @@ static void test_tls(void) {
     }
   }
 }
+
+#if SN_ENABLE_AUTH
+/* ---- guards over TLS in memory (issue 18): the fake clock makes the
+   throttle's waits exact ---------------------------------------------------- */
+static sn_user g_users[3];
+static sn_auth *g_auth;
+
+static void h_who(sn_conn *c, const sn_request *req, void *u) {
+  int how;
+  const sn_user *who = sn_http_user(c, &how);
+  (void) req, (void) u;
+  sn_http_printf(c, 200, NULL, "%s %d %lu", who ? who->name : "-", how, (unsigned long) req->body.len);
+}
+
+static void g_user(sn_user *u, const char *name, const char *role, const char *pw) {
+  memset(u, 0, sizeof *u);
+  snprintf(u->name, sizeof u->name, "%s", name);
+  snprintf(u->role, sizeof u->role, "%s", role);
+  u->iterations = 1000;
+  memset(u->salt, name[0], sizeof u->salt);
+  sn_pbkdf2_sha256(pw, strlen(pw), u->salt, sizeof u->salt, u->iterations, u->hash, sizeof u->hash);
+}
+
+/* "GET /who" with Basic user:pw (NULL: none) and extra header lines. */
+static void g_req(char *out, size_t cap, const char *method, const char *cred, const char *extra) {
+  char b64[260] = "";
+  size_t n = 0;
+  if (cred != NULL) {
+    unsigned char enc[200];
+    mbedtls_base64_encode(enc, sizeof enc, &n, (const unsigned char *) cred, strlen(cred));
+    snprintf(b64, sizeof b64, "Authorization: Basic %s\r\n", (const char *) enc);
+  }
+  snprintf(out, cap, "%s /who HTTP/1.1\r\nHost: t\r\n%s%s%s\r\n", method, b64, extra ? extra : "",
+           strcmp(method, "POST") == 0 && (extra == NULL || strstr(extra, "Content-Length") == NULL) ? "Content-Length: 0\r\n" : "");
+}
+
+/* One TLS client's request: the number of responses that came (0 or 1). */
+static int g_one(tls_client *t, const char *req, resp *r) {
+  return tc_exchange(t, req, r, 1);
+}
+
+/* CHECK with the name formatted (the figures seen go into it) */
+#define GCHECK(cond, ...)                                                     \
+  do {                                                                        \
+    char gname_[400];                                                         \
+    snprintf(gname_, sizeof gname_, __VA_ARGS__);                             \
+    test_report(!!(cond), gname_, "%s is false", #cond);                      \
+  } while (0)
+
+static void test_guard(void) {
+  static const sn_guard api = {NULL, NULL, SN_GUARD_API};
+  sn_guard g = api, viewer_only = api;
+  sn_auth_opts ao;
+  tls_client t, t2;
+  resp r;
+  char req[600], v[200];
+  int i, n;
+  unsigned long mallocs;
+  uint64_t t0;
+  g_user(&g_users[0], "alice", "admin", "pw-alice");
+  g_user(&g_users[1], "bob", "viewer", "pw-bob");
+  g_user(&g_users[2], "carol", "viewer", "pw-carol");
+  sn_mem_heap_reset(0, 0);
+  fp.now = 1000000;
+  if (!CHECK_INT(start_tls(NULL), SN_OK, "guard: a TLS listener starts")) return;
+  memset(&ao, 0, sizeof ao);
+  ao.users = g_users;
+  ao.user_count = 3;
+  if (!CHECK_INT(sn_auth_create(&g_auth, mgr, &ao), SN_OK, "guard: sn_auth_create takes two users")) return;
+  g.auth = viewer_only.auth = g_auth;
+  viewer_only.roles = "viewer";
+  sn_router_add(&router, "GET", "/who", h_who, NULL);
+  sn_router_add(&router, "POST", "/who", h_who, NULL);
+  sn_router_add(&router, "GET", "/viewers", h_who, NULL);
+  sn_route_guard(&router, "GET", "/viewers", &viewer_only);
+  sn_router_add_login(&router, g_auth);
+  sn_router_guard(&router, &g);
+  if (tc_open(&t, 4096, 4096) != 0 || tc_handshake(&t) != 0) return;
+
+  g_req(req, sizeof req, "GET", NULL, NULL);
+  n = g_one(&t, req, &r);
+  GCHECK(n == 1 && r.status == 401 && resp_hdr(&r, "www-authenticate", v, sizeof v) &&
+            strcmp(v, "Basic realm=\"securenet\", charset=\"UTF-8\"") == 0,
+        "guard: no credentials: 401 with WWW-Authenticate Basic (%d, %s)", r.status, v);
+  g_req(req, sizeof req, "GET", "alice:pw-alice", NULL);
+  n = g_one(&t, req, &r);
+  GCHECK(n == 1 && r.status == 200 && body_is(&r, "alice 2 0"), "guard: Basic lets alice in, the handler sees her (%d %.*s)",
+        r.status, (int) r.body_len, r.body);
+  mallocs = heap->mallocs;
+  n = g_one(&t, req, &r);
+  GCHECK(n == 1 && r.status == 200 && heap->mallocs == mallocs,
+        "guard: her next request (the Basic cache) allocates nothing (%lu allocations)", heap->mallocs - mallocs);
+  n = g_one(&t, "GET /viewers HTTP/1.1\r\nHost: t\r\nAuthorization: Basic YWxpY2U6cHctYWxpY2U=\r\n\r\n", &r);
+  GCHECK(n == 1 && r.status == 403, "guard: a role the route's list lacks: 403 (%d)", r.status);
+
+  /* the global cap: 8 checks a second, whoever asks */
+  t0 = fp.now;
+  n = g_one(&t, "GET /who HTTP/1.1\r\nHost: t\r\nAuthorization: Basic Ym9iOnB3LWJvYg==\r\n\r\n", &r);
+  fp.now = t0 + 124;
+  n += tc_exchange(&t, "", &r, 1);
+  GCHECK(n == 0, "guard: another user's check right after hers waits for the global cap's turn (none at 124 ms)");
+  fp.now = t0 + 125;
+  n = tc_exchange(&t, "", &r, 1);
+  GCHECK(n == 1 && r.status == 200 && body_is(&r, "bob 2 0"), "guard: ... and is served at 125 ms (%d)", r.status);
+
+  /* throttle: the n-th failure makes the next check wait 250 << (n - 1) ms */
+  fp.now += 1000;
+  g_req(req, sizeof req, "GET", "alice:wrong", NULL);
+  n = g_one(&t, req, &r);
+  GCHECK(n == 1 && r.status == 401 && !resp_hdr(&r, "www-authenticate", v, sizeof v),
+        "guard: a wrong password: 401, and no new prompt (%d)", r.status);
+  for (i = 2; i <= 7; i++) {
+    uint32_t wait = 250u << (i - 2);
+    if (wait > 4000) wait = 4000;
+    t0 = fp.now;
+    n = g_one(&t, req, &r);
+    fp.now = t0 + wait - 1;
+    n += tc_exchange(&t, "", &r, 1);
+    GCHECK(n == 0, "guard: failure %d waits for its turn: no answer %u ms after the failure before", i, wait - 1);
+    fp.now = t0 + wait;
+    n = tc_exchange(&t, "", &r, 1);
+    GCHECK(n == 1 && r.status == 401, "guard: ... and is checked (401) at %u ms (%d)", wait, r.status);
+  }
+  fp.now += 4000;
+  n = g_one(&t, req, &r);
+  GCHECK(n == 1 && r.status == 401, "guard: the 8th failure (%d)", r.status);
+  g_req(req, sizeof req, "GET", "alice:pw-alice", NULL);
+  fp.now += 4000;
+  n = g_one(&t, "GET /who HTTP/1.1\r\nHost: t\r\nAuthorization: Basic Y2Fyb2w6cHctY2Fyb2w=\r\n\r\n", &r);
+  GCHECK(n == 1 && r.status == 429 && resp_hdr(&r, "retry-after", v, sizeof v) && atoi(v) > 800,
+        "guard: after 8 failures the address is locked out: even a right password gets 429 with Retry-After (%d, %s)", r.status, v);
+  n = g_one(&t, req, &r);
+  GCHECK(n == 1 && r.status == 200 && body_is(&r, "alice 2 0"),
+        "guard: credentials that passed before still pass from the cache (no check) (%d)", r.status);
+  fp.now += 900 * 1000;
+  n = g_one(&t, "GET /who HTTP/1.1\r\nHost: t\r\nAuthorization: Basic Ym9iOnB3LWJvYg==\r\n\r\n", &r);
+  GCHECK(n == 1 && r.status == 200 && body_is(&r, "bob 2 0"), "guard: the lock-out ends after lockout_s (%d)", r.status);
+
+  /* a held request with a body and Expect: 100-continue, then the client gone while held */
+  fp.now += 1000; /* past the global cap's turn */
+  g_req(req, sizeof req, "GET", "alice:wrong2", NULL);
+  n = g_one(&t, req, &r);
+  g_req(req, sizeof req, "POST", "carol:pw-carol", "Origin: https://t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n");
+  n = tc_exchange(&t, req, &r, 1);
+  GCHECK(n == 0, "guard: a held POST gets no 100 Continue before its check");
+  fp.now += 250;
+  n = tc_exchange(&t, "", &r, 1);
+  GCHECK(n == 1 && r.status == 100, "guard: ... and 100 Continue once it passed (%d)", r.status);
+  n = tc_exchange(&t, "abcde", &r, 1);
+  GCHECK(n == 1 && r.status == 200 && body_is(&r, "carol 2 5"), "guard: ... then its body is read and served (%d %.*s)", r.status,
+        (int) r.body_len, r.body);
+  fp.now += 1000;
+  g_req(req, sizeof req, "GET", "alice:wrong3", NULL);
+  n = g_one(&t, req, &r);
+  if (tc_open(&t2, 4096, 4096) == 0 && tc_handshake(&t2) == 0) {
+    g_req(req, sizeof req, "GET", "alice:pw-alice-not", NULL);
+    n = tc_exchange(&t2, req, &r, 1);
+    sn_mem_peer_reset(&fp, t2.s);
+    pump();
+    fp.now += 10000;
+    pump();
+    GCHECK(n == 0, "guard: a client gone while its check waits: the check's turn passes without it");
+    tc_free(&t2);
+  }
+
+  /* CSRF */
+  fp.now += 10000;
+  g_req(req, sizeof req, "POST", "bob:pw-bob", "Origin: https://evil.example\r\n");
+  n = g_one(&t, req, &r);
+  GCHECK(n == 1 && r.status == 403, "guard: a POST with another Origin: 403 whatever authenticates it (%d)", r.status);
+  g_req(req, sizeof req, "POST", "bob:pw-bob", "Sec-Fetch-Site: same-site\r\n");
+  n = g_one(&t, req, &r);
+  GCHECK(n == 1 && r.status == 403, "guard: Sec-Fetch-Site: same-site: 403 (%d)", r.status);
+  g_req(req, sizeof req, "POST", "bob:pw-bob", "Origin: HTTPS://T:443\r\nSec-Fetch-Site: same-origin\r\n");
+  n = g_one(&t, req, &r);
+  GCHECK(n == 1 && r.status == 200, "guard: the request's own origin (case and default port aside): served (%d)", r.status);
+
+  /* sessions */
+  n = g_one(&t, "POST /login HTTP/1.1\r\nHost: t\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                "Content-Length: 30\r\n\r\nuser=alice&password=pw-alice&x", &r);
+  GCHECK(n == 1 && r.status == 303 && resp_hdr(&r, "set-cookie", v, sizeof v) && strlen(v) == 85 &&
+            strstr(v, "; Secure; HttpOnly; SameSite=Strict; Path=/") != NULL,
+        "guard: a form login: 303 with the session cookie (%d, %s)", r.status, v);
+  {
+    char cookie[80], get[300];
+    snprintf(cookie, sizeof cookie, "Cookie: %.42s\r\n", v);
+    snprintf(get, sizeof get, "GET /who HTTP/1.1\r\nHost: t\r\n%s\r\n", cookie);
+    n = g_one(&t, get, &r);
+    GCHECK(n == 1 && r.status == 200 && body_is(&r, "alice 1 0"), "guard: the cookie lets her in as a session (%d %.*s)", r.status,
+          (int) r.body_len, r.body);
+    g_req(req, sizeof req, "POST", NULL, cookie);
+    n = g_one(&t, req, &r);
+    GCHECK(n == 1 && r.status == 403, "guard: a session's POST without Origin or Sec-Fetch-Site: 403 (%d)", r.status);
+    fp.now += 899 * 1000;
+    n = g_one(&t, get, &r);
+    GCHECK(n == 1 && r.status == 200, "guard: 899 s idle: still in (%d)", r.status);
+    fp.now += 900 * 1000;
+    n = g_one(&t, get, &r);
+    GCHECK(n == 1 && r.status == 401, "guard: 900 s idle: the session is over (%d)", r.status);
+  }
+  CHECK_INT(sn_auth_sessions(g_auth), 0, "guard: no session is left");
+
+  /* destroy with a held request: 503 */
+  fp.now += 1000;
+  g_req(req, sizeof req, "GET", "alice:wrong4", NULL);
+  n = g_one(&t, req, &r);
+  g_req(req, sizeof req, "GET", "alice:pw-alice", NULL);
+  n = tc_exchange(&t, req, &r, 1);
+  sn_auth_destroy(g_auth);
+  g_auth = NULL;
+  n += tc_exchange(&t, "", &r, 1);
+  GCHECK(n == 1 && r.status == 503, "guard: sn_auth_destroy answers a held request 503 (%d)", r.status);
+  tc_free(&t);
+  sn_router_guard(&router, NULL);
+  stop("guard");
+}
+#endif
 #endif
 
 int main(void) {
@@ -1684,6 +1902,9 @@ int main(void) {
   test_big_content_length();
 #if defined(HAVE_TLS_TEST)
   test_tls();
+#if SN_ENABLE_AUTH
+  test_guard();
+#endif
 #else
   printf("# TLS case skipped: this mbedTLS build lacks certificate writing or P-256\n");
 #endif

@@ -3,7 +3,9 @@
    static file table and one JSON route. SIZE_PLAIN adds a plain-HTTP
    listener that redirects to HTTPS, SIZE_MAIL a mail sent from a route,
    SIZE_CLIENT a byte-stream client connection, SIZE_HTTPC an HTTP request,
-   SIZE_OTA a signed-update route (with SN_ENABLE_MULTIPART 0 or 1).
+   SIZE_OTA a signed-update route (with SN_ENABLE_MULTIPART 0 or 1),
+   SIZE_AUTH login: a compiled-in user, a guard on every route, the login
+   and logout routes.
    It is linked, never run: the "board" is registers at made-up addresses,
    enough for every symbol to resolve and the linker to keep what a real
    application keeps. */
@@ -205,6 +207,19 @@ int main(void) {
     oo.pub_key = sign_pub, oo.pub_key_len = sizeof sign_pub;
     if (sn_ota_create(&ota, &oo) != SN_OK) return 1;
     sn_router_add_ota(&router, "POST", "/api/firmware", ota);
+  }
+#endif
+#ifdef SIZE_AUTH
+  {
+    /* one user, as tools/sn-passwd --header writes it (a made-up verifier) */
+    static const sn_user users[1] = {{"admin", "admin", 10000, {1}, {2}}};
+    static sn_guard guard = {NULL, "admin", SN_GUARD_API};
+    sn_auth_opts ao;
+    memset(&ao, 0, sizeof ao);
+    ao.users = users, ao.user_count = 1;
+    if (sn_auth_create(&guard.auth, mgr, &ao) != SN_OK) return 1;
+    sn_router_guard(&router, &guard);
+    sn_router_add_login(&router, guard.auth);
   }
 #endif
   memset(&tls, 0, sizeof tls);
