@@ -404,15 +404,15 @@ def rnd():
         creds = any(k == b"Authorization" for k, _ in hs)
         if st == 401 and creds and "www-authenticate" not in rh:
             nochallenge += 1
-        if st not in allowed or (st == 429 and "retry-after" not in rh) or (st == 401 and not creds and
+        if st not in allowed or (st == 429 and "retry-after" not in rh) or (st == 401 and
                                                                              "www-authenticate" not in rh):
             bad.append("#%d: %d, allowed %s: %r" % (i, st, sorted(allowed), [(k, v[:120]) for k, v in hs]))
     note("answers by (status, kind): " + ", ".join("%s %s: %d" % (k[0], k[1], v) for k, v in sorted(seen.items())))
-    note("%d answers 401 to refused credentials without WWW-Authenticate (securenet's choice: no new prompt; "
-         "RFC 9110 11.6.1 says a 401 MUST carry one)" % nochallenge)
+    note("%d answers 401 to refused credentials without WWW-Authenticate (RFC 9110 11.6.1: a 401 MUST carry one; "
+         "each is counted as unexpected)" % nochallenge)
     for b in bad[:5]:
         note(b[:600])
-    check(n == count and not bad, "random: %d random Cookie / Authorization values answered 401 (400 for a control byte, "
+    check(n == count and not bad, "random: %d random Cookie / Authorization values answered 401 with a challenge (400 for a control byte, "
           "431 for a head over 8192 bytes, 429 only for well-formed Basic) in %.0f s" % (n, time.monotonic() - T0),
           "%d answered, %d unexpected" % (n, len(bad)))
 
