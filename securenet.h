@@ -153,8 +153,9 @@ MEMORY
    within a small request's peak + 4 KiB + that (36713 B against 35037 B
    in one run; tests/qemu_integration.sh asserts the bound).
    Login (sn_auth) is one allocation at sn_auth_create, sn_auth_size()
-   bytes: 3568 on x86-64 with the defaults (8 sessions 448, 16 client
-   addresses 1408, 4 pending logins 1216, 4 Basic entries 224); the user
+   bytes: 3168 on 32 bits with the defaults (`make heap`: 8 sessions 352,
+   16 client addresses 1344, 4 pending logins 1056, the Basic cache and
+   keys the rest; 3568 on x86-64); the user
    table is the application's (sizeof(sn_user) each, const: flash). A
    request it decides allocates nothing; a held login is a pending entry,
    its connection's buffers as they were.
