@@ -15,6 +15,9 @@
 #   csrf      POST /api/echo: cookie + Origin https://evil.example 403, cookie + Sec-Fetch-Site
 #             cross-site 403, cookie alone 403, cookie + the request's own Origin 200, Basic
 #             alone 200, Basic + Sec-Fetch-Site cross-site 403
+#   cert      a fresh server with --client-ca: the client certificate whose CN is a user's
+#             name (sn-dev-client, role viewer) authenticates as that user ("user" in
+#             /api/status, no password); its POST with another Origin 403, with its own 200
 #   throttle  a fresh server: 200 wrong passwords from 127.0.0.1 slow down, then 429 with
 #             Retry-After at once; meanwhile curl --interface 127.0.0.2 logs in (303, and is not
 #             held behind the attacker), /api/health from 127.0.0.3 keeps its idle median
@@ -54,7 +57,7 @@ CERTS=${SN_CERTS:-build/certs}
 S=${SN_PORT_BASE:-$("$ROOT"/tests/free-ports 34000 250 4)} # 34000-34999: no other suite's ports
 H=$((S + 1)) S2=$((S + 2))
 TMP=${SN_TMP:-build/auth-tmp.$$}
-RUN=${AUTH_ONLY:-open refuse basic session table csrf throttle timing random}
+RUN=${AUTH_ONLY:-open refuse basic session table csrf cert throttle timing random}
 WRONG=${AUTH_WRONG:-}
 NRANDOM=${AUTH_RANDOM:-10000}
 NTIMING=${AUTH_TIMING_N:-40}
@@ -101,6 +104,7 @@ APW='alice pw: correct horse'
   userline alice "$APW" admin
   echo
   userline bob 'bob-pw' operator
+  userline sn-dev-client 'never used' viewer  # the CN of build/certs/client.pem
 } >"$TMP/users" || { nok "users file"; exit 1; }
 grep -qE '^alice:admin:pbkdf2-sha256:[0-9]+:[0-9a-f]{32}:[0-9a-f]{64}$' "$TMP/users"
 check $? "the users file has alice's line in sn-passwd's format ($([ -x tools/sn-passwd ] && echo tools/sn-passwd || echo hashlib))"
@@ -286,6 +290,18 @@ if want table && start table "$DEMO"; then
 fi
 
 # ---- throttle, timing: fresh servers ----------------------------------------------------
+if want cert && start cert "$DEMO" --client-ca "$CA"; then
+  req cert-status --cert "$CERTS/client.pem" --key "$CERTS/client.key" "$B/api/status"
+  [ "$CODE" = 200 ] && echo "$BODY" | grep -q '"user":"sn-dev-client"'
+  check $? 'cert: the client certificate (CN=sn-dev-client) is that user: 200 and "user":"sn-dev-client", no password' \
+    "got $CODE $(echo "$BODY" | head -c 200)"
+  req cert-evil --cert "$CERTS/client.pem" --key "$CERTS/client.key" -H 'Origin: https://evil.example' -d x "$B/api/echo"
+  [ "$CODE" = 403 ]; check $? "cert: its POST with another Origin: 403 (the origin rule holds for certificates too)" "got $CODE"
+  req cert-own --cert "$CERTS/client.pem" --key "$CERTS/client.key" -H "Origin: $B" -d x "$B/api/echo"
+  [ "$CODE" = 200 ]; check $? "cert: its POST with the request's own Origin: 200" "got $CODE"
+  stop cert
+fi
+
 if want throttle && start throttle "$DEMO"; then
   pyrun throttle 200 --user alice --password "$APW" --count 200
   stop throttle
