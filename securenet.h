@@ -1689,6 +1689,7 @@ struct sn_port {
 #include "mbedtls/pk.h"
 #include "mbedtls/ssl_ciphersuites.h"
 #include "mbedtls/sha256.h"
+#include "mbedtls/platform_util.h"
 #if defined(MBEDTLS_DEBUG_C)
 #include "mbedtls/debug.h"
 #endif
@@ -1750,7 +1751,16 @@ static int sn__pk_check_pair(mbedtls_pk_context *pub, mbedtls_pk_context *prv, m
 #endif
 }
 
-#if SN__TLS_CLIENT || SN_ENABLE_OTA
+#if MBEDTLS_VERSION_MAJOR >= 3
+#define sn__sha_starts(x) mbedtls_sha256_starts(x, 0)
+#define sn__sha_update mbedtls_sha256_update
+#define sn__sha_finish mbedtls_sha256_finish
+#else
+#define sn__sha_starts(x) mbedtls_sha256_starts_ret(x, 0)
+#define sn__sha_update mbedtls_sha256_update_ret
+#define sn__sha_finish mbedtls_sha256_finish_ret
+#endif
+#if SN__TLS_CLIENT || SN_ENABLE_OTA || SN_ENABLE_AUTH
 static int sn__sha256(const unsigned char *in, size_t len, unsigned char out[32]) {
 #if MBEDTLS_VERSION_MAJOR >= 3
   return mbedtls_sha256(in, len, out, 0);
@@ -3747,8 +3757,8 @@ SNDEF sn_str sn_http_param(const sn_request *req, const char *name) {
   return none;
 }
 
-SNDEF int sn_http_query(const sn_request *req, const char *name, char *out, size_t out_len) {
-  sn_str q = req->query;
+/* The first `name=value` pair of an urlencoded list (a query, a form body). */
+static int sn__urlenc_get(sn_str q, const char *name, char *out, size_t out_len) {
   size_t nlen = strlen(name);
   if (out == NULL || out_len == 0) return SN_ERR_INVALID;
   while (q.len) {
@@ -3766,6 +3776,16 @@ SNDEF int sn_http_query(const sn_request *req, const char *name, char *out, size
   }
   return SN_ERR_NOT_FOUND;
 }
+
+SNDEF int sn_http_query(const sn_request *req, const char *name, char *out, size_t out_len) {
+  return sn__urlenc_get(req->query, name, out, out_len);
+}
+
+#if SN_ENABLE_AUTH
+SNDEF int sn_http_form(const sn_request *req, const char *name, char *out, size_t out_len) {
+  return sn__urlenc_get(req->body, name, out, out_len);
+}
+#endif
 
 /* One string, "<code><reason>\0" after another: a third of the flash a
    switch takes. */
@@ -4021,6 +4041,11 @@ struct sn_conn {
   mbedtls_ssl_context ssl;
   char peer[48];
   char subject[SN_SUBJECT_MAX];
+#if SN_ENABLE_AUTH
+  const sn_user *user; /* who the request's guard let in (sn_http_user) */
+  uint8_t user_how;    /* enum sn_auth_how */
+  uint8_t guarding;    /* held by its guard (SN__R_DEFERRED) until a password check */
+#endif
   union {
     void *p;
     uint64_t u;
@@ -4638,7 +4663,23 @@ static void sn__http_dispatch(sn_conn *c) {
   if (c->rstate == SN__R_DISPATCH) c->rstate = SN__R_RESPOND;
 }
 
-/* Called once the head is parsed: body framing, limits, Expect. Returns 1. */
+/* A head refused before its body (by its guard or on_head): the reply is
+   queued, the body, if any, is not read. */
+static void sn__http_refused_head(sn_conn *c) {
+  c->app_holds = 0;
+  c->streamed = 0;
+  c->st.io.mgr->stats.requests++;
+  c->rstate = SN__R_RESPOND;
+  c->body_end = c->head_len;
+}
+
+static int sn__http_head_accepted(sn_conn *c);
+#if SN_ENABLE_AUTH
+static int sn__guard(sn_conn *c, const sn_guard *g);
+#endif
+
+/* Called once the head is parsed: body framing, limits, Expect, the
+   route's guard. Returns 1. */
 static int sn__http_begin_body(sn_conn *c, const sn__framing *f) {
   sn__listener *l = c->lst;
   sn_request *req = &c->req;
@@ -4646,7 +4687,6 @@ static int sn__http_begin_body(sn_conn *c, const sn__framing *f) {
   sn_str expect = sn_http_header(req, "expect");
   sn_mgr *m = c->st.io.mgr;
   const sn_route_opts *ro;
-  int has_body, expects;
   c->is_head = sn__eq(req->method, "HEAD");
   c->keep_alive = req->version == 11 ? !sn__has_token(conn, "close") : sn__has_token(conn, "keep-alive");
   c->close_after = !c->keep_alive;
@@ -4673,11 +4713,44 @@ static int sn__http_begin_body(sn_conn *c, const sn__framing *f) {
     c->body_left = f->length;
     if (!c->streamed) c->body_len = (size_t) f->length;
   }
-  has_body = c->req_chunked || c->body_left > 0;
-  expects = expect.ptr != NULL;
-  if (expects && !sn__ieq(expect.ptr, expect.len, "100-continue")) return sn__http_fail(c, 417), 1;
+  if (expect.ptr != NULL && !sn__ieq(expect.ptr, expect.len, "100-continue")) return sn__http_fail(c, 417), 1;
+#if SN_ENABLE_AUTH
+  c->user = NULL;
+  c->user_how = SN_AUTH_NONE;
+  c->guarding = 0;
+  if (c->route != NULL) {
+    const sn_guard *g = c->route->guard != NULL ? c->route->guard : l->opts.router->guard;
+    if (g != NULL && g->mode != SN_GUARD_OPEN) {
+      int v;
+      c->close_after = c->close_after || c->req_chunked || c->body_left > 0;
+      c->rstate = SN__R_DISPATCH;
+      c->resp = SN__RESP_NONE;
+      v = sn__guard(c, g);
+      if (c->state != SN__C_OPEN) return 1;
+      if (v == 0) return sn__http_refused_head(c), 1;
+      if (v == 2) { /* held for a password check: sn__guard_resume goes on */
+        c->rstate = SN__R_DEFERRED;
+        c->guarding = 1;
+        c->t_req = m->port.now_ms(m->port.ctx);
+        return 1;
+      }
+      c->close_after = !c->keep_alive;
+    }
+  }
+#endif
+  return sn__http_head_accepted(c);
+}
+
+/* The head is let in (by its guard, if it has one): on_head, 100 Continue,
+   then the body. Returns 1. */
+static int sn__http_head_accepted(sn_conn *c) {
+  sn_request *req = &c->req;
+  sn_str expect = sn_http_header(req, "expect");
+  sn__listener *l = c->lst;
+  const sn_route_opts *ro = sn__route_opts(c);
+  int has_body = c->req_chunked || c->body_left > 0;
   /* RFC 9110 10.1.1: ask for the body only when it has not come already */
-  expects = expects && has_body && req->version == 11 && c->st.rx.len == c->head_len;
+  int expects = expect.ptr != NULL && has_body && req->version == 11 && c->st.rx.len == c->head_len;
   if (ro != NULL && ro->on_head != NULL) {
     /* a refusal here means the body will not be read: if one comes, the
        connection cannot be used again */
@@ -4687,14 +4760,7 @@ static int sn__http_begin_body(sn_conn *c, const sn__framing *f) {
     c->app_holds = 1;
     ro->on_head(c, req, c->route->user);
     if (c->state != SN__C_OPEN) return 1;
-    if (c->resp != SN__RESP_NONE) {
-      c->app_holds = 0;
-      c->streamed = 0;
-      m->stats.requests++;
-      c->rstate = SN__R_RESPOND;
-      c->body_end = c->head_len; /* the body, if any, is not read */
-      return 1;
-    }
+    if (c->resp != SN__RESP_NONE) return sn__http_refused_head(c), 1;
     c->close_after = !c->keep_alive;
   }
   if (expects && c->route == NULL && !(SN_ENABLE_PLAIN_HTTP && l->opts.redirect_to_https)) {
@@ -7760,15 +7826,6 @@ SNDEF int sn_multipart_finish(sn_multipart *mp) {
 // >>ota
 /* Signed updates: the verifier between an image's bytes and the slot, and
    the HTTP route that feeds it from a raw or a multipart body. */
-#if MBEDTLS_VERSION_MAJOR >= 3
-#define sn__sha_starts(x) mbedtls_sha256_starts(x, 0)
-#define sn__sha_update mbedtls_sha256_update
-#define sn__sha_finish mbedtls_sha256_finish
-#else
-#define sn__sha_starts(x) mbedtls_sha256_starts_ret(x, 0)
-#define sn__sha_update mbedtls_sha256_update_ret
-#define sn__sha_finish mbedtls_sha256_finish_ret
-#endif
 
 typedef struct sn__ota_job { /* one update: allocated at begin, freed at its end */
   mbedtls_sha256_context payload, whole;
@@ -8185,6 +8242,851 @@ SNDEF int sn_router_add_ota(sn_router *r, const char *method, const char *patter
   return sn_router_add_opts(r, method, pattern, &o->route);
 }
 #endif /* SN_ENABLE_OTA */
+
+#if SN_ENABLE_AUTH
+// >>auth
+/* Logging in: PBKDF2 verifiers, the guard of a route, sessions, the Basic
+   cache and the throttle of failed checks. */
+
+/* HMAC-SHA256 (RFC 2104) with the key's two pads hashed once: a PBKDF2
+   iteration is then two SHA-256 blocks. */
+typedef struct sn__hmac {
+  mbedtls_sha256_context in, out;
+} sn__hmac;
+
+static int sn__hmac_key(sn__hmac *h, const void *key, size_t len) {
+  unsigned char k[64], pad[64];
+  int i, r;
+  memset(k, 0, sizeof k);
+  if (len > 64) {
+    if ((r = sn__sha256((const unsigned char *) key, len, k)) != 0) return r;
+  } else if (len > 0) {
+    memcpy(k, key, len);
+  }
+  mbedtls_sha256_init(&h->in);
+  mbedtls_sha256_init(&h->out);
+  for (i = 0; i < 64; i++) pad[i] = (unsigned char) (k[i] ^ 0x36);
+  r = sn__sha_starts(&h->in);
+  if (r == 0) r = sn__sha_update(&h->in, pad, 64);
+  for (i = 0; i < 64; i++) pad[i] = (unsigned char) (k[i] ^ 0x5c);
+  if (r == 0) r = sn__sha_starts(&h->out);
+  if (r == 0) r = sn__sha_update(&h->out, pad, 64);
+  mbedtls_platform_zeroize(k, sizeof k);
+  mbedtls_platform_zeroize(pad, sizeof pad);
+  return r;
+}
+
+static void sn__hmac_free(sn__hmac *h) {
+  mbedtls_sha256_free(&h->in);
+  mbedtls_sha256_free(&h->out);
+}
+
+/* out = HMAC(key, a || b) */
+static int sn__hmac_run(const sn__hmac *h, const void *a, size_t alen, const void *b, size_t blen, unsigned char out[32]) {
+  mbedtls_sha256_context t;
+  unsigned char inner[32];
+  int r;
+  mbedtls_sha256_init(&t);
+  mbedtls_sha256_clone(&t, &h->in);
+  r = sn__sha_update(&t, (const unsigned char *) a, alen);
+  if (r == 0 && blen > 0) r = sn__sha_update(&t, (const unsigned char *) b, blen);
+  if (r == 0) r = sn__sha_finish(&t, inner);
+  mbedtls_sha256_clone(&t, &h->out);
+  if (r == 0) r = sn__sha_update(&t, inner, 32);
+  if (r == 0) r = sn__sha_finish(&t, out);
+  mbedtls_sha256_free(&t);
+  return r;
+}
+
+SNDEF int sn_pbkdf2_sha256(const void *pw, size_t pw_len, const unsigned char *salt, size_t salt_len,
+                           uint32_t iterations, unsigned char *out, size_t out_len) {
+  sn__hmac h;
+  unsigned char u[32], t[32], cnt[4];
+  uint32_t block = 1, i;
+  size_t done = 0;
+  int r;
+  if ((pw == NULL && pw_len > 0) || (salt == NULL && salt_len > 0) || iterations == 0 || (out == NULL && out_len > 0))
+    return SN_ERR_INVALID;
+  if ((r = sn__hmac_key(&h, pw, pw_len)) != 0) return sn__hmac_free(&h), SN_ERR_INVALID;
+  while (r == 0 && done < out_len) {
+    size_t k, take = out_len - done < 32 ? out_len - done : 32;
+    cnt[0] = (unsigned char) (block >> 24), cnt[1] = (unsigned char) (block >> 16);
+    cnt[2] = (unsigned char) (block >> 8), cnt[3] = (unsigned char) block;
+    r = sn__hmac_run(&h, salt, salt_len, cnt, 4, u);
+    memcpy(t, u, 32);
+    for (i = 1; r == 0 && i < iterations; i++) {
+      r = sn__hmac_run(&h, u, 32, NULL, 0, u);
+      for (k = 0; k < 32; k++) t[k] ^= u[k];
+    }
+    memcpy(out + done, t, take);
+    done += take;
+    block++;
+  }
+  sn__hmac_free(&h);
+  mbedtls_platform_zeroize(u, sizeof u);
+  mbedtls_platform_zeroize(t, sizeof t);
+  return r == 0 ? SN_OK : SN_ERR_INVALID;
+}
+
+/* Equal in time that depends on n only. */
+static int sn__ct_eq(const unsigned char *a, const unsigned char *b, size_t n) {
+  unsigned char d = 0;
+  size_t i;
+  for (i = 0; i < n; i++) d |= (unsigned char) (a[i] ^ b[i]);
+  return d == 0;
+}
+
+static int sn__role_char(int ch) {
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' ||
+         ch == '-';
+}
+
+/* A user name: 1-32 bytes, no ':' and no control byte. */
+static int sn__name_ok(const char *p, size_t n) {
+  size_t i;
+  if (n == 0 || n > SN_USER_NAME_MAX) return 0;
+  for (i = 0; i < n; i++)
+    if ((unsigned char) p[i] < 0x20 || p[i] == 0x7f || p[i] == ':') return 0;
+  return 1;
+}
+
+static int sn__lowhex(const char *p, size_t n, unsigned char *out) {
+  size_t i;
+  for (i = 0; i < n; i += 2) {
+    int hi = sn__hexval(p[i]), lo = sn__hexval(p[i + 1]);
+    if (hi < 0 || lo < 0 || (p[i] >= 'A' && p[i] <= 'F') || (p[i + 1] >= 'A' && p[i + 1] <= 'F')) return 0;
+    out[i / 2] = (unsigned char) (hi << 4 | lo);
+  }
+  return 1;
+}
+
+SNDEF int sn_user_parse(sn_user *u, const char *line, size_t len) {
+  const char *f[6], *end;
+  size_t fl[6], i;
+  int nf = 0;
+  uint32_t it = 0;
+  if (u == NULL || line == NULL) return SN_ERR_INVALID;
+  if (len > 0 && line[len - 1] == '\n') len--;
+  if (len > 0 && line[len - 1] == '\r') len--;
+  end = line + len;
+  while (nf < 6) {
+    const char *colon = (const char *) memchr(line, ':', (size_t) (end - line));
+    f[nf] = line;
+    fl[nf] = colon ? (size_t) (colon - line) : (size_t) (end - line);
+    nf++;
+    if (colon == NULL) break;
+    line = colon + 1;
+  }
+  if (nf != 6 || f[5] + fl[5] != end) return SN_ERR_INVALID;
+  if (!sn__name_ok(f[0], fl[0]) || fl[1] == 0 || fl[1] > SN_USER_ROLE_MAX) return SN_ERR_INVALID;
+  for (i = 0; i < fl[1]; i++)
+    if (!sn__role_char((unsigned char) f[1][i])) return SN_ERR_INVALID;
+  if (fl[2] != 13 || memcmp(f[2], "pbkdf2-sha256", 13) != 0) return SN_ERR_INVALID;
+  if (fl[3] == 0 || fl[3] > 8 || f[3][0] == '0') return SN_ERR_INVALID;
+  for (i = 0; i < fl[3]; i++) {
+    if (f[3][i] < '0' || f[3][i] > '9') return SN_ERR_INVALID;
+    it = it * 10 + (uint32_t) (f[3][i] - '0');
+  }
+  if (it < 1000 || it > 10000000) return SN_ERR_INVALID;
+  if (fl[4] != 32 || fl[5] != 64) return SN_ERR_INVALID;
+  memset(u, 0, sizeof *u);
+  if (!sn__lowhex(f[4], 32, u->salt) || !sn__lowhex(f[5], 64, u->hash)) return memset(u, 0, sizeof *u), SN_ERR_INVALID;
+  memcpy(u->name, f[0], fl[0]);
+  memcpy(u->role, f[1], fl[1]);
+  u->iterations = it;
+  return SN_OK;
+}
+
+SNDEF int sn_user_check(const sn_user *u, const char *password, size_t len) {
+  unsigned char dk[32];
+  int ok;
+  if (u == NULL || u->iterations == 0 || (password == NULL && len > 0) || len > SN_AUTH_PASSWORD_MAX) return 0;
+  if (sn_pbkdf2_sha256(password, len, u->salt, sizeof u->salt, u->iterations, dk, sizeof dk) != SN_OK) return 0;
+  ok = sn__ct_eq(dk, u->hash, sizeof dk);
+  mbedtls_platform_zeroize(dk, sizeof dk);
+  return ok;
+}
+
+/* ---- the tables ---- */
+typedef struct sn__session {
+  unsigned char id[16];
+  const sn__listener *lst; /* made on it, valid on it only */
+  const sn_user *user;
+  uint64_t born, used;
+  uint8_t live;
+} sn__session;
+
+typedef struct sn__client { /* failed checks of one address */
+  char addr[48];            /* "": a free entry */
+  uint32_t fails;
+  uint64_t first, next, locked_until, seen;
+} sn__client;
+
+typedef struct sn__bcache { /* Basic credentials that passed */
+  unsigned char key[32];    /* HMAC(a->key, the header's value) */
+  const sn_user *user;
+  uint64_t used;
+  uint8_t live;
+} sn__bcache;
+
+typedef struct sn__pending { /* a login held for its turn */
+  sn_timer timer;
+  struct sn_auth *a;
+  sn_req_ref ref;
+  const sn_user *user;      /* NULL: a name no user has (the dummy is checked) */
+  char addr[48];
+  unsigned char bkey[32];   /* a Basic one: its cache key */
+  char pw[SN_AUTH_PASSWORD_MAX];
+  size_t pw_len;
+  uint8_t used, form;
+} sn__pending;
+
+struct sn_auth {
+  sn_mgr *mgr;
+  sn_auth_opts o;
+  sn_user dummy;            /* for names no user has: costs a check like a real one */
+  unsigned char key[32];    /* the Basic cache's key, from the DRBG */
+  uint64_t g_next;          /* the global cap's next free turn */
+  int max_sessions;
+  sn__session sess[SN_AUTH_SESSIONS];
+  sn__client cl[SN_AUTH_CLIENTS];
+  sn__bcache bc[SN_AUTH_BASIC_CACHE];
+  sn__pending pend[SN_AUTH_PENDING];
+};
+
+SNDEF size_t sn_auth_size(void) { return sizeof(struct sn_auth); }
+
+static const sn_user *sn__user_find(const sn_auth *a, const char *name, size_t n) {
+  size_t i;
+  const sn_user *found = NULL;
+  for (i = 0; i < a->o.user_count; i++) /* every entry, found or not */
+    if (strlen(a->o.users[i].name) == n && memcmp(a->o.users[i].name, name, n) == 0 && found == NULL)
+      found = &a->o.users[i];
+  return found;
+}
+
+SNDEF int sn_auth_create(sn_auth **out, sn_mgr *mgr, const sn_auth_opts *opts) {
+  sn_auth *a;
+  size_t i, j;
+  uint32_t most = SN_AUTH_ITERATIONS;
+  if (out == NULL || mgr == NULL || opts == NULL || (opts->users == NULL && opts->user_count > 0)) return SN_ERR_INVALID;
+  for (i = 0; i < opts->user_count; i++) {
+    const sn_user *u = &opts->users[i];
+    const char *z = (const char *) memchr(u->name, '\0', sizeof u->name);
+    size_t k, rl;
+    if (z == NULL || !sn__name_ok(u->name, (size_t) (z - u->name)) || memchr(u->role, '\0', sizeof u->role) == NULL)
+      return SN_ERR_INVALID;
+    rl = strlen(u->role);
+    if (rl == 0) return SN_ERR_INVALID;
+    for (k = 0; k < rl; k++)
+      if (!sn__role_char((unsigned char) u->role[k])) return SN_ERR_INVALID;
+    for (j = 0; j < i; j++)
+      if (strcmp(opts->users[j].name, u->name) == 0) return SN_ERR_INVALID;
+    if (u->iterations > most) most = u->iterations;
+  }
+  a = (sn_auth *) SN_MALLOC(sizeof *a);
+  if (a == NULL) return SN_ERR_NOMEM;
+  memset(a, 0, sizeof *a);
+  a->mgr = mgr;
+  a->o = *opts;
+  if (a->o.realm == NULL) a->o.realm = "securenet";
+  if (a->o.login_path == NULL) a->o.login_path = "/login";
+  if (a->o.logout_path == NULL) a->o.logout_path = "/logout";
+  if (a->o.after_login == NULL) a->o.after_login = "/";
+  if (a->o.idle_s == 0) a->o.idle_s = 900;
+  if (a->o.lifetime_s == 0) a->o.lifetime_s = 28800;
+  if (a->o.delay_ms == 0) a->o.delay_ms = 250;
+  if (a->o.delay_max_ms == 0) a->o.delay_max_ms = 4000;
+  if (a->o.lockout_failures <= 0) a->o.lockout_failures = 8;
+  if (a->o.lockout_window_s == 0) a->o.lockout_window_s = 900;
+  if (a->o.lockout_s == 0) a->o.lockout_s = 900;
+  if (a->o.checks_per_s == 0) a->o.checks_per_s = 8;
+  a->max_sessions = SN_AUTH_SESSIONS;
+  a->dummy.iterations = most;
+  memcpy(a->dummy.role, "-", 2);
+  if (sn_mgr_random(mgr, a->key, sizeof a->key) != 0 || sn_mgr_random(mgr, a->dummy.salt, sizeof a->dummy.salt) != 0 ||
+      sn_mgr_random(mgr, a->dummy.hash, sizeof a->dummy.hash) != 0) {
+    SN_FREE(a);
+    return SN_ERR_ENTROPY;
+  }
+  *out = a;
+  return SN_OK;
+}
+
+SNDEF int sn_auth_sessions(const sn_auth *a) {
+  int i, n = 0;
+  uint64_t now;
+  if (a == NULL) return 0;
+  now = sn_mgr_now_ms(a->mgr);
+  for (i = 0; i < SN_AUTH_SESSIONS; i++)
+    if (a->sess[i].live && now - a->sess[i].used < (uint64_t) a->o.idle_s * 1000 &&
+        now - a->sess[i].born < (uint64_t) a->o.lifetime_s * 1000)
+      n++;
+  return n;
+}
+
+SNDEF int sn_auth_logout_user(sn_auth *a, const char *name) {
+  int i, n = 0;
+  if (a == NULL || name == NULL) return 0;
+  for (i = 0; i < SN_AUTH_SESSIONS; i++)
+    if (a->sess[i].live && strcmp(a->sess[i].user->name, name) == 0) memset(&a->sess[i], 0, sizeof a->sess[i]), n++;
+  for (i = 0; i < SN_AUTH_BASIC_CACHE; i++)
+    if (a->bc[i].live && strcmp(a->bc[i].user->name, name) == 0) memset(&a->bc[i], 0, sizeof a->bc[i]);
+  return n;
+}
+
+/* ---- parsing what the client sends ---- */
+/* The session cookie in a Cookie header's value (RFC 6265 5.4:
+   "name=value; name=value"): 1 with its id, 0 when there is none, or it is
+   not 32 lowercase hex digits. A second __Host-sn pair makes it none. */
+static int sn__cookie_session(sn_str h, unsigned char id[16]) {
+  int found = 0;
+  while (h.len > 0) {
+    const char *semi = (const char *) memchr(h.ptr, ';', h.len);
+    size_t n = semi ? (size_t) (semi - h.ptr) : h.len;
+    sn_str pair = sn__trim((sn_str){h.ptr, n});
+    if (pair.len >= 10 && memcmp(pair.ptr, "__Host-sn=", 10) == 0) {
+      if (found || pair.len != 42 || !sn__lowhex(pair.ptr + 10, 32, id)) return 0;
+      found = 1;
+    }
+    h.ptr += semi ? n + 1 : n;
+    h.len -= semi ? n + 1 : n;
+  }
+  return found;
+}
+
+static int sn__b64val(int ch) {
+  if (ch >= 'A' && ch <= 'Z') return ch - 'A';
+  if (ch >= 'a' && ch <= 'z') return ch - 'a' + 26;
+  if (ch >= '0' && ch <= '9') return ch - '0' + 52;
+  return ch == '+' ? 62 : ch == '/' ? 63 : -1;
+}
+
+/* Authorization: Basic <base64 of user ':' password> (RFC 7617): the user
+   (NUL-terminated) and the password's bytes. SN_ERR_UNSUPPORTED for
+   another scheme, SN_ERR_PROTO for bad base64, no ':' or a user that is
+   no name, SN_ERR_TOO_BIG when either does not fit. */
+static int sn__basic_decode(sn_str v, char *user, size_t user_cap, char *pw, size_t pw_cap, size_t *pw_len) {
+  unsigned char dec[3 * (SN_USER_NAME_MAX + SN_AUTH_PASSWORD_MAX + 4) / 3 + 3];
+  size_t i, n = 0, pad = 0, ulen;
+  unsigned acc = 0;
+  int bits = 0;
+  const unsigned char *colon;
+  v = sn__trim(v);
+  if (v.len < 6 || !sn__ieq(v.ptr, 5, "basic") || (v.ptr[5] != ' ')) return SN_ERR_UNSUPPORTED;
+  v.ptr += 6, v.len -= 6;
+  while (v.len > 0 && v.ptr[0] == ' ') v.ptr++, v.len--;
+  if (v.len == 0 || v.len % 4 != 0) return SN_ERR_PROTO;
+  if (v.len / 4 * 3 > sizeof dec) return SN_ERR_TOO_BIG;
+  for (i = 0; i < v.len; i++) {
+    int d = sn__b64val((unsigned char) v.ptr[i]);
+    if (v.ptr[i] == '=' && i + 2 >= v.len && (i + 1 == v.len || v.ptr[i + 1] == '=')) {
+      pad++;
+      continue;
+    }
+    if (d < 0 || pad > 0) return SN_ERR_PROTO;
+    acc = (acc << 6) | (unsigned) d;
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      dec[n++] = (unsigned char) (acc >> bits);
+      acc &= (1u << bits) - 1;
+    }
+  }
+  if (acc != 0) return SN_ERR_PROTO; /* non-canonical: bits left over */
+  colon = (const unsigned char *) memchr(dec, ':', n);
+  if (colon == NULL) return mbedtls_platform_zeroize(dec, sizeof dec), SN_ERR_PROTO;
+  ulen = (size_t) (colon - dec);
+  if (!sn__name_ok((const char *) dec, ulen) && ulen <= SN_USER_NAME_MAX) return mbedtls_platform_zeroize(dec, sizeof dec), SN_ERR_PROTO;
+  if (ulen + 1 > user_cap || n - ulen - 1 > pw_cap) return mbedtls_platform_zeroize(dec, sizeof dec), SN_ERR_TOO_BIG;
+  memcpy(user, dec, ulen);
+  user[ulen] = '\0';
+  *pw_len = n - ulen - 1;
+  memcpy(pw, colon + 1, *pw_len);
+  mbedtls_platform_zeroize(dec, sizeof dec);
+  return SN_OK;
+}
+
+/* The client's address without its port ("192.0.2.1:5000", "[::1]:5000"). */
+static void sn__peer_ip(const sn_conn *c, char out[48]) {
+  const char *p = c->peer, *colon = strrchr(p, ':');
+  size_t n = strlen(p);
+  if (p[0] == '[' && strchr(p, ']') != NULL) n = (size_t) (strchr(p, ']') - p) + 1;
+  else if (colon != NULL && strchr(p, ':') == colon) n = (size_t) (colon - p);
+  if (n > 47) n = 47;
+  memcpy(out, p, n);
+  out[n] = '\0';
+}
+
+/* The request's own origin, scheme://Host, equals Origin (default port
+   left out of both). */
+static int sn__origin_is_own(const sn_conn *c, sn_str origin) {
+  sn_str host = sn__trim(sn_http_header(&c->req, "host"));
+  const char *scheme = sn_conn_is_tls(c) ? "https://" : "http://";
+  const char *dflt = sn_conn_is_tls(c) ? ":443" : ":80";
+  size_t sl = strlen(scheme), dl = strlen(dflt);
+  origin = sn__trim(origin);
+  if (host.ptr == NULL || host.len == 0 || origin.len <= sl || !sn__ieq(origin.ptr, sl, scheme)) return 0;
+  origin.ptr += sl, origin.len -= sl;
+  if (origin.len > dl && sn__ieq(origin.ptr + origin.len - dl, dl, dflt)) origin.len -= dl;
+  if (host.len > dl && sn__ieq(host.ptr + host.len - dl, dl, dflt)) host.len -= dl;
+  if (origin.len != host.len) return 0;
+  for (sl = 0; sl < host.len; sl++)
+    if (sn__lower((unsigned char) origin.ptr[sl]) != sn__lower((unsigned char) host.ptr[sl])) return 0;
+  return 1;
+}
+
+/* CSRF (step 2 of the guard): 0 when a browser says the request came from
+   another origin. */
+static int sn__same_origin(const sn_conn *c) {
+  sn_str sfs = sn__trim(sn_http_header(&c->req, "sec-fetch-site"));
+  sn_str origin = sn_http_header(&c->req, "origin");
+  if (sfs.ptr != NULL && !sn__ieq(sfs.ptr, sfs.len, "same-origin") && !sn__ieq(sfs.ptr, sfs.len, "none")) return 0;
+  return origin.ptr == NULL || sn__origin_is_own(c, origin);
+}
+
+static int sn__safe_method(const sn_request *req) {
+  return sn__eq(req->method, "GET") || sn__eq(req->method, "HEAD") || sn__eq(req->method, "OPTIONS");
+}
+
+/* A refusal in words: text/plain, with extra header lines. Returns 0. */
+static int sn__auth_refuse(sn_conn *c, int status, const char *headers, const char *why) {
+  char h[400];
+  snprintf(h, sizeof h, "%sContent-Type: text/plain; charset=utf-8\r\nCache-Control: no-store\r\n", headers ? headers : "");
+  sn_http_printf(c, status, h, "%d %s: %s\n", status, sn_http_reason(status), why);
+  return 0;
+}
+
+/* ---- sessions ---- */
+static int sn__session_live(const sn_auth *a, const sn__session *s, uint64_t now) {
+  return s->live && now - s->used < (uint64_t) a->o.idle_s * 1000 && now - s->born < (uint64_t) a->o.lifetime_s * 1000;
+}
+
+/* The live session of this id on this listener, or NULL (every entry is
+   compared, in constant time each). */
+static sn__session *sn__session_find(sn_auth *a, const unsigned char id[16], const sn__listener *l, uint64_t now) {
+  sn__session *found = NULL;
+  int i;
+  for (i = 0; i < SN_AUTH_SESSIONS; i++) {
+    sn__session *s = &a->sess[i];
+    int eq = sn__ct_eq(s->id, id, 16);
+    if (eq && s->live && !sn__session_live(a, s, now)) memset(s, 0, sizeof *s); /* over: forgotten */
+    else if (eq && s->live && s->lst == l && found == NULL) found = s;
+  }
+  return found;
+}
+
+static sn__session *sn__session_new(sn_auth *a, const sn_user *u, const sn__listener *l, uint64_t now) {
+  sn__session *s = NULL;
+  int i;
+  for (i = 0; i < SN_AUTH_SESSIONS; i++) {
+    sn__session *e = &a->sess[i];
+    if (!sn__session_live(a, e, now)) {
+      s = e;
+      break;
+    }
+    if (s == NULL || e->used < s->used) s = e; /* the least recently used */
+  }
+  if (s->live && sn__session_live(a, s, now))
+    sn__log(a->mgr, SN_LOG_INFO, "session table full: the session of %s used least recently ended", s->user->name);
+  memset(s, 0, sizeof *s);
+  if (sn_mgr_random(a->mgr, s->id, sizeof s->id) != 0) return NULL;
+  s->lst = l;
+  s->user = u;
+  s->born = s->used = now;
+  s->live = 1;
+  return s;
+}
+
+/* ---- throttle ---- */
+static sn__client *sn__client_find(sn_auth *a, const char *addr, uint64_t now) {
+  int i;
+  for (i = 0; i < SN_AUTH_CLIENTS; i++) {
+    sn__client *e = &a->cl[i];
+    if (e->addr[0] == '\0' || strcmp(e->addr, addr) != 0) continue;
+    if (e->locked_until <= now && now - e->first >= (uint64_t) a->o.lockout_window_s * 1000 && e->next <= now) {
+      memset(e, 0, sizeof *e); /* its window is over */
+      return NULL;
+    }
+    return e;
+  }
+  return NULL;
+}
+
+static uint32_t sn__delay(const sn_auth *a, uint32_t fails) {
+  uint64_t d;
+  if (fails == 0) return 0;
+  d = fails > 20 ? (uint64_t) a->o.delay_max_ms : (uint64_t) a->o.delay_ms << (fails - 1);
+  return d > a->o.delay_max_ms ? a->o.delay_max_ms : (uint32_t) d;
+}
+
+/* A check failed: counted; a lock-out when there are enough. */
+static void sn__client_failed(sn_auth *a, const char *addr, const char *name, uint64_t now) {
+  sn__client *e = sn__client_find(a, addr, now);
+  int i;
+  if (e == NULL) { /* a new entry: a free one, else the one seen least recently that is not locked */
+    for (i = 0; i < SN_AUTH_CLIENTS; i++) {
+      sn__client *x = &a->cl[i];
+      if (x->addr[0] == '\0') {
+        e = x;
+        break;
+      }
+      if (x->locked_until > now) continue;
+      if (e == NULL || x->seen < e->seen) e = x;
+    }
+    if (e == NULL) e = &a->cl[0]; /* every one locked: the global cap still holds */
+    memset(e, 0, sizeof *e);
+    snprintf(e->addr, sizeof e->addr, "%s", addr);
+    e->first = now;
+  }
+  e->fails++;
+  e->seen = now;
+  if (e->next < now + sn__delay(a, e->fails)) e->next = now + sn__delay(a, e->fails);
+  sn__log(a->mgr, SN_LOG_WARN, "login failed from %s (user \"%.32s\"): %u failure%s", addr, name, (unsigned) e->fails,
+          e->fails == 1 ? "" : "s");
+  if ((int) e->fails >= a->o.lockout_failures && e->locked_until <= now) {
+    e->locked_until = now + (uint64_t) a->o.lockout_s * 1000;
+    sn__log(a->mgr, SN_LOG_WARN, "logins from %s locked out for %u s after %u failures", addr, (unsigned) a->o.lockout_s,
+            (unsigned) e->fails);
+  }
+}
+
+static void sn__client_passed(sn_auth *a, const char *addr, uint64_t now) {
+  sn__client *e = sn__client_find(a, addr, now);
+  if (e != NULL) memset(e, 0, sizeof *e);
+}
+
+/* ---- a check and its answer ---- */
+enum { SN__AUTH_REFUSED = 0, SN__AUTH_OK = 1, SN__AUTH_HELD = 2 };
+
+static int sn__guard_finish(sn_conn *c, const sn_guard *g, const sn_user *u, int how);
+
+/* The session cookie of a good form login, then 303. */
+static void sn__login_answer(sn_auth *a, sn_conn *c, const sn_user *u) {
+  uint64_t now = sn_mgr_now_ms(a->mgr);
+  sn__session *s = sn__session_new(a, u, c->lst, now);
+  char h[400], hex[33];
+  int i;
+  if (s == NULL) {
+    sn__auth_refuse(c, 503, NULL, "no random bytes for a session");
+    return;
+  }
+  for (i = 0; i < 16; i++) snprintf(hex + 2 * i, 3, "%02x", s->id[i]);
+  snprintf(h, sizeof h,
+           "Set-Cookie: __Host-sn=%s; Secure; HttpOnly; SameSite=Strict; Path=/\r\nLocation: %s\r\n"
+           "Cache-Control: no-store\r\nContent-Type: text/plain; charset=utf-8\r\n",
+           hex, a->o.after_login);
+  mbedtls_platform_zeroize(hex, sizeof hex);
+  sn__log(a->mgr, SN_LOG_INFO, "%s logged in from %s", u->name, c->peer);
+  sn_http_printf(c, 303, h, "logged in as %s\n", u->name);
+}
+
+static void sn__login_failed_answer(sn_auth *a, sn_conn *c) {
+  static const char fail[] = "WWW-Authenticate: Form realm=\"%s\"\r\nCache-Control: no-store\r\n";
+  char h[160];
+  snprintf(h, sizeof h, fail, a->o.realm);
+  if (a->o.login_page != NULL) {
+    char h2[256];
+    snprintf(h2, sizeof h2, "%sContent-Type: %s\r\n", h, sn_mime_type((sn_str){a->o.login_page->path, strlen(a->o.login_page->path)}));
+    sn_http_reply(c, 401, h2, a->o.login_page->data, a->o.login_page->len);
+  } else {
+    sn__auth_refuse(c, 401, h, "wrong user or password");
+  }
+}
+
+/* The verdict of a check on its request: a form login is answered; a
+   Basic request goes on (accepted) or is answered (refused). */
+static int sn__check_done(sn_auth *a, sn_conn *c, const sn_user *u, int ok, const char *name, const char *addr,
+                          const unsigned char *bkey, int form) {
+  uint64_t now = sn_mgr_now_ms(a->mgr);
+  if (!ok) {
+    sn__client_failed(a, addr, name, now);
+    if (form) return sn__login_failed_answer(a, c), SN__AUTH_REFUSED;
+    return sn__auth_refuse(c, 401, NULL, "wrong user or password"), SN__AUTH_REFUSED; /* no new prompt: a script */
+  }
+  sn__client_passed(a, addr, now);
+  if (form) return sn__login_answer(a, c, u), SN__AUTH_REFUSED;
+  if (bkey != NULL) { /* remembered: the least recently used entry goes */
+    sn__bcache *e = &a->bc[0];
+    int i;
+    for (i = 0; i < SN_AUTH_BASIC_CACHE; i++)
+      if (!a->bc[i].live || a->bc[i].used < e->used) e = &a->bc[i];
+    memcpy(e->key, bkey, 32);
+    e->user = u;
+    e->used = now;
+    e->live = 1;
+  }
+  return SN__AUTH_OK;
+}
+
+static int sn__check_now(sn_auth *a, const sn_user *u, const char *pw, size_t pw_len) {
+  /* a name no user has is checked against the dummy: the same time, and false */
+  int ok = sn_user_check(u != NULL ? u : &a->dummy, pw, pw_len);
+  return u != NULL && ok;
+}
+
+/* A held request: a Basic one goes on through its guard, or is answered. */
+static void sn__guard_resume(sn_conn *c, int verdict, const sn_user *u) {
+  const sn_guard *g = c->route->guard != NULL ? c->route->guard : c->lst->opts.router->guard;
+  c->guarding = 0;
+  if (verdict == SN__AUTH_OK) {
+    c->rstate = SN__R_DISPATCH;
+    verdict = sn__guard_finish(c, g, u, SN_AUTH_BASIC);
+    if (c->state != SN__C_OPEN) return;
+  }
+  if (verdict == SN__AUTH_OK) {
+    c->close_after = !c->keep_alive;
+    sn__http_head_accepted(c);
+  } else if (c->resp != SN__RESP_NONE) {
+    sn__http_refused_head(c);
+  }
+  c->more_work = 1; /* the buffered body, or the reply, goes on at this round */
+}
+
+static void sn__pending_fire(void *arg) {
+  sn__pending *p = (sn__pending *) arg;
+  sn_auth *a = p->a;
+  sn_conn *c;
+  int ok, v;
+  p->used = 0;
+  if (sn_req_conn(p->ref, &c) != SN_OK) { /* gone meanwhile (closed, timed out) */
+    mbedtls_platform_zeroize(p->pw, sizeof p->pw);
+    return;
+  }
+  ok = sn__check_now(a, p->user, p->pw, p->pw_len);
+  mbedtls_platform_zeroize(p->pw, sizeof p->pw);
+  v = sn__check_done(a, c, p->user, ok, p->user != NULL ? p->user->name : "?", p->addr, p->form ? NULL : p->bkey, p->form);
+  if (!p->form) sn__guard_resume(c, v, p->user);
+}
+
+/* A password check for this request: now, later (held: a form login is
+   deferred, a Basic request waits before its body), or not at all (the
+   address is locked out, or too many wait: 429). */
+static int sn__auth_attempt(sn_auth *a, sn_conn *c, const char *name, const char *pw, size_t pw_len,
+                            const unsigned char *bkey, int form) {
+  uint64_t now = sn_mgr_now_ms(a->mgr), t = now;
+  const sn_user *u = sn__user_find(a, name, strlen(name));
+  char addr[48], retry[64];
+  sn__client *e;
+  sn__pending *p = NULL;
+  int i;
+  sn__peer_ip(c, addr);
+  e = sn__client_find(a, addr, now);
+  if (e != NULL && e->locked_until > now) {
+    snprintf(retry, sizeof retry, "Retry-After: %lu\r\n", (unsigned long) ((e->locked_until - now) / 1000 + 1));
+    return sn__auth_refuse(c, 429, retry, "too many failed logins from this address: locked out for now");
+  }
+  if (e != NULL && e->next > t) t = e->next;
+  if (a->g_next > t) t = a->g_next;
+  if (t > now) {
+    for (i = 0; i < SN_AUTH_PENDING && p == NULL; i++)
+      if (!a->pend[i].used) p = &a->pend[i];
+  }
+  if (t - now > SN_AUTH_MAX_WAIT_MS || (t > now && p == NULL)) {
+    snprintf(retry, sizeof retry, "Retry-After: %lu\r\n", (unsigned long) ((t - now) / 1000 + 1));
+    return sn__auth_refuse(c, 429, retry, "too many logins at once: try again later");
+  }
+  /* the turn is taken: the next check of this address, and of anyone, waits after it */
+  a->g_next = t + 1000 / a->o.checks_per_s;
+  if (e != NULL) e->next = t + sn__delay(a, e->fails);
+  if (t <= now) {
+    int ok = sn__check_now(a, u, pw, pw_len);
+    return sn__check_done(a, c, u, ok, name, addr, bkey, form);
+  }
+  memset(p, 0, sizeof *p);
+  p->a = a;
+  p->user = u;
+  p->form = (uint8_t) form;
+  memcpy(p->addr, addr, sizeof addr);
+  if (bkey != NULL) memcpy(p->bkey, bkey, 32);
+  memcpy(p->pw, pw, pw_len);
+  p->pw_len = pw_len;
+  p->ref = form ? sn_http_defer(c) : sn_http_ref(c);
+  p->used = 1;
+  sn_timer_add(a->mgr, &p->timer, (uint32_t) (t - now), 0, sn__pending_fire, p);
+  return SN__AUTH_HELD;
+}
+
+/* ---- the guard ---- */
+static int sn__role_in(const char *roles, const char *role) {
+  sn_str list, item;
+  if (roles == NULL || roles[0] == '\0') return 1;
+  list.ptr = roles;
+  list.len = strlen(roles);
+  while (sn__next_item(&list, &item))
+    if (sn__eq(item, role)) return 1;
+  return 0;
+}
+
+/* Steps 4 and 5 once the user is known (or not). */
+static int sn__guard_finish(sn_conn *c, const sn_guard *g, const sn_user *u, int how) {
+  sn_auth *a = g->auth;
+  if (u == NULL) {
+    char h[200];
+    if (g->mode == SN_GUARD_PAGE) {
+      snprintf(h, sizeof h, "Location: %s\r\n", a->o.login_path);
+      return sn__auth_refuse(c, 303, h, "log in first");
+    }
+    snprintf(h, sizeof h, "WWW-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n", a->o.realm);
+    return sn__auth_refuse(c, 401, h, "credentials needed");
+  }
+  if (how == SN_AUTH_SESSION && !sn__safe_method(&c->req) && sn_http_header(&c->req, "sec-fetch-site").ptr == NULL &&
+      sn_http_header(&c->req, "origin").ptr == NULL)
+    return sn__auth_refuse(c, 403, NULL, "a session's request that changes state needs Origin or Sec-Fetch-Site (CSRF)");
+  if (!sn__role_in(g->roles, u->role)) return sn__auth_refuse(c, 403, NULL, "your role may not use this");
+  c->user = u;
+  c->user_how = (uint8_t) how;
+  return SN__AUTH_OK;
+}
+
+static int sn__guard(sn_conn *c, const sn_guard *g) {
+  sn_auth *a = g->auth;
+  const sn_request *req = &c->req;
+  const sn_user *u = NULL;
+  unsigned char id[16];
+  sn_str authz;
+  int how = SN_AUTH_NONE;
+  uint64_t now;
+  if (a == NULL) return sn__auth_refuse(c, 500, NULL, "a guard without its sn_auth");
+  if (!sn_conn_is_tls(c)) return sn__auth_refuse(c, 403, NULL, "this needs HTTPS: no credentials are taken over plain HTTP");
+  if (!sn__safe_method(req) && !sn__same_origin(c))
+    return sn__auth_refuse(c, 403, NULL, "a request from another site that would change state (CSRF)");
+  now = sn_mgr_now_ms(a->mgr);
+  if (a->o.cert_user != NULL && sn_conn_peer_subject(c) != NULL) {
+    u = a->o.cert_user(a->o.cert_arg, sn_conn_peer_subject(c));
+    how = SN_AUTH_CERT;
+  }
+  if (u == NULL && sn__cookie_session(sn_http_header(req, "cookie"), id)) {
+    sn__session *s = sn__session_find(a, id, c->lst, now);
+    if (s != NULL) {
+      s->used = now;
+      u = s->user;
+      how = SN_AUTH_SESSION;
+    }
+  }
+  authz = sn_http_header(req, "authorization");
+  if (u == NULL && authz.ptr != NULL) {
+    char name[SN_USER_NAME_MAX + 1], pw[SN_AUTH_PASSWORD_MAX];
+    size_t pw_len = 0;
+    unsigned char bkey[32];
+    sn__hmac h;
+    int r = sn__basic_decode(authz, name, sizeof name, pw, sizeof pw, &pw_len), i;
+    if (r != SN_OK) {
+      mbedtls_platform_zeroize(pw, sizeof pw);
+      return sn__auth_refuse(c, 401, NULL, r == SN_ERR_UNSUPPORTED ? "only Basic credentials are taken" : "malformed credentials");
+    }
+    r = sn__hmac_key(&h, a->key, sizeof a->key) == 0 && sn__hmac_run(&h, authz.ptr, authz.len, NULL, 0, bkey) == 0;
+    sn__hmac_free(&h);
+    if (!r) return mbedtls_platform_zeroize(pw, sizeof pw), sn__auth_refuse(c, 500, NULL, "hash failed");
+    for (i = 0; i < SN_AUTH_BASIC_CACHE; i++) {
+      sn__bcache *e = &a->bc[i];
+      if (e->live && now - e->used >= (uint64_t) a->o.idle_s * 1000) memset(e, 0, sizeof *e);
+      if (e->live && sn__ct_eq(e->key, bkey, 32) && u == NULL) u = e->user, e->used = now;
+    }
+    if (u == NULL) {
+      r = sn__auth_attempt(a, c, name, pw, pw_len, bkey, 0);
+      mbedtls_platform_zeroize(pw, sizeof pw);
+      if (r != SN__AUTH_OK) return r;
+      u = sn__user_find(a, name, strlen(name));
+    }
+    mbedtls_platform_zeroize(pw, sizeof pw);
+    how = SN_AUTH_BASIC;
+  }
+  return sn__guard_finish(c, g, u, how);
+}
+
+SNDEF void sn_router_guard(sn_router *r, const sn_guard *g) {
+  if (r != NULL) r->guard = g;
+}
+
+SNDEF int sn_route_guard(sn_router *r, const char *method, const char *pattern, const sn_guard *g) {
+  int i, n = 0;
+  if (r == NULL || pattern == NULL) return SN_ERR_INVALID;
+  for (i = 0; i < r->count; i++) {
+    const char *m = r->routes[i].method;
+    if (strcmp(r->routes[i].pattern, pattern) != 0) continue;
+    if ((m == NULL) != (method == NULL) || (m != NULL && strcmp(m, method) != 0)) continue;
+    r->routes[i].guard = g;
+    n++;
+  }
+  return n > 0 ? SN_OK : SN_ERR_NOT_FOUND;
+}
+
+SNDEF const sn_user *sn_http_user(const sn_conn *c, int *how) {
+  if (how != NULL) *how = c != NULL && c->user != NULL ? c->user_how : SN_AUTH_NONE;
+  return c != NULL ? c->user : NULL;
+}
+
+/* ---- the login and logout routes ---- */
+static const sn_guard sn__open_guard = {NULL, NULL, SN_GUARD_OPEN};
+
+static void sn__login_post(sn_conn *c, const sn_request *req, void *user) {
+  sn_auth *a = (sn_auth *) user;
+  char name[SN_USER_NAME_MAX + 2], pw[SN_AUTH_PASSWORD_MAX + 2];
+  sn_str ct = sn_http_header(req, "content-type");
+  int nl, pl;
+  if (!sn_conn_is_tls(c)) { sn__auth_refuse(c, 403, NULL, "this needs HTTPS: no credentials are taken over plain HTTP"); return; }
+  if (!sn__same_origin(c)) { sn__auth_refuse(c, 403, NULL, "a login from another site (CSRF)"); return; }
+  if (ct.ptr == NULL || ct.len < 33 || !sn__ieq(ct.ptr, 33, "application/x-www-form-urlencoded") ||
+      (ct.len > 33 && ct.ptr[33] != ';' && ct.ptr[33] != ' '))
+    { sn__auth_refuse(c, 415, NULL, "a login is a form post (application/x-www-form-urlencoded)"); return; }
+  nl = sn_http_form(req, "user", name, sizeof name);
+  pl = sn_http_form(req, "password", pw, sizeof pw);
+  if (nl < 0 || pl < 0 || !sn__name_ok(name, (size_t) nl) || (size_t) nl != strlen(name) || pl > SN_AUTH_PASSWORD_MAX) {
+    mbedtls_platform_zeroize(pw, sizeof pw);
+    if (nl == SN_ERR_NOT_FOUND || pl == SN_ERR_NOT_FOUND) { sn__auth_refuse(c, 400, NULL, "the form needs user and password"); return; }
+    { sn__login_failed_answer(a, c); return; }
+  }
+  sn__auth_attempt(a, c, name, pw, (size_t) pl, NULL, 1);
+  mbedtls_platform_zeroize(pw, sizeof pw);
+}
+
+static void sn__logout_post(sn_conn *c, const sn_request *req, void *user) {
+  sn_auth *a = (sn_auth *) user;
+  unsigned char id[16];
+  char h[256];
+  if (!sn__same_origin(c)) { sn__auth_refuse(c, 403, NULL, "a logout from another site (CSRF)"); return; }
+  if (sn__cookie_session(sn_http_header(req, "cookie"), id)) {
+    sn__session *s = sn__session_find(a, id, c->lst, sn_mgr_now_ms(a->mgr));
+    if (s != NULL) {
+      sn__log(a->mgr, SN_LOG_INFO, "%s logged out from %s", s->user->name, c->peer);
+      memset(s, 0, sizeof *s);
+    }
+  }
+  snprintf(h, sizeof h,
+           "Set-Cookie: __Host-sn=; Secure; HttpOnly; SameSite=Strict; Path=/; Max-Age=0\r\nLocation: %s\r\n"
+           "Cache-Control: no-store\r\nContent-Type: text/plain; charset=utf-8\r\n",
+           a->o.login_path);
+  sn_http_printf(c, 303, h, "logged out\n");
+}
+
+SNDEF int sn_router_add_login(sn_router *r, sn_auth *a) {
+  int ret;
+  if (r == NULL || a == NULL) return SN_ERR_INVALID;
+  if ((ret = sn_router_add(r, "POST", a->o.login_path, sn__login_post, a)) != SN_OK) return ret;
+  r->routes[r->count - 1].guard = &sn__open_guard;
+  if ((ret = sn_router_add(r, "POST", a->o.logout_path, sn__logout_post, a)) != SN_OK) return ret;
+  r->routes[r->count - 1].guard = &sn__open_guard;
+  return SN_OK;
+}
+
+SNDEF void sn_auth_destroy(sn_auth *a) {
+  int i;
+  if (a == NULL) return;
+  for (i = 0; i < SN_AUTH_PENDING; i++) {
+    sn__pending *p = &a->pend[i];
+    sn_conn *c;
+    if (!p->used) continue;
+    sn_timer_cancel(a->mgr, &p->timer);
+    if (sn_req_conn(p->ref, &c) == SN_OK) {
+      sn__auth_refuse(c, 503, NULL, "the login service stopped");
+      if (!p->form) sn__guard_resume(c, SN__AUTH_REFUSED, NULL);
+    }
+  }
+  mbedtls_platform_zeroize(a, sizeof *a);
+  SN_FREE(a);
+}
+#endif /* SN_ENABLE_AUTH */
 
 // >>poll
 /* The main loop: one wait for every listener and stream, then each stream's

@@ -39,8 +39,9 @@ static void serve_file(sn_conn *c, const sn_request *req, void *user) {
 static void api_status(sn_conn *c, const sn_request *req, void *user) {
   sn_mgr_stats st;
   char tls[256] = "null", client[SN_SUBJECT_MAX * 6 + 3] = "null", heap[40] = "", uptime[24];
-  char counts[64];
+  char counts[64], who[SN_USER_NAME_MAX * 6 + 16] = "";
   const char *subject = sn_conn_peer_subject(c);
+  const sn_user *u = sn_http_user(c, NULL);
   (void) req;
   (void) user;
   sn_mgr_stats_get(sn_conn_mgr(c), &st);
@@ -59,8 +60,12 @@ static void api_status(sn_conn *c, const sn_request *req, void *user) {
     *d = '\0';
     do *--d = (char) ('0' + (int) (up % 10)); while ((up /= 10) != 0);
     snprintf(counts, sizeof counts, ",\"aborted\":%lu,\"late\":%lu", demo_aborted, demo_late);
-    sn_http_json(c, 200, "{\"uptime_ms\":%s,\"connections\":%u,\"requests\":%lu,\"tls\":%s,\"client\":%s%s%s}\n", d,
-                 st.connections, st.requests, tls, client, heap, counts);
+    if (u != NULL) {
+      memcpy(who, ",\"user\":", 8);
+      sn_json_str(who + 8, sizeof who - 8, u->name, strlen(u->name));
+    }
+    sn_http_json(c, 200, "{\"uptime_ms\":%s,\"connections\":%u,\"requests\":%lu,\"tls\":%s,\"client\":%s%s%s%s}\n", d,
+                 st.connections, st.requests, tls, client, heap, counts, who);
   }
 }
 
@@ -424,6 +429,52 @@ static void api_firmware(sn_conn *c, const sn_request *req, void *user) {
                version, demo_u64(bytes, img.bytes), hex, why);
 }
 
+/* GET /api/health: open even with login on (a load balancer's probe) */
+static void api_health(sn_conn *c, const sn_request *req, void *user) {
+  (void) req, (void) user;
+  sn_http_json(c, 200, "{\"ok\":true}\n");
+}
+
+/* ---- login (sn_demo --users FILE) ------------------------------------------
+   With demo_auth set, every route needs a session or Basic credentials but
+   the login page, its files and /api/health: /api/ answers 401 with
+   WWW-Authenticate, pages a 303 to /login. */
+static sn_auth *demo_auth;
+static sn_guard demo_page_guard = {NULL, NULL, SN_GUARD_PAGE}, demo_api_guard = {NULL, NULL, SN_GUARD_API};
+static const sn_guard demo_open_guard = {NULL, NULL, SN_GUARD_OPEN};
+
+/* Mutual TLS: a verified certificate whose CN is a user's name is that user. */
+static const sn_user *demo_cert_user(void *arg, const char *subject) {
+  const sn_user *users = (const sn_user *) arg;
+  const char *cn = strstr(subject, "CN=");
+  size_t i, n;
+  if (cn == NULL || (cn != subject && cn[-1] != ' ')) return NULL;
+  cn += 3;
+  n = strcspn(cn, ",");
+  for (i = 0; users != NULL && users[i].name[0] != '\0'; i++)
+    if (strlen(users[i].name) == n && memcmp(users[i].name, cn, n) == 0) return &users[i];
+  return NULL;
+}
+
+static void demo_guard_routes(sn_router *router) {
+  static const char *const open_files[] = {"/login.html", "/login.js", "/style.css"};
+  const sn_static_file *login = sn_static_find(demo_files, DEMO_FILES_COUNT, (sn_str){"/login.html", 11});
+  int i;
+  size_t k;
+  demo_page_guard.auth = demo_api_guard.auth = demo_auth;
+  sn_router_guard(router, &demo_page_guard);
+  for (i = 0; i < router->count; i++)
+    if (strncmp(router->routes[i].pattern, "/api/", 5) == 0)
+      sn_route_guard(router, router->routes[i].method, router->routes[i].pattern, &demo_api_guard);
+  if (login != NULL) {
+    sn_router_add(router, "GET", "/login", serve_file, (void *) login);
+    sn_route_guard(router, "GET", "/login", &demo_open_guard);
+  }
+  for (k = 0; k < sizeof open_files / sizeof open_files[0]; k++) sn_route_guard(router, "GET", open_files[k], &demo_open_guard);
+  sn_route_guard(router, "GET", "/api/health", &demo_open_guard);
+  sn_router_add_login(router, demo_auth);
+}
+
 /* Routes a program adds beside the shared ones (sn_demo: /api/worker). */
 static void (*demo_extra_routes)(sn_router *router);
 
@@ -449,7 +500,9 @@ static void demo_routes(sn_router *router, sn_mgr *mgr) {
     sn_router_add_ota(router, "PUT", "/api/firmware", demo_ota);
     sn_router_add(router, "GET", "/api/firmware", api_firmware, NULL);
   }
+  sn_router_add(router, "GET", "/api/health", api_health, NULL);
   if (demo_extra_routes != NULL) demo_extra_routes(router);
+  if (demo_auth != NULL) demo_guard_routes(router);
 }
 
 /* ---- what both demo programs' main() share ------------------------------- */
@@ -462,13 +515,14 @@ typedef struct demo_config {
   unsigned long max_body, request_timeout_ms, idle_timeout_ms;
   unsigned long hsts; /* Strict-Transport-Security max-age on HTTPS; 0: not sent */
   unsigned long handshake_timeout_ms;
+  unsigned https_port2; /* a second HTTPS listener on the same routes; 0: none */
 } demo_config;
 
 #define DEMO_OPTIONS_HELP                                                               \
   "[--https-port N] [--http-port N] [--redirect] [--cert FILE --key FILE]\n"            \
   "       [--client-ca FILE] [--bind ADDR] [--max-conns N] [--max-body N]\n"             \
   "       [--request-timeout-ms N] [--idle-timeout-ms N] [--handshake-timeout-ms N]\n" \
-  "       [--hsts SECONDS] [--verbose]"
+  "       [--hsts SECONDS] [--https-port2 N] [--verbose]"
 
 /* Reads the options into c (which holds the defaults). Returns 0, or -1 for
    an unknown or incomplete option. */
@@ -480,6 +534,7 @@ static int demo_parse(int argc, char **argv, demo_config *c) {
     else if (strcmp(a, "--verbose") == 0) c->verbose = 1;
     else if (v == NULL) return -1;
     else if (strcmp(a, "--https-port") == 0) c->https_port = (unsigned) atoi(v), i++;
+    else if (strcmp(a, "--https-port2") == 0) c->https_port2 = (unsigned) atoi(v), i++;
     else if (strcmp(a, "--http-port") == 0) c->http_port = (unsigned) atoi(v), i++;
     else if (strcmp(a, "--cert") == 0) c->cert = v, i++;
     else if (strcmp(a, "--key") == 0) c->key = v, i++;
@@ -498,7 +553,7 @@ static int demo_parse(int argc, char **argv, demo_config *c) {
             SN_MAX_CONNS);
     return -1;
   }
-  return c->https_port == 0 || c->https_port > 65535 || c->http_port > 65535 ? -1 : 0;
+  return c->https_port == 0 || c->https_port > 65535 || c->http_port > 65535 || c->https_port2 > 65535 ? -1 : 0;
 }
 
 static volatile sig_atomic_t demo_stop; /* set by SIGINT and SIGTERM */
@@ -553,6 +608,13 @@ static int demo_listen(sn_mgr *mgr, const demo_config *c, const char *shown_host
   if ((r = sn_http_listen(mgr, &ho)) != SN_OK) {
     fprintf(stderr, "%s: HTTPS on %s port %u: %s\n", c->prog, host, c->https_port, sn_strerror(r));
     return r;
+  }
+  if (c->https_port2) {
+    ho.port = (uint16_t) c->https_port2;
+    if ((r = sn_http_listen(mgr, &ho)) != SN_OK) {
+      fprintf(stderr, "%s: HTTPS on %s port %u: %s\n", c->prog, host, c->https_port2, sn_strerror(r));
+      return r;
+    }
   }
   if (c->http_port) {
     ho.port = (uint16_t) c->http_port;

@@ -32,7 +32,7 @@ int main(int argc, char **argv) {
   static host_net net;
   static sn_lwip lw; /* the port's state: sockets and their queued pbufs */
   demo_config cfg = {"sn_demo_lwip", "build/certs/server.pem", "build/certs/server.key", NULL, NULL, 443, 0, 0, 0, 0,
-                     2ul << 20, 0, 0, 0, 0};
+                     2ul << 20, 0, 0, 0, 0, 0};
   sn_mgr *mgr;
   sn_mgr_opts mo;
   sn_mgr_stats st;

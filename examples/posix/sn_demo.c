@@ -8,6 +8,15 @@
              [--request-timeout-ms N] [--idle-timeout-ms N] [--handshake-timeout-ms N]
              [--hsts SECONDS] [--verbose]
              [--ota-pub PUB.pem] [--ota-slot FILE] [--ota-capacity BYTES]
+             [--users FILE [--session-idle SECONDS] [--session-lifetime SECONDS]]
+             [--https-port2 N]
+
+   With --users (lines from tools/sn-passwd) login is on: GET /login and its
+   files and GET /api/health are open; POST /login (form fields user and
+   password) starts a session, POST /logout ends it; everything else needs
+   the session or Basic credentials (over TLS only): 401 under /api/, a 303
+   to /login for pages. --https-port2 adds a second HTTPS listener (its
+   sessions are its own).
 
    Routes: GET / (dashboard), GET /api/status, GET /api/hello/:name,
    POST /api/echo, GET /files/ *, GET /stream?n=N, GET /api/blob?bytes=N,
@@ -202,9 +211,49 @@ static unsigned char *read_file(const char *path, size_t *len) {
 static const sn_route_opts worker_route = {api_worker, NULL, NULL, demo_abort, 0, 65000, NULL};
 static void worker_routes(sn_router *router) { sn_router_add_opts(router, "GET", "/api/worker", &worker_route); }
 
+/* --users FILE: one tools/sn-passwd line per user; '#' comments and blank
+   lines are skipped. Returns the table (ended by an empty name, for
+   demo_cert_user) and its count, or NULL after saying what is wrong. */
+static sn_user *read_users(const char *path, size_t *count) {
+  FILE *f = fopen(path, "r");
+  char line[512];
+  sn_user *users = NULL;
+  size_t n = 0, lineno = 0;
+  if (f == NULL) {
+    fprintf(stderr, "sn_demo: --users %s: cannot read it\n", path);
+    return NULL;
+  }
+  while (fgets(line, sizeof line, f) != NULL) {
+    size_t len = strlen(line);
+    sn_user *more;
+    lineno++;
+    if (line[0] == '#' || strspn(line, " \t\r\n") == len) continue;
+    more = (sn_user *) realloc(users, (n + 2) * sizeof *users);
+    if (more == NULL) break;
+    users = more;
+    if (sn_user_parse(&users[n], line, len) != SN_OK) {
+      fprintf(stderr, "sn_demo: --users %s:%lu: not a user line (make one with tools/sn-passwd NAME PASSWORD [ROLE])\n",
+              path, (unsigned long) lineno);
+      fclose(f);
+      free(users);
+      return NULL;
+    }
+    n++;
+  }
+  fclose(f);
+  if (n == 0) {
+    fprintf(stderr, "sn_demo: --users %s: no user in it\n", path);
+    free(users);
+    return NULL;
+  }
+  memset(&users[n], 0, sizeof users[n]);
+  *count = n;
+  return users;
+}
+
 int main(int argc, char **argv) {
   demo_config cfg = {"sn_demo", "build/certs/server.pem", "build/certs/server.key", NULL, "127.0.0.1", 8443, 0, 0, 0, 0,
-                     2ul << 20, 0, 0, 0, 0};
+                     2ul << 20, 0, 0, 0, 0, 0};
   sn_mgr *mgr;
   sn_mgr_opts mo;
   int r, i, n = 1, ota_pub_given = 0;
@@ -214,6 +263,10 @@ int main(int argc, char **argv) {
   unsigned long long ota_capacity = 80ull << 20;
   unsigned char *pub = NULL;
   size_t pub_len = 0;
+  const char *users_path = NULL;
+  sn_user *users = NULL;
+  size_t user_count = 0;
+  unsigned long session_idle = 0, session_lifetime = 0;
 
   slot.path = "build/ota-slot.img";
   slot.fd = -1;
@@ -222,10 +275,14 @@ int main(int argc, char **argv) {
     if (i + 1 < argc && strcmp(argv[i], "--ota-pub") == 0) ota_pub = argv[++i], ota_pub_given = 1;
     else if (i + 1 < argc && strcmp(argv[i], "--ota-slot") == 0) slot.path = argv[++i];
     else if (i + 1 < argc && strcmp(argv[i], "--ota-capacity") == 0) ota_capacity = strtoull(argv[++i], NULL, 10);
+    else if (i + 1 < argc && strcmp(argv[i], "--users") == 0) users_path = argv[++i];
+    else if (i + 1 < argc && strcmp(argv[i], "--session-idle") == 0) session_idle = strtoul(argv[++i], NULL, 10);
+    else if (i + 1 < argc && strcmp(argv[i], "--session-lifetime") == 0) session_lifetime = strtoul(argv[++i], NULL, 10);
     else args[n++] = argv[i];
   }
   if (i < argc || demo_parse(n, args, &cfg) != 0) {
-    fprintf(stderr, "usage: sn_demo " DEMO_OPTIONS_HELP "\n       [--ota-pub PUB.pem] [--ota-slot FILE] [--ota-capacity BYTES]\n");
+    fprintf(stderr, "usage: sn_demo " DEMO_OPTIONS_HELP "\n       [--ota-pub PUB.pem] [--ota-slot FILE] [--ota-capacity BYTES]\n"
+                    "       [--users FILE [--session-idle SECONDS] [--session-lifetime SECONDS]]\n");
     return 2;
   }
   demo_catch_signals();
@@ -266,13 +323,41 @@ int main(int argc, char **argv) {
     sn_mgr_destroy(mgr);
     return 1;
   } /* else no key, no firmware routes */
+  if (users_path != NULL) { /* login on: see demo_guard_routes */
+    sn_auth_opts ao;
+    if ((users = read_users(users_path, &user_count)) == NULL) {
+      sn_ota_destroy(demo_ota);
+      sn_mgr_destroy(mgr);
+      return 1;
+    }
+    memset(&ao, 0, sizeof ao);
+    ao.users = users;
+    ao.user_count = user_count;
+    ao.login_page = sn_static_find(demo_files, DEMO_FILES_COUNT, (sn_str){"/login.html", 11});
+    ao.idle_s = (uint32_t) session_idle;
+    ao.lifetime_s = (uint32_t) session_lifetime;
+    ao.cert_user = demo_cert_user;
+    ao.cert_arg = users;
+    if ((r = sn_auth_create(&demo_auth, mgr, &ao)) != SN_OK) {
+      fprintf(stderr, "sn_demo: --users %s: %s\n", users_path, sn_strerror(r));
+      free(users);
+      sn_ota_destroy(demo_ota);
+      sn_mgr_destroy(mgr);
+      return 1;
+    }
+    printf("sn_demo: login on: %lu user%s from %s\n", (unsigned long) user_count, user_count == 1 ? "" : "s", users_path);
+  }
   if (demo_listen(mgr, &cfg, "*") != SN_OK) {
+    sn_auth_destroy(demo_auth);
+    free(users);
     sn_ota_destroy(demo_ota);
     sn_mgr_destroy(mgr);
     return 1;
   }
   while (!demo_stop) sn_poll(mgr, 1000);
+  sn_auth_destroy(demo_auth);
   sn_mgr_destroy(mgr);
+  free(users);
   sn_ota_destroy(demo_ota);
   printf("sn_demo: stopped\n");
   return 0;
