@@ -112,7 +112,7 @@ verifies "a password with ':', spaces, quotes, a tab and a leading '-'" pw admin
 verifies "-- before a NAME that starts with '-'" -dash admin 1000 pw --iterations 1000 -- -dash pw
 # salts: 20 runs, 20 different salts and hashes (OS randomness, not a function of name or password)
 : >"$T/salts"
-for i in $(seq 20); do "$PW_TOOL" --iterations 1000 same pw 2>/dev/null | cut -d: -f5,6 >>"$T/salts"; done
+for _ in $(seq 20); do "$PW_TOOL" --iterations 1000 same pw 2>/dev/null | cut -d: -f5,6 >>"$T/salts"; done
 if [ "$(grep -cE '^[0-9a-f]{32}:[0-9a-f]{64}$' "$T/salts")" -eq 20 ] && [ "$(cut -d: -f1 "$T/salts" | sort -u | wc -l)" -eq 20 ] &&
    [ "$(cut -d: -f2 "$T/salts" | sort -u | wc -l)" -eq 20 ] && ! grep -q '^00000000000000000000000000000000:' "$T/salts"; then
   pass "20 lines of the same name and password have 20 different salts and hashes"
