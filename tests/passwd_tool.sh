@@ -38,6 +38,8 @@ kdf() {
 }
 # run ARGS...: the tool, stdout in $T/out, stderr in $T/err, status in $rc
 run() { "$PW_TOOL" "$@" >"$T/out" 2>"$T/err"; rc=$?; }
+# shown FILE: its first 200 bytes for a message, bytes outside printable ASCII as '.'
+shown() { head -c 200 "$1" | tr -c '[:print:]' '.'; }
 LINE_RE='^([^:]+):([A-Za-z0-9_.-]{1,16}):pbkdf2-sha256:([0-9]+):([0-9a-f]{32}):([0-9a-f]{64})$'
 # verifies DESC NAME ROLE ITER PASSWORD [ARGS...]: the tool run with ARGS (default: the usual
 # ones) prints one line of the format, with these fields, whose hash openssl derives again
@@ -46,9 +48,9 @@ verifies() {
   [ $# -gt 0 ] || set -- --iterations "$iter" "$name" "$pw" "$role"
   run "$@"
   line=$(cat "$T/out")
-  if [ "$rc" -ne 0 ]; then why="exit $rc: $(head -c 200 "$T/err")"
-  elif [ "$(wc -l <"$T/out")" -ne 1 ] || [ "$(tail -c 1 "$T/out" | hexof)" != 0a ]; then why="not one line: '$(head -c 300 "$T/out")'"
-  elif [ -s "$T/err" ]; then why="stderr: $(head -c 200 "$T/err")"
+  if [ "$rc" -ne 0 ]; then why="exit $rc: $(shown "$T/err")"
+  elif [ "$(wc -l <"$T/out")" -ne 1 ] || [ "$(tail -c 1 "$T/out" | hexof)" != 0a ]; then why="not one line: '$(shown "$T/out")'"
+  elif [ -s "$T/err" ]; then why="stderr: $(shown "$T/err")"
   elif ! [[ $line =~ $LINE_RE ]]; then why="not NAME:ROLE:pbkdf2-sha256:N:SALT32:HASH64: '$line'"
   elif [ "$(hexs "${BASH_REMATCH[1]}")" != "$(hexs "$name")" ]; then why="name '${BASH_REMATCH[1]}', not '$name'"
   elif [ "${BASH_REMATCH[2]}" != "$role" ]; then why="role '${BASH_REMATCH[2]}', not '$role'"
@@ -64,13 +66,13 @@ refused() {
   local desc=$1 words=$2; shift 2
   run "$@"
   if [ "$rc" -eq 2 ] && [ ! -s "$T/out" ] && grep -qiE -- "$words" "$T/err"; then pass "refuses $desc ($(head -1 "$T/err" | cut -c1-110))"
-  else fail "refuses $desc: exit $rc, stdout '$(head -c 200 "$T/out")', stderr '$(head -c 200 "$T/err")' (wanted 2 and '$words')"; fi
+  else fail "refuses $desc: exit $rc, stdout '$(shown "$T/out")', stderr '$(shown "$T/err")' (wanted 2 and '$words')"; fi
 }
 # checks DESC WANT LINE PASSWORD: --check exits WANT (0 or 1) and prints nothing on stdout
 checks() {
   run --check "$3" "$4"
   if [ "$rc" -eq "$2" ] && [ ! -s "$T/out" ]; then pass "$1"
-  else fail "$1: exit $rc, not $2 ($(head -c 200 "$T/err"))"; fi
+  else fail "$1: exit $rc, not $2 ($(shown "$T/err"))"; fi
 }
 
 # ---- the peer itself: openssl's PBKDF2 on RFC 7914's test vector (section 11) ----------
@@ -92,7 +94,7 @@ if [ -z "${PASSWD_QUICK:-}" ]; then
 else
   run --iterations 10000000 big pw3
   if [ $rc -eq 0 ] && grep -q '^big:admin:pbkdf2-sha256:10000000:' "$T/out"; then pass "--iterations 10000000 (the most) is taken"
-  else fail "--iterations 10000000 is taken: exit $rc, $(head -c 200 "$T/err")"; fi
+  else fail "--iterations 10000000 is taken: exit $rc, $(shown "$T/err")"; fi
 fi
 # the brief's own form of the peer: pass: with the password as text
 if [[ $first =~ $LINE_RE ]] &&
@@ -130,7 +132,7 @@ SN_PASSWD_PASSWORD='from the env' checks "--check LINE - takes SN_PASSWD_PASSWOR
 run --help
 if [ $rc -eq 0 ] && grep -q SN_PASSWD_PASSWORD "$T/out" && grep -q -- '--header' "$T/out" && grep -q -- '--check' "$T/out"; then
   pass "--help exits 0 and explains SN_PASSWD_PASSWORD, --header and --check"
-else fail "--help explains SN_PASSWD_PASSWORD: exit $rc, $(head -c 200 "$T/out")"; fi
+else fail "--help explains SN_PASSWD_PASSWORD: exit $rc, $(shown "$T/out")"; fi
 
 # ---- refusals: exit 2, a message, nothing on stdout ----------------------------------
 refused "an empty name" "name" '' pw
@@ -275,12 +277,12 @@ if [ $rc -eq 0 ] && [ -s "$T/out" ] && [ ! -s "$T/err" ]; then
       pass "the header compiles as C++11 with $c (-Werror -pedantic) and prints every line back"
     else fail "the header compiles as C++11 with $c: $(head -c 300 "$T/cc.err")"; fi
   done
-else fail "--header reads the users from stdin: exit $rc, $(head -c 300 "$T/err")"; fi
+else fail "--header reads the users from stdin: exit $rc, $(shown "$T/err")"; fi
 # from files, in order
 head -3 "$T/users.txt" >"$T/a.txt"; tail -n +4 "$T/users.txt" >"$T/b.txt"
 run --header "$T/a.txt" "$T/b.txt"
 if [ $rc -eq 0 ] && cmp -s "$T/out" "$T/users.h"; then pass "--header FILE FILE gives the same header as the lines on stdin"
-else fail "--header FILE FILE gives the same header: exit $rc, $(head -c 200 "$T/err")"; fi
+else fail "--header FILE FILE gives the same header: exit $rc, $(shown "$T/err")"; fi
 printf '%s\n' "$first" 'dev:admin:pbkdf2-sha256:1000:00:00' >"$T/bad.txt"
 refused "--header with a malformed line (and says which)" "bad.txt:2" --header "$T/bad.txt"
 printf '%s\n' "$first" "$first" >"$T/twice.txt"

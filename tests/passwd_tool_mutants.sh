@@ -49,7 +49,7 @@ for m in "${mutants[@]}"; do
   sed "$expr" tools/sn-passwd >"$T/sn-passwd"; chmod +x "$T/sn-passwd"
   if cmp -s tools/sn-passwd "$T/sn-passwd"; then echo "not ok - mutant $name: the sed expression changed nothing"; continue; fi
   SN_PASSWD=$T/sn-passwd PASSWD_QUICK=1 tests/passwd_tool.sh >"$T/log" 2>&1
-  caught=$(grep -c '^not ok' "$T/log")
-  if [ "$caught" -gt 0 ]; then echo "ok - caught: $name ($caught failures, e.g. $(grep -m1 '^not ok' "$T/log" | cut -c1-150))"
+  caught=$(grep -ac '^not ok' "$T/log")
+  if [ "$caught" -gt 0 ]; then echo "ok - caught: $name ($caught failures, e.g. $(grep -a -m1 '^not ok' "$T/log" | cut -c1-150))"
   else echo "not ok - missed: $name"; fi
 done
