@@ -77,7 +77,8 @@ HTTPS_PORT ?= 8443
 
 help:
 	@echo "securenet targets:"
-	@echo "  make demo         install what is missing, build, make dev certificates, run sn_demo"
+	@echo "  make demo         install what is missing, build, make dev certificates and a login"
+	@echo "                    ($(BUILD)/users.txt: user dev, its password printed once), run sn_demo"
 	@echo "  make test         build with gcc and clang (-Werror), unit tests, integration tests"
 	@echo "                    against real clients, all again under ASan/UBSan; ends 'N passed, N failed'"
 	@echo "                    (on 3.6, the default, also the testssl audit and the QEMU firmware; with MBEDTLS=2"
@@ -269,9 +270,20 @@ $(CERTS)/sign.key: | tools/sn-sign build/.deps-ok
 
 certs: $(CERTS)/server.pem $(CERTS)/sign.key
 
-demo: examples certs
+# The demo's development login: made once, with a random password that is printed
+# only then (12 base32 characters, 60 bits; the file holds its PBKDF2 verifier, mode
+# 0600). Delete the file for a new one; tools/sn-passwd NAME PASSWORD [ROLE] adds users.
+$(BUILD)/users.txt: | tools/sn-passwd
+	@mkdir -p $(@D)
+	@pw=$$(head -c 32 /dev/urandom | base32 | tr -dc 'A-Z2-7' | head -c 12) && [ $${#pw} -eq 12 ] && \
+	  (umask 077 && SN_PASSWD_PASSWORD=$$pw tools/sn-passwd dev - admin >$@.tmp) && mv $@.tmp $@ && \
+	  echo "sn_demo: development login: user \"dev\", password \"$$pw\" ($@; delete it for a new one)" || \
+	  { rm -f $@.tmp; echo "make: $@: no login made" >&2; exit 1; }
+
+demo: examples certs | $(BUILD)/users.txt
 	@echo "sn_demo: open https://localhost:$(HTTPS_PORT)/ (trust $(CERTS)/ca.pem, or curl --cacert $(CERTS)/ca.pem)"
-	$(BUILD)/sn_demo --https-port $(HTTPS_PORT) --cert $(CERTS)/server.pem --key $(CERTS)/server.key
+	@echo "sn_demo: users from $(BUILD)/users.txt (dev's password was printed when it was made)"
+	$(BUILD)/sn_demo --https-port $(HTTPS_PORT) --cert $(CERTS)/server.pem --key $(CERTS)/server.key --users $(BUILD)/users.txt
 
 # Unit tests: plain and sanitized builds of each.
 $(BUILD)/%: tests/%.c tests/test.h $(HEADERS) $(MBED_DEP)
