@@ -234,13 +234,10 @@ static void ref_basic_decode(const char *s, size_t n, size_t user_cap, size_t pw
   r->user_len = k;
   pw_len = r->dec_len - k - 1;
   if (r->user_len + 1 > user_cap) return;
-  if (r->user_len > SN_USER_NAME_MAX) { /* finding 11 (README): taken when user_cap allows */
-    if (!getenv("FUZZ_SKIP_KNOWN")) return;
-    may = 1;
-  } else {
-    for (k = 0; k < r->user_len; k++)
-      if (ref_ctl(r->dec[k])) return;
-  }
+  if (r->user_len > SN_USER_NAME_MAX) return; /* finding 11 (README, fixed): refused whatever user_cap is */
+  for (k = 0; k < r->user_len; k++)
+    if (ref_ctl(r->dec[k])) return;
+  if (r->user_len > 0 && (r->dec[0] == ' ' || r->dec[r->user_len - 1] == ' ')) return; /* " alice" is no name */
   if (pw_len > pw_cap) return;
   if (pw_len == pw_cap || pw_len > SN_AUTH_PASSWORD_MAX) may = 1;
   for (k = r->user_len + 1; k < r->dec_len; k++) nul_pw |= r->dec[k] == 0;
@@ -354,6 +351,7 @@ static void ref_user_parse(const char *s, size_t n, ref_user *r) {
   if (fl[0] < 1 || fl[0] > SN_USER_NAME_MAX) return;
   for (k = 0; k < fl[0]; k++)
     if (ref_ctl((unsigned char) f[0][k])) return;
+  if (f[0][0] == ' ' || f[0][fl[0] - 1] == ' ') return; /* no space at either end */
   if (!ref_utf8((const unsigned char *) f[0], fl[0])) may = 1;
   for (k = 0; k + 1 < fl[0]; k++) /* C1 controls: U+0080-U+009F are C2 80..C2 9F */
     if ((unsigned char) f[0][k] == 0xc2 && (unsigned char) f[0][k + 1] >= 0x80 && (unsigned char) f[0][k + 1] <= 0x9f) may = 1;
