@@ -72,6 +72,9 @@ through the *_opts structs, where zero always means the secure default)
    SN_AUTH_CLIENTS         16       client addresses whose failed logins are counted
    SN_AUTH_ITERATIONS      6000     PBKDF2 iterations of sn-passwd's verifiers (and of the
                                     dummy verifier's floor)
+   SN_AUTH_PENDING         4        logins held for their turn at once (429 beyond)
+   SN_AUTH_BASIC_CACHE     4        Basic credentials remembered after a good check
+   SN_AUTH_MAX_WAIT_MS     8000     longest a login waits for its turn (429 beyond)
    SN_MULTIPART_HEAD       512      longest part head in a multipart body (bytes)
    SN_MULTIPART_PARTS      16       default most parts in a multipart body
    SN_TLS_VERIFY_NONE      off      INSECURE: servers' certificates are not verified on
