@@ -12,7 +12,8 @@
 #     the minimal config's 4 KiB would fail it with record_overflow);
 #   - lwIP 2.2 (tools/fetch-lwip.sh) with examples/lwip/lwipopts.h and the
 #     MCU pool sizes below, no DNS, no IP fragments;
-#   - the board (startup, syscalls, board, semihost, lan9118), the update
+#   - the board (startup, board, lan9118; and examples/baremetal's cortex_m,
+#     board_common, syscalls, semihost, shared with examples/qemu-lm3s), the update
 #     slot's simulated flash (flash_slot) and main.c,
 #     with -Wall -Wextra -Werror -pedantic;
 # and links them with mps2-an386.ld and newlib-nano (whose printf has no
@@ -94,14 +95,16 @@ cm4_lib "$out/lwip" examples/lwip/lwipopts.h -- "${lwip_flags[@]}" -- "$lwip"/sr
 # The board and the application: every file with the project's warnings.
 extra=()
 [ -n "${SN_MPS2_CFLAGS:-}" ] && read -r -a extra <<<"$SN_MPS2_CFLAGS"
-app_flags=("${warn[@]}" -I. -I"$out" -Ibuild/certs -Iexamples/common "${mbed_flags[@]}" "${lwip_flags[@]}" "${sn_flags[@]}" "${extra[@]}")
+app_flags=("${warn[@]}" -I. -I"$here" -Iexamples/baremetal -I"$out" -Ibuild/certs -Iexamples/common "${mbed_flags[@]}" "${lwip_flags[@]}" "${sn_flags[@]}" "${extra[@]}")
 # (Objects of a build with SN_MPS2_CFLAGS go apart from the normal ones.)
 app=$out/app${SN_MPS2_CFLAGS:+-custom}
 mkdir -p "$app"
 objs=()
-for f in startup syscalls board semihost lan9118 flash_slot main; do
-  "${cc[@]}" "${app_flags[@]}" -c "$here/$f.c" -o "$app/$f.o"
-  objs+=("$app/$f.o")
+# (examples/baremetal: start-up, system calls, semihosting and the counted
+# heap, shared with the lm3s6965 board)
+for f in "$here"/{startup,board,lan9118,flash_slot,main}.c examples/baremetal/{cortex_m,board_common,syscalls,semihost}.c; do
+  "${cc[@]}" "${app_flags[@]}" -c "$f" -o "$app/$(basename "$f" .c).o"
+  objs+=("$app/$(basename "$f" .c).o")
 done
 
 mkdir -p "$(dirname "$elf")"

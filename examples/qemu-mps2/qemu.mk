@@ -16,7 +16,7 @@
 QEMU_ELF := build/sn_mps2.elf
 QEMU_PORT ?= 16043
 QEMU_SYSTEM := qemu-system-arm
-QEMU_DEPS := $(wildcard examples/qemu-mps2/*.c examples/qemu-mps2/*.h) examples/qemu-mps2/mps2-an386.ld \
+QEMU_DEPS := $(wildcard examples/qemu-mps2/*.c examples/qemu-mps2/*.h examples/baremetal/*.c examples/baremetal/*.h) examples/qemu-mps2/mps2-an386.ld \
   examples/qemu-mps2/build.sh securenet.h securenet_port_lwip.h examples/common/demo_app.h \
   examples/lwip/lwipopts.h examples/lwip/arch/cc.h configs/sn_mbedtls_minimal.h $(wildcard examples/posix/static/*) \
   $(wildcard $(CERTS)/sign_pub.h)

@@ -1,7 +1,7 @@
 /* syscalls.c - the few system calls newlib(-nano) needs on bare metal, for
-   the sn_mps2 firmware:
+   the reference boards' firmware (examples/qemu-mps2, examples/qemu-lm3s):
      _sbrk          malloc's memory: from the end of .bss up to the stack
-                    (mps2-an386.ld: __heap_start..__heap_limit), never into it
+                    (the board's linker script: __heap_start..__heap_limit), never into it
      _write         stdout and stderr go to the UART console (printf, logs)
      _gettimeofday  time(): mbedTLS's session cache and ticket lifetimes,
                     from the board's wall clock

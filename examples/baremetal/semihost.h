@@ -1,5 +1,5 @@
-/* semihost.h - ARM semihosting calls used by the sn_mps2 firmware:
-   EMULATION ONLY.
+/* semihost.h - ARM semihosting calls used by the bare-metal reference
+   boards under QEMU (examples/qemu-mps2, examples/qemu-lm3s): EMULATION ONLY.
 
    Semihosting lets code on an emulated (or debugger-attached) core ask the
    host to do something for it: the core executes `bkpt 0xAB` with an
@@ -14,9 +14,10 @@
      SYS_EXIT  (0x18)  stop the emulator            -> does not return
    On a board without a debugger attached, `bkpt` is a fault: a firmware for
    real hardware must not call any of these. That is why the entropy source
-   built on them is switched off by -DSN_MPS2_NO_SEMIHOSTING (and then the
-   firmware does not build: securenet_port_lwip.h stops at its entropy
-   #error, which is what a port without a TRNG must do). */
+   built on them is switched off by -DBOARD_NO_SEMIHOSTING (mps2:
+   -DSN_MPS2_NO_SEMIHOSTING; and then the firmware does not build:
+   securenet_port_lwip.h stops at its entropy #error, which is what a port
+   without a TRNG must do). */
 #ifndef SEMIHOST_H
 #define SEMIHOST_H
 

@@ -1,4 +1,4 @@
-/* semihost.c - ARM semihosting (bkpt 0xAB) for the sn_mps2 firmware under
+/* semihost.c - ARM semihosting (bkpt 0xAB) for the bare-metal boards under
    QEMU: EMULATION ONLY. See semihost.h for what each call does and why a
    firmware for real hardware must not use them. */
 #include "semihost.h"
