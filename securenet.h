@@ -784,9 +784,14 @@ SNDEF int sn_http_chunkf(sn_conn *c, const char *fmt, ...)
     ;
 SNDEF int sn_http_chunked_end(sn_conn *c);
 /* fn is called with the connection each time its send buffer has drained,
-   until the response is ended; one with nothing to send yet may return
-   without writing (it is called again at the next sn_poll round, which then
-   does not sleep). Reset for every request. */
+   until the response is ended. Each call must make progress: send a chunk
+   (sn_http_chunk, sn_http_chunkf with a non-empty body), end the response,
+   or take itself off (sn_http_on_writable(c, NULL, NULL)) to write later
+   from a timer or a wakeup (through sn_http_ref's handle and sn_req_conn).
+   A call that does none of these (a chunk refused as SN_ERR_TOO_BIG, say,
+   retried forever) ends the response as failed: logged at WARN, the
+   connection closed without the last chunk, so the client sees the body
+   cut short. Reset for every request. */
 typedef void (*sn_writable_fn)(sn_conn *c, void *arg);
 SNDEF void sn_http_on_writable(sn_conn *c, sn_writable_fn fn, void *arg);
 
@@ -4056,7 +4061,7 @@ struct sn_conn {
   uint8_t state, rstate, resp;
   unsigned keep_alive : 1, close_after : 1, skip_body : 1, is_head : 1, req_chunked : 1, has_subject : 1,
       chunked_resp : 1, peer_eof : 1, more_work : 1, served : 1, streamed : 1, paused : 1, app_holds : 1,
-      deferring : 1, rx_filled : 1;
+      deferring : 1, rx_filled : 1, chunk_sent : 1;
   signed char why; /* why the connection ends (SN_OK: in order), for the end callbacks */
   uint64_t t_start, t_active, t_req, t_close;
   size_t scan, head_len, body_len, dec_len, body_end; /* into st.rx */
@@ -4257,11 +4262,13 @@ SNDEF int sn_http_chunk(sn_conn *c, const void *data, size_t len) {
   size_t mark;
   int r;
   if (c == NULL || c->resp != SN__RESP_STREAMING) return SN_ERR_STATE;
-  if (len == 0 || c->skip_body) return SN_OK;
+  if (len == 0) return SN_OK;
+  if (c->skip_body) return c->chunk_sent = 1, SN_OK; /* HEAD: written, as far as the writer knows */
   mark = c->st.tx.len;
   if ((r = sn__chunk_frame(c, len)) == SN_OK && (r = sn__tx_put(c, data, len)) == SN_OK && c->chunked_resp)
     r = sn__tx_put(c, "\r\n", 2);
   if (r != SN_OK) c->st.tx.len = mark;
+  else c->chunk_sent = 1;
   return r;
 }
 
@@ -4282,6 +4289,7 @@ SNDEF int sn_http_chunkf(sn_conn *c, const char *fmt, ...) {
       r = sn__tx_put(c, "\r\n", 2);
     if (r != SN_OK) c->st.tx.len = mark;
   }
+  if (r == SN_OK && n > 0) c->chunk_sent = 1;
   va_end(ap);
   return r;
 }
@@ -5054,10 +5062,20 @@ static void sn__http_io(sn_conn *c) {
     if (!sn__st_out_pending(&c->st)) {
       if (c->rstate == SN__R_RESPOND && c->resp == SN__RESP_STREAMING && c->on_writable != NULL) {
         size_t before = c->st.tx.len;
+        sn_writable_fn fn = c->on_writable;
         c->rstate = SN__R_DISPATCH;
-        c->on_writable(c, c->on_writable_arg);
+        c->chunk_sent = 0;
+        fn(c, c->on_writable_arg);
+        if (c->state != SN__C_OPEN) return;
         c->rstate = SN__R_RESPOND;
-        if (c->st.tx.len != before || c->resp != SN__RESP_STREAMING) progress = 1;
+        if (c->resp == SN__RESP_STREAMING && !c->chunk_sent && c->on_writable == fn) {
+          /* neither written, nor ended, nor taken off: it would be called again forever */
+          sn__log(c->st.io.mgr, SN_LOG_WARN, "%s: the writer of %.*s %.*s wrote nothing: response cut short", c->peer,
+                  (int) c->req.method.len, c->req.method.ptr, (int) c->req.path.len, c->req.path.ptr);
+          sn__conn_drop_why(c, SN_ERR_STATE);
+          return;
+        }
+        if (c->st.tx.len != before || c->resp != SN__RESP_STREAMING || c->chunk_sent) progress = 1;
         if (c->st.tx.len != before) continue;
       }
       if (c->rstate == SN__R_RESPOND && c->resp == SN__RESP_DONE) {

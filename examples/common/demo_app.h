@@ -134,8 +134,13 @@ static void blob_more(sn_conn *c, void *arg) {
   static const unsigned char zeros[DEMO_BLOB_CHUNK] = {0};
   unsigned long *left = (unsigned long *) sn_conn_scratch(c);
   size_t n = *left < DEMO_BLOB_CHUNK ? (size_t) *left : DEMO_BLOB_CHUNK;
+  int r = SN_OK;
   (void) arg;
-  if (n > 0 && sn_http_chunk(c, zeros, n) == SN_OK) *left -= n;
+  /* a chunk over the listener's max_reply is refused (SN_ERR_TOO_BIG): halve
+     it until it fits; any other error ends the response (nothing written:
+     the server cuts it short and says so) */
+  while (n > 0 && (r = sn_http_chunk(c, zeros, n)) == SN_ERR_TOO_BIG && n > 256) n /= 2;
+  if (n > 0 && r == SN_OK) *left -= n;
   if (*left == 0) sn_http_chunked_end(c);
 }
 
