@@ -448,19 +448,6 @@ static sn_auth *demo_auth;
 static sn_guard demo_page_guard = {NULL, NULL, SN_GUARD_PAGE}, demo_api_guard = {NULL, NULL, SN_GUARD_API};
 static const sn_guard demo_open_guard = {NULL, NULL, SN_GUARD_OPEN};
 
-/* Mutual TLS: a verified certificate whose CN is a user's name is that user. */
-static const sn_user *demo_cert_user(void *arg, const char *subject) {
-  const sn_user *users = (const sn_user *) arg;
-  const char *cn = strstr(subject, "CN=");
-  size_t i, n;
-  if (cn == NULL || (cn != subject && cn[-1] != ' ')) return NULL;
-  cn += 3;
-  n = strcspn(cn, ",");
-  for (i = 0; users != NULL && users[i].name[0] != '\0'; i++)
-    if (strlen(users[i].name) == n && memcmp(users[i].name, cn, n) == 0) return &users[i];
-  return NULL;
-}
-
 static void demo_guard_routes(sn_router *router) {
   static const char *const open_files[] = {"/login.html", "/login.js", "/style.css"};
   const sn_static_file *login = sn_static_find(demo_files, DEMO_FILES_COUNT, (sn_str){"/login.html", 11});
