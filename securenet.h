@@ -305,10 +305,16 @@ LIMITS
        (e.g. no common TLS 1.3 group, #10892). For a TLS 1.2 client without
        a required certificate, which mbedTLS ends silently on 2.28 and 3.6,
        securenet sends the handshake_failure alert itself.
-     - A ClientHello larger than one record (about 16 KB, the
-       MBEDTLS_SSL_IN_CONTENT_LEN buffer) is refused without an alert
-       (measured on 2.28.3 and 3.6.6; #1840 for 2.x's missing handshake
-       reassembly).
+     - A record larger than MBEDTLS_SSL_IN_CONTENT_LEN (curl, OpenSSL and
+       browsers send 16 KiB records, and none of them offered
+       record_size_limit or max_fragment_length when measured) cannot be
+       taken: a server cannot make a client send smaller records. mbedTLS
+       stops without an alert; securenet logs the reason at WARN and sends
+       the record_overflow alert itself. A build for a small device with a
+       4 KiB MBEDTLS_SSL_IN_CONTENT_LEN therefore serves clients whose
+       requests fit 4 KiB records: curl's small requests do, a large POST
+       does not. A ClientHello larger than one record is refused the same
+       way (#1840 for 2.x's missing handshake reassembly).
 */
 #ifndef SECURENET_H
 #define SECURENET_H
@@ -2822,6 +2828,20 @@ static int sn__st_tls(sn__stream *st, int role, const mbedtls_ssl_config *conf) 
   return SN_OK;
 }
 
+/* A record larger than mbedTLS's receive buffer: mbedTLS stops with
+   BAD_INPUT_DATA ("requesting more data than fits") and no alert, which a
+   client shows as an empty reply. Said in words, and answered with the
+   record_overflow alert (RFC 8446 6.2) before the connection closes. A
+   server cannot make a client send smaller records: only a client that
+   offers record_size_limit or max_fragment_length would. */
+static void sn__st_overflow(sn__stream *st, int r) {
+  if (r != MBEDTLS_ERR_SSL_BAD_INPUT_DATA || st->ssl == NULL) return;
+  sn__log(st->io.mgr, SN_LOG_WARN,
+          "a TLS record larger than this build takes (MBEDTLS_SSL_IN_CONTENT_LEN %d): record_overflow sent, connection closed",
+          (int) MBEDTLS_SSL_IN_CONTENT_LEN);
+  (void) mbedtls_ssl_send_alert_message(st->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, MBEDTLS_SSL_ALERT_MSG_RECORD_OVERFLOW);
+}
+
 /* Drives the handshake: SN_OK when done, SN_WANT_READ to come back when
    rd_want says, or SN_ERR_VERIFY (the certificate) / SN_ERR_TLS with tls_err
    set. */
@@ -2832,6 +2852,7 @@ static int sn__st_handshake(sn__stream *st) {
     return SN_WANT_READ;
   }
   if (r != 0) {
+    sn__st_overflow(st, r);
     st->tls_err = r;
     return r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ? SN_ERR_VERIFY : SN_ERR_TLS;
   }
@@ -2873,6 +2894,7 @@ static int sn__st_read(sn__stream *st, void *buf, size_t len) {
   if (n == MBEDTLS_ERR_SSL_WANT_READ) return st->rd_want = SN_READABLE, SN_WANT_READ;
   if (n == MBEDTLS_ERR_SSL_WANT_WRITE) return st->rd_want = SN_WRITABLE, SN_WANT_READ;
   if (n == SN__BIO_RECV_FAILED) return st->io.err ? st->io.err : SN_ERR_IO;
+  sn__st_overflow(st, n);
   st->tls_err = n;
   sn__log_tls(st->io.mgr, SN_LOG_INFO, "TLS read", n);
   return SN_ERR_TLS;
