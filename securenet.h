@@ -49,9 +49,12 @@ through the *_opts structs, where zero always means the secure default)
    macro                   default  what it does
    SNDEF                   extern   decoration of every public function (e.g. static)
    SN_MAX_CONNS            16       connections per manager (LRU idle eviction beyond)
-   SN_MAX_LISTENERS        4        listening sockets per manager
+   SN_MAX_LISTENERS        4        listening sockets per manager (each also a socket slot of
+                                    the port: a small device with one listener sets 1)
    SN_MAX_ROUTES           32       routes per sn_router
-   SN_MAX_HEADERS          32       request header fields (more: 431)
+   SN_MAX_HEADERS          32       request header fields (more: 431); each is 16 bytes of
+                                    every sn_conn on 32 bits (sn_conn 1312 B with 32, 1056 B
+                                    with 16; browsers send 10 to 20)
    SN_MAX_PARAMS           4        :name parameters per route pattern
    SN_MAX_MAIL_JOBS        8        mails queued per manager (SN_ERR_FULL beyond)
    SN_MAX_CLIENTS          4        outgoing connections (sn_connect) at once
@@ -302,10 +305,16 @@ LIMITS
        (e.g. no common TLS 1.3 group, #10892). For a TLS 1.2 client without
        a required certificate, which mbedTLS ends silently on 2.28 and 3.6,
        securenet sends the handshake_failure alert itself.
-     - A ClientHello larger than one record (about 16 KB, the
-       MBEDTLS_SSL_IN_CONTENT_LEN buffer) is refused without an alert
-       (measured on 2.28.3 and 3.6.6; #1840 for 2.x's missing handshake
-       reassembly).
+     - A record larger than MBEDTLS_SSL_IN_CONTENT_LEN (curl, OpenSSL and
+       browsers send 16 KiB records, and none of them offered
+       record_size_limit or max_fragment_length when measured) cannot be
+       taken: a server cannot make a client send smaller records. mbedTLS
+       stops without an alert; securenet logs the reason at WARN and sends
+       the record_overflow alert itself. A build for a small device with a
+       4 KiB MBEDTLS_SSL_IN_CONTENT_LEN therefore serves clients whose
+       requests fit 4 KiB records: curl's small requests do, a large POST
+       does not. A ClientHello larger than one record is refused the same
+       way (#1840 for 2.x's missing handshake reassembly).
 */
 #ifndef SECURENET_H
 #define SECURENET_H
@@ -784,9 +793,14 @@ SNDEF int sn_http_chunkf(sn_conn *c, const char *fmt, ...)
     ;
 SNDEF int sn_http_chunked_end(sn_conn *c);
 /* fn is called with the connection each time its send buffer has drained,
-   until the response is ended; one with nothing to send yet may return
-   without writing (it is called again at the next sn_poll round, which then
-   does not sleep). Reset for every request. */
+   until the response is ended. Each call must make progress: send a chunk
+   (sn_http_chunk, sn_http_chunkf with a non-empty body), end the response,
+   or take itself off (sn_http_on_writable(c, NULL, NULL)) to write later
+   from a timer or a wakeup (through sn_http_ref's handle and sn_req_conn).
+   A call that does none of these (a chunk refused as SN_ERR_TOO_BIG, say,
+   retried forever) ends the response as failed: logged at WARN, the
+   connection closed without the last chunk, so the client sees the body
+   cut short. Reset for every request. */
 typedef void (*sn_writable_fn)(sn_conn *c, void *arg);
 SNDEF void sn_http_on_writable(sn_conn *c, sn_writable_fn fn, void *arg);
 
@@ -2814,6 +2828,20 @@ static int sn__st_tls(sn__stream *st, int role, const mbedtls_ssl_config *conf) 
   return SN_OK;
 }
 
+/* A record larger than mbedTLS's receive buffer: mbedTLS stops with
+   BAD_INPUT_DATA ("requesting more data than fits") and no alert, which a
+   client shows as an empty reply. Said in words, and answered with the
+   record_overflow alert (RFC 8446 6.2) before the connection closes. A
+   server cannot make a client send smaller records: only a client that
+   offers record_size_limit or max_fragment_length would. */
+static void sn__st_overflow(sn__stream *st, int r) {
+  if (r != MBEDTLS_ERR_SSL_BAD_INPUT_DATA || st->ssl == NULL) return;
+  sn__log(st->io.mgr, SN_LOG_WARN,
+          "a TLS record larger than this build takes (MBEDTLS_SSL_IN_CONTENT_LEN %d): record_overflow sent, connection closed",
+          (int) MBEDTLS_SSL_IN_CONTENT_LEN);
+  (void) mbedtls_ssl_send_alert_message(st->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, MBEDTLS_SSL_ALERT_MSG_RECORD_OVERFLOW);
+}
+
 /* Drives the handshake: SN_OK when done, SN_WANT_READ to come back when
    rd_want says, or SN_ERR_VERIFY (the certificate) / SN_ERR_TLS with tls_err
    set. */
@@ -2824,6 +2852,7 @@ static int sn__st_handshake(sn__stream *st) {
     return SN_WANT_READ;
   }
   if (r != 0) {
+    sn__st_overflow(st, r);
     st->tls_err = r;
     return r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ? SN_ERR_VERIFY : SN_ERR_TLS;
   }
@@ -2865,6 +2894,7 @@ static int sn__st_read(sn__stream *st, void *buf, size_t len) {
   if (n == MBEDTLS_ERR_SSL_WANT_READ) return st->rd_want = SN_READABLE, SN_WANT_READ;
   if (n == MBEDTLS_ERR_SSL_WANT_WRITE) return st->rd_want = SN_WRITABLE, SN_WANT_READ;
   if (n == SN__BIO_RECV_FAILED) return st->io.err ? st->io.err : SN_ERR_IO;
+  sn__st_overflow(st, n);
   st->tls_err = n;
   sn__log_tls(st->io.mgr, SN_LOG_INFO, "TLS read", n);
   return SN_ERR_TLS;
@@ -4056,7 +4086,7 @@ struct sn_conn {
   uint8_t state, rstate, resp;
   unsigned keep_alive : 1, close_after : 1, skip_body : 1, is_head : 1, req_chunked : 1, has_subject : 1,
       chunked_resp : 1, peer_eof : 1, more_work : 1, served : 1, streamed : 1, paused : 1, app_holds : 1,
-      deferring : 1, rx_filled : 1;
+      deferring : 1, rx_filled : 1, chunk_sent : 1;
   signed char why; /* why the connection ends (SN_OK: in order), for the end callbacks */
   uint64_t t_start, t_active, t_req, t_close;
   size_t scan, head_len, body_len, dec_len, body_end; /* into st.rx */
@@ -4257,11 +4287,13 @@ SNDEF int sn_http_chunk(sn_conn *c, const void *data, size_t len) {
   size_t mark;
   int r;
   if (c == NULL || c->resp != SN__RESP_STREAMING) return SN_ERR_STATE;
-  if (len == 0 || c->skip_body) return SN_OK;
+  if (len == 0) return SN_OK;
+  if (c->skip_body) return c->chunk_sent = 1, SN_OK; /* HEAD: written, as far as the writer knows */
   mark = c->st.tx.len;
   if ((r = sn__chunk_frame(c, len)) == SN_OK && (r = sn__tx_put(c, data, len)) == SN_OK && c->chunked_resp)
     r = sn__tx_put(c, "\r\n", 2);
   if (r != SN_OK) c->st.tx.len = mark;
+  else c->chunk_sent = 1;
   return r;
 }
 
@@ -4282,6 +4314,7 @@ SNDEF int sn_http_chunkf(sn_conn *c, const char *fmt, ...) {
       r = sn__tx_put(c, "\r\n", 2);
     if (r != SN_OK) c->st.tx.len = mark;
   }
+  if (r == SN_OK && n > 0) c->chunk_sent = 1;
   va_end(ap);
   return r;
 }
@@ -5054,10 +5087,20 @@ static void sn__http_io(sn_conn *c) {
     if (!sn__st_out_pending(&c->st)) {
       if (c->rstate == SN__R_RESPOND && c->resp == SN__RESP_STREAMING && c->on_writable != NULL) {
         size_t before = c->st.tx.len;
+        sn_writable_fn fn = c->on_writable;
         c->rstate = SN__R_DISPATCH;
-        c->on_writable(c, c->on_writable_arg);
+        c->chunk_sent = 0;
+        fn(c, c->on_writable_arg);
+        if (c->state != SN__C_OPEN) return;
         c->rstate = SN__R_RESPOND;
-        if (c->st.tx.len != before || c->resp != SN__RESP_STREAMING) progress = 1;
+        if (c->resp == SN__RESP_STREAMING && !c->chunk_sent && c->on_writable == fn) {
+          /* neither written, nor ended, nor taken off: it would be called again forever */
+          sn__log(c->st.io.mgr, SN_LOG_WARN, "%s: the writer of %.*s %.*s wrote nothing: response cut short", c->peer,
+                  (int) c->req.method.len, c->req.method.ptr, (int) c->req.path.len, c->req.path.ptr);
+          sn__conn_drop_why(c, SN_ERR_STATE);
+          return;
+        }
+        if (c->st.tx.len != before || c->resp != SN__RESP_STREAMING || c->chunk_sent) progress = 1;
         if (c->st.tx.len != before) continue;
       }
       if (c->rstate == SN__R_RESPOND && c->resp == SN__RESP_DONE) {

@@ -59,6 +59,8 @@
    Options (define before the implementation)
    | macro                | default                      | what it does
    | SN_LWIP_MAX_SOCKETS  | SN_MAX_SOCKETS + SN_LWIP_BACKLOG | sockets of the port: listeners, connections, accepted ones waiting for securenet
+   |                      |                              | (SN_MAX_SOCKETS counts SN_MAX_LISTENERS, default 4: a device with one
+   |                      |                              | HTTPS listener sets SN_MAX_LISTENERS 1 and saves three sockets' state)
    | SN_LWIP_BACKLOG      | 4                            | established connections a listener holds while securenet is full (tcp_listen_with_backlog)
 
    Window and records. mbedTLS decrypts a TLS record only when all of it
@@ -110,6 +112,10 @@ extern "C" {
 
 struct sn_lwip;
 
+/* Names are resolved for outgoing connections only (mail, sn_connect): a
+   server-only build keeps no resolver state, whatever LWIP_DNS says. */
+#define SN__LW_DNS (LWIP_DNS && (SN_ENABLE_SMTP || SN_ENABLE_CLIENT))
+
 /* A name being resolved by lwIP's DNS client for connect (one at a time:
    securenet calls connect again with the same name until it is known). */
 typedef struct sn__lw_dns {
@@ -150,7 +156,9 @@ typedef struct sn_lwip {
   uint64_t high_ms;
   unsigned used, peak;   /* sockets in use now, at most */
   unsigned long refused; /* connections reset because no socket was free */
+#if SN__LW_DNS
   sn__lw_dns dns;
+#endif
 #if !NO_SYS
   sys_sem_t wake;        /* signalled by the callbacks and sn_mgr_wakeup */
 #endif
@@ -429,7 +437,7 @@ static int sn__lw_accept(void *ctx, sn_sock listener, sn_sock *out, char *peer, 
   return r;
 }
 
-#if LWIP_DNS
+#if SN__LW_DNS
 static void sn__lw_on_dns(const char *name, const ip_addr_t *ip, void *arg) {
   sn__lw_dns *d = (sn__lw_dns *) arg;
   (void) name;
@@ -447,7 +455,7 @@ static int sn__lw_connect(void *ctx, const char *host, uint16_t port, sn_sock *o
   int r = SN_OK;
   SN__LW_LOCK();
   if (!ipaddr_aton(host, &ip)) {
-#if LWIP_DNS
+#if SN__LW_DNS
     sn__lw_dns *d = &lw->dns;
     if (strlen(host) > DNS_MAX_NAME_LENGTH) {
       r = SN_ERR_ADDR;

@@ -8,7 +8,7 @@
 # Environment:
 #   SN_DEMO       the server binary (default build/sn_demo)
 #   SN_CERTS      certificates from tools/sn-certgen (default build/certs; made if missing)
-#   SN_PORT_BASE  first of 13 loopback ports used (default: a free block 20000 + k * 16, tests/free-ports)
+#   SN_PORT_BASE  first of 14 loopback ports used (default: a free block 20000 + k * 16, tests/free-ports)
 #   SN_TMP        scratch directory (default build/it-tmp.$$; removed unless a check failed)
 #   SN_WRAP       a wrapper for the server command, e.g. "valgrind -q --error-exitcode=9"
 #
@@ -584,5 +584,12 @@ if start timeout $((BASE + 10)) --http-port $((BASE + 11)) --request-timeout-ms 
 fi
 if start ipv6 $((BASE + 12)) --bind ::1; then
   group_ipv6 $((BASE + 12)); alive ipv6 "https://[::1]:$((BASE + 12))"; stop ipv6
+fi
+# a small max_reply (--max-body 1000: 5096 B): /api/blob's 16 KiB chunks are refused as too
+# big, the demo halves them (it spun on SN_ERR_TOO_BIG until the timeout before, issue 20)
+if start small $((BASE + 13)) --max-body 1000; then
+  out=$(timeout 20 curl -sS --max-time 15 $CA "https://localhost:$((BASE + 13))/api/blob?bytes=100000" | wc -c)
+  [ "$out" = 100000 ]; check $? "small: GET /api/blob?bytes=100000 with max_reply 5096: the 100000 bytes, in chunks that fit" "got $out bytes"
+  alive small "https://localhost:$((BASE + 13))"; stop small
 fi
 finish

@@ -95,11 +95,12 @@ static void cl_eof(int s) { sn_mem_peer_close(&fp, s); }
 static sn_mgr *mgr;
 static sn_router router;
 static int verbose;
-static char last_log[SN_LOG_MAX];
+static char last_log[SN_LOG_MAX], warn_log[SN_LOG_MAX];
 
 static void log_cb(void *user, int level, const char *msg) {
   (void) user;
   snprintf(last_log, sizeof last_log, "%s", msg);
+  if (level <= SN_LOG_WARN) snprintf(warn_log, sizeof warn_log, "%s", msg);
   if (verbose) printf("# log %d: %s\n", level, msg);
 }
 
@@ -1665,6 +1666,42 @@ static void test_tls(void) {
   }
 }
 
+/* A record longer than the server's receive buffer: mbedTLS alone closes
+   without an alert (curl: "empty reply"); securenet says why and sends
+   record_overflow (issue 20). */
+static void test_overflow(void) {
+  static const unsigned char head[5] = {0x17, 0x03, 0x03, 0x7f, 0xff}; /* application data, 32767 bytes */
+  static unsigned char junk[600];
+  tls_client t;
+  resp r;
+  int ret = 0, i;
+  sn_mem_heap_reset(0, 0);
+  last_log[0] = '\0';
+  if (!CHECK_INT(start_tls(NULL), SN_OK, "overflow: a TLS listener starts")) return;
+  if (tc_open(&t, 4096, 4096) != 0 || tc_handshake(&t) != 0 || tc_exchange(&t, GET_HELLO, &r, 1) != 1) {
+    CHECK(0, "overflow: a client is served first");
+    tc_free(&t);
+    stop("overflow");
+    return;
+  }
+  for (i = 0; i < SN_MEM_MAX_SOCKS; i++) /* the alert goes out once, best effort: into a send buffer with room, as on a real socket */
+    fp.s[i].block_send = 0;
+  cl_write(t.s, head, sizeof head); /* past mbedTLS: a record header, then part of its body */
+  cl_write(t.s, junk, sizeof junk);
+  for (i = 0; i < 2000; i++) {
+    unsigned char b[64];
+    sn_poll(mgr, 0);
+    ret = mbedtls_ssl_read(&t.ssl, b, sizeof b);
+    if (ret != MBEDTLS_ERR_SSL_WANT_READ && ret != MBEDTLS_ERR_SSL_WANT_WRITE) break;
+  }
+  test_report(ret == MBEDTLS_ERR_SSL_FATAL_ALERT_MESSAGE,
+              "overflow: a record larger than MBEDTLS_SSL_IN_CONTENT_LEN gets a fatal alert (record_overflow), not a silent close",
+              "the client's read: -0x%04x", (unsigned) -ret);
+  test_report(strstr(warn_log, "record_overflow") != NULL, "overflow: ... and the server says why in its log at WARN", "last warning: %s", warn_log);
+  tc_free(&t);
+  stop("overflow");
+}
+
 #if SN_ENABLE_AUTH
 /* ---- guards over TLS in memory (issue 18): the fake clock makes the
    throttle's waits exact ---------------------------------------------------- */
@@ -1902,6 +1939,7 @@ int main(void) {
   test_big_content_length();
 #if defined(HAVE_TLS_TEST)
   test_tls();
+  test_overflow();
 #if SN_ENABLE_AUTH
   test_guard();
 #endif

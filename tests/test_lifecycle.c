@@ -100,8 +100,10 @@ static sn_mgr *mgr;
 static sn_router router;
 static int verbose;
 
+static char w_lastlog[SN_LOG_MAX]; /* the last WARN line */
 static void log_cb(void *user, int level, const char *msg) {
   (void) user;
+  if (level <= SN_LOG_WARN) snprintf(w_lastlog, sizeof w_lastlog, "%s", msg);
   if (verbose) printf("# log %d: %s\n", level, msg);
 }
 
@@ -651,6 +653,49 @@ static const sn_route_opts o_tiny = {h_store, NULL, NULL, on_abort_rec, 100, 0, 
 static const sn_route_opts o_long = {h_store, NULL, NULL, on_abort_rec, 0, 20000, NULL};
 static const sn_route_opts o_attach_defer = {h_defer, NULL, NULL, on_abort_rec, 0, 500, NULL};
 
+/* ---- writers (sn_http_on_writable): each call writes, ends or steps off ---- */
+static int w_calls;
+static void w_stuck(sn_conn *c, void *arg) { /* writes nothing: the old busy loop */
+  (void) c, (void) arg;
+  w_calls++;
+}
+static void w_toobig(sn_conn *c, void *arg) { /* a chunk over max_reply, retried: the demo's /api/blob bug */
+  static char huge[70000];
+  (void) arg;
+  w_calls++;
+  sn_http_chunk(c, huge, sizeof huge);
+}
+static void w_lines(sn_conn *c, void *arg) { /* 600 lines, 100 a call, then the end */
+  int i;
+  (void) arg;
+  for (i = 0; i < 100 && w_calls * 100 + i < 600; i++) sn_http_chunkf(c, "line %d\n", w_calls * 100 + i);
+  if (++w_calls == 6) sn_http_chunked_end(c);
+}
+static void t_later(void *arg) { /* the paused writer's data comes from a timer */
+  sn_conn *c;
+  (void) arg;
+  if (sn_req_conn(app.ref, &c) != SN_OK) return;
+  sn_http_chunkf(c, "later;");
+  sn_http_chunked_end(c);
+}
+static void w_step_off(sn_conn *c, void *arg) {
+  (void) arg;
+  w_calls++;
+  sn_http_on_writable(c, NULL, NULL); /* nothing yet: a timer writes the rest */
+  app.ref = sn_http_ref(c);
+  sn_timer_add(sn_conn_mgr(c), &app.t, 50, 0, t_later, NULL);
+}
+typedef struct writer {
+  sn_writable_fn fn;
+} writer;
+static const writer wr_stuck = {w_stuck}, wr_toobig = {w_toobig}, wr_lines = {w_lines}, wr_step_off = {w_step_off};
+static void h_writer(sn_conn *c, const sn_request *req, void *u) {
+  (void) req;
+  w_calls = 0;
+  sn_http_chunked_begin(c, 200, "Content-Type: text/plain\r\n");
+  sn_http_on_writable(c, ((const writer *) u)->fn, NULL);
+}
+
 static void routes(void) {
   sn_router_init(&router);
   sn_router_add(&router, "GET", "/hello", h_hello, NULL);
@@ -673,6 +718,10 @@ static void routes(void) {
   sn_router_add(&router, "GET", "/attach", h_attach, NULL);
   sn_router_add_opts(&router, "GET", "/attach_defer", &o_attach_defer);
   sn_router_add(&router, "GET", "/conn", h_conn, NULL);
+  sn_router_add(&router, "GET", "/w_stuck", h_writer, (void *) &wr_stuck);
+  sn_router_add(&router, "GET", "/w_toobig", h_writer, (void *) &wr_toobig);
+  sn_router_add(&router, "GET", "/w_lines", h_writer, (void *) &wr_lines);
+  sn_router_add(&router, "GET", "/w_step_off", h_writer, (void *) &wr_step_off);
 }
 
 #define GET(path) "GET " path " HTTP/1.1\r\nHost: t\r\n\r\n"
@@ -1946,6 +1995,53 @@ static void test_alloc_failures(void) {
     }
 }
 
+static void test_writers(void) {
+  static const struct {
+    const char *path;
+    const char *what;
+  } stuck[] = {{"/w_stuck", "a writer that writes nothing"}, {"/w_toobig", "a writer whose chunk is over max_reply (SN_ERR_TOO_BIG), retried"}};
+  resp r;
+  int s, got, k;
+  char name[200];
+  for (k = 0; k < 2; k++) {
+    app_reset();
+    sn_mem_heap_reset(0, 0);
+    net.now = 0;
+    if (!CHECK_INT(start(), SN_OK, "lifecycle: writers: the server starts")) return;
+    s = cl_new(0);
+    cl_write(s, "GET ", 4), cl_puts(s, stuck[k].path), cl_puts(s, " HTTP/1.1\r\nHost: t\r\n\r\n");
+    pump();
+    advance(100, 10);
+    snprintf(name, sizeof name, "lifecycle: writers: %s is called once, then the connection closes without the last chunk", stuck[k].what);
+    test_report(w_calls == 1 && srv_closed(s) && out_has(s, "200 OK") && !out_has(s, "\r\n0\r\n\r\n"), name,
+                "calls %d, closed %d: %s", w_calls, srv_closed(s), test_show(net.s[s].out, net.s[s].out_len));
+    snprintf(name, sizeof name, "lifecycle: writers: ... and says so at WARN (%.120s)", w_lastlog);
+    CHECK(strstr(w_lastlog, "wrote nothing") != NULL, name);
+    stop("writers");
+  }
+  app_reset();
+  net.now = 0;
+  if (!CHECK_INT(start(), SN_OK, "lifecycle: writers: the server starts")) return;
+  s = cl_new(0);
+  cl_puts(s, GET("/w_lines") GET("/w_step_off"));
+  pump();
+  got = next_resp(s, &r);
+  test_report(got == 1 && r.status == 200 && strncmp(r.body, "line 0\nline 1\n", 14) == 0 && strstr(r.body, "line 599\n") != NULL,
+              "lifecycle: writers: a writer that writes every call serves 600 lines", "got %d status %d", got, r.status);
+  advance(60, 10);
+  got = next_resp(s, &r);
+  test_report(got == 1 && r.status == 200 && strcmp(r.body, "later;") == 0 && !srv_closed(s),
+              "lifecycle: writers: a writer that steps off, then a timer writes and ends: served, keep-alive", "got %d status %d %s", got,
+              r.status, test_show(net.s[s].out, net.s[s].out_len));
+  s = cl_new(0); /* HEAD: the writer's chunks are written as nothing, and count as written */
+  cl_puts(s, "HEAD /w_lines HTTP/1.1\r\nHost: t\r\n\r\n" GET("/hello"));
+  pump();
+  test_report(w_calls == 6 && !srv_closed(s) && out_has(s, "200 OK") && !out_has(s, "line 0") && strstr(strstr((const char *) net.s[s].out, "200 OK") + 6, "200 OK") != NULL,
+              "lifecycle: writers: HEAD of the same route ends normally (6 calls, no body) and the next request is served",
+              "calls %d: %s", w_calls, test_show(net.s[s].out, net.s[s].out_len));
+  stop("writers");
+}
+
 int main(int argc, char **argv) {
   verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
   heap = sn_mem_heap_get();
@@ -1959,6 +2055,7 @@ int main(int argc, char **argv) {
   test_attach();
   test_owned();
   test_alloc_failures();
+  test_writers();
   sn_mem_clear(&net);
   return test_summary();
 }

@@ -211,6 +211,19 @@ static unsigned char *read_file(const char *path, size_t *len) {
 static const sn_route_opts worker_route = {api_worker, NULL, NULL, demo_abort, 0, 65000, NULL};
 static void worker_routes(sn_router *router) { sn_router_add_opts(router, "GET", "/api/worker", &worker_route); }
 
+/* Mutual TLS: a verified certificate whose CN is a user's name is that user. */
+static const sn_user *demo_cert_user(void *arg, const char *subject) {
+  const sn_user *users = (const sn_user *) arg;
+  const char *cn = strstr(subject, "CN=");
+  size_t i, n;
+  if (cn == NULL || (cn != subject && cn[-1] != ' ')) return NULL;
+  cn += 3;
+  n = strcspn(cn, ",");
+  for (i = 0; users != NULL && users[i].name[0] != '\0'; i++)
+    if (strlen(users[i].name) == n && memcmp(users[i].name, cn, n) == 0) return &users[i];
+  return NULL;
+}
+
 /* --users FILE: one tools/sn-passwd line per user; '#' comments and blank
    lines are skipped. Returns the table (ended by an empty name, for
    demo_cert_user) and its count, or NULL after saying what is wrong. */
