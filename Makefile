@@ -108,7 +108,10 @@ help:
 	@echo "                    whole server with libFuzzer, FUZZ_SECONDS (60) each (tests/fuzz/README.md)"
 	@echo "  make qemu         build build/sn_mps2.elf (Cortex-M4 firmware for QEMU's mps2-an386: lwIP, mbedTLS,"
 	@echo "                    the demo over HTTPS) and run it: https://localhost:16043/ (examples/qemu-mps2)"
-	@echo "  make test-qemu    boot it under qemu-system-arm and drive it from the host (tests/qemu_integration.sh)"
+	@echo "  make qemu-lm3s    build build/sn_lm3s.elf (Cortex-M3 firmware in 64 KiB of RAM for QEMU's lm3s6965evb:"
+	@echo "                    lwIP, mbedTLS, three routes over HTTPS) and run it: https://localhost:16143/ (examples/qemu-lm3s)"
+	@echo "  make test-qemu    boot both boards under qemu-system-arm and drive them from the host"
+	@echo "                    (tests/qemu_integration.sh, tests/qemu_lm3s.sh; one board: test-qemu-mps2, test-qemu-lm3s)"
 	@echo "  make clean        remove build/"
 	@echo "Variables: MBEDTLS=3|2 (default 3: mbedTLS 3.6, outputs in build/; 2: the system's 2.28, in build/m2),"
 	@echo "           MBEDTLS_SOURCE=1 (3.6 from the source package even where the system has 3.6),"
@@ -314,23 +317,35 @@ unit: $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
 check-build: $(BUILD)/demo_static.h $(MBED_DEP) $(LWIP_FETCHED)
 	MBEDTLS_MAJOR=$(MBEDTLS_MAJOR) LWIP_DIR=$(LWIP_DIR) MBED_LIBS="$(MBED_LIBS)" tests/check-build.sh "$(MBED_CFLAGS)" $(BUILD)
 
-# The Cortex-M4 firmware for QEMU (issue: a real MCU image): make qemu, make test-qemu, make sn_mps2.
+# The firmware for QEMU: Cortex-M4 (make qemu, make sn_mps2) and the 64 KiB Cortex-M3
+# (make qemu-lm3s, make sn_lm3s); make test-qemu boots both.
 # Included before the test rule, which names $(QEMU_ELF) as a prerequisite (a
 # variable set below a rule is empty in its prerequisites). The firmware has
 # its own mbedTLS 3.6 for Cortex-M whatever MBEDTLS says: make test builds and
 # boots it in the MBEDTLS=3 pass only.
 include examples/qemu-mps2/qemu.mk
+include examples/qemu-lm3s/qemu.mk
 TEST_QEMU :=
+TEST_QEMU_LM3S :=
 ifeq ($(MBEDTLS_MAJOR),3)
 ifneq ($(shell command -v arm-none-eabi-gcc),)
 TEST_QEMU := $(QEMU_ELF)
+TEST_QEMU_LM3S := $(QEMU_LM3S_ELF)
 endif
 endif
 
+# Both reference boards, each driven from the host (the second runs even if
+# the first failed).
+test-qemu: $(QEMU_ELF) $(QEMU_LM3S_ELF) certs
+	@st=0; \
+	SN_MPS2_ELF=$(QEMU_ELF) SN_CERTS=$(CERTS) tests/qemu_integration.sh || st=1; \
+	SN_LM3S_ELF=$(QEMU_LM3S_ELF) SN_CERTS=$(CERTS) tests/qemu_lm3s.sh || st=1; \
+	exit $$st
+
 # tests/run.sh picks the suites that run once, in one mbedTLS pass, by MBEDTLS_MAJOR.
-test: $(TEST_QEMU) $(LWIP_BINS) $(BUILD)/dns_probe $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
+test: $(TEST_QEMU) $(TEST_QEMU_LM3S) $(LWIP_BINS) $(BUILD)/dns_probe $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
 	MBEDTLS_MAJOR=$(MBEDTLS_MAJOR) MBED_CFLAGS="$(MBED_CFLAGS)" MBED_LIBS="$(MBED_LIBS)" LWIP_DIR=$(LWIP_DIR) \
-	  SN_MPS2_ELF="$(TEST_QEMU)" SN_CERTS=$(CERTS) tests/run.sh $(BUILD)
+	  SN_MPS2_ELF="$(TEST_QEMU)" SN_LM3S_ELF="$(TEST_QEMU_LM3S)" SN_CERTS=$(CERTS) tests/run.sh $(BUILD)
 
 # The lwIP port's suite alone (root, for its network namespace).
 test-lwip: $(LWIP_BINS) certs

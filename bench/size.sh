@@ -195,5 +195,12 @@ if [ -x examples/qemu-mps2/build.sh ]; then # the firmware that really runs (mak
     echo "  sn_mps2: build failed (see $out/qemu.log)"
   fi
 fi
+if [ -x examples/qemu-lm3s/build.sh ]; then # the 64 KiB Cortex-M3 firmware (make qemu-lm3s)
+  if examples/qemu-lm3s/build.sh --out build/sn_lm3s.elf >"$out/qemu-lm3s.log" 2>&1; then
+    arm-none-eabi-size build/sn_lm3s.elf | awk 'NR == 2 { printf "  %-48s %10d %8.1f %8d %10d\n", "sn_lm3s (QEMU lm3s6965evb, examples/qemu-lm3s)", $1, $1 / 1024, $2, $3 }'
+  else
+    echo "  sn_lm3s: build failed (see $out/qemu-lm3s.log)"
+  fi
+fi
 echo
 echo "(images: build/size/img-*/image.elf, maps beside them; bss includes lwIP's pools: $(printf '%s ' "${lwip_defs[@]}" | sed 's/-D//g'))"

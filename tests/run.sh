@@ -128,6 +128,11 @@ if [ "$unit_only" -eq 0 ]; then
   if [ -n "$elf" ] && [ -f "$elf" ] && command -v qemu-system-arm >/dev/null; then
     run_suite "QEMU mps2-an386 firmware" env SN_MPS2_ELF="$elf" SN_CERTS="${SN_CERTS:-build/certs}" tests/qemu_integration.sh
   fi
+  # the 64 KiB Cortex-M3 firmware (examples/qemu-lm3s) under QEMU's lm3s6965evb, likewise
+  elf=${SN_LM3S_ELF-$([ "$major" = 3 ] && echo build/sn_lm3s.elf)}
+  if [ -n "$elf" ] && [ -f "$elf" ] && command -v qemu-system-arm >/dev/null; then
+    run_suite "QEMU lm3s6965evb firmware (64 KiB RAM)" env SN_LM3S_ELF="$elf" SN_CERTS="${SN_CERTS:-build/certs}" tests/qemu_lm3s.sh
+  fi
   # securenet_port_lwip.h on a real lwIP stack behind TAP devices (tests/lwip_integration.sh):
   # bare metal (NO_SYS=1) and RTOS mode (NO_SYS=0, core locking), each also under ASan/UBSan
   if [ -x "$build/sn_demo_lwip" ]; then

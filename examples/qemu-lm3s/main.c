@@ -49,9 +49,14 @@
 /* Allocations counted, for the heap high-water mark. */
 #define SN_MALLOC(n) board_malloc(n)
 #define SN_FREE(p) board_free(p)
-/* One established connection may wait while all SN_MAX_CONNS are busy
-   (default 4: each waiting socket is a pcb and a slot of the port). */
-#define SN_LWIP_BACKLOG 1
+/* Connections a listener holds while both SN_MAX_CONNS are busy (default
+   4: each is a pcb and a slot of the port). lwIP counts a connection
+   against the backlog from its SYN on, so 1 would drop the SYN of a second
+   client arriving with the first, and that client would wait for a
+   retransmission (measured: 1 to 5 s of a 0.1 s handshake). */
+#ifndef SN_LWIP_BACKLOG
+#define SN_LWIP_BACKLOG 2
+#endif
 
 #define SECURENET_IMPLEMENTATION
 #include "securenet.h"

@@ -1,4 +1,4 @@
-# examples/qemu-mps2/qemu.mk - `make qemu` and `make test-qemu`: the sn_mps2
+# examples/qemu-mps2/qemu.mk - `make qemu` and `make test-qemu-mps2`: the sn_mps2
 # firmware (securenet + lwIP + mbedTLS, bare metal Cortex-M4) on QEMU's
 # mps2-an386 board. Included by the top Makefile (`include examples/qemu-mps2/qemu.mk`,
 # after its own variables: it uses HEADERS, CERTS, LWIP_FETCHED and MBED_DIR;
@@ -10,7 +10,8 @@
 #                    HTTPS port 443 at https://localhost:$(QEMU_PORT)/ (QEMU's
 #                    user network forwards it). Console: m memory, r reset heap
 #                    peak, s statistics, q stop; Ctrl-A x leaves QEMU.
-#   make test-qemu   tests/qemu_integration.sh against the image
+#   make test-qemu-mps2  tests/qemu_integration.sh against the image (make
+#                    test-qemu, in the top Makefile, runs both boards' tests)
 #   make sn_mps2     just the image (examples/qemu-mps2/build.sh; objects in build/qemu)
 
 QEMU_ELF := build/sn_mps2.elf
@@ -22,7 +23,7 @@ QEMU_DEPS := $(wildcard examples/qemu-mps2/*.c examples/qemu-mps2/*.h examples/b
   $(wildcard $(CERTS)/sign_pub.h)
 # ($(CERTS)/sign_pub.h: the update key compiled in; build.sh runs tools/sn-sign keygen when it is missing)
 
-.PHONY: qemu test-qemu sn_mps2
+.PHONY: qemu test-qemu test-qemu-mps2 sn_mps2
 
 # $(MBED_DIR)/lib/libmbedtls.a: the mbedTLS 3.6 source tree build.sh compiles
 # (made by the same rule as the host's mbedTLS 3.6, so never twice at once).
@@ -38,5 +39,5 @@ qemu: $(QEMU_ELF)
 	$(QEMU_SYSTEM) -M mps2-an386 -nographic -semihosting -kernel $(QEMU_ELF) \
 	  -nic user,net=198.18.9.0/24,hostfwd=tcp:127.0.0.1:$(QEMU_PORT)-:443
 
-test-qemu: $(QEMU_ELF) certs
+test-qemu-mps2: $(QEMU_ELF) certs
 	SN_MPS2_ELF=$(QEMU_ELF) SN_CERTS=$(CERTS) tests/qemu_integration.sh
