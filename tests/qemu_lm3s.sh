@@ -172,7 +172,7 @@ echo "# heap, one full TLS 1.2 handshake and a request: peak $heap_peak B (idle 
 C --tls-max 1.2 -o /dev/null "$URL/"
 quiet
 idle_cached=$heap_now
-echo "# heap idle with the session cache full (2 TLS 1.2 sessions): $idle_cached B (idle + $((idle_cached - idle)) B)"
+echo "# heap idle after TLS 1.3 and with the session cache full (2 TLS 1.2 sessions): $idle_cached B (idle + $((idle_cached - idle)) B)"
 
 # ---- keep-alive ----------------------------------------------------------------------------
 out=$(C -w '%{num_connects}\n' "$URL/" "$URL/" "$URL/" "$URL/" "$URL/" "$URL/" "$URL/" "$URL/")
