@@ -327,6 +327,17 @@ echo "# frames QEMU could not hand to the MAC: $(grep -c 'Slirp: Failed to send 
 errs=$(clean | grep -ciE 'FAULT|lwIP assertion|unexpected interrupt|hardware error')
 check "$( [ "$errs" = 0 ]; echo $?)" "no fault or assertion on the console"
 
+# ---- RAM that does not fit fails the link ------------------------------------------------
+# The same objects linked with a 10 KiB stack instead of 5: 5 KiB short of the 64 KiB.
+if ls build/qemu-lm3s/app/*.o >/dev/null 2>&1; then
+  sed 's/__stack_size = 5K;/__stack_size = 10K;/' examples/qemu-lm3s/lm3s6965.ld >"$TMP/big.ld"
+  out=$(arm-none-eabi-gcc -mcpu=cortex-m3 -mthumb -nostartfiles --specs=nano.specs -T "$TMP/big.ld" -Wl,--gc-sections \
+    build/qemu-lm3s/app/*.o build/qemu-lm3s/lwip/lib.a build/qemu-lm3s/mbedtls/lib.a -o "$TMP/big.elf" 2>&1)
+  st=$?
+  [ $st != 0 ] && grep -q "do not fit the LM3S6965's 64 KiB" <<<"$out"
+  check $? "a link whose .data + .bss + heap + stack exceed 64 KiB fails (the linker script's ASSERT)" "status $st: $(tail -n 1 <<<"$out")"
+fi
+
 # ---- without semihosting there is no entropy: the build must stop ------------------------
 out=$(SN_LM3S_CFLAGS=-DBOARD_NO_SEMIHOSTING examples/qemu-lm3s/build.sh --out "$TMP/nosemi.elf" 2>&1)
 st=$?

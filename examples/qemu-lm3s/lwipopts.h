@@ -29,7 +29,7 @@
 #define TCP_SND_QUEUELEN 8           /* segments queued per connection (lwIP: >= 2 * TCP_SND_BUF / TCP_MSS) */
 #define TCP_OOSEQ_MAX_PBUFS 2        /* out-of-order segments held per connection */
 #define MEM_SIZE (7 * 1024)          /* sent data not yet acknowledged, two connections */
-#define MEMP_NUM_TCP_PCB 6           /* SN_MAX_CONNS (2) + SN_LWIP_BACKLOG (2) + two closing (lwIP reuses TIME_WAIT ones) */
+#define MEMP_NUM_TCP_PCB 8           /* SN_MAX_CONNS (2) + SN_LWIP_BACKLOG (4) + two closing (lwIP reuses TIME_WAIT ones) */
 #define MEMP_NUM_TCP_PCB_LISTEN 1    /* one HTTPS listener */
 #define MEMP_NUM_TCP_SEG 16          /* TCP_SND_QUEUELEN for two sending connections */
 #define MEMP_NUM_PBUF 4              /* PBUF_REF/ROM headers: the port sends copies, so few */

@@ -49,13 +49,14 @@
 /* Allocations counted, for the heap high-water mark. */
 #define SN_MALLOC(n) board_malloc(n)
 #define SN_FREE(p) board_free(p)
-/* Connections a listener holds while both SN_MAX_CONNS are busy (default
-   4: each is a pcb and a slot of the port). lwIP counts a connection
-   against the backlog from its SYN on, so 1 would drop the SYN of a second
-   client arriving with the first, and that client would wait for a
-   retransmission (measured: 1 to 5 s of a 0.1 s handshake). */
+/* Connections a listener holds while both SN_MAX_CONNS are busy (each is
+   a pcb and a slot of the port, about 210 B). lwIP counts a connection
+   against the backlog from its SYN on, so a burst of more SYNs than this
+   drops the rest, and those clients wait for a retransmission (measured
+   with 1 and with 2 and three clients at once: 1 to 6 s of a 0.1 s
+   handshake). 4, the port's default, takes a burst of four. */
 #ifndef SN_LWIP_BACKLOG
-#define SN_LWIP_BACKLOG 2
+#define SN_LWIP_BACKLOG 4
 #endif
 
 #define SECURENET_IMPLEMENTATION
@@ -143,6 +144,10 @@ static void print_memory(const char *when) {
          (unsigned) lwip_stats.mem.max, (unsigned) lwip_stats.mem.avail,
          (unsigned) lwip_stats.memp[MEMP_PBUF_POOL]->max, (unsigned) lwip_stats.memp[MEMP_PBUF_POOL]->avail,
          (unsigned) lwip_stats.memp[MEMP_TCP_PCB]->max, (unsigned) lwip_stats.memp[MEMP_TCP_PCB]->avail);
+#if TCP_STATS
+  printf("; tcp segments dropped %u, out of memory %u, pcb allocations failed %u", (unsigned) lwip_stats.tcp.drop,
+         (unsigned) lwip_stats.tcp.memerr, (unsigned) lwip_stats.memp[MEMP_TCP_PCB]->err);
+#endif
 #endif
   printf("\n");
 }
