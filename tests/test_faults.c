@@ -1746,8 +1746,9 @@ static int g_one(tls_client *t, const char *req, resp *r) {
 #define GCHECK(cond, ...)                                                     \
   do {                                                                        \
     char gname_[400];                                                         \
+    int gok_ = !!(cond); /* first: the name shows what it read */             \
     snprintf(gname_, sizeof gname_, __VA_ARGS__);                             \
-    test_report(!!(cond), gname_, "%s is false", #cond);                      \
+    test_report(gok_, gname_, "%s is false", #cond);                          \
   } while (0)
 
 static void test_guard(void) {
@@ -1756,7 +1757,7 @@ static void test_guard(void) {
   sn_auth_opts ao;
   tls_client t, t2;
   resp r;
-  char req[600], v[200];
+  char req[600], v[200] = "";
   int i, n;
   unsigned long mallocs;
   uint64_t t0;
