@@ -142,8 +142,9 @@ MEMORY
    Allocation failure closes the one connection concerned (or makes the
    reply call return SN_ERR_NOMEM); the server goes on serving the others.
    mbedTLS's TLS session cache (sn_tls_opts.session_cache_size, 32 entries
-   by default) grows as clients come and resume by id: about 330 bytes per
-   TLS 1.2 session on 32 bits (measured), up to about 10.5 KiB; a
+   by default) grows as clients come and resume by id: 170 to 330 bytes
+   per TLS 1.2 session on 32 bits (measured: 170 with examples/qemu-lm3s'
+   configuration, 330 with a porter's), up to 10.5 KiB; a
    small-RAM build sets 4, or -1 for tickets only (they hold no server
    memory).
    The mail sender holds one session at a time (about 2 KiB, a 1 KiB reply
@@ -713,7 +714,7 @@ typedef struct sn_tls_opts {
   const char *client_ca_file;
   const int *ciphersuites;   /* 0-terminated IANA ids; NULL: FS AEAD suites */
   int disable_tickets;       /* 1: no session tickets */
-  int session_cache_size;    /* 0: 32 entries (about 330 B each on 32 bits, as clients
+  int session_cache_size;    /* 0: 32 entries (170-330 B each on 32 bits, as clients
                                 come); negative: no session cache (tickets only) */
   uint32_t session_lifetime_s; /* tickets and cache; 0: 86400 */
 } sn_tls_opts;

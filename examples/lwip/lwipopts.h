@@ -69,8 +69,8 @@
                                     records); 64 KiB part with 4 KiB records: 3 * TCP_MSS (4380 >= 4357) */
 #endif
 #ifndef TCP_SND_BUF
-#define TCP_SND_BUF (8 * TCP_MSS) /* MCU: 4 * TCP_MSS; 64 KiB part: 3 * TCP_MSS (one 4 KiB record);
-                                    securenet queues one TLS record at a time anyway */
+#define TCP_SND_BUF (8 * TCP_MSS) /* MCU: 4 * TCP_MSS; 64 KiB part: 2 * TCP_MSS (2 KiB records out,
+                                    examples/qemu-lm3s); securenet queues one TLS record at a time anyway */
 #endif
 #ifndef TCP_SND_QUEUELEN
 #define TCP_SND_QUEUELEN ((4 * TCP_SND_BUF + TCP_MSS - 1) / TCP_MSS)
@@ -87,7 +87,10 @@
 #define MEM_SIZE (256 * 1024)    /* host; 64 KiB part: 6-8 KiB (TCP_SND_BUF for each sending connection) */
 #endif
 #ifndef MEMP_NUM_TCP_PCB
-#define MEMP_NUM_TCP_PCB 96      /* host: 50 clients + TIME_WAIT; MCU: SN_MAX_CONNS + backlog + a few; 64 KiB part: 4 */
+#define MEMP_NUM_TCP_PCB 96      /* host: 50 clients + TIME_WAIT; MCU: SN_MAX_CONNS + backlog + a few; 64 KiB
+                                    part: 8 (2 connections, SN_LWIP_BACKLOG 4: lwIP counts a connection
+                                    against the backlog from its SYN, and a burst beyond it waits 1-6 s
+                                    for the client's retransmission; measured on examples/qemu-lm3s) */
 #endif
 #ifndef MEMP_NUM_TCP_PCB_LISTEN
 #define MEMP_NUM_TCP_PCB_LISTEN 4 /* HTTPS and HTTP listeners; one HTTPS listener: 1 (and SN_MAX_LISTENERS 1) */
