@@ -16,6 +16,8 @@
      syscalls.c      newlib's system calls (_sbrk bounded by the stack,
                      _write to the console, _gettimeofday from the wall clock)
      semihost.c      ARM semihosting calls (EMULATION ONLY)
+     stack_hooks.c   lwIP's and mbedTLS's clocks and random numbers, the
+                     log hook (board_log)
    The linker script of each board defines __data_load, __data_start,
    __data_end, __bss_start, __bss_end, __heap_start, __heap_limit,
    __stack_limit and __stack_top.
@@ -62,6 +64,12 @@ void board_idle(int busy);
 #ifndef BOARD_NO_SEMIHOSTING
 #define BOARD_HAS_ENTROPY 1
 int board_entropy(void *buf, size_t len); /* fills buf: 0, or -1 (no source) */
+
+/* ---- what the network stack needs (stack_hooks.c) ------------------------ */
+/* sys_now (lwIP), mbedtls_ms_time, example_lwip_rand (LWIP_RAND) and
+   mbedtls_psa_external_get_random are defined there for every board; and
+   the log hook for sn_mgr_opts.log, "BOARD_NAME: level: line": */
+void board_log(void *user, int level, const char *msg);
 #endif
 
 /* ---- memory (board_common.c) --------------------------------------------- */

@@ -81,7 +81,7 @@ app_flags=("${warn[@]}" -I. -I"$here" -Iexamples/baremetal -Ibuild/certs "${mbed
 app=$out/app${SN_LM3S_CFLAGS:+-custom}
 mkdir -p "$app"
 objs=()
-for f in "$here"/{startup,board,enet,main}.c examples/baremetal/{cortex_m,board_common,syscalls,semihost}.c; do
+for f in "$here"/{startup,board,enet,main}.c examples/baremetal/{cortex_m,board_common,syscalls,semihost,stack_hooks}.c; do
   "${cc[@]}" "${app_flags[@]}" -c "$f" -o "$app/$(basename "$f" .c).o"
   objs+=("$app/$(basename "$f" .c).o")
 done

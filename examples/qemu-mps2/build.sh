@@ -102,7 +102,7 @@ mkdir -p "$app"
 objs=()
 # (examples/baremetal: start-up, system calls, semihosting and the counted
 # heap, shared with the lm3s6965 board)
-for f in "$here"/{startup,board,lan9118,flash_slot,main}.c examples/baremetal/{cortex_m,board_common,syscalls,semihost}.c; do
+for f in "$here"/{startup,board,lan9118,flash_slot,main}.c examples/baremetal/{cortex_m,board_common,syscalls,semihost,stack_hooks}.c; do
   "${cc[@]}" "${app_flags[@]}" -c "$f" -o "$app/$(basename "$f" .c).o"
   objs+=("$app/$(basename "$f" .c).o")
 done

@@ -246,35 +246,7 @@ static void time_password_check(void) {
 }
 
 /* ---- what lwIP and mbedTLS need from the board ---------------------------- */
-/* lwIP's millisecond clock (NO_SYS=1). */
-u32_t sys_now(void) { return board_ms(); }
-
-/* mbedTLS's millisecond clock (MBEDTLS_PLATFORM_MS_TIME_ALT in the minimal
-   config): TLS 1.3 ticket ages. */
-mbedtls_ms_time_t mbedtls_ms_time(void) { return (mbedtls_ms_time_t) board_ms64(); }
-
-#ifdef SN_LWIP_ENTROPY
-/* lwIP's LWIP_RAND() (lwipopts.h): TCP initial sequence numbers and local
-   ports, from the same entropy source. */
-uint32_t example_lwip_rand(void) {
-  uint32_t r;
-  if (SN_LWIP_ENTROPY(&r, sizeof r) != 0) board_stop(0); /* no entropy, no network */
-  return r;
-}
-
-/* PSA's random numbers (MBEDTLS_PSA_CRYPTO_EXTERNAL_RNG in the minimal
-   config: TLS 1.3 key shares): straight from the entropy source, which here
-   is the host's CSPRNG. A board whose TRNG is slow or needs conditioning
-   runs a CTR_DRBG seeded from it instead (mbedtls_ctr_drbg_seed with the
-   TRNG as the entropy callback). */
-psa_status_t mbedtls_psa_external_get_random(mbedtls_psa_external_random_context_t *ctx, uint8_t *out, size_t len,
-                                             size_t *olen) {
-  (void) ctx;
-  if (SN_LWIP_ENTROPY(out, len) != 0) return PSA_ERROR_INSUFFICIENT_ENTROPY;
-  *olen = len;
-  return PSA_SUCCESS;
-}
-#endif
+/* sys_now, mbedtls_ms_time, LWIP_RAND and PSA's random numbers: examples/baremetal/stack_hooks.c */
 
 /* ---- memory and statistics, on the console and as JSON --------------------- */
 static struct netif netif;
@@ -323,12 +295,6 @@ static void api_memory(sn_conn *c, const sn_request *req, void *user) {
                (unsigned) m.arena_max, (unsigned) m.stack_deepest, (unsigned) m.stack_size);
 }
 
-/* The firmware's log hook: securenet's warnings and errors on the console. */
-static void log_line(void *user, int level, const char *msg) {
-  static const char *const names[] = {"", "error", "warn", "info", "debug"};
-  (void) user;
-  printf("sn_mps2: %s: %s\n", names[level >= 0 && level <= 4 ? level : 0], msg);
-}
 
 static uint32_t poll_us, poll_calls; /* time in sn_poll since boot (wraps: differences only) */
 
@@ -417,7 +383,7 @@ int main(void) {
   }
   memset(&mo, 0, sizeof mo);
   mo.port = sn_lwip_port(&lw);
-  mo.log = log_line;
+  mo.log = board_log; /* examples/baremetal/stack_hooks.c */
   mo.log_level = SN_LOG_WARN;
   if ((r = sn_mgr_create(&mgr, &mo)) != SN_OK) {
     printf("sn_mps2: cannot start: %s\n", sn_strerror(r));
