@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/fuzz/run.sh - builds securenet's fuzz targets and runs them.
 #
-#   tests/fuzz/run.sh [SECONDS]          fuzz each target for SECONDS (default 60), one after
-#                                        the other, on one CPU (-jobs is never used)
+#   tests/fuzz/run.sh [SECONDS]          fuzz each target for SECONDS (default 60), each on one
+#                                        CPU (-jobs is never used), FUZZ_PARALLEL targets at once
 #   tests/fuzz/run.sh --regress [BUILD]  replay the committed corpus and regressions once
 #                                        (no fuzzing), plus the MIME round trip through
 #                                        Python's email package and the multipart parser
@@ -19,6 +19,8 @@
 #   BUILD=build/m2             the build directory (also the second argument of --regress)
 #   FUZZ_TARGETS="smtp mime"   only these targets
 #   FUZZ_SKIP_KNOWN=1          look past the bugs already reported (tests/fuzz/README.md)
+#   FUZZ_PARALLEL=1            targets built and fuzzed at once (default: 2 on a machine with
+#                              2 or more CPUs, else 1); each still gets SECONDS of one CPU
 #   CLANG=clang-14             the compiler for libFuzzer builds (default: clang)
 #   CC=gcc                     --regress without libFuzzer: the compiler for the
 #                              replay driver (default: clang, then cc)
@@ -154,12 +156,35 @@ if [ "$mode" = regress ]; then
   exit $status
 fi
 
-# fuzzing
-for t in $targets; do
-  echo "== fuzz_$t: building"
-  build_target "$t" || exit 1
-done
-for t in $targets; do
+# fuzzing: FUZZ_PARALLEL targets at a time, each with its own CPU; their
+# reports are printed in the targets' order once a batch has ended
+ncpu=$(nproc 2>/dev/null || echo 1)
+par=${FUZZ_PARALLEL:-$([ "$ncpu" -ge 2 ] && echo 2 || echo 1)}
+case $par in ''|*[!0-9]*|0) par=1 ;; esac
+# in_batches FUNCTION: runs FUNCTION TARGET for every target, par at a time,
+# each one's output into $out/batch_<target>.out, printed in order; 1 if any failed
+in_batches() {
+  local fn=$1 t rc=0 batch=() pids=() i
+  for t in $targets ""; do
+    if [ -n "$t" ]; then
+      batch+=("$t")
+      "$fn" "$t" >"$out/batch_$t.out" 2>&1 &
+      pids+=($!)
+    fi
+    if [ ${#batch[@]} -eq "$par" ] || { [ -z "$t" ] && [ ${#batch[@]} -gt 0 ]; }; then
+      for i in "${!batch[@]}"; do
+        wait "${pids[$i]}" || rc=1
+        cat "$out/batch_${batch[$i]}.out"
+      done
+      batch=() pids=()
+    fi
+  done
+  return $rc
+}
+build_one() { echo "== fuzz_$1: building"; build_target "$1"; }
+in_batches build_one || exit 1
+fuzz_one() {
+  local t=$1 work crashes log before after rc repro status=0
   work=$out/corpus/$t
   crashes=$out/crashes/$t
   mkdir -p "$work" "$crashes"
@@ -182,6 +207,8 @@ for t in $targets; do
     echo "!! replay:     $out/fuzz_$t ${repro:-<file>}"
     echo "!! keep it:    cp ${repro:-<file>} tests/fuzz/regressions/$t/<what-it-shows>"
   fi
-done
+  return $status
+}
+in_batches fuzz_one || status=1
 [ $status -eq 0 ] && echo "fuzz: every target ran ${seconds}s without a failure"
 exit $status
