@@ -71,6 +71,9 @@ through the *_opts structs, where zero always means the secure default)
                                     update route then takes raw bodies only)
    SN_ENABLE_OTA           1        0 leaves the signed-update verifier and its route out
    SN_ENABLE_AUTH          1        0 leaves users, sessions, guards and throttling out
+   SN_ENABLE_WEBSOCKET     1        0 leaves WebSocket (server and client) out
+   SN_ENABLE_SSE           1        0 leaves server-sent events out
+   SN_WS_PIECE             2048     receive buffer of a streaming WebSocket (bytes)
    SN_AUTH_SESSIONS        8        login sessions at once (least recently used dropped)
    SN_AUTH_CLIENTS         16       client addresses whose failed logins are counted
    SN_AUTH_ITERATIONS      6000     PBKDF2 iterations of sn-passwd's verifiers (and of the
@@ -422,6 +425,12 @@ extern "C" {
 #ifndef SN_ENABLE_AUTH
 #define SN_ENABLE_AUTH 1
 #endif
+#ifndef SN_ENABLE_WEBSOCKET
+#define SN_ENABLE_WEBSOCKET 1
+#endif
+#ifndef SN_ENABLE_SSE
+#define SN_ENABLE_SSE 1
+#endif
 #if SN_ENABLE_HTTP_CLIENT && !SN_ENABLE_CLIENT
 #error "SN_ENABLE_HTTP_CLIENT needs SN_ENABLE_CLIENT: the HTTP client runs on sn_connect's connections"
 #endif
@@ -441,7 +450,7 @@ extern "C" {
   X(SN_WANT_WRITE,     -2,  "would block: waiting for room to write")           \
   X(SN_ERR_INVALID,    -3,  "invalid argument")                                 \
   X(SN_ERR_NOMEM,      -4,  "out of memory")                                    \
-  X(SN_ERR_FULL,       -5,  "limit reached (connections, listeners or routes)") \
+  X(SN_ERR_FULL,       -5,  "limit reached (connections, listeners, routes or queued bytes)") \
   X(SN_ERR_IO,         -6,  "network I/O error")                                \
   X(SN_ERR_CLOSED,     -7,  "connection closed by the peer")                    \
   X(SN_ERR_ADDR,       -8,  "cannot resolve, bind or listen on the address")    \
@@ -1478,6 +1487,211 @@ typedef struct sn_http_request_opts {
    SN_MAX_CLIENTS connections are open. o is copied; o->url, o->headers,
    o->body and o->tls are borrowed until on_done. Allocates. */
 SNDEF int sn_http_request(sn_mgr *mgr, const sn_http_request_opts *o);
+
+/* ---- WebSocket (RFC 6455), server and client (SN_ENABLE_WEBSOCKET) -----------------
+   A WebSocket is the HTTP connection's stream after an upgrade (server), or
+   an sn_connect stream after its handshake (client): the same socket, TLS
+   context and buffers, now carrying frames. Both sides have one message API.
+
+   Server: a route's handler calls sn_ws_upgrade. It checks the request as
+   RFC 6455 4.2.1 asks (GET, HTTP/1.1, Upgrade: websocket, Connection:
+   upgrade, Sec-WebSocket-Version: 13, a Sec-WebSocket-Key of 16 bytes in
+   base64, no body) and answers a bad one itself (400, or 426 with
+   Sec-WebSocket-Version: 13 for another version); a good one gets 101 with
+   Sec-WebSocket-Accept. A guard (sn_router_guard) runs before the handler,
+   as for any route: log in first, then upgrade.
+   Client (needs SN_ENABLE_CLIENT too): sn_ws_connect("wss://host[:port]/path?query") on sn_connect's
+   verified TLS (the same sn_tls_client_opts), then the request with a key
+   from the DRBG; the answer must be 101 with the right Sec-WebSocket-Accept,
+   Upgrade and Connection, no extension and, if one came, a subprotocol the
+   client offered; anything else ends it (on_close with SN_ERR_PROTO and
+   the reason in words).
+
+   Frames, as RFC 6455 5 says and no looser: a client's frames are masked
+   and a server's never (either wrong: close 1002); reserved bits and
+   unknown opcodes close 1002 (no extension is negotiated); a control frame
+   (close, ping, pong) has at most 125 bytes and is never fragmented (else
+   1002); a continuation without a message, or a new message inside one, is
+   1002; a 64-bit length with its top bit set is 1002. A text message is
+   checked as UTF-8 as its bytes arrive, across fragments (1007 at the first
+   bad byte, or at the end of a message cut inside a character). A message
+   longer than max_message is refused at the frame header that would exceed
+   it (1009), before its bytes are held. A ping is answered with a pong by
+   securenet (the application sees neither). A close frame's code must be
+   one RFC 6455 7.4 allows (1000-1003, 1007-1014, 3000-4999; else 1002) and
+   its reason UTF-8 (else 1007); it is answered with the same code, then
+   the server closes the TCP connection (TLS close_notify first). A peer
+   that sends nothing for idle_timeout_ms is closed with 1001; with pings
+   on, it is pinged first (a pong, or any frame, counts).
+
+   Sending: sn_ws_send queues one whole message as one frame, all or
+   nothing: SN_ERR_FULL when it would take the bytes queued beyond
+   max_queued (nothing is buffered without bound; on_writable says when the
+   queue has drained). Any callback on the manager's thread may send: a
+   timer, a wakeup, a client's callback, another socket's message.
+
+   The life of an sn_ws:
+     OPEN     after sn_ws_upgrade (server; on_open follows when the
+              handler has returned) or the client's checked 101 (on_open).
+              Messages flow both ways.
+     CLOSING  a close frame was sent (sn_ws_close, a protocol error, the
+              idle timeout, sn_mgr_destroy: 1001), waiting up to
+              close_timeout_ms for the peer's; messages that still arrive
+              are dropped; sends are SN_ERR_STATE.
+     ENDED    on_close(err, code, why) once: err SN_OK when the close
+              handshake completed (code: the one both sides sent; the
+              first close frame's), else why
+              it did not: SN_ERR_CLOSED (the connection ended without a
+              close frame: code 1006), SN_ERR_PROTO (the peer broke the
+              protocol: code is the one sent: 1002, 1007, 1009), SN_ERR_TIMEOUT,
+              SN_ERR_TLS (why names a TLS 1.3 KeyUpdate, see LIMITS),
+              SN_ERR_VERIFY, SN_ERR_IO, SN_ERR_NOMEM, SN_ERR_DESTROYED. The
+              sn_ws is freed when on_close returns: the application forgets
+              its pointer there.
+
+   Memory: an sn_ws is one small allocation (sn_ws_size()) beside its
+   connection, which keeps what an idle keep-alive connection keeps; a
+   reassembled message is held in the receive buffer, which grows as its
+   bytes arrive up to max_message plus one frame header; a streaming socket
+   holds SN_WS_PIECE. Buffers idle for SN_IDLE_RELEASE_MS are given back, as
+   an idle keep-alive connection's are. Messages back and forth within the
+   buffers' sizes allocate nothing. */
+typedef struct sn_ws sn_ws; /* opaque: one WebSocket, either side */
+
+enum sn_ws_type { SN_WS_TEXT = 1, SN_WS_BINARY = 2 };
+/* Close codes (RFC 6455 7.4.1) securenet sends or names. */
+enum sn_ws_code {
+  SN_WS_NORMAL = 1000,       /* done */
+  SN_WS_GOING_AWAY = 1001,   /* the server shuts down (sn_mgr_destroy), or an idle timeout */
+  SN_WS_PROTOCOL = 1002,     /* a frame RFC 6455 forbids */
+  SN_WS_UNSUPPORTED = 1003,  /* a message type the application does not take */
+  SN_WS_NO_CLOSE = 1006,     /* never sent: the connection ended without a close frame */
+  SN_WS_INVALID_DATA = 1007, /* text that is not UTF-8 */
+  SN_WS_POLICY = 1008,       /* the application's refusal */
+  SN_WS_TOO_BIG = 1009,      /* a message over max_message */
+  SN_WS_INTERNAL = 1011      /* the server cannot go on (out of memory) */
+};
+
+typedef struct sn_ws_callbacks {
+  /* The socket is open: sending may start (a server may also send from the
+     handler, right after sn_ws_upgrade). */
+  void (*on_open)(sn_ws *ws, void *user);
+  /* A message (type SN_WS_TEXT, UTF-8 checked, or SN_WS_BINARY), data
+     borrowed for the call. Whole, final 1; with opts.streaming, in pieces
+     as its frames arrive, final 1 on the last one (which may be empty). */
+  void (*on_message)(sn_ws *ws, int type, const void *data, size_t len, int final, void *user);
+  /* Everything queued has been handed to the port: room for max_queued again. */
+  void (*on_writable)(sn_ws *ws, void *user);
+  /* The end, exactly once (see above). ws is freed when it returns. */
+  void (*on_close)(sn_ws *ws, int err, int code, const char *why, void *user);
+  void *user;
+} sn_ws_callbacks;
+
+#ifndef SN_WS_PIECE
+#define SN_WS_PIECE 2048 /* receive buffer of a streaming socket: its pieces (bytes) */
+#endif
+#define SN_WS_NO_PING 0xFFFFFFFFu
+
+typedef struct sn_ws_opts {
+  size_t max_message;         /* longest message taken; 0: 65536. Over it: close 1009.
+                                 Reassembled messages are held whole: this is RAM */
+  int streaming;              /* 1: on_message gets pieces as they arrive (the limit stays) */
+  size_t max_queued;          /* bytes sn_ws_send may hold unsent (frame headers
+                                 included); 0: 65536. Beyond: SN_ERR_FULL */
+  uint32_t idle_timeout_ms;   /* nothing received for this long: close 1001; 0: 60000 */
+  uint32_t ping_ms;           /* a ping after this long without receiving; 0: half the
+                                 idle timeout; SN_WS_NO_PING: none */
+  uint32_t close_timeout_ms;  /* the wait for the peer's close frame; 0: 5000 */
+  const char *protocol;       /* server: the subprotocol chosen, one the request offers
+                                 (sn_ws_offers), copied; NULL: none */
+} sn_ws_opts;
+
+/* In a GET handler: turns the request into a WebSocket. SN_OK with *out
+   set (valid until on_close returns): the 101 is queued, and sn_ws_send
+   may be called at once. A request that is no valid WebSocket opening is
+   answered here (400, or 426) and SN_ERR_PROTO returned; a protocol not
+   among those offered, or o or cb NULL, is SN_ERR_INVALID with no reply
+   (the handler answers); SN_ERR_STATE when the request was answered
+   already; SN_ERR_NOMEM (answered 503). After it the request is over (its
+   sn_http_attach state ends with SN_OK); the connection's sn_conn_attach
+   state stays until the socket ends. o and cb are copied. Allocates. */
+SNDEF int sn_ws_upgrade(sn_conn *c, const sn_request *req, const sn_ws_opts *o, const sn_ws_callbacks *cb,
+                        sn_ws **out);
+/* 1 if the request offers the subprotocol (Sec-WebSocket-Protocol, names
+   compared exactly, RFC 6455 4.1), else 0. */
+SNDEF int sn_ws_offers(const sn_request *req, const char *protocol);
+
+typedef struct sn_ws_client_opts {
+  const sn_tls_client_opts *tls; /* required for wss:// (verified as sn_connect); NULL with ws:// */
+  const char *protocols;         /* offered, comma-separated; NULL: none */
+  const char *headers;           /* extra request lines, each ending in CRLF (Authorization) */
+  uint32_t connect_timeout_ms;   /* name, TCP, TLS and the 101; 0: 30 s */
+  sn_ws_opts ws;                 /* the socket's own options (ws.protocol unused) */
+} sn_ws_client_opts;
+
+/* Opens a WebSocket to url ("wss://host[:port]/path?query", or "ws://..."
+   without TLS). SN_OK with *out (may be NULL) valid until on_close returns;
+   SN_ERR_INVALID for a bad URL (user info, a fragment, no host), wss://
+   without o->tls or ws:// with it, header lines that are not CRLF-ended;
+   SN_ERR_FULL as sn_connect. Everything later comes through the callbacks:
+   on_open, or on_close with why. o and cb are copied; o->tls and o->headers
+   are borrowed until on_close. A TLS session is kept and resumed for the
+   next connection with the same o->tls, host and port (sn_connect's
+   cache): to reconnect, call it again from on_close. Allocates. */
+SNDEF int sn_ws_connect(sn_mgr *mgr, const char *url, const sn_ws_client_opts *o, const sn_ws_callbacks *cb,
+                        sn_ws **out);
+
+/* Queues a message of type SN_WS_TEXT (must be UTF-8: SN_ERR_INVALID
+   otherwise) or SN_WS_BINARY, as one frame (masked by a client with a key
+   from the DRBG). All or nothing: SN_ERR_FULL beyond max_queued (nothing
+   queued; wait for on_writable), SN_ERR_STATE once closing, SN_ERR_NOMEM. */
+SNDEF int sn_ws_send(sn_ws *ws, int type, const void *data, size_t len);
+/* A text message from a format (at most 1024 bytes formatted). */
+SNDEF int sn_ws_printf(sn_ws *ws, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+/* Begins the close handshake with code (1000-1003, 1007-1014, 3000-4999:
+   else SN_ERR_INVALID) and a reason (UTF-8, at most 123 bytes, may be
+   NULL). What was queued goes first. SN_ERR_STATE when closing already. */
+SNDEF int sn_ws_close(sn_ws *ws, int code, const char *reason);
+/* Stops (and resumes) delivering messages: the socket is not read, so a
+   sender the application cannot keep up with is pushed back by TCP. Pings
+   and the idle timeout wait too. */
+SNDEF void sn_ws_pause(sn_ws *ws);
+SNDEF void sn_ws_resume(sn_ws *ws);
+SNDEF size_t sn_ws_queued(const sn_ws *ws); /* bytes queued, not yet handed to the port */
+SNDEF sn_mgr *sn_ws_mgr(const sn_ws *ws);
+SNDEF void sn_ws_set_user(sn_ws *ws, void *user); /* the user argument of later callbacks */
+SNDEF const char *sn_ws_protocol(const sn_ws *ws); /* the subprotocol agreed, "" if none */
+SNDEF size_t sn_ws_size(void);                    /* bytes of one sn_ws */
+
+/* ---- server-sent events (SN_ENABLE_SSE) ---------------------------------------------
+   An event stream (text/event-stream, the HTML standard's EventSource) is a
+   response that does not end: a handler begins it, and events go out from
+   any callback on the manager's thread through a handle (sn_http_ref,
+   sn_req_conn). Last-Event-ID from a reconnecting browser is the request's
+   header (sn_http_header(req, "last-event-id")). While nothing is sent for
+   keepalive_ms a comment line goes out, so proxies and the idle timeout
+   see a live stream. The same backpressure rule as WebSocket: an event
+   that would take the queue beyond the listener's max_reply is refused
+   whole with SN_ERR_FULL; sn_http_on_writable says when the queue has
+   drained (take it off again once written). The stream ends when the
+   client goes (the request's on_abort or attached state: SN_ERR_CLOSED) or
+   with sn_sse_end. */
+/* In a GET handler: 200 with text/event-stream, no caching, and headers
+   (NULL or CRLF-ended lines). keepalive_ms 0: 15000. */
+SNDEF int sn_sse_begin(sn_conn *c, const char *headers, uint32_t keepalive_ms);
+/* One event: "event:" if event is not NULL, "id:" if id is not NULL (the
+   browser's Last-Event-ID), then data split at each CR, LF or CRLF into
+   "data:" lines. event and id must hold no CR, LF (nor NUL in id):
+   SN_ERR_INVALID. SN_ERR_FULL, SN_ERR_STATE when no stream is open. */
+SNDEF int sn_sse_send(sn_conn *c, const char *event, const char *id, const void *data, size_t len);
+/* The browser's reconnection delay ("retry:"). */
+SNDEF int sn_sse_retry(sn_conn *c, uint32_t ms);
+/* Ends the stream (the browser reconnects unless told otherwise by the page). */
+SNDEF int sn_sse_end(sn_conn *c);
 
 /* ---- mail sender (SMTP client) --------------------------------------------------
    Sends mail through a submission server: implicit TLS (465) or STARTTLS
