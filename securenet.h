@@ -3092,6 +3092,19 @@ static int sn__st_ticket(sn__stream *st, int r) {
   return 0;
 }
 
+/* A TLS 1.3 post-handshake message mbedTLS 3.6 does not take (a client
+   never asks for post-handshake authentication here, so it is a KeyUpdate):
+   said as such, not as a generic error. */
+static int sn__st_keyupdate(const sn__stream *st) {
+#if defined(MBEDTLS_SSL_PROTO_TLS1_3)
+  return st->tls_err == MBEDTLS_ERR_SSL_UNEXPECTED_MESSAGE && st->tls_up &&
+         strcmp(mbedtls_ssl_get_version(st->ssl), "TLSv1.3") == 0;
+#else
+  (void) st;
+  return 0;
+#endif
+}
+
 /* Reads decrypted (or plain) bytes: > 0 their count; 0 the end of the
    stream (a FIN, or close_notify: then notify & 2); SN_WANT_READ when it
    would block (rd_want says for what); or an error: SN_ERR_TLS (tls_err
@@ -3117,7 +3130,10 @@ static int sn__st_read(sn__stream *st, void *buf, size_t len) {
   if (n == SN__BIO_RECV_FAILED) return st->io.err ? st->io.err : SN_ERR_IO;
   sn__st_overflow(st, n);
   st->tls_err = n;
-  sn__log_tls(st->io.mgr, SN_LOG_INFO, "TLS read", n);
+  if (sn__st_keyupdate(st))
+    sn__log(st->io.mgr, SN_LOG_WARN, "the peer sent a TLS 1.3 post-handshake message (KeyUpdate) mbedTLS does not implement: connection dropped");
+  else
+    sn__log_tls(st->io.mgr, SN_LOG_INFO, "TLS read", n);
   return SN_ERR_TLS;
 }
 
@@ -4075,12 +4091,12 @@ SNDEF int sn_http_form(const sn_request *req, const char *name, char *out, size_
 /* One string, "<code><reason>\0" after another: a third of the flash a
    switch takes. */
 static const char sn__reasons[] =
-    "100Continue\0""200OK\0""201Created\0""202Accepted\0""204No Content\0""206Partial Content\0"
+    "100Continue\0""101Switching Protocols\0""200OK\0""201Created\0""202Accepted\0""204No Content\0""206Partial Content\0"
     "301Moved Permanently\0""302Found\0""303See Other\0""304Not Modified\0""307Temporary Redirect\0"
     "308Permanent Redirect\0""400Bad Request\0""401Unauthorized\0""403Forbidden\0""404Not Found\0"
     "405Method Not Allowed\0""408Request Timeout\0""409Conflict\0""411Length Required\0"
     "413Content Too Large\0""414URI Too Long\0""415Unsupported Media Type\0""417Expectation Failed\0"
-    "429Too Many Requests\0""431Request Header Fields Too Large\0""500Internal Server Error\0"
+    "426Upgrade Required\0""429Too Many Requests\0""431Request Header Fields Too Large\0""500Internal Server Error\0"
     "501Not Implemented\0""503Service Unavailable\0""505HTTP Version Not Supported\0";
 
 SNDEF const char *sn_http_reason(int status) {
@@ -4307,7 +4323,7 @@ struct sn_conn {
   uint8_t state, rstate, resp;
   unsigned keep_alive : 1, close_after : 1, skip_body : 1, is_head : 1, req_chunked : 1, has_subject : 1,
       chunked_resp : 1, peer_eof : 1, more_work : 1, served : 1, streamed : 1, paused : 1, app_holds : 1,
-      deferring : 1, rx_filled : 1, chunk_sent : 1;
+      deferring : 1, rx_filled : 1, chunk_sent : 1, sse : 1;
   signed char why; /* why the connection ends (SN_OK: in order), for the end callbacks */
   uint64_t t_start, t_active, t_req, t_close;
   size_t scan, head_len, body_len, dec_len, body_end; /* into st.rx */
@@ -4331,6 +4347,12 @@ struct sn_conn {
   uint8_t user_how;    /* enum sn_auth_how */
   uint8_t guarding;    /* held by its guard (SN__R_DEFERRED) until a password check */
 #endif
+#if SN_ENABLE_WEBSOCKET
+  struct sn_ws *ws;    /* sn_ws_upgrade's, until the stream is the WebSocket's (and while it is) */
+#endif
+#if SN_ENABLE_SSE
+  uint32_t sse_keepalive; /* an event stream: a comment after this long without a write */
+#endif
   union {
     void *p;
     uint64_t u;
@@ -4338,6 +4360,10 @@ struct sn_conn {
     unsigned char b[SN_CONN_SCRATCH];
   } scratch;
 };
+
+#if SN_ENABLE_WEBSOCKET
+static void sn__ws_take(sn_conn *c);
+#endif
 
 // >>reply
 /* Writing responses into the connection's send queue: status line and
@@ -4555,6 +4581,96 @@ SNDEF void sn_http_on_writable(sn_conn *c, sn_writable_fn fn, void *arg) {
   c->on_writable = fn;
   c->on_writable_arg = arg;
 }
+
+#if SN_ENABLE_SSE
+/* Server-sent events: a chunked response whose chunks are events. */
+SNDEF int sn_sse_begin(sn_conn *c, const char *headers, uint32_t keepalive_ms) {
+  static const char base[] = "Content-Type: text/event-stream\r\nCache-Control: no-store\r\n";
+  char h[sizeof base + 512];
+  size_t n = headers != NULL ? strlen(headers) : 0;
+  int r;
+  if (c == NULL) return SN_ERR_INVALID;
+  if (n > 512) return SN_ERR_TOO_BIG;
+  memcpy(h, base, sizeof base - 1);
+  memcpy(h + sizeof base - 1, headers != NULL ? headers : "", n);
+  h[sizeof base - 1 + n] = '\0';
+  if ((r = sn_http_chunked_begin(c, 200, h)) != SN_OK) return r;
+  c->sse = 1;
+  c->sse_keepalive = keepalive_ms ? keepalive_ms : 15000;
+  return SN_OK;
+}
+
+static void sn__sse_add(char *out, size_t *n, const void *p, size_t len) {
+  if (out != NULL && len > 0) memcpy(out + *n, p, len);
+  *n += len;
+}
+
+/* Puts one event's text (out NULL: measures it). */
+static size_t sn__sse_text(char *out, const char *event, const char *id, const unsigned char *d, size_t len) {
+  size_t n = 0, i = 0;
+  if (event != NULL) sn__sse_add(out, &n, "event: ", 7), sn__sse_add(out, &n, event, strlen(event)), sn__sse_add(out, &n, "\n", 1);
+  if (id != NULL) sn__sse_add(out, &n, "id: ", 4), sn__sse_add(out, &n, id, strlen(id)), sn__sse_add(out, &n, "\n", 1);
+  for (;;) { /* each line of data, at CR, LF or CRLF */
+    size_t k = i;
+    while (k < len && d[k] != '\r' && d[k] != '\n') k++;
+    sn__sse_add(out, &n, "data: ", 6), sn__sse_add(out, &n, d + i, k - i), sn__sse_add(out, &n, "\n", 1);
+    if (k >= len) break;
+    i = k + 1 + (d[k] == '\r' && k + 1 < len && d[k + 1] == '\n');
+    if (i >= len) { /* data ending in a line break: its empty last line */
+      sn__sse_add(out, &n, "data: \n", 7);
+      break;
+    }
+  }
+  sn__sse_add(out, &n, "\n", 1);
+  return n;
+}
+
+static int sn__sse_field_ok(const char *f) {
+  for (; f != NULL && *f; f++)
+    if (*f == '\r' || *f == '\n') return 0;
+  return 1;
+}
+
+/* One chunk of raw event-stream text, all or nothing within max_reply. */
+static int sn__sse_put(sn_conn *c, const char *event, const char *id, const void *data, size_t len, const char *raw) {
+  size_t n = raw != NULL ? strlen(raw) : sn__sse_text(NULL, event, id, (const unsigned char *) data, len);
+  size_t pending, mark;
+  int r;
+  if (c == NULL) return SN_ERR_INVALID;
+  if (!c->sse || c->resp != SN__RESP_STREAMING) return SN_ERR_STATE;
+  if (c->skip_body) return SN_OK;
+  pending = c->st.tx.len - c->st.tx.off;
+  if (n + 24 > c->lst->opts.max_reply || pending > c->lst->opts.max_reply - n - 24) return SN_ERR_FULL;
+  if ((r = sn__tx_reserve(c, n + 24)) != SN_OK) return r == SN_ERR_TOO_BIG ? SN_ERR_FULL : r;
+  mark = c->st.tx.len;
+  if ((r = sn__chunk_frame(c, n)) != SN_OK) return c->st.tx.len = mark, r;
+  if (raw != NULL) memcpy(c->st.tx.buf + c->st.tx.len, raw, n);
+  else (void) sn__sse_text((char *) c->st.tx.buf + c->st.tx.len, event, id, (const unsigned char *) data, len);
+  c->st.tx.len += n;
+  if (c->chunked_resp) memcpy(c->st.tx.buf + c->st.tx.len, "\r\n", 2), c->st.tx.len += 2;
+  c->chunk_sent = 1;
+  return SN_OK;
+}
+
+SNDEF int sn_sse_send(sn_conn *c, const char *event, const char *id, const void *data, size_t len) {
+  if ((data == NULL && len > 0) || !sn__sse_field_ok(event) || !sn__sse_field_ok(id)) return SN_ERR_INVALID;
+  if (event != NULL && event[0] == '\0') event = NULL;
+  return sn__sse_put(c, event, id, data != NULL ? data : "", len, NULL);
+}
+
+SNDEF int sn_sse_retry(sn_conn *c, uint32_t ms) {
+  char line[24];
+  snprintf(line, sizeof line, "retry: %lu\n\n", (unsigned long) ms);
+  return sn__sse_put(c, NULL, NULL, NULL, 0, line);
+}
+
+SNDEF int sn_sse_end(sn_conn *c) {
+  int r;
+  if (c == NULL || !c->sse) return SN_ERR_STATE;
+  if ((r = sn_http_chunked_end(c)) == SN_OK) c->sse = 0;
+  return r;
+}
+#endif
 
 SNDEF const char *sn_mime_type(sn_str path) {
   static const char *const types[] = {
@@ -5198,7 +5314,7 @@ static void sn__http_request_done(sn_conn *c) {
   c->resp = SN__RESP_NONE;
   c->scan = c->head_len = c->body_len = c->dec_len = c->body_end = 0;
   c->req_chunked = c->chunked_resp = c->skip_body = c->is_head = 0;
-  c->streamed = c->paused = c->app_holds = c->deferring = 0;
+  c->streamed = c->paused = c->app_holds = c->deferring = c->sse = 0;
   c->route = NULL;
   c->on_writable = NULL;
   c->served = 1;
@@ -5299,6 +5415,12 @@ static void sn__http_io(sn_conn *c) {
       c->more_work = 1;
       return;
     }
+#if SN_ENABLE_WEBSOCKET
+    if (c->ws != NULL && c->rstate != SN__R_DISPATCH) { /* upgraded: the stream changes hands */
+      sn__ws_take(c);
+      return;
+    }
+#endif
     int progress = 0, r = sn__st_flush(&c->st);
     if (r < 0) {
       sn__conn_drop_why(c, sn__st_why(&c->st));
@@ -5456,6 +5578,11 @@ static uint64_t sn__conn_deadline(const sn_conn *c) {
       /* a streamed body: from its last piece (or resume) */
       if (c->rstate == SN__R_BODY) return (c->streamed ? c->t_active : c->t_req) + c->req_timeout;
       if (c->rstate == SN__R_DEFERRED && c->resp == SN__RESP_NONE) return c->t_req + c->req_timeout;
+#if SN_ENABLE_SSE
+      /* an event stream with nothing queued: its keep-alive comment is due */
+      if (c->sse && c->resp == SN__RESP_STREAMING && !sn__st_out_pending(&c->st) && c->sse_keepalive < o->idle_timeout_ms)
+        return c->t_active + c->sse_keepalive;
+#endif
       return c->t_active + o->idle_timeout_ms; /* a response that does not move */
     case SN__C_CLOSING:
     case SN__C_LINGER: return c->t_close;
@@ -5544,6 +5671,11 @@ static void sn__http_io_hook(sn__stream *st, uint8_t ready) {
 static void sn__http_timer_hook(sn__stream *st) {
   sn_conn *c = (sn_conn *) st;
   uint64_t rel;
+#if SN_ENABLE_SSE
+  if (c->sse && c->state == SN__C_OPEN && c->resp == SN__RESP_STREAMING && !sn__st_out_pending(&c->st) &&
+      st->io.mgr->now >= c->t_active + c->sse_keepalive && sn__sse_put(c, NULL, NULL, NULL, 0, ": keep-alive\n\n") == SN_OK)
+    c->t_active = st->io.mgr->now;
+#endif
   if (st->io.mgr->now >= sn__conn_deadline(c)) sn__conn_expire(c);
   if (c->state != SN__C_DEAD && (rel = sn__conn_release_at(c)) != 0 && st->io.mgr->now >= rel) sn__conn_release(c);
 }
@@ -6938,6 +7070,9 @@ struct sn_client {
   uint64_t end_at;   /* the total timeout */
   char host[254];
   char why[160];     /* how it ended, in words */
+#if SN_ENABLE_WEBSOCKET
+  struct sn_ws *ws;  /* a WebSocket client's, once it has taken the stream (at on_connect) */
+#endif
 };
 
 #define SN__CLIENT_READ 2048u /* bytes read per on_data call (on the stack) */
@@ -6975,6 +7110,7 @@ static void sn__client_connect(sn_client *c) {
   sn__log(c->st.io.mgr, SN_LOG_DEBUG, "connecting to %.100s port %u", c->host, (unsigned) c->port);
 }
 
+static void sn__client_io_hook(sn__stream *st, uint8_t ready);
 static void sn__client_io(sn_client *c, uint8_t ready) {
   sn_mgr *m = c->st.io.mgr;
   unsigned char buf[SN__CLIENT_READ];
@@ -6990,6 +7126,7 @@ static void sn__client_io(sn_client *c, uint8_t ready) {
     if (!(ready & SN_WRITABLE)) return;
     if (c->st.ssl == NULL) { /* plain TCP */
       sn__client_open(c);
+      if (c->st.proto->io != sn__client_io_hook) return; /* another protocol took the stream */
     } else {
       c->state = SN__CL_HANDSHAKE;
       c->st.rd_want = SN_WRITABLE;
@@ -7012,7 +7149,7 @@ static void sn__client_io(sn_client *c, uint8_t ready) {
       sn__log(m, SN_LOG_DEBUG, "%s: %s %s", c->host, mbedtls_ssl_get_version(c->st.ssl),
               mbedtls_ssl_get_ciphersuite(c->st.ssl));
       sn__client_open(c);
-      if (c->state != SN__CL_OPEN) return;
+      if (c->state != SN__CL_OPEN || c->st.proto->io != sn__client_io_hook) return;
     }
     if (sn__st_out_pending(&c->st)) {
       r = sn__st_flush(&c->st);
@@ -7196,6 +7333,48 @@ SNDEF const char *sn_client_tls_suite(const sn_client *c) {
 SNDEF size_t sn_client_queued(const sn_client *c) { return sn__txq_pending(&c->st.tx); }
 #endif /* SN_ENABLE_CLIENT */
 
+#if SN_ENABLE_HTTP_CLIENT || (SN_ENABLE_WEBSOCKET && SN_ENABLE_CLIENT)
+/* Splits an http(s) URL (ws: a ws(s) one): host (no brackets), port, path
+   (with query; "/" when empty). Refuses user info, spaces and control bytes. */
+static int sn__url_split(const char *url, int ws, int *https, char *host, size_t host_len, uint16_t *port,
+                         const char **path) {
+  const char *p, *h, *he;
+  unsigned long pn = 0;
+  size_t i;
+  for (i = 0; url[i]; i++)
+    if ((unsigned char) url[i] <= 0x20 || url[i] == 0x7f) return SN_ERR_INVALID;
+  if (strncmp(url, ws ? "wss://" : "https://", ws ? 6 : 8) == 0) *https = 1, p = url + (ws ? 6 : 8);
+  else if (strncmp(url, ws ? "ws://" : "http://", ws ? 5 : 7) == 0) *https = 0, p = url + (ws ? 5 : 7);
+  else return SN_ERR_INVALID;
+  h = p;
+  if (*h == '[') {
+    he = strchr(h, ']');
+    if (he == NULL) return SN_ERR_INVALID;
+    h++;
+    p = he + 1;
+  } else {
+    for (he = h; *he && *he != ':' && *he != '/' && *he != '?' && *he != '#'; he++)
+      if (*he == '@') return SN_ERR_INVALID;
+    p = he;
+  }
+  if (he == h || (size_t) (he - h) >= host_len) return SN_ERR_INVALID;
+  memcpy(host, h, (size_t) (he - h));
+  host[he - h] = '\0';
+  if (*p == ':') {
+    for (p++; *p >= '0' && *p <= '9'; p++) {
+      pn = pn * 10 + (unsigned long) (*p - '0');
+      if (pn > 65535) return SN_ERR_INVALID;
+    }
+    if (pn == 0) return SN_ERR_INVALID;
+  }
+  if (*p != '\0' && *p != '/' && *p != '?' && *p != '#') return SN_ERR_INVALID;
+  *port = (uint16_t) (pn ? pn : *https ? 443 : 80);
+  *path = p;
+  return SN_OK;
+}
+
+#endif
+
 // >>httpc
 #if SN_ENABLE_HTTP_CLIENT
 /* The HTTP client: one request on a client connection of its own. The
@@ -7247,45 +7426,6 @@ typedef struct sn__httpc {
 } sn__httpc;
 
 #define SN__HC_PIECE 4096u
-
-/* Splits an http(s) URL: host (no brackets), port, path (with query; "/" when
-   empty). Refuses user info, spaces and control bytes. */
-static int sn__url_split(const char *url, int *https, char *host, size_t host_len, uint16_t *port,
-                         const char **path) {
-  const char *p, *h, *he;
-  unsigned long pn = 0;
-  size_t i;
-  for (i = 0; url[i]; i++)
-    if ((unsigned char) url[i] <= 0x20 || url[i] == 0x7f) return SN_ERR_INVALID;
-  if (strncmp(url, "https://", 8) == 0) *https = 1, p = url + 8;
-  else if (strncmp(url, "http://", 7) == 0) *https = 0, p = url + 7;
-  else return SN_ERR_INVALID;
-  h = p;
-  if (*h == '[') {
-    he = strchr(h, ']');
-    if (he == NULL) return SN_ERR_INVALID;
-    h++;
-    p = he + 1;
-  } else {
-    for (he = h; *he && *he != ':' && *he != '/' && *he != '?' && *he != '#'; he++)
-      if (*he == '@') return SN_ERR_INVALID;
-    p = he;
-  }
-  if (he == h || (size_t) (he - h) >= host_len) return SN_ERR_INVALID;
-  memcpy(host, h, (size_t) (he - h));
-  host[he - h] = '\0';
-  if (*p == ':') {
-    for (p++; *p >= '0' && *p <= '9'; p++) {
-      pn = pn * 10 + (unsigned long) (*p - '0');
-      if (pn > 65535) return SN_ERR_INVALID;
-    }
-    if (pn == 0) return SN_ERR_INVALID;
-  }
-  if (*p != '\0' && *p != '/' && *p != '?' && *p != '#') return SN_ERR_INVALID;
-  *port = (uint16_t) (pn ? pn : *https ? 443 : 80);
-  *path = p;
-  return SN_OK;
-}
 
 static void sn__httpc_fail(sn__httpc *h, int err, const char *why) {
   if (h->err == SN_OK) {
@@ -7650,8 +7790,8 @@ static int sn__httpc_redirect(sn__httpc *h) {
                (unsigned) h->port, (int) loc->len, loc->ptr);
     else
       snprintf(next, cap, "%.*s", (int) loc->len, loc->ptr);
-    r = sn__url_split(next, &https1, host1, sizeof host1, &port1, &path);
-    (void) sn__url_split(o->url, &https0, host0, sizeof host0, &port0, &path); /* (it did split before) */
+    r = sn__url_split(next, 0, &https1, host1, sizeof host1, &port1, &path);
+    (void) sn__url_split(o->url, 0, &https0, host0, sizeof host0, &port0, &path); /* (it did split before) */
     cross = https0 != https1 || port0 != port1 || !sn__ieq(host0, strlen(host0), host1);
     if (status == 303 ? strcmp(method, "HEAD") != 0 : status < 303 && strcmp(method, "POST") == 0) method = "GET", nobody = 1;
     if (r != SN_OK) {
@@ -7733,7 +7873,7 @@ static int sn__httpc_start(sn__httpc *h, int fresh) {
   sn_client_callbacks cb;
   uint64_t now = h->mgr->port.now_ms(h->mgr->port.ctx);
   uint32_t total = h->o.timeout_ms ? h->o.timeout_ms : 60000;
-  int r = sn__url_split(h->url, &h->https, h->host, sizeof h->host, &h->port, &h->path);
+  int r = sn__url_split(h->url, 0, &h->https, h->host, sizeof h->host, &h->port, &h->path);
   if (r != SN_OK) return r;
   if (h->https && h->o.tls == NULL) return SN_ERR_INVALID;
   if (now - h->started >= total) return SN_ERR_TIMEOUT;
@@ -7793,6 +7933,991 @@ SNDEF int sn_http_request(sn_mgr *m, const sn_http_request_opts *o) {
 }
 
 #endif /* SN_ENABLE_HTTP_CLIENT */
+
+#if SN_ENABLE_WEBSOCKET
+// >>ws
+/* WebSocket (RFC 6455): the frame parser and the UTF-8 check (in place, in
+   the stream's receive buffer), the one engine for both sides (a protocol
+   on a stream: the server's upgraded sn_conn, the client's sn_client), the
+   server's upgrade and the client's handshake. The stream's owner keeps
+   its socket, TLS and queues; when the socket ends it goes back to its
+   owner's protocol, which closes it as it closes anything (close_notify,
+   linger). */
+#if !defined(MBEDTLS_SHA1_C) || !defined(MBEDTLS_BASE64_C)
+#error "securenet: WebSocket's handshake needs MBEDTLS_SHA1_C and MBEDTLS_BASE64_C in the mbedTLS configuration (or SN_ENABLE_WEBSOCKET 0)"
+#endif
+#include "mbedtls/sha1.h"
+#include "mbedtls/base64.h"
+
+/* UTF-8 (RFC 3629) a byte at a time, so a character may be split across
+   frames and reads: the state is the count of continuation bytes still due
+   (bits 0-1) and which range the next one must be in (bits 2-4: after E0
+   A0-BF, after ED 80-9F (no surrogates), after F0 90-BF, after F4 80-8F (no
+   code point above U+10FFFF); otherwise 80-BF). 0: between characters.
+   Returns 0, or -1 at the first byte that cannot be UTF-8. */
+static int sn__utf8_step(uint32_t *state, const unsigned char *p, size_t n) {
+  static const unsigned char lo[5] = {0x80, 0xA0, 0x80, 0x90, 0x80}, hi[5] = {0xBF, 0xBF, 0x9F, 0xBF, 0x8F};
+  uint32_t s = *state;
+  size_t i;
+  for (i = 0; i < n; i++) {
+    unsigned ch = p[i];
+    if (s == 0) {
+      if (ch < 0x80) continue;
+      if (ch >= 0xC2 && ch <= 0xDF) s = 1;
+      else if (ch == 0xE0) s = 2 | (1u << 2);
+      else if (ch == 0xED) s = 2 | (2u << 2);
+      else if (ch >= 0xE1 && ch <= 0xEF) s = 2;
+      else if (ch == 0xF0) s = 3 | (3u << 2);
+      else if (ch >= 0xF1 && ch <= 0xF3) s = 3;
+      else if (ch == 0xF4) s = 3 | (4u << 2);
+      else return *state = s, -1; /* 80-C1 (overlong or stray), F5-FF */
+    } else {
+      if (ch < lo[s >> 2] || ch > hi[s >> 2]) return *state = s, -1;
+      s = (s & 3u) - 1u;
+    }
+  }
+  *state = s;
+  return 0;
+}
+
+/* RFC 6455 7.4: the codes a close frame may carry. */
+static int sn__ws_code_ok(int code) {
+  return (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+}
+
+/* What the frame parser hands out, one at a time. */
+enum { SN__WSE_DATA = 1, SN__WSE_PING, SN__WSE_PONG, SN__WSE_CLOSE };
+typedef struct sn__wsev {
+  int kind;            /* SN__WSE_* */
+  int type;            /* DATA: SN_WS_TEXT or SN_WS_BINARY */
+  int final;           /* DATA: the message's last bytes */
+  int code;            /* CLOSE: its code; 1005 when it had none */
+  unsigned char *data; /* DATA, PING, PONG: the payload; CLOSE: the reason */
+  size_t len;
+} sn__wsev;
+
+/* The receive side's parser. Its buffer holds, in order: the message being
+   reassembled (asm_len bytes, unmasked; none when streaming), then the
+   bytes not parsed yet, from pos. A data frame's payload is unmasked and
+   moved down to the message as it arrives, so only a frame header or a
+   control frame (at most 14 + 125 bytes) ever waits whole. */
+typedef struct sn__wsr {
+  uint64_t left;       /* the current frame's payload bytes still to come */
+  uint64_t msg;        /* bytes of the open message so far (headers announced) */
+  uint64_t max;        /* longest message */
+  size_t asm_len, pos;
+  uint32_t utf8;       /* the open text message's UTF-8 state */
+  unsigned char key[4];
+  uint8_t key_at;      /* which key byte the frame's next payload byte takes */
+  uint8_t op, fin, masked, in_frame;
+  uint8_t type;        /* of the open message; 0: none */
+  uint8_t streaming;
+  uint8_t server;      /* frames must come masked (a server's parser); else unmasked */
+  uint8_t done;        /* the last event ended a reassembled message: dropped at the next call */
+} sn__wsr;
+
+static void sn__ws_unmask(sn__wsr *p, unsigned char *d, size_t n) {
+  size_t i;
+  unsigned k = p->key_at;
+  if (!p->masked) return;
+  for (i = 0; i < n; i++) d[i] ^= p->key[(k + i) & 3u];
+  p->key_at = (uint8_t) ((k + n) & 3u);
+}
+
+/* The next event in b[0..*len): 1 with *ev (its bytes valid until the next
+   call), 0 when more bytes are needed (what is kept moves down: *len may
+   shrink, the caller appends after it), or minus the close code the peer's
+   fault calls for (-1002, -1007, -1009). A frame header is judged as soon
+   as its bytes are there, before its payload. */
+static int sn__ws_next(sn__wsr *p, unsigned char *b, size_t *lenp, sn__wsev *ev) {
+  size_t len = *lenp, keep;
+  if (p->done) p->done = 0, p->asm_len = 0;
+  for (;;) {
+    if (!p->in_frame) {
+      const unsigned char *h = b + p->pos;
+      size_t have = len - p->pos, need, hl = 2;
+      uint64_t n;
+      int op;
+      if (have < 2) break;
+      op = h[0] & 0x0f;
+      n = h[1] & 0x7fu;
+      if (h[0] & 0x70) return -SN_WS_PROTOCOL;                    /* RSV1-3: no extension agreed */
+      if ((op > 2 && op < 8) || op > 10) return -SN_WS_PROTOCOL;  /* reserved opcodes */
+      if (((h[1] & 0x80) != 0) != (p->server != 0)) return -SN_WS_PROTOCOL; /* 5.1: masking */
+      if (op >= 8 && (!(h[0] & 0x80) || n > 125)) return -SN_WS_PROTOCOL;   /* 5.5 */
+      if (op == 0 && p->type == 0) return -SN_WS_PROTOCOL;        /* 5.4: nothing to continue */
+      if ((op == 1 || op == 2) && p->type != 0) return -SN_WS_PROTOCOL;
+      need = 2 + (n == 126 ? 2u : n == 127 ? 8u : 0u) + ((h[1] & 0x80) ? 4u : 0u);
+      if (have < need) break;
+      if (n == 126) {
+        n = ((uint64_t) h[2] << 8) | h[3], hl = 4;
+        if (n < 126) return -SN_WS_PROTOCOL; /* 5.2: the minimal length encoding */
+      } else if (n == 127) {
+        int k;
+        for (n = 0, k = 2; k < 10; k++) n = (n << 8) | h[k];
+        hl = 10;
+        if ((n >> 63) != 0 || n < 65536) return -SN_WS_PROTOCOL;
+      }
+      if (h[1] & 0x80) memcpy(p->key, h + hl, 4), hl += 4;
+      p->key_at = 0;
+      p->op = (uint8_t) op;
+      p->fin = (uint8_t) (h[0] >> 7);
+      p->masked = (uint8_t) (h[1] >> 7);
+      p->left = n;
+      p->in_frame = 1;
+      if (op < 8) {
+        if (op != 0) p->type = (uint8_t) op, p->msg = 0, p->utf8 = 0;
+        if (n > p->max - p->msg) return -SN_WS_TOO_BIG; /* before its bytes are held */
+        p->msg += n;
+      }
+      p->pos += hl;
+    }
+    if (p->op >= 8) { /* a control frame, whole */
+      unsigned char *d = b + p->pos;
+      size_t n = (size_t) p->left;
+      if (len - p->pos < n) break;
+      sn__ws_unmask(p, d, n);
+      p->pos += n;
+      p->in_frame = 0;
+      ev->data = d, ev->len = n;
+      ev->kind = p->op == 9 ? SN__WSE_PING : p->op == 10 ? SN__WSE_PONG : SN__WSE_CLOSE;
+      if (ev->kind == SN__WSE_CLOSE) {
+        uint32_t u = 0;
+        ev->code = 1005; /* 7.1.5: no status code */
+        if (n == 1) return -SN_WS_PROTOCOL;
+        if (n >= 2) {
+          ev->code = (d[0] << 8) | d[1];
+          if (!sn__ws_code_ok(ev->code)) return -SN_WS_PROTOCOL;
+          if (sn__utf8_step(&u, d + 2, n - 2) != 0 || u != 0) return -SN_WS_INVALID_DATA;
+          ev->data = d + 2, ev->len = n - 2;
+        }
+      }
+      return 1;
+    }
+    { /* a data frame's payload, as far as it has come */
+      size_t avail = len - p->pos, n = p->left < avail ? (size_t) p->left : avail;
+      unsigned char *src = b + p->pos;
+      int last;
+      if (n == 0 && p->left > 0) break;
+      sn__ws_unmask(p, src, n);
+      if (p->type == SN_WS_TEXT && sn__utf8_step(&p->utf8, src, n) != 0) return -SN_WS_INVALID_DATA;
+      p->left -= n;
+      p->pos += n;
+      if (p->left == 0) p->in_frame = 0;
+      last = p->left == 0 && p->fin;
+      if (last && p->type == SN_WS_TEXT && p->utf8 != 0) return -SN_WS_INVALID_DATA; /* cut inside a character */
+      if (p->streaming) {
+        if (n == 0 && !last) continue;
+        ev->kind = SN__WSE_DATA, ev->type = p->type, ev->data = src, ev->len = n, ev->final = last;
+        if (last) p->type = 0;
+        return 1;
+      }
+      if (n > 0 && b + p->asm_len != src) memmove(b + p->asm_len, src, n);
+      p->asm_len += n;
+      if (last) {
+        ev->kind = SN__WSE_DATA, ev->type = p->type, ev->data = b, ev->len = p->asm_len, ev->final = 1;
+        p->type = 0;
+        p->done = 1;
+        return 1;
+      }
+    }
+  }
+  keep = p->asm_len; /* 0 when streaming */
+  if (p->pos > keep) {
+    memmove(b + keep, b + p->pos, len - p->pos);
+    len -= p->pos - keep;
+    p->pos = keep;
+  }
+  *lenp = len;
+  return 0;
+}
+
+/* A frame header (server: unmasked; client: with its mask key): its length. */
+static size_t sn__ws_head(unsigned char *h, int op, size_t len, const unsigned char *key) {
+  size_t n = 2;
+  h[0] = (unsigned char) (0x80 | op);
+  if (len < 126) {
+    h[1] = (unsigned char) len;
+  } else if (len < 65536) {
+    h[1] = 126, h[2] = (unsigned char) (len >> 8), h[3] = (unsigned char) len, n = 4;
+  } else {
+    uint64_t v = (uint64_t) len;
+    int k;
+    h[1] = 127;
+    for (k = 9; k >= 2; k--) h[k] = (unsigned char) v, v >>= 8;
+    n = 10;
+  }
+  if (key != NULL) h[1] |= 0x80, memcpy(h + n, key, 4), n += 4;
+  return n;
+}
+
+/* The life of an sn_ws (the header's "life of an sn_ws" says it in the
+   user's words):
+   SN__WS_CONNECTING  client only: the request is out, the 101 awaited (the
+                      handshake deadline: t_close). Left to OPEN (on_open),
+                      or ends.
+   SN__WS_OPEN        messages both ways; the idle timeout and pings from
+                      t_rx. Left to CLOSING by sn_ws_close; a peer's close,
+                      a protocol error, the idle timeout or the transport's
+                      end end it at once (sn__ws_end).
+   SN__WS_CLOSING     our close frame is queued; the peer's is awaited until
+                      t_close; data that still comes is dropped.
+   SN__WS_ENDED       on_close is running; then the stream goes back to its
+                      owner (sn__ws_release) and the sn_ws is freed. */
+enum { SN__WS_CONNECTING, SN__WS_OPEN, SN__WS_CLOSING, SN__WS_ENDED };
+
+struct sn_ws {
+  sn__stream *st; /* its owner's (an sn_conn's, an sn_client's): both begin with it */
+  sn_ws_callbacks cb;
+  sn_ws_opts o;
+  sn__wsr rx;
+  uint64_t t_rx, t_ping, t_close, t_io;
+  int err;        /* how it ends (for on_close) */
+  int code;       /* the first close frame's code */
+  uint8_t state, is_client, paused, sent_due, close_sent, more;
+  char proto[33];
+  char why[96];
+#if SN_ENABLE_CLIENT
+  char accept[29]; /* the Sec-WebSocket-Accept the client expects */
+  const char *offered;
+#endif
+};
+
+SNDEF size_t sn_ws_size(void) { return sizeof(sn_ws); }
+
+static uint8_t sn__ws_poll_hook(sn__stream *st, uint64_t *next);
+static void sn__ws_io_hook(sn__stream *st, uint8_t ready);
+static void sn__ws_timer_hook(sn__stream *st);
+static void sn__ws_reap_hook(sn__stream *st);
+static void sn__ws_destroy_hook(sn__stream *st);
+/* Two tables with the same hooks: which one a stream has says whose it is. */
+static const sn__proto sn__ws_srv_proto = {sn__ws_poll_hook, sn__ws_io_hook, sn__ws_timer_hook, sn__ws_reap_hook,
+                                           sn__ws_destroy_hook};
+#if SN_ENABLE_CLIENT
+static const sn__proto sn__ws_cli_proto = {sn__ws_poll_hook, sn__ws_io_hook, sn__ws_timer_hook, sn__ws_reap_hook,
+                                           sn__ws_destroy_hook};
+#endif
+
+static sn_ws *sn__ws_of(sn__stream *st) {
+#if SN_ENABLE_CLIENT
+  if (st->proto == &sn__ws_cli_proto) return ((sn_client *) st)->ws;
+#endif
+  return ((sn_conn *) st)->ws;
+}
+
+static void sn__ws_fill_defaults(sn_ws_opts *o) {
+  if (o->max_message == 0) o->max_message = 65536;
+  if (o->max_queued == 0) o->max_queued = 65536;
+  if (o->idle_timeout_ms == 0) o->idle_timeout_ms = 60000;
+  if (o->ping_ms == 0) o->ping_ms = o->idle_timeout_ms / 2;
+  if (o->close_timeout_ms == 0) o->close_timeout_ms = 5000;
+  o->protocol = NULL; /* copied into sn_ws.proto */
+}
+
+static size_t sn__ws_pending(const sn_ws *ws) { return ws->st->tx.len - ws->st->tx.off; }
+
+/* Queues one frame. limited: a message, held to max_queued (SN_ERR_FULL);
+   control frames are not (they are small, and reading stops while the
+   queue is over its limit, so a peer cannot make them pile up). */
+static int sn__ws_queue(sn_ws *ws, int op, const void *data, size_t len, int limited) {
+  sn__txq *q = &ws->st->tx;
+  unsigned char h[14], key[4];
+  size_t hl, i;
+  int r;
+  if (ws->is_client && sn_mgr_random(ws->st->io.mgr, key, 4) != 0) return SN_ERR_ENTROPY;
+  hl = sn__ws_head(h, op, len, ws->is_client ? key : NULL);
+  if (limited && (len > ws->o.max_queued - hl || sn__ws_pending(ws) > ws->o.max_queued - hl - len)) return SN_ERR_FULL;
+  if ((r = sn__txq_reserve(q, hl + len, (size_t) -1)) != SN_OK) return r;
+  memcpy(q->buf + q->len, h, hl);
+  if (len > 0) memcpy(q->buf + q->len + hl, data, len);
+  if (ws->is_client)
+    for (i = 0; i < len; i++) q->buf[q->len + hl + i] ^= key[i & 3];
+  q->len += hl + len;
+  ws->sent_due = 1;
+  return SN_OK;
+}
+
+/* Queues our close frame (once): code, and a reason cut to fit 125 bytes
+   at a character's boundary. */
+static void sn__ws_send_close(sn_ws *ws, int code, const char *reason) {
+  unsigned char b[125];
+  size_t n = 0;
+  if (ws->close_sent) return;
+  ws->close_sent = 1;
+  if (ws->code == 0) ws->code = code;
+  if (code != 1005) {
+    b[0] = (unsigned char) (code >> 8), b[1] = (unsigned char) code, n = 2;
+    if (reason != NULL) {
+      size_t rl = strlen(reason);
+      if (rl > 123) {
+        rl = 123;
+        while (rl > 0 && ((unsigned char) reason[rl] & 0xC0) == 0x80) rl--;
+      }
+      memcpy(b + 2, reason, rl), n += rl;
+    }
+  }
+  if (sn__ws_queue(ws, 8, b, n, 0) != SN_OK) ws->close_sent = 1; /* no room: the transport's end says it */
+}
+
+/* Gives the stream back to its owner, which closes it: gracefully (what is
+   queued, our close frame among it, goes out, then close_notify) unless
+   the transport itself failed. */
+static void sn__ws_release(sn_ws *ws, int transport_err) {
+  sn__stream *st = ws->st;
+#if SN_ENABLE_CLIENT
+  if (ws->is_client) {
+    sn_client *cl = (sn_client *) st;
+    cl->ws = NULL;
+    st->proto = &sn__client_proto;
+    if (transport_err != SN_OK) sn__client_end(cl, transport_err, "%s", ws->why);
+    else cl->closing = 1;
+    return;
+  }
+#endif
+  {
+    sn_conn *c = (sn_conn *) st;
+    c->ws = NULL;
+    st->proto = &sn__http_proto;
+    c->rstate = SN__R_HEAD;
+    c->resp = SN__RESP_NONE;
+    SN_FREE(st->rx.buf); /* the close reads what still comes onto the stack */
+    st->rx.buf = NULL;
+    st->rx.len = st->rx.cap = 0;
+    if (transport_err != SN_OK) sn__conn_drop_why(c, transport_err);
+    else sn__conn_close_gracefully(c);
+  }
+}
+
+/* The end: on_close once, then the stream goes back and the sn_ws is freed.
+   transport: the connection is broken (nothing more can be sent). */
+static void sn__ws_end(sn_ws *ws, int err, int code, int transport, const char *why) {
+  if (ws->state == SN__WS_ENDED) return;
+  ws->state = SN__WS_ENDED;
+  if (why != ws->why) snprintf(ws->why, sizeof ws->why, "%s", why);
+  if (ws->err == SN_OK) ws->err = err;
+  if (ws->code == 0) ws->code = code;
+  if (ws->cb.on_close != NULL) ws->cb.on_close(ws, ws->err, ws->code, ws->why, ws->cb.user);
+  sn__ws_release(ws, transport ? (err != SN_OK ? err : SN_ERR_CLOSED) : SN_OK);
+  SN_FREE(ws);
+}
+
+/* The peer broke the protocol (or the socket must go for another reason):
+   our close frame with code, then the connection closes without waiting
+   for the peer's (RFC 6455 7.1.7: fail the WebSocket connection). */
+static void sn__ws_fail(sn_ws *ws, int err, int code, const char *why) {
+  sn__log(ws->st->io.mgr, SN_LOG_INFO, "WebSocket closed with %d: %s", code, why);
+  sn__ws_send_close(ws, code, why);
+  sn__ws_end(ws, err, code, 0, why);
+}
+
+/* The transport ended or failed under the socket. */
+static void sn__ws_broken(sn_ws *ws, int r) {
+  const char *why = "the connection ended without a close frame";
+  char tls[96];
+  if (r == SN_ERR_TLS && sn__st_keyupdate(ws->st)) {
+    why = "the peer sent a TLS 1.3 KeyUpdate, which mbedTLS does not implement: connection dropped (reconnect)";
+    sn__log(ws->st->io.mgr, SN_LOG_WARN, "WebSocket: %s", why);
+  } else if (r == SN_ERR_TLS) {
+    sn__tls_strerror(ws->st->tls_err, tls, sizeof tls);
+    why = tls;
+  } else if (r < 0) {
+    why = sn_strerror(r);
+  }
+  sn__ws_end(ws, r < 0 ? r : SN_ERR_CLOSED, SN_WS_NO_CLOSE, 1, why);
+}
+
+static int sn__ws_reading(const sn_ws *ws) {
+  if (ws->state == SN__WS_CLOSING) return 1;
+  return ws->state == SN__WS_OPEN && !ws->paused && sn__ws_pending(ws) < ws->o.max_queued;
+}
+
+/* One event from the parser. Returns 0 when the socket has ended. */
+static int sn__ws_event(sn_ws *ws, const sn__wsev *ev) {
+  switch (ev->kind) {
+    case SN__WSE_DATA:
+      if (ws->state == SN__WS_OPEN && ws->cb.on_message != NULL)
+        ws->cb.on_message(ws, ev->type, ev->data, ev->len, ev->final, ws->cb.user);
+      return ws->state != SN__WS_ENDED;
+    case SN__WSE_PING:
+      /* 5.5.2: a pong with the same bytes; none while the queue is full
+         (5.5.3: only the latest ping needs its answer) */
+      if (ws->state == SN__WS_OPEN && sn__ws_pending(ws) < ws->o.max_queued) (void) sn__ws_queue(ws, 10, ev->data, ev->len, 0);
+      return 1;
+    case SN__WSE_PONG: return 1;
+    default: { /* 5.5.1: the peer's close, answered with its code (our own went first if we began) */
+      char why[96];
+      size_t n = ev->len < sizeof why - 1 ? ev->len : sizeof why - 1;
+      memcpy(why, ev->data, n);
+      why[n] = '\0';
+      if (n == 0) snprintf(why, sizeof why, "%s", ws->state == SN__WS_CLOSING ? ws->why : "closed by the peer");
+      if (ws->state == SN__WS_CLOSING) {
+        sn__ws_end(ws, ws->err, ws->code, 0, ws->why);
+      } else {
+        sn__ws_send_close(ws, ev->code, NULL); /* the echo carries the code only */
+        sn__ws_end(ws, SN_OK, ev->code, 0, why);
+      }
+      return 0;
+    }
+  }
+}
+
+/* Grows the receive buffer as bytes come, up to what one message and a
+   frame header (plus one control frame) take; a streaming socket holds
+   SN_WS_PIECE. SN_ERR_NOMEM. */
+static int sn__ws_room(sn_ws *ws) {
+  sn__rxq *q = &ws->st->rx;
+  size_t limit = ws->o.streaming ? (size_t) SN_WS_PIECE : ws->o.max_message + 256, want;
+  char *p;
+  if (limit < 256) limit = 256;
+  if (q->len < q->cap) return SN_OK;
+  if (q->cap >= limit) return SN_OK; /* full: the parser frees it as it goes */
+  want = q->cap ? q->cap * 2 : (ws->o.streaming ? limit : SN_RX_INIT);
+  if (want > limit || want < q->cap) want = limit;
+  p = (char *) sn__resize(q->buf, q->len, want);
+  if (p == NULL) return SN_ERR_NOMEM;
+  q->buf = p;
+  q->cap = want;
+  return SN_OK;
+}
+
+#if SN_ENABLE_CLIENT
+static int sn__ws_client_head(sn_ws *ws);
+#endif
+
+/* Parses what the buffer holds. Returns 0 when the socket has ended, else 1
+   (progress in *did). */
+static int sn__ws_parse(sn_ws *ws, int *did) {
+  sn__stream *st = ws->st;
+  sn__wsev ev;
+  int r;
+  while (sn__ws_reading(ws) && st->rx.len > 0) {
+    r = sn__ws_next(&ws->rx, (unsigned char *) st->rx.buf, &st->rx.len, &ev);
+    if (r == 0) return 1;
+    *did = 1;
+    if (r < 0) {
+      sn__ws_fail(ws, SN_ERR_PROTO, -r,
+                  r == -SN_WS_TOO_BIG       ? "message too big"
+                  : r == -SN_WS_INVALID_DATA ? "invalid UTF-8"
+                                              : "protocol error");
+      return 0;
+    }
+    ws->t_rx = st->io.mgr->now;
+    if (ws->state == SN__WS_CLOSING && ev.kind != SN__WSE_CLOSE) continue; /* dropped after our close */
+    if (!sn__ws_event(ws, &ev)) return 0;
+  }
+  return 1;
+}
+
+static void sn__ws_io(sn_ws *ws) {
+  sn__stream *st = ws->st;
+  sn_mgr *m = st->io.mgr;
+  int round, r;
+  ws->more = 0;
+  for (round = 0; round < 64; round++) {
+    int progress = 0;
+    r = sn__st_flush(st);
+    if (r < 0) {
+      sn__ws_broken(ws, r);
+      return;
+    }
+    if (r > 0) progress = 1, ws->t_io = m->now;
+    if (ws->sent_due && !sn__st_out_pending(st)) {
+      ws->sent_due = 0;
+      if (ws->state == SN__WS_OPEN && ws->cb.on_writable != NULL) ws->cb.on_writable(ws, ws->cb.user);
+      if (ws->state == SN__WS_ENDED) return;
+      progress = 1;
+    }
+#if SN_ENABLE_CLIENT
+    if (ws->state == SN__WS_CONNECTING) {
+      r = sn__ws_client_head(ws);
+      if (r < 0) return;
+      if (r > 0) progress = 1;
+    }
+#endif
+    if (ws->state != SN__WS_CONNECTING && !sn__ws_parse(ws, &progress)) return;
+    if (ws->state == SN__WS_CONNECTING || sn__ws_reading(ws)) {
+      if (sn__ws_room(ws) != SN_OK) {
+        m->stats.nomem++;
+        sn__ws_fail(ws, SN_ERR_NOMEM, SN_WS_INTERNAL, "out of memory");
+        return;
+      }
+      if (st->rx.cap > st->rx.len) {
+        r = sn__st_read(st, st->rx.buf + st->rx.len, st->rx.cap - st->rx.len);
+        if (r > 0) {
+          st->rx.len += (size_t) r;
+          ws->t_io = m->now;
+          progress = 1;
+        } else if (r != SN_WANT_READ && r != SN_WANT_WRITE) {
+          sn__ws_broken(ws, r);
+          return;
+        }
+      }
+    }
+    if (!progress) return;
+  }
+  ws->more = 1;
+}
+
+static uint64_t sn__ws_release_at(const sn_ws *ws) {
+  const sn__stream *st = ws->st;
+  uint64_t t = ws->t_rx > ws->t_io ? ws->t_rx : ws->t_io;
+  if (SN_IDLE_RELEASE_MS <= 0 || st->rx.cap + st->tx.cap == 0 || ws->state != SN__WS_OPEN || st->rx.len > 0 ||
+      ws->rx.in_frame || ws->rx.type != 0 || sn__st_out_pending(st) || st->tx.inflight > 0)
+    return 0;
+  return t + (uint64_t) SN_IDLE_RELEASE_MS;
+}
+
+static uint64_t sn__ws_deadline(const sn_ws *ws) {
+  uint64_t t = UINT64_MAX;
+  if (ws->state != SN__WS_OPEN) return ws->t_close;
+  if (ws->paused) return t;
+  t = ws->t_rx + ws->o.idle_timeout_ms;
+  if (ws->o.ping_ms != SN_WS_NO_PING && ws->t_ping <= ws->t_rx && ws->t_rx + ws->o.ping_ms < t)
+    t = ws->t_rx + ws->o.ping_ms;
+  return t;
+}
+
+static uint8_t sn__ws_poll_hook(sn__stream *st, uint64_t *next) {
+  sn_ws *ws = sn__ws_of(st);
+  uint8_t w = 0;
+  int pending = ws->more;
+  uint64_t rel = sn__ws_release_at(ws);
+  sn__next(next, sn__ws_deadline(ws));
+  if (rel != 0) sn__next(next, rel);
+  if (sn__st_out_pending(st)) w |= st->wr_want;
+  else if (ws->sent_due) pending = 1;
+  if (ws->state == SN__WS_CONNECTING || sn__ws_reading(ws)) {
+    w |= st->rd_want;
+    if (sn__st_has_pending(st)) pending = 1;
+  }
+  return (uint8_t) (w | (pending ? SN__PENDING : 0));
+}
+
+static void sn__ws_io_hook(sn__stream *st, uint8_t ready) {
+  (void) ready;
+  sn__ws_io(sn__ws_of(st));
+}
+
+static void sn__ws_timer_hook(sn__stream *st) {
+  sn_ws *ws = sn__ws_of(st);
+  sn_mgr *m = st->io.mgr;
+  uint64_t rel;
+  if (ws->state == SN__WS_CONNECTING && m->now >= ws->t_close) {
+    sn__ws_end(ws, SN_ERR_TIMEOUT, SN_WS_NO_CLOSE, 1, "no WebSocket handshake in time");
+    return;
+  }
+  if (ws->state == SN__WS_CLOSING && m->now >= ws->t_close) {
+    sn__ws_end(ws, SN_ERR_TIMEOUT, ws->code, 0, "the peer did not answer the close in time");
+    return;
+  }
+  if (ws->state == SN__WS_OPEN && !ws->paused) {
+    if (m->now >= ws->t_rx + ws->o.idle_timeout_ms) {
+      sn__ws_fail(ws, SN_ERR_TIMEOUT, SN_WS_GOING_AWAY, "idle timeout");
+      return;
+    }
+    if (ws->o.ping_ms != SN_WS_NO_PING && ws->t_ping <= ws->t_rx && m->now >= ws->t_rx + ws->o.ping_ms) {
+      ws->t_ping = m->now;
+      (void) sn__ws_queue(ws, 9, "sn", 2, 0);
+    }
+  }
+  if ((rel = sn__ws_release_at(ws)) != 0 && m->now >= rel) sn__st_release(st);
+}
+
+/* Not reached: a WebSocket's stream goes back to its owner before it dies. */
+static void sn__ws_reap_hook(sn__stream *st) {
+  sn_ws *ws = sn__ws_of(st);
+  sn__ws_end(ws, SN_ERR_CLOSED, SN_WS_NO_CLOSE, 1, "ended");
+  st->proto->reap(st);
+}
+
+/* sn_mgr_destroy: 1001 (going away), as far as one send gets it out, then
+   the owner's own end. */
+static void sn__ws_destroy_hook(sn__stream *st) {
+  sn_ws *ws = sn__ws_of(st);
+  if (ws->state == SN__WS_OPEN || ws->state == SN__WS_CLOSING) {
+    sn__ws_send_close(ws, SN_WS_GOING_AWAY, "server shutting down");
+    (void) sn__st_flush(st);
+  }
+  ws->state = SN__WS_ENDED;
+  if (ws->err == SN_OK) ws->err = SN_ERR_DESTROYED;
+  if (ws->code == 0) ws->code = SN_WS_GOING_AWAY;
+  if (ws->cb.on_close != NULL) ws->cb.on_close(ws, ws->err, ws->code, "the manager was destroyed", ws->cb.user);
+#if SN_ENABLE_CLIENT
+  if (ws->is_client) {
+    ((sn_client *) st)->ws = NULL;
+    st->proto = &sn__client_proto;
+    SN_FREE(ws);
+    sn__client_destroy_hook(st);
+    return;
+  }
+#endif
+  ((sn_conn *) st)->ws = NULL;
+  st->proto = &sn__http_proto;
+  SN_FREE(ws);
+  sn__http_destroy_hook(st);
+}
+
+/* The socket opens: its timers start. */
+static void sn__ws_open(sn_ws *ws) {
+  sn_mgr *m = ws->st->io.mgr;
+  m->now = m->port.now_ms(m->port.ctx);
+  ws->state = SN__WS_OPEN;
+  ws->t_rx = ws->t_io = m->now;
+  ws->t_ping = 0;
+  ws->more = 1; /* bytes that came with the handshake */
+  if (ws->cb.on_open != NULL) ws->cb.on_open(ws, ws->cb.user);
+}
+
+static sn_ws *sn__ws_new(const sn_ws_opts *o, const sn_ws_callbacks *cb, int server) {
+  sn_ws *ws = (sn_ws *) SN_MALLOC(sizeof *ws);
+  if (ws == NULL) return NULL;
+  memset(ws, 0, sizeof *ws);
+  if (o != NULL) ws->o = *o;
+  sn__ws_fill_defaults(&ws->o);
+  ws->cb = *cb;
+  ws->rx.max = ws->o.max_message;
+  ws->rx.streaming = (uint8_t) (ws->o.streaming != 0);
+  ws->rx.server = (uint8_t) server;
+  ws->is_client = (uint8_t) !server;
+  return ws;
+}
+
+/* Sec-WebSocket-Accept (RFC 6455 4.2.2): base64(SHA-1(key GUID)). */
+static int sn__ws_accept(const char *key, size_t len, char out[29]) {
+  static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+  mbedtls_sha1_context h;
+  unsigned char d[20];
+  size_t n = 0;
+  int r;
+  mbedtls_sha1_init(&h);
+#if MBEDTLS_VERSION_MAJOR >= 3
+  r = mbedtls_sha1_starts(&h);
+  if (r == 0) r = mbedtls_sha1_update(&h, (const unsigned char *) key, len);
+  if (r == 0) r = mbedtls_sha1_update(&h, (const unsigned char *) guid, 36);
+  if (r == 0) r = mbedtls_sha1_finish(&h, d);
+#else
+  r = mbedtls_sha1_starts_ret(&h);
+  if (r == 0) r = mbedtls_sha1_update_ret(&h, (const unsigned char *) key, len);
+  if (r == 0) r = mbedtls_sha1_update_ret(&h, (const unsigned char *) guid, 36);
+  if (r == 0) r = mbedtls_sha1_finish_ret(&h, d);
+#endif
+  mbedtls_sha1_free(&h);
+  if (r == 0) r = mbedtls_base64_encode((unsigned char *) out, 29, &n, d, sizeof d);
+  return r == 0 && n == 28 ? SN_OK : SN_ERR_INVALID;
+}
+
+/* A subprotocol name: a token (RFC 6455 4.1, RFC 9110 5.6.2), at most 32. */
+static int sn__ws_proto_ok(const char *p) {
+  size_t i, n = strlen(p);
+  if (n == 0 || n > 32) return 0;
+  for (i = 0; i < n; i++)
+    if (!sn__is_tchar((unsigned char) p[i])) return 0;
+  return 1;
+}
+
+SNDEF int sn_ws_offers(const sn_request *req, const char *protocol) {
+  int i;
+  if (req == NULL || protocol == NULL) return 0;
+  for (i = 0; i < req->header_count; i++) {
+    sn_str list = req->headers[i].value, item;
+    if (!sn__ieq(req->headers[i].name.ptr, req->headers[i].name.len, "sec-websocket-protocol")) continue;
+    while (sn__next_item(&list, &item))
+      if (sn__eq(sn__trim(item), protocol)) return 1;
+  }
+  return 0;
+}
+
+/* Refuses an opening handshake: SN_ERR_PROTO. */
+static int sn__ws_refuse(sn_conn *c, int status, const char *why) {
+  sn__log(c->st.io.mgr, SN_LOG_INFO, "%s: WebSocket upgrade refused (%d): %s", c->peer, status, why);
+  if (status == 426)
+    sn_http_printf(c, 426, "Sec-WebSocket-Version: 13\r\nContent-Type: text/plain; charset=utf-8\r\n", "%s\n", why);
+  else
+    sn_http_printf(c, status, "Content-Type: text/plain; charset=utf-8\r\n", "%s\n", why);
+  return SN_ERR_PROTO;
+}
+
+SNDEF int sn_ws_upgrade(sn_conn *c, const sn_request *req, const sn_ws_opts *o, const sn_ws_callbacks *cb,
+                        sn_ws **out) {
+  sn_str key, ver;
+  char accept[29], head[256];
+  unsigned char raw[18];
+  size_t n = 0;
+  int hl;
+  sn_ws *ws;
+  if (out != NULL) *out = NULL;
+  if (c == NULL || req == NULL || cb == NULL) return SN_ERR_INVALID;
+  if (!sn__can_reply(c) || c->st.proto != &sn__http_proto || c->ws != NULL) return SN_ERR_STATE;
+  if (o != NULL && o->protocol != NULL && (!sn__ws_proto_ok(o->protocol) || !sn_ws_offers(req, o->protocol)))
+    return SN_ERR_INVALID;
+  /* RFC 6455 4.2.1 */
+  if (!sn__eq(req->method, "GET")) return sn__ws_refuse(c, 400, "a WebSocket opens with GET");
+  if (req->version != 11) return sn__ws_refuse(c, 400, "a WebSocket opens over HTTP/1.1");
+  if (!sn__has_token(sn_http_header(req, "upgrade"), "websocket")) return sn__ws_refuse(c, 400, "no Upgrade: websocket");
+  if (!sn__has_token(sn_http_header(req, "connection"), "upgrade")) return sn__ws_refuse(c, 400, "no Connection: upgrade");
+  ver = sn__trim(sn_http_header(req, "sec-websocket-version"));
+  if (!sn__eq(ver, "13")) return sn__ws_refuse(c, 426, "WebSocket version 13 only");
+  key = sn__trim(sn_http_header(req, "sec-websocket-key"));
+  if (key.len != 24 || mbedtls_base64_decode(raw, sizeof raw, &n, (const unsigned char *) key.ptr, key.len) != 0 || n != 16)
+    return sn__ws_refuse(c, 400, "Sec-WebSocket-Key is not 16 bytes in base64");
+  if (c->req_chunked || c->body_len > 0 || req->body.len > 0) return sn__ws_refuse(c, 400, "a WebSocket opening has no body");
+  if (sn__ws_accept(key.ptr, key.len, accept) != SN_OK) return sn_http_error(c, 500), SN_ERR_INVALID;
+  ws = sn__ws_new(o, cb, 1);
+  if (ws == NULL) {
+    c->st.io.mgr->stats.nomem++;
+    sn_http_error(c, 503);
+    return SN_ERR_NOMEM;
+  }
+  if (o != NULL && o->protocol != NULL) snprintf(ws->proto, sizeof ws->proto, "%s", o->protocol);
+  hl = snprintf(head, sizeof head,
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                "Sec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
+                accept, ws->proto[0] ? "Sec-WebSocket-Protocol: " : "", ws->proto, ws->proto[0] ? "\r\n" : "");
+  c->tx_mark = c->st.tx.len;
+  if (sn__tx_put(c, head, (size_t) hl) != SN_OK) {
+    SN_FREE(ws);
+    c->st.io.mgr->stats.nomem++;
+    return SN_ERR_NOMEM;
+  }
+  c->resp = SN__RESP_DONE;
+  c->close_after = 0;
+  c->ws = ws;
+  ws->st = &c->st;
+  ws->state = SN__WS_OPEN; /* sends work at once; the stream changes hands when the handler returns */
+  ws->t_rx = ws->t_io = c->st.io.mgr->now;
+  if (out != NULL) *out = ws;
+  return SN_OK;
+}
+
+/* The handler that upgraded has returned (or a deferred request's callback
+   did it): the request is over and the stream is the WebSocket's. What came
+   after the request's head is already frames. */
+static void sn__ws_take(sn_conn *c) {
+  sn_ws *ws = c->ws;
+  size_t end = c->head_len < c->st.rx.len ? c->head_len : c->st.rx.len;
+  c->rstate = SN__R_RESPOND; /* no handle reaches the request any more */
+  c->app_holds = 0;
+  sn__req_end(c, SN_OK);
+  if (c->state != SN__C_OPEN || c->ws == NULL) return;
+  if (c->st.rx.len > end) memmove(c->st.rx.buf, c->st.rx.buf + end, c->st.rx.len - end);
+  c->st.rx.len -= end;
+  c->head_len = c->scan = c->body_len = c->body_end = 0;
+  c->req.header_count = 0;
+  c->route = NULL;
+  c->on_writable = NULL;
+  c->st.proto = &sn__ws_srv_proto;
+  c->st.io.drained = 0;
+  sn__ws_open(ws);
+}
+
+SNDEF int sn_ws_send(sn_ws *ws, int type, const void *data, size_t len) {
+  uint32_t u = 0;
+  if (ws == NULL || (type != SN_WS_TEXT && type != SN_WS_BINARY) || (data == NULL && len > 0)) return SN_ERR_INVALID;
+  if (ws->state != SN__WS_OPEN) return SN_ERR_STATE;
+  if (type == SN_WS_TEXT && (sn__utf8_step(&u, (const unsigned char *) data, len) != 0 || u != 0)) return SN_ERR_INVALID;
+  return sn__ws_queue(ws, type, data, len, 1);
+}
+
+SNDEF int sn_ws_printf(sn_ws *ws, const char *fmt, ...) {
+  char buf[1025];
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0) return SN_ERR_INVALID;
+  if ((size_t) n >= sizeof buf) return SN_ERR_TOO_BIG;
+  return sn_ws_send(ws, SN_WS_TEXT, buf, (size_t) n);
+}
+
+SNDEF int sn_ws_close(sn_ws *ws, int code, const char *reason) {
+  uint32_t u = 0;
+  if (ws == NULL || !sn__ws_code_ok(code)) return SN_ERR_INVALID;
+  if (reason != NULL &&
+      (strlen(reason) > 123 || sn__utf8_step(&u, (const unsigned char *) reason, strlen(reason)) != 0 || u != 0))
+    return SN_ERR_INVALID;
+  if (ws->state != SN__WS_OPEN) return SN_ERR_STATE;
+  sn__ws_send_close(ws, code, reason);
+  snprintf(ws->why, sizeof ws->why, "%s", reason != NULL && reason[0] ? reason : "closed by the application");
+  ws->state = SN__WS_CLOSING;
+  ws->t_close = sn_mgr_now_ms(ws->st->io.mgr) + ws->o.close_timeout_ms;
+  return SN_OK;
+}
+
+SNDEF void sn_ws_pause(sn_ws *ws) {
+  if (ws != NULL) ws->paused = 1;
+}
+SNDEF void sn_ws_resume(sn_ws *ws) {
+  if (ws != NULL && ws->paused) {
+    ws->paused = 0;
+    ws->more = 1; /* frames may wait in the buffer: no socket event will say so */
+    ws->t_rx = sn_mgr_now_ms(ws->st->io.mgr);
+  }
+}
+SNDEF size_t sn_ws_queued(const sn_ws *ws) { return sn__ws_pending(ws); }
+SNDEF sn_mgr *sn_ws_mgr(const sn_ws *ws) { return ws->st->io.mgr; }
+SNDEF void sn_ws_set_user(sn_ws *ws, void *user) { ws->cb.user = user; }
+SNDEF const char *sn_ws_protocol(const sn_ws *ws) { return ws->proto; }
+
+#if SN_ENABLE_CLIENT
+/* The client's side of the handshake: the 101 checked (RFC 6455 4.1: status,
+   Upgrade, Connection, Accept, no extension, a subprotocol offered). Returns
+   1 when it changed anything, 0 when it waits, -1 when the socket ended. */
+static int sn__ws_client_head(sn_ws *ws) {
+  sn__stream *st = ws->st;
+  sn_header hs[SN_MAX_HEADERS];
+  char *b = st->rx.buf;
+  size_t i, end = 0;
+  int count, k;
+  const char *bad = NULL;
+  sn_str up = {NULL, 0}, conn = {NULL, 0}, acc = {NULL, 0}, prot = {NULL, 0};
+  for (i = 0; b != NULL && i + 3 < st->rx.len; i++)
+    if (b[i] == '\r' && b[i + 1] == '\n' && b[i + 2] == '\r' && b[i + 3] == '\n') {
+      end = i + 4;
+      break;
+    }
+  if (end == 0) {
+    if (st->rx.len >= 8192) return sn__ws_end(ws, SN_ERR_PROTO, SN_WS_NO_CLOSE, 0, "response head too long"), -1;
+    return 0;
+  }
+  for (i = 0; i < end; i++)
+    if ((b[i] == '\r' && b[i + 1] != '\n') || (b[i] == '\n' && (i == 0 || b[i - 1] != '\r'))) bad = "a bare CR or LF in the response head";
+  if (bad == NULL && (end < 16 || strncmp(b, "HTTP/1.1 ", 9) != 0)) bad = "not an HTTP/1.1 response";
+  if (bad == NULL && strncmp(b + 9, "101", 3) != 0) {
+    char why[64];
+    snprintf(why, sizeof why, "the server answered %.3s, not 101", b + 9);
+    return sn__ws_end(ws, SN_ERR_PROTO, SN_WS_NO_CLOSE, 0, why), -1;
+  }
+  if (bad == NULL) {
+    const char *eol = (const char *) memchr(b, '\n', end);
+    if (sn__parse_fields(b, (size_t) (eol - b) + 1, end, hs, &count) != 0) bad = "malformed header lines";
+  }
+  for (k = 0; bad == NULL && k < count; k++) {
+    sn_str n = hs[k].name;
+    if (sn__ieq(n.ptr, n.len, "upgrade")) up = hs[k].value;
+    else if (sn__ieq(n.ptr, n.len, "connection")) conn = hs[k].value;
+    else if (sn__ieq(n.ptr, n.len, "sec-websocket-extensions")) bad = "an extension the client did not offer";
+    else if (sn__ieq(n.ptr, n.len, "sec-websocket-accept")) {
+      if (acc.ptr != NULL) bad = "two Sec-WebSocket-Accept";
+      acc = hs[k].value;
+    } else if (sn__ieq(n.ptr, n.len, "sec-websocket-protocol")) {
+      if (prot.ptr != NULL) bad = "two Sec-WebSocket-Protocol";
+      prot = hs[k].value;
+    }
+  }
+  if (bad == NULL && !sn__has_token(up, "websocket")) bad = "no Upgrade: websocket";
+  if (bad == NULL && !sn__has_token(conn, "upgrade")) bad = "no Connection: upgrade";
+  if (bad == NULL && !sn__eq(acc, ws->accept)) bad = "a wrong Sec-WebSocket-Accept";
+  if (bad == NULL && prot.ptr != NULL) {
+    sn_str list, item;
+    int found = 0;
+    list.ptr = ws->offered, list.len = ws->offered ? strlen(ws->offered) : 0;
+    while (!found && sn__next_item(&list, &item)) {
+      item = sn__trim(item);
+      found = prot.len > 0 && item.len == prot.len && memcmp(item.ptr, prot.ptr, prot.len) == 0;
+    }
+    if (!found || prot.len >= sizeof ws->proto) bad = "a subprotocol the client did not offer";
+    else memcpy(ws->proto, prot.ptr, prot.len), ws->proto[prot.len] = '\0';
+  }
+  if (bad != NULL) return sn__ws_end(ws, SN_ERR_PROTO, SN_WS_NO_CLOSE, 0, bad), -1;
+  memmove(b, b + end, st->rx.len - end);
+  st->rx.len -= end;
+  ws->offered = NULL;
+  sn__ws_open(ws);
+  return ws->state == SN__WS_ENDED ? -1 : 1;
+}
+
+/* sn_connect's callbacks for a WebSocket client: at on_connect the stream
+   changes hands; an end before that is the socket's end. */
+static void sn__wsc_on_connect(sn_client *cl, void *user) {
+  (void) user;
+  cl->st.proto = &sn__ws_cli_proto;
+  cl->st.io.drained = 0;
+}
+
+static void sn__wsc_on_close(sn_client *cl, int err, const char *why, void *user) {
+  sn_ws *ws = cl->ws;
+  (void) user;
+  if (ws == NULL) return; /* handed back: its end was reported */
+  cl->ws = NULL;
+  ws->state = SN__WS_ENDED;
+  if (ws->cb.on_close != NULL) ws->cb.on_close(ws, err != SN_OK ? err : SN_ERR_CLOSED, SN_WS_NO_CLOSE, why, ws->cb.user);
+  SN_FREE(ws);
+}
+
+SNDEF int sn_ws_connect(sn_mgr *m, const char *url, const sn_ws_client_opts *o, const sn_ws_callbacks *cb,
+                        sn_ws **out) {
+  sn_ws_client_opts none;
+  char host[254], head[1024], keyb[25];
+  unsigned char key[16];
+  const char *path, *p;
+  uint16_t port;
+  int tls, r, n;
+  size_t kl = 0, hl;
+  sn_ws *ws;
+  sn_client *cl;
+  sn_client_opts co;
+  sn_client_callbacks ccb;
+  if (out != NULL) *out = NULL;
+  if (o == NULL) memset(&none, 0, sizeof none), o = &none;
+  if (m == NULL || url == NULL || cb == NULL) return SN_ERR_INVALID;
+  if (sn__url_split(url, 1, &tls, host, sizeof host, &port, &path) != SN_OK) return SN_ERR_INVALID;
+  if (strchr(path, '#') != NULL || (tls != 0) != (o->tls != NULL)) return SN_ERR_INVALID;
+  if (o->headers != NULL) {
+    size_t i, hn = strlen(o->headers);
+    if (hn > 512 || (hn > 0 && (hn < 2 || o->headers[hn - 1] != '\n' || o->headers[hn - 2] != '\r'))) return SN_ERR_INVALID;
+    for (i = 0; i < hn; i++)
+      if ((o->headers[i] == '\n' && (i == 0 || o->headers[i - 1] != '\r')) || (o->headers[i] == '\r' && o->headers[i + 1] != '\n'))
+        return SN_ERR_INVALID;
+  }
+  if (o->protocols != NULL) {
+    for (p = o->protocols; *p; p++)
+      if (!sn__is_tchar((unsigned char) *p) && *p != ',' && *p != ' ') return SN_ERR_INVALID;
+    if (strlen(o->protocols) > 256) return SN_ERR_INVALID;
+  }
+  if (sn_mgr_random(m, key, sizeof key) != 0) return SN_ERR_ENTROPY;
+  if (mbedtls_base64_encode((unsigned char *) keyb, sizeof keyb, &kl, key, sizeof key) != 0 || kl != 24) return SN_ERR_INVALID;
+  ws = sn__ws_new(&o->ws, cb, 0);
+  if (ws == NULL) return SN_ERR_NOMEM;
+  if (sn__ws_accept(keyb, 24, ws->accept) != SN_OK) return SN_FREE(ws), SN_ERR_INVALID;
+  ws->offered = o->protocols;
+  {
+    int v6 = strchr(host, ':') != NULL, dflt = port == (tls ? 443 : 80);
+    char portstr[8] = "";
+    if (!dflt) snprintf(portstr, sizeof portstr, ":%u", (unsigned) port);
+    n = snprintf(head, sizeof head,
+                 "GET %s%s HTTP/1.1\r\nHost: %s%s%s%s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n%s%s%s%s\r\n",
+                 *path == '/' ? "" : "/", path, v6 ? "[" : "", host, v6 ? "]" : "", portstr, keyb,
+                 o->protocols ? "Sec-WebSocket-Protocol: " : "", o->protocols ? o->protocols : "",
+                 o->protocols ? "\r\n" : "", o->headers ? o->headers : "");
+  }
+  if (n < 0 || (size_t) n >= sizeof head) return SN_FREE(ws), SN_ERR_TOO_BIG;
+  hl = (size_t) n;
+  memset(&co, 0, sizeof co);
+  co.tls = o->tls;
+  co.connect_timeout_ms = o->connect_timeout_ms;
+  co.max_queued = hl;
+  memset(&ccb, 0, sizeof ccb);
+  ccb.on_connect = sn__wsc_on_connect;
+  ccb.on_close = sn__wsc_on_close;
+  ccb.user = ws;
+  if ((r = sn_connect(m, host, port, &co, &ccb, &cl)) != SN_OK) return SN_FREE(ws), r;
+  cl->ws = ws;
+  ws->st = &cl->st;
+  ws->state = SN__WS_CONNECTING;
+  ws->t_close = m->now + (o->connect_timeout_ms ? o->connect_timeout_ms : 30000);
+  if ((r = sn_client_send(cl, head, hl)) != SN_OK) {
+    cl->ws = NULL;
+    SN_FREE(ws);
+    sn__client_end(cl, r, "%s", "out of memory");
+    return r;
+  }
+  if (out != NULL) *out = ws;
+  return SN_OK;
+}
+#endif /* SN_ENABLE_CLIENT */
+#endif /* SN_ENABLE_WEBSOCKET */
 
 #if SN_ENABLE_MULTIPART
 // >>multipart

@@ -6,7 +6,8 @@
    Routes: GET / (dashboard), GET /api/status, GET /api/hello/:name,
    POST /api/echo, GET /files/ *, GET /stream?n=N, GET /api/blob?bytes=N,
    PUT or POST /api/upload[?delay_ms=N] (a streamed body, hashed),
-   GET /api/delay?ms=N (a reply from a timer).
+   GET /api/delay?ms=N (a reply from a timer), GET /ws (an echo WebSocket),
+   GET /ws/status (live values pushed), GET /api/events (the same as SSE).
 
    Also the part of main() both programs share: their common command-line
    options (demo_parse), the listeners (demo_listen), SIGINT/SIGTERM and a
@@ -440,6 +441,215 @@ static void api_health(sn_conn *c, const sn_request *req, void *user) {
   sn_http_json(c, 200, "{\"ok\":true}\n");
 }
 
+/* ---- live values: WebSocket and server-sent events --------------------------
+   GET /ws          an echo socket: each message back as it came (?max=N: the
+                    message limit, default DEMO_WS_MAX)
+   GET /ws/status   the status JSON pushed once a second
+   GET /api/events  the same as an SSE stream, with increasing ids
+   One 1 s timer feeds both lists; it runs while someone listens. */
+#ifndef DEMO_WS_MAX
+#define DEMO_WS_MAX 1048576ul
+#endif
+#define DEMO_LIVE 8 /* listeners of each kind at once */
+
+/* The live values, as JSON (seq: the how-many-th update). */
+static int demo_live_json(sn_mgr *mgr, unsigned long seq, char *out, size_t cap) {
+  sn_mgr_stats st;
+  char heap[40] = "";
+  unsigned long up = (unsigned long) (sn_mgr_now_ms(mgr) - started_ms);
+  sn_mgr_stats_get(mgr, &st);
+  if (demo_heap_bytes != NULL) snprintf(heap, sizeof heap, ",\"heap_bytes\":%lu", demo_heap_bytes());
+  return snprintf(out, cap, "{\"seq\":%lu,\"uptime_ms\":%lu,\"connections\":%u,\"requests\":%lu%s}", seq, up,
+                  st.connections, st.requests, heap);
+}
+
+#if SN_ENABLE_WEBSOCKET
+/* The echo: a message goes back whole; when the queue could not take the
+   next one at its largest, the socket stops reading until it drains, so a
+   client that sends without reading is pushed back by TCP. */
+static void ws_echo_message(sn_ws *ws, int type, const void *data, size_t len, int final, void *user) {
+  size_t max = (size_t) (uintptr_t) user;
+  int r = sn_ws_send(ws, type, data, len);
+  (void) final;
+  if (r != SN_OK) {
+    sn_ws_close(ws, SN_WS_INTERNAL, sn_strerror(r));
+    return;
+  }
+  if (sn_ws_queued(ws) + max + 14 > 2 * max + 64) sn_ws_pause(ws);
+}
+static void ws_echo_writable(sn_ws *ws, void *user) {
+  (void) user;
+  sn_ws_resume(ws);
+}
+
+static void api_ws_echo(sn_conn *c, const sn_request *req, void *user) {
+  sn_ws_opts o;
+  sn_ws_callbacks cb;
+  char n[24];
+  unsigned long max = DEMO_WS_MAX;
+  (void) user;
+  if (sn_http_query(req, "max", n, sizeof n) > 0) max = strtoul(n, NULL, 10);
+  if (max == 0 || max > 16ul << 20) {
+    sn_http_error(c, 400);
+    return;
+  }
+  memset(&o, 0, sizeof o);
+  memset(&cb, 0, sizeof cb);
+  o.max_message = max;
+  o.max_queued = 2 * max + 64;
+  cb.on_message = ws_echo_message;
+  cb.on_writable = ws_echo_writable;
+  cb.user = (void *) (uintptr_t) max;
+  sn_ws_upgrade(c, req, &o, &cb, NULL); /* a bad opening is answered by it */
+}
+#endif
+
+static sn_timer demo_live_timer;
+static unsigned long demo_live_seq;
+#if SN_ENABLE_WEBSOCKET
+static sn_ws *demo_ws_live[DEMO_LIVE];
+#endif
+#if SN_ENABLE_SSE
+static struct demo_sse {
+  sn_req_ref ref;
+  unsigned long next_id;
+  int used;
+} demo_sse_live[DEMO_LIVE];
+#endif
+
+static int demo_live_count(void) {
+  int i, n = 0;
+  for (i = 0; i < DEMO_LIVE; i++) {
+#if SN_ENABLE_WEBSOCKET
+    n += demo_ws_live[i] != NULL;
+#endif
+#if SN_ENABLE_SSE
+    n += demo_sse_live[i].used;
+#endif
+  }
+  return n;
+}
+
+#if SN_ENABLE_WEBSOCKET
+/* A client that does not read what is pushed: closed (1008), not queued for. */
+static void demo_ws_push(sn_ws *ws, const char *json, size_t n) {
+  if (sn_ws_send(ws, SN_WS_TEXT, json, n) == SN_ERR_FULL) sn_ws_close(ws, SN_WS_POLICY, "not reading");
+}
+#endif
+#if SN_ENABLE_SSE
+static void demo_sse_push(struct demo_sse *s, sn_mgr *mgr) {
+  sn_conn *c;
+  char json[256], id[24];
+  int n;
+  if (sn_req_conn(s->ref, &c) != SN_OK) return; /* gone: its end frees the slot */
+  n = demo_live_json(mgr, s->next_id, json, sizeof json);
+  snprintf(id, sizeof id, "%lu", s->next_id);
+  if (sn_sse_send(c, NULL, id, json, (size_t) n) == SN_OK) s->next_id++; /* SN_ERR_FULL: a slow reader skips one */
+}
+#endif
+
+static void demo_live_tick(void *arg) {
+  sn_mgr *mgr = (sn_mgr *) arg;
+  char json[256];
+  int i, n;
+  n = demo_live_json(mgr, ++demo_live_seq, json, sizeof json);
+  for (i = 0; i < DEMO_LIVE; i++) {
+#if SN_ENABLE_WEBSOCKET
+    if (demo_ws_live[i] != NULL) demo_ws_push(demo_ws_live[i], json, (size_t) n);
+#endif
+#if SN_ENABLE_SSE
+    if (demo_sse_live[i].used) demo_sse_push(&demo_sse_live[i], mgr);
+#endif
+  }
+  (void) n;
+  if (demo_live_count() == 0) sn_timer_cancel(mgr, &demo_live_timer);
+}
+
+static void demo_live_start(sn_mgr *mgr) {
+  if (!demo_live_timer.armed) sn_timer_add(mgr, &demo_live_timer, 1000, 1000, demo_live_tick, mgr);
+}
+
+#if SN_ENABLE_WEBSOCKET
+static void ws_status_open(sn_ws *ws, void *user) {
+  char json[256];
+  int n = demo_live_json(sn_ws_mgr(ws), ++demo_live_seq, json, sizeof json);
+  (void) user;
+  demo_ws_push(ws, json, (size_t) n);
+}
+static void ws_status_close(sn_ws *ws, int err, int code, const char *why, void *user) {
+  int i;
+  (void) err, (void) code, (void) why, (void) user;
+  for (i = 0; i < DEMO_LIVE; i++)
+    if (demo_ws_live[i] == ws) demo_ws_live[i] = NULL;
+}
+
+static void api_ws_status(sn_conn *c, const sn_request *req, void *user) {
+  sn_ws_opts o;
+  sn_ws_callbacks cb;
+  sn_ws *ws;
+  int i;
+  (void) user;
+  for (i = 0; i < DEMO_LIVE && demo_ws_live[i] != NULL; i++) continue;
+  if (i == DEMO_LIVE) {
+    sn_http_error(c, 503);
+    return;
+  }
+  memset(&o, 0, sizeof o);
+  memset(&cb, 0, sizeof cb);
+  o.max_message = 1024; /* the client has nothing to say */
+  o.max_queued = 8192;  /* some thirty updates, then a client that does not read is closed */
+  cb.on_open = ws_status_open;
+  cb.on_close = ws_status_close;
+  if (sn_ws_upgrade(c, req, &o, &cb, &ws) != SN_OK) return;
+  demo_ws_live[i] = ws;
+  demo_live_start(sn_conn_mgr(c));
+}
+#endif
+
+#if SN_ENABLE_SSE
+static void demo_sse_end(void *state, int why) {
+  (void) why;
+  ((struct demo_sse *) state)->used = 0;
+}
+
+static void api_events(sn_conn *c, const sn_request *req, void *user) {
+  sn_str last = sn_http_header(req, "last-event-id");
+  struct demo_sse *s = NULL;
+  int i;
+  (void) user;
+  for (i = 0; i < DEMO_LIVE && s == NULL; i++)
+    if (!demo_sse_live[i].used) s = &demo_sse_live[i];
+  if (s == NULL || sn_sse_begin(c, NULL, 15000) != SN_OK) {
+    sn_http_error(c, 503);
+    return;
+  }
+  s->used = 1;
+  s->next_id = 1;
+  if (last.len > 0 && last.len < 16) {
+    char id[16];
+    memcpy(id, last.ptr, last.len);
+    id[last.len] = '\0';
+    s->next_id = strtoul(id, NULL, 10) + 1;
+  }
+  s->ref = sn_http_ref(c);
+  sn_http_attach(c, s, demo_sse_end);
+  sn_sse_retry(c, 2000);
+  demo_sse_push(s, sn_conn_mgr(c));
+  demo_live_start(sn_conn_mgr(c));
+}
+#endif
+
+static void demo_live_routes(sn_router *router) {
+#if SN_ENABLE_WEBSOCKET
+  sn_router_add(router, "GET", "/ws", api_ws_echo, NULL);
+  sn_router_add(router, "GET", "/ws/status", api_ws_status, NULL);
+#endif
+#if SN_ENABLE_SSE
+  sn_router_add(router, "GET", "/api/events", api_events, NULL);
+#endif
+  (void) router;
+}
+
 /* ---- login (sn_demo --users FILE) ------------------------------------------
    With demo_auth set, every route needs a session or Basic credentials but
    the login page, its files and /api/health: /api/ answers 401 with
@@ -493,6 +703,7 @@ static void demo_routes(sn_router *router, sn_mgr *mgr) {
     sn_router_add(router, "GET", "/api/firmware", api_firmware, NULL);
   }
   sn_router_add(router, "GET", "/api/health", api_health, NULL);
+  demo_live_routes(router);
   if (demo_extra_routes != NULL) demo_extra_routes(router);
   if (demo_auth != NULL) demo_guard_routes(router);
 }
