@@ -23,12 +23,13 @@ It prints "listening" when ready.
            taken for a passing error and kept (connections never go back).
   fragile  strict, except: UTF-8 is checked per fragment (a character split
            between fragments is refused), the limit is checked once the
-           payload has arrived and refuses a message of exactly max, a client's
-           close is answered with 1000 whatever its code (1005 when it had
-           none), and after a connection that broke the protocol or ended
-           without an echoed "probe ..." message (raw.py's "served afterwards"
-           probe) the next connection is dropped before its TLS handshake
-           (a server that stops serving others).
+           payload has arrived and refuses a message of exactly max, a
+           client's close is answered with 1000 whatever its code (1005 when
+           it had none), frames of 126 bytes or more carry a 64-bit length,
+           and after a connection that broke the protocol or ended without an
+           echoed "probe ..." message (raw.py's "served afterwards" probe) the
+           next connection is dropped before its TLS handshake (a server that
+           stops serving others).
 Standard library only; run with /usr/bin/python3.
 """
 import argparse
@@ -76,7 +77,7 @@ def sframe(op, payload=b""):
     n = len(payload)
     if n < 126:
         h = bytes([0x80 | op, n])
-    elif n < 65536:
+    elif n < 65536 and A.mode != "fragile":
         h = bytes([0x80 | op, 126]) + struct.pack(">H", n)
     else:
         h = bytes([0x80 | op, 127]) + struct.pack(">Q", n)
