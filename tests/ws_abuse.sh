@@ -59,7 +59,7 @@ check() { if [ "$1" = 0 ]; then ok "$2"; else nok "$2" "${3:-}"; fi; }
 # start NAME PORT: sn_demo (or, with WS_ABUSE_WRONG, lax_server.py --mode NAME) with HTTPS on
 # PORT (sn_demo: plain HTTP on PORT+1); waits up to 10 s for "listening"
 start() {
-  local name=$1 port=$2 i
+  local name=$1 port=$2 _
   LOG="$TMP/$name.log"
   case $name in
     lax | fragile | strict)
@@ -72,7 +72,7 @@ start() {
   esac
   SPID=$!
   pids="$pids $SPID"
-  for i in $(seq 1 100); do
+  for _ in $(seq 1 100); do
     grep -q listening "$LOG" 2>/dev/null && return 0
     kill -0 "$SPID" 2>/dev/null || break
     sleep 0.1
@@ -85,9 +85,9 @@ start() {
 sanitizer_report() { grep -qE "ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:" "$LOG"; }
 # stop NAME: SIGTERM; exit 0 within 10 s; no sanitizer report in the server's output
 stop() {
-  local name=$1 rc i
+  local name=$1 rc _
   kill -TERM "$SPID" 2>/dev/null
-  for i in $(seq 1 100); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 100); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$SPID" 2>/dev/null; then
     kill -9 "$SPID"
     wait "$SPID" 2>/dev/null
@@ -128,8 +128,8 @@ baseline() {
 # back_to_baseline NAME: within 10 s every WebSocket is gone (connections 1: the one asking)
 # and heap_bytes is within TOL of HEAP0 (looked at again 2 s later if not)
 back_to_baseline() {
-  local name=$1 st="" i conns heap
-  for i in $(seq 1 20); do
+  local name=$1 st="" _ conns heap
+  for _ in $(seq 1 20); do
     st=$(status)
     [ "${st%% *}" = 1 ] && break
     sleep 0.5

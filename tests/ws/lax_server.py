@@ -19,17 +19,19 @@ It prints "listening" when ready.
            brought as one frame (so fragments and messages are merged), pongs
            with an empty payload, ignores close frames (never closes), reads
            whatever comes and queues without bound, and keeps every message
-           forever, pings too (heap_bytes grows); a connection reset by the client is
-           taken for a passing error and kept (connections never go back).
+           forever, pings too (heap_bytes grows); the client's end (FIN or reset)
+           is taken for "no data yet" and the connection kept (connections
+           never go back).
   fragile  strict, except: UTF-8 is checked per fragment (a character split
            between fragments is refused), the limit is checked once the
            payload has arrived and refuses a message of exactly max, a
            client's close is answered with 1000 whatever its code (1005 when
            it had none), frames of 126 bytes or more carry a 64-bit length,
-           and after a connection that broke the protocol or ended without an
-           echoed "probe ..." message (raw.py's "served afterwards" probe) the
-           next connection is dropped before its TLS handshake (a server that
-           stops serving others).
+           and after a connection that broke the protocol or was closed
+           without having echoed a "probe ..." message, the next "probe ..."
+           message (raw.py's "served afterwards" check) is not answered: its
+           connection is dropped (a server that stops serving others; keyed to
+           raw.py's probe so that the other checks' connections are served).
 Standard library only; run with /usr/bin/python3.
 """
 import argparse
@@ -37,7 +39,6 @@ import base64
 import codecs
 import hashlib
 import json
-import os
 import select
 import socket
 import ssl
@@ -148,6 +149,9 @@ class Session:
                     time.sleep(0.1)
                     return
                 d = b""
+            if not d and self.mode == "lax" and self.handshaken:  # "no data yet": the connection is kept for ever
+                time.sleep(0.1)
+                return
             if not d:
                 self.eof = True
                 self.inc.write_eof()
@@ -379,6 +383,11 @@ class Session:
                             raise Proto(1007)
                     if fin:
                         if bytes(msg[1][:6]) == b"probe ":
+                            with LOCK:
+                                refuse, STATE["refuse_next"] = STATE["refuse_next"], False
+                            if refuse:  # "stopped serving": the probe goes unanswered
+                                self.finish()
+                                return
                             self.probed = True
                         self.send(sframe(msg[0], bytes(msg[1])))
                         msg = None
@@ -473,12 +482,6 @@ def main():
     print("lax_server (%s) listening on 127.0.0.1:%d" % (A.mode, A.port), flush=True)
     while True:
         s, _ = ls.accept()
-        with LOCK:
-            refuse = STATE["refuse_next"]
-            STATE["refuse_next"] = False
-        if refuse:
-            s.close()
-            continue
         threading.Thread(target=serve, args=(s, ctx), daemon=True).start()
 
 

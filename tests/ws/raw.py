@@ -2,23 +2,34 @@
 """WebSocket protocol abuse against sn_demo's /ws and /ws/status over TLS,
 with hand-built frames (tests/ws_abuse.sh runs it; RFC 6455 throughout).
 
-  raw.py --port P --ca CAFILE [--heap-base N] [--only NAME,...] [--list]
+  raw.py --port P --ca CAFILE [--heap-base N] [--only GROUP,...] [--list]
+    GROUP: framing utf8 limits close controls frames pingflood neverread status linger
 
 Each case opens its own TLS connection, does the opening handshake by hand
 (GET /ws, Upgrade, Connection, Sec-WebSocket-Key, Sec-WebSocket-Version 13;
 the 101 and its Sec-WebSocket-Accept checked), writes frames (masked as a
-client's must be, unless the case says otherwise) and reads the server's.
-A case that breaks the protocol checks three things:
+client's must be, unless the case says otherwise) and reads the server's
+(never masked, no RSV bits, lengths in the fewest bytes). A case that
+breaks the protocol checks three things:
   - the server's close frame carries the code RFC 6455 requires;
   - the server then ends the connection (close_notify or a TCP end) within
     WS_END_WAIT seconds of our answering close frame, sending nothing after
     its close frame;
   - a new connection is still served (an echo, and a clean close).
-Every check is a line "ok - NAME" or "not ok - NAME: why" (NAME holds no
-colon, so tests/ws_abuse.sh's self-check can match names); "# " lines are
-notes. --list prints the names of the checks that a wrong server must fail
-(every check here: tests/ws_abuse.sh WS_ABUSE_WRONG=1 shows each failing
-against tests/ws/lax_server.py).
+The stalling cases (a ping flood, a client that sends 8 MB and does not
+read) also read heap_bytes from /api/status meanwhile and compare it with
+--heap-base.
+Every check is a line "ok - NAME [what was measured]" or "not ok - NAME
+[...]: why" (NAME holds no colon or bracket, so tests/ws_abuse.sh's
+self-check can match names); "# " lines are notes. --list prints every
+check's name without running anything (tests/ws_abuse.sh WS_ABUSE_WRONG=1
+shows each failing against tests/ws/lax_server.py).
+
+Environment: WS_CLOSE_WAIT, WS_END_WAIT (seconds for the server's close
+frame and for the end after it; 3 each), WS_PINGS (the flood's pings, 40000),
+WS_STATUS_WAIT (seconds a /ws/status client does not read before it expects
+1008; 0, the default: not tried, see case_status_reader), WS_STATUS_PATH
+(that client's path, default /ws/status), SN_HOST (127.0.0.1).
 
 TLS runs on ssl.MemoryBIO over a non-blocking socket, so a case can write
 without reading (a client that never reads) and read without writing, each
@@ -756,12 +767,7 @@ def heap_bounded(name, bound, h=None):
            detail="%d KiB over" % ((h - A.heap_base) // 1024))
 
 
-def fail_all(names, why):
-    for n in names:
-        report(False, n, why)
-
-
-def push_until_stalled(c, total_bytes_fn, limit_s, quiet_s):
+def push_until_stalled(c, limit_s, quiet_s):
     """Writes (never reading) until all is taken, the socket stops taking
     bytes for quiet_s, the stream ends, or limit_s passes. True if stalled
     (bytes left and no progress)."""
@@ -803,7 +809,7 @@ def case_ping_flood():
     payloads = [(b"%05d" % i) * 25 for i in range(n)]
     c.write(b"".join(frame(OP_PING, p) for p in payloads))
     total = c.sent + len(c.pending)
-    stalled = push_until_stalled(c, None, 6.0, 1.0)
+    stalled = push_until_stalled(c, 6.0, 1.0)
     note("%s: %d of %d bytes taken before %s" % (name, c.sent, total, "the server stopped reading" if stalled else "the end of the push"))
     heap_bounded(name, STALL_BOUND)
     served_after(name)
@@ -867,7 +873,7 @@ def case_never_reader():
     msgs = [bytes([0x30 + i % 64]) * size for i in range(count)]
     c.write(b"".join(frame(OP_BIN, m) for m in msgs))
     total = c.sent + len(c.pending)
-    stalled = push_until_stalled(c, None, 8.0, 1.0)
+    stalled = push_until_stalled(c, 8.0, 1.0)
     report(stalled or (c.end is not None and c.pending), pushed, "all %d KiB taken" % (total // 1024),
            detail="%d KiB of %d KiB taken%s" % (c.sent // 1024, total // 1024, ", then %s" % c.end if c.end else ""))
     heap_bounded(name, STALL_BOUND)
@@ -895,9 +901,13 @@ def case_never_reader():
 
 
 def case_status_reader():
-    """/ws/status: JSON pushed at once with seq 1, then 2; a client that never
-    reads is closed with 1008 once the queue is full (WS_STATUS_WAIT seconds
-    of not reading), and others are served meanwhile."""
+    """/ws/status: JSON pushed at once with seq 1, then 2; a client's message
+    ignored; close 1000 echoed. A client that never reads is closed with 1008
+    once the queue is full: only with WS_STATUS_WAIT (seconds of not
+    reading), since over loopback the kernel takes 2-3 MB of unsent data
+    (the server's send buffer grows while the client's window is closed)
+    before sn_demo's 8 KiB queue fills: at one 130-byte message a second,
+    hours. (WS_STATUS_PATH for a server that pushes faster.)"""
     name = "/ws/status"
     why = None
     try:
@@ -934,7 +944,7 @@ def case_status_reader():
     report(why is None, "%s pushes JSON with seq 1 at once, then 2; ignores a client's message; close 1000 echoed" % name, why)
     wait = float(os.environ.get("WS_STATUS_WAIT", "0"))
     if wait <= 0:
-        note("%s: a client that never reads not tried (WS_STATUS_WAIT unset: one message a second takes minutes to fill the queue)" % name)
+        note("%s: a client that never reads not tried (WS_STATUS_WAIT unset: at one message a second, the kernel's buffers take hours to fill)" % name)
         return
     closed = "%s client that never reads -> close 1008" % name
     try:
