@@ -26,7 +26,7 @@ check's name without running anything (tests/ws_abuse.sh WS_ABUSE_WRONG=1
 shows each failing against tests/ws/lax_server.py).
 
 Environment: WS_CLOSE_WAIT, WS_END_WAIT (seconds for the server's close
-frame and for the end after it; 3 each), WS_PINGS (the flood's pings, 40000),
+frame and for the end after it; 5 each), WS_PINGS (the flood's pings, 40000),
 WS_STATUS_WAIT (seconds a /ws/status client does not read before it expects
 1008; 0, the default: not tried, see case_status_reader), WS_STATUS_PATH
 (that client's path, default /ws/status), SN_HOST (127.0.0.1).
@@ -48,8 +48,8 @@ import sys
 import time
 
 HOST = os.environ.get("SN_HOST", "127.0.0.1")
-CLOSE_WAIT = float(os.environ.get("WS_CLOSE_WAIT", "3"))  # for the server's close frame
-END_WAIT = float(os.environ.get("WS_END_WAIT", "3"))  # for the connection's end after it
+CLOSE_WAIT = float(os.environ.get("WS_CLOSE_WAIT", "5"))  # for the server's close frame
+END_WAIT = float(os.environ.get("WS_END_WAIT", "5"))  # for the connection's end after it
 GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 A = None
 CTX = None
