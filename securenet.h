@@ -167,6 +167,13 @@ MEMORY
    check at the end is 1536 bytes of heap; a 1 MiB signed upload peaks
    within a small request's peak + 4 KiB + that (36713 B against 35037 B
    in one run; tests/qemu_integration.sh asserts the bound).
+   A WebSocket is its connection (what an idle keep-alive one holds, the
+   receive and send buffers given back after SN_IDLE_RELEASE_MS idle) plus
+   sn_ws_size() bytes; a reassembled message grows the receive buffer up
+   to max_message + 256, a streaming socket holds SN_WS_PIECE; the send
+   queue holds up to max_queued. Messages back and forth in buffers of
+   that size allocate nothing. An event stream is a chunked response:
+   its queue is bounded by max_reply.
    Login (sn_auth) is one allocation at sn_auth_create, sn_auth_size()
    bytes: 3168 on 32 bits with the defaults (`make heap`: 8 sessions 352,
    16 client addresses 1344, 4 pending logins 1056, the Basic cache and
@@ -208,6 +215,16 @@ SECURITY
      requests from another origin (Sec-Fetch-Site, Origin) are refused
      whatever authenticated them; failed checks slow down per address,
      then lock it out, under a global cap (see "logging in" below).
+   - WebSocket: the opening is checked as RFC 6455 4.2.1 says (426 for a
+     version but 13); a route's guard runs before the upgrade, so log in
+     first (a browser sends the session cookie with it). Frames are held
+     to RFC 6455 with no leniency (masking, reserved bits and opcodes,
+     control frame rules, minimal lengths, UTF-8 across fragments, close
+     codes), a message over max_message is refused at its header, the send
+     queue is bounded (SN_ERR_FULL, never buffering without bound) and the
+     reader stops while it is full, so a peer that does not read cannot
+     grow the server's memory. A client's frames are masked with keys from
+     the DRBG; its server is verified as for sn_connect.
    - Request paths are percent-decoded once, in place; a decoded NUL, a bad
      escape or a dot segment ("/../", "/./") is answered with 400.
    - Mail: the server's certificate is verified against the CAs given (no
@@ -250,7 +267,17 @@ SECURITY
      connection is closed.
 
 LIMITS
-   - HTTP/1.1 and 1.0 only (no HTTP/2, no upgrades); 505 for other versions.
+   - HTTP/1.1 and 1.0 only (no HTTP/2; the one upgrade is to WebSocket);
+     505 for other versions.
+   - WebSocket (RFC 6455, version 13 only): no extension is negotiated, so
+     no permessage-deflate (browsers offer it and go on without it); a
+     message is reassembled whole up to max_message (1009 beyond) unless
+     the socket streams; sn_ws_send sends a message as one frame (no
+     fragmented sends; a message larger than max_queued cannot be sent);
+     a ping is answered automatically and pongs are not shown; no HTTP/2
+     WebSocket (RFC 8441). A client's handshake accepts no redirect and no
+     proxy. Server-sent events: text only, one stream per connection (a
+     browser's HTTP/1.1 limit of 6 connections per host counts them).
    - Transfer codings: only "chunked" (400 when it is not the last coding,
      501 for an unknown coding before it). Trailers are read and dropped.
    - A request body is buffered whole (up to max_body, 413 beyond) and
@@ -309,7 +336,11 @@ LIMITS
        #10720) or with a refused one. The server's log says why in words
        ("client certificate from ... refused: ...").
      - TLS 1.3 KeyUpdate is not supported (#10881): a peer that rekeys a
-       long-lived connection is dropped.
+       long-lived connection (a WebSocket, an event stream: OpenSSL and
+       browsers rekey after a volume of data, or on demand) is dropped.
+       securenet says so (logged at WARN; a WebSocket's on_close gets
+       SN_ERR_TLS with "KeyUpdate" in why) and a client reconnects with
+       a resumed session (sn_ws_connect again: the session is cached).
      - Many fatal handshake errors close the connection without an alert
        (e.g. no common TLS 1.3 group, #10892). For a TLS 1.2 client without
        a required certificate, which mbedTLS ends silently on 2.28 and 3.6,
@@ -8390,6 +8421,7 @@ static int sn__ws_parse(sn_ws *ws, int *did) {
   sn__stream *st = ws->st;
   sn__wsev ev;
   int r;
+  memset(&ev, 0, sizeof ev);
   while (sn__ws_reading(ws) && st->rx.len > 0) {
     r = sn__ws_next(&ws->rx, (unsigned char *) st->rx.buf, &st->rx.len, &ev);
     if (r == 0) return 1;

@@ -203,6 +203,9 @@
    it, but users paste PEM). Base64 is PEM's encoding. */
 #define MBEDTLS_PEM_PARSE_C
 #define MBEDTLS_BASE64_C
+/* WebSocket's handshake (Sec-WebSocket-Accept, RFC 6455 4.2.2) only: TLS here signs and
+   verifies with SHA-256 and up (mbedTLS 3's defaults leave SHA-1 out of TLS and X.509) */
+#define MBEDTLS_SHA1_C
 
 /* X.509: certificate parsing and chain verification. The parsed server
    chain stays in RAM for the listener's life (~500 B parse tree per
