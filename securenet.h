@@ -3161,9 +3161,12 @@ static int sn__st_read(sn__stream *st, void *buf, size_t len) {
   if (n == SN__BIO_RECV_FAILED) return st->io.err ? st->io.err : SN_ERR_IO;
   sn__st_overflow(st, n);
   st->tls_err = n;
-  if (sn__st_keyupdate(st))
-    sn__log(st->io.mgr, SN_LOG_WARN, "the peer sent a TLS 1.3 post-handshake message (KeyUpdate) mbedTLS does not implement: connection dropped");
-  else
+  if (sn__st_keyupdate(st)) {
+    sn__log(st->io.mgr, SN_LOG_WARN,
+            "the peer sent a TLS 1.3 post-handshake message (KeyUpdate) mbedTLS does not implement: connection dropped");
+    /* mbedTLS ends without an alert: the peer would see a bare EOF */
+    (void) mbedtls_ssl_send_alert_message(st->ssl, MBEDTLS_SSL_ALERT_LEVEL_FATAL, MBEDTLS_SSL_ALERT_MSG_UNEXPECTED_MESSAGE);
+  } else
     sn__log_tls(st->io.mgr, SN_LOG_INFO, "TLS read", n);
   return SN_ERR_TLS;
 }
@@ -8347,7 +8350,6 @@ static void sn__ws_broken(sn_ws *ws, int r) {
   char tls[96];
   if (r == SN_ERR_TLS && sn__st_keyupdate(ws->st)) {
     why = "the peer sent a TLS 1.3 KeyUpdate, which mbedTLS does not implement: connection dropped (reconnect)";
-    sn__log(ws->st->io.mgr, SN_LOG_WARN, "WebSocket: %s", why);
   } else if (r == SN_ERR_TLS) {
     sn__tls_strerror(ws->st->tls_err, tls, sizeof tls);
     why = tls;
