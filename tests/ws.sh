@@ -4,11 +4,11 @@
 #   Python's websockets (Debian python3-websockets, tests/ws/py_client.py): echo of
 #     text and binary messages of 0, 1, 125, 126, 65535, 65536 and 1 MiB bytes, 40 back
 #     to back, fragmented messages (one with a ping between its fragments), pings,
-#     close codes 1000 and 4000 echoed, 1009 over ?max=1000 and over 1 MiB,
+#     close codes 1000 and 4000 echoed, 1009 over ?max=1000 and over 1 MiB, 10 sockets at once,
 #     /ws/status's seq 1, 2, 3, close 1001 when the server stops, a wrong CA and a
 #     wrong host name refused
 #   Node's ws (Debian node-ws, tests/ws/node_client.js): echo of 0 B, 1 KiB, 1 MiB,
-#     fragments (send's fin: false), pings, close codes, a wrong CA refused
+#     fragments (send's fin: false), pings, close codes (and none), a wrong CA refused
 #   curl -N on /api/events (tests/ws/sse_check.py): text/event-stream, ids 1, 2, ...
 #     and 42, 43, ... after Last-Event-ID: 41, JSON data, no event: field
 #   curl: GET /ws without Upgrade is 400, Sec-WebSocket-Version: 8 is 426
@@ -28,7 +28,7 @@
 #   NODE_PATH     where node finds ws (default /usr/share/nodejs, Debian's node-ws)
 #   WS_WRONG_CA   the CA the "refused" checks use (default: one made in SN_TMP); set it
 #                 to $SN_CERTS/ca.pem to see those checks fail
-# About 6 s (10 s under ASan): the SSE streams and /ws/status run beside the rest.
+# About 4 s (also under ASan): the SSE streams and /ws/status run beside the rest.
 set -u
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT" || exit 1
@@ -166,7 +166,7 @@ if start main $P; then
   sse ev $P 1
   sse ev42 $P 42 -H 'Last-Event-ID: 41'
 
-  timeout 90 $PY tests/ws/py_client.py $P "$CERTS/ca.pem" handshake echo frag ping close toobig >"$TMP/py.out" 2>&1
+  timeout 90 $PY tests/ws/py_client.py $P "$CERTS/ca.pem" handshake echo frag ping close toobig many >"$TMP/py.out" 2>&1
   collect "py_client.py" "$TMP/py.out" $?
   SN_CA="$CERTS/ca.pem" timeout 30 $PY tests/ws/py_client.py $P "$WRONG" wrongca >"$TMP/wrongca.out" 2>&1
   collect "py_client.py wrongca" "$TMP/wrongca.out" $?

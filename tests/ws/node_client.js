@@ -131,6 +131,15 @@ async function main() {
     report(c.code === 1000, "/ws: ws's close 1000 is answered with a close frame of code 1000", 'got ' + c.code);
   } catch (e) { report(false, "/ws: ws's close 1000 is answered with 1000", e.message); }
 
+  // close() without a code: a close frame with no body (RFC 6455 5.5.1 allows it); the server
+  // answers with a close frame (ws reports an empty one as 1005) and the connection ends cleanly
+  try {
+    const s3 = await open('/ws');
+    const c = await closeWith(s3);
+    report(c.code === 1005 || c.code === 1000, "/ws: ws's close without a code (an empty close frame) is answered with a close frame",
+      'got ' + c.code + (c.code === 1006 ? ' (the connection ended without a close frame)' : ''));
+  } catch (e) { report(false, "/ws: ws's close without a code is answered with a close frame", e.message); }
+
   if (wrongCa) {
     try {
       const bad = await open('/ws', wrongCa);

@@ -4,7 +4,7 @@ asyncio client of Python's websockets package (Debian python3-websockets 10.x:
 websockets.connect, the legacy client API), over wss:// with verification on.
 
   py_client.py PORT CAFILE GROUP...
-    GROUP  handshake | echo | frag | ping | close | toobig | status
+    GROUP  handshake | echo | frag | ping | close | toobig | many | status
            wrongca    CAFILE is a CA that did not sign the server's certificate:
                       the connection must be refused (and the right one, in
                       SN_CA, accepted by the same code)
@@ -228,6 +228,30 @@ async def g_close():
                    why or "close frame received: %s" % (rcvd if rcvd is not None else "none (1006)"))
 
 
+async def g_many():
+    # 10 sockets open at once (sn_demo holds 16 connections), their messages interleaved:
+    # each gets its own back, whole and in order
+    socks = []
+    try:
+        for _ in range(10):
+            socks.append(await connect().__aenter__())
+
+        async def one(i, ws):
+            for k in range(20):
+                m = ("socket %d message %d " % (i, k)) + text_of(k * 101) if k % 2 else os.urandom(k * 997) + bytes([i])
+                ok, why = await echo_one(ws, m)
+                if not ok:
+                    return "socket %d message %d: %s" % (i, k, why)
+            return ""
+        whys = await asyncio.gather(*(one(i, ws) for i, ws in enumerate(socks)))
+        why = "; ".join(w for w in whys if w)
+    except Exception as e:
+        why = "%d sockets open, then %s: %s" % (len(socks), type(e).__name__, e)
+    for ws in socks:
+        await ws.close()
+    report(why == "", "/ws: 10 sockets at once, 20 messages each interleaved: each socket gets its own back in order", why)
+
+
 async def g_toobig():
     async with connect("/ws?max=1000") as ws:
         ok, why = await echo_one(ws, os.urandom(1000))
@@ -329,7 +353,7 @@ async def g_shutdown():
 
 
 GROUP = {"handshake": g_handshake, "echo": g_echo, "frag": g_frag, "ping": g_ping, "close": g_close,
-         "toobig": g_toobig, "status": g_status, "wrongca": g_wrongca, "shutdown": g_shutdown}
+         "toobig": g_toobig, "many": g_many, "status": g_status, "wrongca": g_wrongca, "shutdown": g_shutdown}
 
 
 async def main():
