@@ -186,7 +186,7 @@ if start main $P; then
   rm -f "$TMP/marker"
   WS_MARKER="$TMP/marker" timeout 40 $PY tests/ws/py_client.py $P "$CERTS/ca.pem" shutdown >"$TMP/shutdown.out" 2>&1 &
   SHUT=$!
-  for i in $(seq 1 100); do [ -f "$TMP/marker" ] && break; kill -0 $SHUT 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 100); do [ -f "$TMP/marker" ] && break; kill -0 $SHUT 2>/dev/null || break; sleep 0.1; done
   stop main
   wait $SHUT; collect "py_client.py shutdown" "$TMP/shutdown.out" $?
 fi
