@@ -76,6 +76,9 @@ if [ "$unit_only" -eq 0 ]; then
   if [ "$major" = 2 ]; then
     run_suite "WebSocket abuse (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/ws_abuse.sh
   fi
+  # WebSocket and SSE with real clients (tests/ws.sh): Python's websockets, Node's ws, curl -N (4 s each)
+  run_suite "ws" env SN_DEMO="$build/sn_demo" tests/ws.sh
+  run_suite "ws (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/ws.sh
   # requests that outlive a handler call (tests/lifecycle.sh): streamed uploads of 1 GiB with a flat heap,
   # 100-continue, aborts, backpressure, deferred and late replies, the worker thread. Under ASan
   # 256 MiB per upload (mbedTLS itself is not instrumented, so it runs near full speed; 20 s), under

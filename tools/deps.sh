@@ -27,6 +27,8 @@ PACKAGES=(
     ca-certificates
     chromium
     python3-websockets
+    nodejs
+    node-ws
 )
 
 me=${0##*/}
