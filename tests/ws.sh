@@ -39,6 +39,7 @@ TMP=${SN_TMP:-build/ws-tmp.$$}
 PY=/usr/bin/python3
 export NODE_PATH=${NODE_PATH:-/usr/share/nodejs}
 CA="--cacert $CERTS/ca.pem"
+CA_S="-CAfile $CERTS/ca.pem"
 pass=0 fail=0 pids="" LOG=""
 
 # ---- reporting (as tests/integration.sh) ---------------------------------------------------
@@ -130,6 +131,17 @@ handshake_refusals() { # PORT: openings sn_ws_upgrade answers itself (securenet.
   check $? "curl: GET /ws with Sec-WebSocket-Version: 8 is answered 426 with Sec-WebSocket-Version: 13" "$(head -n 6 <<<"$out")"
 }
 
+keyupdate() { # PORT: a TLS 1.3 KeyUpdate on a WebSocket (mbedTLS 3.6 has none): named as such, with an alert
+  local out
+  out=$( (printf 'GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n'
+    sleep 1; echo k; sleep 1.5) | timeout 10 openssl s_client -connect "localhost:$1" $CA_S 2>&1 | tr -d '\000' | grep -a -E 'Protocol|TLSv1|alert|KEYUPDATE|101 Switching')
+  if ! grep -q 'TLSv1.3' <<<"$out"; then echo "# keyupdate: no TLS 1.3 in this build (2.28): skipped"; return; fi
+  grep -q KEYUPDATE <<<"$out" && grep -q '101 Switching' <<<"$out" && grep -q 'alert unexpected message' <<<"$out"
+  check $? "openssl s_client's KeyUpdate on an open WebSocket: the unexpected_message alert, not a bare EOF" "$out"
+  grep -q 'KeyUpdate' "$LOG"
+  check $? "the server's log names the KeyUpdate" "$(tail -n 3 "$LOG")"
+}
+
 # ---- command line ---------------------------------------------------------------------------
 if [ ! -d "$CERTS" ] || [ ! -f "$CERTS/server.pem" ]; then
   tools/sn-certgen --out "$CERTS" >/dev/null || { echo "not ok - tools/sn-certgen --out $CERTS"; echo "0 passed, 1 failed"; exit 1; }
@@ -173,6 +185,7 @@ if start main $P; then
   timeout 90 node tests/ws/node_client.js $P "$CERTS/ca.pem" "$WRONG" >"$TMP/node.out" 2>&1
   collect "node_client.js" "$TMP/node.out" $?
   handshake_refusals $P
+  keyupdate $P
 
   wait $STATUS; collect "py_client.py status" "$TMP/status.out" $?
   sse_wait ev 1 "curl -N /api/events"
