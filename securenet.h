@@ -8402,6 +8402,7 @@ static int sn__ws_room(sn_ws *ws) {
   size_t limit = ws->o.streaming ? (size_t) SN_WS_PIECE : ws->o.max_message + 256, want;
   char *p;
   if (limit < 256) limit = 256;
+  if (ws->state == SN__WS_CONNECTING && limit < 8192) limit = 8192; /* the 101's head */
   if (q->len < q->cap) return SN_OK;
   if (q->cap >= limit) return SN_OK; /* full: the parser frees it as it goes */
   want = q->cap ? q->cap * 2 : (ws->o.streaming ? limit : SN_RX_INIT);
