@@ -83,7 +83,7 @@ help:
 	@echo "                    against real clients, all again under ASan/UBSan; ends 'N passed, N failed'"
 	@echo "                    (on 3.6, the default, also the testssl audit and the QEMU firmware; with MBEDTLS=2"
 	@echo "                    the abuse suite and the lwIP port under ASan/UBSan instead; .ci/run runs both)"
-	@echo "  make examples     build $(BUILD)/sn_demo, sn_sendmail, sn_tlscat and sn_fetch"
+	@echo "  make examples     build $(BUILD)/sn_demo, sn_sendmail, sn_tlscat, sn_fetch and sn_wscat"
 	@echo "  make certs        development CA, server and client certificates in $(CERTS)"
 	@echo "  make unit         unit tests only"
 	@echo "  make deps         install missing Debian packages (tools/deps.sh)"
@@ -158,6 +158,14 @@ $(BUILD)/asan/sn_tlscat: examples/posix/sn_tlscat.c examples/common/example_util
 	@mkdir -p $(BUILD)/asan
 	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_tlscat.c -o $@ $(MBED_LIBS) $(PTHREAD)
 
+$(BUILD)/sn_wscat: examples/posix/sn_wscat.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)
+	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_wscat.c -o $@ $(MBED_LIBS) $(PTHREAD)
+
+$(BUILD)/asan/sn_wscat: examples/posix/sn_wscat.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
+	@mkdir -p $(BUILD)/asan
+	$(CC) $(WARN) -O1 -g $(SAN) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_wscat.c -o $@ $(MBED_LIBS) $(PTHREAD)
+
 $(BUILD)/sn_fetch: examples/posix/sn_fetch.c examples/common/example_util.h $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. -Iexamples/common examples/posix/sn_fetch.c -o $@ $(MBED_LIBS) $(PTHREAD)
@@ -181,7 +189,7 @@ $(BUILD)/sn_auth_cost: bench/auth_cost.c $(HEADERS) $(MBED_DEP)
 	@mkdir -p $(BUILD)
 	$(CC) $(WARN) $(CFLAGS) $(MBED_CFLAGS) -I. bench/auth_cost.c -o $@ $(MBED_LIBS) $(PTHREAD)
 
-examples: $(BUILD)/sn_demo $(BUILD)/sn_sendmail $(BUILD)/sn_tlscat $(BUILD)/sn_fetch
+examples: $(BUILD)/sn_demo $(BUILD)/sn_sendmail $(BUILD)/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/sn_wscat
 
 # ---- lwIP (securenet_port_lwip.h) --------------------------------------------
 # lwIP 2.2 from Debian trixie's source package (tools/fetch-lwip.sh, into
@@ -343,7 +351,7 @@ test-qemu: $(QEMU_ELF) $(QEMU_LM3S_ELF) certs
 	exit $$st
 
 # tests/run.sh picks the suites that run once, in one mbedTLS pass, by MBEDTLS_MAJOR.
-test: $(TEST_QEMU) $(TEST_QEMU_LM3S) $(LWIP_BINS) $(BUILD)/dns_probe $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
+test: $(TEST_QEMU) $(TEST_QEMU_LM3S) $(LWIP_BINS) $(BUILD)/dns_probe $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/sn_wscat $(BUILD)/asan/sn_wscat $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
 	MBEDTLS_MAJOR=$(MBEDTLS_MAJOR) MBED_CFLAGS="$(MBED_CFLAGS)" MBED_LIBS="$(MBED_LIBS)" LWIP_DIR=$(LWIP_DIR) \
 	  SN_MPS2_ELF="$(TEST_QEMU)" SN_LM3S_ELF="$(TEST_QEMU_LM3S)" SN_CERTS=$(CERTS) tests/run.sh $(BUILD)
 
