@@ -3,13 +3,16 @@
 
      sn_wscat [--ca FILE (repeatable)] [--pin-sha256 BASE64] [--cert FILE --key FILE]
               [--tls-name NAME] [--protocol P (repeatable)] [--header 'Name: value' (repeatable)]
-              [--binary] [--timeout-ms N] [--verbose] wss://host[:port]/path
+              [--binary] [--timeout-ms N] [--idle-ms N] [--verbose] wss://host[:port]/path
 
    Connects (the server verified as sn_connect does: roots, dates, name),
    sends each line of standard input as one text message (--binary: binary;
    the newline is not sent), and prints each message received on standard
-   output followed by a newline. At the end of the input it closes with 1000
-   and exits once the server has answered the close. The server's close, or
+   output followed by a newline. At the end of the input, once everything
+   has been sent and nothing has arrived for --idle-ms (default 1000: the
+   answers to the last lines), it closes with 1000 and exits once the server
+   has answered the close. (It waits because a socket that has sent its
+   close drops the messages that still arrive, as a browser's does.) The server's close, or
    an error, ends it with one line on stderr: the code and reason, or the
    error in words. Exit status: 0 for a close with 1000 (ours or the
    server's), 1 for any other end, 2 usage.
@@ -50,7 +53,9 @@ static sn_ws *ws;            /* NULL until sn_ws_connect, and after on_close */
 static int is_open, close_sent, done, exit_code, reconnected, msg_type = SN_WS_TEXT;
 static line *pending;        /* a line waiting for the socket to open or its queue to drain */
 static int eof_seen;         /* the input has ended */
+static uint64_t last_activity; /* of the socket: opened, a message in or out (sn_mgr_now_ms) */
 static const char *url;
+static unsigned long idle_ms = 1000;
 static sn_ws_client_opts wo;
 static sn_ws_callbacks cb;
 
@@ -68,8 +73,8 @@ static void log_stderr(void *user, int level, const char *msg) {
 
 static void usage(void) {
   fprintf(stderr, "usage: sn_wscat [--ca FILE] [--pin-sha256 BASE64] [--cert FILE --key FILE] [--tls-name NAME]\n"
-                  "                [--protocol P] [--header 'Name: value'] [--binary] [--timeout-ms N] [--verbose]\n"
-                  "                wss://host[:port]/path\n");
+                  "                [--protocol P] [--header 'Name: value'] [--binary] [--timeout-ms N] [--idle-ms N]\n"
+                  "                [--verbose] wss://host[:port]/path\n");
   exit(2);
 }
 
@@ -95,6 +100,7 @@ static void pump(void) {
     if (r == SN_ERR_FULL) return; /* on_writable comes back here */
     free(pending);
     pending = NULL;
+    last_activity = sn_mgr_now_ms(mgr);
     release_reader();
     if (r != SN_OK) {
       fprintf(stderr, "sn_wscat: cannot send a line: %s%s\n", sn_strerror(r),
@@ -105,7 +111,7 @@ static void pump(void) {
       return;
     }
   }
-  if (eof_seen) {
+  if (eof_seen && sn_ws_queued(ws) == 0 && sn_mgr_now_ms(mgr) - last_activity >= idle_ms) {
     close_sent = 1;
     if ((r = sn_ws_close(ws, SN_WS_NORMAL, NULL)) != SN_OK) {
       fprintf(stderr, "sn_wscat: cannot close: %s\n", sn_strerror(r));
@@ -132,12 +138,14 @@ static void on_line(void *arg) { /* a wakeup: on the manager's thread */
 static void on_open(sn_ws *w, void *user) {
   (void) user;
   is_open = 1;
+  last_activity = sn_mgr_now_ms(mgr);
   if (*sn_ws_protocol(w)) fprintf(stderr, "sn_wscat: connected, subprotocol %s\n", sn_ws_protocol(w));
   pump();
 }
 
 static void on_message(sn_ws *w, int type, const void *data, size_t len, int final, void *user) {
   (void) w, (void) type, (void) final, (void) user;
+  last_activity = sn_mgr_now_ms(mgr);
   fwrite(data, 1, len, stdout);
   fputc('\n', stdout);
   fflush(stdout);
@@ -254,6 +262,7 @@ int main(int argc, char **argv) {
     else if (strcmp(o, "--cert") == 0) tls.cert_file = v, i++;
     else if (strcmp(o, "--key") == 0) tls.key_file = v, i++;
     else if (strcmp(o, "--tls-name") == 0) tls.tls_name = v, i++;
+    else if (strcmp(o, "--idle-ms") == 0) idle_ms = strtoul(v, NULL, 10), i++;
     else if (strcmp(o, "--timeout-ms") == 0) timeout_ms = strtoul(v, NULL, 10), i++;
     else if (strcmp(o, "--protocol") == 0 && plen + strlen(v) + 3 < sizeof protocols)
       plen += (size_t) sprintf(protocols + plen, "%s%s", plen ? ", " : "", v), i++;
@@ -312,7 +321,10 @@ int main(int argc, char **argv) {
     return 1;
   }
   pthread_attr_destroy(&a);
-  while (!done) sn_poll(mgr, 1000);
+  while (!done) {
+    sn_poll(mgr, 50);
+    if (!done && eof_seen) pump(); /* the idle wait at the end of the input */
+  }
   pthread_mutex_lock(&lock); /* no wakeup from the reader after this */
   stopping = 1;
   pthread_cond_signal(&taken_cond);
