@@ -124,6 +124,10 @@ if [ "$unit_only" -eq 0 ]; then
   run_suite "client connections" env SN_TLSCAT="$build/sn_tlscat" SN_DEMO="$build/sn_demo" tests/client_integration.sh
   run_suite "client connections (ASan/UBSan)" env SN_TLSCAT="$build/asan/sn_tlscat" SN_DEMO="$build/sn_demo" \
     ASAN_OPTIONS=detect_leaks=1 tests/client_integration.sh
+  # WebSocket client (sn_ws_connect) through sn_wscat against python websockets, sn_demo's /ws, wrong upgrades, a KeyUpdate
+  run_suite "WebSocket client" env SN_WSCAT="$build/sn_wscat" SN_DEMO="$build/sn_demo" tests/wscat.sh
+  run_suite "WebSocket client (ASan/UBSan)" env SN_WSCAT="$build/asan/sn_wscat" SN_DEMO="$build/sn_demo" \
+    ASAN_OPTIONS=detect_leaks=1 tests/wscat.sh
   # the HTTP client (sn_http_request) through sn_fetch against sn_demo, a private nginx and misbehaving peers
   run_suite "HTTP client" env SN_FETCH="$build/sn_fetch" SN_DEMO="$build/sn_demo" tests/fetch_integration.sh
   run_suite "HTTP client (ASan/UBSan)" env SN_FETCH="$build/asan/sn_fetch" SN_DEMO="$build/sn_demo" \

@@ -106,9 +106,7 @@ static void pump(void) {
       fprintf(stderr, "sn_wscat: cannot send a line: %s%s\n", sn_strerror(r),
               r == SN_ERR_INVALID ? " (not UTF-8: use --binary)" : "");
       exit_code = 1;
-      close_sent = 1;
-      if (sn_ws_close(ws, SN_WS_NORMAL, "input error") != SN_OK) done = 1;
-      return;
+      eof_seen = 1; /* the input ends here: the answers to what went out still come */
     }
   }
   if (eof_seen && sn_ws_queued(ws) == 0 && sn_mgr_now_ms(mgr) - last_activity >= idle_ms) {
@@ -126,9 +124,11 @@ static void on_line(void *arg) { /* a wakeup: on the manager's thread */
     free(l);
     return;
   }
-  if (l->eof) {
+  if (l->eof || eof_seen) { /* the end, or a line after an input error */
+    int was_line = !l->eof;
     eof_seen = 1;
     free(l);
+    if (was_line) release_reader();
   } else {
     pending = l;
   }
