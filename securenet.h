@@ -1568,7 +1568,8 @@ SNDEF int sn_http_request(sn_mgr *mgr, const sn_http_request_opts *o);
      CLOSING  a close frame was sent (sn_ws_close, a protocol error, the
               idle timeout, sn_mgr_destroy: 1001), waiting up to
               close_timeout_ms for the peer's; messages that still arrive
-              are dropped; sends are SN_ERR_STATE.
+              (the peer sent them before it saw our close) are delivered;
+              sends are SN_ERR_STATE.
      ENDED    on_close(err, code, why) once: err SN_OK when the close
               handshake completed (code: the one both sides sent; the
               first close frame's), else why
@@ -8195,7 +8196,9 @@ static size_t sn__ws_head(unsigned char *h, int op, size_t len, const unsigned c
                       a protocol error, the idle timeout or the transport's
                       end end it at once (sn__ws_end).
    SN__WS_CLOSING     our close frame is queued; the peer's is awaited until
-                      t_close; data that still comes is dropped.
+                      t_close; messages that still come are delivered (the
+                      peer sent them before it saw our close), pings not
+                      answered (nothing follows our close).
    SN__WS_ENDED       on_close is running; then the stream goes back to its
                       owner (sn__ws_release) and the sn_ws is freed. */
 enum { SN__WS_CONNECTING, SN__WS_OPEN, SN__WS_CLOSING, SN__WS_ENDED };
@@ -8368,7 +8371,7 @@ static int sn__ws_reading(const sn_ws *ws) {
 static int sn__ws_event(sn_ws *ws, const sn__wsev *ev) {
   switch (ev->kind) {
     case SN__WSE_DATA:
-      if (ws->state == SN__WS_OPEN && ws->cb.on_message != NULL)
+      if ((ws->state == SN__WS_OPEN || ws->state == SN__WS_CLOSING) && ws->cb.on_message != NULL)
         ws->cb.on_message(ws, ev->type, ev->data, ev->len, ev->final, ws->cb.user);
       return ws->state != SN__WS_ENDED;
     case SN__WSE_PING:
@@ -8382,7 +8385,7 @@ static int sn__ws_event(sn_ws *ws, const sn__wsev *ev) {
       size_t n = ev->len < sizeof why - 1 ? ev->len : sizeof why - 1;
       memcpy(why, ev->data, n);
       why[n] = '\0';
-      if (n == 0) snprintf(why, sizeof why, "%s", ws->state == SN__WS_CLOSING ? ws->why : "closed by the peer");
+      if (n == 0) snprintf(why, sizeof why, "%s", ws->state == SN__WS_CLOSING ? ws->why : "closed by the peer (no reason given)");
       if (ws->state == SN__WS_CLOSING) {
         sn__ws_end(ws, ws->err, ws->code, 0, ws->why);
       } else {
@@ -8437,7 +8440,6 @@ static int sn__ws_parse(sn_ws *ws, int *did) {
       return 0;
     }
     ws->t_rx = st->io.mgr->now;
-    if (ws->state == SN__WS_CLOSING && ev.kind != SN__WSE_CLOSE) continue; /* dropped after our close */
     if (!sn__ws_event(ws, &ev)) return 0;
   }
   return 1;
