@@ -8714,6 +8714,7 @@ SNDEF int sn_ws_upgrade(sn_conn *c, const sn_request *req, const sn_ws_opts *o, 
   if (sn__tx_put(c, head, (size_t) hl) != SN_OK) {
     SN_FREE(ws);
     c->st.io.mgr->stats.nomem++;
+    sn_http_error(c, 503); /* as the contract says (it may not fit either: then the connection closes) */
     return SN_ERR_NOMEM;
   }
   c->resp = SN__RESP_DONE;
