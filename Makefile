@@ -69,7 +69,7 @@ DEMO_DEPS := $(DEMO_SRC) examples/common/demo_app.h
 HEADERS := securenet.h securenet_port_posix.h securenet_port_mem.h
 STATIC := $(wildcard examples/posix/static/*)
 UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup test_mime test_smtp test_multipart test_auth \
-  test_posix_port test_posix_port_pipe test_wakeup test_lifecycle test_ota test_flash_slot
+  test_posix_port test_posix_port_pipe test_wakeup test_lifecycle test_ws test_ota test_flash_slot
 CERTS := build/certs
 HTTPS_PORT ?= 8443
 

@@ -50,7 +50,7 @@ if [ "$unit_only" -eq 0 ]; then
   run_suite "check-build" tests/check-build.sh "${MBED_CFLAGS:-}" "$build"
 fi
 for t in test_http_parser test_chunked test_router test_faults test_tls_setup test_mime test_smtp test_multipart test_auth \
-  test_posix_port test_posix_port_pipe test_wakeup test_lifecycle test_ota test_flash_slot; do
+  test_posix_port test_posix_port_pipe test_wakeup test_lifecycle test_ws test_ota test_flash_slot; do
   [ -x "$build/$t" ] && run_suite "$t" "$build/$t"
   [ -x "$build/asan/$t" ] && run_suite "$t (ASan/UBSan)" env ASAN_OPTIONS=detect_leaks=1 "$build/asan/$t"
 done
