@@ -77,6 +77,18 @@ lwip_inc=(-Iexamples/lwip -I"$lwip/src/include")
 lwip_srcs=("$lwip"/src/core/*.c "$lwip"/src/core/ipv4/*.c "$lwip"/src/netif/ethernet.c)
 cm4_lib "$out/mbedtls" "$config" -- "${mbed_inc[@]}" -- "$mbed_src"/library/*.c
 cm4_lib "$out/mbedtls-srv" "$config" -- "${mbed_inc[@]}" "${mbed_srv[@]}" -- "$mbed_src"/library/*.c
+# the same configuration without MBEDTLS_SHA1_C (WebSocket's only need):
+# what SHA-1 costs the minimal server, which links it through PSA's hash
+# dispatch whether or not WebSocket is used
+nosha1_dir=$out/cfg-nosha1
+mkdir -p "$nosha1_dir"
+sed 's|^#define MBEDTLS_SHA1_C$|/* MBEDTLS_SHA1_C left out by bench/size.sh */|' "$config" >"$nosha1_dir/$cfg_name.new"
+cmp -s "$nosha1_dir/$cfg_name.new" "$nosha1_dir/$cfg_name" || mv "$nosha1_dir/$cfg_name.new" "$nosha1_dir/$cfg_name"
+rm -f "$nosha1_dir/$cfg_name.new"
+nosha1_inc=(-I"$nosha1_dir" "${mbed_inc[@]}")
+if ! grep -q '^#define MBEDTLS_SHA1_C$' "$config"; then nosha1_dir=""; fi
+[ -n "$nosha1_dir" ] && cm4_lib "$out/mbedtls-srv-nosha1" "$nosha1_dir/$cfg_name" -- "${nosha1_inc[@]}" "${mbed_srv[@]}" -- \
+  "$mbed_src"/library/*.c
 cm4_lib "$out/lwip" examples/lwip/lwipopts.h -- "${lwip_inc[@]}" "${lwip_defs[@]}" -- "${lwip_srcs[@]}"
 cm4_lib "$out/lwip-srv" examples/lwip/lwipopts.h -- "${lwip_inc[@]}" "${lwip_defs[@]}" "${lwip_srv[@]}" -- "${lwip_srcs[@]}"
 
@@ -109,17 +121,19 @@ map_sum() {
 # text data bss sha1_flash" (sha1_flash: what mbedTLS's sha1.o put in the image)
 image() {
   local name=$1 dir=$out/img-$1 suffix="" extra=()
-  [ "$2" = srv ] && suffix=-srv extra=("${mbed_srv[@]}" "${lwip_srv[@]}")
+  local inc=("${mbed_inc[@]}") lwsuffix=""
+  [ "$2" = srv ] && suffix=-srv lwsuffix=-srv extra=("${mbed_srv[@]}" "${lwip_srv[@]}")
+  [ "$2" = srv-nosha1 ] && suffix=-srv-nosha1 lwsuffix=-srv extra=("${mbed_srv[@]}" "${lwip_srv[@]}") inc=("${nosha1_inc[@]}")
   shift 2
   mkdir -p "$dir"
-  local common=("${cc[@]}" "${warn[@]}" -I. "${mbed_inc[@]}" "${lwip_inc[@]}" "${lwip_defs[@]}" "${extra[@]}" "$@")
+  local common=("${cc[@]}" "${warn[@]}" -I. "${inc[@]}" "${lwip_inc[@]}" "${lwip_defs[@]}" "${extra[@]}" "$@")
   "${common[@]}" -c bench/size/sn.c -o "$dir/sn.o"
   "${common[@]}" -c bench/size/port.c -o "$dir/port.o"
   "${common[@]}" -c bench/size/app.c -o "$dir/app.o"
   "${cc[@]}" "${warn[@]}" -c bench/size/startup.c -o "$dir/startup.o"
   "${cc[@]}" -nostartfiles -T bench/size/cortex-m4.ld -Wl,--gc-sections -Wl,-Map="$dir/image.map" \
     --specs=nano.specs --specs=nosys.specs "$dir/startup.o" "$dir/app.o" "$dir/sn.o" "$dir/port.o" \
-    "$out/lwip$suffix/lib.a" "$out/mbedtls$suffix/lib.a" -o "$dir/image.elf" 2>"$dir/link.log" ||
+    "$out/lwip$lwsuffix/lib.a" "$out/mbedtls$suffix/lib.a" -o "$dir/image.elf" 2>"$dir/link.log" ||
     { cat "$dir/link.log" >&2; die "linking $name failed"; }
   local sn port sz
   sn=$(map_sum "$dir/image.map" "$dir/sn.o")
@@ -139,6 +153,7 @@ row[mail]=$(image mail full -DSN_ENABLE_CLIENT=0 "${live[@]}" -DSIZE_PLAIN -DSIZ
 row[all]=$(image all full "${live[@]}" -DSIZE_PLAIN -DSIZE_MAIL -DSIZE_CLIENT -DSIZE_HTTPC)
 row[ws]=$(image ws srv "${srv_off[@]}" -DSN_ENABLE_SSE=0 -DSIZE_WS)
 row[sse]=$(image sse srv "${srv_off[@]}" -DSN_ENABLE_WEBSOCKET=0 -DSIZE_SSE)
+[ -n "$nosha1_dir" ] && row[nosha1]=$(image nosha1 srv-nosha1 "${off[@]}")
 row[wsc]=$(image wsc full -DSN_ENABLE_SSE=0 -DSIZE_PLAIN -DSIZE_MAIL -DSIZE_CLIENT -DSIZE_HTTPC -DSIZE_WS -DSIZE_WSC)
 row[ota]=$(image ota srv "${off[@]}" -DSN_ENABLE_MULTIPART=0 -DSIZE_OTA)
 row[mp]=$(image mp srv "${off[@]}" -DSIZE_OTA)
@@ -209,6 +224,11 @@ printf '  %-48s %10d %8s %8d %10d   (+%d over + client connections)\n' "  + WebS
   "$(field wsc 8)" "$(field wsc 9)" $((t - $(field all 7)))
 printf '  %-48s %10d %8s   (mbedTLS sha1.o in the WebSocket image; %d B in the minimal one)\n' "  (SHA-1 alone, MBEDTLS_SHA1_C)" \
   "$(field ws 10)" "$(kib "$(field ws 10)")" "$(field https 10)"
+if [ -n "${row[nosha1]:-}" ]; then # PSA's hash dispatch links SHA-1 into every image of a configuration that has it
+  t=$(field nosha1 7)
+  printf '  %-48s %10d %8s %8d %10d   (%d: what MBEDTLS_SHA1_C costs every image)\n' "minimal HTTPS server, mbedTLS without SHA-1" "$t" \
+    "$(kib "$t")" "$(field nosha1 8)" "$(field nosha1 9)" $((t - $(field https 7)))
+fi
 if [ -x examples/qemu-mps2/build.sh ]; then # the firmware that really runs (make qemu)
   if examples/qemu-mps2/build.sh --out build/sn_mps2.elf >"$out/qemu.log" 2>&1; then
     # (its bss without .psram: the update slot's simulated flash, RAM a real board has as flash)
