@@ -1,8 +1,8 @@
 /* bench/heap.c - securenet's heap, static RAM and stack, measured with real
    peers (driven by bench/heap.sh; see there).
 
-   One 32-bit process: an HTTPS listener (ECDSA P-256 certificate) and the
-   mail sender, with every allocation of securenet (SN_MALLOC/SN_FREE) and of
+   One 32-bit process: an HTTPS listener (ECDSA P-256 certificate) with
+   GET /hello and a WebSocket echo on GET /ws, and the mail sender, with every allocation of securenet (SN_MALLOC/SN_FREE) and of
    mbedTLS (mbedtls_platform_set_calloc_free) counted from before
    sn_mgr_create(), so the parsed certificate, key, DRBG and PSA state are
    in every figure. Counted are the bytes asked for (user bytes), not the C
@@ -15,6 +15,11 @@
      count        "count: requests=R conns=C current=N" (the peak is kept)
      sites        the live blocks at the last peak, by call site (return
                   addresses, resolved by heap.sh with addr2line)
+     ws           the WebSocket echo (/ws): "ws: open=O messages=M allocs=A
+                  at2=B at3=C current=N": sockets open now, messages echoed
+                  on the latest socket, the allocation count now and on entry
+                  to its 2nd and 3rd message (after its 1st and 2nd round trip);
+                  "ws: off" without SN_ENABLE_WEBSOCKET
      mail N       queues N mails to the SMTP server given on the command line;
                   "mail: done ok=K failed=F" once all N have ended
      stack        deepest stack use since start (stack painting)
@@ -173,6 +178,48 @@ static void hello(sn_conn *c, const sn_request *req, void *user) {
   sn_http_reply(c, 200, "Content-Type: text/plain\r\n", body, sizeof body - 1);
 }
 
+#if SN_ENABLE_WEBSOCKET
+/* The echo, as examples/common/demo_app.h's: each message goes back whole.
+   Messages up to WS_MAX; the queue holds two of them. */
+#define WS_MAX 8192
+static int ws_open;
+static unsigned long ws_messages, ws_allocs_at[4];
+
+static void ws_message(sn_ws *ws, int type, const void *data, size_t len, int final, void *user) {
+  int r;
+  (void) final, (void) user;
+  ws_messages++;
+  if (ws_messages < sizeof ws_allocs_at / sizeof ws_allocs_at[0]) ws_allocs_at[ws_messages] = heap_allocs;
+  if ((r = sn_ws_send(ws, type, data, len)) != SN_OK) {
+    out("ws: cannot echo: %s\n", sn_strerror(r));
+    sn_ws_close(ws, SN_WS_INTERNAL, sn_strerror(r));
+  }
+}
+static void ws_closed(sn_ws *ws, int err, int code, const char *why, void *user) {
+  (void) ws, (void) user;
+  ws_open--;
+  if (err != SN_OK) out("ws: closed: %s code=%d %s\n", sn_strerror(err), code, why ? why : "");
+}
+static void ws_echo(sn_conn *c, const sn_request *req, void *user) {
+  sn_ws_opts o;
+  sn_ws_callbacks cb;
+  (void) user;
+  memset(&o, 0, sizeof o);
+  memset(&cb, 0, sizeof cb);
+  o.max_message = WS_MAX;
+  o.max_queued = 2 * WS_MAX + 64;
+  o.idle_timeout_ms = 120000;
+  cb.on_message = ws_message;
+  cb.on_close = ws_closed;
+  http_requests++;
+  if (sn_ws_upgrade(c, req, &o, &cb, NULL) == SN_OK) {
+    ws_open++;
+    ws_messages = 0;
+    memset(ws_allocs_at, 0, sizeof ws_allocs_at);
+  }
+}
+#endif
+
 static void mail_done(void *user, const sn_mail *m, const sn_mail_result *r) {
   (void) user, (void) m;
   mails_pending--;
@@ -209,6 +256,9 @@ static void print_sizes(void) {
 #if SN_ENABLE_SMTP
   out("size sn__smtp %lu\n", (unsigned long) sizeof(struct sn__smtp));
 #endif
+#if SN_ENABLE_WEBSOCKET
+  out("size sn_ws %lu\n", (unsigned long) sn_ws_size());
+#endif
 #if SN_ENABLE_AUTH
   /* the login state, allocated once by sn_auth_create: the session table,
      the address table, the Basic cache and the pending logins */
@@ -239,6 +289,14 @@ static void command(char *line) {
     sn_mgr_stats st;
     sn_mgr_stats_get(mgr, &st);
     out("count: requests=%lu conns=%u current=%lu\n", http_requests, st.connections, (unsigned long) heap_current);
+#if SN_ENABLE_WEBSOCKET
+  } else if (strcmp(line, "ws") == 0) {
+    out("ws: open=%d messages=%lu allocs=%lu at2=%lu at3=%lu current=%lu\n", ws_open, ws_messages, heap_allocs,
+        ws_allocs_at[2], ws_allocs_at[3], (unsigned long) heap_current);
+#else
+  } else if (strcmp(line, "ws") == 0) {
+    out("ws: off\n"); /* SN_ENABLE_WEBSOCKET 0 */
+#endif
   } else if (strcmp(line, "sites") == 0) {
     print_sites();
   } else if (strcmp(line, "sizes") == 0) {
@@ -311,6 +369,9 @@ static int serve(int argc, char **argv) {
   }
   sn_router_init(&router);
   sn_router_add(&router, "GET", "/hello", hello, NULL);
+#if SN_ENABLE_WEBSOCKET
+  sn_router_add(&router, "GET", "/ws", ws_echo, NULL);
+#endif
   ho.addr = "127.0.0.1";
   ho.port = (uint16_t) atoi(argv[1]);
   if (ho.port == 0) goto no_listener; /* PORT 0: a mail-only device */

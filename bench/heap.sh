@@ -4,7 +4,9 @@
 #   - heap (counted through SN_MALLOC/SN_FREE and mbedtls_platform_set_calloc_free,
 #     user bytes, from before sn_mgr_create): full and resumed HTTPS exchanges
 #     with openssl s_client (TLS 1.3 and 1.2), idle keep-alive connections (1, 4,
-#     8 at once), one SMTPS mail and a burst of 10 to tests/smtp/server.py
+#     8 at once), one WebSocket (/ws, an echo) with Python's websockets
+#     (bench/heap_ws.py): idle, one 4088 B message each way, 100 more round trips,
+#     one SMTPS mail and a burst of 10 to tests/smtp/server.py
 #     (aiosmtpd, implicit TLS, build/certs);
 #   - static RAM (.data + .bss) of securenet for Cortex-M4 and -m32, and of the
 #     mbedTLS libraries; sizeof the main structures;
@@ -95,7 +97,8 @@ for l in "${LIBS[@]}"; do [ "$l" = -pthread ] && continue; static_line "$(basena
 T=$(mktemp -d)
 PIDS=()
 cleanup() {
-  exec 3>&- 2>/dev/null
+  { exec 3>&-; } 2>/dev/null
+  { exec 4>&-; } 2>/dev/null
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
   rm -rf "$T"
@@ -112,7 +115,7 @@ PIDS+=($!)
 start_server() { # https port (0: none), output file, [wrapper...]
   local port=$1 of=$2
   shift 2
-  exec 3>&- 2>/dev/null
+  { exec 3>&-; } 2>/dev/null # (a bare "exec 3>&- 2>/dev/null" would silence the script from here on)
   rm -f "$T/ctl" && mkfifo "$T/ctl"
   OUTF=$of
   timeout 600 "$@" "$BIN" $port $SPORT $CERTS/server.pem $CERTS/server.key $CERTS/ca.pem <"$T/ctl" >"$OUTF" 2>"$T/err" &
@@ -225,18 +228,77 @@ idle() { # n, tls flag
   v=${fl#-tls}
   row "$n idle keep-alive conn(s), TLS ${v/_/.}" "$(field peak "$s")" "$cur" \
     "$(kib $(((cur - before) / n))) KiB per idle connection ($(((cur - before) / n)) B)"
+  [ "$n" = 1 ] && IDLE1[$v]=$(((cur - before) / n))
   [ "$n" = 1 ] && sites "one idle keep-alive connection, TLS ${v/_/.} (what is held)"
   for p in "${cp[@]}"; do pkill -P "$p" 2>/dev/null; kill "$p" 2>/dev/null; done
   wait "${cp[@]}" 2>/dev/null
   wait_conns 0
   ask stats heap: >/dev/null
 }
+declare -A IDLE1
 idle 1 -tls1_3
 idle 1 -tls1_2
 idle 4 -tls1_3
 idle 8 -tls1_3
 idle 8 -tls1_2
-# 4. mail, from this process (which also serves HTTPS), then from a mail-only one
+# 4. WebSocket: one Python websockets client (bench/heap_ws.py) on /ws, the
+#    echo (max_message 8 KiB, max_queued 16 KiB + 64): open, idle past
+#    SN_IDLE_RELEASE_MS; one message each way of 4088 B (4 KiB less its frame
+#    header: the minimal config takes records of 4096 B at most); 100 more round trips
+#    (the allocation count on entry to the 2nd and 3rd message and after the
+#    101st); the close handshake
+if [ "$(ask ws ws:)" != "ws: off" ]; then
+  PYOUT=$T/py.out
+  rm -f "$T/pyctl" && mkfifo "$T/pyctl"
+  timeout 300 /usr/bin/python3 bench/heap_ws.py $PORT $CERTS/ca.pem <"$T/pyctl" >"$PYOUT" 2>"$T/py.err" &
+  PIDS+=($!)
+  exec 4>"$T/pyctl"
+  pyask() { # command, reply prefix: the peer's reply line
+    local n i=0
+    n=$(grep -c -- "^$2" "$PYOUT")
+    echo "$1" >&4
+    while [ "$(grep -c -- "^$2" "$PYOUT")" -le "$n" ]; do
+      if grep -q "^fail:" "$PYOUT"; then
+        echo "heap: WebSocket peer: $(grep "^fail:" "$PYOUT") (after: $1)" >&2
+        cat "$T/py.err" >&2
+        grep -E "^(log|ws:)" "$OUTF" | tail -n 5 >&2
+        exit 1
+      fi
+      sleep 0.02
+      i=$((i + 1))
+      if [ $i -gt 1000 ]; then echo "heap: WebSocket peer: no answer to $1" >&2; cat "$T/py.err" "$T/err" >&2; exit 1; fi
+    done
+    grep -- "^$2" "$PYOUT" | tail -n 1
+  }
+  for v in 1.3 1.2; do
+    before=$(field current "$(ask count count:)")
+    pyask "open $v" "open:" >/dev/null
+    opened=$(field current "$(ask count count:)")
+    sleep 1.5 # past SN_IDLE_RELEASE_MS (1 s): the socket's buffers are given back
+    s=$(ask stats heap:)
+    cur=$(field current "$s")
+    row "1 idle WebSocket, TLS $v" "$(field peak "$s")" "$cur" \
+      "$(kib $((cur - before))) KiB ($((cur - before)) B; just after the 101: $((opened - before)) B; idle keep-alive: ${IDLE1[${v/./_}]:-?} B)"
+    [ "$v" = 1.3 ] && sites "one idle WebSocket, TLS 1.3 (what is held)"
+    pyask "echo 1" "echo:" >/dev/null
+    s=$(ask stats heap:)
+    row "one 4088 B message each way on it, TLS $v" "$(field peak "$s")" "$(field current "$s")" \
+      "peak $(($(field peak "$s") - cur)) B over the idle WebSocket"
+    [ "$v" = 1.3 ] && sites "one 4 KiB message each way on a WebSocket, TLS 1.3"
+    pyask "echo 100" "echo:" >/dev/null
+    w=$(ask ws ws:)
+    s=$(ask stats heap:)
+    a2=$(field at2 "$w") a3=$(field at3 "$w") an=$(field allocs "$w")
+    row "100 more 4088 B round trips, TLS $v" "$(field peak "$s")" "$(field current "$s")" \
+      "$(($(field messages "$w") - 1)) more; allocations after round trip 1: $a2, 2: $a3, $(field messages "$w"): $an (+$((an - a3)))"
+    pyask close "close:" >/dev/null
+    wait_conns 0
+    ask stats heap: >/dev/null
+  done
+  echo quit >&4
+  exec 4>&-
+fi
+# 5. mail, from this process (which also serves HTTPS), then from a mail-only one
 mails() { # label suffix
   local m s
   m=$(ask "mail 1" "mail: done")

@@ -19,7 +19,11 @@
 #   +plain  plain HTTP beside it (a listener redirecting to HTTPS)
 #   +mail   the mail sender (sn_mail_send)
 #   +client client connections (sn_connect) and the HTTP client
-# plus the https row with SN_ENABLE_LOG=0 (no log strings).
+# plus the https row with SN_ENABLE_LOG=0 (no log strings). WebSocket and
+# server-sent events are off in all of these (SN_ENABLE_WEBSOCKET=0,
+# SN_ENABLE_SSE=0) and priced beside the https row: a WebSocket echo route
+# (its mbedTLS part, SHA-1 for Sec-WebSocket-Accept, priced apart), an event
+# stream route, and the WebSocket client on top of the +client row.
 #
 # Inputs come from the project's own scripts: the mbedTLS source from
 # tools/build-mbedtls3.sh, lwIP from tools/fetch-lwip.sh (`make size`
@@ -73,6 +77,18 @@ lwip_inc=(-Iexamples/lwip -I"$lwip/src/include")
 lwip_srcs=("$lwip"/src/core/*.c "$lwip"/src/core/ipv4/*.c "$lwip"/src/netif/ethernet.c)
 cm4_lib "$out/mbedtls" "$config" -- "${mbed_inc[@]}" -- "$mbed_src"/library/*.c
 cm4_lib "$out/mbedtls-srv" "$config" -- "${mbed_inc[@]}" "${mbed_srv[@]}" -- "$mbed_src"/library/*.c
+# the same configuration without MBEDTLS_SHA1_C (WebSocket's only need):
+# what SHA-1 costs the minimal server, which links it through PSA's hash
+# dispatch whether or not WebSocket is used
+nosha1_dir=$out/cfg-nosha1
+mkdir -p "$nosha1_dir"
+sed 's|^#define MBEDTLS_SHA1_C$|/* MBEDTLS_SHA1_C left out by bench/size.sh */|' "$config" >"$nosha1_dir/$cfg_name.new"
+cmp -s "$nosha1_dir/$cfg_name.new" "$nosha1_dir/$cfg_name" || mv "$nosha1_dir/$cfg_name.new" "$nosha1_dir/$cfg_name"
+rm -f "$nosha1_dir/$cfg_name.new"
+nosha1_inc=(-I"$nosha1_dir" "${mbed_inc[@]}")
+if ! grep -q '^#define MBEDTLS_SHA1_C$' "$config"; then nosha1_dir=""; fi
+[ -n "$nosha1_dir" ] && cm4_lib "$out/mbedtls-srv-nosha1" "$nosha1_dir/$cfg_name" -- "${nosha1_inc[@]}" "${mbed_srv[@]}" -- \
+  "$mbed_src"/library/*.c
 cm4_lib "$out/lwip" examples/lwip/lwipopts.h -- "${lwip_inc[@]}" "${lwip_defs[@]}" -- "${lwip_srcs[@]}"
 cm4_lib "$out/lwip-srv" examples/lwip/lwipopts.h -- "${lwip_inc[@]}" "${lwip_defs[@]}" "${lwip_srv[@]}" -- "${lwip_srcs[@]}"
 
@@ -101,35 +117,44 @@ map_sum() {
     END { printf "%d %d %d\n", flash, data, bss }' "$1"
 }
 
-# image NAME srv|full FLAGS...: links one image, prints "sn_flash sn_data sn_bss port_flash port_ram text data bss"
+# image NAME srv|full FLAGS...: links one image, prints "sn_flash sn_data sn_bss port_flash port_data port_bss
+# text data bss sha1_flash" (sha1_flash: what mbedTLS's sha1.o put in the image)
 image() {
   local name=$1 dir=$out/img-$1 suffix="" extra=()
-  [ "$2" = srv ] && suffix=-srv extra=("${mbed_srv[@]}" "${lwip_srv[@]}")
+  local inc=("${mbed_inc[@]}") lwsuffix=""
+  [ "$2" = srv ] && suffix=-srv lwsuffix=-srv extra=("${mbed_srv[@]}" "${lwip_srv[@]}")
+  [ "$2" = srv-nosha1 ] && suffix=-srv-nosha1 lwsuffix=-srv extra=("${mbed_srv[@]}" "${lwip_srv[@]}") inc=("${nosha1_inc[@]}")
   shift 2
   mkdir -p "$dir"
-  local common=("${cc[@]}" "${warn[@]}" -I. "${mbed_inc[@]}" "${lwip_inc[@]}" "${lwip_defs[@]}" "${extra[@]}" "$@")
+  local common=("${cc[@]}" "${warn[@]}" -I. "${inc[@]}" "${lwip_inc[@]}" "${lwip_defs[@]}" "${extra[@]}" "$@")
   "${common[@]}" -c bench/size/sn.c -o "$dir/sn.o"
   "${common[@]}" -c bench/size/port.c -o "$dir/port.o"
   "${common[@]}" -c bench/size/app.c -o "$dir/app.o"
   "${cc[@]}" "${warn[@]}" -c bench/size/startup.c -o "$dir/startup.o"
   "${cc[@]}" -nostartfiles -T bench/size/cortex-m4.ld -Wl,--gc-sections -Wl,-Map="$dir/image.map" \
     --specs=nano.specs --specs=nosys.specs "$dir/startup.o" "$dir/app.o" "$dir/sn.o" "$dir/port.o" \
-    "$out/lwip$suffix/lib.a" "$out/mbedtls$suffix/lib.a" -o "$dir/image.elf" 2>"$dir/link.log" ||
+    "$out/lwip$lwsuffix/lib.a" "$out/mbedtls$suffix/lib.a" -o "$dir/image.elf" 2>"$dir/link.log" ||
     { cat "$dir/link.log" >&2; die "linking $name failed"; }
   local sn port sz
   sn=$(map_sum "$dir/image.map" "$dir/sn.o")
   port=$(map_sum "$dir/image.map" "$dir/port.o")
   sz=$(arm-none-eabi-size "$dir/image.elf" | awk 'NR == 2 { print $1, $2, $3 }')
-  echo "$sn $port $sz"
+  echo "$sn $port $sz $(map_sum "$dir/image.map" "lib.a(sha1.o)" | cut -d' ' -f1)"
 }
 
-off=(-DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSN_ENABLE_PLAIN_HTTP=0)
+live=(-DSN_ENABLE_WEBSOCKET=0 -DSN_ENABLE_SSE=0)
+srv_off=(-DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSN_ENABLE_PLAIN_HTTP=0)
+off=("${srv_off[@]}" "${live[@]}")
 declare -A row
 row[https]=$(image https srv "${off[@]}")
 row[nolog]=$(image nolog srv "${off[@]}" -DSN_ENABLE_LOG=0)
-row[plain]=$(image plain srv -DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSIZE_PLAIN)
-row[mail]=$(image mail full -DSN_ENABLE_CLIENT=0 -DSIZE_PLAIN -DSIZE_MAIL)
-row[all]=$(image all full -DSIZE_PLAIN -DSIZE_MAIL -DSIZE_CLIENT -DSIZE_HTTPC)
+row[plain]=$(image plain srv -DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 "${live[@]}" -DSIZE_PLAIN)
+row[mail]=$(image mail full -DSN_ENABLE_CLIENT=0 "${live[@]}" -DSIZE_PLAIN -DSIZE_MAIL)
+row[all]=$(image all full "${live[@]}" -DSIZE_PLAIN -DSIZE_MAIL -DSIZE_CLIENT -DSIZE_HTTPC)
+row[ws]=$(image ws srv "${srv_off[@]}" -DSN_ENABLE_SSE=0 -DSIZE_WS)
+row[sse]=$(image sse srv "${srv_off[@]}" -DSN_ENABLE_WEBSOCKET=0 -DSIZE_SSE)
+[ -n "$nosha1_dir" ] && row[nosha1]=$(image nosha1 srv-nosha1 "${off[@]}")
+row[wsc]=$(image wsc full -DSN_ENABLE_SSE=0 -DSIZE_PLAIN -DSIZE_MAIL -DSIZE_CLIENT -DSIZE_HTTPC -DSIZE_WS -DSIZE_WSC)
 row[ota]=$(image ota srv "${off[@]}" -DSN_ENABLE_MULTIPART=0 -DSIZE_OTA)
 row[mp]=$(image mp srv "${off[@]}" -DSIZE_OTA)
 row[auth]=$(image auth srv "${off[@]}" -DSIZE_AUTH)
@@ -165,6 +190,12 @@ printf '  %-48s %10d %8s   (+%d, the verifier and its route; SN_ENABLE_OTA)\n' "
 printf '  %-48s %10d %8s   (+%d, the multipart parser; SN_ENABLE_MULTIPART)\n' "  + multipart/form-data uploads" "$(field mp 1)" "$(kib "$(field mp 1)")" $(($(field mp 1) - f))
 f=$(field auth 1)
 printf '  %-48s %10d %8s   (+%d, users, guards, sessions, throttle; SN_ENABLE_AUTH)\n' "HTTPS server + login" "$f" "$(kib "$f")" $((f - $(field https 1)))
+f=$(field ws 1)
+printf '  %-48s %10d %8s   (+%d, handshake, frames, UTF-8, close; SN_ENABLE_WEBSOCKET)\n' "HTTPS server + WebSocket (sn_ws_upgrade)" "$f" "$(kib "$f")" $((f - $(field https 1)))
+f=$(field sse 1)
+printf '  %-48s %10d %8s   (+%d, event stream, keepalive; SN_ENABLE_SSE)\n' "HTTPS server + server-sent events" "$f" "$(kib "$f")" $((f - $(field https 1)))
+f=$(field wsc 1)
+printf '  %-48s %10d %8s   (+%d over the +client row: server and client)\n' "  + client connections + WebSocket (sn_ws_connect)" "$f" "$(kib "$f")" $((f - $(field all 1)))
 echo
 echo "complete images (securenet + lwIP port + lwIP + mbedTLS + newlib-nano + app; arm-none-eabi-size):"
 printf '  %-48s %10s %8s %8s %10s\n' "image" "text" "KiB" "data" "bss"
@@ -178,14 +209,26 @@ for r in https plain mail all; do
   t=$(field $r 7)
   printf '  %-48s %10d %8s %8d %10d\n' "$label" "$t" "$(kib "$t")" "$(field $r 8)" "$(field $r 9)"
 done
-for r in ota mp; do # beside the minimal server: what updates add, mbedTLS's ECDSA verify and pk parsing included
+for r in ota mp ws sse; do # beside the minimal server: what updates add, mbedTLS's ECDSA verify and pk parsing included
   case $r in
     ota) label="minimal HTTPS server + signed updates (raw)" ;;
     mp) label="  + multipart/form-data uploads" ;;
+    ws) label="minimal HTTPS server + WebSocket" ;;
+    sse) label="minimal HTTPS server + server-sent events" ;;
   esac
   t=$(field $r 7)
   printf '  %-48s %10d %8s %8d %10d   (+%d)\n' "$label" "$t" "$(kib "$t")" "$(field $r 8)" "$(field $r 9)" $((t - $(field https 7)))
 done
+t=$(field wsc 7)
+printf '  %-48s %10d %8s %8d %10d   (+%d over + client connections)\n' "  + WebSocket server and client" "$t" "$(kib "$t")" \
+  "$(field wsc 8)" "$(field wsc 9)" $((t - $(field all 7)))
+printf '  %-48s %10d %8s   (mbedTLS sha1.o in the WebSocket image; %d B in the minimal one)\n' "  (SHA-1 alone, MBEDTLS_SHA1_C)" \
+  "$(field ws 10)" "$(kib "$(field ws 10)")" "$(field https 10)"
+if [ -n "${row[nosha1]:-}" ]; then # PSA's hash dispatch links SHA-1 into every image of a configuration that has it
+  t=$(field nosha1 7)
+  printf '  %-48s %10d %8s %8d %10d   (%d: what MBEDTLS_SHA1_C costs every image)\n' "minimal HTTPS server, mbedTLS without SHA-1" "$t" \
+    "$(kib "$t")" "$(field nosha1 8)" "$(field nosha1 9)" $((t - $(field https 7)))
+fi
 if [ -x examples/qemu-mps2/build.sh ]; then # the firmware that really runs (make qemu)
   if examples/qemu-mps2/build.sh --out build/sn_mps2.elf >"$out/qemu.log" 2>&1; then
     # (its bss without .psram: the update slot's simulated flash, RAM a real board has as flash)

@@ -42,11 +42,11 @@ done
 # what is left builds without a warning; all off also runs (tests/feature_off.c).
 for cc in gcc clang; do
   command -v $cc >/dev/null || continue
-  for sw in SN_ENABLE_SMTP SN_ENABLE_CLIENT SN_ENABLE_HTTP_CLIENT SN_ENABLE_PLAIN_HTTP SN_ENABLE_LOG SN_ENABLE_MULTIPART SN_ENABLE_OTA SN_ENABLE_AUTH; do
+  for sw in SN_ENABLE_SMTP SN_ENABLE_CLIENT SN_ENABLE_HTTP_CLIENT SN_ENABLE_PLAIN_HTTP SN_ENABLE_LOG SN_ENABLE_MULTIPART SN_ENABLE_OTA SN_ENABLE_AUTH SN_ENABLE_WEBSOCKET SN_ENABLE_SSE; do
     check "$cc implementation with $sw=0" $cc -std=c99 $W $mbed -I. -D$sw=0 -c "$tmp/impl.c" -o "$tmp/i.o"
   done
 done
-off="-DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSN_ENABLE_PLAIN_HTTP=0 -DSN_ENABLE_LOG=0 -DSN_ENABLE_MULTIPART=0 -DSN_ENABLE_OTA=0 -DSN_ENABLE_AUTH=0"
+off="-DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSN_ENABLE_PLAIN_HTTP=0 -DSN_ENABLE_LOG=0 -DSN_ENABLE_MULTIPART=0 -DSN_ENABLE_OTA=0 -DSN_ENABLE_AUTH=0 -DSN_ENABLE_WEBSOCKET=0 -DSN_ENABLE_SSE=0"
 check "gcc every optional feature off (tests/feature_off.c)" gcc -std=c99 $W $mbed $off -I. tests/feature_off.c \
   -o "$tmp/feature_off" $MBED_LIBS -pthread
 if [ -x "$tmp/feature_off" ]; then

@@ -1,7 +1,7 @@
 /* feature_off.c - securenet built with every optional feature compiled out
-   (SN_ENABLE_SMTP, _CLIENT, _PLAIN_HTTP, _LOG, _MULTIPART, _OTA and _AUTH all 0; tests/check-build.sh
-   builds and runs it): what is left still works, and what is gone says so
-   at run time instead of doing something else. */
+   (SN_ENABLE_SMTP, _CLIENT, _PLAIN_HTTP, _LOG, _MULTIPART, _OTA, _AUTH, _WEBSOCKET and _SSE
+   all 0; tests/check-build.sh builds and runs it): what is left still works, and what is
+   gone says so at run time instead of doing something else. */
 #define SECURENET_IMPLEMENTATION
 #include "securenet.h"
 #include "securenet_port_posix.h"

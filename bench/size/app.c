@@ -5,7 +5,9 @@
    SIZE_CLIENT a byte-stream client connection, SIZE_HTTPC an HTTP request,
    SIZE_OTA a signed-update route (with SN_ENABLE_MULTIPART 0 or 1),
    SIZE_AUTH login: a compiled-in user, a guard on every route, the login
-   and logout routes.
+   and logout routes, SIZE_WS a WebSocket echo route (sn_ws_upgrade),
+   SIZE_WSC a WebSocket client (sn_ws_connect, with SIZE_CLIENT), SIZE_SSE
+   an event stream route (sn_sse_begin, sn_sse_send).
    It is linked, never run: the "board" is registers at made-up addresses,
    enough for every symbol to resolve and the linker to keep what a real
    application keeps. */
@@ -100,7 +102,7 @@ static void api_status(sn_conn *c, const sn_request *req, void *user) {
   sn_http_printf(c, 200, "Content-Type: application/json\r\n", "{\"uptime_ms\":%lu}\n", (unsigned long) board_ms);
 }
 
-#if defined(SIZE_MAIL) || defined(SIZE_CLIENT) || defined(SIZE_HTTPC)
+#if defined(SIZE_MAIL) || defined(SIZE_CLIENT) || defined(SIZE_HTTPC) || defined(SIZE_WSC)
 static const sn_tls_client_opts roots = {cert_pem, sizeof cert_pem, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL};
 #endif
 
@@ -155,6 +157,45 @@ static void api_fetch(sn_conn *c, const sn_request *req, void *user) {
 }
 #endif
 
+#if defined(SIZE_WS) || defined(SIZE_WSC)
+static void ws_message(sn_ws *ws, int type, const void *data, size_t len, int final, void *user) {
+  (void) final, (void) user;
+  if (sn_ws_send(ws, type, data, len) != SN_OK) sn_ws_close(ws, SN_WS_INTERNAL, NULL);
+}
+#endif
+#ifdef SIZE_WS
+static void api_ws(sn_conn *c, const sn_request *req, void *user) {
+  sn_ws_opts o;
+  sn_ws_callbacks cb;
+  (void) user;
+  memset(&o, 0, sizeof o), memset(&cb, 0, sizeof cb);
+  o.max_message = 4096, o.max_queued = 8192 + 64;
+  cb.on_message = ws_message;
+  sn_ws_upgrade(c, req, &o, &cb, NULL);
+}
+#endif
+#ifdef SIZE_WSC
+static void api_ws_connect(sn_conn *c, const sn_request *req, void *user) {
+  sn_ws_client_opts o;
+  sn_ws_callbacks cb;
+  (void) req, (void) user;
+  memset(&o, 0, sizeof o), memset(&cb, 0, sizeof cb);
+  o.tls = &roots;
+  cb.on_message = ws_message;
+  sn_http_reply(c, sn_ws_connect(sn_conn_mgr(c), "wss://hub.example.com/device", &o, &cb, NULL) == SN_OK ? 202 : 503,
+                NULL, NULL, 0);
+}
+#endif
+#ifdef SIZE_SSE
+static void api_events(sn_conn *c, const sn_request *req, void *user) {
+  char n[16];
+  (void) req, (void) user;
+  if (sn_sse_begin(c, NULL, 0) != SN_OK) return;
+  n[0] = (char) ('0' + board_ms % 10), n[1] = '\0';
+  sn_sse_send(c, "uptime", n, n, 1);
+}
+#endif
+
 #ifdef SIZE_OTA
 /* A slot whose hooks do nothing: what is measured is securenet's side. */
 static int slot_open(void *s, uint64_t n) { (void) s, (void) n; return SN_OK; }
@@ -196,6 +237,15 @@ int main(void) {
 #endif
 #ifdef SIZE_HTTPC
   sn_router_add(&router, "POST", "/api/fetch", api_fetch, NULL);
+#endif
+#ifdef SIZE_WS
+  sn_router_add(&router, "GET", "/ws", api_ws, NULL);
+#endif
+#ifdef SIZE_WSC
+  sn_router_add(&router, "POST", "/api/ws-connect", api_ws_connect, NULL);
+#endif
+#ifdef SIZE_SSE
+  sn_router_add(&router, "GET", "/api/events", api_events, NULL);
 #endif
 #ifdef SIZE_OTA
   {
