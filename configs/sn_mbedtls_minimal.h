@@ -204,8 +204,12 @@
 #define MBEDTLS_PEM_PARSE_C
 #define MBEDTLS_BASE64_C
 /* WebSocket's handshake (Sec-WebSocket-Accept, RFC 6455 4.2.2) only: TLS here signs and
-   verifies with SHA-256 and up (mbedTLS 3's defaults leave SHA-1 out of TLS and X.509) */
+   verifies with SHA-256 and up (mbedTLS 3's defaults leave SHA-1 out of TLS and X.509).
+   mbedTLS's PSA hash dispatch links it whenever it is defined (4.4 KiB on Cortex-M4,
+   `make size`): a firmware without WebSocket builds mbedTLS with -DSN_MBEDTLS_NO_SHA1. */
+#if !defined(SN_MBEDTLS_NO_SHA1)
 #define MBEDTLS_SHA1_C
+#endif
 
 /* X.509: certificate parsing and chain verification. The parsed server
    chain stays in RAM for the listener's life (~500 B parse tree per
