@@ -14,7 +14,7 @@
 #                 back-off (1 to 6 attempts while it was down), never dropping to
 #                 SSE or polling, without a reload
 # The six first run at once, each in a tab of its own (about 5 s); the whole suite
-# takes about 15 s. One line per check, "ok - ..." or "not ok - ...: why"; exit 1
+# takes about 12 s. One line per check, "ok - ..." or "not ok - ...: why"; exit 1
 # if any failed. "ok - ... # SKIP" when no Chromium is installed (tools/deps.sh
 # installs it).
 #
