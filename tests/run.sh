@@ -106,6 +106,10 @@ if [ "$unit_only" -eq 0 ]; then
     # logging in through the pages (tests/auth_browser.sh): the login form, the cookie's flags, a wrong
     # password's 401, logout, an idle session, and another site's form post and fetch refused (403)
     run_suite "browser: logging in (Chromium)" env SN_DEMO="$build/sn_demo" tests/auth_browser.sh
+    # the dashboard's live values (tests/ws_browser.sh): pushed over /ws/status, falling back to
+    # /api/events (EventSource) and then to polling when WebSocket, then both, are missing or refused;
+    # the WebSocket found again after sn_demo restarts under the page, with a back-off (~12 s)
+    run_suite "browser: live values (Chromium)" env SN_DEMO="$build/sn_demo" tests/ws_browser.sh
   fi
   # testssl.sh against sn_demo's default configuration (docs/tls-audit.md), in the mbedTLS 3.6 pass
   # (TLS 1.3; `MBEDTLS_MAJOR=2 SN_DEMO=build/m2/sn_demo tests/audit.sh` audits the 2.28 build)
