@@ -102,6 +102,7 @@ static void check_utf8(const unsigned char *s, size_t n, const size_t *pieces, i
   int complete, k;
   size_t bad = ref_u8_bad(s, n, &complete), i, at;
   uint32_t st = 0;
+  ref_u8 ref;
   int r;
   /* whole */
   r = sn__utf8_step(&st, s, n);
@@ -109,14 +110,14 @@ static void check_utf8(const unsigned char *s, size_t n, const size_t *pieces, i
   if (r == 0) FZ_CHECK((st == 0) == complete, "utf8 whole: state %u, the reference says complete=%d", (unsigned) st, complete);
   /* a byte at a time: it fails at exactly the reference's byte */
   st = 0;
+  memset(&ref, 0, sizeof ref);
   for (i = 0; i < n; i++) {
     r = sn__utf8_step(&st, s + i, 1);
     if (r != 0) break;
-    if (i + 1 < n || bad == n) {
-      int c;
-      ref_u8_bad(s, i + 1, &c);
-      FZ_CHECK((st == 0) == c, "utf8 bytewise: state %u after %zu bytes, the reference says complete=%d",
-               (unsigned) st, i + 1, c);
+    if (i < bad) {
+      ref_u8_byte(&ref, s[i]);
+      FZ_CHECK((st == 0) == (ref.got == 0), "utf8 bytewise: state %u after %zu bytes, the reference has %u of %u bytes",
+               (unsigned) st, i + 1, ref.got, ref.need);
     }
   }
   FZ_CHECK(i == bad, "utf8 bytewise: failed at byte %zu, the reference at %zu (of %zu)", i, bad, n);
