@@ -9,7 +9,7 @@
 #                                        against its Python reference; prints "ok - ..." /
 #                                        "not ok - ..." lines (for tests/run.sh)
 #
-# Targets (tests/fuzz/fuzz_*.c): http_parser router smtp mime server httpc multipart auth.
+# Targets (tests/fuzz/fuzz_*.c): http_parser router smtp mime server httpc multipart auth ws.
 # Binaries go to BUILD/fuzz (BUILD: build). Fuzzing works on a copy of the corpus
 # in BUILD/fuzz/corpus/<target> (it grows there; nothing is ever written into
 # tests/fuzz/); crashes land in BUILD/fuzz/crashes/<target>/. A crash, a leak or
@@ -41,7 +41,7 @@ elif [ -n "${1:-}" ]; then
 fi
 case $seconds in ''|*[!0-9]*) echo "usage: $0 [SECONDS] | --regress [BUILD]" >&2; exit 2 ;; esac
 
-targets=${FUZZ_TARGETS:-"http_parser router smtp mime server httpc multipart auth"}
+targets=${FUZZ_TARGETS:-"http_parser router smtp mime server httpc multipart auth ws"}
 CLANG=${CLANG:-clang}
 MBED_CFLAGS=${MBED_CFLAGS:-}
 MBED_LIBS=${MBED_LIBS:-"-lmbedtls -lmbedx509 -lmbedcrypto"}
