@@ -73,7 +73,7 @@ UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup tes
 CERTS := build/certs
 HTTPS_PORT ?= 8443
 
-.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3 lwip test-lwip size heap fuzz bench soak abuse
+.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3 lwip test-lwip size heap fuzz bench bench-ws soak abuse
 
 help:
 	@echo "securenet targets:"
@@ -99,7 +99,9 @@ help:
 	@echo "  make bench        sn_demo against mbedTLS's ssl_server2 and nginx on loopback: keep-alive, handshakes,"
 	@echo "                    resumption, 1 MiB download, 256 MiB upload, RSS; medians and ratios"
 	@echo "                    (bench/README.md; BENCH_SECONDS=1 BENCH_ROUNDS=1 BENCH_UPLOAD_MB=16: smoke run; figure ota: signed update;"
-	@echo "                    figure auth: one password check over one TLS 1.3 handshake)"
+	@echo "                    figure auth: one password check over one TLS 1.3 handshake); then bench/ws.sh:"
+	@echo "                    WebSocket echo round trips/s, 1 and 50 connections, sn_demo's /ws against Node's ws"
+	@echo "  make bench-ws     bench/ws.sh alone (BENCH_SECONDS=1 BENCH_ROUNDS=1: smoke run, about 20 s)"
 	@echo "  make soak         wrk, 100 HTTPS connections on a route mix for SOAK_SECONDS (600): zero errors,"
 	@echo "                    heap/RSS/fds at rest do not grow (bench/soak.sh)"
 	@echo "  make abuse        loris, half-open TLS, max-conns, stalled readers, TLS garbage, disconnects,"
@@ -367,6 +369,10 @@ heap: mbedtls3 certs build/.deps-ok
 
 bench: certs build/.deps-ok
 	bench/run.sh
+	bench/ws.sh
+
+bench-ws: certs build/.deps-ok
+	bench/ws.sh
 
 SOAK_SECONDS ?= 600
 soak: $(BUILD)/sn_demo certs build/.deps-ok
