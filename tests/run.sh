@@ -32,10 +32,11 @@ trap 'rm -f "$log"' EXIT
 pass=0 fail=0
 
 run_suite() { # name, command...
-  local name=$1; shift
+  local name=$1 t0=$SECONDS; shift
   echo "== $name"
   "$@" 2>&1 | tee "$log"
   local rc=${PIPESTATUS[0]}
+  echo "# $name: $((SECONDS - t0)) s (at $SECONDS s)"
   local p f
   p=$(grep -c '^ok ' "$log")
   f=$(grep -c '^not ok ' "$log")

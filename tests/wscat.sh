@@ -11,6 +11,7 @@
 #   SN_CERTS      certificates from tools/sn-certgen (default build/certs; made if missing)
 #   SN_PORT_BASE  first of 8 loopback ports (default: a free block, tests/free-ports)
 #   SN_TMP        scratch directory (default build/wscat-it.$$; removed unless a check failed)
+#   MBEDTLS_MAJOR 2: the client is built with mbedTLS 2.28 (no TLS 1.3: the KeyUpdate check is skipped)
 #   SN_WRAP       a wrapper for the client, e.g. "valgrind -q --leak-check=full --error-exitcode=9"
 #   SN_WSCAT_WRONG_PEERS=1  the suite's own check: every refusal check talks to a peer that does
 #                 the right thing instead (the good raw server, the real CA, the right name, the
@@ -133,14 +134,19 @@ cp "$TMP/blob" "$TMP/in"; ws "${CA[@]}" --binary "wss://localhost:$P_DEMO/ws"
 check $? "sn_demo /ws: a binary message of ~20 KB comes back byte for byte" "$(why)"
 
 # ---- TLS 1.3 KeyUpdate: one reconnect, the session resumed -----------------------------------
-mkfifo "$TMP/hold"; sleep $LIMIT >"$TMP/hold" & # the input stays open: the server ends it
-pids="$pids $!"
-timeout $LIMIT ${SN_WRAP:-} "$WSCAT" "${CA[@]}" "wss://localhost:$P_KU/" <"$TMP/hold" >"$TMP/out" 2>"$TMP/err"
-rc=$?
-[ $rc -eq 0 ] && grep -q 'KeyUpdate.*reconnecting once' "$TMP/err" && [ "$(cat "$TMP/out")" = again ] &&
-  grep -q 'Reused' "$TMP/s_server.log"
-check $? "s_server sends a KeyUpdate: sn_wscat says so, reconnects once (s_server: 'Reused' session), gets 'again'" \
-  "$(why) s_server: $(grep -aE 'Reused|New,' "$TMP/s_server.log" | tr '\n' ' ')"
+# (mbedTLS 2.28 has no TLS 1.3, and s_server here speaks nothing else: skipped in that pass)
+if [ "${MBEDTLS_MAJOR:-3}" = 2 ]; then
+  ok "s_server sends a TLS 1.3 KeyUpdate: not run, this build (mbedTLS 2.28) has no TLS 1.3 (skip)"
+else
+  mkfifo "$TMP/hold"; sleep $LIMIT >"$TMP/hold" & # the input stays open: the server ends it
+  pids="$pids $!"
+  timeout $LIMIT ${SN_WRAP:-} "$WSCAT" "${CA[@]}" "wss://localhost:$P_KU/" <"$TMP/hold" >"$TMP/out" 2>"$TMP/err"
+  rc=$?
+  [ $rc -eq 0 ] && grep -q 'KeyUpdate.*reconnecting once' "$TMP/err" && [ "$(cat "$TMP/out")" = again ] &&
+    grep -q 'Reused' "$TMP/s_server.log"
+  check $? "s_server sends a KeyUpdate: sn_wscat says so, reconnects once (s_server: 'Reused' session), gets 'again'" \
+    "$(why) s_server: $(grep -aE 'Reused|New,' "$TMP/s_server.log" | tr '\n' ' ')"
+fi
 
 # ---- connection refused ---------------------------------------------------------------------
 inp 'x\n'; ws "${CA[@]}" "wss://localhost:$P_NONE/"
