@@ -167,9 +167,12 @@ MEMORY
    check at the end is 1536 bytes of heap; a 1 MiB signed upload peaks
    within a small request's peak + 4 KiB + that (36713 B against 35037 B
    in one run; tests/qemu_integration.sh asserts the bound).
-   A WebSocket is its connection (what an idle keep-alive one holds, the
-   receive and send buffers given back after SN_IDLE_RELEASE_MS idle) plus
-   sn_ws_size() bytes; a reassembled message grows the receive buffer up
+   A WebSocket is its connection and nothing more: what an idle keep-alive
+   one holds (the receive and send buffers given back after
+   SN_IDLE_RELEASE_MS idle), its state (sn_ws_size() bytes) in the memory
+   the connection keeps for a request, which is over (a one-off allocation
+   of that size from sn_ws_upgrade until the handler returns; sn_conn grows
+   to hold it only when SN_MAX_HEADERS is small: under 14 on 32 bits); a reassembled message grows the receive buffer up
    to max_message + 256, a streaming socket holds SN_WS_PIECE; the send
    queue holds up to max_queued. Messages back and forth in buffers of
    that size allocate nothing. An event stream is a chunked response:
@@ -1578,11 +1581,14 @@ SNDEF int sn_http_request(sn_mgr *mgr, const sn_http_request_opts *o);
               protocol: code is the one sent: 1002, 1007, 1009), SN_ERR_TIMEOUT,
               SN_ERR_TLS (why names a TLS 1.3 KeyUpdate, see LIMITS),
               SN_ERR_VERIFY, SN_ERR_IO, SN_ERR_NOMEM, SN_ERR_DESTROYED. The
-              sn_ws is freed when on_close returns: the application forgets
-              its pointer there.
+              sn_ws is gone when on_close returns (its connection closes):
+              the application forgets its pointer there. During on_close
+              sends are SN_ERR_STATE.
 
-   Memory: an sn_ws is one small allocation (sn_ws_size()) beside its
-   connection, which keeps what an idle keep-alive connection keeps; a
+   Memory: an open sn_ws costs what an idle keep-alive connection costs:
+   its state (sn_ws_size()) lives in its connection's request memory, the
+   request being over (a server's, from sn_ws_upgrade until its handler
+   has returned, is one allocation of that size; a client's always is); a
    reassembled message is held in the receive buffer, which grows as its
    bytes arrive up to max_message plus one frame header; a streaming socket
    holds SN_WS_PIECE. Buffers idle for SN_IDLE_RELEASE_MS are given back, as
@@ -1697,7 +1703,7 @@ SNDEF size_t sn_ws_queued(const sn_ws *ws); /* bytes queued, not yet handed to t
 SNDEF sn_mgr *sn_ws_mgr(const sn_ws *ws);
 SNDEF void sn_ws_set_user(sn_ws *ws, void *user); /* the user argument of later callbacks */
 SNDEF const char *sn_ws_protocol(const sn_ws *ws); /* the subprotocol agreed, "" if none */
-SNDEF size_t sn_ws_size(void);                    /* bytes of one sn_ws */
+SNDEF size_t sn_ws_size(void);                    /* bytes of one sn_ws's state */
 
 /* ---- server-sent events (SN_ENABLE_SSE) ---------------------------------------------
    An event stream (text/event-stream, the HTML standard's EventSource) is a
@@ -2476,6 +2482,9 @@ struct sn__stream {
   uint8_t dead;             /* ended: the manager reaps it after this round */
   uint8_t lingering;        /* a graceful close is reading what the peer still sends */
   uint8_t pending;          /* its poll said SN__PENDING this round */
+#if SN_ENABLE_WEBSOCKET
+  struct sn__ws *ws;        /* a WebSocket's state while the stream is (or is becoming) one */
+#endif
 };
 
 typedef struct sn__mail_job {
@@ -4352,6 +4361,60 @@ enum { SN__C_HANDSHAKE, SN__C_OPEN, SN__C_CLOSING, SN__C_LINGER, SN__C_DEAD };
 enum { SN__R_HEAD, SN__R_BODY, SN__R_DISPATCH, SN__R_DEFERRED, SN__R_RESPOND };
 enum { SN__RESP_NONE, SN__RESP_STREAMING, SN__RESP_DONE };
 
+#if SN_ENABLE_WEBSOCKET
+/* The receive side's parser. Its buffer holds, in order: the message being
+   reassembled (asm_len bytes, unmasked; none when streaming), then the
+   bytes not parsed yet, from pos. A data frame's payload is unmasked and
+   moved down to the message as it arrives, so only a frame header or a
+   control frame (at most 14 + 125 bytes) ever waits whole. */
+typedef struct sn__wsr {
+  uint64_t left;       /* the current frame's payload bytes still to come */
+  uint64_t msg;        /* bytes of the open message so far (headers announced) */
+  uint64_t max;        /* longest message */
+  size_t asm_len, pos;
+  uint32_t utf8;       /* the open text message's UTF-8 state */
+  unsigned char key[4];
+  uint8_t key_at;      /* which key byte the frame's next payload byte takes */
+  uint8_t op, fin, masked, in_frame;
+  uint8_t type;        /* of the open message; 0: none */
+  uint8_t streaming;
+  uint8_t server;      /* frames must come masked (a server's parser); else unmasked */
+  uint8_t done;        /* the last event ended a reassembled message: dropped at the next call */
+} sn__wsr;
+
+/* One WebSocket's state (its handle, sn_ws, is its stream). A client's is
+   allocated; a server's too from sn_ws_upgrade until the handler has
+   returned, then it moves into the connection's request memory (the
+   request is over), so an open socket costs what its connection costs. */
+typedef struct sn__ws sn__ws;
+struct sn__ws {
+  sn__stream *st; /* its owner's (an sn_conn's, an sn_client's): both begin with it */
+  sn_ws_callbacks cb;
+  sn_ws_opts o;
+  sn__wsr rx;
+  uint64_t t_rx, t_ping, t_close, t_io;
+  int err;        /* how it ends (for on_close) */
+  int code;       /* the first close frame's code */
+  uint8_t state, is_client, paused, sent_due, close_sent, more;
+  uint8_t inplace; /* in its connection's request memory (sn__ws_take), not allocated */
+  char proto[33];
+  char why[96];
+#if SN_ENABLE_CLIENT
+  char accept[29]; /* the Sec-WebSocket-Accept the client expects */
+  const char *offered;
+#endif
+};
+#endif
+
+/* A connection's request, and once it has become a WebSocket, the socket's
+   state in the same bytes. */
+typedef union sn__rq {
+  sn_request req;
+#if SN_ENABLE_WEBSOCKET
+  sn__ws ws;
+#endif
+} sn__rq;
+
 struct sn_conn {
   sn__stream st; /* first: a connection is its stream */
   sn__listener *lst;
@@ -4370,7 +4433,7 @@ struct sn_conn {
   uint32_t req_id;       /* the request's number (sn_req_ref) */
   void *req_state, *conn_state; /* sn_http_attach, sn_conn_attach */
   sn_end_fn req_end, conn_end;
-  sn_request req;
+  sn__rq rq; /* rq.req: the request; rq.ws: an open WebSocket's state, after it */
   size_t tx_mark; /* where the reply being written began in the send queue */
   sn_writable_fn on_writable;
   void *on_writable_arg;
@@ -4381,9 +4444,6 @@ struct sn_conn {
   const sn_user *user; /* who the request's guard let in (sn_http_user) */
   uint8_t user_how;    /* enum sn_auth_how */
   uint8_t guarding;    /* held by its guard (SN__R_DEFERRED) until a password check */
-#endif
-#if SN_ENABLE_WEBSOCKET
-  struct sn_ws *ws;    /* sn_ws_upgrade's, until the stream is the WebSocket's (and while it is) */
 #endif
 #if SN_ENABLE_SSE
   uint32_t sse_keepalive; /* an event stream: a comment after this long without a write */
@@ -4398,6 +4458,7 @@ struct sn_conn {
 
 #if SN_ENABLE_WEBSOCKET
 static void sn__ws_take(sn_conn *c);
+static void sn__ws_forget(sn_conn *c);
 #endif
 
 // >>reply
@@ -4465,8 +4526,8 @@ static int sn__reply_head(sn_conn *c, int status, const char *headers, long long
   if (!sn__can_reply(c)) return SN_ERR_STATE;
   c->tx_mark = c->st.tx.len;
   c->skip_body = c->is_head || no_body;
-  c->chunked_resp = content_length < 0 && !no_body && c->req.version == 11;
-  if (content_length < 0 && !no_body && c->req.version == 10) c->close_after = 1;
+  c->chunked_resp = content_length < 0 && !no_body && c->rq.req.version == 11;
+  if (content_length < 0 && !no_body && c->rq.req.version == 10) c->close_after = 1;
   { /* the status line and framing, put together by hand: this runs for
        every response, and printf would parse its format twice */
     char line[208], num[24], *d = num + sizeof num;
@@ -4495,7 +4556,7 @@ static int sn__reply_head(sn_conn *c, int status, const char *headers, long long
       memcpy(line + n, "Transfer-Encoding: chunked\r\n", 28), n += 28;
     }
     if (c->close_after) memcpy(line + n, "Connection: close\r\n", 19), n += 19;
-    else if (c->req.version == 10) memcpy(line + n, "Connection: keep-alive\r\n", 24), n += 24;
+    else if (c->rq.req.version == 10) memcpy(line + n, "Connection: keep-alive\r\n", 24), n += 24;
     r = sn__tx_put(c, line, n);
   }
   if (r == SN_OK) r = sn__tx_put(c, c->lst->opts.headers, c->lst->headers_len);
@@ -4940,15 +5001,15 @@ static int sn__rx_grow(sn_conn *c, size_t want) {
     int i;
 #define SN__MOVE(s) \
   if ((s).ptr) (s).ptr = p + ((s).ptr - c->st.rx.buf)
-    SN__MOVE(c->req.method);
-    SN__MOVE(c->req.path);
-    SN__MOVE(c->req.query);
-    for (i = 0; i < c->req.header_count; i++) {
-      SN__MOVE(c->req.headers[i].name);
-      SN__MOVE(c->req.headers[i].value);
+    SN__MOVE(c->rq.req.method);
+    SN__MOVE(c->rq.req.path);
+    SN__MOVE(c->rq.req.query);
+    for (i = 0; i < c->rq.req.header_count; i++) {
+      SN__MOVE(c->rq.req.headers[i].name);
+      SN__MOVE(c->rq.req.headers[i].value);
     }
-    for (i = 0; i < c->req.param_count; i++) SN__MOVE(c->req.params[i]);
-    SN__MOVE(c->req.wildcard);
+    for (i = 0; i < c->rq.req.param_count; i++) SN__MOVE(c->rq.req.params[i]);
+    SN__MOVE(c->rq.req.wildcard);
 #undef SN__MOVE
   }
   SN_FREE(c->st.rx.buf);
@@ -4997,14 +5058,14 @@ static size_t sn__redirect_host(sn_str a) {
    "OPTIONS *" and a malformed host get 400. */
 static void sn__http_redirect(sn_conn *c) {
   static const char hexd[] = "0123456789ABCDEF";
-  sn_str host = sn_http_header(&c->req, "host");
+  sn_str host = sn_http_header(&c->rq.req, "host");
   char loc[8 + 255 + 6 + 3 * 256 + 1], *o = loc; /* scheme, host, ":port", escaped path, NUL */
   size_t i, hl;
-  int status = sn__eq(c->req.method, "GET") || sn__eq(c->req.method, "HEAD") ? 301 : 308;
-  if (c->req.method.ptr != NULL && c->req.path.ptr != NULL) {
+  int status = sn__eq(c->rq.req.method, "GET") || sn__eq(c->rq.req.method, "HEAD") ? 301 : 308;
+  if (c->rq.req.method.ptr != NULL && c->rq.req.path.ptr != NULL) {
     /* absolute-form: the parser skipped the authority; it is still in the
        buffer between "scheme://" and the path (decoded in place after it) */
-    const char *t = c->req.method.ptr + c->req.method.len, *end = c->req.path.ptr;
+    const char *t = c->rq.req.method.ptr + c->rq.req.method.len, *end = c->rq.req.path.ptr;
     while (t < end && *t == ' ') t++;
     if ((end - t > 7 && sn__ieq(t, 7, "http://")) || (end - t > 8 && sn__ieq(t, 8, "https://"))) {
       host.ptr = t + (t[4] == ':' ? 7 : 8);
@@ -5012,7 +5073,7 @@ static void sn__http_redirect(sn_conn *c) {
     }
   }
   hl = sn__redirect_host(host);
-  if (hl == 0 || hl > 255 || c->req.path.len > 256 || c->req.path.len == 0 || c->req.path.ptr[0] != '/') {
+  if (hl == 0 || hl > 255 || c->rq.req.path.len > 256 || c->rq.req.path.len == 0 || c->rq.req.path.ptr[0] != '/') {
     sn__http_fail(c, 400); /* no host to name, or "OPTIONS *": no resource on the other side */
     return;
   }
@@ -5020,8 +5081,8 @@ static void sn__http_redirect(sn_conn *c) {
   memcpy(o, host.ptr, hl);
   o += hl;
   o += snprintf(o, 16, ":%u", (unsigned) c->lst->opts.redirect_to_https);
-  for (i = 0; i < c->req.path.len; i++) { /* the path was decoded; encode it again */
-    unsigned char ch = (unsigned char) c->req.path.ptr[i];
+  for (i = 0; i < c->rq.req.path.len; i++) { /* the path was decoded; encode it again */
+    unsigned char ch = (unsigned char) c->rq.req.path.ptr[i];
     if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || strchr("/-._~", ch)) {
       *o++ = (char) ch;
     } else {
@@ -5031,21 +5092,21 @@ static void sn__http_redirect(sn_conn *c) {
     }
   }
   *o = '\0';
-  if (c->req.query.len > 512) {
+  if (c->rq.req.query.len > 512) {
     sn__http_fail(c, 414);
     return;
   }
   {
     char head[sizeof loc + 512 + 64];
-    int q = (int) c->req.query.len, n;
+    int q = (int) c->rq.req.query.len, n;
     const char *qm = q ? "?" : "";
     n = snprintf(head, sizeof head, "Location: %s%s%.*s\r\nContent-Type: text/plain\r\n", loc, qm, q,
-                 c->req.query.ptr);
+                 c->rq.req.query.ptr);
     if (n < 0 || (size_t) n >= sizeof head) {
       sn__http_fail(c, 414);
       return;
     }
-    sn_http_printf(c, status, head, "moved to %s%s%.*s\n", loc, qm, q, c->req.query.ptr);
+    sn_http_printf(c, status, head, "moved to %s%s%.*s\n", loc, qm, q, c->rq.req.query.ptr);
   }
 }
 
@@ -5055,8 +5116,8 @@ static void sn__http_dispatch(sn_conn *c) {
   const sn_router *r = l->opts.router;
   int idx;
   char allow[128];
-  c->req.body.ptr = c->st.rx.buf + c->head_len;
-  c->req.body.len = c->req_chunked ? c->dec_len : c->body_len;
+  c->rq.req.body.ptr = c->st.rx.buf + c->head_len;
+  c->rq.req.body.len = c->req_chunked ? c->dec_len : c->body_len;
   c->rstate = SN__R_DISPATCH;
   c->resp = SN__RESP_NONE;
   c->deferring = 0;
@@ -5064,9 +5125,9 @@ static void sn__http_dispatch(sn_conn *c) {
   if (SN_ENABLE_PLAIN_HTTP && l->opts.redirect_to_https) {
     sn__http_redirect(c);
   } else {
-    idx = c->route != NULL ? 0 : sn_router_match(r, &c->req, allow, sizeof allow);
+    idx = c->route != NULL ? 0 : sn_router_match(r, &c->rq.req, allow, sizeof allow);
     if (c->route != NULL) {
-      c->route->fn(c, &c->req, c->route->user);
+      c->route->fn(c, &c->rq.req, c->route->user);
       if (c->resp == SN__RESP_NONE && c->state == SN__C_OPEN && c->deferring) {
         /* the reply comes later; the request timeout runs again from now */
         c->rstate = SN__R_DEFERRED;
@@ -5075,15 +5136,15 @@ static void sn__http_dispatch(sn_conn *c) {
         return;
       }
       if (c->resp == SN__RESP_NONE && c->state == SN__C_OPEN) {
-        sn__log(m, SN_LOG_WARN, "handler for %.*s %.*s sent no reply: 500", (int) c->req.method.len,
-                c->req.method.ptr, (int) c->req.path.len, c->req.path.ptr);
+        sn__log(m, SN_LOG_WARN, "handler for %.*s %.*s sent no reply: 500", (int) c->rq.req.method.len,
+                c->rq.req.method.ptr, (int) c->rq.req.path.len, c->rq.req.path.ptr);
         sn_http_error(c, 500);
       }
-    } else if (idx == -405 || (idx == -404 && sn__eq(c->req.path, "*"))) {
+    } else if (idx == -405 || (idx == -404 && sn__eq(c->rq.req.path, "*"))) {
       /* RFC 9110 9.3.7: OPTIONS on a path that has routes, but none for
          OPTIONS, is answered here with the path's methods, "OPTIONS *"
          with the server's; a 405 lists OPTIONS too, which now works there */
-      int is_options = sn__eq(c->req.method, "OPTIONS");
+      int is_options = sn__eq(c->rq.req.method, "OPTIONS");
       char head[sizeof allow + 64];
       if (idx == -404) sn__router_allow_all(r, allow, sizeof allow);
       else sn__allow_add(allow, sizeof allow, "OPTIONS");
@@ -5125,7 +5186,7 @@ typedef struct sn__auth_head {
    route's guard. Returns 1. */
 static int sn__http_begin_body(sn_conn *c, const sn__framing *f) {
   sn__listener *l = c->lst;
-  sn_request *req = &c->req;
+  sn_request *req = &c->rq.req;
   sn_str conn = sn_http_header(req, "connection");
   sn_str expect = sn_http_header(req, "expect");
   sn_mgr *m = c->st.io.mgr;
@@ -5188,7 +5249,7 @@ static int sn__http_begin_body(sn_conn *c, const sn__framing *f) {
 /* The head is let in (by its guard, if it has one): on_head, 100 Continue,
    then the body. Returns 1. */
 static int sn__http_head_accepted(sn_conn *c) {
-  sn_request *req = &c->req;
+  sn_request *req = &c->rq.req;
   sn_str expect = sn_http_header(req, "expect");
   sn__listener *l = c->lst;
   const sn_route_opts *ro = sn__route_opts(c);
@@ -5271,7 +5332,7 @@ static int sn__http_stream(sn_conn *c) {
     c->close_after = !c->keep_alive;
     c->rstate = SN__R_BODY;
     if (r != SN_OK && r != SN_WANT_READ) {
-      sn__log(c->st.io.mgr, SN_LOG_WARN, "on_body for %.*s returned %d: 500", (int) c->req.path.len, c->req.path.ptr, r);
+      sn__log(c->st.io.mgr, SN_LOG_WARN, "on_body for %.*s returned %d: 500", (int) c->rq.req.path.len, c->rq.req.path.ptr, r);
       c->app_holds = 0; /* its own refusal: no on_abort */
       sn__req_fail(c, 500, r);
       return 1;
@@ -5303,7 +5364,7 @@ static int sn__http_process(sn_conn *c) {
     sn__framing f;
     int r;
     if (c->st.rx.len == 0) return 0;
-    r = sn__http_parse(c->st.rx.buf, c->st.rx.len, &c->req, &l->limits, &c->scan, &f);
+    r = sn__http_parse(c->st.rx.buf, c->st.rx.len, &c->rq.req, &l->limits, &c->scan, &f);
     if (r == 0) return 0;
     if (r < 0) return sn__http_fail(c, -r), 1;
     c->head_len = (size_t) r;
@@ -5451,7 +5512,7 @@ static void sn__http_io(sn_conn *c) {
       return;
     }
 #if SN_ENABLE_WEBSOCKET
-    if (c->ws != NULL && c->rstate != SN__R_DISPATCH) { /* upgraded: the stream changes hands */
+    if (c->st.ws != NULL && c->rstate != SN__R_DISPATCH) { /* upgraded: the stream changes hands */
       sn__ws_take(c);
       return;
     }
@@ -5474,7 +5535,7 @@ static void sn__http_io(sn_conn *c) {
         if (c->resp == SN__RESP_STREAMING && !c->chunk_sent && c->on_writable == fn) {
           /* neither written, nor ended, nor taken off: it would be called again forever */
           sn__log(c->st.io.mgr, SN_LOG_WARN, "%s: the writer of %.*s %.*s wrote nothing: response cut short", c->peer,
-                  (int) c->req.method.len, c->req.method.ptr, (int) c->req.path.len, c->req.path.ptr);
+                  (int) c->rq.req.method.len, c->rq.req.method.ptr, (int) c->rq.req.path.len, c->rq.req.path.ptr);
           sn__conn_drop_why(c, SN_ERR_STATE);
           return;
         }
@@ -5654,6 +5715,9 @@ static void sn__conn_free(sn_conn *c) {
     if (end != NULL) end(c->conn_state, c->why);
     c->conn_state = NULL;
   }
+#if SN_ENABLE_WEBSOCKET
+  sn__ws_forget(c); /* upgraded, but its handler never returned to the loop */
+#endif
   sn__st_remove(m, &c->st);
   m->nconns--;
   sn__st_free(&c->st);
@@ -5680,8 +5744,8 @@ static void sn__conn_expire(sn_conn *c) {
     sn__log(m, SN_LOG_INFO, "%s: request timed out: 408", c->peer);
     sn__req_fail(c, 408, SN_ERR_TIMEOUT);
   } else if (c->state == SN__C_OPEN && c->rstate == SN__R_DEFERRED) {
-    sn__log(m, SN_LOG_INFO, "%s: deferred %.*s not answered in time: 503", c->peer, (int) c->req.path.len,
-            c->req.path.ptr);
+    sn__log(m, SN_LOG_INFO, "%s: deferred %.*s not answered in time: 503", c->peer, (int) c->rq.req.path.len,
+            c->rq.req.path.ptr);
     sn__req_fail(c, 503, SN_ERR_TIMEOUT);
   } else {
     sn__log(m, SN_LOG_INFO, "%s: connection stalled, closed", c->peer);
@@ -7105,9 +7169,6 @@ struct sn_client {
   uint64_t end_at;   /* the total timeout */
   char host[254];
   char why[160];     /* how it ended, in words */
-#if SN_ENABLE_WEBSOCKET
-  struct sn_ws *ws;  /* a WebSocket client's, once it has taken the stream (at on_connect) */
-#endif
 };
 
 #define SN__CLIENT_READ 2048u /* bytes read per on_data call (on the stack) */
@@ -8031,25 +8092,6 @@ typedef struct sn__wsev {
   size_t len;
 } sn__wsev;
 
-/* The receive side's parser. Its buffer holds, in order: the message being
-   reassembled (asm_len bytes, unmasked; none when streaming), then the
-   bytes not parsed yet, from pos. A data frame's payload is unmasked and
-   moved down to the message as it arrives, so only a frame header or a
-   control frame (at most 14 + 125 bytes) ever waits whole. */
-typedef struct sn__wsr {
-  uint64_t left;       /* the current frame's payload bytes still to come */
-  uint64_t msg;        /* bytes of the open message so far (headers announced) */
-  uint64_t max;        /* longest message */
-  size_t asm_len, pos;
-  uint32_t utf8;       /* the open text message's UTF-8 state */
-  unsigned char key[4];
-  uint8_t key_at;      /* which key byte the frame's next payload byte takes */
-  uint8_t op, fin, masked, in_frame;
-  uint8_t type;        /* of the open message; 0: none */
-  uint8_t streaming;
-  uint8_t server;      /* frames must come masked (a server's parser); else unmasked */
-  uint8_t done;        /* the last event ended a reassembled message: dropped at the next call */
-} sn__wsr;
 
 static void sn__ws_unmask(sn__wsr *p, unsigned char *d, size_t n) {
   size_t i;
@@ -8200,27 +8242,17 @@ static size_t sn__ws_head(unsigned char *h, int op, size_t len, const unsigned c
                       peer sent them before it saw our close), pings not
                       answered (nothing follows our close).
    SN__WS_ENDED       on_close is running; then the stream goes back to its
-                      owner (sn__ws_release) and the sn_ws is freed. */
+                      owner (sn__ws_release) and the state is freed (or,
+                      in its connection's request memory, left there).
+   The handle the application holds, sn_ws, is the stream (an sn_conn's, an
+   sn_client's: both begin with it), and st->ws the state: a server's moves
+   when the handler returns, the handle stays. */
 enum { SN__WS_CONNECTING, SN__WS_OPEN, SN__WS_CLOSING, SN__WS_ENDED };
 
-struct sn_ws {
-  sn__stream *st; /* its owner's (an sn_conn's, an sn_client's): both begin with it */
-  sn_ws_callbacks cb;
-  sn_ws_opts o;
-  sn__wsr rx;
-  uint64_t t_rx, t_ping, t_close, t_io;
-  int err;        /* how it ends (for on_close) */
-  int code;       /* the first close frame's code */
-  uint8_t state, is_client, paused, sent_due, close_sent, more;
-  char proto[33];
-  char why[96];
-#if SN_ENABLE_CLIENT
-  char accept[29]; /* the Sec-WebSocket-Accept the client expects */
-  const char *offered;
-#endif
-};
+SNDEF size_t sn_ws_size(void) { return sizeof(sn__ws); }
 
-SNDEF size_t sn_ws_size(void) { return sizeof(sn_ws); }
+static sn_ws *sn__ws_h(const sn__ws *ws) { return (sn_ws *) (void *) ws->st; }
+static sn__ws *sn__ws_get(const sn_ws *h) { return h != NULL ? ((const sn__stream *) (const void *) h)->ws : NULL; }
 
 static uint8_t sn__ws_poll_hook(sn__stream *st, uint64_t *next);
 static void sn__ws_io_hook(sn__stream *st, uint8_t ready);
@@ -8235,12 +8267,7 @@ static const sn__proto sn__ws_cli_proto = {sn__ws_poll_hook, sn__ws_io_hook, sn_
                                            sn__ws_destroy_hook};
 #endif
 
-static sn_ws *sn__ws_of(sn__stream *st) {
-#if SN_ENABLE_CLIENT
-  if (st->proto == &sn__ws_cli_proto) return ((sn_client *) st)->ws;
-#endif
-  return ((sn_conn *) st)->ws;
-}
+static sn__ws *sn__ws_of(sn__stream *st) { return st->ws; }
 
 static void sn__ws_fill_defaults(sn_ws_opts *o) {
   if (o->max_message == 0) o->max_message = 65536;
@@ -8251,12 +8278,12 @@ static void sn__ws_fill_defaults(sn_ws_opts *o) {
   o->protocol = NULL; /* copied into sn_ws.proto */
 }
 
-static size_t sn__ws_pending(const sn_ws *ws) { return ws->st->tx.len - ws->st->tx.off; }
+static size_t sn__ws_pending(const sn__ws *ws) { return ws->st->tx.len - ws->st->tx.off; }
 
 /* Queues one frame. limited: a message, held to max_queued (SN_ERR_FULL);
    control frames are not (they are small, and reading stops while the
    queue is over its limit, so a peer cannot make them pile up). */
-static int sn__ws_queue(sn_ws *ws, int op, const void *data, size_t len, int limited) {
+static int sn__ws_queue(sn__ws *ws, int op, const void *data, size_t len, int limited) {
   sn__txq *q = &ws->st->tx;
   unsigned char h[14], key[4];
   size_t hl, i;
@@ -8276,7 +8303,7 @@ static int sn__ws_queue(sn_ws *ws, int op, const void *data, size_t len, int lim
 
 /* Queues our close frame (once): code, and a reason cut to fit 125 bytes
    at a character's boundary. */
-static void sn__ws_send_close(sn_ws *ws, int code, const char *reason) {
+static void sn__ws_send_close(sn__ws *ws, int code, const char *reason) {
   unsigned char b[125];
   size_t n = 0;
   if (ws->close_sent) return;
@@ -8299,12 +8326,12 @@ static void sn__ws_send_close(sn_ws *ws, int code, const char *reason) {
 /* Gives the stream back to its owner, which closes it: gracefully (what is
    queued, our close frame among it, goes out, then close_notify) unless
    the transport itself failed. */
-static void sn__ws_release(sn_ws *ws, int transport_err) {
+static void sn__ws_release(sn__ws *ws, int transport_err) {
   sn__stream *st = ws->st;
 #if SN_ENABLE_CLIENT
   if (ws->is_client) {
     sn_client *cl = (sn_client *) st;
-    cl->ws = NULL;
+    cl->st.ws = NULL;
     st->proto = &sn__client_proto;
     if (transport_err != SN_OK) sn__client_end(cl, transport_err, "%s", ws->why);
     else cl->closing = 1;
@@ -8313,7 +8340,8 @@ static void sn__ws_release(sn_ws *ws, int transport_err) {
 #endif
   {
     sn_conn *c = (sn_conn *) st;
-    c->ws = NULL;
+    c->st.ws = NULL;
+    if (ws->inplace) memset(&c->rq, 0, sizeof c->rq); /* request memory again: the state is gone */
     st->proto = &sn__http_proto;
     c->rstate = SN__R_HEAD;
     c->resp = SN__RESP_NONE;
@@ -8325,30 +8353,32 @@ static void sn__ws_release(sn_ws *ws, int transport_err) {
   }
 }
 
-/* The end: on_close once, then the stream goes back and the sn_ws is freed.
-   transport: the connection is broken (nothing more can be sent). */
-static void sn__ws_end(sn_ws *ws, int err, int code, int transport, const char *why) {
+/* The end: on_close once, then the stream goes back and the state is freed
+   (or, in the connection, cleared). transport: the connection is broken
+   (nothing more can be sent). */
+static void sn__ws_end(sn__ws *ws, int err, int code, int transport, const char *why) {
+  int inplace = ws->inplace;
   if (ws->state == SN__WS_ENDED) return;
   ws->state = SN__WS_ENDED;
   if (why != ws->why) snprintf(ws->why, sizeof ws->why, "%s", why);
   if (ws->err == SN_OK) ws->err = err;
   if (ws->code == 0) ws->code = code;
-  if (ws->cb.on_close != NULL) ws->cb.on_close(ws, ws->err, ws->code, ws->why, ws->cb.user);
+  if (ws->cb.on_close != NULL) ws->cb.on_close(sn__ws_h(ws), ws->err, ws->code, ws->why, ws->cb.user);
   sn__ws_release(ws, transport ? (err != SN_OK ? err : SN_ERR_CLOSED) : SN_OK);
-  SN_FREE(ws);
+  if (!inplace) SN_FREE(ws);
 }
 
 /* The peer broke the protocol (or the socket must go for another reason):
    our close frame with code, then the connection closes without waiting
    for the peer's (RFC 6455 7.1.7: fail the WebSocket connection). */
-static void sn__ws_fail(sn_ws *ws, int err, int code, const char *why) {
+static void sn__ws_fail(sn__ws *ws, int err, int code, const char *why) {
   sn__log(ws->st->io.mgr, SN_LOG_INFO, "WebSocket closed with %d: %s", code, why);
   sn__ws_send_close(ws, code, why);
   sn__ws_end(ws, err, code, 0, why);
 }
 
 /* The transport ended or failed under the socket. */
-static void sn__ws_broken(sn_ws *ws, int r) {
+static void sn__ws_broken(sn__ws *ws, int r) {
   const char *why = "the connection ended without a close frame";
   char tls[96];
   if (r == SN_ERR_TLS && sn__st_keyupdate(ws->st)) {
@@ -8362,17 +8392,17 @@ static void sn__ws_broken(sn_ws *ws, int r) {
   sn__ws_end(ws, r < 0 ? r : SN_ERR_CLOSED, SN_WS_NO_CLOSE, 1, why);
 }
 
-static int sn__ws_reading(const sn_ws *ws) {
+static int sn__ws_reading(const sn__ws *ws) {
   if (ws->state == SN__WS_CLOSING) return 1;
   return ws->state == SN__WS_OPEN && !ws->paused && sn__ws_pending(ws) < ws->o.max_queued;
 }
 
 /* One event from the parser. Returns 0 when the socket has ended. */
-static int sn__ws_event(sn_ws *ws, const sn__wsev *ev) {
+static int sn__ws_event(sn__ws *ws, const sn__wsev *ev) {
   switch (ev->kind) {
     case SN__WSE_DATA:
       if ((ws->state == SN__WS_OPEN || ws->state == SN__WS_CLOSING) && ws->cb.on_message != NULL)
-        ws->cb.on_message(ws, ev->type, ev->data, ev->len, ev->final, ws->cb.user);
+        ws->cb.on_message(sn__ws_h(ws), ev->type, ev->data, ev->len, ev->final, ws->cb.user);
       return ws->state != SN__WS_ENDED;
     case SN__WSE_PING:
       /* 5.5.2: a pong with the same bytes; none while the queue is full
@@ -8400,7 +8430,7 @@ static int sn__ws_event(sn_ws *ws, const sn__wsev *ev) {
 /* Grows the receive buffer as bytes come, up to what one message and a
    frame header (plus one control frame) take; a streaming socket holds
    SN_WS_PIECE. SN_ERR_NOMEM. */
-static int sn__ws_room(sn_ws *ws) {
+static int sn__ws_room(sn__ws *ws) {
   sn__rxq *q = &ws->st->rx;
   size_t limit = ws->o.streaming ? (size_t) SN_WS_PIECE : ws->o.max_message + 256, want;
   char *p;
@@ -8418,12 +8448,12 @@ static int sn__ws_room(sn_ws *ws) {
 }
 
 #if SN_ENABLE_CLIENT
-static int sn__ws_client_head(sn_ws *ws);
+static int sn__ws_client_head(sn__ws *ws);
 #endif
 
 /* Parses what the buffer holds. Returns 0 when the socket has ended, else 1
    (progress in *did). */
-static int sn__ws_parse(sn_ws *ws, int *did) {
+static int sn__ws_parse(sn__ws *ws, int *did) {
   sn__stream *st = ws->st;
   sn__wsev ev;
   int r;
@@ -8445,7 +8475,7 @@ static int sn__ws_parse(sn_ws *ws, int *did) {
   return 1;
 }
 
-static void sn__ws_io(sn_ws *ws) {
+static void sn__ws_io(sn__ws *ws) {
   sn__stream *st = ws->st;
   sn_mgr *m = st->io.mgr;
   int round, r;
@@ -8460,7 +8490,7 @@ static void sn__ws_io(sn_ws *ws) {
     if (r > 0) progress = 1, ws->t_io = m->now;
     if (ws->sent_due && !sn__st_out_pending(st)) {
       ws->sent_due = 0;
-      if (ws->state == SN__WS_OPEN && ws->cb.on_writable != NULL) ws->cb.on_writable(ws, ws->cb.user);
+      if (ws->state == SN__WS_OPEN && ws->cb.on_writable != NULL) ws->cb.on_writable(sn__ws_h(ws), ws->cb.user);
       if (ws->state == SN__WS_ENDED) return;
       progress = 1;
     }
@@ -8495,7 +8525,7 @@ static void sn__ws_io(sn_ws *ws) {
   ws->more = 1;
 }
 
-static uint64_t sn__ws_release_at(const sn_ws *ws) {
+static uint64_t sn__ws_release_at(const sn__ws *ws) {
   const sn__stream *st = ws->st;
   uint64_t t = ws->t_rx > ws->t_io ? ws->t_rx : ws->t_io;
   if (SN_IDLE_RELEASE_MS <= 0 || st->rx.cap + st->tx.cap == 0 || ws->state != SN__WS_OPEN || st->rx.len > 0 ||
@@ -8504,7 +8534,7 @@ static uint64_t sn__ws_release_at(const sn_ws *ws) {
   return t + (uint64_t) SN_IDLE_RELEASE_MS;
 }
 
-static uint64_t sn__ws_deadline(const sn_ws *ws) {
+static uint64_t sn__ws_deadline(const sn__ws *ws) {
   uint64_t t = UINT64_MAX;
   if (ws->state != SN__WS_OPEN) return ws->t_close;
   if (ws->paused) return t;
@@ -8515,7 +8545,7 @@ static uint64_t sn__ws_deadline(const sn_ws *ws) {
 }
 
 static uint8_t sn__ws_poll_hook(sn__stream *st, uint64_t *next) {
-  sn_ws *ws = sn__ws_of(st);
+  sn__ws *ws = sn__ws_of(st);
   uint8_t w = 0;
   int pending = ws->more;
   uint64_t rel = sn__ws_release_at(ws);
@@ -8536,7 +8566,7 @@ static void sn__ws_io_hook(sn__stream *st, uint8_t ready) {
 }
 
 static void sn__ws_timer_hook(sn__stream *st) {
-  sn_ws *ws = sn__ws_of(st);
+  sn__ws *ws = sn__ws_of(st);
   sn_mgr *m = st->io.mgr;
   uint64_t rel;
   if (ws->state == SN__WS_CONNECTING && m->now >= ws->t_close) {
@@ -8562,7 +8592,7 @@ static void sn__ws_timer_hook(sn__stream *st) {
 
 /* Not reached: a WebSocket's stream goes back to its owner before it dies. */
 static void sn__ws_reap_hook(sn__stream *st) {
-  sn_ws *ws = sn__ws_of(st);
+  sn__ws *ws = sn__ws_of(st);
   sn__ws_end(ws, SN_ERR_CLOSED, SN_WS_NO_CLOSE, 1, "ended");
   st->proto->reap(st);
 }
@@ -8570,7 +8600,7 @@ static void sn__ws_reap_hook(sn__stream *st) {
 /* sn_mgr_destroy: 1001 (going away), as far as one send gets it out, then
    the owner's own end. */
 static void sn__ws_destroy_hook(sn__stream *st) {
-  sn_ws *ws = sn__ws_of(st);
+  sn__ws *ws = sn__ws_of(st);
   if (ws->state == SN__WS_OPEN || ws->state == SN__WS_CLOSING) {
     sn__ws_send_close(ws, SN_WS_GOING_AWAY, "server shutting down");
     (void) sn__st_flush(st);
@@ -8578,35 +8608,35 @@ static void sn__ws_destroy_hook(sn__stream *st) {
   ws->state = SN__WS_ENDED;
   if (ws->err == SN_OK) ws->err = SN_ERR_DESTROYED;
   if (ws->code == 0) ws->code = SN_WS_GOING_AWAY;
-  if (ws->cb.on_close != NULL) ws->cb.on_close(ws, ws->err, ws->code, "the manager was destroyed", ws->cb.user);
+  if (ws->cb.on_close != NULL) ws->cb.on_close(sn__ws_h(ws), ws->err, ws->code, "the manager was destroyed", ws->cb.user);
+  st->ws = NULL;
 #if SN_ENABLE_CLIENT
   if (ws->is_client) {
-    ((sn_client *) st)->ws = NULL;
     st->proto = &sn__client_proto;
     SN_FREE(ws);
     sn__client_destroy_hook(st);
     return;
   }
 #endif
-  ((sn_conn *) st)->ws = NULL;
   st->proto = &sn__http_proto;
-  SN_FREE(ws);
+  if (ws->inplace) memset(&((sn_conn *) st)->rq, 0, sizeof ((sn_conn *) st)->rq);
+  else SN_FREE(ws);
   sn__http_destroy_hook(st);
 }
 
 /* The socket opens: its timers start. */
-static void sn__ws_open(sn_ws *ws) {
+static void sn__ws_open(sn__ws *ws) {
   sn_mgr *m = ws->st->io.mgr;
   m->now = m->port.now_ms(m->port.ctx);
   ws->state = SN__WS_OPEN;
   ws->t_rx = ws->t_io = m->now;
   ws->t_ping = 0;
   ws->more = 1; /* bytes that came with the handshake */
-  if (ws->cb.on_open != NULL) ws->cb.on_open(ws, ws->cb.user);
+  if (ws->cb.on_open != NULL) ws->cb.on_open(sn__ws_h(ws), ws->cb.user);
 }
 
-static sn_ws *sn__ws_new(const sn_ws_opts *o, const sn_ws_callbacks *cb, int server) {
-  sn_ws *ws = (sn_ws *) SN_MALLOC(sizeof *ws);
+static sn__ws *sn__ws_new(const sn_ws_opts *o, const sn_ws_callbacks *cb, int server) {
+  sn__ws *ws = (sn__ws *) SN_MALLOC(sizeof *ws);
   if (ws == NULL) return NULL;
   memset(ws, 0, sizeof *ws);
   if (o != NULL) ws->o = *o;
@@ -8681,10 +8711,10 @@ SNDEF int sn_ws_upgrade(sn_conn *c, const sn_request *req, const sn_ws_opts *o, 
   unsigned char raw[18];
   size_t n = 0;
   int hl;
-  sn_ws *ws;
+  sn__ws *ws;
   if (out != NULL) *out = NULL;
   if (c == NULL || req == NULL || cb == NULL) return SN_ERR_INVALID;
-  if (!sn__can_reply(c) || c->st.proto != &sn__http_proto || c->ws != NULL) return SN_ERR_STATE;
+  if (!sn__can_reply(c) || c->st.proto != &sn__http_proto || c->st.ws != NULL) return SN_ERR_STATE;
   if (o != NULL && o->protocol != NULL && (!sn__ws_proto_ok(o->protocol) || !sn_ws_offers(req, o->protocol)))
     return SN_ERR_INVALID;
   /* RFC 6455 4.2.1 */
@@ -8719,11 +8749,11 @@ SNDEF int sn_ws_upgrade(sn_conn *c, const sn_request *req, const sn_ws_opts *o, 
   }
   c->resp = SN__RESP_DONE;
   c->close_after = 0;
-  c->ws = ws;
+  c->st.ws = ws;
   ws->st = &c->st;
   ws->state = SN__WS_OPEN; /* sends work at once; the stream changes hands when the handler returns */
   ws->t_rx = ws->t_io = c->st.io.mgr->now;
-  if (out != NULL) *out = ws;
+  if (out != NULL) *out = sn__ws_h(ws);
   return SN_OK;
 }
 
@@ -8731,32 +8761,50 @@ SNDEF int sn_ws_upgrade(sn_conn *c, const sn_request *req, const sn_ws_opts *o, 
    did it): the request is over and the stream is the WebSocket's. What came
    after the request's head is already frames. */
 static void sn__ws_take(sn_conn *c) {
-  sn_ws *ws = c->ws;
+  sn__ws *ws = c->st.ws;
   size_t end = c->head_len < c->st.rx.len ? c->head_len : c->st.rx.len;
   c->rstate = SN__R_RESPOND; /* no handle reaches the request any more */
   c->app_holds = 0;
   sn__req_end(c, SN_OK);
-  if (c->state != SN__C_OPEN || c->ws == NULL) return;
+  if (c->state != SN__C_OPEN || c->st.ws == NULL) return;
   if (c->st.rx.len > end) memmove(c->st.rx.buf, c->st.rx.buf + end, c->st.rx.len - end);
   c->st.rx.len -= end;
   c->head_len = c->scan = c->body_len = c->body_end = 0;
-  c->req.header_count = 0;
   c->route = NULL;
   c->on_writable = NULL;
+  c->rq.ws = *ws; /* into the request's memory: an open socket costs what its connection costs */
+  SN_FREE(ws);
+  ws = c->st.ws = &c->rq.ws;
+  ws->inplace = 1;
   c->st.proto = &sn__ws_srv_proto;
   c->st.io.drained = 0;
   sn__ws_open(ws);
 }
 
-SNDEF int sn_ws_send(sn_ws *ws, int type, const void *data, size_t len) {
+/* A connection that goes before its upgrade's handler has returned (its
+   socket failed, the manager was destroyed meanwhile): on_close once, the
+   state freed. */
+static void sn__ws_forget(sn_conn *c) {
+  sn__ws *ws = c->st.ws;
+  if (ws == NULL || ws->inplace) return;
+  c->st.ws = NULL;
+  ws->state = SN__WS_ENDED;
+  if (ws->cb.on_close != NULL)
+    ws->cb.on_close(sn__ws_h(ws), c->why != SN_OK ? (int) c->why : (int) SN_ERR_CLOSED, SN_WS_NO_CLOSE,
+                    "the connection ended before the WebSocket opened", ws->cb.user);
+  SN_FREE(ws);
+}
+
+SNDEF int sn_ws_send(sn_ws *h, int type, const void *data, size_t len) {
+  sn__ws *ws = sn__ws_get(h);
   uint32_t u = 0;
-  if (ws == NULL || (type != SN_WS_TEXT && type != SN_WS_BINARY) || (data == NULL && len > 0)) return SN_ERR_INVALID;
-  if (ws->state != SN__WS_OPEN) return SN_ERR_STATE;
+  if (h == NULL || (type != SN_WS_TEXT && type != SN_WS_BINARY) || (data == NULL && len > 0)) return SN_ERR_INVALID;
+  if (ws == NULL || ws->state != SN__WS_OPEN) return SN_ERR_STATE;
   if (type == SN_WS_TEXT && (sn__utf8_step(&u, (const unsigned char *) data, len) != 0 || u != 0)) return SN_ERR_INVALID;
   return sn__ws_queue(ws, type, data, len, 1);
 }
 
-SNDEF int sn_ws_printf(sn_ws *ws, const char *fmt, ...) {
+SNDEF int sn_ws_printf(sn_ws *h, const char *fmt, ...) {
   char buf[1025];
   va_list ap;
   int n;
@@ -8765,16 +8813,17 @@ SNDEF int sn_ws_printf(sn_ws *ws, const char *fmt, ...) {
   va_end(ap);
   if (n < 0) return SN_ERR_INVALID;
   if ((size_t) n >= sizeof buf) return SN_ERR_TOO_BIG;
-  return sn_ws_send(ws, SN_WS_TEXT, buf, (size_t) n);
+  return sn_ws_send(h, SN_WS_TEXT, buf, (size_t) n);
 }
 
-SNDEF int sn_ws_close(sn_ws *ws, int code, const char *reason) {
+SNDEF int sn_ws_close(sn_ws *h, int code, const char *reason) {
+  sn__ws *ws = sn__ws_get(h);
   uint32_t u = 0;
-  if (ws == NULL || !sn__ws_code_ok(code)) return SN_ERR_INVALID;
+  if (h == NULL || !sn__ws_code_ok(code)) return SN_ERR_INVALID;
   if (reason != NULL &&
       (strlen(reason) > 123 || sn__utf8_step(&u, (const unsigned char *) reason, strlen(reason)) != 0 || u != 0))
     return SN_ERR_INVALID;
-  if (ws->state != SN__WS_OPEN) return SN_ERR_STATE;
+  if (ws == NULL || ws->state != SN__WS_OPEN) return SN_ERR_STATE;
   sn__ws_send_close(ws, code, reason);
   snprintf(ws->why, sizeof ws->why, "%s", reason != NULL && reason[0] ? reason : "closed by the application");
   ws->state = SN__WS_CLOSING;
@@ -8782,26 +8831,37 @@ SNDEF int sn_ws_close(sn_ws *ws, int code, const char *reason) {
   return SN_OK;
 }
 
-SNDEF void sn_ws_pause(sn_ws *ws) {
+SNDEF void sn_ws_pause(sn_ws *h) {
+  sn__ws *ws = sn__ws_get(h);
   if (ws != NULL) ws->paused = 1;
 }
-SNDEF void sn_ws_resume(sn_ws *ws) {
+SNDEF void sn_ws_resume(sn_ws *h) {
+  sn__ws *ws = sn__ws_get(h);
   if (ws != NULL && ws->paused) {
     ws->paused = 0;
     ws->more = 1; /* frames may wait in the buffer: no socket event will say so */
     ws->t_rx = sn_mgr_now_ms(ws->st->io.mgr);
   }
 }
-SNDEF size_t sn_ws_queued(const sn_ws *ws) { return sn__ws_pending(ws); }
-SNDEF sn_mgr *sn_ws_mgr(const sn_ws *ws) { return ws->st->io.mgr; }
-SNDEF void sn_ws_set_user(sn_ws *ws, void *user) { ws->cb.user = user; }
-SNDEF const char *sn_ws_protocol(const sn_ws *ws) { return ws->proto; }
+SNDEF size_t sn_ws_queued(const sn_ws *h) {
+  const sn__ws *ws = sn__ws_get(h);
+  return ws != NULL ? sn__ws_pending(ws) : 0;
+}
+SNDEF sn_mgr *sn_ws_mgr(const sn_ws *h) { return h != NULL ? ((const sn__stream *) (const void *) h)->io.mgr : NULL; }
+SNDEF void sn_ws_set_user(sn_ws *h, void *user) {
+  sn__ws *ws = sn__ws_get(h);
+  if (ws != NULL) ws->cb.user = user;
+}
+SNDEF const char *sn_ws_protocol(const sn_ws *h) {
+  const sn__ws *ws = sn__ws_get(h);
+  return ws != NULL ? ws->proto : "";
+}
 
 #if SN_ENABLE_CLIENT
 /* The client's side of the handshake: the 101 checked (RFC 6455 4.1: status,
    Upgrade, Connection, Accept, no extension, a subprotocol offered). Returns
    1 when it changed anything, 0 when it waits, -1 when the socket ended. */
-static int sn__ws_client_head(sn_ws *ws) {
+static int sn__ws_client_head(sn__ws *ws) {
   sn__stream *st = ws->st;
   sn_header hs[SN_MAX_HEADERS];
   char *b = st->rx.buf;
@@ -8874,12 +8934,12 @@ static void sn__wsc_on_connect(sn_client *cl, void *user) {
 }
 
 static void sn__wsc_on_close(sn_client *cl, int err, const char *why, void *user) {
-  sn_ws *ws = cl->ws;
+  sn__ws *ws = cl->st.ws;
   (void) user;
   if (ws == NULL) return; /* handed back: its end was reported */
-  cl->ws = NULL;
+  cl->st.ws = NULL;
   ws->state = SN__WS_ENDED;
-  if (ws->cb.on_close != NULL) ws->cb.on_close(ws, err != SN_OK ? err : SN_ERR_CLOSED, SN_WS_NO_CLOSE, why, ws->cb.user);
+  if (ws->cb.on_close != NULL) ws->cb.on_close(sn__ws_h(ws), err != SN_OK ? err : SN_ERR_CLOSED, SN_WS_NO_CLOSE, why, ws->cb.user);
   SN_FREE(ws);
 }
 
@@ -8892,7 +8952,7 @@ SNDEF int sn_ws_connect(sn_mgr *m, const char *url, const sn_ws_client_opts *o, 
   uint16_t port;
   int tls, r, n;
   size_t kl = 0, hl;
-  sn_ws *ws;
+  sn__ws *ws;
   sn_client *cl;
   sn_client_opts co;
   sn_client_callbacks ccb;
@@ -8941,17 +9001,17 @@ SNDEF int sn_ws_connect(sn_mgr *m, const char *url, const sn_ws_client_opts *o, 
   ccb.on_close = sn__wsc_on_close;
   ccb.user = ws;
   if ((r = sn_connect(m, host, port, &co, &ccb, &cl)) != SN_OK) return SN_FREE(ws), r;
-  cl->ws = ws;
+  cl->st.ws = ws;
   ws->st = &cl->st;
   ws->state = SN__WS_CONNECTING;
   ws->t_close = m->now + (o->connect_timeout_ms ? o->connect_timeout_ms : 30000);
   if ((r = sn_client_send(cl, head, hl)) != SN_OK) {
-    cl->ws = NULL;
+    cl->st.ws = NULL;
     SN_FREE(ws);
     sn__client_end(cl, r, "%s", "out of memory");
     return r;
   }
-  if (out != NULL) *out = ws;
+  if (out != NULL) *out = sn__ws_h(ws);
   return SN_OK;
 }
 #endif /* SN_ENABLE_CLIENT */
@@ -10096,7 +10156,7 @@ static void sn__peer_ip(const sn_conn *c, char out[48]) {
 /* The request's own origin, scheme://Host, equals Origin (default port
    left out of both). */
 static int sn__origin_is_own(const sn_conn *c, sn_str origin) {
-  sn_str host = sn__trim(sn_http_header(&c->req, "host"));
+  sn_str host = sn__trim(sn_http_header(&c->rq.req, "host"));
   const char *scheme = sn_conn_is_tls(c) ? "https://" : "http://";
   const char *dflt = sn_conn_is_tls(c) ? ":443" : ":80";
   size_t sl = strlen(scheme), dl = strlen(dflt);
@@ -10114,8 +10174,8 @@ static int sn__origin_is_own(const sn_conn *c, sn_str origin) {
 /* CSRF (step 2 of the guard): 0 when a browser says the request came from
    another origin. */
 static int sn__same_origin(const sn_conn *c) {
-  sn_str sfs = sn__trim(sn_http_header(&c->req, "sec-fetch-site"));
-  sn_str origin = sn_http_header(&c->req, "origin");
+  sn_str sfs = sn__trim(sn_http_header(&c->rq.req, "sec-fetch-site"));
+  sn_str origin = sn_http_header(&c->rq.req, "origin");
   if (sfs.ptr != NULL && !sn__ieq(sfs.ptr, sfs.len, "same-origin") && !sn__ieq(sfs.ptr, sfs.len, "none")) return 0;
   return origin.ptr == NULL || sn__origin_is_own(c, origin);
 }
@@ -10137,7 +10197,7 @@ static int sn__auth_refuse(sn_conn *c, int status, const char *headers, const ch
    browser answers with a dialog of its own, so the page sees the 401 and
    shows its login form instead of the browser asking first. */
 static void sn__challenge(const sn_conn *c, const char *realm, char *h, size_t cap) {
-  sn_str mode = sn__trim(sn_http_header(&c->req, "sec-fetch-mode"));
+  sn_str mode = sn__trim(sn_http_header(&c->rq.req, "sec-fetch-mode"));
   if (mode.ptr != NULL && !sn__eq(mode, "navigate")) snprintf(h, cap, "WWW-Authenticate: Form realm=\"%s\"\r\n", realm);
   else snprintf(h, cap, "WWW-Authenticate: Basic realm=\"%s\", charset=\"UTF-8\"\r\n", realm);
 }
@@ -10435,8 +10495,8 @@ static int sn__guard_finish(sn_conn *c, const sn_guard *g, const sn_user *u, int
     sn__challenge(c, a->o.realm, h, sizeof h);
     return sn__auth_refuse(c, 401, h, "credentials needed");
   }
-  if (how == SN_AUTH_SESSION && !sn__safe_method(&c->req) && sn_http_header(&c->req, "sec-fetch-site").ptr == NULL &&
-      sn_http_header(&c->req, "origin").ptr == NULL)
+  if (how == SN_AUTH_SESSION && !sn__safe_method(&c->rq.req) && sn_http_header(&c->rq.req, "sec-fetch-site").ptr == NULL &&
+      sn_http_header(&c->rq.req, "origin").ptr == NULL)
     return sn__auth_refuse(c, 403, NULL, "a session's request that changes state needs Origin or Sec-Fetch-Site (CSRF)");
   if (!sn__role_in(g->roles, u->role)) return sn__auth_refuse(c, 403, NULL, "your role may not use this");
   c->user = u;
@@ -10446,7 +10506,7 @@ static int sn__guard_finish(sn_conn *c, const sn_guard *g, const sn_user *u, int
 
 static int sn__guard(sn_conn *c, const sn_guard *g) {
   sn_auth *a = g->auth;
-  const sn_request *req = &c->req;
+  const sn_request *req = &c->rq.req;
   const sn_user *u = NULL;
   unsigned char id[16];
   sn_str authz;

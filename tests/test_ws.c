@@ -1008,6 +1008,84 @@ static void test_client(void) {
   CHECK_INT(sn_ws_connect(mgr, "ws://u@t/chat", &co, &cbs, NULL), SN_ERR_INVALID, "client: a URL with user info -> SN_ERR_INVALID");
 }
 
+
+/* ---- memory: an idle WebSocket against an idle keep-alive connection ------------------ */
+static void ka_handler(sn_conn *c, const sn_request *req, void *user) {
+  (void) req, (void) user;
+  sn_http_reply(c, 200, NULL, "ok\n", 3);
+}
+static struct {
+  sn_req_ref ref;
+  const sn_request *req;
+} later;
+static void defer_handler(sn_conn *c, const sn_request *req, void *user) {
+  (void) user;
+  later.ref = sn_http_defer(c);
+  later.req = req;
+}
+
+static void test_idle_memory(void) {
+  char head[2048];
+  long base, ka, ws;
+  int s, st;
+  wsframe f;
+  reset_app();
+  app.echo = 1;
+  if (start() != SN_OK) abort();
+  base = heap->live_bytes;
+  s = cl_new(0);
+  cl_puts(s, "GET /ka HTTP/1.1\r\nHost: t\r\n\r\n");
+  pump();
+  st = take_head(s, head, sizeof head);
+  advance(SN_IDLE_RELEASE_MS + 500, 100);
+  ka = heap->live_bytes - base;
+  CHECK(st == 200 && !srv_closed(s), "memory: a keep-alive connection answered and idle");
+  sn_mem_peer_close(&net, s);
+  advance(2000, 100);
+  CHECK(heap->live_bytes == base, "memory: the keep-alive connection's bytes are all back once it closed");
+  s = ws_open(0, NULL);
+  if (s < 0) {
+    stop("memory");
+    return;
+  }
+  advance(SN_IDLE_RELEASE_MS + 500, 100);
+  ws = heap->live_bytes - base;
+  test_report(ws <= ka, "memory: an idle WebSocket holds no more heap than an idle keep-alive connection",
+              "WebSocket %ld B, keep-alive %ld B (sn_ws_size %lu)", ws, ka, (unsigned long) sn_ws_size());
+  if (verbose) printf("# idle: keep-alive %ld B, WebSocket %ld B\n", ka, ws);
+  send_frame(s, 1, 1, "still here", 10);
+  pump();
+  CHECK(next_frame(s, &f) && f.op == 1 && f.len == 10 && memcmp(f.data, "still here", 10) == 0 && app.messages == 1,
+        "memory: the idle WebSocket (its state in the request's memory) still echoes");
+  CHECK(sn_ws_close(app.ws, 1000, "bye") == SN_OK, "memory: sn_ws_close on the idle socket");
+  pump();
+  CHECK(next_frame(s, &f) && close_code_of(&f) == 1000, "memory: our close frame goes out");
+  send_frame(s, 1, 8, "\x03\xe8", 2);
+  pump();
+  CHECK(app.closes == 1 && app.close_err == SN_OK && app.close_code == 1000, "memory: the close handshake completes");
+  advance(2000, 100);
+  CHECK(heap->live_bytes == base, "memory: after the close, every byte is back");
+  stop("memory");
+
+  /* an upgrade from a deferred request, and the manager destroyed before the
+     loop hands the stream over: on_close once, nothing leaks */
+  reset_app();
+  memset(&later, 0, sizeof later);
+  if (start() != SN_OK) abort();
+  s = cl_new(0);
+  cl_puts(s, "GET /later HTTP/1.1\r\nHost: t\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+             "Sec-WebSocket-Key: " SAMPLE_KEY "\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  pump();
+  {
+    sn_conn *c = NULL;
+    CHECK(sn_req_conn(later.ref, &c) == SN_OK && c != NULL, "deferred upgrade: the request waits");
+    if (c != NULL) app.upgrade_r = sn_ws_upgrade(c, later.req, NULL, &cbs, &app.ws);
+  }
+  CHECK(app.upgrade_r == SN_OK && app.ws != NULL, "deferred upgrade: sn_ws_upgrade from outside the handler");
+  stop("deferred upgrade, destroyed before it was taken");
+  CHECK(app.opens == 0 && app.closes == 1, "deferred upgrade, destroyed at once: on_close once, never on_open");
+}
+
 int main(int argc, char **argv) {
   verbose = argc > 1 && strcmp(argv[1], "-v") == 0;
   heap = sn_mem_heap_get();
@@ -1015,6 +1093,8 @@ int main(int argc, char **argv) {
   sn_router_init(&router);
   sn_router_add(&router, "*", "/ws", ws_handler, NULL);
   sn_router_add(&router, "GET", "/events", sse_handler, NULL);
+  sn_router_add(&router, "GET", "/ka", ka_handler, NULL);
+  sn_router_add(&router, "GET", "/later", defer_handler, NULL);
   memset(msg, 'm', sizeof msg);
 
   test_upgrade();
@@ -1027,6 +1107,7 @@ int main(int argc, char **argv) {
   test_proto_errors();
   test_sse();
   test_client();
+  test_idle_memory();
   test_alloc_failures(0);
   test_alloc_failures(1);
   sn_mem_clear(&net);
