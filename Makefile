@@ -73,7 +73,7 @@ UNIT := test_http_parser test_chunked test_router test_faults test_tls_setup tes
 CERTS := build/certs
 HTTPS_PORT ?= 8443
 
-.PHONY: help deps examples demo certs test unit integration check-build clean mbedtls3 lwip test-lwip size heap fuzz bench bench-ws soak abuse
+.PHONY: help deps examples demo certs test test-bins unit integration check-build clean mbedtls3 lwip test-lwip size heap fuzz bench bench-ws soak abuse
 
 help:
 	@echo "securenet targets:"
@@ -353,9 +353,18 @@ test-qemu: $(QEMU_ELF) $(QEMU_LM3S_ELF) certs
 	exit $$st
 
 # tests/run.sh picks the suites that run once, in one mbedTLS pass, by MBEDTLS_MAJOR.
-test: $(TEST_QEMU) $(TEST_QEMU_LM3S) $(LWIP_BINS) $(BUILD)/dns_probe $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/sn_wscat $(BUILD)/asan/sn_wscat $(BUILD)/demo_static.h $(BUILD)/sn_demo $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) $(addprefix $(BUILD)/asan/,$(UNIT)) certs
+# What the suites run is built first, one job per CPU (TEST_JOBS), after the
+# downloads, which run one at a time (they share build/apt-trixie).
+TEST_JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+TEST_BINS := $(TEST_QEMU) $(TEST_QEMU_LM3S) $(LWIP_BINS) $(BUILD)/dns_probe $(BUILD)/sn_tlscat $(BUILD)/asan/sn_tlscat \
+  $(BUILD)/sn_fetch $(BUILD)/asan/sn_fetch $(BUILD)/sn_wscat $(BUILD)/asan/sn_wscat $(BUILD)/demo_static.h $(BUILD)/sn_demo \
+  $(BUILD)/asan/sn_demo $(BUILD)/sn_sendmail $(BUILD)/asan/sn_sendmail $(addprefix $(BUILD)/,$(UNIT)) \
+  $(addprefix $(BUILD)/asan/,$(UNIT))
+test: $(MBED_DEP) $(LWIP_FETCHED) certs
+	$(MAKE) --no-print-directory -j$(TEST_JOBS) test-bins
 	MBEDTLS_MAJOR=$(MBEDTLS_MAJOR) MBED_CFLAGS="$(MBED_CFLAGS)" MBED_LIBS="$(MBED_LIBS)" LWIP_DIR=$(LWIP_DIR) \
 	  SN_MPS2_ELF="$(TEST_QEMU)" SN_LM3S_ELF="$(TEST_QEMU_LM3S)" SN_CERTS=$(CERTS) tests/run.sh $(BUILD)
+test-bins: $(TEST_BINS)
 
 # The lwIP port's suite alone (root, for its network namespace).
 test-lwip: $(LWIP_BINS) certs

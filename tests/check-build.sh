@@ -19,13 +19,35 @@ printf '#define SECURENET_IMPLEMENTATION\n#include "securenet.h"\n#include "secu
 cp "$tmp/decl.c" "$tmp/decl.cpp"
 cp "$tmp/impl.c" "$tmp/impl.cpp"
 W="-Wall -Wextra -Werror -pedantic"
-check() { # name, command...
-  local name=$1; shift
-  if out=$("$@" 2>&1); then
-    echo "ok - builds cleanly: $name"; pass=$((pass + 1))
-  else
-    echo "not ok - builds cleanly: $name"; echo "$out" | head -n 20; fail=$((fail + 1))
-  fi
+# check NAME COMMAND...: COMMAND in the background, one per CPU at a time (an
+# object file it writes directly in $tmp gets a name of its own); check_flush
+# waits for them and prints their lines in order
+ncpu=$(nproc 2>/dev/null || echo 1)
+mkdir -p "$tmp/chk"
+names=() running=0
+check() {
+  local k=${#names[@]} a args=()
+  names+=("$1"); shift
+  for a in "$@"; do
+    case $a in "$tmp"/*/*) ;; "$tmp"/*.o) a=$tmp/chk/$k.o ;; esac
+    args+=("$a")
+  done
+  { "${args[@]}" >"$tmp/chk/$k.out" 2>&1; echo $? >"$tmp/chk/$k.rc"; } &
+  running=$((running + 1))
+  if [ "$running" -ge "$ncpu" ]; then wait -n; running=$((running - 1)); fi
+}
+check_flush() {
+  local k
+  wait; running=0
+  for k in "${!names[@]}"; do
+    [ -f "$tmp/chk/$k.rc" ] || continue
+    if [ "$(cat "$tmp/chk/$k.rc")" = 0 ]; then
+      echo "ok - builds cleanly: ${names[$k]}"; pass=$((pass + 1))
+    else
+      echo "not ok - builds cleanly: ${names[$k]}"; head -n 20 "$tmp/chk/$k.out"; fail=$((fail + 1))
+    fi
+    rm -f "$tmp/chk/$k.rc"
+  done
 }
 for cc in gcc clang; do
   command -v $cc >/dev/null || continue
@@ -49,6 +71,7 @@ done
 off="-DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSN_ENABLE_PLAIN_HTTP=0 -DSN_ENABLE_LOG=0 -DSN_ENABLE_MULTIPART=0 -DSN_ENABLE_OTA=0 -DSN_ENABLE_AUTH=0 -DSN_ENABLE_WEBSOCKET=0 -DSN_ENABLE_SSE=0"
 check "gcc every optional feature off (tests/feature_off.c)" gcc -std=c99 $W $mbed $off -I. tests/feature_off.c \
   -o "$tmp/feature_off" $MBED_LIBS -pthread
+check_flush
 if [ -x "$tmp/feature_off" ]; then
   if out=$("$tmp/feature_off" 2>&1); then
     echo "ok - runs with every optional feature off"; pass=$((pass + 1))
@@ -101,6 +124,7 @@ for cxx in g++ clang++; do
   check "$cxx C++11 securenet_port_mem.h declarations" $cxx -std=c++11 $W $mbed -I. -c "$tmp/mem_decl.cpp" -o "$tmp/d.o"
   check "$cxx C++11 securenet_port_mem.h implementation" $cxx -std=c++11 $W $mbed -I. -c "$tmp/mem_impl.cpp" -o "$tmp/i.o"
 done
+check_flush
 # Cortex-M4, -Os: the implementation without a port (a port is the MCU's own).
 if command -v arm-none-eabi-gcc >/dev/null; then
   printf '#define SECURENET_IMPLEMENTATION\n#include "securenet.h"\n' > "$tmp/mcu.c"
@@ -124,14 +148,27 @@ lwip=${LWIP_DIR:-build/lwip}
 if command -v arm-none-eabi-gcc >/dev/null && [ -f "$lwip/src/core/tcp.c" ]; then
   cm4=(arm-none-eabi-gcc -mcpu=cortex-m4 -mthumb -Os -ffunction-sections -fdata-sections)
   mkdir -p "$tmp/cm4"
+  # cm4_each PREFIX FLAGS -- FILE...: each FILE compiled with "${cm4[@]}" FLAGS into $tmp/cm4/PREFIX_NAME.o,
+  # one per CPU at a time; 1 if any failed (their messages on stderr)
+  ncpu=$(nproc 2>/dev/null || echo 1)
+  cm4_each() {
+    local prefix=$1 flags=() f rc=0 n=0; shift
+    while [ "$1" != "--" ]; do flags+=("$1"); shift; done; shift
+    for f in "$@"; do
+      "${cm4[@]}" "${flags[@]}" -c "$f" -o "$tmp/cm4/${prefix}_$(basename "$f" .c).o" &
+      n=$((n + 1))
+      if [ "$n" -ge "$ncpu" ]; then wait -n || rc=1; n=$((n - 1)); fi
+    done
+    while [ "$n" -gt 0 ]; do wait -n || rc=1; n=$((n - 1)); done
+    return $rc
+  }
   lw_ok=0
-  for f in "$lwip"/src/core/*.c "$lwip"/src/core/ipv4/*.c "$lwip"/src/netif/ethernet.c; do
-    "${cm4[@]}" -std=c99 -Wall -Werror -Iexamples/lwip -I"$lwip/src/include" -c "$f" -o "$tmp/cm4/lwip_$(basename "$f" .c).o" ||
-      lw_ok=1
-  done
+  cm4_each lwip -std=c99 -Wall -Werror -Iexamples/lwip -I"$lwip/src/include" -- \
+    "$lwip"/src/core/*.c "$lwip"/src/core/ipv4/*.c "$lwip"/src/netif/ethernet.c || lw_ok=1
   check "arm-none-eabi-gcc Cortex-M4 -Os -Werror: lwIP's sources with examples/lwip/lwipopts.h" test $lw_ok = 0
   check "arm-none-eabi-gcc Cortex-M4 -Os -Werror: securenet + securenet_port_lwip.h" "${cm4[@]}" -std=c99 $W -I. -Iconfigs \
     "${arm_mbed[@]}" -Iexamples/lwip -I"$lwip/src/include" -c tests/lwip_cm4.c -o "$tmp/cm4/app.o"
+  check_flush
   # What the port refuses to build without, each stopping with its #error and the fix in words.
   refuses() { # name, message, extra flags...
     local name=$1 msg=$2 out; shift 2
@@ -150,15 +187,17 @@ if command -v arm-none-eabi-gcc >/dev/null && [ -f "$lwip/src/core/tcp.c" ]; the
   mbed_src=$(ls -d build/apt-trixie/src/mbedtls-3.6.*/library 2>/dev/null | head -n 1)
   if [ -n "$mbed" ] && [ -n "$mbed_src" ]; then
     mb_ok=0
-    for f in "$mbed_src"/*.c; do
-      "${cm4[@]}" -std=c99 -Werror $mbed -I"$mbed_src" -Iconfigs '-DMBEDTLS_USER_CONFIG_FILE="mbedtls3_cm4_check.h"' \
-        -c "$f" -o "$tmp/cm4/mbed_$(basename "$f" .c).o" || mb_ok=1
-    done
+    # shellcheck disable=SC2086
+    cm4_each mbed -std=c99 -Werror $mbed -I"$mbed_src" -Iconfigs '-DMBEDTLS_USER_CONFIG_FILE="mbedtls3_cm4_check.h"' -- \
+      "$mbed_src"/*.c || mb_ok=1
     check "arm-none-eabi-gcc Cortex-M4 -Os -Werror: mbedTLS 3.6's sources" test $mb_ok = 0
+    check_flush
     check "Cortex-M4 image links (securenet + lwIP port + lwIP + mbedTLS, newlib-nano)" "${cm4[@]}" -Wl,--gc-sections \
       --specs=nano.specs --specs=nosys.specs "$tmp"/cm4/*.o -o "$tmp/cm4/lwip_cm4.elf"
+    check_flush
     [ -f "$tmp/cm4/lwip_cm4.elf" ] && arm-none-eabi-size "$tmp/cm4/lwip_cm4.elf" | sed 's/^/# /'
   fi
 fi
+check_flush
 echo "check-build: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

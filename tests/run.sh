@@ -5,10 +5,15 @@
 # and also counts a suite that crashes or exits non-zero without a "not ok".
 # Environment (make test sets them):
 #   MBEDTLS_MAJOR  3 or 2: the mbedTLS BUILD_DIR was built with (default: what
-#                  BUILD_DIR/.mbedtls says, else 3). Some suites run in one
-#                  pass only, to keep CI's two passes within its time: the
-#                  testssl audit and the QEMU firmware with 3, the abuse suite
-#                  and the lwIP port under ASan/UBSan with 2.
+#                  BUILD_DIR/.mbedtls says, else 3). The 3.6 pass runs every
+#                  suite; the 2.28 pass, to keep CI's two passes within its
+#                  time, runs what differs by mbedTLS once: check-build, the
+#                  unit tests, the fuzz targets that reach mbedTLS, and each
+#                  integration suite under ASan/UBSan only (no release or
+#                  valgrind twin). Some run in one pass only: the testssl
+#                  audit, the browsers, the QEMU firmware and the valgrind
+#                  suites with 3; the abuse suite and the lwIP port under
+#                  ASan/UBSan with 2.
 #   MBED_CFLAGS, MBED_LIBS  how to compile against that mbedTLS (check-build,
 #                  fuzz regressions; empty: the system's)
 #   SN_MPS2_ELF    the QEMU firmware to boot (default with 3: build/sn_mps2.elf
@@ -30,6 +35,8 @@ echo "# mbedTLS $major ($(sed 's/:.*//' "$build/.mbedtls" 2>/dev/null || echo "$
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 pass=0 fail=0
+# rel: the release build's run of a suite that also runs under ASan/UBSan (the 3.6 pass only)
+rel() { [ "$major" = 3 ]; }
 
 run_suite() { # name, command...
   local name=$1 t0=$SECONDS; shift
@@ -60,38 +67,39 @@ if [ "$unit_only" -eq 0 ]; then
     run_suite "test_faults (valgrind)" valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9 "$build/test_faults"
   fi
   # every committed fuzz input and regression, replayed once (tests/fuzz/README.md)
-  run_suite "fuzz regressions" env BUILD="$build" tests/fuzz/run.sh --regress "$build"
+  # (the 2.28 pass: the targets whose code calls mbedTLS, TLS records, SMTP's STARTTLS, base64
+  # and PBKDF2, SHA-1 and base64; the parsers are the same with either)
+  ft=${FUZZ_TARGETS:-}
+  if [ "$major" = 2 ] && [ -z "$ft" ]; then ft="server smtp auth ws"; fi
+  run_suite "fuzz regressions" env BUILD="$build" ${ft:+"FUZZ_TARGETS=$ft"} tests/fuzz/run.sh --regress "$build"
   # tools/sn-sign: keys, the image layout read back with od, 150 signatures, every refusal of verify
   # (a shell tool on openssl: once, in the 3.6 pass)
   if [ "$major" = 3 ]; then run_suite "sn-sign" tests/sign_tool.sh; fi
   # tools/sn-passwd: lines against openssl's PBKDF2, every refusal, --check, --header compiled and printed back
   # (a Python tool: once, in the 3.6 pass)
   if [ "$major" = 3 ]; then run_suite "sn-passwd" tests/passwd_tool.sh; fi
-  run_suite "integration" env SN_DEMO="$build/sn_demo" tests/integration.sh
+  rel && run_suite "integration" env SN_DEMO="$build/sn_demo" tests/integration.sh
   run_suite "integration (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/integration.sh
   # WebSocket protocol abuse (tests/ws_abuse.sh): hand-built frames against /ws over TLS, each with the
   # close code RFC 6455 requires, the connection's end and service afterwards; 10000-frame messages, a
-  # ping flood and a client that never reads; heap_bytes back to its baseline (8-11 s). Under ASan/UBSan
-  # in the 2.28 pass only (11 s; the WebSocket code is the same with either mbedTLS), for CI's time
-  run_suite "WebSocket abuse" env SN_DEMO="$build/sn_demo" tests/ws_abuse.sh
+  # ping flood and a client that never reads; heap_bytes back to its baseline (8-11 s). The release
+  # build in the 3.6 pass, ASan/UBSan in the 2.28 pass (the WebSocket code is the same with either)
+  rel && run_suite "WebSocket abuse" env SN_DEMO="$build/sn_demo" tests/ws_abuse.sh
   if [ "$major" = 2 ]; then
     run_suite "WebSocket abuse (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/ws_abuse.sh
   fi
   # WebSocket and SSE with real clients (tests/ws.sh): Python's websockets, Node's ws, curl -N (4 s each)
-  run_suite "ws" env SN_DEMO="$build/sn_demo" tests/ws.sh
-  # (under ASan/UBSan in the 3.6 pass only, for CI's time: the WebSocket code is the same with either)
-  if [ "$major" = 3 ]; then
-    run_suite "ws (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/ws.sh
-  fi
+  rel && run_suite "ws" env SN_DEMO="$build/sn_demo" tests/ws.sh
+  run_suite "ws (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/ws.sh
   # requests that outlive a handler call (tests/lifecycle.sh): streamed uploads of 1 GiB with a flat heap,
   # 100-continue, aborts, backpressure, deferred and late replies, the worker thread. Under ASan
   # 256 MiB per upload (mbedTLS itself is not instrumented, so it runs near full speed; 20 s), under
   # valgrind 32 MiB (3.5 MB/s there; 40 s)
-  run_suite "lifecycle" env SN_DEMO="$build/sn_demo" tests/lifecycle.sh
+  rel && run_suite "lifecycle" env SN_DEMO="$build/sn_demo" tests/lifecycle.sh
   run_suite "lifecycle (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" SN_UPLOAD_MB=256 ASAN_OPTIONS=detect_leaks=1 tests/lifecycle.sh
   # signed firmware updates (tests/ota.sh): uploads accepted byte for byte, every refusal leaving the
   # slot as it was, truncation, 409, 413, kill -9; 5 s plain, 4 MiB images under ASan
-  run_suite "firmware update" env SN_DEMO="$build/sn_demo" tests/ota.sh
+  rel && run_suite "firmware update" env SN_DEMO="$build/sn_demo" tests/ota.sh
   run_suite "firmware update (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" SN_OTA_BIG_MB=4 ASAN_OPTIONS=detect_leaks=1 tests/ota.sh
   # logging in (tests/auth.sh): open routes, 401/303, Basic over TLS only, form sessions and their
   # table, CSRF, the throttle against 200 wrong passwords (another address logs in meanwhile), the
@@ -123,13 +131,13 @@ if [ "$unit_only" -eq 0 ]; then
   if [ "$major" = 2 ]; then
     run_suite "abuse (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/abuse.sh
   fi
-  run_suite "mail" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_quick.sh
+  rel && run_suite "mail" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_quick.sh
   run_suite "mail (ASan/UBSan)" env SN_SENDMAIL="$build/asan/sn_sendmail" ASAN_OPTIONS=detect_leaks=1 tests/smtp_quick.sh
   # a scripted hostile SMTP server (tests/smtp/hostile.py): split and endless replies, wrong names, drops after the dot
-  run_suite "mail faults" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_faults.sh
+  rel && run_suite "mail faults" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_faults.sh
   run_suite "mail faults (ASan/UBSan)" env SN_SENDMAIL="$build/asan/sn_sendmail" ASAN_OPTIONS=detect_leaks=1 tests/smtp_faults.sh
   # client connections (sn_connect) through sn_tlscat against s_server, sn_demo and misbehaving peers
-  run_suite "client connections" env SN_TLSCAT="$build/sn_tlscat" SN_DEMO="$build/sn_demo" tests/client_integration.sh
+  rel && run_suite "client connections" env SN_TLSCAT="$build/sn_tlscat" SN_DEMO="$build/sn_demo" tests/client_integration.sh
   run_suite "client connections (ASan/UBSan)" env SN_TLSCAT="$build/asan/sn_tlscat" SN_DEMO="$build/sn_demo" \
     ASAN_OPTIONS=detect_leaks=1 tests/client_integration.sh
   # WebSocket client (sn_ws_connect) through sn_wscat against python websockets, sn_demo's /ws, wrong upgrades, a KeyUpdate
@@ -141,7 +149,7 @@ if [ "$unit_only" -eq 0 ]; then
       ASAN_OPTIONS=detect_leaks=1 tests/wscat.sh
   fi
   # the HTTP client (sn_http_request) through sn_fetch against sn_demo, a private nginx and misbehaving peers
-  run_suite "HTTP client" env SN_FETCH="$build/sn_fetch" SN_DEMO="$build/sn_demo" tests/fetch_integration.sh
+  rel && run_suite "HTTP client" env SN_FETCH="$build/sn_fetch" SN_DEMO="$build/sn_demo" tests/fetch_integration.sh
   run_suite "HTTP client (ASan/UBSan)" env SN_FETCH="$build/asan/sn_fetch" SN_DEMO="$build/sn_demo" \
     ASAN_OPTIONS=detect_leaks=1 tests/fetch_integration.sh
   # a name server that answers after 3 s, in a network namespace: HTTPS on the same manager is
@@ -151,7 +159,7 @@ if [ "$unit_only" -eq 0 ]; then
     run_suite "DNS: a slow name server" env SN_DNS_PROBE="$build/dns_probe" tests/dns_integration.sh
   fi
   # aiosmtpd with every feature and fault, and a private Postfix instance (tests/smtp/README.md)
-  run_suite "mail servers" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_integration.sh
+  rel && run_suite "mail servers" env SN_SENDMAIL="$build/sn_sendmail" tests/smtp_integration.sh
   run_suite "mail servers (ASan/UBSan)" env SN_SENDMAIL="$build/asan/sn_sendmail" ASAN_OPTIONS=detect_leaks=1 tests/smtp_integration.sh
   # the Cortex-M4 firmware (examples/qemu-mps2) under QEMU's mps2-an386, driven from the host
   # (its own mbedTLS 3.6 for Cortex-M: once, in the 3.6 pass; make test has just built it)
@@ -165,21 +173,23 @@ if [ "$unit_only" -eq 0 ]; then
     run_suite "QEMU lm3s6965evb firmware (64 KiB RAM)" env SN_LM3S_ELF="$elf" SN_CERTS="${SN_CERTS:-build/certs}" tests/qemu_lm3s.sh
   fi
   # securenet_port_lwip.h on a real lwIP stack behind TAP devices (tests/lwip_integration.sh):
-  # bare metal (NO_SYS=1) and RTOS mode (NO_SYS=0, core locking), each also under ASan/UBSan
+  # bare metal (NO_SYS=1) and RTOS mode (NO_SYS=0, core locking): the release builds with 3.6, under
+  # ASan/UBSan with 2.28
   if [ -x "$build/sn_demo_lwip" ]; then
-    run_suite "lwIP port" env SN_DEMO="$build/sn_demo" SN_FETCH_LWIP="$build/sn_fetch_lwip" SN_DEMO_LWIP="$build/sn_demo_lwip" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip" tests/lwip_integration.sh
+    rel && run_suite "lwIP port" env SN_DEMO="$build/sn_demo" SN_FETCH_LWIP="$build/sn_fetch_lwip" SN_DEMO_LWIP="$build/sn_demo_lwip" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip" tests/lwip_integration.sh
     if [ "$major" = 2 ]; then # the sanitizer runs once, with mbedTLS 2.28 (the port's code is the same)
     run_suite "lwIP port (ASan/UBSan)" env SN_DEMO="$build/sn_demo" SN_FETCH_LWIP="$build/sn_fetch_lwip" SN_DEMO_LWIP="$build/asan/sn_demo_lwip" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip" \
       ASAN_OPTIONS=detect_leaks=1 tests/lwip_integration.sh
     fi
-    run_suite "lwIP port, RTOS mode" env SN_DEMO="$build/sn_demo" SN_FETCH_LWIP="$build/sn_fetch_lwip" SN_DEMO_LWIP="$build/sn_demo_lwip_rtos" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip_rtos" \
+    rel && run_suite "lwIP port, RTOS mode" env SN_DEMO="$build/sn_demo" SN_FETCH_LWIP="$build/sn_fetch_lwip" SN_DEMO_LWIP="$build/sn_demo_lwip_rtos" SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip_rtos" \
       tests/lwip_integration.sh
     if [ "$major" = 2 ]; then
     run_suite "lwIP port, RTOS mode (ASan/UBSan)" env SN_DEMO="$build/sn_demo" SN_FETCH_LWIP="$build/sn_fetch_lwip" SN_DEMO_LWIP="$build/asan/sn_demo_lwip_rtos" \
       SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip_rtos" ASAN_OPTIONS=detect_leaks=1 tests/lwip_integration.sh
     fi
   fi
-  if command -v valgrind >/dev/null; then
+  # under valgrind (uninitialised reads, leaks; the 3.6 pass only: ASan/UBSan runs them in both)
+  if rel && command -v valgrind >/dev/null; then
     run_suite "mail (valgrind)" env SN_SENDMAIL="$build/sn_sendmail" \
       SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/smtp_quick.sh
     run_suite "HTTP client (valgrind)" env SN_FETCH="$build/sn_fetch" SN_DEMO="$build/sn_demo" \

@@ -67,14 +67,29 @@ have_libfuzzer() {
   return $rc
 }
 
-# build TARGET: BUILD/fuzz/fuzz_TARGET, libFuzzer or (regress mode only) the replay driver
+# build TARGET: BUILD/fuzz/fuzz_TARGET, libFuzzer or (regress mode only) the replay driver;
+# kept when it was built by the same command and no source is newer (make test's replay
+# and make fuzz share their binaries: CI builds each once)
 build_target() {
-  local t=$1 bin=$out/fuzz_$1
+  local t=$1 bin=$out/fuzz_$1 cmd newer
   if [ "$engine" = libfuzzer ]; then
-    "$CLANG" $WARN -O1 -g -fsanitize=fuzzer $SAN $MBED_CFLAGS $INC "tests/fuzz/fuzz_$t.c" -o "$bin" $MBED_LIBS
+    cmd="$CLANG $WARN -O1 -g -fsanitize=fuzzer $SAN $MBED_CFLAGS $INC tests/fuzz/fuzz_$t.c -o $bin $MBED_LIBS"
   else
-    "$REPLAY_CC" $WARN -O1 -g $SAN $MBED_CFLAGS $INC "tests/fuzz/fuzz_$t.c" tests/fuzz/replay_main.c -o "$bin" $MBED_LIBS
+    cmd="$REPLAY_CC $WARN -O1 -g $SAN $MBED_CFLAGS $INC tests/fuzz/fuzz_$t.c tests/fuzz/replay_main.c -o $bin $MBED_LIBS"
   fi
+  if [ -x "$bin" ] && [ "$(cat "$bin.cmd" 2>/dev/null)" = "$cmd" ]; then
+    # shellcheck disable=SC2086
+    newer=$(find securenet*.h configs tests/fuzz/*.h "tests/fuzz/fuzz_$t.c" tests/fuzz/replay_main.c examples/common "$build/demo_static.h" \
+      $(for w in $MBED_LIBS $MBED_CFLAGS; do case $w in -I*) echo "${w#-I}" ;; -*) ;; *) echo "$w" ;; esac; done) \
+      -newer "$bin" -print -quit 2>/dev/null)
+    if [ -z "$newer" ]; then
+      echo "   fuzz_$t: up to date"
+      return 0
+    fi
+  fi
+  rm -f "$bin" "$bin.cmd"
+  # shellcheck disable=SC2086
+  $cmd && echo "$cmd" >"$bin.cmd"
 }
 
 inputs_of() { # the committed inputs of a target, one per line
@@ -100,10 +115,39 @@ status=0
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
+# FUZZ_PARALLEL targets at a time (built, or fuzzed each with its own CPU); their
+# reports are printed in the targets' order once a batch has ended
+ncpu=$(nproc 2>/dev/null || echo 1)
+par=${FUZZ_PARALLEL:-$([ "$ncpu" -ge 2 ] && echo 2 || echo 1)}
+case $par in ''|*[!0-9]*|0) par=1 ;; esac
+# in_batches FUNCTION: runs FUNCTION TARGET for every target, par at a time,
+# each one's output into $out/batch_<target>.out, printed in order; 1 if any failed
+in_batches() {
+  local fn=$1 t rc=0 batch=() pids=() i
+  for t in $targets ""; do
+    if [ -n "$t" ]; then
+      batch+=("$t")
+      "$fn" "$t" >"$out/batch_$t.out" 2>&1 &
+      pids+=($!)
+    fi
+    if [ ${#batch[@]} -eq "$par" ] || { [ -z "$t" ] && [ ${#batch[@]} -gt 0 ]; }; then
+      for i in "${!batch[@]}"; do
+        wait "${pids[$i]}" || rc=1
+        cat "$out/batch_${batch[$i]}.out"
+      done
+      batch=() pids=()
+    fi
+  done
+  return $rc
+}
+build_one() { echo "== fuzz_$1: building"; build_target "$1"; }
+
 if [ "$mode" = regress ]; then
+  in_batches build_one >/dev/null 2>"$out/build.err"
   for t in $targets; do
-    if ! build_target "$t"; then
+    if [ ! -x "$out/fuzz_$t" ] || [ ! -f "$out/fuzz_$t.cmd" ]; then
       echo "not ok - fuzz $t: does not build"
+      grep -v '^   fuzz_' "$out/batch_$t.out" 2>/dev/null | head -20
       status=1
       continue
     fi
@@ -156,32 +200,6 @@ if [ "$mode" = regress ]; then
   exit $status
 fi
 
-# fuzzing: FUZZ_PARALLEL targets at a time, each with its own CPU; their
-# reports are printed in the targets' order once a batch has ended
-ncpu=$(nproc 2>/dev/null || echo 1)
-par=${FUZZ_PARALLEL:-$([ "$ncpu" -ge 2 ] && echo 2 || echo 1)}
-case $par in ''|*[!0-9]*|0) par=1 ;; esac
-# in_batches FUNCTION: runs FUNCTION TARGET for every target, par at a time,
-# each one's output into $out/batch_<target>.out, printed in order; 1 if any failed
-in_batches() {
-  local fn=$1 t rc=0 batch=() pids=() i
-  for t in $targets ""; do
-    if [ -n "$t" ]; then
-      batch+=("$t")
-      "$fn" "$t" >"$out/batch_$t.out" 2>&1 &
-      pids+=($!)
-    fi
-    if [ ${#batch[@]} -eq "$par" ] || { [ -z "$t" ] && [ ${#batch[@]} -gt 0 ]; }; then
-      for i in "${!batch[@]}"; do
-        wait "${pids[$i]}" || rc=1
-        cat "$out/batch_${batch[$i]}.out"
-      done
-      batch=() pids=()
-    fi
-  done
-  return $rc
-}
-build_one() { echo "== fuzz_$1: building"; build_target "$1"; }
 in_batches build_one || exit 1
 fuzz_one() {
   local t=$1 work crashes log before after rc repro status=0
