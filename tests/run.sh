@@ -33,7 +33,6 @@ case $major in
 esac
 echo "# mbedTLS $major ($(sed 's/:.*//' "$build/.mbedtls" 2>/dev/null || echo "${MBED_CFLAGS:-system headers}")), binaries in $build"
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
 pass=0 fail=0
 # rel: the release build's run of a suite that also runs under ASan/UBSan (the 3.6 pass only)
 rel() { [ "$major" = 3 ]; }
@@ -42,16 +41,41 @@ run_suite() { # name, command...
   local name=$1 t0=$SECONDS; shift
   echo "== $name"
   "$@" 2>&1 | tee "$log"
-  local rc=${PIPESTATUS[0]}
-  echo "# $name: $((SECONDS - t0)) s (at $SECONDS s)"
-  local p f
-  p=$(grep -c '^ok ' "$log")
-  f=$(grep -c '^not ok ' "$log")
+  count_suite "$name" "${PIPESTATUS[0]}" "$log" $((SECONDS - t0))
+}
+count_suite() { # name, exit status, its output, seconds
+  local name=$1 rc=$2 p f
+  echo "# $name: $4 s (at $SECONDS s)"
+  p=$(grep -c '^ok ' "$3")
+  f=$(grep -c '^not ok ' "$3")
   if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
     echo "not ok - $name exited with status $rc"
     f=1
   fi
   pass=$((pass + p)); fail=$((fail + f))
+}
+# two_at_once NAME COMMAND...: suites run two at a time (the valgrind ones: each
+# a single-threaded process mostly, and their ports in blocks of their own);
+# two_at_once_end waits for them and shows each one's output whole, in order
+pool=() pool_dir=$(mktemp -d) pool_running=0
+trap 'rm -f "$log"; rm -rf "$pool_dir"' EXIT
+two_at_once() {
+  local k=${#pool[@]} name=$1; shift
+  pool+=("$name")
+  { t0=$SECONDS; "$@" >"$pool_dir/$k.out" 2>&1; echo "$? $((SECONDS - t0))" >"$pool_dir/$k.rc"; } &
+  pool_running=$((pool_running + 1))
+  if [ "$pool_running" -ge 2 ]; then wait -n; pool_running=$((pool_running - 1)); fi
+}
+two_at_once_end() {
+  local k rc secs
+  wait; pool_running=0
+  for k in "${!pool[@]}"; do
+    echo "== ${pool[$k]}"
+    cat "$pool_dir/$k.out"
+    read -r rc secs <"$pool_dir/$k.rc" || { rc=1; secs=0; }
+    count_suite "${pool[$k]}" "$rc" "$pool_dir/$k.out" "$secs"
+  done
+  pool=()
 }
 
 if [ "$unit_only" -eq 0 ]; then
@@ -127,7 +151,7 @@ if [ "$unit_only" -eq 0 ]; then
   fi
   # load and hostility over time (tests/abuse.sh): loris, half-open TLS, max-conns, stalled readers,
   # garbage, cuts, traversal. Against mbedTLS 2.28's ASan/UBSan build (90 s; `make abuse` runs the
-  # release build too): CI's 30 minutes hold both mbedTLS passes, fuzzing and the soak
+  # release build too): once, for CI's 45 minutes (both mbedTLS passes, fuzzing and the soak)
   if [ "$major" = 2 ]; then
     run_suite "abuse (ASan/UBSan)" env SN_DEMO="$build/asan/sn_demo" ASAN_OPTIONS=detect_leaks=1 tests/abuse.sh
   fi
@@ -188,18 +212,20 @@ if [ "$unit_only" -eq 0 ]; then
       SN_SENDMAIL_LWIP="$build/sn_sendmail_lwip_rtos" ASAN_OPTIONS=detect_leaks=1 tests/lwip_integration.sh
     fi
   fi
-  # under valgrind (uninitialised reads, leaks; the 3.6 pass only: ASan/UBSan runs them in both)
+  # under valgrind (uninitialised reads, leaks; the 3.6 pass only: ASan/UBSan runs them in both),
+  # two at a time, the longest first; each suite's ports in a block no other of them uses
+  # (the HTTP client's 12500-18479, integration's 23000-32599, the others' own defaults)
   if rel && command -v valgrind >/dev/null; then
-    run_suite "mail (valgrind)" env SN_SENDMAIL="$build/sn_sendmail" \
-      SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/smtp_quick.sh
-    run_suite "HTTP client (valgrind)" env SN_FETCH="$build/sn_fetch" SN_DEMO="$build/sn_demo" \
-      SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/fetch_integration.sh
-    run_suite "client connections (valgrind)" env SN_TLSCAT="$build/sn_tlscat" SN_DEMO="$build/sn_demo" \
-      SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/client_integration.sh
-    run_suite "integration (valgrind)" env SN_DEMO="$build/sn_demo" \
-      SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/integration.sh
-    run_suite "lifecycle (valgrind)" env SN_DEMO="$build/sn_demo" SN_UPLOAD_MB=32 \
-      SN_WRAP="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9" tests/lifecycle.sh
+    vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9"
+    two_at_once "HTTP client (valgrind)" env SN_FETCH="$build/sn_fetch" SN_DEMO="$build/sn_demo" \
+      SN_PORT_BASE="$(tests/free-ports 12500 260 23)" SN_WRAP="$vg" tests/fetch_integration.sh
+    two_at_once "lifecycle (valgrind)" env SN_DEMO="$build/sn_demo" SN_UPLOAD_MB=32 SN_WRAP="$vg" tests/lifecycle.sh
+    two_at_once "integration (valgrind)" env SN_DEMO="$build/sn_demo" \
+      SN_PORT_BASE="$(tests/free-ports 23000 600 16)" SN_WRAP="$vg" tests/integration.sh
+    two_at_once "client connections (valgrind)" env SN_TLSCAT="$build/sn_tlscat" SN_DEMO="$build/sn_demo" \
+      SN_WRAP="$vg" tests/client_integration.sh
+    two_at_once "mail (valgrind)" env SN_SENDMAIL="$build/sn_sendmail" SN_WRAP="$vg" tests/smtp_quick.sh
+    two_at_once_end
   fi
 fi
 echo "$pass passed, $fail failed"
