@@ -53,7 +53,7 @@ through the *_opts structs, where zero always means the secure default)
                                     the port: a small device with one listener sets 1)
    SN_MAX_ROUTES           32       routes per sn_router
    SN_MAX_HEADERS          32       request header fields (more: 431); each is 16 bytes of
-                                    every sn_conn on 32 bits (sn_conn 1312 B with 32, 1056 B
+                                    every sn_conn on 32 bits (sn_conn 1320 B with 32, 1064 B
                                     with 16; browsers send 10 to 20)
    SN_MAX_PARAMS           4        :name parameters per route pattern
    SN_MAX_MAIL_JOBS        8        mails queued per manager (SN_ERR_FULL beyond)
