@@ -58,9 +58,11 @@ mkdir -p "$out"
 cc=(arm-none-eabi-gcc -mcpu=cortex-m3 -mthumb -Os -g -ffunction-sections -fdata-sections -std=c99)
 warn=(-Wall -Wextra -Werror -pedantic)
 # mbedTLS: the minimal MCU configuration unchanged (4 KiB in, 2 KiB out),
-# without the TLS client (the image only serves). Library and program see
-# the same flags.
-mbed_flags=(-Iconfigs -I"$mbed_src/include" '-DMBEDTLS_CONFIG_FILE="sn_mbedtls_minimal.h"' -DSN_MBEDTLS_SERVER_ONLY=1)
+# without the TLS client (the image only serves) and without SHA-1 (only a
+# WebSocket handshake needs it; 4.4 KiB). Library and program see the same
+# flags.
+mbed_flags=(-Iconfigs -I"$mbed_src/include" '-DMBEDTLS_CONFIG_FILE="sn_mbedtls_minimal.h"' -DSN_MBEDTLS_SERVER_ONLY=1
+  -DSN_MBEDTLS_NO_SHA1=1)
 # lwIP: this board's lwipopts.h first (it includes the project's).
 lwip_flags=(-I"$here" -Iexamples/lwip -I"$lwip/src/include")
 # securenet: one HTTPS listener, 2 connections (two handshakes at once fit
@@ -68,7 +70,7 @@ lwip_flags=(-I"$here" -Iexamples/lwip -I"$lwip/src/include")
 # 1024 B instead of 1268), every optional feature out.
 sn_flags=(-DSN_ENABLE_SMTP=0 -DSN_ENABLE_CLIENT=0 -DSN_ENABLE_PLAIN_HTTP=0 -DSN_NO_FILES=1 -DSN_ENABLE_OTA=0
   -DSN_ENABLE_AUTH=0 -DSN_ENABLE_MULTIPART=0 -DSN_MAX_CONNS=2 -DSN_MAX_LISTENERS=1 -DSN_MAX_HEADERS=16
-  -DSN_MAX_ROUTES=8)
+  -DSN_MAX_ROUTES=8 -DSN_ENABLE_WEBSOCKET=0 -DSN_ENABLE_SSE=0)
 
 . tools/cm4-lib.sh # cm4_lib: an archive of MCU objects, made again when its inputs change
 cm4_lib "$out/mbedtls" configs/sn_mbedtls_minimal.h -- "${mbed_flags[@]}" -- "$mbed_src"/library/*.c
