@@ -237,13 +237,11 @@ fuzz_one() {
       [ -n "$f" ] || continue
       stalled "$t" "$f" || new=$((new + 1))
     done < <(find "$crashes" -type f -newer "$out/.fuzz_$t.start")
-    if [ $new -eq 0 ] && [ $rc -ne 0 ] && grep -q 'ERROR: libFuzzer: timeout' "$log" && [ $try -eq 1 ]; then
-      echo "   fuzz_$t: the stalled timeout ended the run early; fuzzing again"
-      continue
-    fi
-    break
+    # a stalled timeout the first time: once more; anything else that ended the run fails below
+    [ $try -eq 1 ] && [ $new -eq 0 ] && [ $rc -ne 0 ] && grep -q 'ERROR: libFuzzer: timeout' "$log" || break
+    echo "   fuzz_$t: the stalled timeout ended the run early; fuzzing again"
   done
-  if [ $new -gt 0 ] || { [ $rc -ne 0 ] && ! grep -q 'ERROR: libFuzzer: timeout' "$log"; } || { [ $rc -ne 0 ] && [ $try -eq 2 ]; }; then
+  if [ $new -gt 0 ] || [ $rc -ne 0 ]; then
     status=1
     repro=$(grep -o 'Test unit written to .*' "$log" | tail -1 | sed 's/Test unit written to //')
     echo "!! fuzz_$t failed (status $rc); the report:"
